@@ -1,0 +1,171 @@
+package config
+
+import (
+	"net"
+	"strings"
+	"time"
+)
+
+// Default values, applied to keys that are omitted from the file.
+const (
+	DefaultListen                      = "127.0.0.1:8080"
+	DefaultMaxRequestBytes    ByteSize = 4 << 20
+	DefaultShutdownGrace               = Duration(30 * time.Second)
+	DefaultSessionIdleTimeout          = Duration(30 * time.Minute)
+	DefaultSeparator                   = "__"
+	DefaultServerTimeout               = Duration(60 * time.Second)
+	DefaultTransport                   = TransportStreamableHTTP
+)
+
+// Upstream transports.
+const (
+	// TransportStreamableHTTP is the MCP Streamable HTTP transport.
+	TransportStreamableHTTP = "streamable-http"
+	// TransportSSE is the legacy MCP HTTP+SSE transport.
+	TransportSSE = "sse"
+)
+
+// MaxFileSize is the largest configuration file accepted, in bytes.
+const MaxFileSize = 1 << 20
+
+// mcpPath is appended to the public URL to form the MCP endpoint.
+const mcpPath = "/mcp"
+
+// Config is the raw configuration of the gateway, as written in YAML.
+type Config struct {
+	// Listen is the host:port the gateway listens on.
+	// If omitted, defaults to "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+
+	// PublicURL is the absolute http(s) base URL clients use to reach the
+	// gateway; the MCP endpoint is PublicURL + "/mcp". It must not have a
+	// query or fragment, and a trailing slash is removed.
+	// If empty, defaults to "http://" + Listen (with "localhost" standing
+	// in for an empty or unspecified listen host).
+	PublicURL string `yaml:"public_url,omitempty"`
+
+	// MaxRequestBytes is the largest request body accepted from a client.
+	// It is a byte count or a size such as "512KiB" or "4MiB" and must be
+	// greater than zero. If omitted, defaults to 4MiB.
+	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
+
+	// ShutdownGrace is how long in-flight requests may run after a
+	// shutdown signal. It must not be negative; zero stops at once.
+	// If omitted, defaults to 30s.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+
+	// SessionIdleTimeout closes client sessions idle for this long; zero
+	// means sessions never expire. It must not be negative.
+	// If omitted, defaults to 30m.
+	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
+
+	// Naming controls how upstream tool and prompt names are exposed.
+	Naming Naming `yaml:"naming"`
+
+	// Servers are the approved upstream MCP servers. At least one is
+	// required.
+	Servers []Server `yaml:"servers"`
+}
+
+// Naming controls how upstream names are exposed to clients.
+type Naming struct {
+	// Separator joins a server prefix and an upstream name, as in
+	// "notes__search". It is 1-4 characters from A-Z, a-z, 0-9, '_', '-'
+	// and '.'. If omitted, defaults to "__".
+	Separator string `yaml:"separator"`
+}
+
+// Server is one approved upstream MCP server.
+type Server struct {
+	// Name identifies the server in logs and policy. It is required,
+	// unique, 1-32 characters of lowercase letters, digits, '-' and '_',
+	// starts and ends with a letter or digit, and must not contain the
+	// naming separator.
+	Name string `yaml:"name"`
+
+	// URL is the absolute URL of the upstream MCP endpoint. It is
+	// required and must use https, unless AllowInsecureHTTP is set.
+	URL string `yaml:"url"`
+
+	// Transport is the upstream transport, "streamable-http" or "sse".
+	// If omitted, defaults to "streamable-http".
+	Transport string `yaml:"transport"`
+
+	// AllowInsecureHTTP permits an http:// URL. If omitted, defaults to
+	// false.
+	AllowInsecureHTTP bool `yaml:"allow_insecure_http,omitempty"`
+
+	// Timeout bounds each call to the upstream and must be greater than
+	// zero. If omitted, defaults to 60s.
+	Timeout Duration `yaml:"timeout"`
+
+	// Prefix is prepended, with the naming separator, to the names of the
+	// server's tools and prompts. If nil (omitted), the server name is
+	// used; if it points to "", names pass through unprefixed. A non-empty
+	// prefix follows the same rules as Name. Use [Server.EffectivePrefix].
+	Prefix *string `yaml:"prefix,omitempty"`
+
+	// Labels are free-form key/value pairs for policy. Keys must not be
+	// empty. If omitted, there are no labels.
+	Labels map[string]string `yaml:"labels,omitempty"`
+
+	// Headers are extra HTTP headers sent only to this upstream. If
+	// omitted, none are sent.
+	Headers []Header `yaml:"headers,omitempty"`
+}
+
+// Default returns a configuration holding every default and no servers.
+func Default() *Config {
+	return &Config{
+		Listen:             DefaultListen,
+		MaxRequestBytes:    DefaultMaxRequestBytes,
+		ShutdownGrace:      DefaultShutdownGrace,
+		SessionIdleTimeout: DefaultSessionIdleTimeout,
+		Naming:             Naming{Separator: DefaultSeparator},
+	}
+}
+
+// setDefaults fills the defaults of a server before its YAML is decoded
+// over it, so omitted keys keep them and explicit values are kept as is.
+func (s *Server) setDefaults() {
+	*s = Server{Transport: DefaultTransport, Timeout: DefaultServerTimeout}
+}
+
+// MCPURL returns the public URL of the MCP endpoint.
+func (c *Config) MCPURL() string {
+	base := c.PublicURL
+	if base == "" {
+		base = defaultPublicURL(c.Listen)
+	}
+	return strings.TrimRight(base, "/") + mcpPath
+}
+
+// EffectivePrefix returns the prefix used for the server's names: the
+// server name when Prefix is nil, otherwise *Prefix (possibly empty).
+func (s *Server) EffectivePrefix() string {
+	if s.Prefix == nil {
+		return s.Name
+	}
+	return *s.Prefix
+}
+
+// normalize derives values that depend on other keys after decoding.
+func (c *Config) normalize() {
+	if c.PublicURL == "" {
+		c.PublicURL = defaultPublicURL(c.Listen)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+}
+
+// defaultPublicURL returns "http://" + listen, or "" when listen is not a
+// valid host:port (validation reports that on listen).
+func defaultPublicURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// exampleSecretPath is the value_from_file path shown in the example; the
+// test points it at a temporary file.
+const exampleSecretPath = "/var/run/secrets/tickets/token"
+
+func TestExampleConfig(t *testing.T) {
+	data, err := os.ReadFile("../mcpgate.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(data, []byte(exampleSecretPath)); n != 1 {
+		t.Fatalf("example mentions %s %d times, want once", exampleSecretPath, n)
+	}
+	secret := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(secret, []byte("Bearer t0ken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.ReplaceAll(data, []byte(exampleSecretPath), []byte(secret))
+	t.Setenv("NOTES_API_KEY", "k3y")
+
+	cfg, err := Parse(data, "mcpgate.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantExample(secret), cfg); diff != "" {
+		t.Errorf("example config mismatch (-want +got):\n%s", diff)
+	}
+	if got, want := cfg.MCPURL(), "https://mcp.example.com/mcp"; got != want {
+		t.Errorf("MCPURL() = %q, want %q", got, want)
+	}
+	hdr, err := cfg.Servers[1].ResolveHeaders()
+	if err != nil || hdr.Get("Authorization") != "Bearer t0ken" {
+		t.Errorf("ResolveHeaders() = %v, %v", hdr, err)
+	}
+}
+
+func wantExample(secret string) *Config {
+	return &Config{
+		Listen:             "127.0.0.1:8080",
+		PublicURL:          "https://mcp.example.com",
+		MaxRequestBytes:    4 << 20,
+		ShutdownGrace:      Duration(30 * time.Second),
+		SessionIdleTimeout: Duration(30 * time.Minute),
+		Naming:             Naming{Separator: "__"},
+		Servers: []Server{{
+			Name:      "notes",
+			URL:       "https://notes.internal.example/mcp",
+			Transport: TransportStreamableHTTP,
+			Timeout:   Duration(30 * time.Second),
+			Prefix:    ptr("notes"),
+			Labels:    map[string]string{"env": "prod", "team": "finance"},
+			Headers: []Header{
+				{Name: "X-Api-Key", ValueFromEnv: "NOTES_API_KEY"},
+				{Name: "X-Client", Value: "mcpgate"},
+			},
+		}, {
+			Name:      "tickets",
+			URL:       "https://tickets.internal.example/mcp",
+			Transport: TransportSSE,
+			Timeout:   Duration(2 * time.Minute),
+			Labels:    map[string]string{"env": "prod"},
+			Headers:   []Header{{Name: "Authorization", ValueFromFile: secret}},
+		}},
+	}
+}

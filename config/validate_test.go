@@ -1,0 +1,131 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// server returns a servers list with one server whose extra lines follow.
+func server(lines string) string {
+	return "servers:\n  - name: notes\n    url: https://notes.example/mcp\n" + lines
+}
+
+func TestValidationRules(t *testing.T) {
+	t.Parallel()
+	missingFile := filepath.Join(t.TempDir(), "missing")
+	tests := map[string]struct {
+		yaml string
+		path string
+		msg  string
+	}{
+		"listen no port":          {"listen: localhost\n" + minimal, "listen", `"localhost" is not a valid address: use host:port`},
+		"listen empty":            {"listen: ''\n" + minimal, "listen", `"" is not a valid address`},
+		"listen bad port":         {"listen: 'a:99999'\n" + minimal, "listen", "port from 1 to 65535"},
+		"public_url relative":     {"public_url: /gw\n" + minimal, "public_url", `"/gw" is not valid: use an absolute http or https URL`},
+		"public_url ftp":          {"public_url: ftp://x\n" + minimal, "public_url", "use an absolute http or https URL"},
+		"public_url query":        {"public_url: https://x/?a=1\n" + minimal, "public_url", "must not have a query or fragment"},
+		"public_url fragment":     {"public_url: https://x/#f\n" + minimal, "public_url", "must not have a query or fragment"},
+		"public_url credentials":  {"public_url: https://u:p@x\n" + minimal, "public_url", "must not contain credentials"},
+		"max_request_bytes zero":  {"max_request_bytes: 0\n" + minimal, "max_request_bytes", "must be greater than 0"},
+		"shutdown_grace negative": {"shutdown_grace: -1s\n" + minimal, "shutdown_grace", "must not be negative"},
+		"idle timeout negative":   {"session_idle_timeout: -1m\n" + minimal, "session_idle_timeout", "must not be negative"},
+		"separator empty":         {"naming: {separator: ''}\n" + minimal, "naming.separator", `"" is not a valid separator: use 1-4 characters`},
+		"separator too long":      {"naming: {separator: '-----'}\n" + minimal, "naming.separator", "is not a valid separator"},
+		"separator bad char":      {"naming: {separator: '/'}\n" + minimal, "naming.separator", "is not a valid separator"},
+		"no servers key":          {"listen: 'a:1'\n", "servers", "at least one server is required"},
+		"empty servers":           {"servers: []\n", "servers", "at least one server is required"},
+		"name missing":            {"servers:\n  - url: https://x\n", "servers[0].name", "is required"},
+		"name invalid":            {"servers:\n  - name: Notes!\n    url: https://x\n", "servers[0].name", `"Notes!" is not a valid name: use lowercase letters, digits, '-' and '_' (1-32 characters)`},
+		"name too long":           {"servers:\n  - name: " + strings.Repeat("a", 33) + "\n    url: https://x\n", "servers[0].name", "is not a valid name"},
+		"name trailing dash":      {"servers:\n  - name: a-\n    url: https://x\n", "servers[0].name", "is not a valid name"},
+		"name has separator":      {"servers:\n  - name: a__b\n    url: https://x\n", "servers[0].name", `"a__b" contains the naming separator "__"`},
+		"name duplicate":          {minimal + "  - name: x\n    url: https://x\n  - name: notes\n    url: https://y\n", "servers[2].name", `"notes" is already used by servers[0]: names must be unique`},
+		"url missing":             {"servers:\n  - name: a\n", "servers[0].url", "is required"},
+		"url relative":            {yamlString(server("")).Replace("https://notes.example/mcp", "/mcp"), "servers[0].url", `"/mcp" is not valid: use an absolute URL`},
+		"url scheme":              {yamlString(server("")).Replace("https://notes.example/mcp", "ftp://x/mcp"), "servers[0].url", `scheme "ftp" is not supported: use https`},
+		"url credentials":         {yamlString(server("")).Replace("https://notes.example/mcp", "https://u:p@x/mcp"), "servers[0].url", "must not contain credentials"},
+		"url fragment":            {yamlString(server("")).Replace("https://notes.example/mcp", "https://x/mcp#a"), "servers[0].url", "must not have a fragment"},
+		"transport":               {server("    transport: grpc\n"), "servers[0].transport", `"grpc" is not supported: use streamable-http or sse`},
+		"transport empty":         {server("    transport: ''\n"), "servers[0].transport", `"" is not supported`},
+		"timeout zero":            {server("    timeout: 0s\n"), "servers[0].timeout", "must be greater than 0"},
+		"prefix invalid":          {server("    prefix: N!\n"), "servers[0].prefix", `"N!" is not a valid name`},
+		"prefix has separator":    {server("    prefix: a__b\n"), "servers[0].prefix", "contains the naming separator"},
+		"prefix duplicate":        {server("    prefix: t\n") + "  - name: t\n    url: https://t\n", "servers[1].prefix", `"t" is already used by servers[0]: prefixes must be unique (the prefix defaults to the name)`},
+		"label key empty":         {server("    labels: {'': x}\n"), `servers[0].labels[""]`, "label keys must not be empty"},
+		"header name missing":     {server("    headers: [{value: v}]\n"), "servers[0].headers[0].name", "is required"},
+		"header name invalid":     {server("    headers: [{name: 'X Key', value: v}]\n"), "servers[0].headers[0].name", `"X Key" is not a valid header name`},
+		"header hop-by-hop":       {server("    headers: [{name: connection, value: v}]\n"), "servers[0].headers[0].name", `"connection" cannot be set`},
+		"header proxy":            {server("    headers: [{name: Proxy-Authorization, value: v}]\n"), "servers[0].headers[0].name", "cannot be set"},
+		"header mcp session":      {server("    headers: [{name: Mcp-Session-Id, value: v}]\n"), "servers[0].headers[0].name", "cannot be set"},
+		"header duplicate":        {server("    headers: [{name: X-A, value: v}, {name: x-a, value: w}]\n"), "servers[0].headers[1].name", `"X-A" is already used by servers[0].headers[0]: header names must be unique`},
+		"header no source":        {server("    headers: [{name: X-A}]\n"), "servers[0].headers[0]", "set exactly one of value, value_from_env, value_from_file"},
+		"header two sources":      {server("    headers: [{name: X-A, value: v, value_from_env: HOME}]\n"), "servers[0].headers[0]", "set exactly one of value, value_from_env, value_from_file"},
+		"header value control":    {server("    headers: [{name: X-A, value: \"a\\r\\nX-B: c\"}]\n"), "servers[0].headers[0].value", "value contains control characters"},
+		"header env unset":        {server("    headers: [{name: X-A, value_from_env: MCPGATE_TEST_UNSET_9F2C}]\n"), "servers[0].headers[0].value_from_env", "environment variable MCPGATE_TEST_UNSET_9F2C is not set"},
+		"header file missing":     {server("    headers: [{name: X-A, value_from_file: '" + missingFile + "'}]\n"), "servers[0].headers[0].value_from_file", `cannot read "` + missingFile + `": no such file or directory`},
+		"header file is dir":      {server("    headers: [{name: X-A, value_from_file: '" + os.TempDir() + "'}]\n"), "servers[0].headers[0].value_from_file", "not a regular file"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			wantProblem(t, problemsOf(t, tc.yaml), tc.path, tc.msg)
+		})
+	}
+}
+
+// Replace lets the table above edit a YAML string inline.
+type yamlString string
+
+func (s yamlString) Replace(old, new string) string { return strings.Replace(string(s), old, new, 1) }
+
+func TestInsecureHTTPMessage(t *testing.T) {
+	t.Parallel()
+	src := minimal + "  - name: local\n    url: http://127.0.0.1:9000/mcp\n"
+	want := []Problem{{Path: "servers[1].url", Message: "must be https unless allow_insecure_http is set"}}
+	if diff := cmp.Diff(want, problemsOf(t, src)); diff != "" {
+		t.Errorf("problems mismatch (-want +got):\n%s", diff)
+	}
+	_, err := Parse([]byte(src), "t.yaml")
+	if !strings.Contains(err.Error(), "\nservers[1].url: must be https unless allow_insecure_http is set") {
+		t.Errorf("error text = %q", err)
+	}
+	mustParse(t, src+"    allow_insecure_http: true\n")
+}
+
+func TestValidateProgrammatic(t *testing.T) {
+	t.Parallel()
+	cfg := Default()
+	err := cfg.Validate()
+	var verr *ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("Validate() = %v, want *ValidationError", err)
+	}
+	if got, want := err.Error(), "servers: at least one server is required"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	cfg.Servers = []Server{{Name: "a", URL: "https://a", Transport: TransportSSE, Timeout: DefaultServerTimeout}}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate() = %v, want nil", err)
+	}
+}
+
+// TestTypeErrorSuppressesDerivedProblems checks that a value that fails to
+// decode is reported once, not again as missing or invalid.
+func TestTypeErrorSuppressesDerivedProblems(t *testing.T) {
+	t.Parallel()
+	src := "servers:\n  - name: [a]\n    url: 5\n    headers: [{name: X-A, value: [v]}]\n  - oops\n"
+	want := []Problem{
+		{"servers[0].name", "must be a string, got a list"},
+		{"servers[0].url", "must be a string, got a number (quote it to make it a string)"},
+		{"servers[0].headers[0].value", "must be a string, got a list"},
+		{"servers[1]", "must be a mapping, got a string"},
+	}
+	if diff := cmp.Diff(want, problemsOf(t, src)); diff != "" {
+		t.Errorf("problems mismatch (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,149 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// forward runs call against the upstream's pooled session with the request's
+// timeout, relaying what the upstream sends back for this request. An
+// upstream that forgot the session (404) gets a new one and the call is sent
+// once more: the upstream refused it without running it.
+func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstream, in mcp.Meta,
+	call func(context.Context, *mcp.ClientSession, mcp.Meta) error) error {
+	if !g.inflight.add() {
+		return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgate is shutting down; retry on another replica"}
+	}
+	defer g.inflight.done()
+	ctx, cancel := context.WithTimeout(ctx, u.timeout())
+	defer cancel()
+	ctx, meta, end := g.relay.begin(ctx, ss, in)
+	defer end()
+
+	cs, err := u.session()
+	if err != nil {
+		return g.callError(u, err)
+	}
+	err = call(ctx, cs, upstreamMeta(cs, ss, in, meta))
+	if errors.Is(err, mcp.ErrSessionMissing) && ctx.Err() == nil {
+		u.log.Info("upstream session expired; re-initialising")
+		if cs, err = u.renew(ctx, cs); err == nil {
+			err = call(ctx, cs, upstreamMeta(cs, ss, in, meta))
+		}
+	}
+	if err != nil && !isAnswer(err) && ctx.Err() == nil {
+		u.abandon(cs)
+	}
+	return g.callError(u, g.timeoutError(ctx, u, err))
+}
+
+// upstreamMeta returns a fresh copy of the _meta for one attempt (the SDK
+// client adds its own protocol keys to it). A 2026-07-28 upstream that logs
+// is asked for the client's log level, which a 2026-07-28 client states per
+// request; for earlier clients the SDK server filters by the session's level,
+// so everything is asked for.
+func upstreamMeta(cs *mcp.ClientSession, ss *mcp.ServerSession, in, meta mcp.Meta) mcp.Meta {
+	if !isStateless(cs) || cs.InitializeResult().Capabilities == nil || cs.InitializeResult().Capabilities.Logging == nil {
+		return maps.Clone(meta)
+	}
+	out := maps.Clone(meta)
+	if out == nil {
+		out = mcp.Meta{}
+	}
+	if level, ok := in[mcp.MetaKeyLogLevel]; ok {
+		out[mcp.MetaKeyLogLevel] = level
+	} else if p := ss.InitializeParams(); p != nil && p.ProtocolVersion < statelessVersion {
+		out[mcp.MetaKeyLogLevel] = "debug"
+	}
+	return out
+}
+
+// isAnswer reports whether err is the upstream's own JSON-RPC error, which
+// goes back to the client unchanged.
+func isAnswer(err error) bool {
+	var rpcErr *jsonrpc.Error
+	return errors.As(err, &rpcErr)
+}
+
+func (g *Gateway) timeoutError(ctx context.Context, u *upstream, err error) error {
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: server %q did not answer within %s (servers[].timeout)", errUnavailable, u.cfg.Name, u.timeout())
+	}
+	return err
+}
+
+// callError maps a failed upstream call to what the client sees: the
+// upstream's own JSON-RPC errors and cancellations pass through; anything
+// else becomes a JSON-RPC error naming the server. Details of the failure
+// (addresses, transport errors) stay in the gateway's log and /readyz.
+func (g *Gateway) callError(u *upstream, err error) error {
+	if err == nil || isAnswer(err) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	msg := fmt.Sprintf("mcpgate: server %q is unavailable; try again later", u.cfg.Name)
+	if errors.Is(err, errUnavailable) {
+		msg = "mcpgate: " + err.Error()
+	} else {
+		u.log.Warn("upstream call failed", "err", err)
+	}
+	data, _ := json.Marshal(map[string]string{"server": u.cfg.Name})
+	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: msg, Data: data}
+}
+
+func (g *Gateway) toolHandler(e *toolEntry) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		p := req.Params
+		var res *mcp.CallToolResult
+		err := g.forward(ctx, req.Session, e.up, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+			params := &mcp.CallToolParams{Meta: meta, Name: e.upstreamName,
+				InputResponses: p.InputResponses, RequestState: p.RequestState}
+			if len(p.Arguments) > 0 {
+				params.Arguments = p.Arguments
+			}
+			res, err = cs.CallTool(ctx, params)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+}
+
+func (g *Gateway) promptHandler(e *promptEntry) mcp.PromptHandler {
+	return func(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		p := req.Params
+		var res *mcp.GetPromptResult
+		err := g.forward(ctx, req.Session, e.up, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+			res, err = cs.GetPrompt(ctx, &mcp.GetPromptParams{Meta: meta, Name: e.upstreamName, Arguments: p.Arguments,
+				InputResponses: p.InputResponses, RequestState: p.RequestState})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+}
+
+func (g *Gateway) resourceHandler(u *upstream) mcp.ResourceHandler {
+	return func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		p := req.Params
+		var res *mcp.ReadResourceResult
+		err := g.forward(ctx, req.Session, u, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+			res, err = cs.ReadResource(ctx, &mcp.ReadResourceParams{Meta: meta, URI: p.URI,
+				InputResponses: p.InputResponses, RequestState: p.RequestState})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+}

@@ -1,0 +1,309 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Options are the parts of a gateway that are not configuration data: the
+// seams where authentication, policy and telemetry plug in, and knobs for
+// tests. A nil *Options means all defaults.
+type Options struct {
+	// Logger receives the gateway's logs. If nil, slog.Default() is used.
+	Logger *slog.Logger
+	// Version is reported as the server and client version. If empty, "dev".
+	Version string
+	// Instructions are sent to clients in the initialize result.
+	Instructions string
+
+	// HTTPMiddleware wraps the /mcp endpoint, outermost first. Authentication
+	// plugs in here.
+	HTTPMiddleware []func(http.Handler) http.Handler
+	// Middleware is added to every view's receiving middleware (the last is
+	// outermost). Policy plugs in here.
+	Middleware []mcp.Middleware
+	// ViewFor returns the key of the view a request sees and the filter that
+	// builds it; requests with the same key share one view. If nil, every
+	// caller sees the whole catalog.
+	ViewFor func(r *http.Request) (key string, f Filter)
+
+	// PageSize is the number of items per page of the lists clients see. If
+	// zero, the SDK's default (1000) is used.
+	PageSize int
+
+	// Transport carries requests to upstreams. If nil, a clone of
+	// http.DefaultTransport is used.
+	Transport http.RoundTripper
+	// ProbeInterval is how often an idle upstream session is checked. If
+	// zero, 15s.
+	ProbeInterval time.Duration
+	// MinBackoff and MaxBackoff bound the delay between reconnection
+	// attempts. If zero, 250ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.Default()
+	}
+	return o.Logger
+}
+
+func (o *Options) version() string {
+	if o.Version == "" {
+		return "dev"
+	}
+	return o.Version
+}
+
+func (o *Options) transport() http.RoundTripper {
+	if o.Transport == nil {
+		return http.DefaultTransport.(*http.Transport).Clone()
+	}
+	return o.Transport
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func (o *Options) probeInterval() time.Duration { return orDefault(o.ProbeInterval, 15*time.Second) }
+func (o *Options) minBackoff() time.Duration    { return orDefault(o.MinBackoff, 250*time.Millisecond) }
+func (o *Options) maxBackoff() time.Duration    { return orDefault(o.MaxBackoff, 30*time.Second) }
+
+// Gateway aggregates the configured upstream servers behind one MCP endpoint.
+type Gateway struct {
+	cfg     *config.Config
+	opts    *Options
+	log     *slog.Logger
+	namer   namer
+	ups     []*upstream
+	relay   *relay
+	subs    subscriptions
+	schemas *mcp.SchemaCache
+
+	cat       atomic.Pointer[catalog]
+	rebuildMu sync.Mutex
+	revision  uint64
+
+	viewsMu sync.Mutex
+	views   map[string]*view
+
+	inflight inflight
+	mcp      http.Handler
+	cancel   context.CancelFunc
+	stopped  sync.WaitGroup
+}
+
+// New builds a gateway for cfg, which must have passed validation. It does
+// not contact any upstream until Start.
+func New(cfg *config.Config, opts *Options) (*Gateway, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g := &Gateway{
+		cfg:     cfg,
+		opts:    opts,
+		log:     opts.logger(),
+		namer:   namer{sep: cfg.Naming.Separator},
+		schemas: mcp.NewSchemaCache(),
+		views:   map[string]*view{},
+	}
+	g.relay = newRelay(g.log)
+	for _, s := range cfg.Servers {
+		g.ups = append(g.ups, newUpstream(s, g))
+	}
+	g.cat.Store(buildCatalog(0, nil, g.namer))
+	g.mcp = g.mcpHandler()
+	return g, nil
+}
+
+// Start connects to every upstream in the background. Upstreams that are down
+// are retried with backoff; the gateway serves whatever is available.
+func (g *Gateway) Start(ctx context.Context) {
+	ctx, g.cancel = context.WithCancel(ctx)
+	for _, u := range g.ups {
+		g.stopped.Add(1)
+		go func() {
+			defer g.stopped.Done()
+			u.run(ctx)
+		}()
+	}
+}
+
+// WaitSettled waits until every upstream has been tried at least once, or ctx
+// ends. `mcpgate dev` and tests use it to start with a populated catalog.
+func (g *Gateway) WaitSettled(ctx context.Context) error {
+	for _, u := range g.ups {
+		for {
+			u.mu.Lock()
+			st, ch := u.state, u.changed
+			u.mu.Unlock()
+			if st != StateConnecting {
+				break
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// rebuild recomputes the catalog after an upstream changed and brings every
+// view up to date.
+func (g *Gateway) rebuild() {
+	g.rebuildMu.Lock()
+	defer g.rebuildMu.Unlock()
+	g.revision++
+	cat := buildCatalog(g.revision, g.ups, g.namer)
+	for _, c := range cat.collisions {
+		g.log.Warn("name collision", "detail", c)
+	}
+	g.cat.Store(cat)
+	g.viewsMu.Lock()
+	views := make([]*view, 0, len(g.views))
+	for _, v := range g.views {
+		views = append(views, v)
+	}
+	g.viewsMu.Unlock()
+	for _, v := range views {
+		v.sync(cat)
+	}
+}
+
+func (g *Gateway) catalog() *catalog { return g.cat.Load() }
+
+// viewFor returns the cached view for a request, building it on first use.
+func (g *Gateway) viewFor(r *http.Request) *mcp.Server {
+	key, f := "", Filter(nil)
+	if g.opts.ViewFor != nil {
+		key, f = g.opts.ViewFor(r)
+	}
+	g.viewsMu.Lock()
+	v, ok := g.views[key]
+	if !ok {
+		v = g.newView(f)
+		g.views[key] = v
+	}
+	g.viewsMu.Unlock()
+	v.sync(g.catalog())
+	return v.server
+}
+
+func (g *Gateway) resourceUpdated(ctx context.Context, u *upstream, p *mcp.ResourceUpdatedNotificationParams) {
+	g.viewsMu.Lock()
+	views := make([]*view, 0, len(g.views))
+	for _, v := range g.views {
+		views = append(views, v)
+	}
+	g.viewsMu.Unlock()
+	for _, v := range views {
+		if v.owner(p.URI) == u {
+			if err := v.server.ResourceUpdated(ctx, p); err != nil {
+				g.log.Debug("relay resource update", "err", err)
+			}
+		}
+	}
+}
+
+// Close drains the gateway: new calls are refused, calls in flight may finish
+// until ctx ends, then client sessions and upstream sessions are closed.
+func (g *Gateway) Close(ctx context.Context) error {
+	err := g.inflight.drain(ctx)
+	g.viewsMu.Lock()
+	for _, v := range g.views {
+		for ss := range v.server.Sessions() {
+			_ = ss.Close()
+		}
+	}
+	g.viewsMu.Unlock()
+	if g.cancel != nil {
+		g.cancel()
+	}
+	g.stopped.Wait()
+	return err
+}
+
+func newUpstream(cfg config.Server, g *Gateway) *upstream {
+	u := &upstream{
+		cfg:      cfg,
+		prefix:   cfg.EffectivePrefix(),
+		namer:    g.namer,
+		opts:     g.opts,
+		base:     g.opts.transport(),
+		log:      g.log.With("upstream", cfg.Name),
+		onChange: g.rebuild,
+		state:    StateConnecting,
+		since:    time.Now(),
+		changed:  make(chan struct{}),
+		dropped:  make(chan struct{}),
+		refresh:  make(chan struct{}, 1),
+	}
+	u.onReady = func(ctx context.Context, cs *mcp.ClientSession) { g.subs.resubscribe(ctx, u, cs) }
+	u.client = mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: g.opts.version()}, g.relay.clientOptions(u, g))
+	return u
+}
+
+// inflight counts forwarded calls so shutdown can wait for them.
+type inflight struct {
+	mu      sync.Mutex
+	n       int
+	closing bool
+	zero    chan struct{}
+}
+
+func (f *inflight) add() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing {
+		return false
+	}
+	f.n++
+	return true
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n--
+	if f.closing && f.n == 0 && f.zero != nil {
+		close(f.zero)
+		f.zero = nil
+	}
+}
+
+func (f *inflight) drain(ctx context.Context) error {
+	f.mu.Lock()
+	f.closing = true
+	if f.n == 0 {
+		f.mu.Unlock()
+		return nil
+	}
+	zero := make(chan struct{})
+	f.zero = zero
+	n := f.n
+	f.mu.Unlock()
+	select {
+	case <-zero:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gateway: %d calls still in flight after the shutdown grace period", n)
+	}
+}

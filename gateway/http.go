@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// statelessVersion is the first protocol revision without sessions; requests
+// that announce it or a later one are served statelessly.
+const statelessVersion = "2026-07-28"
+
+// Handler returns the gateway's HTTP handler: /mcp, /healthz and /readyz.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", g.mcp)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", g.serveReady)
+	return mux
+}
+
+// mcpHandler serves both protocol eras on one path: the SDK's stateless
+// handler for 2026-07-28 and later, its stateful (session) handler for the
+// 2025 revisions, chosen by the MCP-Protocol-Version header.
+func (g *Gateway) mcpHandler() http.Handler {
+	limit := int64(g.cfg.MaxRequestBytes)
+	stateful := mcp.NewStreamableHTTPHandler(g.viewFor, &mcp.StreamableHTTPOptions{
+		SessionTimeout:      time.Duration(g.cfg.SessionIdleTimeout),
+		MaxRequestBodyBytes: limit,
+		Logger:              g.log,
+	})
+	stateless := mcp.NewStreamableHTTPHandler(g.viewFor, &mcp.StreamableHTTPOptions{
+		Stateless:                    true,
+		MaxRequestBodyBytes:          limit,
+		PropagateRequestCancellation: true,
+		Logger:                       g.log,
+	})
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			writeTooLarge(w, r.ContentLength, limit)
+			return
+		}
+		w.Header().Set("X-Accel-Buffering", "no")
+		if v := r.Header.Get("Mcp-Protocol-Version"); v >= statelessVersion {
+			stateless.ServeHTTP(w, r)
+			return
+		}
+		stateful.ServeHTTP(w, r)
+	})
+	for i := len(g.opts.HTTPMiddleware) - 1; i >= 0; i-- {
+		h = g.opts.HTTPMiddleware[i](h)
+	}
+	return h
+}
+
+func writeTooLarge(w http.ResponseWriter, size, limit int64) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	json.NewEncoder(w).Encode(map[string]any{
+		"jsonrpc": "2.0",
+		"id":      nil,
+		"error": map[string]any{
+			"code":    -32600,
+			"message": fmt.Sprintf("request body of %d bytes exceeds the gateway's limit of %d bytes (max_request_bytes)", size, limit),
+		},
+	})
+}
+
+// UpstreamStatus is one upstream's entry in /readyz.
+type UpstreamStatus struct {
+	Name            string    `json:"name"`
+	State           State     `json:"state"`
+	Since           time.Time `json:"since"`
+	Error           string    `json:"error,omitempty"`
+	ProtocolVersion string    `json:"protocol_version,omitempty"`
+	Tools           int       `json:"tools"`
+	Prompts         int       `json:"prompts"`
+	Resources       int       `json:"resources"`
+	Templates       int       `json:"resource_templates"`
+	Skipped         []string  `json:"skipped,omitempty"`
+}
+
+// Status is the body of /readyz.
+type Status struct {
+	Ready      bool             `json:"ready"`
+	Upstreams  []UpstreamStatus `json:"upstreams"`
+	Collisions []string         `json:"collisions,omitempty"`
+}
+
+// Status reports the gateway's readiness and every upstream's state. The
+// gateway is ready once its configuration is loaded: an unavailable upstream
+// makes its features leave the lists, not the gateway unready.
+func (g *Gateway) Status() Status {
+	s := Status{Ready: true, Collisions: g.catalog().collisions}
+	for _, u := range g.ups {
+		s.Upstreams = append(s.Upstreams, u.status())
+	}
+	return s
+}
+
+func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
+	s := g.Status()
+	w.Header().Set("Content-Type", "application/json")
+	if !s.Ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(s)
+}

@@ -1,0 +1,237 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// callMetaKey is the _meta key under which the gateway tags messages an
+// upstream sends on the stream of one forwarded request, so that a request
+// the upstream makes of the client (sampling, elicitation) or a log message
+// reaches the client session whose call caused it. It is removed before the
+// message is relayed.
+const callMetaKey = "dev.mcpgate/call"
+
+// protocolMetaPrefix marks _meta keys reserved for the protocol; they describe
+// the client's hop, not the upstream's, and are never forwarded.
+const protocolMetaPrefix = "io.modelcontextprotocol/"
+
+// relay connects messages from upstreams to the downstream request that
+// caused them: progress notifications by a progress token the gateway
+// substitutes for the client's, and server-to-client requests and log
+// messages by the call tag.
+type relay struct {
+	log  *slog.Logger
+	next atomic.Uint64
+
+	mu    sync.Mutex
+	calls map[string]*pendingCall
+}
+
+// pendingCall is one forwarded request that has not finished.
+type pendingCall struct {
+	id    string
+	ss    *mcp.ServerSession
+	ctx   context.Context
+	token any // the client's progress token, or nil
+
+	// The SDK client hands notifications to their handlers asynchronously,
+	// so the upstream's response can overtake the progress and log messages
+	// sent before it. tagged counts the messages the upstream sent on this
+	// request's stream, relayed those that were passed on; the call waits
+	// for relayed to catch up before answering the client.
+	tagged  atomic.Int64
+	relayed atomic.Int64
+	settled chan struct{} // signalled after each relayed message
+}
+
+// settleLimit bounds how long a finished call waits for its upstream's
+// earlier messages to be relayed.
+const settleLimit = 2 * time.Second
+
+func (pc *pendingCall) relayedOne() {
+	pc.relayed.Add(1)
+	select {
+	case pc.settled <- struct{}{}:
+	default:
+	}
+}
+
+// settle waits until every message tagged for this call was relayed.
+func (pc *pendingCall) settle() {
+	if pc.relayed.Load() >= pc.tagged.Load() {
+		return
+	}
+	timer := time.NewTimer(settleLimit)
+	defer timer.Stop()
+	for pc.relayed.Load() < pc.tagged.Load() {
+		select {
+		case <-pc.settled:
+		case <-pc.ctx.Done():
+			return
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+type pendingCallKey struct{}
+
+func newRelay(log *slog.Logger) *relay {
+	return &relay{log: log, calls: make(map[string]*pendingCall)}
+}
+
+// begin registers a forwarded request and returns the _meta to send upstream:
+// the client's _meta without protocol keys, with the client's progress token
+// replaced by the gateway's call id. The returned context carries the call id
+// for the upstream transport; end must be called when the request finished.
+func (r *relay) begin(ctx context.Context, ss *mcp.ServerSession, in mcp.Meta) (context.Context, mcp.Meta, func()) {
+	id := "mcpgate-" + strconv.FormatUint(r.next.Add(1), 10)
+	out := make(mcp.Meta, len(in)+1)
+	for k, v := range in {
+		if !strings.HasPrefix(k, protocolMetaPrefix) && k != callMetaKey {
+			out[k] = v
+		}
+	}
+	pc := &pendingCall{id: id, ss: ss, ctx: ctx, token: in["progressToken"], settled: make(chan struct{}, 1)}
+	if pc.token != nil {
+		out["progressToken"] = id
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	r.mu.Lock()
+	r.calls[id] = pc
+	r.mu.Unlock()
+	end := func() {
+		pc.settle()
+		r.mu.Lock()
+		delete(r.calls, id)
+		r.mu.Unlock()
+	}
+	return context.WithValue(ctx, pendingCallKey{}, pc), out, end
+}
+
+func (r *relay) lookup(id any) *pendingCall {
+	s, ok := id.(string)
+	if !ok {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[s]
+}
+
+// fromMeta returns the pending call a tagged message belongs to and removes
+// the tag.
+func (r *relay) fromMeta(m mcp.Meta) *pendingCall {
+	id, ok := m[callMetaKey]
+	if !ok {
+		return nil
+	}
+	delete(m, callMetaKey)
+	return r.lookup(id)
+}
+
+// clientOptions are the handlers of the client the gateway uses with upstream
+// u: list changes re-list u, and everything addressed to a client is relayed.
+func (r *relay) clientOptions(u *upstream, g *Gateway) *mcp.ClientOptions {
+	return &mcp.ClientOptions{
+		Logger:                     u.log,
+		Capabilities:               &mcp.ClientCapabilities{},
+		ToolListChangedHandler:     func(context.Context, *mcp.ToolListChangedRequest) { u.requestRefresh() },
+		PromptListChangedHandler:   func(context.Context, *mcp.PromptListChangedRequest) { u.requestRefresh() },
+		ResourceListChangedHandler: func(context.Context, *mcp.ResourceListChangedRequest) { u.requestRefresh() },
+		ResourceUpdatedHandler: func(ctx context.Context, req *mcp.ResourceUpdatedNotificationRequest) {
+			g.resourceUpdated(ctx, u, req.Params)
+		},
+		ProgressNotificationHandler: r.progress,
+		LoggingMessageHandler:       r.logMessage,
+		ElicitationHandler:          r.elicit,
+		CreateMessageHandler:        r.createMessage,
+		// 2026-07-28 upstreams ask for input with input-required results; the
+		// gateway passes those through unchanged, and the SDK server fulfils
+		// them for clients of earlier revisions.
+		MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: true},
+	}
+}
+
+func (r *relay) progress(ctx context.Context, req *mcp.ProgressNotificationClientRequest) {
+	if tagged := r.fromMeta(req.Params.Meta); tagged != nil {
+		defer tagged.relayedOne()
+	}
+	pc := r.lookup(req.Params.ProgressToken)
+	if pc == nil || pc.token == nil {
+		return
+	}
+	p := *req.Params
+	p.ProgressToken = pc.token
+	p.Meta = nil
+	if err := pc.ss.NotifyProgress(pc.ctx, &p); err != nil {
+		r.log.Debug("relay progress", "err", err)
+	}
+}
+
+func (r *relay) logMessage(ctx context.Context, req *mcp.LoggingMessageRequest) {
+	pc := r.fromMeta(req.Params.Meta)
+	if pc == nil {
+		return // not caused by a call of any client session
+	}
+	defer pc.relayedOne()
+	if err := pc.ss.Log(pc.ctx, req.Params); err != nil {
+		r.log.Debug("relay log message", "err", err)
+	}
+}
+
+// errNoClient is returned to an upstream whose request of the client cannot be
+// related to a client session.
+var errNoClient = errors.New("mcpgate: this request is not related to a client request in progress, so no client can answer it")
+
+func (r *relay) target(m mcp.Meta, what string) (*pendingCall, error) {
+	pc := r.fromMeta(m)
+	if pc == nil {
+		return nil, errNoClient
+	}
+	if v := pc.ss.InitializeParams(); v == nil || v.ProtocolVersion >= "2026-07-28" {
+		return nil, fmt.Errorf("mcpgate: the client speaks MCP 2026-07-28, which cannot answer a server's %s request during a call; the upstream must use an input-required result", what)
+	}
+	return pc, nil
+}
+
+func (r *relay) elicit(ctx context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+	pc, err := r.target(req.Params.Meta, "elicitation")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := joinCancel(pc.ctx, ctx)
+	defer cancel()
+	return pc.ss.Elicit(ctx, req.Params)
+}
+
+func (r *relay) createMessage(ctx context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	pc, err := r.target(req.Params.Meta, "sampling")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := joinCancel(pc.ctx, ctx)
+	defer cancel()
+	return pc.ss.CreateMessage(ctx, req.Params)
+}
+
+// joinCancel returns a context with the values of ctx that is also cancelled
+// when other is: a relayed request ends when either the client's call or the
+// upstream's request is cancelled.
+func joinCancel(ctx, other context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(other, cancel)
+	return ctx, func() { stop(); cancel() }
+}

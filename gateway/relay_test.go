@@ -1,0 +1,209 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+var emptyObject = json.RawMessage(`{"type":"object"}`)
+
+// interactiveServer has tools that report progress, block until cancelled,
+// ask the client for input (with a server request in the 2025 revisions, an
+// input-required result in 2026-07-28) and log.
+func interactiveServer(started, cancelled chan<- string) *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: "interactive"}, nil)
+	s.AddTool(&mcp.Tool{Name: "count", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		token := req.Params.GetProgressToken()
+		for i := 1; i <= 3; i++ {
+			if token != nil {
+				req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: token, Progress: float64(i), Total: 3, Message: "step"})
+			}
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "counted"}}}, nil
+	})
+	s.AddTool(&mcp.Tool{Name: "block", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		started <- "block"
+		<-ctx.Done()
+		cancelled <- "block"
+		return nil, ctx.Err()
+	})
+	s.AddTool(&mcp.Tool{Name: "ask", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		ask := &mcp.ElicitParams{Message: "favourite colour?",
+			RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{"colour": map[string]any{"type": "string"}}}}
+		if v := req.Session.InitializeParams(); v == nil || v.ProtocolVersion >= modern {
+			if r, ok := req.Params.InputResponses["colour"].(*mcp.ElicitResult); ok {
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: r.Action + ":" + r.Content["colour"].(string)}}}, nil
+			}
+			return &mcp.CallToolResult{InputRequests: mcp.InputRequestMap{"colour": ask}}, nil
+		}
+		res, err := req.Session.Elicit(ctx, ask)
+		if err != nil {
+			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: "elicit: " + err.Error()}}}, nil
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: res.Action + ":" + res.Content["colour"].(string)}}}, nil
+	})
+	s.AddTool(&mcp.Tool{Name: "chatty", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		req.Session.Log(ctx, &mcp.LoggingMessageParams{Level: "info", Logger: "chatty", Data: "hello from upstream"})
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "logged"}}}, nil
+	})
+	return s
+}
+
+func TestProgressReachesTheCallingRequest(t *testing.T) {
+	t.Parallel()
+	legacyUp := startLegacyUpstream(t, interactiveServer(make(chan string, 4), make(chan string, 4)))
+	modernUp := startUpstream(t, interactiveServer(make(chan string, 4), make(chan string, 4)))
+	gw := startGateway(t, nil, upstreamConfig("legacy", legacyUp.URL), upstreamConfig("modern", modernUp.URL))
+	for name, c := range upstreamsByEra(eras) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			version, server := c[0], c[1]
+			var mu sync.Mutex
+			var got []mcp.ProgressNotificationParams
+			cs := connect(t, gw.URL, version, &mcp.ClientOptions{
+				ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+					mu.Lock()
+					got = append(got, *req.Params)
+					mu.Unlock()
+				},
+			})
+			params := &mcp.CallToolParams{Name: server + "__count"}
+			params.SetProgressToken("client-token-7")
+			if _, err := cs.CallTool(ctxTimeout(t), params); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "3 progress notifications", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(got) == 3
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			for _, p := range got {
+				if p.ProgressToken != "client-token-7" || p.Total != 3 {
+					t.Errorf("progress %+v: want the client's own token and total 3", p)
+				}
+			}
+		})
+	}
+}
+
+func TestCancellationReachesUpstream(t *testing.T) {
+	t.Parallel()
+	started, cancelled := make(chan string, 4), make(chan string, 4)
+	legacyUp := startLegacyUpstream(t, interactiveServer(started, cancelled))
+	modernUp := startUpstream(t, interactiveServer(started, cancelled))
+	gw := startGateway(t, nil, upstreamConfig("legacy", legacyUp.URL), upstreamConfig("modern", modernUp.URL))
+	for name, c := range upstreamsByEra(eras) {
+		t.Run(name, func(t *testing.T) {
+			version, server := c[0], c[1]
+			cs := connect(t, gw.URL, version, nil)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: server + "__block"})
+				done <- err
+			}()
+			<-started // the upstream handler returns only once cancelled
+			cancel()
+			if got := <-cancelled; got != "block" {
+				t.Fatalf("cancelled %q", got)
+			}
+			if err := <-done; err == nil {
+				t.Error("cancelled call returned no error")
+			}
+		})
+	}
+}
+
+// upstreamsByEra pairs every client era with an upstream of each era: the
+// subtest name is "client/upstream", the value {client version, upstream name}.
+func upstreamsByEra(clients map[string]string) map[string][2]string {
+	out := map[string][2]string{}
+	for name, version := range clients {
+		out[name+"/legacy-upstream"] = [2]string{version, "legacy"}
+		out[name+"/modern-upstream"] = [2]string{version, "modern"}
+	}
+	return out
+}
+
+func TestElicitationReachesTheCallingSession(t *testing.T) {
+	t.Parallel()
+	legacyUp := startLegacyUpstream(t, interactiveServer(make(chan string, 4), make(chan string, 4)))
+	modernUp := startUpstream(t, interactiveServer(make(chan string, 4), make(chan string, 4)))
+	gw := startGateway(t, nil, upstreamConfig("legacy", legacyUp.URL), upstreamConfig("modern", modernUp.URL))
+	cases := map[string]struct {
+		client, server string
+		wantRefusal    bool // the eras cannot be bridged
+	}{
+		"legacy client, legacy upstream (server request relayed)": {legacy, "legacy", false},
+		"legacy client, 2026 upstream (input-required fulfilled)": {legacy, "modern", false},
+		"2026 client, 2026 upstream (input-required passed on)":   {modern, "modern", false},
+		"2026 client, legacy upstream (refused clearly)":          {modern, "legacy", true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var asked string
+			cs := connect(t, gw.URL, tc.client, &mcp.ClientOptions{
+				ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+					asked = req.Params.Message
+					if _, leaked := req.Params.Meta[callMetaKey]; leaked {
+						t.Errorf("gateway tag reached the client: %v", req.Params.Meta)
+					}
+					return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"colour": "teal"}}, nil
+				},
+			})
+			// Another client, which must not be asked.
+			connect(t, gw.URL, tc.client, &mcp.ClientOptions{
+				ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+					t.Error("elicitation reached a client that did not make the call")
+					return nil, nil
+				},
+			})
+			res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: tc.server + "__ask"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := textOf(t, res)
+			if tc.wantRefusal {
+				if !res.IsError || !strings.Contains(got, "2026-07-28") {
+					t.Errorf("got %q (isError %v), want the upstream to see a clear refusal", got, res.IsError)
+				}
+				return
+			}
+			if got != "accept:teal" || asked != "favourite colour?" {
+				t.Errorf("result %q after being asked %q", got, asked)
+			}
+		})
+	}
+}
+
+func TestLogMessagesRelayedToTheCallingSession(t *testing.T) {
+	t.Parallel()
+	up := startLegacyUpstream(t, interactiveServer(make(chan string, 4), make(chan string, 4)))
+	gw := startGateway(t, nil, upstreamConfig("up", up.URL))
+	logs := make(chan *mcp.LoggingMessageParams, 4)
+	cs := connect(t, gw.URL, legacy, &mcp.ClientOptions{
+		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) { logs <- req.Params },
+	})
+	if err := cs.SetLoggingLevel(ctxTimeout(t), &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__chatty"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-logs:
+		if p.Data != "hello from upstream" || p.Meta[callMetaKey] != nil {
+			t.Errorf("log message %+v", p)
+		}
+	case <-ctxTimeout(t).Done():
+		t.Fatal("no log message relayed")
+	}
+}

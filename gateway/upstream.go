@@ -1,0 +1,376 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// State is the health of one upstream server as /readyz reports it.
+type State string
+
+// The states of an upstream.
+const (
+	StateConnecting State = "connecting"
+	StateReady      State = "ready"
+	StateDown       State = "down"
+)
+
+// errUnavailable marks errors that mean the upstream could not be reached; the
+// gateway answers them with a JSON-RPC error that names the server.
+var errUnavailable = errors.New("upstream unavailable")
+
+// upstream is one approved MCP server and the pooled session the gateway keeps
+// with it. A single goroutine (run) owns connecting, listing and reconnecting;
+// calls read the current session and report transport failures back to it.
+type upstream struct {
+	cfg    config.Server
+	prefix string
+	namer  namer
+	opts   *Options
+	client *mcp.Client
+	base   http.RoundTripper
+	log    *slog.Logger
+	// onChange is called, without locks held, after the upstream's features or
+	// state changed.
+	onChange func()
+	// onReady is called by the run loop with each new session before it is
+	// offered to calls.
+	onReady func(context.Context, *mcp.ClientSession)
+
+	mu       sync.Mutex
+	cs       *mcp.ClientSession // nil unless ready
+	state    State
+	lastErr  string
+	since    time.Time
+	features *features
+	changed  chan struct{} // closed and replaced on every state change
+	dropped  chan struct{} // closed when the current session is abandoned
+
+	refresh chan struct{} // asks run to re-list features
+}
+
+// run connects, serves and reconnects with exponential backoff until ctx ends.
+func (u *upstream) run(ctx context.Context) {
+	backoff := u.opts.minBackoff()
+	for ctx.Err() == nil {
+		cs, err := u.connect(ctx)
+		if err != nil {
+			u.setDown(err)
+			if !sleep(ctx, jitter(backoff)) {
+				return
+			}
+			backoff = min(2*backoff, u.opts.maxBackoff())
+			continue
+		}
+		backoff = u.opts.minBackoff()
+		err = u.serve(ctx, cs)
+		_ = cs.Close()
+		u.setReconnecting(err)
+	}
+}
+
+// connect opens a session, bounded by the upstream's timeout, and lists its
+// features.
+func (u *upstream) connect(ctx context.Context) (*mcp.ClientSession, error) {
+	header, err := u.cfg.ResolveHeaders()
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Transport: &upstreamTransport{base: u.base, header: header}}
+	var t mcp.Transport = &mcp.StreamableClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc}
+	if u.cfg.Transport == config.TransportSSE {
+		t = &mcp.SSEClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc}
+	}
+	// The SSE transport keeps the connect context for its event stream, so the
+	// handshake is bounded by a timer rather than a context deadline.
+	sctx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(u.timeout(), cancel)
+	cs, err := u.client.Connect(sctx, t, nil)
+	if err == nil {
+		var f *features
+		f, err = u.list(sctx, cs)
+		if err == nil && timer.Stop() {
+			u.setLogLevel(ctx, cs)
+			u.onReady(ctx, cs)
+			u.setReady(cs, f)
+			return cs, nil
+		}
+		_ = cs.Close()
+	}
+	timer.Stop()
+	cancel()
+	if ctx.Err() == nil && sctx.Err() != nil {
+		err = fmt.Errorf("no answer within %s", u.timeout())
+	}
+	return nil, fmt.Errorf("connect: %w", err)
+}
+
+// serve watches a ready session until it is lost, dropped or ctx ends, and
+// re-lists features on request. It returns why the session ended.
+func (u *upstream) serve(ctx context.Context, cs *mcp.ClientSession) error {
+	lost := make(chan error, 1)
+	go func() { lost <- cs.Wait() }()
+	u.mu.Lock()
+	dropped := u.dropped
+	u.mu.Unlock()
+	probe := time.NewTicker(u.opts.probeInterval())
+	defer probe.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return errors.New("gateway shutting down")
+		case err := <-lost:
+			if err == nil {
+				err = errors.New("session closed by the server")
+			}
+			return err
+		case <-dropped:
+			return errors.New("session failed; reconnecting")
+		case <-u.refresh:
+			if err := u.relist(ctx, cs); err != nil {
+				return err
+			}
+		case <-probe.C:
+			if err := u.probe(ctx, cs); err != nil {
+				return fmt.Errorf("health probe: %w", err)
+			}
+		}
+	}
+}
+
+// setLogLevel asks an upstream of the 2025 revisions that logs for every
+// level: the SDK server filters each client session by its own level.
+func (u *upstream) setLogLevel(ctx context.Context, cs *mcp.ClientSession) {
+	caps := cs.InitializeResult().Capabilities
+	if isStateless(cs) || caps == nil || caps.Logging == nil {
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, u.timeout())
+	defer cancel()
+	if err := cs.SetLoggingLevel(lctx, &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+		u.log.Debug("set upstream log level", "err", err)
+	}
+}
+
+func (u *upstream) relist(ctx context.Context, cs *mcp.ClientSession) error {
+	lctx, cancel := context.WithTimeout(ctx, u.timeout())
+	defer cancel()
+	f, err := u.list(lctx, cs)
+	if err != nil {
+		return fmt.Errorf("re-list: %w", err)
+	}
+	u.mu.Lock()
+	f.reuse(u.features)
+	u.features = f
+	u.mu.Unlock()
+	u.onChange()
+	return nil
+}
+
+// probe checks that an idle session still works. 2026-07-28 servers have no
+// ping, so they are asked for the first page of tools instead.
+func (u *upstream) probe(ctx context.Context, cs *mcp.ClientSession) error {
+	pctx, cancel := context.WithTimeout(ctx, u.timeout())
+	defer cancel()
+	var err error
+	if isStateless(cs) {
+		_, err = cs.ListTools(pctx, nil)
+	} else {
+		err = cs.Ping(pctx, nil)
+	}
+	var rpcErr *jsonrpc.Error
+	if errors.As(err, &rpcErr) {
+		return nil // it answered
+	}
+	return err
+}
+
+func (u *upstream) setReady(cs *mcp.ClientSession, f *features) {
+	u.mu.Lock()
+	f.reuse(u.features)
+	u.cs, u.state, u.lastErr, u.since, u.features = cs, StateReady, "", time.Now(), f
+	u.dropped = make(chan struct{})
+	u.broadcastLocked()
+	u.mu.Unlock()
+	u.log.Info("upstream ready", "protocol", cs.InitializeResult().ProtocolVersion,
+		"tools", len(f.tools), "prompts", len(f.prompts), "resources", len(f.resources))
+	u.onChange()
+}
+
+// setReconnecting records that a ready session ended. Its features stay in
+// the catalog while the run loop reconnects, so an expired session does not
+// make tools vanish and reappear; a failed reconnect (setDown) removes them.
+func (u *upstream) setReconnecting(err error) {
+	u.mu.Lock()
+	u.cs, u.state, u.lastErr, u.since = nil, StateConnecting, err.Error(), time.Now()
+	u.broadcastLocked()
+	u.mu.Unlock()
+	u.log.Info("upstream session ended", "err", err)
+}
+
+func (u *upstream) setDown(err error) {
+	u.mu.Lock()
+	hadFeatures := u.features != nil
+	changed := u.state != StateDown || u.lastErr != err.Error()
+	u.cs, u.state, u.lastErr, u.features = nil, StateDown, err.Error(), nil
+	if changed {
+		u.since = time.Now()
+	}
+	u.broadcastLocked()
+	u.mu.Unlock()
+	if changed {
+		u.log.Warn("upstream unavailable", "err", err)
+	}
+	if hadFeatures {
+		u.onChange()
+	}
+}
+
+func (u *upstream) broadcastLocked() {
+	close(u.changed)
+	u.changed = make(chan struct{})
+}
+
+// session returns the current session, or an error naming the upstream when
+// it is not ready, so calls fail fast.
+func (u *upstream) session() (*mcp.ClientSession, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.cs == nil {
+		return nil, u.unavailableLocked()
+	}
+	return u.cs, nil
+}
+
+func (u *upstream) unavailableLocked() error {
+	if u.lastErr == "" {
+		return fmt.Errorf("%w: server %q is %s", errUnavailable, u.cfg.Name, u.state)
+	}
+	return fmt.Errorf("%w: server %q is %s since %s: %s", errUnavailable, u.cfg.Name, u.state,
+		u.since.UTC().Format(time.RFC3339), u.lastErr)
+}
+
+// renew abandons cs and waits, bounded by ctx, for the session that replaces
+// it. It is used when the upstream forgot a session (HTTP 404), which the
+// spec resolves by initialising a new one.
+func (u *upstream) renew(ctx context.Context, cs *mcp.ClientSession) (*mcp.ClientSession, error) {
+	u.abandon(cs)
+	for {
+		u.mu.Lock()
+		cur, state, ch := u.cs, u.state, u.changed
+		if cur != nil && cur != cs {
+			u.mu.Unlock()
+			return cur, nil
+		}
+		if cur == nil && state == StateDown {
+			err := u.unavailableLocked()
+			u.mu.Unlock()
+			return nil, err
+		}
+		u.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// abandon tells the run loop that cs failed; it is a no-op for a session that
+// is no longer the current one.
+func (u *upstream) abandon(cs *mcp.ClientSession) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.cs != cs {
+		return
+	}
+	select {
+	case <-u.dropped:
+	default:
+		close(u.dropped)
+	}
+}
+
+// requestRefresh asks the run loop to re-list the upstream's features.
+func (u *upstream) requestRefresh() {
+	select {
+	case u.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// status is the upstream's entry in /readyz.
+func (u *upstream) status() UpstreamStatus {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := UpstreamStatus{Name: u.cfg.Name, State: u.state, Since: u.since.UTC(), Error: u.lastErr}
+	if u.cs != nil {
+		s.ProtocolVersion = u.cs.InitializeResult().ProtocolVersion
+	}
+	if f := u.features; f != nil {
+		s.Tools, s.Prompts, s.Resources, s.Templates = len(f.tools), len(f.prompts), len(f.resources), len(f.templates)
+		s.Skipped = f.skipped
+	}
+	return s
+}
+
+func (u *upstream) currentFeatures() *features {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.features
+}
+
+func (u *upstream) timeout() time.Duration { return time.Duration(u.cfg.Timeout) }
+
+// isStateless reports whether the session speaks the 2026-07-28 revision.
+func isStateless(cs *mcp.ClientSession) bool {
+	r := cs.InitializeResult()
+	return r != nil && r.ProtocolVersion >= "2026-07-28"
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// upstreamTransport sends the headers configured for one upstream, and only
+// those: requests to upstreams are built by the SDK client from scratch, so
+// nothing of the downstream request (Authorization, cookies) can leak here.
+type upstreamTransport struct {
+	base   http.RoundTripper
+	header http.Header
+}
+
+func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if len(t.header) > 0 {
+		r = r.Clone(r.Context())
+		for k, v := range t.header {
+			r.Header[k] = v
+		}
+	}
+	resp, err := t.base.RoundTrip(r)
+	if err == nil {
+		resp = tagRelated(r.Context(), resp)
+	}
+	return resp, err
+}

@@ -1,0 +1,227 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// view is the *mcp.Server one kind of caller sees: the catalog, filtered, with
+// every feature registered as a forwarder. Views are long-lived and updated in
+// place when the catalog changes, so the SDK tells connected sessions about
+// the change (list_changed) and stateless requests reuse a built server.
+type view struct {
+	g      *Gateway
+	server *mcp.Server
+	filter Filter
+
+	mu        sync.Mutex
+	revision  uint64
+	tools     map[string]*toolEntry
+	prompts   map[string]*promptEntry
+	resources map[string]*resourceEntry
+	templates map[string]*templateEntry
+}
+
+// Filter decides which catalog features a view shows. Hiding is not
+// enforcement: a policy must decide again on every call. A nil Filter shows
+// everything.
+type Filter interface {
+	Tool(server, name string, t *mcp.Tool) bool
+	Prompt(server, name string, p *mcp.Prompt) bool
+	Resource(server string, r *mcp.Resource) bool
+	ResourceTemplate(server string, t *mcp.ResourceTemplate) bool
+}
+
+func (g *Gateway) newView(f Filter) *view {
+	v := &view{
+		g:         g,
+		filter:    f,
+		tools:     map[string]*toolEntry{},
+		prompts:   map[string]*promptEntry{},
+		resources: map[string]*resourceEntry{},
+		templates: map[string]*templateEntry{},
+	}
+	v.server = mcp.NewServer(&mcp.Implementation{Name: "mcpgate", Version: g.opts.version()}, &mcp.ServerOptions{
+		Logger:       g.log,
+		Instructions: g.opts.Instructions,
+		Capabilities: &mcp.ServerCapabilities{
+			Tools:       &mcp.ToolCapabilities{ListChanged: true},
+			Prompts:     &mcp.PromptCapabilities{ListChanged: true},
+			Resources:   &mcp.ResourceCapabilities{ListChanged: true, Subscribe: true},
+			Logging:     &mcp.LoggingCapabilities{},
+			Completions: &mcp.CompletionCapabilities{},
+		},
+		SchemaCache:        g.schemas,
+		PageSize:           g.opts.PageSize,
+		CompletionHandler:  v.complete,
+		SubscribeHandler:   v.subscribe,
+		UnsubscribeHandler: v.unsubscribe,
+	})
+	v.server.AddReceivingMiddleware(v.absentServerMiddleware)
+	v.server.AddReceivingMiddleware(g.opts.Middleware...)
+	return v
+}
+
+// sync brings the registered features in line with cat.
+func (v *view) sync(cat *catalog) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.revision == cat.revision {
+		return
+	}
+	v.revision = cat.revision
+	syncSet(v.tools, cat.tools, func(e *toolEntry) bool {
+		return v.filter == nil || v.filter.Tool(e.up.cfg.Name, e.upstreamName, e.tool)
+	}, func(_ string, e *toolEntry) { v.server.AddTool(e.tool, v.g.toolHandler(e)) }, v.server.RemoveTools)
+	syncSet(v.prompts, cat.prompts, func(e *promptEntry) bool {
+		return v.filter == nil || v.filter.Prompt(e.up.cfg.Name, e.upstreamName, e.prompt)
+	}, func(_ string, e *promptEntry) { v.server.AddPrompt(e.prompt, v.g.promptHandler(e)) }, v.server.RemovePrompts)
+	syncSet(v.resources, cat.resources, func(e *resourceEntry) bool {
+		return v.filter == nil || v.filter.Resource(e.up.cfg.Name, e.resource)
+	}, func(_ string, e *resourceEntry) { v.server.AddResource(e.resource, v.g.resourceHandler(e.up)) }, v.server.RemoveResources)
+	syncSet(v.templates, cat.templates, func(e *templateEntry) bool {
+		return v.filter == nil || v.filter.ResourceTemplate(e.up.cfg.Name, e.template)
+	}, func(_ string, e *templateEntry) {
+		v.server.AddResourceTemplate(e.template, v.g.resourceHandler(e.up))
+	}, v.server.RemoveResourceTemplates)
+}
+
+// syncSet makes have equal to the visible entries of want, calling add for
+// new or changed entries and remove once with every key that went away.
+func syncSet[E comparable](have, want map[string]E, visible func(E) bool, add func(string, E), remove func(...string)) {
+	var gone []string
+	for k, e := range have {
+		w, ok := want[k]
+		if ok && w == e && visible(w) {
+			continue
+		}
+		delete(have, k)
+		if !ok || !visible(w) {
+			gone = append(gone, k) // a changed entry is replaced by add below
+		}
+	}
+	for k, w := range want {
+		if _, ok := have[k]; ok || !visible(w) {
+			continue
+		}
+		have[k] = w
+		add(k, w)
+	}
+	if len(gone) > 0 {
+		remove(gone...)
+	}
+}
+
+// absentServerMiddleware answers a call to a tool or prompt of an upstream
+// that is currently unavailable with an error naming the server, rather than
+// the SDK's "unknown tool".
+func (v *view) absentServerMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		var name string
+		switch r := req.(type) {
+		case *mcp.CallToolRequest:
+			name = r.Params.Name
+		case *mcp.GetPromptRequest:
+			name = r.Params.Name
+		default:
+			return next(ctx, method, req)
+		}
+		cat := v.g.catalog()
+		if _, ok := cat.tools[name]; ok {
+			return next(ctx, method, req)
+		}
+		if _, ok := cat.prompts[name]; ok {
+			return next(ctx, method, req)
+		}
+		if u := cat.absentServer(name); u != nil {
+			u.mu.Lock()
+			err := u.unavailableLocked()
+			u.mu.Unlock()
+			return nil, v.g.callError(u, err)
+		}
+		return next(ctx, method, req)
+	}
+}
+
+// owner returns the upstream serving a resource URI this view shows.
+func (v *view) owner(uri string) *upstream {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e, ok := v.resources[uri]; ok {
+		return e.up
+	}
+	for _, e := range v.templates {
+		if e.match.MatchString(uri) {
+			return e.up
+		}
+	}
+	return nil
+}
+
+func (v *view) complete(ctx context.Context, req *mcp.CompleteRequest) (*mcp.CompleteResult, error) {
+	p := *req.Params
+	if p.Ref == nil {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "completion/complete: missing ref"}
+	}
+	ref := *p.Ref
+	var u *upstream
+	switch ref.Type {
+	case "ref/prompt":
+		v.mu.Lock()
+		e, ok := v.prompts[ref.Name]
+		v.mu.Unlock()
+		if ok {
+			u, ref.Name = e.up, e.upstreamName
+		}
+	case "ref/resource":
+		u = v.ownerOfTemplate(ref.URI)
+	}
+	if u == nil {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams,
+			Message: fmt.Sprintf("completion/complete: unknown %s %q", ref.Type, ref.Name+ref.URI)}
+	}
+	p.Ref = &ref
+	var res *mcp.CompleteResult
+	err := v.g.forward(ctx, req.Session, u, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+		q := p
+		q.Meta = meta
+		res, err = cs.Complete(ctx, &q)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (v *view) ownerOfTemplate(uriTemplate string) *upstream {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if e, ok := v.templates[uriTemplate]; ok {
+		return e.up
+	}
+	if e, ok := v.resources[uriTemplate]; ok {
+		return e.up
+	}
+	return nil
+}
+
+func (v *view) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
+	u := v.owner(req.Params.URI)
+	if u == nil {
+		return mcp.ResourceNotFoundError(req.Params.URI)
+	}
+	return v.g.subs.subscribe(ctx, v.g, req.Session, u, req.Params.URI)
+}
+
+func (v *view) unsubscribe(ctx context.Context, req *mcp.UnsubscribeRequest) error {
+	u := v.owner(req.Params.URI)
+	if u == nil {
+		return mcp.ResourceNotFoundError(req.Params.URI)
+	}
+	return v.g.subs.unsubscribe(ctx, v.g, req.Session, u, req.Params.URI)
+}
