@@ -17,10 +17,6 @@ import (
 // once more: the upstream refused it without running it.
 func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstream, in mcp.Meta,
 	call func(context.Context, *mcp.ClientSession, mcp.Meta) error) error {
-	if !g.inflight.add() {
-		return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgate is shutting down; retry on another replica"}
-	}
-	defer g.inflight.done()
 	ctx, cancel := context.WithTimeout(ctx, u.timeout())
 	defer cancel()
 	ctx, meta, end := g.relay.begin(ctx, ss, in)
@@ -65,11 +61,26 @@ func upstreamMeta(cs *mcp.ClientSession, ss *mcp.ServerSession, in, meta mcp.Met
 }
 
 // isAnswer reports whether err is the upstream's own JSON-RPC error, which
-// goes back to the client unchanged.
+// goes back to the client unchanged. The SDK reports some local transport
+// failures as JSON-RPC errors too; their codes are not answers.
 func isAnswer(err error) bool {
 	var rpcErr *jsonrpc.Error
-	return errors.As(err, &rpcErr)
+	if !errors.As(err, &rpcErr) {
+		return false
+	}
+	switch rpcErr.Code {
+	case codeClientClosing, codeServerClosing, codeRejected:
+		return false
+	}
+	return !errors.Is(err, mcp.ErrConnectionClosed) && !errors.Is(err, mcp.ErrSessionMissing)
 }
+
+// Codes the SDK's JSON-RPC layer uses for local failures (internal/jsonrpc2).
+const (
+	codeClientClosing = -32003
+	codeServerClosing = -32004
+	codeRejected      = -32005
+)
 
 func (g *Gateway) timeoutError(ctx context.Context, u *upstream, err error) error {
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {

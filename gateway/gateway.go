@@ -223,8 +223,9 @@ func (g *Gateway) resourceUpdated(ctx context.Context, u *upstream, p *mcp.Resou
 	}
 }
 
-// Close drains the gateway: new calls are refused, calls in flight may finish
-// until ctx ends, then client sessions and upstream sessions are closed.
+// Close drains the gateway: new requests are refused, requests in flight may
+// finish until ctx ends, then client sessions (and with them their event
+// streams) and upstream sessions are closed.
 func (g *Gateway) Close(ctx context.Context) error {
 	err := g.inflight.drain(ctx)
 	g.viewsMu.Lock()
@@ -261,7 +262,7 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 	return u
 }
 
-// inflight counts forwarded calls so shutdown can wait for them.
+// inflight counts requests being answered so shutdown can wait for them.
 type inflight struct {
 	mu      sync.Mutex
 	n       int
@@ -304,6 +305,6 @@ func (f *inflight) drain(ctx context.Context) error {
 	case <-zero:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("gateway: %d calls still in flight after the shutdown grace period", n)
+		return fmt.Errorf("gateway: %d requests still in flight after the shutdown grace period", n)
 	}
 }

@@ -102,12 +102,7 @@ func (u *testUpstream) stop() {
 	u.mu.Lock()
 	srv, once := u.httpSrv, u.stopOnce
 	u.mu.Unlock()
-	once.Do(func() {
-		srv.Close()
-		for ss := range u.server.Sessions() {
-			ss.Close()
-		}
-	})
+	once.Do(func() { srv.Close() })
 }
 
 // forgetSessions replaces the stateful handler, so every existing session id
@@ -202,7 +197,7 @@ func connectWith(t testing.TB, url, version string, opts *mcp.ClientOptions, hc 
 	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1"}, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc, MaxRetries: -1},
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc},
 		&mcp.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
 		t.Fatalf("connect %s (%s): %v", url, version, err)

@@ -46,6 +46,13 @@ func (g *Gateway) mcpHandler() http.Handler {
 			writeTooLarge(w, r.ContentLength, limit)
 			return
 		}
+		if counted(r) {
+			if !g.inflight.add() {
+				writeShuttingDown(w)
+				return
+			}
+			defer g.inflight.done()
+		}
 		w.Header().Set("X-Accel-Buffering", "no")
 		if v := r.Header.Get("Mcp-Protocol-Version"); v >= statelessVersion {
 			stateless.ServeHTTP(w, r)
@@ -59,17 +66,32 @@ func (g *Gateway) mcpHandler() http.Handler {
 	return h
 }
 
-func writeTooLarge(w http.ResponseWriter, size, limit int64) {
+// counted reports whether shutdown waits for a request: every POST except a
+// 2026-07-28 subscriptions/listen, which, like a GET event stream, lasts as
+// long as the session and is ended by closing it.
+func counted(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.Header.Get("Mcp-Method") != "subscriptions/listen"
+}
+
+func writeShuttingDown(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	w.Header().Set("Retry-After", "1")
+	writeJSONRPCError(w, http.StatusServiceUnavailable, -32603, "mcpgate is shutting down; retry the request")
+}
+
+func writeJSONRPCError(w http.ResponseWriter, status, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{
 		"jsonrpc": "2.0",
 		"id":      nil,
-		"error": map[string]any{
-			"code":    -32600,
-			"message": fmt.Sprintf("request body of %d bytes exceeds the gateway's limit of %d bytes (max_request_bytes)", size, limit),
-		},
+		"error":   map[string]any{"code": code, "message": msg},
 	})
+}
+
+func writeTooLarge(w http.ResponseWriter, size, limit int64) {
+	writeJSONRPCError(w, http.StatusRequestEntityTooLarge, -32600,
+		fmt.Sprintf("request body of %d bytes exceeds the gateway's limit of %d bytes (max_request_bytes)", size, limit))
 }
 
 // UpstreamStatus is one upstream's entry in /readyz.

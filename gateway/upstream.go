@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/config"
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -188,9 +187,8 @@ func (u *upstream) probe(ctx context.Context, cs *mcp.ClientSession) error {
 	} else {
 		err = cs.Ping(pctx, nil)
 	}
-	var rpcErr *jsonrpc.Error
-	if errors.As(err, &rpcErr) {
-		return nil // it answered
+	if isAnswer(err) {
+		return nil // it answered, if only with an error
 	}
 	return err
 }
