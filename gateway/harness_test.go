@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -249,4 +250,13 @@ func ctxTimeout(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+func osWriteFile(path string, data []byte) error { return os.WriteFile(path, data, 0o600) }
+
+// newLoopbackServer serves h on 127.0.0.1 for the test.
+func newLoopbackServer(t testing.TB, h http.Handler) *httptest.Server {
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	return hs
 }

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/demo"
+	"github.com/mcpgate/mcpgate/gateway"
+)
+
+const devAbout = `Run a gateway for local development, with no setup: it starts the demo
+upstream servers "notes" and "hr" on loopback and serves them on --addr,
+which must be a loopback address. Not for production: there is no sign-in
+or policy yet, and the data is demo data. Logs go to stderr.`
+
+// Dev mode settings.
+const (
+	devSettleTimeout   = 10 * time.Second // wait for the demo upstreams before the banner
+	devUpstreamTimeout = config.Duration(30 * time.Second)
+)
+
+func runDev(ctx context.Context, args []string, e *env) int {
+	fs := newFlagSet("dev", "[flags]", devAbout, e)
+	addr := fs.String("addr", config.DefaultListen, "`host:port` to listen on: 127.0.0.1, ::1 or localhost; port 0 picks a free port")
+	var lf logFlags
+	lf.register(fs, formatText)
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if err := checkLoopback(*addr); err != nil {
+		code, _ := fs.usageError(err.Error())
+		return code
+	}
+	return serveDev(ctx, *addr, lf.logger(e.stderr), e)
+}
+
+// serveDev starts the demo upstreams and a gateway for them on addr, prints
+// the banner and serves until ctx ends.
+func serveDev(ctx context.Context, addr string, log *slog.Logger, e *env) int {
+	// The demo servers outlive ctx so that calls in flight can drain.
+	demos, err := demo.StartAll(context.WithoutCancel(ctx))
+	if err != nil {
+		return fail(log, err)
+	}
+	defer closeDemos(demos, log)
+	ln, err := listenLoopback(ctx, addr, e)
+	if err != nil {
+		return fail(log, err)
+	}
+	cfg := devConfig(ln.Addr().String(), demos)
+	gw, err := newGateway(cfg, log)
+	if err != nil {
+		ln.Close()
+		return fail(log, err)
+	}
+	gw.Start(ctx)
+	settle(ctx, gw, log)
+	printBanner(e.stdout, cfg, gw.Status())
+	return serveGateway(ctx, gw, ln, cfg, log, e)
+}
+
+// checkLoopback accepts host:port addresses whose host is a loopback IP or
+// "localhost".
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q is not host:port (e.g. 127.0.0.1:8080)", addr)
+	}
+	if !strings.EqualFold(host, "localhost") && !isLoopbackIP(host) {
+		return fmt.Errorf("dev mode serves only loopback addresses (127.0.0.1 or ::1, or localhost); got %s", addr)
+	}
+	return nil
+}
+
+func isLoopbackIP(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// listenLoopback listens on addr and checks that the bound address is
+// loopback too, in case "localhost" resolves elsewhere.
+func listenLoopback(ctx context.Context, addr string, e *env) (net.Listener, error) {
+	ln, err := e.listenOn(ctx, addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		ln.Close()
+		return nil, fmt.Errorf("listen: %s resolved to %s, which is not a loopback address", addr, ln.Addr())
+	}
+	return ln, nil
+}
+
+// devConfig returns the configuration of the dev gateway: the defaults,
+// listening on listen, with every demo server as an upstream.
+func devConfig(listen string, demos []*demo.Server) *config.Config {
+	cfg := config.Default()
+	cfg.Listen = listen
+	for _, d := range demos {
+		cfg.Servers = append(cfg.Servers, config.Server{
+			Name:              d.Name,
+			URL:               d.URL,
+			Transport:         config.TransportStreamableHTTP,
+			AllowInsecureHTTP: true,
+			Timeout:           devUpstreamTimeout,
+			Labels:            map[string]string{"env": "demo"},
+		})
+	}
+	return cfg
+}
+
+// settle waits, for a bounded time, until every upstream has been tried, so
+// that the banner and the first tools/list show the demo tools.
+func settle(ctx context.Context, gw *gateway.Gateway, log *slog.Logger) {
+	sctx, cancel := context.WithTimeout(ctx, devSettleTimeout)
+	defer cancel()
+	if err := gw.WaitSettled(sctx); err != nil && ctx.Err() == nil {
+		log.Warn("upstreams still connecting; serving what is available", "waited", devSettleTimeout)
+	}
+}
+
+func closeDemos(demos []*demo.Server, log *slog.Logger) {
+	for _, d := range demos {
+		if err := d.Close(); err != nil {
+			log.Warn("close demo server", "err", err)
+		}
+	}
+}
+
+// printBanner tells the developer where the gateway is and how to connect
+// the usual clients to it.
+func printBanner(w io.Writer, cfg *config.Config, st gateway.Status) {
+	url := cfg.MCPURL()
+	fmt.Fprintln(w, "mcpgate dev — development mode (NOT for production: no sign-in or policy yet, demo data only)")
+	fmt.Fprintf(w, "  MCP endpoint:  %s\n", url)
+	fmt.Fprintf(w, "  upstreams:     %s\n", describeUpstreams(cfg, st))
+	fmt.Fprintf(w, "  Claude Code:   claude mcp add --transport http mcpgate %s\n", url)
+	fmt.Fprintf(w, "  VS Code:       .vscode/mcp.json  {\"servers\": {\"mcpgate\": {\"type\": \"http\", \"url\": %q}}}\n", url)
+	fmt.Fprintf(w, "  Cursor:        ~/.cursor/mcp.json {\"mcpServers\": {\"mcpgate\": {\"url\": %q}}}\n", url)
+}
+
+// describeUpstreams returns e.g. "notes (4 tools) http://…, hr (down: …) http://…".
+func describeUpstreams(cfg *config.Config, st gateway.Status) string {
+	urls := make(map[string]string, len(cfg.Servers))
+	for _, s := range cfg.Servers {
+		urls[s.Name] = s.URL
+	}
+	parts := make([]string, len(st.Upstreams))
+	for i, u := range st.Upstreams {
+		state := fmt.Sprintf("%d tools", u.Tools)
+		if u.State != gateway.StateReady {
+			state = string(u.State)
+			if u.Error != "" {
+				state += ": " + u.Error
+			}
+		}
+		parts[i] = fmt.Sprintf("%s (%s) %s", u.Name, state, urls[u.Name])
+	}
+	return strings.Join(parts, ", ")
+}

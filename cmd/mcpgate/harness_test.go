@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/mcpgate/mcpgate/gateway"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// syncBuffer is a bytes.Buffer that loggers on several goroutines may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testEnv is an env whose output is captured and whose environment holds
+// only vars, so that the developer's MCPGATE_CONFIG does not leak in.
+type testEnv struct {
+	env
+	out, err *syncBuffer
+	addrs    chan net.Addr
+}
+
+func newTestEnv(vars map[string]string) *testEnv {
+	te := &testEnv{out: new(syncBuffer), err: new(syncBuffer), addrs: make(chan net.Addr, 1)}
+	te.env = env{
+		stdout:    te.out,
+		stderr:    te.err,
+		getenv:    func(k string) string { return vars[k] },
+		listening: func(a net.Addr) { te.addrs <- a },
+	}
+	return te
+}
+
+// runCLI runs the command line args to completion.
+func runCLI(t *testing.T, vars map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	te := newTestEnv(vars)
+	code = runEnv(t.Context(), args, &te.env)
+	return code, te.out.String(), te.err.String()
+}
+
+// running is a command started in the background that serves a gateway.
+type running struct {
+	*testEnv
+	addr   net.Addr
+	cancel context.CancelFunc
+	done   chan int
+}
+
+// start runs args in the background and returns once the gateway listens.
+func start(t *testing.T, te *testEnv, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{testEnv: te, cancel: cancel, done: make(chan int, 1)}
+	go func() { r.done <- runEnv(ctx, args, &te.env) }()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	select {
+	case r.addr = <-te.addrs:
+	case code := <-r.done:
+		r.done <- code
+		t.Fatalf("%v exited with %d before listening; stderr:\n%s", args, code, te.err.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%v: not listening after 30s; stderr:\n%s", args, te.err.String())
+	}
+	return r
+}
+
+// stop cancels the command's context and returns its exit code.
+func (r *running) stop(t *testing.T) int {
+	t.Helper()
+	r.cancel()
+	select {
+	case code := <-r.done:
+		r.done <- code // for the cleanup
+		return code
+	case <-time.After(30 * time.Second):
+		t.Fatalf("still running 30s after cancel; stderr:\n%s", r.err.String())
+		return -1
+	}
+}
+
+func (r *running) baseURL() string { return "http://" + r.addr.String() }
+
+// checkGateway checks that the gateway at base serves the demo upstreams:
+// their tools through a go-sdk client, /healthz and /readyz.
+func checkGateway(t *testing.T, base string) {
+	t.Helper()
+	checkReady(t, base)
+	checkHealthz(t, base)
+	cs := connect(t, base+"/mcp")
+	names := toolNames(t, cs)
+	for _, want := range []string{"notes__list_notes", "hr__lookup_employee"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("tools/list lacks %s; got %v", want, names)
+		}
+	}
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "notes__list_notes", Arguments: map[string]any{}})
+	if err != nil || res.IsError {
+		t.Fatalf("call notes__list_notes = %+v, %v", res, err)
+	}
+}
+
+func connect(t *testing.T, url string) *mcp.ClientSession {
+	t.Helper()
+	c := mcp.NewClient(&mcp.Implementation{Name: "mcpgate-cli-test", Version: "1"}, nil)
+	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url}, nil)
+	if err != nil {
+		t.Fatalf("connect %s: %v", url, err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+func toolNames(t *testing.T, cs *mcp.ClientSession) []string {
+	t.Helper()
+	var names []string
+	for tool, err := range cs.Tools(t.Context(), nil) {
+		if err != nil {
+			t.Fatalf("list tools: %v", err)
+		}
+		names = append(names, tool.Name)
+	}
+	return names
+}
+
+func checkHealthz(t *testing.T, base string) {
+	t.Helper()
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz: status %d, want 200", resp.StatusCode)
+	}
+}
+
+// checkReady waits until /readyz reports both demo upstreams ready. serve
+// connects upstreams in the background, so it may take a moment; the
+// deadline only bounds a failing test.
+func checkReady(t *testing.T, base string) {
+	t.Helper()
+	want := map[string]gateway.State{"notes": gateway.StateReady, "hr": gateway.StateReady}
+	var got map[string]gateway.State
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got = upstreamStates(t, base); cmp.Equal(want, got) {
+			return
+		}
+	}
+	t.Fatalf("/readyz upstream states (-want +got):\n%s", cmp.Diff(want, got))
+}
+
+func upstreamStates(t *testing.T, base string) map[string]gateway.State {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st gateway.Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("GET /readyz: status %d, decode: %v", resp.StatusCode, err)
+	}
+	states := map[string]gateway.State{}
+	for _, u := range st.Upstreams {
+		states[u.Name] = u.State
+	}
+	return states
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/gateway"
+)
+
+const serveAbout = `Run the gateway: load and validate the configuration, connect to its
+upstream servers in the background and serve /mcp, /healthz and /readyz on
+the listen address until SIGINT or SIGTERM, then drain within shutdown_grace.
+Logs go to stderr.`
+
+func runServe(ctx context.Context, args []string, e *env) int {
+	fs := newFlagSet("serve", "--config FILE [flags]", serveAbout, e)
+	path := configFlag(fs)
+	var lf logFlags
+	lf.register(fs, formatJSON)
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if code, ok := requireConfig(fs, path); !ok {
+		return code
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return exitFail
+	}
+	log := lf.logger(e.stderr)
+	ln, err := e.listenOn(ctx, cfg.Listen)
+	if err != nil {
+		return fail(log, fmt.Errorf("listen: %w", err))
+	}
+	gw, err := newGateway(cfg, log)
+	if err != nil {
+		ln.Close()
+		return fail(log, err)
+	}
+	gw.Start(ctx)
+	return serveGateway(ctx, gw, ln, cfg, log, e)
+}
+
+// newGateway builds the gateway for cfg with the CLI's logger and version.
+func newGateway(cfg *config.Config, log *slog.Logger) (*gateway.Gateway, error) {
+	return gateway.New(cfg, &gateway.Options{Logger: log, Version: currentBuild().version})
+}
+
+// serveGateway serves a started gateway on ln until ctx ends and returns the
+// exit code.
+func serveGateway(ctx context.Context, gw *gateway.Gateway, ln net.Listener, cfg *config.Config, log *slog.Logger, e *env) int {
+	log.Info("mcpgate listening", "addr", ln.Addr().String(), "mcp_url", cfg.MCPURL(), "version", currentBuild().version)
+	if e.listening != nil {
+		e.listening(ln.Addr())
+	}
+	if err := gw.Serve(ctx, ln); err != nil {
+		return fail(log, fmt.Errorf("serve: %w", err))
+	}
+	log.Info("mcpgate stopped")
+	return exitOK
+}
+
+// fail logs err, which ends the command, and returns exitFail.
+func fail(log *slog.Logger, err error) int {
+	log.Error("mcpgate failed", "err", err)
+	return exitFail
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/mcpgate/mcpgate/demo"
+)
+
+// demoConfig returns a configuration listening on listen whose servers are
+// the demo servers.
+func demoConfig(t *testing.T, listen string) string {
+	t.Helper()
+	demos, err := demo.StartAll(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, d := range demos {
+			if err := d.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen: %q\nshutdown_grace: 5s\nservers:\n", listen)
+	for _, d := range demos {
+		fmt.Fprintf(&b, "  - name: %s\n    url: %q\n    allow_insecure_http: true\n", d.Name, d.URL)
+	}
+	return writeFile(t, t.TempDir(), "mcpgate.yaml", b.String())
+}
+
+// boundListener binds 127.0.0.1 on a free port. A configuration may not name
+// port 0, so the test binds first and hands the listener to serve.
+func boundListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	ln := boundListener(t)
+	path := demoConfig(t, ln.Addr().String())
+	te := newTestEnv(nil)
+	te.listen = func(_ context.Context, addr string) (net.Listener, error) {
+		if addr != ln.Addr().String() {
+			return nil, fmt.Errorf("listen on %s, want the configured %s", addr, ln.Addr())
+		}
+		return ln, nil
+	}
+	r := start(t, te, "serve", "--config", path)
+	checkGateway(t, r.baseURL())
+	want := fmt.Sprintf(`"msg":"mcpgate listening","addr":"%s","mcp_url":"http://%[1]s/mcp"`, ln.Addr())
+	if !strings.Contains(r.err.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, r.err.String())
+	}
+	if code := r.stop(t); code != exitOK {
+		t.Errorf("exit code after cancel = %d, want 0; stderr:\n%s", code, r.err.String())
+	}
+}
+
+func TestServeInvalidConfig(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, t.TempDir(), "bad.yaml", badConfig)
+	code, stdout, stderr := runCLI(t, nil, "serve", "--config", path)
+	if code != exitFail || stdout != "" {
+		t.Errorf("exit code %d, stdout %q; want 1 and nothing", code, stdout)
+	}
+	checkProblems(t, stderr, badConfigPaths)
+}
+
+func TestServeAddressInUse(t *testing.T) {
+	t.Parallel()
+	ln := boundListener(t)
+	path := demoConfig(t, ln.Addr().String())
+	code, _, stderr := runCLI(t, nil, "serve", "--config", path)
+	if code != exitFail || !strings.Contains(stderr, `"msg":"mcpgate failed"`) || !strings.Contains(stderr, "listen") {
+		t.Errorf("exit code %d, stderr:\n%s\nwant 1 and the listen error logged", code, stderr)
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/mcpgate/mcpgate/config"
+)
+
+const validateAbout = `Check a configuration file without starting the gateway: its syntax, every
+key and value, and that the environment variables and files named by header
+value_from_env and value_from_file are set and readable here. Every problem
+is reported with its key path. Exit status 0 if valid, 1 if not.`
+
+func runValidate(_ context.Context, args []string, e *env) int {
+	fs := newFlagSet("validate", "--config FILE", validateAbout, e)
+	path := configFlag(fs)
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if code, ok := requireConfig(fs, path); !ok {
+		return code
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return exitFail
+	}
+	fmt.Fprintf(e.stdout, "ok: %s is valid (%s)\n", *path, describeServers(cfg.Servers))
+	return exitOK
+}
+
+// configFlag registers --config on fs.
+func configFlag(fs *flagSet) *string {
+	return fs.String("config", "", "configuration `FILE` (default $MCPGATE_CONFIG)")
+}
+
+// requireConfig fills an empty --config from $MCPGATE_CONFIG and fails with
+// a usage error if both are empty.
+func requireConfig(fs *flagSet, path *string) (int, bool) {
+	if *path == "" {
+		*path = fs.e.getenv("MCPGATE_CONFIG")
+	}
+	if *path == "" {
+		return fs.usageError("--config is required (or set MCPGATE_CONFIG)")
+	}
+	return exitOK, true
+}
+
+// describeServers returns e.g. "2 servers: notes, hr".
+func describeServers(servers []config.Server) string {
+	names := make([]string, len(servers))
+	for i, s := range servers {
+		names[i] = s.Name
+	}
+	noun := "servers"
+	if len(servers) == 1 {
+		noun = "server"
+	}
+	return fmt.Sprintf("%d %s: %s", len(servers), noun, strings.Join(names, ", "))
+}
