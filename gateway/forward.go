@@ -40,22 +40,51 @@ func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstrea
 }
 
 // upstreamMeta returns a fresh copy of the _meta for one attempt (the SDK
-// client adds its own protocol keys to it). A 2026-07-28 upstream that logs
-// is asked for the client's log level, which a 2026-07-28 client states per
-// request; for earlier clients the SDK server filters by the session's level,
-// so everything is asked for.
+// client adds its own protocol keys to it). A 2026-07-28 upstream states per
+// request what the client can do, so it is told the calling client's
+// capabilities, not the gateway's: it must not ask a client for input the
+// client cannot give. An upstream that logs is asked for the client's log
+// level, which a 2026-07-28 client states per request; for earlier clients
+// the SDK server filters by the session's level, so everything is asked for.
 func upstreamMeta(cs *mcp.ClientSession, ss *mcp.ServerSession, in, meta mcp.Meta) mcp.Meta {
-	if !isStateless(cs) || cs.InitializeResult().Capabilities == nil || cs.InitializeResult().Capabilities.Logging == nil {
-		return maps.Clone(meta)
-	}
 	out := maps.Clone(meta)
+	if !isStateless(cs) {
+		return out
+	}
 	if out == nil {
 		out = mcp.Meta{}
 	}
-	if level, ok := in[mcp.MetaKeyLogLevel]; ok {
-		out[mcp.MetaKeyLogLevel] = level
-	} else if p := ss.InitializeParams(); p != nil && p.ProtocolVersion < statelessVersion {
-		out[mcp.MetaKeyLogLevel] = "debug"
+	legacyClient := ss.InitializeParams() != nil && ss.InitializeParams().ProtocolVersion < statelessVersion
+	if caps, ok := in[mcp.MetaKeyClientCapabilities]; ok {
+		out[mcp.MetaKeyClientCapabilities] = caps
+	} else if legacyClient {
+		out[mcp.MetaKeyClientCapabilities] = legacyCapabilities(ss.InitializeParams().Capabilities)
+	}
+	if caps := cs.InitializeResult().Capabilities; caps != nil && caps.Logging != nil {
+		if level, ok := in[mcp.MetaKeyLogLevel]; ok {
+			out[mcp.MetaKeyLogLevel] = level
+		} else if legacyClient {
+			out[mcp.MetaKeyLogLevel] = "debug"
+		}
+	}
+	return out
+}
+
+// legacyCapabilities states a 2025 client's capabilities in the per-request
+// form of 2026-07-28.
+func legacyCapabilities(c *mcp.ClientCapabilities) map[string]any {
+	out := map[string]any{}
+	if c == nil {
+		return out
+	}
+	if c.Sampling != nil {
+		out["sampling"] = c.Sampling
+	}
+	if c.Elicitation != nil {
+		out["elicitation"] = c.Elicitation
+	}
+	if c.RootsV2 != nil {
+		out["roots"] = c.RootsV2
 	}
 	return out
 }
@@ -94,8 +123,15 @@ func (g *Gateway) timeoutError(ctx context.Context, u *upstream, err error) erro
 // else becomes a JSON-RPC error naming the server. Details of the failure
 // (addresses, transport errors) stay in the gateway's log and /readyz.
 func (g *Gateway) callError(u *upstream, err error) error {
-	if err == nil || isAnswer(err) || errors.Is(err, context.Canceled) {
+	if err == nil || errors.Is(err, context.Canceled) {
 		return err
+	}
+	if isAnswer(err) {
+		// The upstream's error as it sent it, without the SDK client's
+		// "calling tools/call: …" wrapping.
+		var rpcErr *jsonrpc.Error
+		errors.As(err, &rpcErr)
+		return rpcErr
 	}
 	msg := fmt.Sprintf("mcpgate: server %q is unavailable; try again later", u.cfg.Name)
 	if errors.Is(err, errUnavailable) {

@@ -259,6 +259,7 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 	}
 	u.onReady = func(ctx context.Context, cs *mcp.ClientSession) { g.subs.resubscribe(ctx, u, cs) }
 	u.client = mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: g.opts.version()}, g.relay.clientOptions(u, g))
+	u.client.AddReceivingMiddleware(g.relay.passThroughMiddleware)
 	return u
 }
 

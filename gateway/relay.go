@@ -11,8 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
+
+// codeMissingClientCapability is the 2026-07-28 MissingRequiredClientCapability error.
+const codeMissingClientCapability = -32021
 
 // callMetaKey is the _meta key under which the gateway tags messages an
 // upstream sends on the stream of one forwarded request, so that a request
@@ -148,20 +152,38 @@ func (r *relay) clientOptions(u *upstream, g *Gateway) *mcp.ClientOptions {
 	return &mcp.ClientOptions{
 		Logger:                     u.log,
 		Capabilities:               &mcp.ClientCapabilities{},
-		ToolListChangedHandler:     func(context.Context, *mcp.ToolListChangedRequest) { u.requestRefresh() },
-		PromptListChangedHandler:   func(context.Context, *mcp.PromptListChangedRequest) { u.requestRefresh() },
-		ResourceListChangedHandler: func(context.Context, *mcp.ResourceListChangedRequest) { u.requestRefresh() },
+		ToolListChangedHandler:     func(context.Context, *mcp.ToolListChangedRequest) { u.requestRefresh(changedTools) },
+		PromptListChangedHandler:   func(context.Context, *mcp.PromptListChangedRequest) { u.requestRefresh(changedPrompts) },
+		ResourceListChangedHandler: func(context.Context, *mcp.ResourceListChangedRequest) { u.requestRefresh(changedResources) },
 		ResourceUpdatedHandler: func(ctx context.Context, req *mcp.ResourceUpdatedNotificationRequest) {
 			g.resourceUpdated(ctx, u, req.Params)
 		},
 		ProgressNotificationHandler: r.progress,
 		LoggingMessageHandler:       r.logMessage,
-		ElicitationHandler:          r.elicit,
-		CreateMessageHandler:        r.createMessage,
+		// Declare the capabilities; the requests themselves are taken by
+		// passThroughMiddleware before the SDK validates them.
+		ElicitationHandler:   r.elicit,
+		CreateMessageHandler: r.createMessage,
 		// 2026-07-28 upstreams ask for input with input-required results; the
 		// gateway passes those through unchanged, and the SDK server fulfils
 		// them for clients of earlier revisions.
 		MultiRoundTrip: &mcp.MultiRoundTripOptions{Disabled: true},
+	}
+}
+
+// passThroughMiddleware relays elicitation and sampling requests as they
+// are. The SDK client checks an elicitation schema against the revision it
+// knows before calling its handler; a gateway must leave that to the client
+// that answers, or newer schemas (SEP-1330 enums) would never reach it.
+func (r *relay) passThroughMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		switch req := req.(type) {
+		case *mcp.ElicitRequest:
+			return r.elicit(ctx, req)
+		case *mcp.CreateMessageRequest:
+			return r.createMessage(ctx, req)
+		}
+		return next(ctx, method, req)
 	}
 }
 
@@ -201,8 +223,13 @@ func (r *relay) target(m mcp.Meta, what string) (*pendingCall, error) {
 	if pc == nil {
 		return nil, errNoClient
 	}
-	if v := pc.ss.InitializeParams(); v == nil || v.ProtocolVersion >= "2026-07-28" {
+	p := pc.ss.InitializeParams()
+	if p == nil || p.ProtocolVersion >= statelessVersion {
 		return nil, fmt.Errorf("mcpgate: the client speaks MCP 2026-07-28, which cannot answer a server's %s request during a call; the upstream must use an input-required result", what)
+	}
+	if caps := p.Capabilities; caps == nil || what == "elicitation" && caps.Elicitation == nil || what == "sampling" && caps.Sampling == nil {
+		return nil, &jsonrpc.Error{Code: codeMissingClientCapability,
+			Message: fmt.Sprintf("mcpgate: the client did not declare the %s capability", what)}
 	}
 	return pc, nil
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpgate/mcpgate/config"
@@ -55,7 +56,8 @@ type upstream struct {
 	changed  chan struct{} // closed and replaced on every state change
 	dropped  chan struct{} // closed when the current session is abandoned
 
-	refresh chan struct{} // asks run to re-list features
+	refresh      chan struct{} // asks run to re-list features
+	changedKinds atomic.Uint32 // which kinds the upstream said changed
 }
 
 // run connects, serves and reconnects with exponential backoff until ctx ends.
@@ -168,8 +170,25 @@ func (u *upstream) relist(ctx context.Context, cs *mcp.ClientSession) error {
 	if err != nil {
 		return fmt.Errorf("re-list: %w", err)
 	}
+	// Entries of the kinds the upstream said changed are registered anew
+	// even when they look the same, so clients hear of every change the
+	// upstream announced (a re-added tool is a change to the upstream too).
+	kinds := u.changedKinds.Swap(0)
+	var old features
+	if cur := u.currentFeatures(); cur != nil {
+		old = *cur
+	}
+	if kinds&changedTools != 0 {
+		old.tools = nil
+	}
+	if kinds&changedPrompts != 0 {
+		old.prompts = nil
+	}
+	if kinds&changedResources != 0 {
+		old.resources, old.templates = nil, nil
+	}
+	f.reuse(&old)
 	u.mu.Lock()
-	f.reuse(u.features)
 	u.features = f
 	u.mu.Unlock()
 	u.onChange()
@@ -299,8 +318,16 @@ func (u *upstream) abandon(cs *mcp.ClientSession) {
 	}
 }
 
+// Kinds of features an upstream said changed.
+const (
+	changedTools uint32 = 1 << iota
+	changedPrompts
+	changedResources
+)
+
 // requestRefresh asks the run loop to re-list the upstream's features.
-func (u *upstream) requestRefresh() {
+func (u *upstream) requestRefresh(kind uint32) {
+	u.changedKinds.Or(kind)
 	select {
 	case u.refresh <- struct{}{}:
 	default:

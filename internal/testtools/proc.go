@@ -1,0 +1,165 @@
+package testtools
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+)
+
+// StartTimeout bounds how long a started server may take to accept TCP
+// connections.
+const StartTimeout = 30 * time.Second
+
+// lockedBuffer collects a process's output; it is safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// proc is a started process, in its own process group.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, valid once done is closed
+}
+
+// startProc starts cmd in a new process group, collecting its stdout and
+// stderr, and registers a cleanup that kills the whole group (SIGTERM, then
+// SIGKILL after a grace period) and logs the output if the test failed.
+func startProc(t testing.TB, name string, cmd *exec.Cmd) (*proc, error) {
+	t.Helper()
+	p := &proc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stdout = p.out
+	cmd.Stderr = p.out
+	setProcAttrs(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("output of %s (%v):\n%s", name, cmd.Args, p.out.String())
+		}
+	})
+	return p, nil
+}
+
+// stop kills the process group and waits for the process to exit.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		killGroup(p.cmd, true) // the leader is gone; reap any children left
+		return
+	default:
+	}
+	killGroup(p.cmd, false)
+	select {
+	case <-p.done:
+		killGroup(p.cmd, true)
+	case <-time.After(5 * time.Second):
+		killGroup(p.cmd, true)
+		<-p.done
+	}
+}
+
+// waitListening polls addr until it accepts a TCP connection, the process
+// exits, or StartTimeout passes.
+func (p *proc) waitListening(addr string) error {
+	deadline := time.Now().Add(StartTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited before listening on %s: %v\noutput:\n%s", p.name, addr, p.err, p.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not listening on %s after %v: %v\noutput:\n%s", p.name, addr, StartTimeout, err, p.out.String())
+		}
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// FreeAddr returns "127.0.0.1:PORT" for a port that was free a moment ago.
+// Another process may take it before it is used: the Start* helpers retry
+// on a new port when their server fails to listen.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("FreeAddr: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startListening starts the command that mk builds for a fresh loopback
+// address and waits until it listens, trying up to three addresses in case
+// a port was taken between FreeAddr and the server's bind.
+func startListening(t testing.TB, name string, mk func(addr string) *exec.Cmd) string {
+	t.Helper()
+	var errs []error
+	for range 3 {
+		addr := FreeAddr(t)
+		p, err := startProc(t, name, mk(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err = p.waitListening(addr); err == nil {
+			return addr
+		}
+		p.stop()
+		errs = append(errs, err)
+		select {
+		case <-p.done:
+			continue // it died (port taken?): try another port
+		default:
+			t.Fatal(errors.Join(errs...))
+		}
+	}
+	t.Fatal(errors.Join(errs...))
+	return ""
+}
+
+// commandContext is exec.CommandContext whose cancellation kills the whole
+// process group rather than only the leader.
+func commandContext(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Cancel = func() error {
+		killGroup(cmd, true)
+		return nil
+	}
+	cmd.WaitDelay = 10 * time.Second
+	return cmd
+}

