@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync"
 )
 
 // tagRelated makes every request and notification that an upstream sends on
@@ -25,9 +26,14 @@ func tagRelated(ctx context.Context, resp *http.Response) *http.Response {
 	if mt != "text/event-stream" {
 		return resp
 	}
-	resp.Body = &taggingBody{src: bufio.NewReaderSize(resp.Body, tagBufferSize), closer: resp.Body, call: pc}
+	src := readerPool.Get().(*bufio.Reader)
+	src.Reset(resp.Body)
+	resp.Body = &taggingBody{src: src, closer: resp.Body, call: pc}
 	return resp
 }
+
+// readerPool recycles the stream readers: one is needed per forwarded call.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, tagBufferSize) }}
 
 // taggingBody rewrites an SSE stream one event at a time. Lines longer than
 // its buffer (large results) are copied through without being parsed.
@@ -35,6 +41,7 @@ type taggingBody struct {
 	src     *bufio.Reader
 	closer  io.Closer
 	call    *pendingCall
+	mu      sync.Mutex // Close may race a Read blocked in the network
 	out     bytes.Buffer
 	event   bytes.Buffer
 	rawLine bool // copying a long line through until its end
@@ -44,6 +51,8 @@ type taggingBody struct {
 const tagBufferSize = 64 << 10
 
 func (b *taggingBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for b.out.Len() == 0 && b.err == nil {
 		b.err = b.nextEvent()
 	}
@@ -53,7 +62,20 @@ func (b *taggingBody) Read(p []byte) (int, error) {
 	return 0, b.err
 }
 
-func (b *taggingBody) Close() error { return b.closer.Close() }
+// Close closes the stream. The SDK reads a stream from one goroutine and
+// closes it when done, so the reader can go back to the pool here.
+func (b *taggingBody) Close() error {
+	err := b.closer.Close() // first: it unblocks a Read waiting on the network
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.src != nil {
+		b.src.Reset(nil)
+		readerPool.Put(b.src)
+		b.src = nil
+		b.err = io.ErrClosedPipe
+	}
+	return err
+}
 
 // nextEvent reads lines up to and including the blank line that ends an
 // event and appends the (possibly rewritten) event to out.

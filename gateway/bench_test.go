@@ -1,0 +1,52 @@
+package gateway
+
+import (
+	"context"
+	"net/http/httputil"
+	"net/url"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// BenchmarkToolCall measures one tools/call of a go-sdk echo upstream, all on
+// loopback in this process, three ways: the upstream called directly, through
+// a bare httputil.ReverseProxy (the floor for any proxy), and through
+// mcpgate. Compare the ratios, not the absolute times. cpu-ms/op is the
+// process's user+system CPU per call (client, proxy and upstream together).
+func BenchmarkToolCall(b *testing.B) {
+	up := startUpstream(b, echoServer("echo", nil, nil))
+	target, _ := url.Parse(up.URL)
+	proxy := newLoopbackServer(b, httputil.NewSingleHostReverseProxy(target))
+	gw := startGateway(b, nil, upstreamConfig("echo", up.URL))
+	paths := []struct{ name, url, tool string }{
+		{"direct", up.URL, "echo"},
+		{"reverseproxy", proxy.URL + "/mcp", "echo"},
+		{"mcpgate", gw.URL, "echo__echo"},
+	}
+	for _, version := range []string{legacy, modern} {
+		for _, p := range paths {
+			b.Run(version+"/"+p.name, func(b *testing.B) {
+				cs := connect(b, p.url, version, nil)
+				params := &mcp.CallToolParams{Name: p.tool, Arguments: map[string]any{"message": "hello"}}
+				ctx := context.Background()
+				before := cpuTime()
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := cs.CallTool(ctx, params); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(cpuTime()-before)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+			})
+		}
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
