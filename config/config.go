@@ -65,6 +65,9 @@ type Config struct {
 	// Servers are the approved upstream MCP servers. At least one is
 	// required.
 	Servers []Server `yaml:"servers"`
+
+	// Auth configures sign-in through the organisation's OIDC provider.
+	Auth Auth `yaml:"auth"`
 }
 
 // Naming controls how upstream names are exposed to clients.
@@ -122,6 +125,7 @@ func Default() *Config {
 		ShutdownGrace:      DefaultShutdownGrace,
 		SessionIdleTimeout: DefaultSessionIdleTimeout,
 		Naming:             Naming{Separator: DefaultSeparator},
+		Auth:               Auth{Leeway: DefaultLeeway, TokenCacheSize: DefaultTokenCacheSize},
 	}
 }
 

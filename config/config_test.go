@@ -15,6 +15,7 @@ func TestDefault(t *testing.T) {
 		ShutdownGrace:      Duration(30 * time.Second),
 		SessionIdleTimeout: Duration(30 * time.Minute),
 		Naming:             Naming{Separator: "__"},
+		Auth:               Auth{Leeway: DefaultLeeway, TokenCacheSize: DefaultTokenCacheSize},
 	}
 	if diff := cmp.Diff(want, Default()); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)

@@ -88,6 +88,8 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) {
 		d.decodeString(path, n, v)
 	case reflect.Bool:
 		d.decodeBool(path, n, v)
+	case reflect.Int:
+		d.decodeInt(path, n, v)
 	default:
 		panic("config: no YAML decoding for " + v.Type().String())
 	}
@@ -210,6 +212,15 @@ func (d *decoder) decodeString(path string, n *yaml.Node, v reflect.Value) {
 		return
 	}
 	v.SetString(n.Value)
+}
+
+func (d *decoder) decodeInt(path string, n *yaml.Node, v reflect.Value) {
+	i, err := strconv.ParseInt(n.Value, 10, 64)
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || err != nil || v.OverflowInt(i) {
+		d.fail(path, n, "must be a whole number, got %s", describe(n))
+		return
+	}
+	v.SetInt(i)
 }
 
 func (d *decoder) decodeBool(path string, n *yaml.Node, v reflect.Value) {

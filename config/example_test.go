@@ -72,5 +72,16 @@ func wantExample(secret string) *Config {
 			Labels:    map[string]string{"env": "prod"},
 			Headers:   []Header{{Name: "Authorization", ValueFromFile: secret}},
 		}},
+		Auth: Auth{
+			Issuers: []Issuer{
+				{Issuer: "https://login.example.com/realms/corp", Claims: Claims{Groups: "realm_access.roles"}},
+				{Issuer: "https://workloads.example.com", Audiences: []string{"mcpgate"}, Algorithms: []string{"ES256"}},
+			},
+			Leeway:          Duration(30 * time.Second),
+			ScopesSupported: []string{"mcp"},
+			ChallengeScopes: []string{"mcp"},
+			AllowedOrigins:  []string{"https://claude.ai"},
+			TokenCacheSize:  10000,
+		},
 	}
 }

@@ -93,6 +93,7 @@ func (c *Config) problems() []Problem {
 		ps.add("naming.separator", "%q is not a valid separator: use 1-4 characters from A-Z, a-z, 0-9, '_', '-', '.'", c.Naming.Separator)
 	}
 	c.validateServers(&ps)
+	c.Auth.validate(&ps)
 	return ps
 }
 
