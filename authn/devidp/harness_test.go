@@ -1,0 +1,257 @@
+package devidp
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// clock is a settable test clock.
+type clock struct{ ns atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// harness is a provider mounted on a real loopback listener the way the
+// gateway mounts it: under /dev/idp, at its root well-known paths and at
+// /dev/token.
+type harness struct {
+	p        *Provider
+	mux      *http.ServeMux
+	srv      *httptest.Server
+	issuer   string
+	audience string
+	clock    *clock
+	// http does not follow redirects, so tests can read Location.
+	http *http.Client
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	h := &harness{mux: mux, srv: srv, issuer: srv.URL + "/dev/idp", audience: srv.URL + "/mcp", clock: &clock{}}
+	h.clock.ns.Store(time.Now().UnixNano())
+	p, err := New(Options{
+		Issuer:   h.issuer,
+		Audience: h.audience,
+		Scopes:   []string{"mcp"},
+		Logger:   slog.New(slog.DiscardHandler),
+		Now:      h.clock.now,
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	h.p = p
+	mux.Handle("/dev/idp/", http.StripPrefix("/dev/idp", p.Handler()))
+	for _, path := range p.WellKnownPaths() {
+		mux.Handle(path, p.Handler())
+	}
+	mux.Handle("/dev/token", p.DevTokenHandler())
+	h.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return h
+}
+
+// do sends a request and returns the status, headers and body.
+func (h *harness) do(t *testing.T, req *http.Request) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := h.http.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read body: %v", err)
+	}
+	return resp.StatusCode, resp.Header, body
+}
+
+func (h *harness) get(t *testing.T, u string) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return h.do(t, req)
+}
+
+func (h *harness) postForm(t *testing.T, u string, form url.Values) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return h.do(t, req)
+}
+
+// registered is a client registered through /register.
+type registered struct {
+	ID, Secret string
+	Redirect   string
+}
+
+// register registers a client with the given metadata and returns the
+// status and decoded body.
+func (h *harness) register(t *testing.T, md any) (int, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(md)
+	req, _ := http.NewRequest(http.MethodPost, h.issuer+"/register", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	status, _, body := h.do(t, req)
+	var out map[string]any
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("register: decode %q: %v", body, err)
+	}
+	return status, out
+}
+
+// newClient registers a client with one loopback redirect URI.
+func (h *harness) newClient(t *testing.T, authMethod string) registered {
+	t.Helper()
+	redirect := "http://127.0.0.1:9/callback"
+	status, out := h.register(t, map[string]any{"redirect_uris": []string{redirect}, "client_name": "test", "token_endpoint_auth_method": authMethod})
+	if status != http.StatusCreated {
+		t.Fatalf("register: status %d: %v", status, out)
+	}
+	secret, _ := out["client_secret"].(string)
+	return registered{ID: out["client_id"].(string), Secret: secret, Redirect: redirect}
+}
+
+const testVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-verifier"
+
+func s256(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// authorizeParams are valid authorization request parameters for c.
+func (h *harness) authorizeParams(c registered) url.Values {
+	return url.Values{
+		"client_id":             {c.ID},
+		"redirect_uri":          {c.Redirect},
+		"response_type":         {"code"},
+		"state":                 {"st-123"},
+		"code_challenge":        {s256(testVerifier)},
+		"code_challenge_method": {"S256"},
+		"scope":                 {"mcp"},
+		"resource":              {h.audience},
+	}
+}
+
+var (
+	formRE   = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
+	hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+	userRE   = regexp.MustCompile(`<button type="submit" name="user" value="([^"]*)">`)
+)
+
+// signInForm is the sign-in page as a browser would read it.
+type signInForm struct {
+	action *url.URL
+	fields url.Values
+	users  []string
+}
+
+// parseSignIn reads the sign-in form of an authorize page fetched from pageURL.
+func parseSignIn(pageURL string, page []byte) (*signInForm, error) {
+	m := formRE.FindSubmatch(page)
+	if m == nil {
+		return nil, fmt.Errorf("no sign-in form in %q", page)
+	}
+	base, err := url.Parse(pageURL)
+	if err != nil {
+		return nil, err
+	}
+	action, err := base.Parse(html.UnescapeString(string(m[1])))
+	if err != nil {
+		return nil, err
+	}
+	f := &signInForm{action: action, fields: url.Values{}}
+	for _, m := range hiddenRE.FindAllSubmatch(page, -1) {
+		f.fields.Add(html.UnescapeString(string(m[1])), html.UnescapeString(string(m[2])))
+	}
+	for _, m := range userRE.FindAllSubmatch(page, -1) {
+		f.users = append(f.users, html.UnescapeString(string(m[1])))
+	}
+	return f, nil
+}
+
+// signIn does what a person does in a browser: open the authorize URL, pick
+// user on the page, and submit. It returns the redirect the provider answers
+// with. It runs outside the test goroutine too, so it returns errors.
+func signIn(ctx context.Context, c *http.Client, authorizeURL, user string) (*url.URL, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, authorizeURL, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET authorize: status %d: %s", resp.StatusCode, page)
+	}
+	f, err := parseSignIn(authorizeURL, page)
+	if err != nil {
+		return nil, err
+	}
+	f.fields.Set("user", user)
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, f.action.String(), strings.NewReader(f.fields.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return nil, fmt.Errorf("POST authorize: status %d", resp.StatusCode)
+	}
+	return url.Parse(resp.Header.Get("Location"))
+}
+
+// code runs the sign-in for c as alice and returns the authorization code.
+func (h *harness) code(t *testing.T, c registered) string {
+	t.Helper()
+	loc, err := signIn(t.Context(), h.http, h.issuer+"/authorize?"+h.authorizeParams(c).Encode(), "alice")
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	code := loc.Query().Get("code")
+	if code == "" {
+		t.Fatalf("no code in redirect %s", loc)
+	}
+	return code
+}
+
+// tokenForm is a valid token request for code issued to c.
+func (h *harness) tokenForm(c registered, code string) url.Values {
+	return url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"redirect_uri":  {c.Redirect},
+		"client_id":     {c.ID},
+		"code_verifier": {testVerifier},
+		"resource":      {h.audience},
+	}
+}
+
+// oauthErr decodes an RFC 6749 error body.
+func oauthErr(t *testing.T, body []byte) string {
+	t.Helper()
+	var e struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatalf("decode error body %q: %v", body, err)
+	}
+	return e.Error
+}

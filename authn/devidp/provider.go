@@ -1,0 +1,241 @@
+package devidp
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Defaults and limits of the provider.
+const (
+	// DefaultTokenTTL is the lifetime of an access token when Options.TokenTTL is zero.
+	DefaultTokenTTL = time.Hour
+	// DevClientID is the "azp" and "client_id" of tokens minted by [Provider.Token]
+	// and by the /dev/token handler.
+	DevClientID = "mcpgate-dev"
+
+	codeTTL        = 60 * time.Second
+	csrfTTL        = 10 * time.Minute
+	maxClients     = 1000
+	maxCodes       = 10000
+	maxBodyBytes   = 64 << 10
+	challengeS256  = "S256"
+	grantAuthzCode = "authorization_code"
+)
+
+// ErrUnknownUser is returned by [Provider.Token] for a name that is not a demo user.
+var ErrUnknownUser = errors.New("unknown user")
+
+// User is a demo user who may sign in without a password.
+type User struct {
+	// Name is the user's stable identifier: the sign-in choice and the "sub" claim.
+	Name string
+	// Email is the "email" claim.
+	Email string
+	// Groups is the "groups" claim.
+	Groups []string
+}
+
+// DemoUsers returns the demo users of `mcpgate dev` (DESIGN §3): alice
+// (engineering), bob (hr), carol (admin) and mallory (no groups), each with
+// the email NAME@example.com.
+func DemoUsers() []User {
+	return []User{
+		{Name: "alice", Email: "alice@example.com", Groups: []string{"engineering"}},
+		{Name: "bob", Email: "bob@example.com", Groups: []string{"hr"}},
+		{Name: "carol", Email: "carol@example.com", Groups: []string{"admin"}},
+		{Name: "mallory", Email: "mallory@example.com", Groups: []string{}},
+	}
+}
+
+// Options configures a [Provider].
+type Options struct {
+	// Issuer is the provider's issuer identifier, an http(s) URL on a loopback
+	// host with no trailing slash, e.g. "http://127.0.0.1:8080/dev/idp". The
+	// provider is served under the Issuer's path on the gateway's own listener.
+	Issuer string
+	// Audience is the gateway's resource URL (…/mcp): the "aud" of every access
+	// token, and the only accepted RFC 8707 "resource" value.
+	Audience string
+	// Users are the users offered on the sign-in page. If nil, DemoUsers().
+	Users []User
+	// TokenTTL is the access token lifetime. If zero, DefaultTokenTTL.
+	TokenTTL time.Duration
+	// Scopes are the scopes the provider supports and grants (e.g. "mcp"),
+	// listed in scopes_supported and put in the "scope" claim.
+	Scopes []string
+	// Logger receives the provider's announcements. If nil, slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. If nil, time.Now.
+	Now func() time.Time
+}
+
+// Provider is the development OpenID Connect provider. Create it with [New];
+// it is safe for concurrent use.
+type Provider struct {
+	issuer     string
+	issuerPath string
+	audience   string
+	users      []User
+	byName     map[string]User
+	ttl        time.Duration
+	scopes     []string
+	logger     *slog.Logger
+	now        func() time.Time
+
+	signer    jose.Signer
+	jwks      []byte
+	metadata  []byte
+	wellKnown []string
+	csrfKey   []byte
+	// crossOrigin refuses sign-in form posts made by other sites.
+	crossOrigin *http.CrossOriginProtection
+
+	clients *clientStore
+	codes   *codeStore
+	handler http.Handler
+}
+
+// New validates opts, generates an in-memory RSA-2048 signing key and returns
+// the provider. It logs a warning that an insecure provider is running.
+func New(opts Options) (*Provider, error) {
+	iss, err := checkOptions(&opts)
+	if err != nil {
+		return nil, fmt.Errorf("devidp: %w", err)
+	}
+	p := &Provider{
+		issuer:      opts.Issuer,
+		issuerPath:  iss.Path,
+		audience:    opts.Audience,
+		users:       slices.Clone(opts.Users),
+		byName:      make(map[string]User, len(opts.Users)),
+		ttl:         opts.TokenTTL,
+		scopes:      append([]string{}, opts.Scopes...),
+		logger:      opts.Logger,
+		now:         opts.Now,
+		csrfKey:     make([]byte, 32),
+		crossOrigin: http.NewCrossOriginProtection(),
+		clients:     newClientStore(maxClients),
+		codes:       newCodeStore(maxCodes),
+	}
+	rand.Read(p.csrfKey)
+	for _, u := range opts.Users {
+		p.byName[u.Name] = u
+	}
+	if err := p.initKeys(); err != nil {
+		return nil, fmt.Errorf("devidp: %w", err)
+	}
+	if err := p.initMetadata(iss); err != nil {
+		return nil, fmt.Errorf("devidp: %w", err)
+	}
+	p.handler = loopbackOnly(http.HandlerFunc(p.route))
+	p.logger.Warn("devidp: INSECURE development identity provider enabled: loopback only, keys in memory, anyone may sign in as a demo user; never use in production",
+		"issuer", p.issuer, "audience", p.audience)
+	return p, nil
+}
+
+// checkOptions applies defaults and reports every invalid option.
+func checkOptions(opts *Options) (*url.URL, error) {
+	if opts.Users == nil {
+		opts.Users = DemoUsers()
+	}
+	if opts.TokenTTL == 0 {
+		opts.TokenTTL = DefaultTokenTTL
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	iss, issErr := checkIssuer(opts.Issuer)
+	errs := []error{issErr, checkAudience(opts.Audience), checkUsers(opts.Users)}
+	if opts.TokenTTL < 0 {
+		errs = append(errs, errors.New("token ttl: must be positive"))
+	}
+	for i, s := range opts.Scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+			errs = append(errs, fmt.Errorf("scopes[%d]: must be a non-empty scope token", i))
+		}
+	}
+	return iss, errors.Join(errs...)
+}
+
+func checkIssuer(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || raw == "":
+		return nil, fmt.Errorf("issuer %q: must be an absolute http(s) URL", raw)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("issuer %q: must use http or https", raw)
+	case !isLoopbackHost(u.Hostname()):
+		return nil, fmt.Errorf("issuer %q: must be on a loopback host (development only)", raw)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return nil, fmt.Errorf("issuer %q: must have no user info, query or fragment", raw)
+	case strings.HasSuffix(u.Path, "/"):
+		return nil, fmt.Errorf("issuer %q: must not end with a slash", raw)
+	}
+	return u, nil
+}
+
+func checkAudience(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+		return fmt.Errorf("audience %q: must be the gateway's absolute http(s) resource URL", raw)
+	}
+	return nil
+}
+
+func checkUsers(users []User) error {
+	var errs []error
+	seen := make(map[string]bool, len(users))
+	for i, u := range users {
+		if u.Name == "" || seen[u.Name] {
+			errs = append(errs, fmt.Errorf("users[%d].name: must be non-empty and unique", i))
+		}
+		seen[u.Name] = true
+	}
+	return errors.Join(errs...)
+}
+
+// isLoopbackHost reports whether host (without port or brackets) names the
+// loopback interface.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// Issuer returns the issuer identifier, exactly as in tokens and metadata.
+func (p *Provider) Issuer() string { return p.issuer }
+
+// Handler serves the provider's endpoints. It accepts paths both relative to
+// the issuer's path (as left by http.StripPrefix(issuerPath, …)) and
+// unstripped, plus the root-level discovery paths of [Provider.WellKnownPaths].
+func (p *Provider) Handler() http.Handler { return p.handler }
+
+// WellKnownPaths returns the root-level discovery paths (RFC 8414 §3.1 and
+// OIDC path insertion) that the gateway's mux must route to [Provider.Handler]
+// unchanged, e.g. "/.well-known/oauth-authorization-server/dev/idp" and
+// "/.well-known/openid-configuration/dev/idp".
+func (p *Provider) WellKnownPaths() []string { return append([]string{}, p.wellKnown...) }
+
+// Users returns the names of the users who may sign in, in order.
+func (p *Provider) Users() []string {
+	names := make([]string, len(p.users))
+	for i, u := range p.users {
+		names[i] = u.Name
+	}
+	return names
+}

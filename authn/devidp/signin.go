@@ -1,0 +1,129 @@
+package devidp
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"html/template"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// signInPage lists the demo users as buttons of one form that re-posts the
+// authorization request. html/template escapes every value.
+var signInPage = template.Must(template.New("signin").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>mcpgate dev sign-in</title>
+<style>body{font-family:system-ui,sans-serif;max-width:38rem;margin:3rem auto;padding:0 1rem;color:#222}
+.warn{background:#fff3cd;border:1px solid #d4a300;padding:.75rem;border-radius:.4rem}
+button{display:block;width:100%;margin:.4rem 0;padding:.7rem;font-size:1rem;text-align:left;cursor:pointer}
+code{word-break:break-all}</style></head>
+<body>
+<h1>mcpgate dev sign-in — pick a demo user</h1>
+<p class="warn"><strong>Insecure development identity provider.</strong> No passwords, loopback only, keys in memory. Never use it in production.</p>
+<p><strong>{{.ClientName}}</strong> (client <code>{{.ClientID}}</code>) asks for access to <code>{{.Audience}}</code>{{with .Scope}} with scope <code>{{.}}</code>{{end}}. You will be sent back to <code>{{.RedirectURI}}</code>.</p>
+<form method="post" action="authorize">
+{{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{end}}{{range .Users}}<button type="submit" name="user" value="{{.Name}}">{{.Name}} — {{.Groups}}</button>
+{{end}}<button type="submit" name="cancel" value="1">Cancel</button>
+</form>
+</body></html>
+`))
+
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mcpgate dev sign-in: {{.Title}}</title></head>
+<body><h1>{{.Title}}</h1><p>{{.Message}}</p></body></html>
+`))
+
+type field struct{ Name, Value string }
+
+type userButton struct{ Name, Groups string }
+
+type signInView struct {
+	ClientName, ClientID, Audience, Scope, RedirectURI string
+	Hidden                                             []field
+	Users                                              []userButton
+}
+
+func (p *Provider) renderSignIn(w http.ResponseWriter, req *authzRequest) {
+	view := signInView{
+		ClientName:  req.client.ClientName,
+		ClientID:    req.client.id,
+		Audience:    p.audience,
+		Scope:       strings.Join(req.granted, " "),
+		RedirectURI: req.redirectURI,
+	}
+	if view.ClientName == "" {
+		view.ClientName = "An unnamed client"
+	}
+	for _, k := range slices.Sorted(maps.Keys(req.raw)) {
+		view.Hidden = append(view.Hidden, field{k, req.raw.Get(k)})
+	}
+	view.Hidden = append(view.Hidden, field{"csrf_token", p.csrfToken(req.raw, p.now().Add(csrfTTL))})
+	for _, u := range p.users {
+		groups := "no groups"
+		if len(u.Groups) > 0 {
+			groups = "groups: " + strings.Join(u.Groups, ", ")
+		}
+		view.Users = append(view.Users, userButton{u.Name, groups})
+	}
+	renderHTML(w, http.StatusOK, signInPage, view)
+}
+
+func renderError(w http.ResponseWriter, status int, title, message string) {
+	renderHTML(w, status, errorPage, struct{ Title, Message string }{title, message})
+}
+
+// renderHTML writes a page that may not be framed, cached or given scripts.
+// The policy has no form-action: browsers apply it to the redirect that
+// follows the sign-in POST, which goes to the client's own redirect URI.
+func renderHTML(w http.ResponseWriter, status int, t *template.Template, data any) {
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		http.Error(w, "devidp: render page", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "same-origin") // not no-referrer: that makes browsers send "Origin: null" with the form post
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// csrfToken binds the sign-in form to its authorization request: it is the
+// expiry followed by an HMAC, under a per-process key, of the expiry and the
+// request's parameters. A page on another site cannot read it.
+func (p *Provider) csrfToken(params url.Values, expires time.Time) string {
+	var exp [8]byte
+	binary.BigEndian.PutUint64(exp[:], uint64(expires.Unix()))
+	return base64.RawURLEncoding.EncodeToString(append(exp[:], p.csrfMAC(exp[:], params)...))
+}
+
+func (p *Provider) checkCSRF(params url.Values, token string) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(raw) != 8+sha256.Size {
+		return false
+	}
+	expires := time.Unix(int64(binary.BigEndian.Uint64(raw[:8])), 0)
+	if !p.now().Before(expires) {
+		return false
+	}
+	return hmac.Equal(raw[8:], p.csrfMAC(raw[:8], params))
+}
+
+func (p *Provider) csrfMAC(exp []byte, params url.Values) []byte {
+	mac := hmac.New(sha256.New, p.csrfKey)
+	mac.Write(exp)
+	mac.Write([]byte(params.Encode()))
+	return mac.Sum(nil)
+}

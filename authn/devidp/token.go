@@ -1,0 +1,173 @@
+package devidp
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// tokenResponse is the RFC 6749 §5.1 access token response.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// serveToken is the token endpoint. It supports only the authorization code
+// grant with PKCE S256.
+func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r, http.MethodPost) {
+		return
+	}
+	form, oerr := readForm(w, r)
+	if oerr == nil {
+		oerr = checkTokenRequest(form, p.audience)
+	}
+	if oerr != nil {
+		writeOAuthError(w, oerr)
+		return
+	}
+	c, oerr := p.authenticateClient(r, form)
+	if oerr != nil {
+		writeOAuthError(w, oerr)
+		return
+	}
+	ac, oerr := p.redeemCode(c, form)
+	if oerr != nil {
+		writeOAuthError(w, oerr)
+		return
+	}
+	tok, err := p.mint(ac.user, c.id, ac.scopes)
+	if err != nil {
+		writeOAuthError(w, &oauthError{Code: "server_error", Description: "could not sign the token", Status: http.StatusInternalServerError})
+		return
+	}
+	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(p.ttl.Seconds()), Scope: strings.Join(ac.scopes, " ")})
+}
+
+// readForm reads a bounded application/x-www-form-urlencoded body in which
+// no parameter repeats (RFC 6749 §3.2).
+func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errBodyTooLarge()
+		}
+		return nil, &oauthError{Code: "invalid_request", Description: "body: must be application/x-www-form-urlencoded"}
+	}
+	for k, vs := range r.PostForm {
+		if len(vs) > 1 {
+			return nil, &oauthError{Code: "invalid_request", Description: k + ": must appear once"}
+		}
+	}
+	return r.PostForm, nil
+}
+
+// checkTokenRequest checks the shape of a token request before any code is
+// consumed.
+func checkTokenRequest(form url.Values, audience string) *oauthError {
+	switch gt := form.Get("grant_type"); {
+	case gt == "":
+		return &oauthError{Code: "invalid_request", Description: "grant_type: required"}
+	case gt != grantAuthzCode:
+		return &oauthError{Code: "unsupported_grant_type", Description: "grant_type: only authorization_code is supported"}
+	case form.Get("code") == "":
+		return &oauthError{Code: "invalid_request", Description: "code: required"}
+	case !isCodeVerifier(form.Get("code_verifier")):
+		return &oauthError{Code: "invalid_request", Description: "code_verifier: required, 43 to 128 unreserved characters (PKCE)"}
+	case form.Has("resource") && form.Get("resource") != audience:
+		return &oauthError{Code: "invalid_target", Description: "resource: must be " + audience}
+	}
+	return nil
+}
+
+// authenticateClient authenticates the client by the method it registered:
+// none (client_id in the body), client_secret_post or client_secret_basic.
+func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*client, *oauthError) {
+	id, secret, method := form.Get("client_id"), form.Get("client_secret"), authNone
+	challenge := ""
+	if bid, bsecret, ok := r.BasicAuth(); ok {
+		challenge = `Basic realm="mcpgate-dev"`
+		if form.Has("client_secret") || (id != "" && id != unescapeBasic(bid)) {
+			return nil, &oauthError{Code: "invalid_request", Description: "client authentication: use exactly one method"}
+		}
+		id, secret = unescapeBasic(bid), unescapeBasic(bsecret)
+		if secret != "" {
+			method = authBasic
+		}
+	} else if secret != "" {
+		method = authPost
+	}
+	fail := &oauthError{Code: "invalid_client", Status: http.StatusUnauthorized, Challenge: challenge}
+	c := p.clients.get(id)
+	switch {
+	case id == "":
+		fail.Description = "client_id: required"
+	case c == nil:
+		fail.Description = "client_id: unknown client"
+	case c.TokenEndpointAuthMethod != method:
+		fail.Description = "client authentication: this client registered " + c.TokenEndpointAuthMethod
+	case subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1:
+		fail.Description = "client authentication: wrong client secret"
+	default:
+		return c, nil
+	}
+	return nil, fail
+}
+
+// unescapeBasic undoes the form encoding RFC 6749 §2.3.1 applies to HTTP
+// Basic credentials.
+func unescapeBasic(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
+}
+
+// redeemCode consumes the code and checks that it was issued to this client,
+// for this redirect URI, and that the PKCE verifier matches its challenge.
+func (p *Provider) redeemCode(c *client, form url.Values) (*authCode, *oauthError) {
+	ac := p.codes.take(form.Get("code"))
+	grantErr := func(desc string) (*authCode, *oauthError) {
+		return nil, &oauthError{Code: "invalid_grant", Description: desc}
+	}
+	redirectURI, hasRedirect := form.Get("redirect_uri"), form.Has("redirect_uri")
+	switch {
+	case ac == nil:
+		return grantErr("code: unknown or already used")
+	case !p.now().Before(ac.expires):
+		return grantErr("code: expired")
+	case ac.clientID != c.id:
+		return grantErr("code: issued to another client")
+	case (ac.redirectGiven || hasRedirect) && redirectURI != ac.redirectURI:
+		return grantErr("redirect_uri: must match the authorization request")
+	case !verifierMatches(form.Get("code_verifier"), ac.challenge):
+		return grantErr("code_verifier: does not match the code challenge")
+	}
+	return ac, nil
+}
+
+// isCodeVerifier reports whether v is a well-formed RFC 7636 code verifier.
+func isCodeVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for _, c := range v {
+		if !isUnreserved(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func verifierMatches(verifier, challenge string) bool {
+	sum := sha256.Sum256([]byte(verifier))
+	got := base64.RawURLEncoding.EncodeToString(sum[:])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
+}
