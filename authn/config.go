@@ -1,0 +1,226 @@
+package authn
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults and limits of Config.
+const (
+	// DefaultLeeway is the clock skew tolerated on exp, nbf and iat.
+	DefaultLeeway = 30 * time.Second
+	// MaxLeeway is the largest Leeway accepted.
+	MaxLeeway = 5 * time.Minute
+	// DefaultCacheSize is the number of verified tokens kept.
+	DefaultCacheSize = 10000
+	// DefaultHTTPTimeout bounds each discovery and JWKS fetch.
+	DefaultHTTPTimeout = 10 * time.Second
+	// RefreshInterval is the least time between two fetches of one issuer's
+	// key set, and between two discovery attempts of one issuer.
+	RefreshInterval = 10 * time.Second
+	// MaxCacheTTL bounds how long a verified token is trusted without being
+	// verified again, whatever its exp.
+	MaxCacheTTL = 5 * time.Minute
+)
+
+// defaultAlgorithms are the signing algorithms accepted from an issuer
+// without a shared secret when IssuerConfig.Algorithms is empty.
+var defaultAlgorithms = []string{"RS256", "ES256", "PS256", "EdDSA"}
+
+var asymmetricAlgs = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
+
+// hmacAlgs maps each HS* algorithm to the least secret length in bytes
+// (RFC 7518 §3.2: a key at least as long as the hash output).
+var hmacAlgs = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
+
+// IssuerConfig is one trusted token issuer.
+type IssuerConfig struct {
+	// Issuer is the exact issuer identifier ("iss"). Its OIDC discovery
+	// document is fetched from Issuer + "/.well-known/openid-configuration"
+	// on first use. It must be https, or http on a loopback host (tests,
+	// development).
+	Issuer string
+	// Audiences are the accepted "aud" values. If empty, Config.Resource.
+	Audiences []string
+	// Algorithms are the accepted signing algorithms. If empty, RS256, ES256,
+	// PS256 and EdDSA, or HS256 when SharedSecret is set. "none" is always
+	// refused; HS256/384/512 only with SharedSecret.
+	Algorithms []string
+	// SharedSecret makes this an HMAC issuer (e.g. a workload issuer): its
+	// tokens are verified with this secret only, and no discovery happens.
+	// If empty, HS* tokens are refused.
+	SharedSecret []byte
+	// Claims says where this issuer puts the Identity's claims.
+	Claims ClaimMapping
+}
+
+// Config configures a Verifier.
+type Config struct {
+	// Resource is the canonical URL of this gateway's /mcp endpoint, the
+	// default accepted audience.
+	Resource string
+	// Issuers are the trusted issuers, e.g. the employees' IdP and a
+	// workload issuer. At least one.
+	Issuers []IssuerConfig
+	// Leeway is the clock skew tolerated on exp, nbf and iat. If zero, 30s;
+	// at most 5m.
+	Leeway time.Duration
+	// CacheSize is the number of verified tokens cached. If zero, 10000.
+	CacheSize int
+	// HTTPClient fetches discovery documents and key sets. If nil, a client
+	// with a 10s timeout.
+	HTTPClient *http.Client
+	// Now is the clock, for tests. If nil, time.Now.
+	Now func() time.Time
+	// Logger receives IdP failures and recoveries. If nil, slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns cfg with its zero values replaced by the defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.Leeway == 0 {
+		cfg.Leeway = DefaultLeeway
+	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg
+}
+
+// validate collects every problem of cfg, each prefixed with its key path.
+func (cfg Config) validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if cfg.Resource != "" {
+		if err := checkAbsoluteURL(cfg.Resource); err != nil {
+			add("resource: %w", err)
+		}
+	}
+	if len(cfg.Issuers) == 0 {
+		add("issuers: at least one issuer is required")
+	}
+	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
+		add("leeway: %s is out of range: it must be between 0 and %s", cfg.Leeway, MaxLeeway)
+	}
+	if cfg.CacheSize < 0 {
+		add("cache_size: %d is negative", cfg.CacheSize)
+	}
+	seen := map[string]int{}
+	for i, ic := range cfg.Issuers {
+		if j, dup := seen[ic.Issuer]; dup && ic.Issuer != "" {
+			add("issuers[%d].issuer: %q is also issuers[%d]: each issuer once", i, ic.Issuer, j)
+		}
+		seen[ic.Issuer] = i
+		for _, err := range ic.validate(cfg.Resource) {
+			add("issuers[%d].%w", i, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (ic IssuerConfig) validate(resource string) []error {
+	var errs []error
+	if err := checkIssuerURL(ic.Issuer); err != nil {
+		errs = append(errs, fmt.Errorf("issuer: %w", err))
+	}
+	if len(ic.Audiences) == 0 && resource == "" {
+		errs = append(errs, errors.New("audiences: required when resource is empty"))
+	}
+	for i, a := range ic.Audiences {
+		if a == "" {
+			errs = append(errs, fmt.Errorf("audiences[%d]: empty", i))
+		}
+	}
+	errs = append(errs, ic.validateAlgorithms()...)
+	_, claimErrs := compileClaims(ic.Claims)
+	return append(errs, claimErrs...)
+}
+
+func (ic IssuerConfig) validateAlgorithms() []error {
+	var errs []error
+	for i, alg := range ic.Algorithms {
+		minLen, isHMAC := hmacAlgs[alg]
+		switch {
+		case strings.EqualFold(alg, "none"):
+			errs = append(errs, fmt.Errorf("algorithms[%d]: \"none\" is never accepted", i))
+		case isHMAC && len(ic.SharedSecret) == 0:
+			errs = append(errs, fmt.Errorf("algorithms[%d]: %s requires shared_secret", i, alg))
+		case isHMAC && len(ic.SharedSecret) < minLen:
+			errs = append(errs, fmt.Errorf("shared_secret: %d bytes is too short for %s: at least %d", len(ic.SharedSecret), alg, minLen))
+		case !isHMAC && !slices.Contains(asymmetricAlgs, alg):
+			errs = append(errs, fmt.Errorf("algorithms[%d]: %q is not supported: use one of %s or HS256/384/512", i, alg, strings.Join(asymmetricAlgs, ", ")))
+		case !isHMAC && len(ic.SharedSecret) > 0:
+			errs = append(errs, fmt.Errorf("algorithms[%d]: %s cannot be used with shared_secret: an HMAC issuer verifies with its secret only", i, alg))
+		}
+	}
+	if len(ic.Algorithms) == 0 && len(ic.SharedSecret) > 0 && len(ic.SharedSecret) < hmacAlgs["HS256"] {
+		errs = append(errs, fmt.Errorf("shared_secret: %d bytes is too short for HS256: at least 32", len(ic.SharedSecret)))
+	}
+	return errs
+}
+
+// algorithms returns the accepted algorithms, defaults applied.
+func (ic IssuerConfig) algorithms() []string {
+	switch {
+	case len(ic.Algorithms) > 0:
+		return slices.Clone(ic.Algorithms)
+	case len(ic.SharedSecret) > 0:
+		return []string{"HS256"}
+	}
+	return slices.Clone(defaultAlgorithms)
+}
+
+func checkAbsoluteURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", s)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		return fmt.Errorf("%q must be an absolute http(s) URL", s)
+	}
+	if u.Fragment != "" || strings.Contains(s, "#") {
+		return fmt.Errorf("%q must not have a fragment", s)
+	}
+	return nil
+}
+
+// checkIssuerURL requires https, except on loopback hosts (tests, dev).
+func checkIssuerURL(s string) error {
+	if err := checkAbsoluteURL(s); err != nil {
+		return err
+	}
+	u, _ := url.Parse(s)
+	if u.RawQuery != "" {
+		return fmt.Errorf("%q must not have a query", s)
+	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("%q must be https (http only on a loopback host)", s)
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether host (no port, no brackets) is
+// "localhost" or a loopback IP.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,50 @@
+package authn
+
+import (
+	"context"
+	"time"
+)
+
+// Identity is the verified caller, the one Go type policy sees.
+//
+// An Identity returned by Verify or FromContext may be shared between
+// concurrent requests (verified tokens are cached): treat it, its slices and
+// its Claims map as read-only.
+type Identity struct {
+	// Subject is the mapped subject claim ("sub" by default); never empty.
+	Subject string
+	// Issuer is the issuer identifier that signed the token, exactly as
+	// configured.
+	Issuer string
+	// Email and Name are the mapped email and name claims, or empty.
+	Email, Name string
+	// Groups is the mapped groups claim: a string becomes one group, an array
+	// of strings is taken as is, anything else gives no groups.
+	Groups []string
+	// Scopes come from "scope" (space-separated string) or "scp" (string or
+	// array), unless the issuer maps them elsewhere.
+	Scopes []string
+	// ClientID is the OAuth client the token was issued to ("azp", then
+	// "client_id", unless mapped elsewhere).
+	ClientID string
+	// Audience is the token's "aud"; it contains one of the accepted audiences.
+	Audience []string
+	// Expiry is the token's "exp".
+	Expiry time.Time
+	// Claims holds every claim of the token, as decoded from JSON.
+	Claims map[string]any
+}
+
+type identityKey struct{}
+
+// NewContext returns a copy of ctx that carries id.
+func NewContext(ctx context.Context, id *Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// FromContext returns the Identity stored in ctx by the bearer middleware
+// (or NewContext), and whether there was one.
+func FromContext(ctx context.Context) (*Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(*Identity)
+	return id, ok && id != nil
+}
