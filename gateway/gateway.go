@@ -27,6 +27,10 @@ type Options struct {
 	// HTTPMiddleware wraps the /mcp endpoint, outermost first. Authentication
 	// plugs in here.
 	HTTPMiddleware []func(http.Handler) http.Handler
+	// Routes are extra handlers on the gateway's listener, by ServeMux
+	// pattern: protected-resource metadata, the development identity
+	// provider. They are not wrapped by HTTPMiddleware.
+	Routes map[string]http.Handler
 	// Middleware is added to every view's receiving middleware (the last is
 	// outermost). Policy plugs in here.
 	Middleware []mcp.Middleware

@@ -22,6 +22,9 @@ func (g *Gateway) Handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", g.serveReady)
+	for pattern, h := range g.opts.Routes {
+		mux.Handle(pattern, h)
+	}
 	return mux
 }
 

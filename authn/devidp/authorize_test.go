@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpgate/mcpgate/internal/testtools"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -31,15 +33,15 @@ func TestSignInPage(t *testing.T) {
 	if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("Content-Security-Policy = %q, want frame-ancestors 'none'", csp)
 	}
-	f, err := parseSignIn(u, page)
+	f, err := testtools.ParseDevSignIn(u, page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"alice", "bob", "carol", "mallory"}, f.users); diff != "" {
+	if diff := cmp.Diff([]string{"alice", "bob", "carol", "mallory"}, f.Users); diff != "" {
 		t.Errorf("users (-want +got):\n%s", diff)
 	}
-	if f.action.String() != h.issuer+"/authorize" || f.fields.Get("csrf_token") == "" {
-		t.Errorf("form action %s, csrf %q", f.action, f.fields.Get("csrf_token"))
+	if f.Action.String() != h.issuer+"/authorize" || f.Fields.Get("csrf_token") == "" {
+		t.Errorf("form action %s, csrf %q", f.Action, f.Fields.Get("csrf_token"))
 	}
 	for _, s := range []string{"mcpgate dev sign-in", "pick a demo user", "never use it in production"} {
 		if !strings.Contains(strings.ToLower(string(page)), strings.ToLower(s)) {
@@ -63,11 +65,11 @@ func TestSignInPageEscapes(t *testing.T) {
 	if strings.Contains(string(page), "<script>") {
 		t.Fatalf("page contains unescaped markup:\n%s", page)
 	}
-	f, err := parseSignIn(u, page)
+	f, err := testtools.ParseDevSignIn(u, page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.fields.Get("state"); got != q.Get("state") {
+	if got := f.Fields.Get("state"); got != q.Get("state") {
 		t.Errorf("state round trip = %q, want %q", got, q.Get("state"))
 	}
 }
@@ -80,7 +82,7 @@ func TestAuthorizeRedirect(t *testing.T) {
 		t.Fatalf("register: %d %v", status, out)
 	}
 	c := registered{ID: out["client_id"].(string), Redirect: "http://localhost:7777/cb?keep=1"}
-	loc, err := signIn(t.Context(), h.http, h.issuer+"/authorize?"+h.authorizeParams(c).Encode(), "bob")
+	loc, err := testtools.DevSignIn(t.Context(), h.http, h.issuer+"/authorize?"+h.authorizeParams(c).Encode(), "bob")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,16 +182,16 @@ func TestSignInPostErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			u := h.issuer + "/authorize?" + h.authorizeParams(c).Encode()
 			_, _, page := h.get(t, u)
-			f, err := parseSignIn(u, page)
+			f, err := testtools.ParseDevSignIn(u, page)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.fields.Set("user", "alice")
+			f.Fields.Set("user", "alice")
 			if tc.form != nil {
-				tc.form(f.fields)
+				tc.form(f.Fields)
 			}
 			h.clock.advance(tc.advance)
-			req, _ := http.NewRequest(http.MethodPost, f.action.String(), strings.NewReader(f.fields.Encode()))
+			req, _ := http.NewRequest(http.MethodPost, f.Action.String(), strings.NewReader(f.Fields.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			for k, v := range tc.header {
 				req.Header[k] = v

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/mcpgate/mcpgate/internal/testtools"
+
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
@@ -71,7 +73,7 @@ func TestGoSDKClientFlow(t *testing.T) {
 		},
 		AuthorizationCodeFetcher: func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
 			fetches.Add(1)
-			loc, err := signIn(ctx, browser, args.URL, "alice")
+			loc, err := testtools.DevSignIn(ctx, browser, args.URL, "alice")
 			if err != nil {
 				return nil, err
 			}

@@ -2,22 +2,20 @@ package devidp
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testtools"
 )
 
 // clock is a settable test clock.
@@ -149,79 +147,10 @@ func (h *harness) authorizeParams(c registered) url.Values {
 	}
 }
 
-var (
-	formRE   = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
-	hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
-	userRE   = regexp.MustCompile(`<button type="submit" name="user" value="([^"]*)">`)
-)
-
-// signInForm is the sign-in page as a browser would read it.
-type signInForm struct {
-	action *url.URL
-	fields url.Values
-	users  []string
-}
-
-// parseSignIn reads the sign-in form of an authorize page fetched from pageURL.
-func parseSignIn(pageURL string, page []byte) (*signInForm, error) {
-	m := formRE.FindSubmatch(page)
-	if m == nil {
-		return nil, fmt.Errorf("no sign-in form in %q", page)
-	}
-	base, err := url.Parse(pageURL)
-	if err != nil {
-		return nil, err
-	}
-	action, err := base.Parse(html.UnescapeString(string(m[1])))
-	if err != nil {
-		return nil, err
-	}
-	f := &signInForm{action: action, fields: url.Values{}}
-	for _, m := range hiddenRE.FindAllSubmatch(page, -1) {
-		f.fields.Add(html.UnescapeString(string(m[1])), html.UnescapeString(string(m[2])))
-	}
-	for _, m := range userRE.FindAllSubmatch(page, -1) {
-		f.users = append(f.users, html.UnescapeString(string(m[1])))
-	}
-	return f, nil
-}
-
-// signIn does what a person does in a browser: open the authorize URL, pick
-// user on the page, and submit. It returns the redirect the provider answers
-// with. It runs outside the test goroutine too, so it returns errors.
-func signIn(ctx context.Context, c *http.Client, authorizeURL, user string) (*url.URL, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, authorizeURL, nil)
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET authorize: status %d: %s", resp.StatusCode, page)
-	}
-	f, err := parseSignIn(authorizeURL, page)
-	if err != nil {
-		return nil, err
-	}
-	f.fields.Set("user", user)
-	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, f.action.String(), strings.NewReader(f.fields.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err = c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		return nil, fmt.Errorf("POST authorize: status %d", resp.StatusCode)
-	}
-	return url.Parse(resp.Header.Get("Location"))
-}
-
 // code runs the sign-in for c as alice and returns the authorization code.
 func (h *harness) code(t *testing.T, c registered) string {
 	t.Helper()
-	loc, err := signIn(t.Context(), h.http, h.issuer+"/authorize?"+h.authorizeParams(c).Encode(), "alice")
+	loc, err := testtools.DevSignIn(t.Context(), h.http, h.issuer+"/authorize?"+h.authorizeParams(c).Encode(), "alice")
 	if err != nil {
 		t.Fatalf("sign in: %v", err)
 	}

@@ -148,6 +148,9 @@ type flagSet struct {
 	e        *env
 	synopsis string // arguments after the command name
 	about    string // what the command does, one paragraph
+	// positional says the command takes arguments after its flags; the
+	// command checks them itself.
+	positional bool
 }
 
 func newFlagSet(name, synopsis, about string, e *env) *flagSet {
@@ -167,7 +170,7 @@ func (fs *flagSet) parse(args []string) (code int, ok bool) {
 		return exitOK, false
 	case err != nil: // the flag package printed the error
 		return fs.usageError("")
-	case fs.NArg() > 0:
+	case fs.NArg() > 0 && !fs.positional:
 		return fs.usageError(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	return exitOK, true

@@ -6,19 +6,27 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/demo"
 	"github.com/mcpgate/mcpgate/gateway"
 )
 
 const devAbout = `Run a gateway for local development, with no setup: it starts the demo
-upstream servers "notes" and "hr" on loopback and serves them on --addr,
-which must be a loopback address. Not for production: there is no sign-in
-or policy yet, and the data is demo data. Logs go to stderr.`
+upstream servers "notes" and "hr" on loopback, an embedded development OIDC
+provider with the demo users alice, bob, carol and mallory, and serves them
+on --addr, which must be a loopback address. MCP clients sign in through the
+provider by themselves; scripts get a token with "mcpgate dev token NAME".
+Not for production: the provider is insecure by design and the data is demo
+data. Logs go to stderr.`
+
+// devIssuerPath is where the development identity provider is mounted.
+const devIssuerPath = "/dev/idp"
 
 // Dev mode settings.
 const (
@@ -27,7 +35,10 @@ const (
 )
 
 func runDev(ctx context.Context, args []string, e *env) int {
-	fs := newFlagSet("dev", "[flags]", devAbout, e)
+	if len(args) > 0 && args[0] == "token" {
+		return runDevToken(ctx, args[1:], e)
+	}
+	fs := newFlagSet("dev", "[flags] | dev token NAME", devAbout, e)
 	addr := fs.String("addr", config.DefaultListen, "`host:port` to listen on: 127.0.0.1, ::1 or localhost; port 0 picks a free port")
 	var lf logFlags
 	lf.register(fs, formatText)
@@ -55,14 +66,21 @@ func serveDev(ctx context.Context, addr string, log *slog.Logger, e *env) int {
 		return fail(log, err)
 	}
 	cfg := devConfig(ln.Addr().String(), demos)
-	gw, err := newGateway(cfg, log)
+	idp, err := devidp.New(devidp.Options{Issuer: cfg.Auth.Issuers[0].Issuer, Audience: cfg.MCPURL(),
+		Scopes: cfg.Auth.ScopesSupported, Logger: log})
+	if err != nil {
+		ln.Close()
+		return fail(log, err)
+	}
+	gw, err := newGateway(cfg, log, ln.Addr(), devRoutes(idp))
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
 	}
 	gw.Start(ctx)
 	settle(ctx, gw, log)
-	printBanner(e.stdout, cfg, gw.Status())
+	log.Warn("development identity provider enabled: insecure by design, loopback only", "issuer", idp.Issuer())
+	printBanner(e.stdout, cfg, gw.Status(), idp)
 	return serveGateway(ctx, gw, ln, cfg, log, e)
 }
 
@@ -98,11 +116,30 @@ func listenLoopback(ctx context.Context, addr string, e *env) (net.Listener, err
 	return ln, nil
 }
 
+// devRoutes mounts the development identity provider on the gateway's
+// listener: its issuer path, the root well-known paths MCP clients try, and
+// POST /dev/token for scripts.
+func devRoutes(idp *devidp.Provider) map[string]http.Handler {
+	routes := map[string]http.Handler{
+		devIssuerPath + "/": http.StripPrefix(devIssuerPath, idp.Handler()),
+		"/dev/token":        idp.DevTokenHandler(),
+	}
+	for _, p := range idp.WellKnownPaths() {
+		routes[p] = idp.Handler()
+	}
+	return routes
+}
+
 // devConfig returns the configuration of the dev gateway: the defaults,
-// listening on listen, with every demo server as an upstream.
+// listening on listen, with every demo server as an upstream and the
+// development identity provider as the only issuer.
 func devConfig(listen string, demos []*demo.Server) *config.Config {
 	cfg := config.Default()
 	cfg.Listen = listen
+	cfg.PublicURL = "http://" + listen
+	cfg.Auth.Issuers = []config.Issuer{{Issuer: cfg.PublicURL + devIssuerPath}}
+	cfg.Auth.ScopesSupported = []string{"mcp"}
+	cfg.Auth.ChallengeScopes = []string{"mcp"}
 	for _, d := range demos {
 		cfg.Servers = append(cfg.Servers, config.Server{
 			Name:              d.Name,
@@ -136,11 +173,13 @@ func closeDemos(demos []*demo.Server, log *slog.Logger) {
 
 // printBanner tells the developer where the gateway is and how to connect
 // the usual clients to it.
-func printBanner(w io.Writer, cfg *config.Config, st gateway.Status) {
+func printBanner(w io.Writer, cfg *config.Config, st gateway.Status, idp *devidp.Provider) {
 	url := cfg.MCPURL()
-	fmt.Fprintln(w, "mcpgate dev — development mode (NOT for production: no sign-in or policy yet, demo data only)")
+	fmt.Fprintln(w, "mcpgate dev — development mode (NOT for production: insecure demo sign-in, demo data only)")
 	fmt.Fprintf(w, "  MCP endpoint:  %s\n", url)
 	fmt.Fprintf(w, "  upstreams:     %s\n", describeUpstreams(cfg, st))
+	fmt.Fprintf(w, "  sign-in:       %s (demo users: %s)\n", idp.Issuer(), strings.Join(idp.Users(), ", "))
+	fmt.Fprintf(w, "  token:         mcpgate dev token alice   or   curl -d user=alice %s/dev/token\n", cfg.PublicURL)
 	fmt.Fprintf(w, "  Claude Code:   claude mcp add --transport http mcpgate %s\n", url)
 	fmt.Fprintf(w, "  VS Code:       .vscode/mcp.json  {\"servers\": {\"mcpgate\": {\"type\": \"http\", \"url\": %q}}}\n", url)
 	fmt.Fprintf(w, "  Cursor:        ~/.cursor/mcp.json {\"mcpServers\": {\"mcpgate\": {\"url\": %q}}}\n", url)

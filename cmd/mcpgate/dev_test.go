@@ -36,7 +36,11 @@ func TestDev(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			r := start(t, newTestEnv(nil), "dev", "--addr", addr)
-			checkGateway(t, r.baseURL())
+			code, token, stderr := runCLI(t, nil, "dev", "token", "--addr", r.addr.String(), "alice")
+			if code != exitOK {
+				t.Fatalf("dev token: exit %d: %s", code, stderr)
+			}
+			checkGateway(t, r.baseURL(), strings.TrimSpace(token))
 			checkBanner(t, r.out.String(), r.baseURL()+"/mcp")
 			if code := r.stop(t); code != exitOK {
 				t.Errorf("exit code after cancel = %d, want 0; stderr:\n%s", code, r.err.String())
@@ -51,6 +55,8 @@ func checkBanner(t *testing.T, banner, endpoint string) {
 		"mcpgate dev — development mode (NOT for production",
 		"  MCP endpoint:  " + endpoint + "\n",
 		"notes (4 tools) http://127.0.0.1:",
+		"demo users: alice, bob, carol, mallory",
+		"mcpgate dev token alice",
 		"hr (2 tools) http://127.0.0.1:",
 		"claude mcp add --transport http mcpgate " + endpoint + "\n",
 		`{"servers": {"mcpgate": {"type": "http", "url": "` + endpoint + `"}}}`,
@@ -59,5 +65,29 @@ func checkBanner(t *testing.T, banner, endpoint string) {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
+	}
+}
+
+func TestDevTokenErrors(t *testing.T) {
+	t.Parallel()
+	r := start(t, newTestEnv(nil), "dev", "--addr", "127.0.0.1:0")
+	cases := map[string]struct {
+		args     []string
+		code     int
+		inStderr string
+	}{
+		"unknown user":  {[]string{"dev", "token", "--addr", r.addr.String(), "nobody"}, exitFail, "alice"},
+		"no user":       {[]string{"dev", "token", "--addr", r.addr.String()}, exitUsage, "one demo user name"},
+		"two users":     {[]string{"dev", "token", "--addr", r.addr.String(), "alice", "bob"}, exitUsage, "one demo user name"},
+		"not loopback":  {[]string{"dev", "token", "--addr", "10.0.0.1:8080", "alice"}, exitUsage, "loopback"},
+		"nothing there": {[]string{"dev", "token", "--addr", "127.0.0.1:1", "alice"}, exitFail, "is mcpgate dev running?"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, nil, tc.args...)
+			if code != tc.code || stdout != "" || !strings.Contains(stderr, tc.inStderr) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d and %q", code, stdout, stderr, tc.code, tc.inStderr)
+			}
+		})
 	}
 }

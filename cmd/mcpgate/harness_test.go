@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,13 +107,15 @@ func (r *running) stop(t *testing.T) int {
 
 func (r *running) baseURL() string { return "http://" + r.addr.String() }
 
-// checkGateway checks that the gateway at base serves the demo upstreams:
-// their tools through a go-sdk client, /healthz and /readyz.
-func checkGateway(t *testing.T, base string) {
+// checkGateway checks that the gateway at base serves the demo upstreams to
+// a caller with token: their tools through a go-sdk client, /healthz and
+// /readyz; and that a caller without a token is refused.
+func checkGateway(t *testing.T, base, token string) {
 	t.Helper()
 	checkReady(t, base)
 	checkHealthz(t, base)
-	cs := connect(t, base+"/mcp")
+	checkUnauthorized(t, base)
+	cs := connect(t, base+"/mcp", token)
 	names := toolNames(t, cs)
 	for _, want := range []string{"notes__list_notes", "hr__lookup_employee"} {
 		if !slices.Contains(names, want) {
@@ -125,15 +128,39 @@ func checkGateway(t *testing.T, base string) {
 	}
 }
 
-func connect(t *testing.T, url string) *mcp.ClientSession {
+// checkUnauthorized checks the challenge a client without a token gets.
+func checkUnauthorized(t *testing.T, base string) {
+	t.Helper()
+	resp, err := http.Post(base+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	want := `Bearer resource_metadata="` + base + `/.well-known/oauth-protected-resource/mcp"`
+	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(got, want) {
+		t.Errorf("no token: status %d, WWW-Authenticate %q; want 401 and %s…", resp.StatusCode, got, want)
+	}
+}
+
+func connect(t *testing.T, url, token string) *mcp.ClientSession {
 	t.Helper()
 	c := mcp.NewClient(&mcp.Implementation{Name: "mcpgate-cli-test", Version: "1"}, nil)
-	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url}, nil)
+	hc := &http.Client{Transport: bearer{token}}
+	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: hc}, nil)
 	if err != nil {
 		t.Fatalf("connect %s: %v", url, err)
 	}
 	t.Cleanup(func() { cs.Close() })
 	return cs
+}
+
+// bearer sends an access token with every request.
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 func toolNames(t *testing.T, cs *mcp.ClientSession) []string {

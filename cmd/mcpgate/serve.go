@@ -5,15 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/gateway"
 )
 
 const serveAbout = `Run the gateway: load and validate the configuration, connect to its
-upstream servers in the background and serve /mcp, /healthz and /readyz on
-the listen address until SIGINT or SIGTERM, then drain within shutdown_grace.
-Logs go to stderr.`
+upstream servers in the background and serve /mcp (to callers with an access
+token from one of auth.issuers), the protected-resource metadata, /healthz
+and /readyz on the listen address until SIGINT or SIGTERM, then drain within
+shutdown_grace. Logs go to stderr.`
 
 func runServe(ctx context.Context, args []string, e *env) int {
 	fs := newFlagSet("serve", "--config FILE [flags]", serveAbout, e)
@@ -27,6 +29,9 @@ func runServe(ctx context.Context, args []string, e *env) int {
 		return code
 	}
 	cfg, err := config.Load(*path)
+	if err == nil {
+		err = cfg.RequireAuth()
+	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return exitFail
@@ -36,7 +41,7 @@ func runServe(ctx context.Context, args []string, e *env) int {
 	if err != nil {
 		return fail(log, fmt.Errorf("listen: %w", err))
 	}
-	gw, err := newGateway(cfg, log)
+	gw, err := newGateway(cfg, log, ln.Addr(), nil)
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
@@ -45,9 +50,14 @@ func runServe(ctx context.Context, args []string, e *env) int {
 	return serveGateway(ctx, gw, ln, cfg, log, e)
 }
 
-// newGateway builds the gateway for cfg with the CLI's logger and version.
-func newGateway(cfg *config.Config, log *slog.Logger) (*gateway.Gateway, error) {
-	return gateway.New(cfg, &gateway.Options{Logger: log, Version: currentBuild().version})
+// newGateway builds the gateway for cfg, listening on listen, with sign-in,
+// the CLI's logger and version, and extra routes.
+func newGateway(cfg *config.Config, log *slog.Logger, listen net.Addr, routes map[string]http.Handler) (*gateway.Gateway, error) {
+	opts := &gateway.Options{Logger: log, Version: currentBuild().version, Routes: routes}
+	if err := withSignIn(opts, cfg, listen, log); err != nil {
+		return nil, err
+	}
+	return gateway.New(cfg, opts)
 }
 
 // serveGateway serves a started gateway on ln until ctx ends and returns the

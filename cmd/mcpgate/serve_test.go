@@ -4,15 +4,35 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/demo"
 )
 
+// testIssuer runs the development identity provider on its own loopback
+// server, as a real issuer for serve's tests, tokens for audience.
+func testIssuer(t *testing.T, audience string) *devidp.Provider {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := devidp.New(devidp.Options{Issuer: "http://" + ln.Addr().String() + "/idp", Audience: audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.StripPrefix("/idp", p.Handler())}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return p
+}
+
 // demoConfig returns a configuration listening on listen whose servers are
-// the demo servers.
-func demoConfig(t *testing.T, listen string) string {
+// the demo servers and whose issuer is idp.
+func demoConfig(t *testing.T, listen string, idp *devidp.Provider) string {
 	t.Helper()
 	demos, err := demo.StartAll(t.Context())
 	if err != nil {
@@ -26,7 +46,11 @@ func demoConfig(t *testing.T, listen string) string {
 		}
 	})
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: %q\nshutdown_grace: 5s\nservers:\n", listen)
+	fmt.Fprintf(&b, "listen: %q\nshutdown_grace: 5s\n", listen)
+	if idp != nil {
+		fmt.Fprintf(&b, "auth:\n  issuers:\n    - issuer: %q\n", idp.Issuer())
+	}
+	b.WriteString("servers:\n")
 	for _, d := range demos {
 		fmt.Fprintf(&b, "  - name: %s\n    url: %q\n    allow_insecure_http: true\n", d.Name, d.URL)
 	}
@@ -48,7 +72,8 @@ func boundListener(t *testing.T) net.Listener {
 func TestServe(t *testing.T) {
 	t.Parallel()
 	ln := boundListener(t)
-	path := demoConfig(t, ln.Addr().String())
+	idp := testIssuer(t, "http://"+ln.Addr().String()+"/mcp")
+	path := demoConfig(t, ln.Addr().String(), idp)
 	te := newTestEnv(nil)
 	te.listen = func(_ context.Context, addr string) (net.Listener, error) {
 		if addr != ln.Addr().String() {
@@ -57,7 +82,11 @@ func TestServe(t *testing.T) {
 		return ln, nil
 	}
 	r := start(t, te, "serve", "--config", path)
-	checkGateway(t, r.baseURL())
+	token, _, err := idp.Token("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGateway(t, r.baseURL(), token)
 	want := fmt.Sprintf(`"msg":"mcpgate listening","addr":"%s","mcp_url":"http://%[1]s/mcp"`, ln.Addr())
 	if !strings.Contains(r.err.String(), want) {
 		t.Errorf("log lacks %s:\n%s", want, r.err.String())
@@ -77,10 +106,20 @@ func TestServeInvalidConfig(t *testing.T) {
 	checkProblems(t, stderr, badConfigPaths)
 }
 
+// TestServeRequiresSignIn: serve refuses a configuration without issuers.
+func TestServeRequiresSignIn(t *testing.T) {
+	t.Parallel()
+	path := demoConfig(t, "127.0.0.1:1", nil)
+	code, _, stderr := runCLI(t, nil, "serve", "--config", path)
+	if code != exitFail || !strings.Contains(stderr, "auth.issuers: at least one issuer is required") {
+		t.Errorf("exit code %d, stderr:\n%s\nwant 1 and the auth.issuers problem", code, stderr)
+	}
+}
+
 func TestServeAddressInUse(t *testing.T) {
 	t.Parallel()
 	ln := boundListener(t)
-	path := demoConfig(t, ln.Addr().String())
+	path := demoConfig(t, ln.Addr().String(), testIssuer(t, "http://"+ln.Addr().String()+"/mcp"))
 	code, _, stderr := runCLI(t, nil, "serve", "--config", path)
 	if code != exitFail || !strings.Contains(stderr, `"msg":"mcpgate failed"`) || !strings.Contains(stderr, "listen") {
 		t.Errorf("exit code %d, stderr:\n%s\nwant 1 and the listen error logged", code, stderr)

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/gateway"
+)
+
+// mcpPath is where the gateway serves MCP.
+const mcpPath = "/mcp"
+
+// withSignIn adds sign-in to the gateway options: Origin and Host checks and
+// bearer-token verification wrap /mcp, and the protected-resource metadata
+// (RFC 9728) is served at its well-known paths. listen is the bound
+// address; on a loopback address the Host header is checked too.
+func withSignIn(opts *gateway.Options, cfg *config.Config, listen net.Addr, log *slog.Logger) error {
+	v, err := authn.NewVerifier(verifierConfig(cfg, log))
+	if err != nil {
+		return fmt.Errorf("sign-in: %w", err)
+	}
+	metadataURL := strings.TrimSuffix(cfg.MCPURL(), mcpPath) + authn.MetadataPaths(mcpPath)[0]
+	opts.HTTPMiddleware = append(opts.HTTPMiddleware,
+		authn.OriginMiddleware(cfg.Auth.AllowedOrigins, isLoopbackAddr(listen), log),
+		authn.Middleware(v, authn.MiddlewareOptions{ResourceMetadataURL: metadataURL, Scopes: cfg.Auth.ChallengeScopes, Logger: log}),
+	)
+	issuers := make([]string, len(cfg.Auth.Issuers))
+	for i, is := range cfg.Auth.Issuers {
+		issuers[i] = is.Issuer
+	}
+	meta := authn.MetadataHandler(cfg.MCPURL(), issuers, cfg.Auth.ScopesSupported)
+	if opts.Routes == nil {
+		opts.Routes = map[string]http.Handler{}
+	}
+	for _, p := range authn.MetadataPaths(mcpPath) {
+		opts.Routes[p] = meta
+	}
+	return nil
+}
+
+// verifierConfig maps the auth section of the configuration to the
+// verifier's settings. Shared secrets were checked by validation and are
+// read now.
+func verifierConfig(cfg *config.Config, log *slog.Logger) authn.Config {
+	c := authn.Config{
+		Resource:  cfg.MCPURL(),
+		Leeway:    time.Duration(cfg.Auth.Leeway),
+		CacheSize: cfg.Auth.TokenCacheSize,
+		Logger:    log,
+	}
+	for _, is := range cfg.Auth.Issuers {
+		ic := authn.IssuerConfig{
+			Issuer:     is.Issuer,
+			Audiences:  is.Audiences,
+			Algorithms: is.Algorithms,
+			Claims: authn.ClaimMapping{Subject: is.Claims.Subject, Email: is.Claims.Email, Name: is.Claims.Name,
+				Groups: is.Claims.Groups, ClientID: is.Claims.ClientID, Scopes: is.Claims.Scopes},
+		}
+		if is.SharedSecret != nil {
+			if secret, err := is.SharedSecret.Resolve(); err == nil {
+				ic.SharedSecret = []byte(secret)
+			}
+		}
+		c.Issuers = append(c.Issuers, ic)
+	}
+	return c
+}
+
+func isLoopbackAddr(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+)
+
+// TestDevOAuthFlow signs in to `mcpgate dev` as an MCP client does, with
+// go-sdk's own OAuth client: the 401 challenge leads it to the
+// protected-resource metadata, that to the development provider, where it
+// registers, runs the authorization code flow with PKCE (a scripted browser
+// picks the demo user) and gets a token the gateway accepts.
+func TestDevOAuthFlow(t *testing.T) {
+	t.Parallel()
+	r := start(t, newTestEnv(nil), "dev", "--addr", "127.0.0.1:0")
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var signIns int
+	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{
+			Metadata: &oauthex.ClientRegistrationMetadata{RedirectURIs: []string{"http://127.0.0.1:9/callback"}, ClientName: "cli test"},
+		},
+		AuthorizationCodeFetcher: func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
+			signIns++
+			loc, err := testtools.DevSignIn(ctx, browser, args.URL, "bob")
+			if err != nil {
+				return nil, err
+			}
+			q := loc.Query()
+			if e := q.Get("error"); e != "" {
+				return nil, fmt.Errorf("authorization error %s: %s", e, q.Get("error_description"))
+			}
+			return &auth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mcp.NewClient(&mcp.Implementation{Name: "oauth-client", Version: "1"}, nil)
+	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: r.baseURL() + "/mcp", OAuthHandler: h}, nil)
+	if err != nil {
+		t.Fatalf("connect with OAuth: %v", err)
+	}
+	defer cs.Close()
+	if names := toolNames(t, cs); !slices.Contains(names, "hr__lookup_employee") {
+		t.Errorf("tools after sign-in: %v", names)
+	}
+	if signIns != 1 {
+		t.Errorf("signed in %d times, want 1", signIns)
+	}
+	checkMetadata(t, r.baseURL())
+}
+
+// checkMetadata checks the protected-resource metadata of a dev gateway.
+func checkMetadata(t *testing.T, base string) {
+	t.Helper()
+	for _, path := range []string{"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"} {
+		meta, err := oauthex.GetProtectedResourceMetadata(t.Context(), base+path, base+"/mcp", http.DefaultClient)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if !slices.Equal(meta.AuthorizationServers, []string{base + "/dev/idp"}) || slices.Contains(meta.ScopesSupported, "offline_access") {
+			t.Errorf("%s: %+v", path, meta)
+		}
+		if !strings.HasSuffix(meta.Resource, "/mcp") {
+			t.Errorf("%s: resource %q", path, meta.Resource)
+		}
+	}
+}
