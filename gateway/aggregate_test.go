@@ -81,6 +81,13 @@ func TestAggregatesDemoUpstreams(t *testing.T) {
 			if _, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "file:///etc/passwd"}); err == nil {
 				t.Error("reading a URI no upstream offers succeeded")
 			}
+			if version == modern {
+				// Views are per caller: 2026-07-28 results say so.
+				lt, err := cs.ListTools(ctx, nil)
+				if err != nil || lt.CacheScope != "private" {
+					t.Errorf("tools/list cacheScope %q (%v), want private", lt.CacheScope, err)
+				}
+			}
 			tmpls, err := cs.ListResourceTemplates(ctx, nil)
 			if err != nil || len(tmpls.ResourceTemplates) != 1 {
 				t.Fatalf("list templates: %v %+v", err, tmpls)

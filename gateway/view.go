@@ -58,6 +58,9 @@ func (g *Gateway) newView(f Filter) *view {
 		SchemaCache:        g.schemas,
 		PageSize:           g.opts.PageSize,
 		CompletionHandler:  v.complete,
+		// What a caller sees depends on who the caller is (sign-in, policy),
+		// so no shared cache may keep a list or a read for another caller.
+		SetCacheable: func(_ context.Context, _ mcp.Request, c *mcp.Cacheable) { c.CacheScope = "private" },
 		SubscribeHandler:   v.subscribe,
 		UnsubscribeHandler: v.unsubscribe,
 	})

@@ -163,3 +163,12 @@ func commandContext(ctx context.Context, name string, args ...string) *exec.Cmd 
 	cmd.WaitDelay = 10 * time.Second
 	return cmd
 }
+
+// StartListening starts the server command mk builds for a free loopback
+// address, in its own process group, waits until it accepts connections and
+// returns the address. The process is killed when the test ends, and its
+// output is logged if the test failed.
+func StartListening(t testing.TB, name string, mk func(addr string) *exec.Cmd) string {
+	t.Helper()
+	return startListening(t, name, mk)
+}
