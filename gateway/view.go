@@ -55,12 +55,12 @@ func (g *Gateway) newView(f Filter) *view {
 			Logging:     &mcp.LoggingCapabilities{},
 			Completions: &mcp.CompletionCapabilities{},
 		},
-		SchemaCache:        g.schemas,
-		PageSize:           g.opts.PageSize,
-		CompletionHandler:  v.complete,
+		SchemaCache:       g.schemas,
+		PageSize:          g.opts.PageSize,
+		CompletionHandler: v.complete,
 		// What a caller sees depends on who the caller is (sign-in, policy),
 		// so no shared cache may keep a list or a read for another caller.
-		SetCacheable: func(_ context.Context, _ mcp.Request, c *mcp.Cacheable) { c.CacheScope = "private" },
+		SetCacheable:       func(_ context.Context, _ mcp.Request, c *mcp.Cacheable) { c.CacheScope = "private" },
 		SubscribeHandler:   v.subscribe,
 		UnsubscribeHandler: v.unsubscribe,
 	})
