@@ -1,0 +1,18 @@
+package policy
+
+// Decision is the outcome of data.mcpgate.authz.decision. Its zero value
+// denies: a policy that is undefined, malformed or fails produces a
+// Decision with Allow false and a reason saying why.
+type Decision struct {
+	Allow bool `json:"allow"`
+	// Reasons explain the decision; a denial's reasons are shown to the
+	// client in the MCP error.
+	Reasons []string `json:"reasons"`
+	// RequiredScopes, when the token lacks some of them, turn a denial into
+	// an HTTP 403 insufficient_scope challenge so the client can step up.
+	RequiredScopes []string `json:"required_scopes"`
+
+	// Set by the engine, not by the policy.
+	ID       string `json:"decision_id"`
+	Revision string `json:"revision"`
+}
