@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -34,10 +35,16 @@ type Options struct {
 	// Middleware is added to every view's receiving middleware (the last is
 	// outermost). Policy plugs in here.
 	Middleware []mcp.Middleware
-	// ViewFor returns the key of the view a request sees and the filter that
-	// builds it; requests with the same key share one view. If nil, every
-	// caller sees the whole catalog.
-	ViewFor func(r *http.Request) (key string, f Filter)
+	// Authorizer decides the list and call phases. If nil, every caller
+	// sees and may call everything: `mcpgate serve` always sets one.
+	Authorizer Authorizer
+	// ScopeChallenge writes the HTTP 403 insufficient_scope challenge for a
+	// request whose decision requires scopes the token lacks. If nil, such
+	// requests are only denied.
+	ScopeChallenge func(w http.ResponseWriter, scopes []string, description string)
+	// MaxViews bounds the number of cached per-caller views; views without
+	// sessions are dropped first. If zero, 10000.
+	MaxViews int
 
 	// PageSize is the number of items per page of the lists clients see. If
 	// zero, the SDK's default (1000) is used.
@@ -140,6 +147,11 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 // are retried with backoff; the gateway serves whatever is available.
 func (g *Gateway) Start(ctx context.Context) {
 	ctx, g.cancel = context.WithCancel(ctx)
+	g.stopped.Add(1)
+	go func() {
+		defer g.stopped.Done()
+		g.watchPolicy(ctx)
+	}()
 	for _, u := range g.ups {
 		g.stopped.Add(1)
 		go func() {
@@ -187,28 +199,93 @@ func (g *Gateway) rebuild() {
 		views = append(views, v)
 	}
 	g.viewsMu.Unlock()
+	g.syncViews(views, cat)
+}
+
+func (g *Gateway) syncViews(views []*view, cat *catalog) {
+	rev := g.policyRevision()
 	for _, v := range views {
-		v.sync(cat)
+		v.sync(cat, rev)
 	}
+}
+
+func (g *Gateway) policyRevision() string {
+	if g.opts.Authorizer == nil {
+		return ""
+	}
+	return g.opts.Authorizer.Revision()
 }
 
 func (g *Gateway) catalog() *catalog { return g.cat.Load() }
 
-// viewFor returns the cached view for a request, building it on first use.
+// viewFor returns the cached view of a request's caller, building it on
+// first use. With an Authorizer, callers with the same identity (see
+// identityKey) share a view; without one, everybody does.
 func (g *Gateway) viewFor(r *http.Request) *mcp.Server {
-	key, f := "", Filter(nil)
-	if g.opts.ViewFor != nil {
-		key, f = g.opts.ViewFor(r)
+	key, f := "", filter(nil)
+	if g.opts.Authorizer != nil {
+		id, _ := authn.FromContext(r.Context())
+		key, f = identityKey(id), &policyFilter{g: g, id: id}
 	}
 	g.viewsMu.Lock()
 	v, ok := g.views[key]
 	if !ok {
+		g.evictViewsLocked()
 		v = g.newView(f)
 		g.views[key] = v
 	}
 	g.viewsMu.Unlock()
-	v.sync(g.catalog())
+	v.sync(g.catalog(), g.policyRevision())
 	return v.server
+}
+
+// evictViewsLocked makes room for one more view by dropping views that no
+// session uses any more.
+func (g *Gateway) evictViewsLocked() {
+	limit := g.opts.MaxViews
+	if limit <= 0 {
+		limit = 10000
+	}
+	if len(g.views) < limit {
+		return
+	}
+	for k, v := range g.views {
+		if !hasSessions(v.server) {
+			delete(g.views, k)
+		}
+		if len(g.views) < limit/2 {
+			return
+		}
+	}
+}
+
+func hasSessions(s *mcp.Server) bool {
+	for range s.Sessions() {
+		return true
+	}
+	return false
+}
+
+// watchPolicy re-syncs every view when the policy revision changes, so
+// sessions that stay open see the new policy's lists (list_changed).
+func (g *Gateway) watchPolicy(ctx context.Context) {
+	if g.opts.Authorizer == nil {
+		return
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last := g.policyRevision()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if rev := g.policyRevision(); rev != last {
+			last = rev
+			g.rebuild()
+		}
+	}
 }
 
 func (g *Gateway) resourceUpdated(ctx context.Context, u *upstream, p *mcp.ResourceUpdatedNotificationParams) {

@@ -16,7 +16,9 @@ import (
 type view struct {
 	g      *Gateway
 	server *mcp.Server
-	filter Filter
+	filter filter
+	// policyRevision is the policy revision the view was last synced with.
+	policyRevision string
 
 	mu        sync.Mutex
 	revision  uint64
@@ -26,17 +28,17 @@ type view struct {
 	templates map[string]*templateEntry
 }
 
-// Filter decides which catalog features a view shows. Hiding is not
-// enforcement: a policy must decide again on every call. A nil Filter shows
-// everything.
-type Filter interface {
-	Tool(server, name string, t *mcp.Tool) bool
-	Prompt(server, name string, p *mcp.Prompt) bool
-	Resource(server string, r *mcp.Resource) bool
-	ResourceTemplate(server string, t *mcp.ResourceTemplate) bool
+// filter decides which catalog features a view shows (the list phase).
+// Hiding is not enforcement: the call phase decides again on every call. A
+// nil filter shows everything.
+type filter interface {
+	Tool(*toolEntry) bool
+	Prompt(*promptEntry) bool
+	Resource(*resourceEntry) bool
+	ResourceTemplate(*templateEntry) bool
 }
 
-func (g *Gateway) newView(f Filter) *view {
+func (g *Gateway) newView(f filter) *view {
 	v := &view{
 		g:         g,
 		filter:    f,
@@ -65,29 +67,33 @@ func (g *Gateway) newView(f Filter) *view {
 		UnsubscribeHandler: v.unsubscribe,
 	})
 	v.server.AddReceivingMiddleware(v.absentServerMiddleware)
+	if g.opts.Authorizer != nil {
+		v.server.AddReceivingMiddleware(g.authorize)
+	}
 	v.server.AddReceivingMiddleware(g.opts.Middleware...)
 	return v
 }
 
-// sync brings the registered features in line with cat.
-func (v *view) sync(cat *catalog) {
+// sync brings the registered features in line with cat and the policy
+// revision: each entry is decided again when either changed.
+func (v *view) sync(cat *catalog, policyRevision string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.revision == cat.revision {
+	if v.revision == cat.revision && v.policyRevision == policyRevision {
 		return
 	}
-	v.revision = cat.revision
+	v.revision, v.policyRevision = cat.revision, policyRevision
 	syncSet(v.tools, cat.tools, func(e *toolEntry) bool {
-		return v.filter == nil || v.filter.Tool(e.up.cfg.Name, e.upstreamName, e.tool)
+		return v.filter == nil || v.filter.Tool(e)
 	}, func(_ string, e *toolEntry) { v.server.AddTool(e.tool, v.g.toolHandler(e)) }, v.server.RemoveTools)
 	syncSet(v.prompts, cat.prompts, func(e *promptEntry) bool {
-		return v.filter == nil || v.filter.Prompt(e.up.cfg.Name, e.upstreamName, e.prompt)
+		return v.filter == nil || v.filter.Prompt(e)
 	}, func(_ string, e *promptEntry) { v.server.AddPrompt(e.prompt, v.g.promptHandler(e)) }, v.server.RemovePrompts)
 	syncSet(v.resources, cat.resources, func(e *resourceEntry) bool {
-		return v.filter == nil || v.filter.Resource(e.up.cfg.Name, e.resource)
+		return v.filter == nil || v.filter.Resource(e)
 	}, func(_ string, e *resourceEntry) { v.server.AddResource(e.resource, v.g.resourceHandler(e.up)) }, v.server.RemoveResources)
 	syncSet(v.templates, cat.templates, func(e *templateEntry) bool {
-		return v.filter == nil || v.filter.ResourceTemplate(e.up.cfg.Name, e.template)
+		return v.filter == nil || v.filter.ResourceTemplate(e)
 	}, func(_ string, e *templateEntry) {
 		v.server.AddResourceTemplate(e.template, v.g.resourceHandler(e.up))
 	}, v.server.RemoveResourceTemplates)
@@ -95,6 +101,7 @@ func (v *view) sync(cat *catalog) {
 
 // syncSet makes have equal to the visible entries of want, calling add for
 // new or changed entries and remove once with every key that went away.
+// Visibility is decided again for every entry.
 func syncSet[E comparable](have, want map[string]E, visible func(E) bool, add func(string, E), remove func(...string)) {
 	var gone []string
 	for k, e := range have {
