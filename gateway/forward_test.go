@@ -174,6 +174,35 @@ func TestSamplingRelayedToTheCallingSession(t *testing.T) {
 	})
 }
 
+func TestRootsRelayedToTheCallingSession(t *testing.T) {
+	t.Parallel()
+	s := mcp.NewServer(&mcp.Implementation{Name: "rooted"}, nil)
+	s.AddTool(&mcp.Tool{Name: "roots", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		res, err := req.Session.ListRoots(ctx, nil)
+		if err != nil {
+			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: err.Error()}}}, nil
+		}
+		var uris []string
+		for _, r := range res.Roots {
+			uris = append(uris, r.URI)
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: strings.Join(uris, ",")}}}, nil
+	})
+	up := startLegacyUpstream(t, s)
+	gw := startGateway(t, nil, upstreamConfig("r", up.URL))
+	c := mcp.NewClient(&mcp.Implementation{Name: "with-roots", Version: "1"}, nil)
+	c.AddRoots(&mcp.Root{URI: "file:///work/project"})
+	cs, err := c.Connect(ctxTimeout(t), &mcp.StreamableClientTransport{Endpoint: gw.URL}, &mcp.ClientSessionOptions{ProtocolVersion: legacy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "r__roots"})
+	if err != nil || textOf(t, res) != "file:///work/project" {
+		t.Errorf("roots through the gateway: %v %q", err, textOf(t, res))
+	}
+}
+
 // TestUpstreamCancelsItsRequest checks cancellation in the other direction:
 // an upstream that gives up waiting for the client's answer cancels the
 // relayed elicitation at the client.

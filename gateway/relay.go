@@ -150,8 +150,10 @@ func (r *relay) fromMeta(m mcp.Meta) *pendingCall {
 // u: list changes re-list u, and everything addressed to a client is relayed.
 func (r *relay) clientOptions(u *upstream, g *Gateway) *mcp.ClientOptions {
 	return &mcp.ClientOptions{
-		Logger:                     u.log,
-		Capabilities:               &mcp.ClientCapabilities{},
+		Logger: u.log,
+		// Roots are asked of the client whose call is in progress; the
+		// list is the client's, so no list_changed is promised upstream.
+		Capabilities:               &mcp.ClientCapabilities{RootsV2: &mcp.RootCapabilities{}},
 		ToolListChangedHandler:     func(context.Context, *mcp.ToolListChangedRequest) { u.requestRefresh(changedTools) },
 		PromptListChangedHandler:   func(context.Context, *mcp.PromptListChangedRequest) { u.requestRefresh(changedPrompts) },
 		ResourceListChangedHandler: func(context.Context, *mcp.ResourceListChangedRequest) { u.requestRefresh(changedResources) },
@@ -182,6 +184,8 @@ func (r *relay) passThroughMiddleware(next mcp.MethodHandler) mcp.MethodHandler 
 			return r.elicit(ctx, req)
 		case *mcp.CreateMessageRequest:
 			return r.createMessage(ctx, req)
+		case *mcp.ListRootsRequest:
+			return r.listRoots(ctx, req)
 		}
 		return next(ctx, method, req)
 	}
@@ -227,7 +231,8 @@ func (r *relay) target(m mcp.Meta, what string) (*pendingCall, error) {
 	if p == nil || p.ProtocolVersion >= statelessVersion {
 		return nil, fmt.Errorf("mcpgate: the client speaks MCP 2026-07-28, which cannot answer a server's %s request during a call; the upstream must use an input-required result", what)
 	}
-	if caps := p.Capabilities; caps == nil || what == "elicitation" && caps.Elicitation == nil || what == "sampling" && caps.Sampling == nil {
+	if caps := p.Capabilities; caps == nil || what == "elicitation" && caps.Elicitation == nil ||
+		what == "sampling" && caps.Sampling == nil || what == "roots" && caps.RootsV2 == nil {
 		return nil, &jsonrpc.Error{Code: codeMissingClientCapability,
 			Message: fmt.Sprintf("mcpgate: the client did not declare the %s capability", what)}
 	}
@@ -252,6 +257,26 @@ func (r *relay) createMessage(ctx context.Context, req *mcp.CreateMessageRequest
 	ctx, cancel := joinCancel(pc.ctx, ctx)
 	defer cancel()
 	return pc.ss.CreateMessage(ctx, req.Params)
+}
+
+func (r *relay) listRoots(ctx context.Context, req *mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
+	var meta mcp.Meta
+	if req.Params != nil {
+		meta = req.Params.Meta
+	}
+	pc, err := r.target(meta, "roots")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := joinCancel(pc.ctx, ctx)
+	defer cancel()
+	params := req.Params
+	if params != nil {
+		p := *params
+		p.Meta = nil
+		params = &p
+	}
+	return pc.ss.ListRoots(ctx, params)
 }
 
 // joinCancel returns a context with the values of ctx that is also cancelled

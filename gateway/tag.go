@@ -140,6 +140,7 @@ var relayedMethods = map[string]bool{
 	"notifications/message":  true,
 	"elicitation/create":     false,
 	"sampling/createMessage": false,
+	"roots/list":             false,
 }
 
 // tagMessage adds the call tag to the params._meta of a JSON-RPC request or
