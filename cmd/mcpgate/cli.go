@@ -63,6 +63,7 @@ func commands() []command {
 		{"serve", "run the gateway from a configuration file", runServe},
 		{"dev", "run a local gateway with demo upstreams, no setup (not for production)", runDev},
 		{"validate", "check a configuration file, including the env vars and files its headers read", runValidate},
+		{"policy", "test, evaluate and check Rego policies (test, eval, check, fmt)", runPolicy},
 		{"version", "print the version", runVersion},
 		{"help", "show this help, or a command's flags (help COMMAND)", runHelp},
 	}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/mcpgate/mcpgate/policy"
+)
+
+const (
+	inputSchemaFile = "../../docs/policy-input.schema.json"
+	exampleInputs   = "testdata/policy-inputs/*.json"
+)
+
+func loadInputSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	b, err := os.ReadFile(inputSchemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s jsonschema.Schema
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("%s: %v", inputSchemaFile, err)
+	}
+	return &s
+}
+
+func resolveInputSchema(t *testing.T) *jsonschema.Resolved {
+	t.Helper()
+	rs, err := loadInputSchema(t).Resolve(nil)
+	if err != nil {
+		t.Fatalf("resolve %s: %v", inputSchemaFile, err)
+	}
+	return rs
+}
+
+func decodeJSON(t *testing.T, b []byte) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestExampleInputsMatchSchema validates the inputs shipped for
+// `mcpgate policy eval` and the docs: at least one per phase.
+func TestExampleInputsMatchSchema(t *testing.T) {
+	t.Parallel()
+	rs := resolveInputSchema(t)
+	files, err := filepath.Glob(exampleInputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phases := map[string]bool{}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := decodeJSON(t, b)
+		if err := rs.Validate(in); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		// The Go type must read it too, without unknown fields.
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		var typed policy.Input
+		if err := dec.Decode(&typed); err != nil {
+			t.Errorf("%s: decode as policy.Input: %v", name, err)
+		}
+		phases[typed.Phase] = true
+	}
+	for _, p := range []string{policy.PhaseInitialize, policy.PhaseList, policy.PhaseCall} {
+		if !phases[p] {
+			t.Errorf("no example input in %s for phase %q", exampleInputs, p)
+		}
+	}
+}
+
+// TestGoInputMatchesSchema validates inputs as the gateway encodes them,
+// nil lists and maps (JSON null) included.
+func TestGoInputMatchesSchema(t *testing.T) {
+	t.Parallel()
+	rs := resolveInputSchema(t)
+	yes := true
+	tests := map[string]policy.Input{
+		"zero identity": {
+			Phase: policy.PhaseInitialize, Method: "initialize",
+			Request: policy.Request{Time: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)},
+		},
+		"call with everything": {
+			Phase: policy.PhaseCall, Method: "tools/call",
+			User:   policy.User{Sub: "a", Iss: "i", Email: "a@x", Name: "A", Groups: []string{"g"}, Claims: map[string]any{"k": 1}},
+			Token:  policy.Token{Scopes: []string{"s"}, ClientID: "c", Aud: []string{"m"}},
+			Client: &policy.Client{Name: "cc", Version: "1"},
+			Server: &policy.Server{Name: "notes", Labels: map[string]string{"env": "prod"}},
+			Tool: &policy.Tool{Name: "notes__read_note", UpstreamName: "read_note", Server: "notes", Description: "d",
+				Annotations: &policy.Annotations{ReadOnlyHint: &yes, Title: "t"}},
+			Arguments: map[string]any{"id": "x"},
+			Request: policy.Request{SessionID: "s", ProtocolVersion: "2025-11-25", RemoteAddr: "127.0.0.1:1",
+				Time: time.Date(2026, 3, 2, 10, 0, 0, 123, time.FixedZone("", 3600))},
+		},
+		"list of a template": {
+			Phase: policy.PhaseList, Method: "resources/templates/list",
+			Server:   &policy.Server{Name: "notes"},
+			Resource: &policy.Resource{URITemplate: "notes://note/{id}", Server: "notes"},
+			Request:  policy.Request{Time: time.Now()},
+		},
+	}
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b, err := json.Marshal(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rs.Validate(decodeJSON(t, b)); err != nil {
+				t.Errorf("%s\n%v", b, err)
+			}
+		})
+	}
+}
+
+// TestSchemaRejects checks the rules the schema adds to the Go type.
+func TestSchemaRejects(t *testing.T) {
+	t.Parallel()
+	rs := resolveInputSchema(t)
+	base := `"method": "m", "user": {"sub": "a", "iss": "i", "groups": [], "claims": {}},
+		"token": {"scopes": [], "aud": []}, "request": {"time": "2026-03-02T10:00:00Z"}`
+	tool := `"server": {"name": "n", "labels": {}}, "tool": {"name": "n__t", "upstream_name": "t", "server": "n"}`
+	prompt := `"prompt": {"name": "n__p", "upstream_name": "p", "server": "n"}`
+	tests := map[string]string{
+		"unknown phase":       `{"phase": "grant", ` + base + `}`,
+		"unknown field":       `{"phase": "initialize", "tenant": "x", ` + base + `}`,
+		"list without target": `{"phase": "list", "server": {"name": "n", "labels": {}}, ` + base + `}`,
+		"two targets":         `{"phase": "call", ` + tool + `, ` + prompt + `, ` + base + `}`,
+		"list with arguments": `{"phase": "list", "arguments": {}, ` + tool + `, ` + base + `}`,
+		"missing user":        `{"phase": "initialize", "method": "m", "token": {"scopes": [], "aud": []}, "request": {"time": "2026-03-02T10:00:00Z"}}`,
+		"bad time":            `{"phase": "initialize", ` + strings.Replace(base, "2026-03-02T10:00:00Z", "yesterday", 1) + `}`,
+	}
+	for name, doc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if err := rs.Validate(decodeJSON(t, []byte(doc))); err == nil {
+				t.Errorf("schema accepts %s", doc)
+			}
+		})
+	}
+	ok := `{"phase": "call", "arguments": {}, ` + tool + `, ` + base + `}`
+	if err := rs.Validate(decodeJSON(t, []byte(ok))); err != nil {
+		t.Errorf("schema rejects %s: %v", ok, err)
+	}
+}
+
+// TestSchemaMatchesInputType keeps the schema and policy.Input in step: the
+// same properties as the JSON tags, required exactly when not omitempty,
+// for Input and every struct it contains.
+func TestSchemaMatchesInputType(t *testing.T) {
+	t.Parallel()
+	s := loadInputSchema(t)
+	checkSchemaType(t, "input", reflect.TypeFor[policy.Input](), s, s.Defs)
+}
+
+func checkSchemaType(t *testing.T, path string, typ reflect.Type, s *jsonschema.Schema, defs map[string]*jsonschema.Schema) {
+	t.Helper()
+	if ref, ok := strings.CutPrefix(s.Ref, "#/$defs/"); ok {
+		if s = defs[ref]; s == nil {
+			t.Fatalf("%s: $ref %q has no definition", path, ref)
+		}
+	}
+	var props, required []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		props = append(props, name)
+		if !slices.Contains(strings.Split(opts, ","), "omitempty") {
+			required = append(required, name)
+		}
+		sub, ok := s.Properties[name]
+		if !ok {
+			t.Errorf("%s: schema lacks property %q (field %s.%s)", path, name, typ.Name(), f.Name)
+			continue
+		}
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]() {
+			checkSchemaType(t, path+"."+name, ft, sub, defs)
+		}
+	}
+	for name := range s.Properties {
+		if !slices.Contains(props, name) {
+			t.Errorf("%s: schema property %q is not a field of %s", path, name, typ.Name())
+		}
+	}
+	slices.Sort(required)
+	got := slices.Sorted(slices.Values(s.Required))
+	if !slices.Equal(got, required) {
+		t.Errorf("%s: schema requires %v, the Go type (fields without omitempty) %v", path, got, required)
+	}
+}
