@@ -68,6 +68,9 @@ type Config struct {
 
 	// Auth configures sign-in through the organisation's OIDC provider.
 	Auth Auth `yaml:"auth"`
+
+	// Policy says where the Rego policies come from.
+	Policy Policy `yaml:"policy"`
 }
 
 // Naming controls how upstream names are exposed to clients.
@@ -126,6 +129,7 @@ func Default() *Config {
 		SessionIdleTimeout: DefaultSessionIdleTimeout,
 		Naming:             Naming{Separator: DefaultSeparator},
 		Auth:               Auth{Leeway: DefaultLeeway, TokenCacheSize: DefaultTokenCacheSize},
+		Policy:             Policy{Timeout: DefaultPolicyTimeout, DecisionLogBuffer: DefaultDecisionLogBuffer},
 	}
 }
 

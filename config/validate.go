@@ -94,6 +94,7 @@ func (c *Config) problems() []Problem {
 	}
 	c.validateServers(&ps)
 	c.Auth.validate(&ps)
+	c.Policy.validate(&ps)
 	return ps
 }
 
