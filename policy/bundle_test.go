@@ -1,0 +1,142 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/bundle"
+)
+
+// bundleServer serves one bundle at /bundles/authz.tar.gz with ETags; the
+// test swaps its content.
+type bundleServer struct {
+	mu   sync.Mutex
+	body []byte
+	etag string
+	hits int
+}
+
+func (s *bundleServer) set(t *testing.T, revision string, modules map[string]string) {
+	t.Helper()
+	b := bundle.Bundle{Manifest: bundle.Manifest{Revision: revision}, Data: map[string]any{}}
+	for name, src := range modules {
+		b.Modules = append(b.Modules, bundle.ModuleFile{URL: "/" + name, Path: "/" + name, Raw: []byte(src)})
+	}
+	var buf bytes.Buffer
+	if err := bundle.NewWriter(&buf).DisableFormat(true).Write(b); err != nil {
+		t.Fatalf("write bundle: %v", err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	s.mu.Lock()
+	s.body, s.etag = buf.Bytes(), `"`+hex.EncodeToString(sum[:8])+`"`
+	s.mu.Unlock()
+}
+
+func (s *bundleServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hits++
+	if r.URL.Path != "/bundles/authz.tar.gz" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Header.Get("If-None-Match") == s.etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("ETag", s.etag)
+	w.Header().Set("Content-Type", "application/gzip")
+	w.Write(s.body)
+}
+
+func opaConfig(url string, extra string) []byte {
+	return []byte(fmt.Sprintf(`
+services:
+  test:
+    url: %s
+bundles:
+  authz:
+    service: test
+    resource: /bundles/authz.tar.gz
+    polling:
+      min_delay_seconds: 1
+      max_delay_seconds: 1
+%s`, url, extra))
+}
+
+func TestBundlesSwapAndKeepLastGood(t *testing.T) {
+	t.Parallel()
+	srv := &bundleServer{}
+	srv.set(t, "v1", map[string]string{"authz.rego": allowAlice})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+
+	log, logs := testLogger(t)
+	e := NewEngine(Options{Logger: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := opaConfig(hs.URL, "decision_logs:\n  console: true\n")
+	if err := e.UseBundles(ctx, cfg); err != nil {
+		t.Fatalf("UseBundles: %v", err)
+	}
+	waitFor(t, "first activation", e.Ready)
+	if got := e.Decide(ctx, callInput("alice")); !got.Allow || got.Revision != "authz=v1" {
+		t.Fatalf("v1: %+v", got)
+	}
+	if st := e.Status(); st.Source != "bundle:authz" || st.LastError != "" {
+		t.Errorf("Status = %+v", st)
+	}
+
+	srv.set(t, "v2", map[string]string{"authz.rego": "package mcpgate.authz\ndecision := {\"allow\": false, \"reasons\": [\"v2\"]}"})
+	waitFor(t, "v2 activation", func() bool { return e.Revision() == "authz=v2" })
+	if got := e.Decide(ctx, callInput("alice")); got.Allow || got.Reasons[0] != "v2" {
+		t.Fatalf("v2: %+v", got)
+	}
+
+	srv.set(t, "v3", map[string]string{"authz.rego": "package mcpgate.authz\ndecision := {"})
+	waitFor(t, "v3 failure in Status", func() bool { return e.Status().LastError != "" })
+	if got := e.Decide(ctx, callInput("alice")); got.Allow || got.Revision != "authz=v2" {
+		t.Fatalf("after broken v3: %+v, want the v2 denial", got)
+	}
+
+	srv.set(t, "v4", map[string]string{"authz.rego": "package mcpgate.authz\ndecision := {\"allow\": http.send({}).status_code == 200}"})
+	waitFor(t, "v4 refusal in Status", func() bool { return strings.Contains(e.Status().LastError, "http.send is not allowed") })
+	if got := e.Revision(); got != "authz=v2" {
+		t.Fatalf("revision after refused v4 = %s, want authz=v2", got)
+	}
+
+	// OPA's console decision log got the decisions, arguments masked.
+	waitFor(t, "OPA console decision log", func() bool { return strings.Contains(logs.String(), "Decision Log") })
+	if strings.Contains(logs.String(), "hunter2") || !strings.Contains(logs.String(), "[masked]") {
+		t.Errorf("OPA decision log not masked by default:\n%s", logs)
+	}
+}
+
+func TestUseBundlesRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"not yaml":   "services: [",
+		"no bundles": "services:\n  s:\n    url: http://127.0.0.1:1\n",
+		"bad bundle": "bundles:\n  authz:\n    service: missing\n",
+	}
+	for name, cfg := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t, nil, Options{})
+			if err := e.UseBundles(context.Background(), []byte(cfg)); err == nil {
+				t.Fatal("UseBundles accepted a bad config")
+			}
+			if e.Status().LastError == "" {
+				t.Error("Status has no LastError")
+			}
+		})
+	}
+}

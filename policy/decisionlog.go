@@ -1,0 +1,266 @@
+package policy
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// DefaultDecisionLogBuffer is the queue length when NewDecisionLog is given
+// no positive size.
+const DefaultDecisionLogBuffer = 1024
+
+// dropWarnInterval bounds how often dropped decisions are reported.
+const dropWarnInterval = 10 * time.Second
+
+type traceIDKey struct{}
+
+// WithTraceID returns ctx carrying the trace id that decisions made under it
+// are logged with.
+func WithTraceID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, traceIDKey{}, id)
+}
+
+// TraceID returns the trace id set by WithTraceID, or "".
+func TraceID(ctx context.Context) string {
+	id, _ := ctx.Value(traceIDKey{}).(string)
+	return id
+}
+
+// DecisionLog writes one JSON line per decision, asynchronously: Decide only
+// queues the decision; masking, encoding and writing happen on the log's
+// own goroutine. When the queue is full the decision is dropped and
+// counted, and a warning with the count is logged at most every 10s.
+type DecisionLog struct {
+	w      *bufio.Writer // nil: forward to OPA's decision-log plugin only
+	ch     chan record
+	done   chan struct{}
+	logger atomic.Pointer[slog.Logger]
+
+	mu     sync.RWMutex // guards closed against sends on a closed ch
+	closed bool
+
+	dropped  atomic.Uint64
+	failed   atomic.Uint64 // writes or forwards that failed
+	reported atomic.Uint64 // dropped+failed when last warned
+	lastWarn atomic.Int64  // unix ns of the last warning
+	writeErr error         // first write error, owned by the goroutine
+}
+
+// NewDecisionLog starts a decision log writing to w through a queue of
+// bufferSize decisions (DefaultDecisionLogBuffer if not positive). A nil w
+// writes no lines (decisions still reach OPA's decision-log plugin when
+// bundles configure one). Close flushes it.
+func NewDecisionLog(w io.Writer, bufferSize int) *DecisionLog {
+	if bufferSize <= 0 {
+		bufferSize = DefaultDecisionLogBuffer
+	}
+	l := &DecisionLog{ch: make(chan record, bufferSize), done: make(chan struct{})}
+	if w != nil {
+		l.w = bufio.NewWriterSize(w, 64<<10)
+	}
+	l.logger.Store(slog.Default())
+	go l.run()
+	return l
+}
+
+// Dropped returns how many decisions were dropped because the queue was
+// full or the log closed.
+func (l *DecisionLog) Dropped() uint64 { return l.dropped.Load() }
+
+// Close stops accepting decisions, writes the queued ones, flushes and
+// returns the first write error. It is safe to call more than once.
+func (l *DecisionLog) Close() error {
+	l.mu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.ch)
+	}
+	l.mu.Unlock()
+	<-l.done
+	l.warn(true)
+	return l.writeErr
+}
+
+func (l *DecisionLog) setLogger(log *slog.Logger) { l.logger.Store(log) }
+
+// enqueue queues r without blocking.
+func (l *DecisionLog) enqueue(r record) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if !l.closed {
+		select {
+		case l.ch <- r:
+			return
+		default:
+		}
+	}
+	l.dropped.Add(1)
+	l.warn(false)
+}
+
+func (l *DecisionLog) run() {
+	defer close(l.done)
+	tick := time.NewTicker(dropWarnInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case r, ok := <-l.ch:
+			if !ok {
+				l.flush()
+				return
+			}
+			l.write(&r)
+			if len(l.ch) == 0 {
+				l.flush()
+			}
+		case <-tick.C:
+			l.warn(false)
+		}
+	}
+}
+
+func (l *DecisionLog) write(r *record) {
+	if r.policy != nil && r.policy.opaLogs != nil {
+		if err := forwardToOPA(r); err != nil {
+			l.failure(err)
+		}
+	}
+	if l.w == nil {
+		return
+	}
+	bs, err := json.Marshal(r.line(l.logger.Load()))
+	if err == nil {
+		_, err = l.w.Write(append(bs, '\n'))
+	}
+	if err != nil {
+		l.failure(err)
+	}
+}
+
+func (l *DecisionLog) flush() {
+	if l.w != nil {
+		if err := l.w.Flush(); err != nil {
+			l.failure(err)
+		}
+	}
+}
+
+func (l *DecisionLog) failure(err error) {
+	if l.writeErr == nil {
+		l.writeErr = err
+	}
+	l.failed.Add(1)
+	l.warn(false)
+}
+
+// warn reports new drops and failures, at most once per dropWarnInterval
+// unless forced.
+func (l *DecisionLog) warn(force bool) {
+	dropped, failed := l.dropped.Load(), l.failed.Load()
+	prev := l.reported.Load()
+	if dropped+failed == prev {
+		return
+	}
+	now, last := time.Now().UnixNano(), l.lastWarn.Load()
+	if !force && now-last < int64(dropWarnInterval) {
+		return
+	}
+	if !l.lastWarn.CompareAndSwap(last, now) || !l.reported.CompareAndSwap(prev, dropped+failed) {
+		return
+	}
+	l.logger.Load().Warn("policy: decisions missing from the decision log",
+		slog.Uint64("dropped_total", dropped), slog.Uint64("failed_total", failed),
+		slog.Uint64("new", dropped+failed-prev))
+}
+
+// record is one decision on its way to the log.
+type record struct {
+	time                                    time.Time
+	decisionID, traceID, sessionID, userSub string
+	phase, method, target, server           string
+	allow                                   bool
+	reasons, requiredScopes                 []string
+	revision, err                           string
+	evalNS                                  int64
+	input                                   ast.Value // unmasked; masked on the log goroutine
+	policy                                  *compiled // the generation that decided
+}
+
+func newRecord(ctx context.Context, now time.Time, in *Input, input ast.Value, d Decision, err error, elapsed time.Duration, c *compiled) record {
+	r := record{
+		time: now, decisionID: d.ID, traceID: TraceID(ctx),
+		allow: d.Allow, reasons: d.Reasons, requiredScopes: d.RequiredScopes,
+		revision: d.Revision, evalNS: elapsed.Nanoseconds(), input: input, policy: c,
+	}
+	if err != nil {
+		r.err = err.Error()
+	}
+	if in != nil {
+		r.sessionID, r.userSub, r.phase, r.method = in.Request.SessionID, in.User.Sub, in.Phase, in.Method
+		r.target, r.server = in.target()
+	}
+	return r
+}
+
+// target names what the request is about, and its upstream server.
+func (in *Input) target() (target, server string) {
+	if in.Server != nil {
+		server = in.Server.Name
+	}
+	switch {
+	case in.Tool != nil:
+		return in.Tool.Name, firstNonEmpty(server, in.Tool.Server)
+	case in.Prompt != nil:
+		return in.Prompt.Name, firstNonEmpty(server, in.Prompt.Server)
+	case in.Resource != nil:
+		return firstNonEmpty(in.Resource.URI, in.Resource.URITemplate), firstNonEmpty(server, in.Resource.Server)
+	}
+	return "", server
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// logLine is the JSON shape of one decision-log line.
+type logLine struct {
+	Time       string   `json:"time"`
+	DecisionID string   `json:"decision_id"`
+	TraceID    string   `json:"trace_id"`
+	SessionID  string   `json:"session_id"`
+	UserSub    string   `json:"user_sub"`
+	Phase      string   `json:"phase"`
+	Method     string   `json:"method"`
+	Target     string   `json:"target"`
+	Server     string   `json:"server"`
+	Allow      bool     `json:"allow"`
+	Reasons    []string `json:"reasons"`
+	Revision   string   `json:"policy_revision"`
+	EvalNS     int64    `json:"eval_ns"`
+	Error      string   `json:"error,omitempty"`
+	Input      any      `json:"input,omitempty"`
+	Erased     []string `json:"erased,omitempty"`
+	Masked     []string `json:"masked,omitempty"`
+}
+
+func (r *record) line(log *slog.Logger) logLine {
+	input, erased, masked := maskInput(r, log)
+	return logLine{
+		Time: r.time.UTC().Format(time.RFC3339Nano), DecisionID: r.decisionID, TraceID: r.traceID,
+		SessionID: r.sessionID, UserSub: r.userSub, Phase: r.phase, Method: r.method,
+		Target: r.target, Server: r.server, Allow: r.allow, Reasons: r.reasons,
+		Revision: r.revision, EvalNS: r.evalNS, Error: r.err,
+		Input: input, Erased: erased, Masked: masked,
+	}
+}

@@ -1,0 +1,159 @@
+package policy
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/plugins/logs"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/server"
+)
+
+// Defaults for Options.
+const (
+	// DefaultQuery is the decision every request is evaluated against.
+	DefaultQuery = "data.mcpgate.authz.decision"
+	// DefaultTimeout bounds one evaluation.
+	DefaultTimeout = 100 * time.Millisecond
+)
+
+// Options configure an Engine. The zero value is usable.
+type Options struct {
+	// Query is the Rego query that yields the decision object.
+	// If empty, defaults to DefaultQuery.
+	Query string
+	// Timeout bounds one evaluation; a decision that takes longer denies
+	// with ReasonTimeout. If zero, defaults to DefaultTimeout.
+	Timeout time.Duration
+	// Logger receives failures (never raw inputs). If nil, slog.Default().
+	Logger *slog.Logger
+	// DecisionLog receives every decision. If nil, decisions are not
+	// logged (tests), unless UseBundles configures OPA decision logs.
+	DecisionLog *DecisionLog
+	// Now is the clock for decision timestamps and time.now_ns().
+	// If nil, time.Now.
+	Now func() time.Time
+}
+
+// Status is the engine's state for /readyz.
+type Status struct {
+	// Loaded is true once a policy has been loaded; it stays true when a
+	// later reload fails (the last good policy keeps serving).
+	Loaded bool `json:"loaded"`
+	// Revision identifies the policy in use (see Engine.Revision).
+	Revision string `json:"revision,omitempty"`
+	// Source says where the policy came from: "dir:<path>", "modules" or
+	// "bundle:<names>".
+	Source string `json:"source,omitempty"`
+	// LastError is the most recent failed load, reload or bundle
+	// activation; a later successful load clears it.
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+}
+
+// Engine evaluates the policy for every MCP request. It is safe for
+// concurrent use; loads are serialised and swap the prepared policy
+// atomically, so a Decide sees either the old or the new policy in full.
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	current atomic.Pointer[compiled]
+	dlog    atomic.Pointer[DecisionLog]
+
+	loadMu sync.Mutex // serialises loads and swaps
+
+	mu         sync.Mutex // guards the fields below
+	lastErr    error
+	lastErrAt  time.Time
+	generation uint64
+}
+
+// compiled is one immutable generation of the policy.
+type compiled struct {
+	decision rego.PreparedEvalQuery
+	// mask is data.system.log.mask, or nil when the policy defines none.
+	mask     *rego.PreparedEvalQuery
+	timeout  time.Duration
+	path     string // the decision's data path, "mcpgate/authz/decision"
+	revision string
+	source   string
+	// OPA decision-log plugin and bundle revisions, in bundle mode only.
+	opaLogs *logs.Plugin
+	bundles map[string]server.BundleInfo
+}
+
+// NewEngine returns an Engine with no policy loaded: until a load succeeds,
+// every decision denies with ReasonNoPolicy.
+func NewEngine(opts Options) *Engine {
+	if opts.Query == "" {
+		opts.Query = DefaultQuery
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	} else if opts.DecisionLog != nil {
+		opts.DecisionLog.setLogger(opts.Logger)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Engine{opts: opts, log: opts.Logger}
+	if opts.DecisionLog != nil {
+		e.dlog.Store(opts.DecisionLog)
+	}
+	return e
+}
+
+// Revision identifies the policy in use: a hash of the modules and data for
+// LoadDir and LoadModules, the bundle revisions for bundles. It changes on
+// every successful load of different content, and is empty before the
+// first load. Callers cache policy-dependent values (views) by it.
+func (e *Engine) Revision() string {
+	if c := e.current.Load(); c != nil {
+		return c.revision
+	}
+	return ""
+}
+
+// Ready reports whether a policy is loaded.
+func (e *Engine) Ready() bool { return e.current.Load() != nil }
+
+// Status reports the engine's state for /readyz.
+func (e *Engine) Status() Status {
+	var s Status
+	if c := e.current.Load(); c != nil {
+		s.Loaded, s.Revision, s.Source = true, c.revision, c.source
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.lastErr != nil {
+		s.LastError, s.LastErrorTime = e.lastErr.Error(), e.lastErrAt
+	}
+	return s
+}
+
+// swap publishes c. The caller holds loadMu.
+func (e *Engine) swap(c *compiled) {
+	e.current.Store(c)
+	e.mu.Lock()
+	e.lastErr, e.lastErrAt = nil, time.Time{}
+	e.generation++
+	e.mu.Unlock()
+	e.log.Info("policy: loaded", slog.String("revision", c.revision), slog.String("source", c.source))
+}
+
+// fail records a failed load for Status and returns err.
+func (e *Engine) fail(err error) error {
+	e.mu.Lock()
+	e.lastErr, e.lastErrAt = err, e.opts.Now()
+	e.mu.Unlock()
+	return err
+}
+
+// ErrLoad wraps every load failure.
+var ErrLoad = errors.New("policy: load")

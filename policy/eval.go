@@ -1,0 +1,193 @@
+package policy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// Why a decision failed closed. The error's message is the denial's reason,
+// except for ErrEvaluation, whose details (which may quote input values)
+// go to the server log only.
+var (
+	ErrNoPolicy   = errors.New("no policy loaded")
+	ErrNoInput    = errors.New("no policy input")
+	ErrTimeout    = errors.New("policy evaluation timed out")
+	ErrCanceled   = errors.New("policy evaluation canceled")
+	ErrEvaluation = errors.New("policy evaluation failed")
+	ErrUndefined  = errors.New("policy decision undefined")
+	ErrMalformed  = errors.New("policy decision malformed")
+)
+
+// ReasonDenied is the reason given when a policy denies without saying why.
+const ReasonDenied = "denied by policy"
+
+var (
+	kAllow, kReasons, kRequiredScopes = ast.StringTerm("allow"), ast.StringTerm("reasons"), ast.StringTerm("required_scopes")
+)
+
+// Decide evaluates the policy for one request. It never allows on error: no
+// policy, an input that cannot be converted, an evaluation error (strict
+// built-in errors included), a timeout, an undefined decision or one that is
+// not an object with a boolean allow and string reasons and required_scopes
+// all deny with the cause as the only reason. The failure is logged, and
+// every decision goes to the decision log. ID and Revision are always set.
+func (e *Engine) Decide(ctx context.Context, in *Input) Decision {
+	start := time.Now()
+	c := e.current.Load()
+	var input ast.Value
+	d, err := Decision{}, ErrNoInput
+	if in != nil {
+		if input, err = in.ASTValue(); err != nil {
+			err = fmt.Errorf("%w: %w", ErrNoInput, err)
+		} else {
+			d, err = e.evaluate(ctx, c, input)
+		}
+	}
+	if err != nil {
+		d = Decision{Reasons: []string{reason(err)}}
+	} else if !d.Allow && len(d.Reasons) == 0 {
+		d.Reasons = []string{ReasonDenied}
+	}
+	d.ID = newDecisionID()
+	if c != nil {
+		d.Revision = c.revision
+	}
+	elapsed := time.Since(start)
+	if err != nil {
+		e.logFailure(ctx, in, d, err)
+	}
+	if l := e.dlog.Load(); l != nil {
+		l.enqueue(newRecord(ctx, e.opts.Now(), in, input, d, err, elapsed, c))
+	}
+	return d
+}
+
+// evaluate runs the prepared query under the timeout.
+func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) (Decision, error) {
+	if c == nil {
+		return Decision{}, ErrNoPolicy
+	}
+	if err := ctx.Err(); err != nil {
+		return Decision{}, ctxError(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	// One flag per call, tripped by the context without a goroutine.
+	flag := topdown.NewCancel()
+	defer context.AfterFunc(ctx, flag.Cancel)()
+	rs, err := c.decision.Eval(ctx,
+		rego.EvalParsedInput(input),
+		rego.EvalExternalCancel(flag),
+		rego.EvalTime(e.opts.Now()),
+	)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Decision{}, ctxError(ctx.Err())
+		}
+		return Decision{}, fmt.Errorf("%w: %w", ErrEvaluation, err)
+	}
+	return parseDecision(rs)
+}
+
+func ctxError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ErrTimeout
+	}
+	return ErrCanceled
+}
+
+// parseDecision reads {allow, reasons, required_scopes} from the result.
+func parseDecision(rs rego.ResultSet) (Decision, error) {
+	if len(rs) == 0 {
+		return Decision{}, ErrUndefined
+	}
+	if len(rs) > 1 || len(rs[0].Expressions) != 1 {
+		return Decision{}, fmt.Errorf("%w: %d results", ErrMalformed, len(rs))
+	}
+	obj, ok := rs[0].Expressions[0].Value.(ast.Object)
+	if !ok {
+		return Decision{}, fmt.Errorf("%w: not an object", ErrMalformed)
+	}
+	ok = false
+	var allow ast.Boolean
+	if t := obj.Get(kAllow); t != nil {
+		allow, ok = t.Value.(ast.Boolean)
+	}
+	if !ok {
+		return Decision{}, fmt.Errorf("%w: allow must be a boolean", ErrMalformed)
+	}
+	reasons, err := stringList(obj, kReasons)
+	if err != nil {
+		return Decision{}, err
+	}
+	scopes, err := stringList(obj, kRequiredScopes)
+	if err != nil {
+		return Decision{}, err
+	}
+	return Decision{Allow: bool(allow), Reasons: reasons, RequiredScopes: scopes}, nil
+}
+
+// stringList reads an optional set or array of strings; sets come sorted.
+func stringList(obj ast.Object, key *ast.Term) ([]string, error) {
+	t := obj.Get(key)
+	if t == nil {
+		return nil, nil
+	}
+	var arr *ast.Array
+	switch v := t.Value.(type) {
+	case ast.Set:
+		arr = v.Sorted()
+	case *ast.Array:
+		arr = v
+	default:
+		return nil, fmt.Errorf("%w: %s must be a set or array of strings", ErrMalformed, key.Value)
+	}
+	out := make([]string, 0, arr.Len())
+	for i := range arr.Len() {
+		s, ok := arr.Elem(i).Value.(ast.String)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s must contain strings only", ErrMalformed, key.Value)
+		}
+		out = append(out, string(s))
+	}
+	return out, nil
+}
+
+// reason is what the client is told for a failure.
+func reason(err error) string {
+	for _, sentinel := range []error{ErrEvaluation, ErrNoInput} {
+		if errors.Is(err, sentinel) {
+			return sentinel.Error()
+		}
+	}
+	return err.Error()
+}
+
+func (e *Engine) logFailure(ctx context.Context, in *Input, d Decision, err error) {
+	attrs := []slog.Attr{
+		slog.String("decision_id", d.ID),
+		slog.String("policy_revision", d.Revision),
+		slog.String("trace_id", TraceID(ctx)),
+		slog.String("error", err.Error()),
+	}
+	if in != nil {
+		attrs = append(attrs, slog.String("session_id", in.Request.SessionID), slog.String("method", in.Method))
+	}
+	e.log.LogAttrs(ctx, slog.LevelWarn, "policy: decision failed closed", attrs...)
+}
+
+// newDecisionID returns 16 random bytes in hex.
+func newDecisionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand.Read documents this)
+	return hex.EncodeToString(b[:])
+}

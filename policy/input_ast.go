@@ -1,0 +1,202 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Object keys, built once; terms are immutable and safe to share.
+var (
+	kPhase, kMethod, kUser, kToken       = ast.StringTerm("phase"), ast.StringTerm("method"), ast.StringTerm("user"), ast.StringTerm("token")
+	kClient, kServer, kTool, kPrompt     = ast.StringTerm("client"), ast.StringTerm("server"), ast.StringTerm("tool"), ast.StringTerm("prompt")
+	kResource, kArguments, kRequest      = ast.StringTerm("resource"), ast.StringTerm("arguments"), ast.StringTerm("request")
+	kSub, kIss, kEmail, kName            = ast.StringTerm("sub"), ast.StringTerm("iss"), ast.StringTerm("email"), ast.StringTerm("name")
+	kGroups, kClaims, kScopes, kClientID = ast.StringTerm("groups"), ast.StringTerm("claims"), ast.StringTerm("scopes"), ast.StringTerm("client_id")
+	kAud, kVersion, kLabels              = ast.StringTerm("aud"), ast.StringTerm("version"), ast.StringTerm("labels")
+	kUpstreamName, kDescription          = ast.StringTerm("upstream_name"), ast.StringTerm("description")
+	kAnnotations, kTitle                 = ast.StringTerm("annotations"), ast.StringTerm("title")
+	kReadOnly, kDestructive              = ast.StringTerm("readOnlyHint"), ast.StringTerm("destructiveHint")
+	kIdempotent, kOpenWorld              = ast.StringTerm("idempotentHint"), ast.StringTerm("openWorldHint")
+	kURI, kURITemplate, kMIMEType        = ast.StringTerm("uri"), ast.StringTerm("uri_template"), ast.StringTerm("mime_type")
+	kSessionID, kProtocolVersion         = ast.StringTerm("session_id"), ast.StringTerm("protocol_version")
+	kRemoteAddr, kTime                   = ast.StringTerm("remote_addr"), ast.StringTerm("time")
+)
+
+// ASTValue returns the input as the OPA value a policy sees, built directly
+// from the struct (no JSON round trip). It is equal to the value of the
+// input's JSON encoding: the same keys, with omitempty fields left out and
+// nil slices and maps as null.
+func (in *Input) ASTValue() (ast.Value, error) {
+	b := fields(11)
+	b.str(kPhase, in.Phase)
+	b.str(kMethod, in.Method)
+	user, err := in.User.astValue()
+	if err != nil {
+		return nil, fmt.Errorf("user: %w", err)
+	}
+	b.add(kUser, user)
+	b.add(kToken, in.Token.astValue())
+	if in.Client != nil {
+		b.add(kClient, in.Client.astValue())
+	}
+	if in.Server != nil {
+		b.add(kServer, in.Server.astValue())
+	}
+	in.addTargets(&b)
+	if len(in.Arguments) > 0 {
+		args, err := ast.InterfaceToValue(in.Arguments)
+		if err != nil {
+			return nil, fmt.Errorf("arguments: %w", err)
+		}
+		b.add(kArguments, args)
+	}
+	b.add(kRequest, in.Request.astValue())
+	return b.object(), nil
+}
+
+func (in *Input) addTargets(b *objectFields) {
+	if in.Tool != nil {
+		b.add(kTool, in.Tool.astValue())
+	}
+	if in.Prompt != nil {
+		b.add(kPrompt, in.Prompt.astValue())
+	}
+	if in.Resource != nil {
+		b.add(kResource, in.Resource.astValue())
+	}
+}
+
+func (u *User) astValue() (ast.Value, error) {
+	b := fields(6)
+	b.str(kSub, u.Sub)
+	b.str(kIss, u.Iss)
+	b.strOmit(kEmail, u.Email)
+	b.strOmit(kName, u.Name)
+	b.add(kGroups, stringArray(u.Groups))
+	claims := ast.Value(ast.Null{})
+	if u.Claims != nil {
+		var err error
+		if claims, err = ast.InterfaceToValue(u.Claims); err != nil {
+			return nil, fmt.Errorf("claims: %w", err)
+		}
+	}
+	b.add(kClaims, claims)
+	return b.object(), nil
+}
+
+func (t *Token) astValue() ast.Value {
+	b := fields(3)
+	b.add(kScopes, stringArray(t.Scopes))
+	b.strOmit(kClientID, t.ClientID)
+	b.add(kAud, stringArray(t.Aud))
+	return b.object()
+}
+
+func (c *Client) astValue() ast.Value {
+	b := fields(2)
+	b.str(kName, c.Name)
+	b.strOmit(kVersion, c.Version)
+	return b.object()
+}
+
+func (s *Server) astValue() ast.Value {
+	b := fields(2)
+	b.str(kName, s.Name)
+	labels := ast.Value(ast.Null{})
+	if s.Labels != nil {
+		labels = ast.MapToObject(s.Labels, nil, ast.InternedTerm[string])
+	}
+	b.add(kLabels, labels)
+	return b.object()
+}
+
+func (t *Tool) astValue() ast.Value {
+	b := fields(5)
+	b.str(kName, t.Name)
+	b.str(kUpstreamName, t.UpstreamName)
+	b.str(kServer, t.Server)
+	b.strOmit(kDescription, t.Description)
+	if t.Annotations != nil {
+		b.add(kAnnotations, t.Annotations.astValue())
+	}
+	return b.object()
+}
+
+func (a *Annotations) astValue() ast.Value {
+	b := fields(5)
+	b.boolOmit(kReadOnly, a.ReadOnlyHint)
+	b.boolOmit(kDestructive, a.DestructiveHint)
+	b.boolOmit(kIdempotent, a.IdempotentHint)
+	b.boolOmit(kOpenWorld, a.OpenWorldHint)
+	b.strOmit(kTitle, a.Title)
+	return b.object()
+}
+
+func (p *Prompt) astValue() ast.Value {
+	b := fields(4)
+	b.str(kName, p.Name)
+	b.str(kUpstreamName, p.UpstreamName)
+	b.str(kServer, p.Server)
+	b.strOmit(kDescription, p.Description)
+	return b.object()
+}
+
+func (r *Resource) astValue() ast.Value {
+	b := fields(5)
+	b.strOmit(kURI, r.URI)
+	b.strOmit(kURITemplate, r.URITemplate)
+	b.strOmit(kName, r.Name)
+	b.str(kServer, r.Server)
+	b.strOmit(kMIMEType, r.MIMEType)
+	return b.object()
+}
+
+func (r *Request) astValue() ast.Value {
+	b := fields(4)
+	b.strOmit(kSessionID, r.SessionID)
+	b.strOmit(kProtocolVersion, r.ProtocolVersion)
+	b.strOmit(kRemoteAddr, r.RemoteAddr)
+	b.str(kTime, r.Time.Format(time.RFC3339Nano))
+	return b.object()
+}
+
+// objectFields collects the items of one object.
+type objectFields struct{ items [][2]*ast.Term }
+
+func fields(n int) objectFields { return objectFields{items: make([][2]*ast.Term, 0, n)} }
+
+func (b *objectFields) add(k *ast.Term, v ast.Value) {
+	b.items = append(b.items, [2]*ast.Term{k, ast.NewTerm(v)})
+}
+
+func (b *objectFields) str(k *ast.Term, v string) {
+	b.items = append(b.items, [2]*ast.Term{k, ast.InternedTerm(v)})
+}
+
+func (b *objectFields) strOmit(k *ast.Term, v string) {
+	if v != "" {
+		b.str(k, v)
+	}
+}
+
+func (b *objectFields) boolOmit(k *ast.Term, v *bool) {
+	if v != nil {
+		b.items = append(b.items, [2]*ast.Term{k, ast.InternedTerm(*v)})
+	}
+}
+
+func (b *objectFields) object() ast.Object { return ast.NewObject(b.items...) }
+
+// stringArray is a []string as JSON encodes it: nil is null.
+func stringArray(ss []string) ast.Value {
+	if ss == nil {
+		return ast.Null{}
+	}
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.InternedTerm(s)
+	}
+	return ast.NewArray(terms...)
+}

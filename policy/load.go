@@ -1,0 +1,190 @@
+package policy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/loader"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+)
+
+// unsafeBuiltins are refused at compile time: a policy must not reach the
+// network (http.send, net.lookup_ip_addr) or read the process environment
+// (opa.runtime).
+var unsafeBuiltins = map[string]struct{}{
+	"http.send":          {},
+	"net.lookup_ip_addr": {},
+	"opa.runtime":        {},
+}
+
+// maskRef is OPA's default decision-log mask rule.
+var maskRef = ast.MustParseRef("data.system.log.mask")
+
+// LoadDir loads every .rego, .json, .yaml and .yml file under dir (files
+// ending in _test.rego and hidden files and directories, such as a
+// Kubernetes ConfigMap's ..data, are skipped), compiles the policy with
+// Rego v1 syntax and swaps it in. Data files merge at their directory's path
+// under data, as with `opa eval -d dir`. On error the last good policy stays
+// in use, and the error is returned and reported by Status.
+func (e *Engine) LoadDir(dir string) error {
+	res, err := loader.NewFileLoader().
+		WithRegoVersion(ast.RegoV1).
+		WithProcessAnnotation(true).
+		Filtered([]string{dir}, policyFileFilter)
+	if err != nil {
+		return e.fail(fmt.Errorf("%w: %s: %w", ErrLoad, dir, err))
+	}
+	modules := make(map[string]*ast.Module, len(res.Modules))
+	raw := make(map[string][]byte, len(res.Modules))
+	for name, f := range res.Modules {
+		modules[name], raw[name] = f.Parsed, f.Raw
+	}
+	return e.install(modules, raw, res.Documents, "dir:"+dir)
+}
+
+// LoadModules compiles the given Rego v1 modules (file name → source) with
+// data as the base document and swaps them in, like LoadDir. For tests and
+// development.
+func (e *Engine) LoadModules(modules map[string]string, data map[string]any) error {
+	parsed := make(map[string]*ast.Module, len(modules))
+	raw := make(map[string][]byte, len(modules))
+	for name, src := range modules {
+		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		if err != nil {
+			return e.fail(fmt.Errorf("%w: %w", ErrLoad, err))
+		}
+		parsed[name], raw[name] = m, []byte(src)
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	return e.install(parsed, raw, data, "modules")
+}
+
+// policyFileFilter excludes what LoadDir must not load; true means skip.
+func policyFileFilter(_ string, info fs.FileInfo, depth int) bool {
+	name := info.Name()
+	if depth > 0 && strings.HasPrefix(name, ".") {
+		return true
+	}
+	if info.IsDir() {
+		return false
+	}
+	if strings.HasSuffix(name, "_test.rego") {
+		return true
+	}
+	switch filepath.Ext(name) {
+	case ".rego", ".json", ".yaml", ".yml":
+		return false
+	}
+	return true
+}
+
+// install compiles, prepares and swaps in a policy; on error it keeps the
+// last good one.
+func (e *Engine) install(modules map[string]*ast.Module, raw map[string][]byte, data map[string]any, source string) error {
+	revision, err := contentRevision(raw, data)
+	if err != nil {
+		return e.fail(fmt.Errorf("%w: %w", ErrLoad, err))
+	}
+	if err := checkUnsafe(modules); err != nil {
+		return e.fail(fmt.Errorf("%w: %w", ErrLoad, err))
+	}
+	compiler := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1)
+	if compiler.Compile(modules); compiler.Failed() {
+		return e.fail(fmt.Errorf("%w: %w", ErrLoad, compiler.Errors))
+	}
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+	c, err := e.prepare(compiler, store)
+	if err != nil {
+		return e.fail(fmt.Errorf("%w: %w", ErrLoad, err))
+	}
+	c.revision, c.source = revision, source
+	e.swap(c)
+	return nil
+}
+
+// prepare builds the prepared decision query (and the mask query when the
+// policy defines one) over a compiled policy and its store.
+func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled, error) {
+	ctx := context.Background()
+	common := []func(*rego.Rego){
+		rego.Compiler(compiler),
+		rego.Store(store),
+		rego.StrictBuiltinErrors(true),
+		rego.UnsafeBuiltins(unsafeBuiltins),
+	}
+	decision, err := rego.New(append(common,
+		rego.Query(e.opts.Query),
+		rego.GenerateJSON(keepAST),
+	)...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", e.opts.Query, err)
+	}
+	c := &compiled{decision: decision, timeout: e.opts.Timeout, path: queryPath(e.opts.Query)}
+	if len(compiler.GetRules(maskRef)) == 0 {
+		return c, nil
+	}
+	mask, err := rego.New(append(common, rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(maskRef)))))...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", maskRef, err)
+	}
+	c.mask = &mask
+	return c, nil
+}
+
+// keepAST hands results back as ast.Value, so reading the decision needs no
+// conversion to Go values.
+func keepAST(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil }
+
+// checkUnsafe refuses modules that mention an unsafe built-in, including as
+// the value of a `with` replacement.
+func checkUnsafe(modules map[string]*ast.Module) error {
+	var errs ast.Errors
+	for _, name := range slices.Sorted(maps.Keys(modules)) {
+		ast.WalkRefs(modules[name], func(r ast.Ref) bool {
+			if _, bad := unsafeBuiltins[r.String()]; bad {
+				errs = append(errs, ast.NewError(ast.CompileErr, r[0].Location,
+					"%s is not allowed: policies may not reach the network or the environment", r))
+			}
+			return false
+		})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// contentRevision hashes module sources and data into a short revision.
+func contentRevision(raw map[string][]byte, data map[string]any) (string, error) {
+	h := sha256.New()
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
+		fmt.Fprintf(h, "%s\x00%d\x00", name, len(raw[name]))
+		h.Write(raw[name])
+	}
+	bs, err := json.Marshal(data) // map keys are sorted: canonical enough
+	if err != nil {
+		return "", fmt.Errorf("hash data: %w", err)
+	}
+	h.Write(bs)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// queryPath turns "data.a.b.c" into OPA's decision path "a/b/c".
+func queryPath(query string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(query, "data."), ".", "/")
+}
