@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mcpgate/mcpgate/policy"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -119,13 +120,22 @@ type Status struct {
 	Ready      bool             `json:"ready"`
 	Upstreams  []UpstreamStatus `json:"upstreams"`
 	Collisions []string         `json:"collisions,omitempty"`
+	Policy     *policy.Status   `json:"policy,omitempty"`
 }
 
 // Status reports the gateway's readiness and every upstream's state. The
-// gateway is ready once its configuration is loaded: an unavailable upstream
-// makes its features leave the lists, not the gateway unready.
+// gateway is ready once its configuration and its policy are loaded: an
+// unavailable upstream makes its features leave the lists, not the gateway
+// unready; a broken policy update keeps the last good policy and shows here.
 func (g *Gateway) Status() Status {
 	s := Status{Ready: true, Collisions: g.catalog().collisions}
+	if p, ok := g.opts.Authorizer.(interface {
+		Status() policy.Status
+		Ready() bool
+	}); ok {
+		st := p.Status()
+		s.Policy, s.Ready = &st, p.Ready()
+	}
 	for _, u := range g.ups {
 		s.Upstreams = append(s.Upstreams, u.status())
 	}

@@ -26,10 +26,14 @@ func withSignIn(opts *gateway.Options, cfg *config.Config, listen net.Addr, log 
 		return fmt.Errorf("sign-in: %w", err)
 	}
 	metadataURL := strings.TrimSuffix(cfg.MCPURL(), mcpPath) + authn.MetadataPaths(mcpPath)[0]
+	mw := authn.MiddlewareOptions{ResourceMetadataURL: metadataURL, Scopes: cfg.Auth.ChallengeScopes, Logger: log}
 	opts.HTTPMiddleware = append(opts.HTTPMiddleware,
 		authn.OriginMiddleware(cfg.Auth.AllowedOrigins, isLoopbackAddr(listen), log),
-		authn.Middleware(v, authn.MiddlewareOptions{ResourceMetadataURL: metadataURL, Scopes: cfg.Auth.ChallengeScopes, Logger: log}),
+		authn.Middleware(v, mw),
 	)
+	opts.ScopeChallenge = func(w http.ResponseWriter, scopes []string, desc string) {
+		authn.WriteInsufficientScope(w, mw, scopes, desc)
+	}
 	issuers := make([]string, len(cfg.Auth.Issuers))
 	for i, is := range cfg.Auth.Issuers {
 		issuers[i] = is.Issuer

@@ -19,8 +19,9 @@ import (
 
 const devAbout = `Run a gateway for local development, with no setup: it starts the demo
 upstream servers "notes" and "hr" on loopback, an embedded development OIDC
-provider with the demo users alice, bob, carol and mallory, and serves them
-on --addr, which must be a loopback address. MCP clients sign in through the
+provider with the demo users alice, bob, carol and mallory, and the shipped
+policy library (rego/) with its demo data, and serves them on --addr, which
+must be a loopback address. Decisions are logged to stderr. MCP clients sign in through the
 provider by themselves; scripts get a token with "mcpgate dev token NAME".
 Not for production: the provider is insecure by design and the data is demo
 data. Logs go to stderr.`
@@ -72,7 +73,13 @@ func serveDev(ctx context.Context, addr string, log *slog.Logger, e *env) int {
 		ln.Close()
 		return fail(log, err)
 	}
-	gw, err := newGateway(cfg, log, ln.Addr(), devRoutes(idp))
+	authz, closeLog, err := devAuthorizer(log, e.stderr)
+	if err != nil {
+		ln.Close()
+		return fail(log, err)
+	}
+	defer closeLog()
+	gw, err := newGateway(cfg, log, ln.Addr(), devRoutes(idp), authz)
 	if err != nil {
 		ln.Close()
 		return fail(log, err)

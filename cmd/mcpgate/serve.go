@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,7 +31,7 @@ func runServe(ctx context.Context, args []string, e *env) int {
 	}
 	cfg, err := config.Load(*path)
 	if err == nil {
-		err = cfg.RequireAuth()
+		err = errors.Join(cfg.RequireAuth(), cfg.RequirePolicy())
 	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
@@ -41,7 +42,13 @@ func runServe(ctx context.Context, args []string, e *env) int {
 	if err != nil {
 		return fail(log, fmt.Errorf("listen: %w", err))
 	}
-	gw, err := newGateway(cfg, log, ln.Addr(), nil)
+	authz, closeLog, err := newAuthorizer(ctx, cfg, log, e.stderr)
+	if err != nil {
+		ln.Close()
+		return fail(log, err)
+	}
+	defer closeLog()
+	gw, err := newGateway(cfg, log, ln.Addr(), nil, authz)
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
@@ -51,9 +58,9 @@ func runServe(ctx context.Context, args []string, e *env) int {
 }
 
 // newGateway builds the gateway for cfg, listening on listen, with sign-in,
-// the CLI's logger and version, and extra routes.
-func newGateway(cfg *config.Config, log *slog.Logger, listen net.Addr, routes map[string]http.Handler) (*gateway.Gateway, error) {
-	opts := &gateway.Options{Logger: log, Version: currentBuild().version, Routes: routes}
+// the policy of authz, the CLI's logger and version, and extra routes.
+func newGateway(cfg *config.Config, log *slog.Logger, listen net.Addr, routes map[string]http.Handler, authz gateway.Authorizer) (*gateway.Gateway, error) {
+	opts := &gateway.Options{Logger: log, Version: currentBuild().version, Routes: routes, Authorizer: authz}
 	if err := withSignIn(opts, cfg, listen, log); err != nil {
 		return nil, err
 	}

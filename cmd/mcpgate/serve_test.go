@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -46,7 +47,11 @@ func demoConfig(t *testing.T, listen string, idp *devidp.Provider) string {
 		}
 	})
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: %q\nshutdown_grace: 5s\n", listen)
+	lib, err := filepath.Abs("../../rego")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "listen: %q\nshutdown_grace: 5s\npolicy: {dir: %q, decision_log: none}\n", listen, lib)
 	if idp != nil {
 		fmt.Fprintf(&b, "auth:\n  issuers:\n    - issuer: %q\n", idp.Issuer())
 	}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/policy"
+	"github.com/mcpgate/mcpgate/rego"
+)
+
+// newAuthorizer builds the policy engine of cfg.Policy and loads its
+// policy: the directory (then watched), or OPA's plugin manager with
+// bundles. It returns a close function for the decision log.
+func newAuthorizer(ctx context.Context, cfg *config.Config, log *slog.Logger, stderr io.Writer) (*policy.Engine, func(), error) {
+	dl, closeLog, err := decisionLog(cfg.Policy, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := policy.NewEngine(policy.Options{Timeout: time.Duration(cfg.Policy.Timeout), Logger: log, DecisionLog: dl})
+	switch {
+	case cfg.Policy.Dir != "":
+		if err := e.LoadDir(cfg.Policy.Dir); err != nil {
+			closeLog()
+			return nil, nil, fmt.Errorf("policy.dir: %w", err)
+		}
+		e.WatchDir(ctx, cfg.Policy.Dir)
+	case cfg.Policy.OPAConfigFile != "":
+		raw, err := os.ReadFile(cfg.Policy.OPAConfigFile)
+		if err == nil {
+			err = e.UseBundles(ctx, raw)
+		}
+		if err != nil {
+			closeLog()
+			return nil, nil, fmt.Errorf("policy.opa_config_file: %w", err)
+		}
+	}
+	return e, closeLog, nil
+}
+
+// decisionLog opens the decision-log sink of the configuration.
+func decisionLog(p config.Policy, stderr io.Writer) (*policy.DecisionLog, func(), error) {
+	switch p.DecisionLog {
+	case "none":
+		return nil, func() {}, nil
+	case "", config.DecisionLogStdout:
+		dl := policy.NewDecisionLog(os.Stdout, p.DecisionLogBuffer)
+		return dl, func() { dl.Close() }, nil
+	case "stderr":
+		dl := policy.NewDecisionLog(stderr, p.DecisionLogBuffer)
+		return dl, func() { dl.Close() }, nil
+	}
+	f, err := os.OpenFile(p.DecisionLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy.decision_log: %w", err)
+	}
+	dl := policy.NewDecisionLog(f, p.DecisionLogBuffer)
+	return dl, func() { dl.Close(); f.Close() }, nil
+}
+
+// devAuthorizer runs the shipped library with its demo data, logging
+// decisions to stderr beside the other logs.
+func devAuthorizer(log *slog.Logger, stderr io.Writer) (*policy.Engine, func(), error) {
+	modules, data, err := rego.Library()
+	if err != nil {
+		return nil, nil, err
+	}
+	dl := policy.NewDecisionLog(stderr, config.DefaultDecisionLogBuffer)
+	e := policy.NewEngine(policy.Options{Logger: log, DecisionLog: dl})
+	if err := e.LoadModules(modules, data); err != nil {
+		dl.Close()
+		return nil, nil, fmt.Errorf("shipped policy library: %w", err)
+	}
+	return e, func() { dl.Close() }, nil
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// TestDevPolicyOutcome checks the outcome of the shipped policy library in
+// `mcpgate dev`, end to end with real tokens for the demo users (DESIGN §3):
+// alice may use notes' list/read/write but not delete_note and nothing of
+// hr; bob may use hr and read notes; carol everything; mallory nothing.
+// Lists are filtered, and a hidden tool is refused on call too.
+func TestDevPolicyOutcome(t *testing.T) {
+	t.Parallel()
+	r := start(t, newTestEnv(nil), "dev", "--addr", "127.0.0.1:0")
+	all := []string{"notes__list_notes", "notes__read_note", "notes__write_note", "notes__delete_note", "hr__lookup_employee", "hr__salary_report"}
+	allowed := map[string][]string{
+		"alice":   {"notes__list_notes", "notes__read_note", "notes__write_note"},
+		"bob":     {"notes__list_notes", "notes__read_note", "hr__lookup_employee", "hr__salary_report"},
+		"carol":   all,
+		"mallory": nil,
+	}
+	args := map[string]map[string]any{
+		"notes__list_notes":   {},
+		"notes__read_note":    {"id": "welcome"},
+		"notes__write_note":   {"id": "scratch", "body": "x"},
+		"notes__delete_note":  {"id": "scratch-never-written"},
+		"hr__lookup_employee": {"id": "E1003"},
+		"hr__salary_report":   {"department": "Engineering"},
+	}
+	for user, want := range allowed {
+		t.Run(user, func(t *testing.T) {
+			t.Parallel()
+			code, token, stderr := runCLI(t, nil, "dev", "token", "--addr", r.addr.String(), user)
+			if code != exitOK {
+				t.Fatalf("dev token %s: %s", user, stderr)
+			}
+			cs := connect(t, r.baseURL()+"/mcp", strings.TrimSpace(token))
+			listed := toolNames(t, cs)
+			slices.Sort(listed)
+			wantSorted := slices.Clone(want)
+			slices.Sort(wantSorted)
+			if !slices.Equal(listed, wantSorted) {
+				t.Errorf("%s lists %v, want %v", user, listed, wantSorted)
+			}
+			for _, tool := range all {
+				_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tool, Arguments: args[tool]})
+				var rpcErr *jsonrpc.Error
+				denied := errors.As(err, &rpcErr) && rpcErr.Code == -32001
+				if slices.Contains(want, tool) == denied {
+					t.Errorf("%s calling %s: err %v; want allowed=%v", user, tool, err, slices.Contains(want, tool))
+				}
+				if denied && !strings.Contains(rpcErr.Message, "denied by policy") {
+					t.Errorf("%s calling %s: denial %q carries no reason", user, tool, rpcErr.Message)
+				}
+			}
+		})
+	}
+}
