@@ -41,11 +41,16 @@ func TestDexSignIn(t *testing.T) {
 		}
 	})
 	bin := mcpgateBinary(t)
+	lib, err := filepath.Abs("../rego")
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	addr := testtools.StartListening(t, "mcpgate serve", func(addr string) *exec.Cmd {
 		cfg := filepath.Join(dir, "mcpgate-"+strings.ReplaceAll(addr, ":", "_")+".yaml")
 		var b strings.Builder
-		fmt.Fprintf(&b, "listen: %q\nauth:\n  issuers:\n    - issuer: %q\n      audiences: [%q]\nservers:\n", addr, dex.Issuer, mcpClient.ID)
+		fmt.Fprintf(&b, "listen: %q\npolicy: {dir: %q, decision_log: none}\nauth:\n  issuers:\n    - issuer: %q\n      audiences: [%q]\nservers:\n",
+			addr, lib, dex.Issuer, mcpClient.ID)
 		for _, d := range demos {
 			fmt.Fprintf(&b, "  - name: %s\n    url: %q\n    allow_insecure_http: true\n", d.Name, d.URL)
 		}
@@ -61,8 +66,13 @@ func TestDexSignIn(t *testing.T) {
 	token := dex.PasswordToken(t, mcpClient, alice.Email, alice.Password, "openid", "email", "profile", "groups")
 	cs := connectWithToken(t, ctx, endpoint, token)
 	eventuallyTools(t, ctx, cs, "notes__list_notes")
-	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "hr__lookup_employee", Arguments: map[string]any{"id": "E1003"}}); err != nil || res.IsError {
+	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "notes__list_notes"}); err != nil || res.IsError {
 		t.Errorf("call with Dex token: %v %+v", err, res)
+	}
+	// Dex's groups claim reaches the shipped policy: engineering has no hr.
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "hr__lookup_employee", Arguments: map[string]any{"id": "E1003"}}); err == nil ||
+		!strings.Contains(err.Error(), "denied by policy") {
+		t.Errorf("alice (engineering) calling hr: %v, want denied by policy", err)
 	}
 
 	foreign := dex.PasswordToken(t, otherService, alice.Email, alice.Password, "openid", "email")

@@ -20,9 +20,11 @@ import (
 )
 
 // Authorizer decides every request and every list entry; policy.Engine is
-// the implementation. Decide must deny on any failure.
+// the implementation. Decide and Check must deny on any failure; Decide
+// records the decision (decision log), Check only looks ahead.
 type Authorizer interface {
 	Decide(ctx context.Context, in *policy.Input) policy.Decision
+	Check(ctx context.Context, in *policy.Input) policy.Decision
 	Revision() string
 }
 
@@ -363,10 +365,16 @@ func (g *Gateway) stepUpChallenge(next http.Handler) http.Handler {
 		body, in := g.peekCall(r, id)
 		r.Body = body
 		if in != nil {
-			d := g.opts.Authorizer.Decide(r.Context(), in)
+			// A look ahead: the MCP layer decides (and logs) the request
+			// again with what only the session knows. A step-up answer is
+			// the decision of record, so it is decided again and logged.
+			d := g.opts.Authorizer.Check(r.Context(), in)
 			if missing := missingScopes(d, id.Scopes); !d.Allow && len(missing) > 0 {
-				g.opts.ScopeChallenge(w, d.RequiredScopes, fmt.Sprintf("%s needs scope %s", in.Method, strings.Join(missing, " ")))
-				return
+				d = g.opts.Authorizer.Decide(r.Context(), in)
+				if missing = missingScopes(d, id.Scopes); !d.Allow && len(missing) > 0 {
+					g.opts.ScopeChallenge(w, d.RequiredScopes, fmt.Sprintf("%s needs scope %s", in.Method, strings.Join(missing, " ")))
+					return
+				}
 			}
 		}
 		next.ServeHTTP(w, r)

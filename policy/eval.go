@@ -41,6 +41,17 @@ var (
 // all deny with the cause as the only reason. The failure is logged, and
 // every decision goes to the decision log. ID and Revision are always set.
 func (e *Engine) Decide(ctx context.Context, in *Input) Decision {
+	return e.decide(ctx, in, true)
+}
+
+// Check is Decide without the decision log: for a look ahead that is not
+// the decision of record (the gateway's scope step-up check before the MCP
+// layer decides the same request again, and logs it).
+func (e *Engine) Check(ctx context.Context, in *Input) Decision {
+	return e.decide(ctx, in, false)
+}
+
+func (e *Engine) decide(ctx context.Context, in *Input, record bool) Decision {
 	start := time.Now()
 	c := e.current.Load()
 	var input ast.Value
@@ -65,7 +76,7 @@ func (e *Engine) Decide(ctx context.Context, in *Input) Decision {
 	if err != nil {
 		e.logFailure(ctx, in, d, err)
 	}
-	if l := e.dlog.Load(); l != nil {
+	if l := e.dlog.Load(); l != nil && record {
 		l.enqueue(newRecord(ctx, e.opts.Now(), in, input, d, err, elapsed, c))
 	}
 	return d

@@ -1,0 +1,260 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/authn/devidp"
+	"github.com/mcpgate/mcpgate/policy"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// testPolicy: everybody may list and call echo; slow needs the "admin"
+// scope (a step-up); secret is never listed nor callable; delete is listed
+// to admins only. Arguments matter in the call phase only.
+const testPolicy = `package mcpgate.authz
+
+default decision := {"allow": false, "reasons": ["no rule allows this"], "required_scopes": []}
+
+decision := {"allow": true, "reasons": [], "required_scopes": []} if allowed
+
+decision := {"allow": false, "reasons": ["slow needs the admin scope"], "required_scopes": ["admin"]} if {
+	input.tool.upstream_name == "slow"
+	not "admin" in input.token.scopes
+}
+
+decision := {"allow": false, "reasons": ["echo refuses the word forbidden"], "required_scopes": []} if {
+	input.phase == "call"
+	input.tool.upstream_name == "echo"
+	input.arguments.word == "forbidden"
+}
+
+allowed if {
+	input.tool.upstream_name == "echo"
+	not input.arguments.word == "forbidden"
+}
+
+allowed if {
+	input.tool.upstream_name == "slow"
+	"admin" in input.token.scopes
+}
+`
+
+// lockedBuffer collects decision-log lines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines() []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// signedInGateway runs a gateway with real sign-in (the development
+// provider as issuer, authn's verifier and middleware) and a real policy
+// engine with testPolicy. It returns the gateway URL, the provider to mint
+// tokens, and the decision log.
+func signedInGateway(t *testing.T, servers ...string) (string, *devidp.Provider, *lockedBuffer) {
+	t.Helper()
+	const resource = "http://gateway.test/mcp"
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp, err := devidp.New(devidp.Options{Issuer: "http://" + ln.Addr().String() + "/idp", Audience: resource, Scopes: []string{"mcp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idpSrv := &http.Server{Handler: http.StripPrefix("/idp", idp.Handler())}
+	go idpSrv.Serve(ln)
+	t.Cleanup(func() { idpSrv.Close() })
+	v, err := authn.NewVerifier(authn.Config{Resource: resource, Issuers: []authn.IssuerConfig{{Issuer: idp.Issuer()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logBuf := &lockedBuffer{}
+	dl := policy.NewDecisionLog(logBuf, 1000)
+	t.Cleanup(func() { dl.Close() })
+	engine := policy.NewEngine(policy.Options{DecisionLog: dl})
+	if err := engine.LoadModules(map[string]string{"p.rego": testPolicy}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mw := authn.MiddlewareOptions{ResourceMetadataURL: "http://gateway.test/.well-known/oauth-protected-resource/mcp"}
+	opts := testOptions()
+	opts.Authorizer = engine
+	opts.HTTPMiddleware = []func(http.Handler) http.Handler{authn.Middleware(v, mw)}
+	opts.ScopeChallenge = func(w http.ResponseWriter, scopes []string, desc string) { authn.WriteInsufficientScope(w, mw, scopes, desc) }
+	up := startUpstream(t, echoServer("up", nil, nil))
+	gw := startGateway(t, opts, upstreamConfig("up", up.URL))
+	return gw.URL, idp, logBuf
+}
+
+func tokenFor(t *testing.T, idp *devidp.Provider, user string) string {
+	t.Helper()
+	tok, _, err := idp.Token(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestPolicyListAndCall(t *testing.T) {
+	t.Parallel()
+	url, idp, decisions := signedInGateway(t)
+	hc := &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + tokenFor(t, idp, "alice")}}}}
+	for name, version := range eras {
+		t.Run(name, func(t *testing.T) {
+			cs := connectWith(t, url, version, nil, hc)
+			if got := toolNames(t, cs); !slices.Equal(got, []string{"up__echo"}) {
+				t.Errorf("alice lists %v, want only up__echo", got)
+			}
+			res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo", Arguments: map[string]any{"word": "hello"}})
+			if err != nil || res.IsError {
+				t.Fatalf("allowed call: %v %+v", err, res)
+			}
+			// The call phase sees the arguments; the list phase never does.
+			_, err = cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo", Arguments: map[string]any{"word": "forbidden"}})
+			if rpcErr := rpcError(t, err); rpcErr.Code != CodeDenied || !strings.Contains(rpcErr.Message, "echo refuses the word forbidden") {
+				t.Errorf("denied call: %+v", rpcErr)
+			}
+		})
+	}
+	// Every decision is logged, arguments masked.
+	lines := decisions.lines()
+	eventually(t, "decision-log lines", func() bool { lines = decisions.lines(); return len(lines) >= 4 })
+	var sawDeny bool
+	for _, l := range lines {
+		if l["phase"] == "call" && l["allow"] == false {
+			sawDeny = true
+			in, _ := l["input"].(map[string]any)
+			args, _ := in["arguments"].(map[string]any)
+			req, _ := in["request"].(map[string]any)
+			if args["word"] != policy.MaskedValue || l["target"] != "up__echo" || req["protocol_version"] == nil {
+				t.Errorf("denied call logged as %v; want the argument masked, the target and the session", l)
+			}
+		}
+		if l["user_sub"] != "alice" || l["decision_id"] == "" || l["policy_revision"] == "" {
+			t.Errorf("decision-log line %v", l)
+		}
+	}
+	if !sawDeny {
+		t.Errorf("no denied call in the decision log: %v", lines)
+	}
+	calls := 0
+	for _, l := range lines {
+		if l["phase"] == "call" {
+			calls++
+		}
+	}
+	if calls != 4 {
+		t.Errorf("%d call decisions logged for 4 calls: one decision of record per call", calls)
+	}
+}
+
+// TestListDecisionsAreCached checks that listing does not evaluate the
+// policy per tool per request: one identity's view is decided once.
+func TestListDecisionsAreCached(t *testing.T) {
+	t.Parallel()
+	url, idp, decisions := signedInGateway(t)
+	hc := &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + tokenFor(t, idp, "bob")}}}}
+	cs := connectWith(t, url, legacy, nil, hc)
+	toolNames(t, cs)
+	countLists := func() int {
+		n := 0
+		for _, l := range decisions.lines() {
+			if l["phase"] == "list" {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, "the first list decisions", func() bool { return countLists() >= 2 })
+	first := countLists()
+	for range 10 {
+		toolNames(t, cs)
+	}
+	// A second session of the same user reuses the view too.
+	toolNames(t, connectWith(t, url, modern, nil, hc))
+	if got := countLists(); got != first {
+		t.Errorf("list decisions grew from %d to %d over 11 more lists", first, got)
+	}
+}
+
+func TestInsufficientScopeChallenge(t *testing.T) {
+	t.Parallel()
+	url, idp, _ := signedInGateway(t)
+	body := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"up__slow","arguments":{},` +
+		`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tokenFor(t, idp, "carol"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", modern)
+	req.Header.Set("Mcp-Method", "tools/call")
+	req.Header.Set("Mcp-Name", "up__slow")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	got := resp.Header.Get("WWW-Authenticate")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(got, `error="insufficient_scope"`) ||
+		!strings.Contains(got, `scope="admin"`) || !strings.Contains(got, `resource_metadata="http://gateway.test/`) {
+		t.Errorf("status %d, WWW-Authenticate %q; want 403 insufficient_scope for admin", resp.StatusCode, got)
+	}
+}
+
+// TestDeniedCallNeverReachesUpstream checks that a denial is decided before
+// anything is sent upstream.
+func TestDeniedCallNeverReachesUpstream(t *testing.T) {
+	t.Parallel()
+	calls := make(chan string, 4)
+	s := mcp.NewServer(&mcp.Implementation{Name: "watched"}, nil)
+	s.AddTool(&mcp.Tool{Name: "echo", InputSchema: emptyObject}, func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		calls <- string(req.Params.Arguments)
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ran"}}}, nil
+	})
+	up := startUpstream(t, s)
+	engine := policy.NewEngine(policy.Options{})
+	if err := engine.LoadModules(map[string]string{"p.rego": testPolicy}, nil); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions()
+	opts.Authorizer = engine
+	gw := startGateway(t, opts, upstreamConfig("w", up.URL))
+	cs := connect(t, gw.URL, legacy, nil)
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "w__echo", Arguments: map[string]any{"word": "forbidden"}}); err == nil {
+		t.Fatal("denied call succeeded")
+	}
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "w__echo", Arguments: map[string]any{"word": "fine"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-calls; got != `{"word":"fine"}` {
+		t.Errorf("the upstream saw %s first; the denied call must never reach it", got)
+	}
+}
