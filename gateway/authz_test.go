@@ -107,7 +107,9 @@ func signedInGateway(t *testing.T, servers ...string) (string, *devidp.Provider,
 	opts := testOptions()
 	opts.Authorizer = engine
 	opts.HTTPMiddleware = []func(http.Handler) http.Handler{authn.Middleware(v, mw)}
-	opts.ScopeChallenge = func(w http.ResponseWriter, scopes []string, desc string) { authn.WriteInsufficientScope(w, mw, scopes, desc) }
+	opts.ScopeChallenge = func(w http.ResponseWriter, scopes []string, desc string) {
+		authn.WriteInsufficientScope(w, mw, scopes, desc)
+	}
 	up := startUpstream(t, echoServer("up", nil, nil))
 	gw := startGateway(t, opts, upstreamConfig("up", up.URL))
 	return gw.URL, idp, logBuf
