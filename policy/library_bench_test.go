@@ -1,0 +1,100 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/mcpgate/mcpgate/rego"
+)
+
+// libraryEngine loads the shipped library (rego/) with its demo data plus
+// 1,000 more groups, each granting tools on a few of 20 servers.
+func libraryEngine(tb testing.TB) *Engine { return libraryEngineN(tb, 1000) }
+
+func libraryEngineN(tb testing.TB, n int) *Engine {
+	tb.Helper()
+	modules, data, err := rego.Library()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	groups := data["mcpgate"].(map[string]any)["config"].(map[string]any)["groups"].(map[string]any)
+	for i := range n {
+		servers := map[string]any{}
+		for s := range 3 {
+			tools := map[string]any{}
+			for k := range 10 {
+				tools[fmt.Sprintf("tool_%d", (i+k)%200)] = []string{"read", "write", "all"}[k%3]
+			}
+			servers[fmt.Sprintf("server_%d", (i+s)%20)] = map[string]any{"tools": tools}
+		}
+		groups[fmt.Sprintf("group-%04d", i)] = map[string]any{"servers": servers}
+	}
+	e := NewEngine(Options{Logger: slog.New(slog.DiscardHandler)})
+	if err := e.LoadModules(modules, data); err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+func libraryInput(phase, server, tool string) *Input {
+	ro := tool == "read_note" || tool == "list_notes"
+	in := &Input{
+		Phase:  phase,
+		Method: "tools/call",
+		User:   User{Sub: "alice", Iss: "https://idp.example", Groups: []string{"group-0001", "group-0500", "group-0999", "engineering"}, Claims: map[string]any{}},
+		Token:  Token{Scopes: []string{"mcp"}, Aud: []string{"https://mcp.example.com/mcp"}},
+		Server: &Server{Name: server, Labels: map[string]string{"env": "prod"}},
+		Tool: &Tool{Name: server + "__" + tool, UpstreamName: tool, Server: server,
+			Annotations: &Annotations{ReadOnlyHint: &ro, DestructiveHint: new(bool)}},
+		Request: Request{Time: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)},
+	}
+	if phase == PhaseCall {
+		in.Arguments = map[string]any{"id": "plan-2026", "body": "text"}
+	} else {
+		in.Method = "tools/list"
+	}
+	return in
+}
+
+// BenchmarkLibraryCall is one call decision of the shipped library with a
+// data document of 1,000 groups (allowed: engineering may write notes).
+func BenchmarkLibraryCall(b *testing.B) {
+	e := libraryEngine(b)
+	in := libraryInput(PhaseCall, "notes", "write_note")
+	if d := e.Decide(context.Background(), in); !d.Allow {
+		b.Fatalf("fixture call denied: %v", d.Reasons)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Decide(context.Background(), in)
+	}
+}
+
+// BenchmarkLibraryList200 is the list phase of one caller for a catalog of
+// 200 tools on 20 servers: what a new caller's view costs once per policy
+// and catalog revision (then it is cached).
+func BenchmarkLibraryList200(b *testing.B) {
+	e := libraryEngine(b)
+	ins := make([]*Input, 200)
+	for i := range ins {
+		ins[i] = libraryInput(PhaseList, fmt.Sprintf("server_%d", i%20), fmt.Sprintf("tool_%d", i))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, in := range ins {
+			e.Decide(context.Background(), in)
+		}
+	}
+}
+
+func BenchmarkLibraryCallSmallData(b *testing.B) {
+	e := libraryEngineN(b, 0)
+	in := libraryInput(PhaseCall, "notes", "write_note")
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Decide(context.Background(), in)
+	}
+}
