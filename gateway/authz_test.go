@@ -78,7 +78,7 @@ func (l *lockedBuffer) lines() []map[string]any {
 // provider as issuer, authn's verifier and middleware) and a real policy
 // engine with testPolicy. It returns the gateway URL, the provider to mint
 // tokens, and the decision log.
-func signedInGateway(t *testing.T, servers ...string) (string, *devidp.Provider, *lockedBuffer) {
+func signedInGateway(t testing.TB, servers ...string) (string, *devidp.Provider, *lockedBuffer) {
 	t.Helper()
 	const resource = "http://gateway.test/mcp"
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -115,7 +115,7 @@ func signedInGateway(t *testing.T, servers ...string) (string, *devidp.Provider,
 	return gw.URL, idp, logBuf
 }
 
-func tokenFor(t *testing.T, idp *devidp.Provider, user string) string {
+func tokenFor(t testing.TB, idp *devidp.Provider, user string) string {
 	t.Helper()
 	tok, _, err := idp.Token(user)
 	if err != nil {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"syscall"
@@ -21,15 +22,23 @@ func BenchmarkToolCall(b *testing.B) {
 	target, _ := url.Parse(up.URL)
 	proxy := newLoopbackServer(b, httputil.NewSingleHostReverseProxy(target))
 	gw := startGateway(b, nil, upstreamConfig("echo", up.URL))
-	paths := []struct{ name, url, tool string }{
-		{"direct", up.URL, "echo"},
-		{"reverseproxy", proxy.URL + "/mcp", "echo"},
-		{"mcpgate", gw.URL, "echo__echo"},
+	// mcpgate with sign-in (token verified, cached) and a policy decision
+	// per call, logged; its upstream is its own echo server.
+	full, idp, _ := signedInGateway(b)
+	token := http.Header{"Authorization": {"Bearer " + tokenFor(b, idp, "alice")}}
+	paths := []struct {
+		name, url, tool string
+		header          http.Header
+	}{
+		{"direct", up.URL, "echo", nil},
+		{"reverseproxy", proxy.URL + "/mcp", "echo", nil},
+		{"mcpgate", gw.URL, "echo__echo", nil},
+		{"mcpgate-signin-policy", full, "up__echo", token},
 	}
 	for _, version := range []string{legacy, modern} {
 		for _, p := range paths {
 			b.Run(version+"/"+p.name, func(b *testing.B) {
-				cs := connect(b, p.url, version, nil)
+				cs := connectWith(b, p.url, version, nil, &http.Client{Transport: headerTransport{p.header}})
 				params := &mcp.CallToolParams{Name: p.tool, Arguments: map[string]any{"message": "hello"}}
 				ctx := context.Background()
 				before := cpuTime()
