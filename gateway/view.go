@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -66,6 +67,7 @@ func (g *Gateway) newView(f filter) *view {
 		SubscribeHandler:   v.subscribe,
 		UnsubscribeHandler: v.unsubscribe,
 	})
+	v.server.AddSendingMiddleware(dropUnsubscribedListChanged)
 	v.server.AddReceivingMiddleware(v.absentServerMiddleware)
 	if g.opts.Authorizer != nil {
 		v.server.AddReceivingMiddleware(g.authorize)
@@ -97,6 +99,28 @@ func (v *view) sync(cat *catalog, policyRevision string) {
 	}, func(_ string, e *templateEntry) {
 		v.server.AddResourceTemplate(e.template, v.g.resourceHandler(e.up))
 	}, v.server.RemoveResourceTemplates)
+}
+
+// dropUnsubscribedListChanged keeps list_changed notifications meant for
+// sessions of the 2025 revisions away from 2026-07-28 requests. go-sdk
+// v1.8.0 broadcasts them to every session without initialize parameters,
+// and the stateless sessions of 2026-07-28 requests have none, so a request
+// in flight (a subscriptions/listen stream filtered to other kinds, say)
+// would receive notifications it did not subscribe to. Notifications for
+// a subscription carry its id in _meta and pass.
+func dropUnsubscribedListChanged(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if !strings.HasSuffix(method, "/list_changed") {
+			return next(ctx, method, req)
+		}
+		ss, ok := req.GetSession().(*mcp.ServerSession)
+		if ok && ss.InitializeParams() == nil {
+			if p := req.GetParams(); p == nil || p.GetMeta()[mcp.MetaKeySubscriptionID] == nil {
+				return nil, nil
+			}
+		}
+		return next(ctx, method, req)
+	}
 }
 
 // syncSet makes have equal to the visible entries of want, calling add for
