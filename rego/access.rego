@@ -18,37 +18,37 @@ package mcpgate.authz
 # _rank orders tool levels; readonly.rego says what each level allows.
 _rank := {"none": 0, "read": 1, "write": 2, "all": 3}
 
+# _labels are the labels of the target's server (null when it has none).
+_labels := object.get(input.server, "labels", {})
+
+# Patterns are the names containing * or ?; only they go to glob.match.
 # _grants_of returns the grants of one group's entry that apply to the
 # target's server, most specific first.
 _grants_of(entry) := [grant] if {
 	grant := entry.servers[_server]
 } else := grants if {
+	entry.labels
 	grants := [grant |
-		some key, value in object.get(input.server, "labels", {})
+		some key, value in _labels
 		grant := entry.labels[key][value]
 	]
 	count(grants) > 0
 } else := [grant |
 	some pattern, grant in entry.servers
-	_is_pattern(pattern)
+	regex.match(`[*?]`, pattern)
 	glob.match(pattern, null, _server)
 ]
-
-_is_pattern(name) if contains(name, "*")
-
-_is_pattern(name) if contains(name, "?")
 
 # _section is the part of a grant that covers the target's kind.
 _section := {"tool": "tools", "prompt": "prompts", "resource": "resources"}[_kind]
 
 # _target_keys are the names a grant may list the target under.
-_target_keys contains _target.upstream_name if _kind != "resource"
-
-_target_keys contains key if {
-	_kind == "resource"
+_target_keys := [_target.upstream_name] if {
+	_kind != "resource"
+} else := [key |
 	some field in ["uri", "uri_template"]
 	key := _target[field]
-}
+]
 
 # _value_rank turns a grant value into a rank; anything unknown is none.
 _value_rank(value) := 3 if {
@@ -56,8 +56,11 @@ _value_rank(value) := 3 if {
 } else := object.get(_rank, value, 0)
 
 # _grant_rank is the rank one grant gives the target, undefined when it
-# does not mention the target.
-_grant_rank(grant) := max(ranks) if {
+# does not mention the target. Exact names are object lookups; patterns
+# are only tried when no exact entry exists.
+_grant_rank(grant) := _value_rank(grant[_section][_target_keys[0]]) if {
+	count(_target_keys) == 1
+} else := max(ranks) if {
 	ranks := [_value_rank(value) |
 		some key in _target_keys
 		value := grant[_section][key]
@@ -66,26 +69,31 @@ _grant_rank(grant) := max(ranks) if {
 } else := max(ranks) if {
 	ranks := [_value_rank(value) |
 		some pattern, value in grant[_section]
-		_is_pattern(pattern)
+		regex.match(`[*?]`, pattern)
 		some key in _target_keys
 		glob.match(pattern, null, key)
 	]
 	count(ranks) > 0
 }
 
-# _group_grants holds, per group of the user, the grants for the server.
-_group_grants[group] := grants if {
+# _best_rank is the best rank a group's grants give the target (0 when
+# they do not mention it). Most groups have one grant for a server.
+_best_rank([grant]) := rank if {
+	rank := _grant_rank(grant)
+} else := 0
+
+_best_rank(grants) := max(array.concat(ranks, [0])) if {
+	count(grants) != 1
+	ranks := [r | some grant in grants; r := _grant_rank(grant)]
+}
+
+# _group_rank is, per group of the user with a grant for the server, its
+# best rank for the target (0 when the grants do not mention it).
+_group_rank[group] := _best_rank(grants) if {
+	_target_phase
 	some group in _groups
 	grants := _grants_of(_cfg.groups[group])
 	count(grants) > 0
-}
-
-# _group_rank is, per group with a grant for the server, its best rank for
-# the target (0 when the grants do not mention it).
-_group_rank[group] := rank if {
-	some group, grants in _group_grants
-	ranks := [r | some grant in grants; r := _grant_rank(grant)]
-	rank := max(array.concat(ranks, [0]))
 }
 
 _granting_groups contains group if {
@@ -93,7 +101,10 @@ _granting_groups contains group if {
 	rank >= _needed_rank
 }
 
-_access_granted if count(_granting_groups) > 0
+_access_granted if {
+	some _, rank in _group_rank
+	rank >= _needed_rank
+}
 
 grants contains msg if {
 	_target_phase
@@ -116,7 +127,7 @@ grants contains msg if {
 deny contains msg if {
 	_target_phase
 	_kind
-	count(_group_grants) == 0
+	count(_group_rank) == 0
 	msg := sprintf("no group of user %s (%s) grants access to server %s", [_user, _group_list, _server])
 }
 

@@ -23,9 +23,11 @@ _arguments := object.get(input, "arguments", {})
 deny contains msg if {
 	some name, rule in _argument_rules
 	rule.required == true
-	not name in object.keys(_arguments)
+	not _has_argument(name)
 	msg := sprintf("argument %s is required", [name])
 }
+
+_has_argument(name) if _arguments[name] = _
 
 _known_checks := {"required", "path_prefixes", "values", "patterns", "max", "min", "max_length"}
 
@@ -40,52 +42,51 @@ deny contains msg if {
 deny contains msg if {
 	some name, rule in _argument_rules
 	value := _arguments[name]
-	some msg in _argument_violations(name, rule, value)
-}
-
-# _argument_violations returns the reasons value breaks rule.
-_argument_violations(name, rule, value) := {msg |
 	some check, limit in rule
-	some msg in _violation(check, name, limit, value)
+	msg := _violation(check, name, limit, value)
 }
 
-_violation("path_prefixes", name, prefixes, value) := {sprintf("argument %s must be a string", [name])} if {
+# _violation is the reason value breaks one check of its rule, undefined
+# when it does not (no set is built for arguments that pass).
+_violation("path_prefixes", name, _, value) := sprintf("argument %s must be a string", [name]) if {
 	not is_string(value)
-} else := {sprintf("argument %s must not contain '..' (got %s)", [name, _show(value)])} if {
+} else := sprintf("argument %s must not contain '..' (got %s)", [name, _show(value)]) if {
 	".." in split(value, "/")
-} else := {sprintf("argument %s must start with %s (got %s)", [name, concat(" or ", prefixes), _show(value)])} if {
+}
+
+_violation("path_prefixes", name, prefixes, value) := sprintf("argument %s must start with %s (got %s)", [name, concat(" or ", prefixes), _show(value)]) if {
+	is_string(value)
+	not ".." in split(value, "/")
 	not _has_prefix(value, prefixes)
-} else := set()
+}
 
-_violation("values", name, allowed, value) := set() if {
-	value in allowed
-} else := set() if {
-	_matches_pattern(value, object.get(_argument_rules[name], "patterns", []))
-} else := {sprintf("argument %s must be one of %s (got %s)", [name, _choices(name), _show(value)])}
+_violation("values", name, allowed, value) := sprintf("argument %s must be one of %s (got %s)", [name, _choices(name), _show(value)]) if {
+	not value in allowed
+	not _matches_pattern(value, object.get(_argument_rules[name], "patterns", []))
+}
 
-_violation("patterns", name, patterns, value) := set() if {
-	_matches_pattern(value, patterns)
-} else := set() if {
-	value in object.get(_argument_rules[name], "values", [])
-} else := {sprintf("argument %s must be one of %s (got %s)", [name, _choices(name), _show(value)])}
+_violation("patterns", name, patterns, value) := sprintf("argument %s must be one of %s (got %s)", [name, _choices(name), _show(value)]) if {
+	not _matches_pattern(value, patterns)
+	not value in object.get(_argument_rules[name], "values", [])
+}
 
-_violation("max", name, limit, value) := {sprintf("argument %s must be a number", [name])} if {
+_violation("max", name, limit, value) := sprintf("argument %s must be a number", [name]) if {
 	not is_number(value)
-} else := {sprintf("argument %s must be at most %v (got %v)", [name, limit, value])} if {
+} else := sprintf("argument %s must be at most %v (got %v)", [name, limit, value]) if {
 	value > limit
-} else := set()
+}
 
-_violation("min", name, limit, value) := {sprintf("argument %s must be a number", [name])} if {
+_violation("min", name, limit, value) := sprintf("argument %s must be a number", [name]) if {
 	not is_number(value)
-} else := {sprintf("argument %s must be at least %v (got %v)", [name, limit, value])} if {
+} else := sprintf("argument %s must be at least %v (got %v)", [name, limit, value]) if {
 	value < limit
-} else := set()
+}
 
-_violation("max_length", name, limit, value) := {sprintf("argument %s must be a string", [name])} if {
+_violation("max_length", name, limit, value) := sprintf("argument %s must be a string", [name]) if {
 	not is_string(value)
-} else := {sprintf("argument %s must be at most %v characters (got %d)", [name, limit, count(value)])} if {
+} else := sprintf("argument %s must be at most %v characters (got %d)", [name, limit, count(value)]) if {
 	count(value) > limit
-} else := set()
+}
 
 _has_prefix(value, prefixes) if {
 	some prefix in prefixes

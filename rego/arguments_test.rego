@@ -83,3 +83,8 @@ test_arguments_do_not_apply_to_prompts if {
 	cfg := object.union(data.mcpgate.config, {"arguments": {"notes": {"summarize_note": {"id": {"required": true}}}}})
 	authz.decision.allow with input as prompt_input("alice", "call") with data.mcpgate.config as cfg
 }
+
+# The gateway sends null for a call without arguments; required still holds.
+test_required_with_null_arguments if {
+	argument_reasons({"id": {"required": true}}, null) == ["argument id is required"]
+}

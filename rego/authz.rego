@@ -72,10 +72,11 @@ _permitted if {
 }
 
 # _kinds names the targets the input carries; exactly one is expected.
-_kinds contains kind if {
-	some kind in {"tool", "prompt", "resource"}
-	is_object(input[kind])
-}
+_kinds contains "tool" if is_object(input.tool)
+
+_kinds contains "prompt" if is_object(input.prompt)
+
+_kinds contains "resource" if is_object(input.resource)
 
 _kind := kind if {
 	count(_kinds) == 1

@@ -16,8 +16,12 @@ package mcpgate.authz
 # _conditions are the condition objects for the target's server.
 _conditions contains c if {
 	_call_phase
-	some key in {_server, "*"}
-	c := _cfg.conditions[key]
+	c := _cfg.conditions[_server]
+}
+
+_conditions contains c if {
+	_call_phase
+	c := _cfg.conditions["*"]
 }
 
 _now_ns := time.parse_rfc3339_ns(input.request.time)

@@ -10,13 +10,20 @@ package mcpgate.authz
 
 _server_scopes contains scope if {
 	_call_phase
-	some key in {_server, "*"}
-	some scope in _cfg.scopes[key]
+	some scope in _cfg.scopes[_server]
+}
+
+_server_scopes contains scope if {
+	_call_phase
+	some scope in _cfg.scopes["*"]
 }
 
 _token_scopes := {s | some s in object.get(input.token, "scopes", [])}
 
-_missing_scopes := _server_scopes - _token_scopes
+_missing_scopes contains scope if {
+	some scope in _server_scopes
+	not scope in _token_scopes
+}
 
 required_scopes contains scope if {
 	count(_missing_scopes) > 0
