@@ -7,11 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/policy"
@@ -115,6 +117,23 @@ func signedInGateway(t testing.TB, servers ...string) (string, *devidp.Provider,
 	return gw.URL, idp, logBuf
 }
 
+func inputSchema(t *testing.T) *jsonschema.Resolved {
+	t.Helper()
+	raw, err := os.ReadFile("../docs/policy-input.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s jsonschema.Schema
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Resolve(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
 func tokenFor(t testing.TB, idp *devidp.Provider, user string) string {
 	t.Helper()
 	tok, _, err := idp.Token(user)
@@ -165,6 +184,14 @@ func TestPolicyListAndCall(t *testing.T) {
 	}
 	if !sawDeny {
 		t.Errorf("no denied call in the decision log: %v", lines)
+	}
+	// The inputs the gateway really builds match the documented schema
+	// (docs/policy-input.schema.json), list and call phase alike.
+	schema := inputSchema(t)
+	for _, l := range lines {
+		if err := schema.Validate(l["input"]); err != nil {
+			t.Errorf("input of decision %v does not match the schema: %v\n%v", l["decision_id"], err, l["input"])
+		}
 	}
 	calls := 0
 	for _, l := range lines {

@@ -59,6 +59,14 @@ func TestDevPolicyOutcome(t *testing.T) {
 					t.Errorf("%s calling %s: denial %q carries no reason", user, tool, rpcErr.Message)
 				}
 			}
+			// The library's argument constraint (call phase only): a note
+			// needs an id, even for those who may write.
+			if slices.Contains(want, "notes__write_note") {
+				_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "notes__write_note", Arguments: map[string]any{"body": "x"}})
+				if err == nil || !strings.Contains(err.Error(), "argument id is required") {
+					t.Errorf("%s writing a note without id: %v, want denied: argument id is required", user, err)
+				}
+			}
 		})
 	}
 }
