@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,7 +34,11 @@ const CodeDenied = -32001
 
 // volatileClaims change with every token of the same caller and must not
 // split a caller's view.
-var volatileClaims = map[string]bool{"exp": true, "iat": true, "nbf": true, "jti": true, "auth_time": true, "at_hash": true, "c_hash": true, "nonce": true, "sid": true}
+var volatileClaims = map[string]bool{"exp": true, "iat": true, "nbf": true, "jti": true, "auth_time": true, "at_hash": true,
+	"c_hash": true, "nonce": true, "sid": true,
+	"session_state": true,                          // Keycloak
+	"uti":           true, "rh": true, "aio": true, // Entra ID
+}
 
 // identityKey is the view key of an identity: a hash of everything policy
 // may look at except what changes from one token to the next.
@@ -130,50 +135,69 @@ func (f *policyFilter) ResourceTemplate(e *templateEntry) bool {
 	})
 }
 
-// callInput builds the call-phase input of a request the policy decides, or
-// returns nil for requests it does not (and for unknown targets, which the
-// SDK answers as unknown).
-func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params) *policy.Input {
-	cat := g.catalog()
-	var in *policy.Input
+// targets resolves the target of a call-phase request: a view resolves it
+// among what it shows, exactly as the SDK will dispatch it; the catalog
+// (for the step-up look ahead) among everything.
+type targets interface {
+	tool(name string) *toolEntry
+	prompt(name string) *promptEntry
+	resource(uri string) *resourceEntry
+	template(uri string) *templateEntry              // the template a URI matches
+	templateByURI(uriTemplate string) *templateEntry // a template by its URI template
+}
+
+// errNoTarget means the request names nothing the caller can reach; it is
+// answered as not found, and nothing is forwarded.
+var errNoTarget = errors.New("no such target")
+
+// callInput builds the call-phase input of a request the policy decides.
+// It returns errNoTarget for targets t does not resolve, and another error
+// for a request that cannot be decided (arguments the gateway cannot read):
+// both are refused, never forwarded undecided.
+func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params, t targets) (*policy.Input, error) {
+	in := baseInput(id, policy.PhaseCall, method)
+	in.Request.Time = time.Now().UTC()
 	switch p := params.(type) {
 	case *mcp.CallToolParamsRaw:
-		e, ok := cat.tools[p.Name]
-		if !ok {
-			return nil
+		e := t.tool(p.Name)
+		if e == nil {
+			return nil, errNoTarget
 		}
-		in = baseInput(id, policy.PhaseCall, method)
-		in.Server, in.Tool = g.serverInput(e.up), toolInput(e)
-		in.Arguments = rawArguments(p.Arguments)
+		args, err := rawArguments(p.Arguments)
+		if err != nil {
+			return nil, err
+		}
+		in.Server, in.Tool, in.Arguments = g.serverInput(e.up), toolInput(e), args
 	case *mcp.GetPromptParams:
-		e, ok := cat.prompts[p.Name]
-		if !ok {
-			return nil
+		e := t.prompt(p.Name)
+		if e == nil {
+			return nil, errNoTarget
 		}
-		in = baseInput(id, policy.PhaseCall, method)
 		in.Server = g.serverInput(e.up)
 		in.Prompt = &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name, Description: e.prompt.Description}
 		in.Arguments = stringArguments(p.Arguments)
 	case *mcp.ReadResourceParams:
-		in = g.resourceInput(cat, id, method, p.URI)
+		return g.resourceInput(in, t, p.URI)
 	case *mcp.SubscribeParams:
-		in = g.resourceInput(cat, id, method, p.URI)
+		return g.resourceInput(in, t, p.URI)
+	case *mcp.UnsubscribeParams:
+		return g.resourceInput(in, t, p.URI)
 	case *mcp.CompleteParams:
-		in = g.completionInput(cat, id, method, p)
+		return g.completionInput(in, t, p)
+	default:
+		return nil, errNoTarget
 	}
-	if in != nil {
-		in.Request.Time = time.Now().UTC()
-	}
-	return in
+	return in, nil
 }
 
 // callParams are the params types of the methods decided in the call phase.
 var callParams = map[string]func() mcp.Params{
-	"tools/call":          func() mcp.Params { return new(mcp.CallToolParamsRaw) },
-	"prompts/get":         func() mcp.Params { return new(mcp.GetPromptParams) },
-	"resources/read":      func() mcp.Params { return new(mcp.ReadResourceParams) },
-	"resources/subscribe": func() mcp.Params { return new(mcp.SubscribeParams) },
-	"completion/complete": func() mcp.Params { return new(mcp.CompleteParams) },
+	"tools/call":            func() mcp.Params { return new(mcp.CallToolParamsRaw) },
+	"prompts/get":           func() mcp.Params { return new(mcp.GetPromptParams) },
+	"resources/read":        func() mcp.Params { return new(mcp.ReadResourceParams) },
+	"resources/subscribe":   func() mcp.Params { return new(mcp.SubscribeParams) },
+	"resources/unsubscribe": func() mcp.Params { return new(mcp.UnsubscribeParams) },
+	"completion/complete":   func() mcp.Params { return new(mcp.CompleteParams) },
 }
 
 // peekCall reads a POST body and, for a call-phase request, builds its
@@ -200,7 +224,11 @@ func (g *Gateway) peekCall(r *http.Request, id *authn.Identity) (io.ReadCloser, 
 	if json.Unmarshal(msg.Params, params) != nil {
 		return body, nil
 	}
-	return body, g.callInput(id, msg.Method, params)
+	in, err := g.callInput(id, msg.Method, params, g.catalog())
+	if err != nil {
+		return body, nil // the MCP layer refuses it
+	}
+	return body, in
 }
 
 type readCloser struct {
@@ -208,50 +236,48 @@ type readCloser struct {
 	io.Closer
 }
 
-func (g *Gateway) resourceInput(cat *catalog, id *authn.Identity, method, uri string) *policy.Input {
-	var u *upstream
+func (g *Gateway) resourceInput(in *policy.Input, t targets, uri string) (*policy.Input, error) {
 	res := &policy.Resource{URI: uri}
-	if e, ok := cat.resources[uri]; ok {
+	var u *upstream
+	if e := t.resource(uri); e != nil {
 		u, res.Name, res.MIMEType = e.up, e.resource.Name, e.resource.MIMEType
-	} else if e := cat.templateFor(uri, func(*templateEntry) bool { return true }); e != nil {
-		u, res.URITemplate, res.Name = e.up, e.template.URITemplate, e.template.Name
-	}
-	if u == nil {
-		return nil
+	} else if e := t.template(uri); e != nil {
+		u, res.URITemplate, res.Name, res.MIMEType = e.up, e.template.URITemplate, e.template.Name, e.template.MIMEType
+	} else {
+		return nil, errNoTarget
 	}
 	res.Server = u.cfg.Name
-	in := baseInput(id, policy.PhaseCall, method)
 	in.Server, in.Resource = g.serverInput(u), res
-	return in
+	return in, nil
 }
 
-func (g *Gateway) completionInput(cat *catalog, id *authn.Identity, method string, p *mcp.CompleteParams) *policy.Input {
+func (g *Gateway) completionInput(in *policy.Input, t targets, p *mcp.CompleteParams) (*policy.Input, error) {
 	if p == nil || p.Ref == nil {
-		return nil
+		return nil, errNoTarget
 	}
-	var in *policy.Input
 	switch p.Ref.Type {
 	case "ref/prompt":
-		e, ok := cat.prompts[p.Ref.Name]
-		if !ok {
-			return nil
+		e := t.prompt(p.Ref.Name)
+		if e == nil {
+			return nil, errNoTarget
 		}
-		in = baseInput(id, policy.PhaseCall, method)
 		in.Server = g.serverInput(e.up)
 		in.Prompt = &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name}
 	case "ref/resource":
-		e, ok := cat.templates[p.Ref.URI]
-		if !ok {
-			return nil
+		if e := t.templateByURI(p.Ref.URI); e != nil {
+			in.Server = g.serverInput(e.up)
+			in.Resource = &policy.Resource{URITemplate: e.template.URITemplate, Name: e.template.Name, Server: e.up.cfg.Name}
+		} else if e := t.resource(p.Ref.URI); e != nil {
+			in.Server = g.serverInput(e.up)
+			in.Resource = &policy.Resource{URI: e.resource.URI, Name: e.resource.Name, Server: e.up.cfg.Name}
+		} else {
+			return nil, errNoTarget
 		}
-		in = baseInput(id, policy.PhaseCall, method)
-		in.Server = g.serverInput(e.up)
-		in.Resource = &policy.Resource{URITemplate: e.template.URITemplate, Name: e.template.Name, Server: e.up.cfg.Name}
 	default:
-		return nil
+		return nil, errNoTarget
 	}
 	in.Arguments = map[string]any{p.Argument.Name: p.Argument.Value}
-	return in
+	return in, nil
 }
 
 // identityOf returns the verified caller of an MCP request.
@@ -264,17 +290,19 @@ func identityOf(req mcp.Request) *authn.Identity {
 	return id
 }
 
-func rawArguments(raw json.RawMessage) map[string]any {
+// rawArguments decodes tool arguments for the policy. Arguments the
+// gateway cannot read as one JSON object (not an object, or a value such as
+// 1e999 that does not decode) are refused: the policy must see what the
+// upstream will get.
+func rawArguments(raw json.RawMessage) (map[string]any, error) {
 	args := map[string]any{}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &args); err != nil || args == nil {
-			// Not an object: the policy sees it under "_" and can refuse it.
-			var v any
-			_ = json.Unmarshal(raw, &v)
-			args = map[string]any{"_": v}
-		}
+	if len(raw) == 0 || string(raw) == "null" {
+		return args, nil
 	}
-	return args
+	if err := json.Unmarshal(raw, &args); err != nil || args == nil {
+		return nil, errors.New("tool arguments must be a JSON object the gateway can read")
+	}
+	return args, nil
 }
 
 func stringArguments(m map[string]string) map[string]any {
@@ -312,22 +340,75 @@ func fillRequest(in *policy.Input, req mcp.Request) {
 }
 
 // authorize is the call phase: the receiving middleware of every view. A
-// denied request never reaches an upstream; the client gets an MCP error
-// carrying the policy's reasons. A target the caller cannot see is decided
-// like any other, so hiding is never the only control.
-func (g *Gateway) authorize(next mcp.MethodHandler) mcp.MethodHandler {
+// request is decided against the target this view will dispatch it to; a
+// denied request never reaches an upstream, and the client gets an MCP error
+// carrying the policy's reasons. A request whose target the view does not
+// show is decided and refused too, and one that cannot be decided is
+// refused: nothing call-phase is ever forwarded undecided. resources/subscribe and unsubscribe are decided
+// in the view's subscribe handlers, which 2026-07-28 subscriptions/listen
+// reaches without this middleware.
+func (v *view) authorize(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-		in := g.callInput(identityOf(req), method, req.GetParams())
-		if in == nil {
+		if _, ok := callParams[method]; !ok || method == "resources/subscribe" || method == "resources/unsubscribe" {
 			return next(ctx, method, req)
 		}
-		fillRequest(in, req)
-		d := g.opts.Authorizer.Decide(ctx, in)
-		if !d.Allow {
-			return nil, deniedError(d)
+		if err := v.decide(ctx, method, req); err != nil {
+			return nil, err
 		}
 		return next(ctx, method, req)
 	}
+}
+
+// decide makes the call-phase decision of one request and returns the error
+// that refuses it, or nil.
+func (v *view) decide(ctx context.Context, method string, req mcp.Request) error {
+	id := identityOf(req)
+	if id == nil {
+		return deniedError(policy.Decision{Reasons: []string{"no verified identity"}})
+	}
+	// Resolve the target as this view will dispatch it; a target the view
+	// hides is still decided (and logged) against the catalog, so the
+	// caller learns the policy's reasons and the security team sees the
+	// attempt, but it is never dispatched.
+	hidden := false
+	in, err := v.g.callInput(id, method, req.GetParams(), v)
+	if errors.Is(err, errNoTarget) {
+		hidden = true
+		in, err = v.g.callInput(id, method, req.GetParams(), v.g.catalog())
+	}
+	switch {
+	case errors.Is(err, errNoTarget):
+		return notFound(method, req.GetParams())
+	case err != nil:
+		return deniedError(policy.Decision{Reasons: []string{err.Error()}})
+	}
+	fillRequest(in, req)
+	d := v.g.opts.Authorizer.Decide(ctx, in)
+	switch {
+	case !d.Allow:
+		return deniedError(d)
+	case hidden:
+		return notFound(method, req.GetParams())
+	}
+	return nil
+}
+
+// notFound answers a request for a target the caller cannot see as the SDK
+// answers an unknown one, so hidden targets do not reveal themselves.
+func notFound(method string, params mcp.Params) error {
+	switch p := params.(type) {
+	case *mcp.CallToolParamsRaw:
+		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown tool %q", p.Name)}
+	case *mcp.GetPromptParams:
+		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown prompt %q", p.Name)}
+	case *mcp.ReadResourceParams:
+		return mcp.ResourceNotFoundError(p.URI)
+	case *mcp.SubscribeParams:
+		return mcp.ResourceNotFoundError(p.URI)
+	case *mcp.UnsubscribeParams:
+		return mcp.ResourceNotFoundError(p.URI)
+	}
+	return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: method + ": unknown target"}
 }
 
 func deniedError(d policy.Decision) error {

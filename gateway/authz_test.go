@@ -80,7 +80,17 @@ func (l *lockedBuffer) lines() []map[string]any {
 // provider as issuer, authn's verifier and middleware) and a real policy
 // engine with testPolicy. It returns the gateway URL, the provider to mint
 // tokens, and the decision log.
-func signedInGateway(t testing.TB, servers ...string) (string, *devidp.Provider, *lockedBuffer) {
+func signedInGateway(t testing.TB) (string, *devidp.Provider, *lockedBuffer) {
+	return signedInGatewayFor(t, echoServer("up", nil, nil))
+}
+
+// signedInGatewayFor is signedInGateway with upstream "up" serving srv.
+func signedInGatewayFor(t testing.TB, srv *mcp.Server) (string, *devidp.Provider, *lockedBuffer) {
+	return signedInGatewayWith(t, srv, testPolicy)
+}
+
+// signedInGatewayWith is signedInGatewayFor with the policy src.
+func signedInGatewayWith(t testing.TB, srv *mcp.Server, src string) (string, *devidp.Provider, *lockedBuffer) {
 	t.Helper()
 	const resource = "http://gateway.test/mcp"
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -102,7 +112,7 @@ func signedInGateway(t testing.TB, servers ...string) (string, *devidp.Provider,
 	dl := policy.NewDecisionLog(logBuf, 1000)
 	t.Cleanup(func() { dl.Close() })
 	engine := policy.NewEngine(policy.Options{DecisionLog: dl})
-	if err := engine.LoadModules(map[string]string{"p.rego": testPolicy}, nil); err != nil {
+	if err := engine.LoadModules(map[string]string{"p.rego": src}, nil); err != nil {
 		t.Fatal(err)
 	}
 	mw := authn.MiddlewareOptions{ResourceMetadataURL: "http://gateway.test/.well-known/oauth-protected-resource/mcp"}
@@ -112,7 +122,7 @@ func signedInGateway(t testing.TB, servers ...string) (string, *devidp.Provider,
 	opts.ScopeChallenge = func(w http.ResponseWriter, scopes []string, desc string) {
 		authn.WriteInsufficientScope(w, mw, scopes, desc)
 	}
-	up := startUpstream(t, echoServer("up", nil, nil))
+	up := startUpstream(t, srv)
 	gw := startGateway(t, opts, upstreamConfig("up", up.URL))
 	return gw.URL, idp, logBuf
 }
@@ -268,22 +278,59 @@ func TestDeniedCallNeverReachesUpstream(t *testing.T) {
 		calls <- string(req.Params.Arguments)
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ran"}}}, nil
 	})
-	up := startUpstream(t, s)
-	engine := policy.NewEngine(policy.Options{})
-	if err := engine.LoadModules(map[string]string{"p.rego": testPolicy}, nil); err != nil {
-		t.Fatal(err)
+	url, idp, _ := signedInGatewayFor(t, s)
+	hc := &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + tokenFor(t, idp, "alice")}}}}
+	cs := connectWith(t, url, legacy, nil, hc)
+	for name, args := range map[string]any{
+		"denied by the policy":                      map[string]any{"word": "forbidden"},
+		"arguments the gateway cannot read (1e999)": json.RawMessage(`{"word":"forbidden","x":1e999}`),
+		"arguments that are not an object":          json.RawMessage(`["word","forbidden"]`),
+	} {
+		if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo", Arguments: args}); err == nil {
+			t.Fatalf("%s: the call succeeded", name)
+		}
 	}
-	opts := testOptions()
-	opts.Authorizer = engine
-	gw := startGateway(t, opts, upstreamConfig("w", up.URL))
-	cs := connect(t, gw.URL, legacy, nil)
-	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "w__echo", Arguments: map[string]any{"word": "forbidden"}}); err == nil {
-		t.Fatal("denied call succeeded")
+	// A hidden or unknown name is refused as unknown, without a decision.
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__nope"}); err == nil || !strings.Contains(err.Error(), "unknown tool") {
+		t.Errorf("unknown tool: %v", err)
 	}
-	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "w__echo", Arguments: map[string]any{"word": "fine"}}); err != nil {
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo", Arguments: map[string]any{"word": "fine"}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-calls; got != `{"word":"fine"}` {
 		t.Errorf("the upstream saw %s first; the denied call must never reach it", got)
+	}
+}
+
+// listOnlyPolicy shows everything and allows no call.
+const listOnlyPolicy = `package mcpgate.authz
+
+default decision := {"allow": false, "reasons": ["calls are not allowed"], "required_scopes": []}
+
+decision := {"allow": true, "reasons": [], "required_scopes": []} if input.phase == "list"
+`
+
+// TestEveryCallPhaseMethodIsDecided: with a policy that shows everything and
+// allows no call, completion (on a template, a static resource or a
+// prompt), reads, subscriptions and prompts are all denied by the policy
+// before they reach the upstream.
+func TestEveryCallPhaseMethodIsDecided(t *testing.T) {
+	t.Parallel()
+	url, idp, _ := signedInGatewayWith(t, metaServer(make(chan mcp.Meta, 4)), listOnlyPolicy)
+	hc := &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + tokenFor(t, idp, "alice")}}}}
+	cs := connectWith(t, url, legacy, nil, hc)
+	ctx := ctxTimeout(t)
+	checks := map[string]error{}
+	_, checks["complete template"] = cs.Complete(ctx, &mcp.CompleteParams{Ref: &mcp.CompleteReference{Type: "ref/resource", URI: "meta://item/{id}"}, Argument: mcp.CompleteParamsArgument{Name: "id", Value: "x"}})
+	_, checks["complete static resource"] = cs.Complete(ctx, &mcp.CompleteParams{Ref: &mcp.CompleteReference{Type: "ref/resource", URI: "meta://watched"}, Argument: mcp.CompleteParamsArgument{Name: "x", Value: "y"}})
+	_, checks["complete prompt"] = cs.Complete(ctx, &mcp.CompleteParams{Ref: &mcp.CompleteReference{Type: "ref/prompt", Name: "up__greet"}, Argument: mcp.CompleteParamsArgument{Name: "who", Value: "y"}})
+	_, checks["read"] = cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "meta://watched"})
+	_, checks["read via template"] = cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "meta://item/1"})
+	checks["subscribe"] = cs.Subscribe(ctx, &mcp.SubscribeParams{URI: "meta://watched"})
+	_, checks["prompt"] = cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "up__greet"})
+	for name, err := range checks {
+		if err == nil || !strings.Contains(err.Error(), "calls are not allowed") {
+			t.Errorf("%s: %v; want denied by the policy", name, err)
+		}
 	}
 }

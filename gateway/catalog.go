@@ -92,12 +92,22 @@ func (c *catalog) absentServer(name string) *upstream {
 	return nil
 }
 
-// templateFor returns the template entry whose URI template matches uri.
-func (c *catalog) templateFor(uri string, visible func(*templateEntry) bool) *templateEntry {
-	for _, e := range c.templates {
-		if visible(e) && e.match.MatchString(uri) {
-			return e
+// The catalog resolves targets among every feature (targets).
+
+func (c *catalog) tool(name string) *toolEntry           { return c.tools[name] }
+func (c *catalog) prompt(name string) *promptEntry       { return c.prompts[name] }
+func (c *catalog) resource(uri string) *resourceEntry    { return c.resources[uri] }
+func (c *catalog) templateByURI(t string) *templateEntry { return c.templates[t] }
+func (c *catalog) template(uri string) *templateEntry    { return firstMatch(c.templates, uri) }
+
+// firstMatch returns the template matching uri that the SDK would dispatch
+// to: the first in order of URI template.
+func firstMatch(templates map[string]*templateEntry, uri string) *templateEntry {
+	var best *templateEntry
+	for k, e := range templates {
+		if e.match.MatchString(uri) && (best == nil || k < best.template.URITemplate) {
+			best = e
 		}
 	}
-	return nil
+	return best
 }

@@ -19,7 +19,7 @@ func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstrea
 	call func(context.Context, *mcp.ClientSession, mcp.Meta) error) error {
 	ctx, cancel := context.WithTimeout(ctx, u.timeout())
 	defer cancel()
-	ctx, meta, end := g.relay.begin(ctx, ss, in)
+	ctx, meta, end := g.relay.begin(ctx, ss, u, in)
 	defer end()
 
 	cs, err := u.session()

@@ -150,7 +150,7 @@ func (g *Gateway) Start(ctx context.Context) {
 	g.stopped.Add(1)
 	go func() {
 		defer g.stopped.Done()
-		g.watchPolicy(ctx)
+		g.maintain(ctx)
 	}()
 	for _, u := range g.ups {
 		g.stopped.Add(1)
@@ -266,12 +266,10 @@ func hasSessions(s *mcp.Server) bool {
 	return false
 }
 
-// watchPolicy re-syncs every view when the policy revision changes, so
-// sessions that stay open see the new policy's lists (list_changed).
-func (g *Gateway) watchPolicy(ctx context.Context) {
-	if g.opts.Authorizer == nil {
-		return
-	}
+// maintain runs once a second: it re-syncs every view when the policy
+// revision changed, so sessions that stay open see the new policy's lists
+// (list_changed), and it forgets the subscriptions of ended sessions.
+func (g *Gateway) maintain(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	last := g.policyRevision()
@@ -285,7 +283,22 @@ func (g *Gateway) watchPolicy(ctx context.Context) {
 			last = rev
 			g.rebuild()
 		}
+		g.subs.sweep(ctx, g, g.liveSessions())
 	}
+}
+
+// liveSessions returns a set membership test of the client sessions of
+// every view.
+func (g *Gateway) liveSessions() func(*mcp.ServerSession) bool {
+	live := map[*mcp.ServerSession]bool{}
+	g.viewsMu.Lock()
+	for _, v := range g.views {
+		for ss := range v.server.Sessions() {
+			live[ss] = true
+		}
+	}
+	g.viewsMu.Unlock()
+	return func(ss *mcp.ServerSession) bool { return live[ss] }
 }
 
 func (g *Gateway) resourceUpdated(ctx context.Context, u *upstream, p *mcp.ResourceUpdatedNotificationParams) {
@@ -340,7 +353,7 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 	}
 	u.onReady = func(ctx context.Context, cs *mcp.ClientSession) { g.subs.resubscribe(ctx, u, cs) }
 	u.client = mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: g.opts.version()}, g.relay.clientOptions(u, g))
-	u.client.AddReceivingMiddleware(g.relay.passThroughMiddleware)
+	u.client.AddReceivingMiddleware((&upstreamRelay{g.relay, u}).passThroughMiddleware)
 	return u
 }
 

@@ -2,10 +2,10 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,8 +34,7 @@ const protocolMetaPrefix = "io.modelcontextprotocol/"
 // substitutes for the client's, and server-to-client requests and log
 // messages by the call tag.
 type relay struct {
-	log  *slog.Logger
-	next atomic.Uint64
+	log *slog.Logger
 
 	mu    sync.Mutex
 	calls map[string]*pendingCall
@@ -44,6 +43,7 @@ type relay struct {
 // pendingCall is one forwarded request that has not finished.
 type pendingCall struct {
 	id    string
+	up    *upstream // the only upstream whose messages may name this call
 	ss    *mcp.ServerSession
 	ctx   context.Context
 	token any // the client's progress token, or nil
@@ -98,15 +98,18 @@ func newRelay(log *slog.Logger) *relay {
 // the client's _meta without protocol keys, with the client's progress token
 // replaced by the gateway's call id. The returned context carries the call id
 // for the upstream transport; end must be called when the request finished.
-func (r *relay) begin(ctx context.Context, ss *mcp.ServerSession, in mcp.Meta) (context.Context, mcp.Meta, func()) {
-	id := "mcpgate-" + strconv.FormatUint(r.next.Add(1), 10)
+func (r *relay) begin(ctx context.Context, ss *mcp.ServerSession, u *upstream, in mcp.Meta) (context.Context, mcp.Meta, func()) {
+	// Unguessable: an upstream learns only the ids of its own calls (as
+	// progress tokens), and messages naming a call are accepted only from
+	// the upstream serving it.
+	id := "mcpgate-" + rand.Text()
 	out := make(mcp.Meta, len(in)+1)
 	for k, v := range in {
 		if !strings.HasPrefix(k, protocolMetaPrefix) && k != callMetaKey {
 			out[k] = v
 		}
 	}
-	pc := &pendingCall{id: id, ss: ss, ctx: ctx, token: in["progressToken"], settled: make(chan struct{}, 1)}
+	pc := &pendingCall{id: id, up: u, ss: ss, ctx: ctx, token: in["progressToken"], settled: make(chan struct{}, 1)}
 	if pc.token != nil {
 		out["progressToken"] = id
 	}
@@ -125,30 +128,35 @@ func (r *relay) begin(ctx context.Context, ss *mcp.ServerSession, in mcp.Meta) (
 	return context.WithValue(ctx, pendingCallKey{}, pc), out, end
 }
 
-func (r *relay) lookup(id any) *pendingCall {
+// lookup returns the pending call id names, if upstream u serves it.
+func (r *relay) lookup(u *upstream, id any) *pendingCall {
 	s, ok := id.(string)
 	if !ok {
 		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.calls[s]
+	if pc := r.calls[s]; pc != nil && pc.up == u {
+		return pc
+	}
+	return nil
 }
 
 // fromMeta returns the pending call a tagged message belongs to and removes
 // the tag.
-func (r *relay) fromMeta(m mcp.Meta) *pendingCall {
+func (r *relay) fromMeta(u *upstream, m mcp.Meta) *pendingCall {
 	id, ok := m[callMetaKey]
 	if !ok {
 		return nil
 	}
 	delete(m, callMetaKey)
-	return r.lookup(id)
+	return r.lookup(u, id)
 }
 
 // clientOptions are the handlers of the client the gateway uses with upstream
 // u: list changes re-list u, and everything addressed to a client is relayed.
 func (r *relay) clientOptions(u *upstream, g *Gateway) *mcp.ClientOptions {
+	ur := &upstreamRelay{r, u}
 	return &mcp.ClientOptions{
 		Logger: u.log,
 		// Roots are asked of the client whose call is in progress; the
@@ -160,12 +168,12 @@ func (r *relay) clientOptions(u *upstream, g *Gateway) *mcp.ClientOptions {
 		ResourceUpdatedHandler: func(ctx context.Context, req *mcp.ResourceUpdatedNotificationRequest) {
 			g.resourceUpdated(ctx, u, req.Params)
 		},
-		ProgressNotificationHandler: r.progress,
-		LoggingMessageHandler:       r.logMessage,
+		ProgressNotificationHandler: ur.progress,
+		LoggingMessageHandler:       ur.logMessage,
 		// Declare the capabilities; the requests themselves are taken by
 		// passThroughMiddleware before the SDK validates them.
-		ElicitationHandler:   r.elicit,
-		CreateMessageHandler: r.createMessage,
+		ElicitationHandler:   ur.elicit,
+		CreateMessageHandler: ur.createMessage,
 		// 2026-07-28 upstreams ask for input with input-required results; the
 		// gateway passes those through unchanged, and the SDK server fulfils
 		// them for clients of earlier revisions.
@@ -177,7 +185,13 @@ func (r *relay) clientOptions(u *upstream, g *Gateway) *mcp.ClientOptions {
 // are. The SDK client checks an elicitation schema against the revision it
 // knows before calling its handler; a gateway must leave that to the client
 // that answers, or newer schemas (SEP-1330 enums) would never reach it.
-func (r *relay) passThroughMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
+// upstreamRelay relays what one upstream sends.
+type upstreamRelay struct {
+	*relay
+	u *upstream
+}
+
+func (r *upstreamRelay) passThroughMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 		switch req := req.(type) {
 		case *mcp.ElicitRequest:
@@ -191,11 +205,11 @@ func (r *relay) passThroughMiddleware(next mcp.MethodHandler) mcp.MethodHandler 
 	}
 }
 
-func (r *relay) progress(ctx context.Context, req *mcp.ProgressNotificationClientRequest) {
-	if tagged := r.fromMeta(req.Params.Meta); tagged != nil {
+func (r *upstreamRelay) progress(ctx context.Context, req *mcp.ProgressNotificationClientRequest) {
+	if tagged := r.fromMeta(r.u, req.Params.Meta); tagged != nil {
 		defer tagged.relayedOne()
 	}
-	pc := r.lookup(req.Params.ProgressToken)
+	pc := r.lookup(r.u, req.Params.ProgressToken)
 	if pc == nil || pc.token == nil {
 		return
 	}
@@ -207,8 +221,8 @@ func (r *relay) progress(ctx context.Context, req *mcp.ProgressNotificationClien
 	}
 }
 
-func (r *relay) logMessage(ctx context.Context, req *mcp.LoggingMessageRequest) {
-	pc := r.fromMeta(req.Params.Meta)
+func (r *upstreamRelay) logMessage(ctx context.Context, req *mcp.LoggingMessageRequest) {
+	pc := r.fromMeta(r.u, req.Params.Meta)
 	if pc == nil {
 		return // not caused by a call of any client session
 	}
@@ -222,8 +236,8 @@ func (r *relay) logMessage(ctx context.Context, req *mcp.LoggingMessageRequest) 
 // related to a client session.
 var errNoClient = errors.New("mcpgate: this request is not related to a client request in progress, so no client can answer it")
 
-func (r *relay) target(m mcp.Meta, what string) (*pendingCall, error) {
-	pc := r.fromMeta(m)
+func (r *upstreamRelay) target(m mcp.Meta, what string) (*pendingCall, error) {
+	pc := r.fromMeta(r.u, m)
 	if pc == nil {
 		return nil, errNoClient
 	}
@@ -239,7 +253,7 @@ func (r *relay) target(m mcp.Meta, what string) (*pendingCall, error) {
 	return pc, nil
 }
 
-func (r *relay) elicit(ctx context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+func (r *upstreamRelay) elicit(ctx context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
 	pc, err := r.target(req.Params.Meta, "elicitation")
 	if err != nil {
 		return nil, err
@@ -249,7 +263,7 @@ func (r *relay) elicit(ctx context.Context, req *mcp.ElicitRequest) (*mcp.Elicit
 	return pc.ss.Elicit(ctx, req.Params)
 }
 
-func (r *relay) createMessage(ctx context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+func (r *upstreamRelay) createMessage(ctx context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
 	pc, err := r.target(req.Params.Meta, "sampling")
 	if err != nil {
 		return nil, err
@@ -259,7 +273,7 @@ func (r *relay) createMessage(ctx context.Context, req *mcp.CreateMessageRequest
 	return pc.ss.CreateMessage(ctx, req.Params)
 }
 
-func (r *relay) listRoots(ctx context.Context, req *mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
+func (r *upstreamRelay) listRoots(ctx context.Context, req *mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
 	var meta mcp.Meta
 	if req.Params != nil {
 		meta = req.Params.Meta

@@ -46,13 +46,22 @@ func (s *subscriptions) subscribe(ctx context.Context, g *Gateway, ss *mcp.Serve
 	return err
 }
 
-func (s *subscriptions) unsubscribe(ctx context.Context, g *Gateway, ss *mcp.ServerSession, u *upstream, uri string) error {
-	k := subKey{u, uri}
+// unsubscribe ends ss's subscription to uri, whichever upstream serves it
+// now, and the upstream subscription with the last one. A session that did
+// not subscribe changes nothing.
+func (s *subscriptions) unsubscribe(ctx context.Context, g *Gateway, ss *mcp.ServerSession, uri string) error {
+	var u *upstream
+	last := false
 	s.mu.Lock()
-	delete(s.subs[k], ss)
-	last := len(s.subs[k]) == 0
-	if last {
-		delete(s.subs, k)
+	for k, set := range s.subs {
+		if k.uri == uri && set[ss] {
+			delete(set, ss)
+			u = k.up
+			if last = len(set) == 0; last {
+				delete(s.subs, k)
+			}
+			break
+		}
 	}
 	s.mu.Unlock()
 	if !last {
@@ -61,6 +70,32 @@ func (s *subscriptions) unsubscribe(ctx context.Context, g *Gateway, ss *mcp.Ser
 	return g.forward(ctx, ss, u, nil, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
 		return cs.Unsubscribe(ctx, &mcp.UnsubscribeParams{Meta: meta, URI: uri})
 	})
+}
+
+// sweep forgets the subscriptions of sessions that ended without
+// unsubscribing and ends upstream subscriptions nobody holds any more.
+func (s *subscriptions) sweep(ctx context.Context, g *Gateway, live func(*mcp.ServerSession) bool) {
+	var drop []subKey
+	s.mu.Lock()
+	for k, set := range s.subs {
+		for ss := range set {
+			if !live(ss) {
+				delete(set, ss)
+			}
+		}
+		if len(set) == 0 {
+			delete(s.subs, k)
+			drop = append(drop, k)
+		}
+	}
+	s.mu.Unlock()
+	for _, k := range drop {
+		if cs, err := k.up.session(); err == nil {
+			cctx, cancel := context.WithTimeout(ctx, k.up.timeout())
+			_ = cs.Unsubscribe(cctx, &mcp.UnsubscribeParams{URI: k.uri})
+			cancel()
+		}
+	}
 }
 
 // resubscribe renews u's subscriptions on a new upstream session.

@@ -87,7 +87,12 @@ func (u *upstream) connect(ctx context.Context) (*mcp.ClientSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{Transport: &upstreamTransport{base: u.base, header: header}}
+	hc := &http.Client{
+		Transport: &upstreamTransport{base: u.base, header: header},
+		// A redirect would carry the upstream's credentials to wherever
+		// the upstream points: the configured URL is the only target.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	var t mcp.Transport = &mcp.StreamableClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc}
 	if u.cfg.Transport == config.TransportSSE {
 		t = &mcp.SSEClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc}
@@ -269,12 +274,12 @@ func (u *upstream) session() (*mcp.ClientSession, error) {
 	return u.cs, nil
 }
 
+// unavailableLocked is the error a call to an unavailable upstream gets. It
+// names the server and its state, not the cause (addresses, transport
+// errors): that is for the log and /readyz, not for every caller.
 func (u *upstream) unavailableLocked() error {
-	if u.lastErr == "" {
-		return fmt.Errorf("%w: server %q is %s", errUnavailable, u.cfg.Name, u.state)
-	}
-	return fmt.Errorf("%w: server %q is %s since %s: %s", errUnavailable, u.cfg.Name, u.state,
-		u.since.UTC().Format(time.RFC3339), u.lastErr)
+	return fmt.Errorf("%w: server %q is %s since %s; try again later", errUnavailable, u.cfg.Name, u.state,
+		u.since.UTC().Format(time.RFC3339))
 }
 
 // renew abandons cs and waits, bounded by ctx, for the session that replaces

@@ -68,10 +68,12 @@ func (g *Gateway) newView(f filter) *view {
 		UnsubscribeHandler: v.unsubscribe,
 	})
 	v.server.AddSendingMiddleware(dropUnsubscribedListChanged)
-	v.server.AddReceivingMiddleware(v.absentServerMiddleware)
 	if g.opts.Authorizer != nil {
-		v.server.AddReceivingMiddleware(g.authorize)
+		v.server.AddReceivingMiddleware(v.authorize)
 	}
+	// Outside authorize: a name of an unavailable server gets an error
+	// naming the server (and nothing else) rather than "unknown tool".
+	v.server.AddReceivingMiddleware(v.absentServerMiddleware)
 	v.server.AddReceivingMiddleware(g.opts.Middleware...)
 	return v
 }
@@ -181,17 +183,46 @@ func (v *view) absentServerMiddleware(next mcp.MethodHandler) mcp.MethodHandler 
 	}
 }
 
-// owner returns the upstream serving a resource URI this view shows.
-func (v *view) owner(uri string) *upstream {
+// The view resolves targets among what it shows (targets), as the SDK
+// dispatches them.
+
+func (v *view) tool(name string) *toolEntry {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if e, ok := v.resources[uri]; ok {
+	return v.tools[name]
+}
+
+func (v *view) prompt(name string) *promptEntry {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.prompts[name]
+}
+
+func (v *view) resource(uri string) *resourceEntry {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.resources[uri]
+}
+
+func (v *view) templateByURI(t string) *templateEntry {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.templates[t]
+}
+
+func (v *view) template(uri string) *templateEntry {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return firstMatch(v.templates, uri)
+}
+
+// owner returns the upstream serving a resource URI this view shows.
+func (v *view) owner(uri string) *upstream {
+	if e := v.resource(uri); e != nil {
 		return e.up
 	}
-	for _, e := range v.templates {
-		if e.match.MatchString(uri) {
-			return e.up
-		}
+	if e := v.template(uri); e != nil {
+		return e.up
 	}
 	return nil
 }
@@ -212,7 +243,11 @@ func (v *view) complete(ctx context.Context, req *mcp.CompleteRequest) (*mcp.Com
 			u, ref.Name = e.up, e.upstreamName
 		}
 	case "ref/resource":
-		u = v.ownerOfTemplate(ref.URI)
+		if e := v.templateByURI(ref.URI); e != nil {
+			u = e.up
+		} else if e := v.resource(ref.URI); e != nil {
+			u = e.up
+		}
 	}
 	if u == nil {
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams,
@@ -232,30 +267,24 @@ func (v *view) complete(ctx context.Context, req *mcp.CompleteRequest) (*mcp.Com
 	return res, nil
 }
 
-func (v *view) ownerOfTemplate(uriTemplate string) *upstream {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if e, ok := v.templates[uriTemplate]; ok {
-		return e.up
-	}
-	if e, ok := v.resources[uriTemplate]; ok {
-		return e.up
-	}
-	return nil
-}
-
+// subscribe is reached by resources/subscribe and by the resource
+// subscriptions of a 2026-07-28 subscriptions/listen, which bypasses the
+// receiving middleware: so the call-phase decision is made here.
 func (v *view) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
 	u := v.owner(req.Params.URI)
 	if u == nil {
 		return mcp.ResourceNotFoundError(req.Params.URI)
 	}
+	if v.g.opts.Authorizer != nil {
+		if err := v.decide(ctx, "resources/subscribe", req); err != nil {
+			return err
+		}
+	}
 	return v.g.subs.subscribe(ctx, v.g, req.Session, u, req.Params.URI)
 }
 
+// unsubscribe needs no decision: it only ends what a decision allowed, and
+// only for the session that subscribed.
 func (v *view) unsubscribe(ctx context.Context, req *mcp.UnsubscribeRequest) error {
-	u := v.owner(req.Params.URI)
-	if u == nil {
-		return mcp.ResourceNotFoundError(req.Params.URI)
-	}
-	return v.g.subs.unsubscribe(ctx, v.g, req.Session, u, req.Params.URI)
+	return v.g.subs.unsubscribe(ctx, v.g, req.Session, req.Params.URI)
 }
