@@ -201,7 +201,7 @@ func newRecord(ctx context.Context, now time.Time, in *Input, input ast.Value, d
 		revision: d.Revision, evalNS: elapsed.Nanoseconds(), input: input, policy: c,
 	}
 	if err != nil {
-		r.err = err.Error()
+		r.err = describeError(err)
 	}
 	if in != nil {
 		r.sessionID, r.userSub, r.phase, r.method = in.Request.SessionID, in.User.Sub, in.Phase, in.Method

@@ -188,12 +188,32 @@ func (e *Engine) logFailure(ctx context.Context, in *Input, d Decision, err erro
 		slog.String("decision_id", d.ID),
 		slog.String("policy_revision", d.Revision),
 		slog.String("trace_id", TraceID(ctx)),
-		slog.String("error", err.Error()),
+		slog.String("error", describeError(err)),
 	}
 	if in != nil {
 		attrs = append(attrs, slog.String("session_id", in.Request.SessionID), slog.String("method", in.Method))
 	}
 	e.log.LogAttrs(ctx, slog.LevelWarn, "policy: decision failed closed", attrs...)
+	// OPA's own message can quote input values (a built-in's argument, say):
+	// only at debug level, for the operator chasing a policy bug.
+	e.log.LogAttrs(ctx, slog.LevelDebug, "policy: evaluation error detail", slog.String("decision_id", d.ID), slog.String("error", err.Error()))
+}
+
+// describeError says what failed and where, without OPA's message, which
+// can quote input values: the decision log and the server log keep it.
+func describeError(err error) string {
+	var te *topdown.Error
+	if errors.As(err, &te) {
+		loc := "unknown location"
+		if te.Location != nil {
+			loc = te.Location.String()
+		}
+		return fmt.Sprintf("%s: %s at %s", reason(err), te.Code, loc)
+	}
+	if errors.Is(err, ErrEvaluation) || errors.Is(err, ErrNoInput) {
+		return reason(err)
+	}
+	return err.Error()
 }
 
 // newDecisionID returns 16 random bytes in hex.
