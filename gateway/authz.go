@@ -18,6 +18,7 @@ import (
 	"github.com/mcpgate/mcpgate/policy"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Authorizer decides every request and every list entry; policy.Engine is
@@ -105,7 +106,21 @@ func (f *policyFilter) decide(target func(*policy.Input)) bool {
 	in := baseInput(f.id, policy.PhaseList, "")
 	in.Request.Time = time.Now().UTC()
 	target(in)
-	return f.g.opts.Authorizer.Decide(context.Background(), in).Allow
+	return f.g.decideObserved(context.Background(), in).Allow
+}
+
+// decideObserved is the decision of record, with its span (phase, allow,
+// policy revision, decision id: the id of the decision-log line) and its
+// metrics.
+func (g *Gateway) decideObserved(ctx context.Context, in *policy.Input) policy.Decision {
+	ctx, span := g.opts.tracer().Start(ctx, "mcpgate.policy "+in.Phase)
+	defer span.End()
+	start := time.Now()
+	d := g.opts.Authorizer.Decide(ctx, in)
+	span.SetAttributes(attribute.String("mcpgate.policy.phase", in.Phase), attribute.Bool("mcpgate.policy.allow", d.Allow),
+		attribute.String("mcpgate.policy.revision", d.Revision), attribute.String("mcpgate.policy.decision_id", d.ID))
+	g.opts.Metrics.RecordPolicyDecision(ctx, in.Phase, d.Allow, time.Since(start))
+	return d
 }
 
 func (f *policyFilter) Tool(e *toolEntry) bool {
@@ -327,7 +342,7 @@ func fillRequest(in *policy.Input, req mcp.Request) {
 			in.Client = &policy.Client{Name: p.ClientInfo.Name, Version: p.ClientInfo.Version}
 		}
 	}
-	if meta := req.GetParams().GetMeta(); meta != nil {
+	if meta := paramsMeta(req); meta != nil {
 		if v, ok := meta[mcp.MetaKeyProtocolVersion].(string); ok {
 			in.Request.ProtocolVersion = v
 		}
@@ -383,7 +398,7 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) error
 		return deniedError(policy.Decision{Reasons: []string{err.Error()}})
 	}
 	fillRequest(in, req)
-	d := v.g.opts.Authorizer.Decide(ctx, in)
+	d := v.g.decideObserved(ctx, in)
 	switch {
 	case !d.Allow:
 		return deniedError(d)

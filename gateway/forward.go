@@ -6,21 +6,35 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
+	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/codes"
 )
 
 // forward runs call against the upstream's pooled session with the request's
 // timeout, relaying what the upstream sends back for this request. An
 // upstream that forgot the session (404) gets a new one and the call is sent
 // once more: the upstream refused it without running it.
-func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstream, in mcp.Meta,
-	call func(context.Context, *mcp.ClientSession, mcp.Meta) error) error {
+func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstream, method, target string, in mcp.Meta,
+	call func(context.Context, *mcp.ClientSession, mcp.Meta) error) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, u.timeout())
 	defer cancel()
 	ctx, meta, end := g.relay.begin(ctx, ss, u, in)
 	defer end()
+	ctx, span, meta := g.upstreamSpan(ctx, u, method, target, meta)
+	start := time.Now()
+	defer func() {
+		outcome := telemetry.OutcomeOK
+		if err != nil {
+			outcome = telemetry.OutcomeError
+			span.SetStatus(codes.Error, err.Error())
+		}
+		g.opts.Metrics.RecordClientOperation(ctx, time.Since(start), method, u.cfg.Name, outcome)
+		span.End()
+	}()
 
 	cs, err := u.session()
 	if err != nil {
@@ -147,7 +161,7 @@ func (g *Gateway) toolHandler(e *toolEntry) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		p := req.Params
 		var res *mcp.CallToolResult
-		err := g.forward(ctx, req.Session, e.up, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+		err := g.forward(ctx, req.Session, e.up, "tools/call", e.upstreamName, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
 			params := &mcp.CallToolParams{Meta: meta, Name: e.upstreamName,
 				InputResponses: p.InputResponses, RequestState: p.RequestState}
 			if len(p.Arguments) > 0 {
@@ -167,7 +181,7 @@ func (g *Gateway) promptHandler(e *promptEntry) mcp.PromptHandler {
 	return func(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
 		p := req.Params
 		var res *mcp.GetPromptResult
-		err := g.forward(ctx, req.Session, e.up, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+		err := g.forward(ctx, req.Session, e.up, "prompts/get", e.upstreamName, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
 			res, err = cs.GetPrompt(ctx, &mcp.GetPromptParams{Meta: meta, Name: e.upstreamName, Arguments: p.Arguments,
 				InputResponses: p.InputResponses, RequestState: p.RequestState})
 			return err
@@ -183,7 +197,7 @@ func (g *Gateway) resourceHandler(u *upstream) mcp.ResourceHandler {
 	return func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 		p := req.Params
 		var res *mcp.ReadResourceResult
-		err := g.forward(ctx, req.Session, u, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+		err := g.forward(ctx, req.Session, u, "resources/read", "", p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
 			res, err = cs.ReadResource(ctx, &mcp.ReadResourceParams{Meta: meta, URI: p.URI,
 				InputResponses: p.InputResponses, RequestState: p.RequestState})
 			return err

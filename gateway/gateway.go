@@ -11,7 +11,10 @@ import (
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options are the parts of a gateway that are not configuration data: the
@@ -49,6 +52,13 @@ type Options struct {
 	// PageSize is the number of items per page of the lists clients see. If
 	// zero, the SDK's default (1000) is used.
 	PageSize int
+
+	// TracerProvider, Propagator and Metrics carry the gateway's telemetry.
+	// If nil, no spans are recorded, trace context is W3C tracecontext and
+	// baggage, and no metrics are recorded.
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
+	Metrics        *telemetry.Metrics
 
 	// Transport carries requests to upstreams. If nil, a clone of
 	// http.DefaultTransport is used.

@@ -35,7 +35,7 @@ func (s *subscriptions) subscribe(ctx context.Context, g *Gateway, ss *mcp.Serve
 	if !first {
 		return nil
 	}
-	err := g.forward(ctx, ss, u, nil, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
+	err := g.forward(ctx, ss, u, "resources/subscribe", "", nil, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
 		return cs.Subscribe(ctx, &mcp.SubscribeParams{Meta: meta, URI: uri})
 	})
 	if err != nil {
@@ -67,7 +67,7 @@ func (s *subscriptions) unsubscribe(ctx context.Context, g *Gateway, ss *mcp.Ser
 	if !last {
 		return nil
 	}
-	return g.forward(ctx, ss, u, nil, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
+	return g.forward(ctx, ss, u, "resources/unsubscribe", "", nil, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
 		return cs.Unsubscribe(ctx, &mcp.UnsubscribeParams{Meta: meta, URI: uri})
 	})
 }

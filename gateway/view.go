@@ -74,6 +74,7 @@ func (g *Gateway) newView(f filter) *view {
 	// Outside authorize: a name of an unavailable server gets an error
 	// naming the server (and nothing else) rather than "unknown tool".
 	v.server.AddReceivingMiddleware(v.absentServerMiddleware)
+	v.server.AddReceivingMiddleware(g.observe) // outermost: every request's SERVER span
 	v.server.AddReceivingMiddleware(g.opts.Middleware...)
 	return v
 }
@@ -255,7 +256,7 @@ func (v *view) complete(ctx context.Context, req *mcp.CompleteRequest) (*mcp.Com
 	}
 	p.Ref = &ref
 	var res *mcp.CompleteResult
-	err := v.g.forward(ctx, req.Session, u, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+	err := v.g.forward(ctx, req.Session, u, "completion/complete", "", p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
 		q := p
 		q.Meta = meta
 		res, err = cs.Complete(ctx, &q)

@@ -79,11 +79,12 @@ func serveDev(ctx context.Context, addr string, log *slog.Logger, e *env) int {
 		return fail(log, err)
 	}
 	defer closeLog()
-	gw, err := newGateway(cfg, log, ln.Addr(), devRoutes(idp), authz)
+	gw, stop, err := newGateway(ctx, cfg, log, ln.Addr(), devRoutes(idp), authz)
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
 	}
+	defer stop()
 	gw.Start(ctx)
 	settle(ctx, gw, log)
 	log.Warn("development identity provider enabled: insecure by design, loopback only", "issuer", idp.Issuer())

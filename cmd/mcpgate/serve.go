@@ -48,23 +48,35 @@ func runServe(ctx context.Context, args []string, e *env) int {
 		return fail(log, err)
 	}
 	defer closeLog()
-	gw, err := newGateway(cfg, log, ln.Addr(), nil, authz)
+	gw, stop, err := newGateway(ctx, cfg, log, ln.Addr(), nil, authz)
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
 	}
+	defer stop()
 	gw.Start(ctx)
 	return serveGateway(ctx, gw, ln, cfg, log, e)
 }
 
-// newGateway builds the gateway for cfg, listening on listen, with sign-in,
-// the policy of authz, the CLI's logger and version, and extra routes.
-func newGateway(cfg *config.Config, log *slog.Logger, listen net.Addr, routes map[string]http.Handler, authz gateway.Authorizer) (*gateway.Gateway, error) {
-	opts := &gateway.Options{Logger: log, Version: currentBuild().version, Routes: routes, Authorizer: authz}
-	if err := withSignIn(opts, cfg, listen, log); err != nil {
-		return nil, err
+// newGateway builds the gateway for cfg, listening on listen, with
+// telemetry, sign-in, the policy of authz, the CLI's logger and version,
+// and extra routes. stop flushes the telemetry.
+func newGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, listen net.Addr, routes map[string]http.Handler, authz gateway.Authorizer) (gw *gateway.Gateway, stop func(), err error) {
+	opts := &gateway.Options{Version: currentBuild().version, Routes: routes, Authorizer: authz}
+	log, stop, err = withTelemetry(ctx, opts, log)
+	if err != nil {
+		return nil, nil, err
 	}
-	return gateway.New(cfg, opts)
+	if err := withSignIn(opts, cfg, listen, log); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if gw, err = gateway.New(cfg, opts); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	observeUpstreams(opts, gw)
+	return gw, stop, nil
 }
 
 // serveGateway serves a started gateway on ln until ctx ends and returns the

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// TestDevMetrics scrapes /metrics of mcpgate dev after known traffic and
+// parses it with the Prometheus text parser.
+func TestDevMetrics(t *testing.T) {
+	t.Parallel()
+	r := start(t, newTestEnv(nil), "dev", "--addr", "127.0.0.1:0")
+	code, token, stderr := runCLI(t, nil, "dev", "token", "--addr", r.addr.String(), "alice")
+	if code != exitOK {
+		t.Fatal(stderr)
+	}
+	cs := connect(t, r.baseURL()+"/mcp", strings.TrimSpace(token))
+	for range 3 {
+		if _, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "notes__list_notes"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "notes__delete_note", Arguments: map[string]any{"id": "x"}})
+	if err == nil {
+		t.Fatal("alice deleted a note")
+	}
+	resp, err := http.Get(r.baseURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	count := func(family string, labels map[string]string) float64 {
+		var n float64
+		for _, m := range families[family].GetMetric() {
+			if matches(m, labels) {
+				switch {
+				case m.Histogram != nil:
+					n += float64(m.Histogram.GetSampleCount())
+				case m.Counter != nil:
+					n += m.Counter.GetValue()
+				case m.Gauge != nil:
+					n += m.Gauge.GetValue()
+				}
+			}
+		}
+		return n
+	}
+	checks := []struct {
+		family string
+		labels map[string]string
+		want   float64
+	}{
+		{"mcp_server_operation_duration_seconds", map[string]string{"mcp_method_name": "tools/call", "gen_ai_tool_name": "notes__list_notes", "outcome": "ok"}, 3},
+		{"mcp_server_operation_duration_seconds", map[string]string{"mcp_method_name": "tools/call", "outcome": "denied"}, 1},
+		{"mcp_client_operation_duration_seconds", map[string]string{"mcp_method_name": "tools/call", "server": "notes"}, 3},
+		{"mcpgate_policy_decisions_total", map[string]string{"phase": "call", "allow": "false"}, 1},
+		{"mcpgate_upstream_up", map[string]string{"server": "hr"}, 1},
+	}
+	for _, c := range checks {
+		if got := count(c.family, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.family, c.labels, got, c.want)
+		}
+	}
+	if n := count("mcpgate_policy_decisions_total", map[string]string{"phase": "list"}); n < 6 {
+		t.Errorf("list decisions %v, want at least one per tool", n)
+	}
+}
+
+func matches(m *dto.Metric, labels map[string]string) bool {
+	for k, v := range labels {
+		found := false
+		for _, l := range m.GetLabel() {
+			if l.GetName() == k && l.GetValue() == v {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/mcpgate/mcpgate/gateway"
+	"github.com/mcpgate/mcpgate/telemetry"
+)
+
+// withTelemetry sets up OpenTelemetry from the standard OTEL_* variables
+// (traces off unless OTEL_TRACES_EXPORTER says otherwise; metrics served in
+// Prometheus format at /metrics), gives the gateway its tracer, propagator
+// and instruments, and puts trace and span ids on every log line written
+// inside a request. It returns the logger to use and a shutdown function
+// that flushes the exporters.
+func withTelemetry(ctx context.Context, opts *gateway.Options, log *slog.Logger) (*slog.Logger, func(), error) {
+	t, err := telemetry.Setup(ctx, telemetry.Options{ServiceVersion: currentBuild().version, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("telemetry: %w", err)
+	}
+	m, err := telemetry.NewMetrics(t.MeterProvider)
+	if err != nil {
+		return nil, nil, fmt.Errorf("telemetry: %w", err)
+	}
+	log = slog.New(telemetry.NewLogHandler(log.Handler()))
+	opts.Logger, opts.TracerProvider, opts.Propagator, opts.Metrics = log, t.TracerProvider, t.Propagator, m
+	if opts.Routes == nil {
+		opts.Routes = map[string]http.Handler{}
+	}
+	opts.Routes["GET /metrics"] = t.MetricsHandler()
+	shutdown := func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := t.Shutdown(sctx); err != nil {
+			log.Warn("telemetry shutdown", "err", err)
+		}
+	}
+	return log, shutdown, nil
+}
+
+// observeUpstreams reports each upstream's health as mcpgate.upstream.up.
+func observeUpstreams(opts *gateway.Options, gw *gateway.Gateway) {
+	_, _ = telemetry.RegisterUpstreamGauge(opts.Metrics, func() map[string]bool {
+		up := map[string]bool{}
+		for _, u := range gw.Status().Upstreams {
+			up[u.Name] = u.State == gateway.StateReady
+		}
+		return up
+	})
+}
