@@ -8,6 +8,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/policy"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 )
 
 // statelessVersion is the first protocol revision without sessions; requests
@@ -69,6 +70,14 @@ func (g *Gateway) mcpHandler() http.Handler {
 	}
 	for i := len(g.opts.HTTPMiddleware) - 1; i >= 0; i-- {
 		h = g.opts.HTTPMiddleware[i](h)
+	}
+	if g.opts.TracerProvider != nil {
+		// The HTTP server span, outermost: it also covers sign-in, and its
+		// context (from the traceparent header) parents the MCP span of a
+		// 2026-07-28 request that carries no trace context in _meta.
+		h = otelhttp.NewHandler(h, "mcpgate", otelhttp.WithTracerProvider(g.opts.TracerProvider),
+			otelhttp.WithPropagators(g.opts.propagator()),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " /mcp" }))
 	}
 	return h
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 	"testing"
 
 	"github.com/mcpgate/mcpgate/telemetry"
@@ -66,5 +67,40 @@ func TestTraceCrossesTheGateway(t *testing.T) {
 	}
 	if method != "tools/call" {
 		t.Errorf("SERVER span attributes %v", server.Attributes())
+	}
+}
+
+// TestTraceContextFromHTTPHeaders: a 2026-07-28 request whose trace context
+// is only in the traceparent header gets an HTTP SERVER span and an MCP
+// SERVER span in that trace.
+func TestTraceContextFromHTTPHeaders(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, echoServer("e", nil, nil))
+	rec := tracetest.NewSpanRecorder()
+	opts := testOptions()
+	opts.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	gw := startGateway(t, opts, upstreamConfig("e", up.URL))
+	const traceparent = "00-0102030405060708090a0b0c0d0e0f10-0102030405060708-01"
+	hc := &http.Client{Transport: headerTransport{http.Header{"Traceparent": {traceparent}}}}
+	cs := connectWith(t, gw.URL, modern, nil, hc)
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "e__echo"}); err != nil {
+		t.Fatal(err)
+	}
+	var httpSpan, mcpSpan sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == "tools/call e__echo" {
+			mcpSpan = s
+		}
+	}
+	for _, s := range rec.Ended() {
+		if s.Name() == "POST /mcp" && mcpSpan != nil && s.SpanContext().SpanID() == mcpSpan.Parent().SpanID() {
+			httpSpan = s
+		}
+	}
+	if mcpSpan == nil || httpSpan == nil {
+		t.Fatalf("want an MCP span whose parent is the HTTP span; got %v", rec.Ended())
+	}
+	if got := httpSpan.SpanContext().TraceID().String(); got != "0102030405060708090a0b0c0d0e0f10" {
+		t.Errorf("HTTP span trace %s, want the traceparent header's", got)
 	}
 }
