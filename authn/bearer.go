@@ -1,6 +1,11 @@
 package authn
 
 import (
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -26,6 +31,13 @@ type MiddlewareOptions struct {
 	Scopes []string
 	// Logger receives refusals (never tokens). If nil, slog.Default().
 	Logger *slog.Logger
+	// TracerProvider records a span per verification (outcome, cache,
+	// issuer; never token contents). If nil, none.
+	TracerProvider trace.TracerProvider
+	// OnVerify, if set, is told each verification's outcome (VerifyOK,
+	// VerifyInvalid, VerifyUnavailable) and whether the cache answered: for
+	// metrics.
+	OnVerify func(ctx context.Context, outcome string, cached bool)
 }
 
 type pendingTokenInfoKey struct{}
@@ -70,7 +82,7 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 				writeChallenge(w, c, opts.ResourceMetadataURL, opts.Scopes)
 				return
 			}
-			vt, err := v.verify(r.Context(), raw)
+			vt, err := v.verifyObserved(r.Context(), raw, opts)
 			if err != nil {
 				logRefusal(r.Context(), logger, err, raw)
 				writeChallenge(w, challengeInvalid, opts.ResourceMetadataURL, opts.Scopes)
@@ -81,6 +93,42 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 			inner.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
+}
+
+// Outcomes of a token verification, for OnVerify and the span.
+const (
+	VerifyOK          = "ok"
+	VerifyInvalid     = "invalid"
+	VerifyUnavailable = "unavailable"
+)
+
+// verifyObserved verifies with a span (never token contents: outcome,
+// whether the cache answered, the issuer) and reports to OnVerify.
+func (v *Verifier) verifyObserved(ctx context.Context, raw string, opts MiddlewareOptions) (*verified, error) {
+	tp := opts.TracerProvider
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	ctx, span := tp.Tracer("github.com/mcpgate/mcpgate/authn").Start(ctx, "mcpgate.authn verify token")
+	defer span.End()
+	vt, cached, err := v.verifyReport(ctx, raw)
+	outcome := VerifyOK
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		outcome = VerifyUnavailable
+	case err != nil:
+		outcome = VerifyInvalid
+	default:
+		span.SetAttributes(attribute.String("mcpgate.authn.issuer", vt.id.Issuer))
+	}
+	span.SetAttributes(attribute.String("mcpgate.authn.outcome", outcome), attribute.Bool("mcpgate.authn.cached", cached))
+	if err != nil {
+		span.SetStatus(codes.Error, outcome)
+	}
+	if opts.OnVerify != nil {
+		opts.OnVerify(ctx, outcome, cached)
+	}
+	return vt, err
 }
 
 // tokenInfo is the go-sdk view of a verified token. UserID is

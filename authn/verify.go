@@ -65,22 +65,28 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Identity, error) {
 }
 
 func (v *Verifier) verify(ctx context.Context, raw string) (*verified, error) {
+	vt, _, err := v.verifyReport(ctx, raw)
+	return vt, err
+}
+
+// verifyReport is verify that also says whether the cache answered.
+func (v *Verifier) verifyReport(ctx context.Context, raw string) (*verified, bool, error) {
 	if raw == "" || len(raw) > maxTokenBytes {
-		return nil, invalid(reasonMalformed, fmt.Errorf("length %d out of range", len(raw)))
+		return nil, false, invalid(reasonMalformed, fmt.Errorf("length %d out of range", len(raw)))
 	}
 	k, now := keyOf(raw), v.now()
 	if vt, ok := v.cache.get(k, now); ok {
-		return vt, nil
+		return vt, true, nil
 	}
 	if err := checkTokenSyntax(raw); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	vt, err := v.verifyUncached(ctx, raw, now)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	v.cache.put(k, vt, now)
-	return vt, nil
+	return vt, false, nil
 }
 
 func (v *Verifier) verifyUncached(ctx context.Context, raw string, now time.Time) (*verified, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/gateway"
+	"github.com/mcpgate/mcpgate/telemetry"
 )
 
 // mcpPath is where the gateway serves MCP.
@@ -26,7 +28,11 @@ func withSignIn(opts *gateway.Options, cfg *config.Config, listen net.Addr, log 
 		return fmt.Errorf("sign-in: %w", err)
 	}
 	metadataURL := strings.TrimSuffix(cfg.MCPURL(), mcpPath) + authn.MetadataPaths(mcpPath)[0]
-	mw := authn.MiddlewareOptions{ResourceMetadataURL: metadataURL, Scopes: cfg.Auth.ChallengeScopes, Logger: log}
+	mw := authn.MiddlewareOptions{ResourceMetadataURL: metadataURL, Scopes: cfg.Auth.ChallengeScopes, Logger: log,
+		TracerProvider: opts.TracerProvider,
+		OnVerify: func(ctx context.Context, outcome string, cached bool) {
+			opts.Metrics.RecordAuthnVerification(ctx, telemetry.AuthnOutcome(outcome), cached)
+		}}
 	opts.HTTPMiddleware = append(opts.HTTPMiddleware,
 		authn.OriginMiddleware(cfg.Auth.AllowedOrigins, isLoopbackAddr(listen), log),
 		authn.Middleware(v, mw),

@@ -66,6 +66,7 @@ func TestDevMetrics(t *testing.T) {
 		{"mcp_client_operation_duration_seconds", map[string]string{"mcp_method_name": "tools/call", "server": "notes"}, 3},
 		{"mcpgate_policy_decisions_total", map[string]string{"phase": "call", "allow": "false"}, 1},
 		{"mcpgate_upstream_up", map[string]string{"server": "hr"}, 1},
+		{"mcpgate_authn_verifications_total", map[string]string{"outcome": "ok", "cached": "false"}, 1},
 	}
 	for _, c := range checks {
 		if got := count(c.family, c.labels); got != c.want {
