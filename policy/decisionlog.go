@@ -264,3 +264,13 @@ func (r *record) line(log *slog.Logger) logLine {
 		Input: input, Erased: erased, Masked: masked,
 	}
 }
+
+// DecisionLogDropped is the number of decisions the engine's decision log
+// dropped because its buffer was full (0 without a decision log): for the
+// mcpgate.decision_log.dropped metric.
+func (e *Engine) DecisionLogDropped() uint64 {
+	if l := e.dlog.Load(); l != nil {
+		return l.Dropped()
+	}
+	return 0
+}

@@ -67,6 +67,10 @@ func TestDevMetrics(t *testing.T) {
 		{"mcpgate_policy_decisions_total", map[string]string{"phase": "call", "allow": "false"}, 1},
 		{"mcpgate_upstream_up", map[string]string{"server": "hr"}, 1},
 		{"mcpgate_authn_verifications_total", map[string]string{"outcome": "ok", "cached": "false"}, 1},
+		{"mcpgate_decision_log_dropped_total", nil, 0},
+	}
+	if _, ok := families["mcpgate_decision_log_dropped_total"]; !ok {
+		t.Error("no mcpgate_decision_log_dropped_total in /metrics")
 	}
 	for _, c := range checks {
 		if got := count(c.family, c.labels); got != c.want {

@@ -42,8 +42,9 @@ func withTelemetry(ctx context.Context, opts *gateway.Options, log *slog.Logger)
 	return log, shutdown, nil
 }
 
-// observeUpstreams reports each upstream's health as mcpgate.upstream.up.
-func observeUpstreams(opts *gateway.Options, gw *gateway.Gateway) {
+// observeGateway reports each upstream's health (mcpgate.upstream.up) and
+// the decisions the decision log dropped (mcpgate.decision_log.dropped).
+func observeGateway(opts *gateway.Options, gw *gateway.Gateway) {
 	_, _ = telemetry.RegisterUpstreamGauge(opts.Metrics, func() map[string]bool {
 		up := map[string]bool{}
 		for _, u := range gw.Status().Upstreams {
@@ -51,4 +52,7 @@ func observeUpstreams(opts *gateway.Options, gw *gateway.Gateway) {
 		}
 		return up
 	})
+	if dl, ok := opts.Authorizer.(interface{ DecisionLogDropped() uint64 }); ok {
+		_, _ = telemetry.RegisterDecisionLogDropped(opts.Metrics, func() int64 { return int64(dl.DecisionLogDropped()) })
+	}
 }

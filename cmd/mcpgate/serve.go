@@ -75,7 +75,7 @@ func newGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, liste
 		stop()
 		return nil, nil, err
 	}
-	observeUpstreams(opts, gw)
+	observeGateway(opts, gw)
 	return gw, stop, nil
 }
 
