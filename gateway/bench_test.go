@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 // BenchmarkToolCall measures one tools/call of a go-sdk echo upstream, all on
@@ -26,6 +27,11 @@ func BenchmarkToolCall(b *testing.B) {
 	// per call, logged; its upstream is its own echo server.
 	full, idp, _ := signedInGateway(b)
 	token := http.Header{"Authorization": {"Bearer " + tokenFor(b, idp, "alice")}}
+	// mcpgate with tracing on: the OTel SDK, every span sampled and
+	// exported in batches (to an exporter that drops them).
+	tracedOpts := testOptions()
+	tracedOpts.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardExporter{}))
+	traced := startGateway(b, tracedOpts, upstreamConfig("echo", up.URL))
 	paths := []struct {
 		name, url, tool string
 		header          http.Header
@@ -33,6 +39,7 @@ func BenchmarkToolCall(b *testing.B) {
 		{"direct", up.URL, "echo", nil},
 		{"reverseproxy", proxy.URL + "/mcp", "echo", nil},
 		{"mcpgate", gw.URL, "echo__echo", nil},
+		{"mcpgate-traced", traced.URL, "echo__echo", nil},
 		{"mcpgate-signin-policy", full, "up__echo", token},
 	}
 	for _, version := range []string{legacy, modern} {
@@ -59,3 +66,9 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// discardExporter drops spans: the benchmark measures producing them.
+type discardExporter struct{}
+
+func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                             { return nil }
