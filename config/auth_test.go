@@ -57,6 +57,8 @@ func TestAuthProblems(t *testing.T) {
 		"bad origin":       {"auth: {allowed_origins: ['https://a.example/path']}", "auth.allowed_origins[0]", "not an origin"},
 		"unknown key":      {"auth: {issuer: x}", "auth.issuer", "unknown key"},
 		"cache size type":  {"auth: {token_cache_size: many}", "auth.token_cache_size", "whole number"},
+		"traces exporter":  {"telemetry: {traces_exporter: jaeger}", "telemetry.traces_exporter", "not supported"},
+		"span identity":    {"telemetry: {span_identity: email}", "telemetry.span_identity", "not supported"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

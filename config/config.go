@@ -71,6 +71,9 @@ type Config struct {
 
 	// Policy says where the Rego policies come from.
 	Policy Policy `yaml:"policy"`
+
+	// Telemetry configures traces, metrics and what spans say about callers.
+	Telemetry Telemetry `yaml:"telemetry"`
 }
 
 // Naming controls how upstream names are exposed to clients.

@@ -95,6 +95,7 @@ func (c *Config) problems() []Problem {
 	c.validateServers(&ps)
 	c.Auth.validate(&ps)
 	c.Policy.validate(&ps)
+	c.Telemetry.validate(&ps)
 	return ps
 }
 

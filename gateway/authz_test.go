@@ -91,6 +91,11 @@ func signedInGatewayFor(t testing.TB, srv *mcp.Server) (string, *devidp.Provider
 
 // signedInGatewayWith is signedInGatewayFor with the policy src.
 func signedInGatewayWith(t testing.TB, srv *mcp.Server, src string) (string, *devidp.Provider, *lockedBuffer) {
+	return signedInGatewayOpts(t, srv, src, nil)
+}
+
+// signedInGatewayOpts is signedInGatewayWith with edit applied to the options.
+func signedInGatewayOpts(t testing.TB, srv *mcp.Server, src string, edit func(*Options)) (string, *devidp.Provider, *lockedBuffer) {
 	t.Helper()
 	const resource = "http://gateway.test/mcp"
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -121,6 +126,9 @@ func signedInGatewayWith(t testing.TB, srv *mcp.Server, src string) (string, *de
 	opts.HTTPMiddleware = []func(http.Handler) http.Handler{authn.Middleware(v, mw)}
 	opts.ScopeChallenge = func(w http.ResponseWriter, scopes []string, desc string) {
 		authn.WriteInsufficientScope(w, mw, scopes, desc)
+	}
+	if edit != nil {
+		edit(opts)
 	}
 	up := startUpstream(t, srv)
 	gw := startGateway(t, opts, upstreamConfig("up", up.URL))

@@ -59,6 +59,9 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	Propagator     propagation.TextMapPropagator
 	Metrics        *telemetry.Metrics
+	// SpanIdentity is what SERVER spans record about the caller. If empty,
+	// nothing.
+	SpanIdentity telemetry.IdentityMode
 
 	// Transport carries requests to upstreams. If nil, a clone of
 	// http.DefaultTransport is used.

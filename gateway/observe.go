@@ -55,8 +55,13 @@ func (g *Gateway) observe(next mcp.MethodHandler) mcp.MethodHandler {
 		if target != "" {
 			name += " " + target
 		}
-		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(serverAttributes(method, target, req)...))
+		attrs := serverAttributes(method, target, req)
+		if id := identityOf(req); id != nil {
+			if a, ok := telemetry.IdentityAttr(g.opts.SpanIdentity, id.Issuer, id.Subject); ok {
+				attrs = append(attrs, a)
+			}
+		}
+		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 		defer span.End()
 		ctx = policy.WithTraceID(ctx, span.SpanContext().TraceID().String())
 		start := time.Now()

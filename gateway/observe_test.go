@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/mcpgate/mcpgate/telemetry"
@@ -102,5 +103,58 @@ func TestTraceContextFromHTTPHeaders(t *testing.T) {
 	}
 	if got := httpSpan.SpanContext().TraceID().String(); got != "0102030405060708090a0b0c0d0e0f10" {
 		t.Errorf("HTTP span trace %s, want the traceparent header's", got)
+	}
+}
+
+// TestSpanIdentity: SERVER spans carry the caller as configured, hashed by
+// default in this test, never the token.
+func TestSpanIdentity(t *testing.T) {
+	t.Parallel()
+	for mode, wantKey := range map[telemetry.IdentityMode]string{
+		telemetry.IdentityOff:     "",
+		telemetry.IdentityHashed:  "enduser.pseudo.id",
+		telemetry.IdentitySubject: "enduser.id",
+	} {
+		t.Run(string(mode), func(t *testing.T) {
+			rec := tracetest.NewSpanRecorder()
+			url, idp, _ := signedInGatewayOpts(t, echoServer("up", nil, nil), testPolicy, func(o *Options) {
+				o.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+				o.SpanIdentity = mode
+			})
+			hc := &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + tokenFor(t, idp, "alice")}}}}
+			cs := connectWith(t, url, legacy, nil, hc)
+			if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo"}); err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]string
+			for _, s := range rec.Ended() {
+				if s.Name() == "tools/call up__echo" {
+					got = map[string]string{}
+					for _, a := range s.Attributes() {
+						got[string(a.Key)] = a.Value.Emit()
+					}
+				}
+			}
+			if got == nil {
+				var names []string
+				for _, s := range rec.Ended() {
+					names = append(names, s.Name())
+				}
+				t.Fatalf("no SERVER span in %v", names)
+			}
+			for k, v := range got {
+				if strings.Contains(v, "eyJ") {
+					t.Errorf("span attribute %s looks like a token: %s", k, v)
+				}
+			}
+			switch {
+			case wantKey == "" && (got["enduser.id"] != "" || got["enduser.pseudo.id"] != ""):
+				t.Errorf("identity on the span with mode off: %v", got)
+			case wantKey == "enduser.id" && got[wantKey] != "alice":
+				t.Errorf("%s = %q, want alice", wantKey, got[wantKey])
+			case wantKey == "enduser.pseudo.id" && (len(got[wantKey]) != 16 || strings.Contains(got[wantKey], "alice")):
+				t.Errorf("%s = %q, want a 16-hex hash", wantKey, got[wantKey])
+			}
+		})
 	}
 }

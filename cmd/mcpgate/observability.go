@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/gateway"
 	"github.com/mcpgate/mcpgate/telemetry"
 )
@@ -17,8 +18,9 @@ import (
 // and instruments, and puts trace and span ids on every log line written
 // inside a request. It returns the logger to use and a shutdown function
 // that flushes the exporters.
-func withTelemetry(ctx context.Context, opts *gateway.Options, log *slog.Logger) (*slog.Logger, func(), error) {
-	t, err := telemetry.Setup(ctx, telemetry.Options{ServiceVersion: currentBuild().version, Logger: log})
+func withTelemetry(ctx context.Context, opts *gateway.Options, tc config.Telemetry, log *slog.Logger) (*slog.Logger, func(), error) {
+	t, err := telemetry.Setup(ctx, telemetry.Options{ServiceVersion: currentBuild().version, Logger: log,
+		TracesExporter: tc.TracesExporter, MetricsExporter: tc.MetricsExporter})
 	if err != nil {
 		return nil, nil, fmt.Errorf("telemetry: %w", err)
 	}
@@ -28,6 +30,7 @@ func withTelemetry(ctx context.Context, opts *gateway.Options, log *slog.Logger)
 	}
 	log = slog.New(telemetry.NewLogHandler(log.Handler()))
 	opts.Logger, opts.TracerProvider, opts.Propagator, opts.Metrics = log, t.TracerProvider, t.Propagator, m
+	opts.SpanIdentity = telemetry.IdentityMode(tc.SpanIdentity)
 	if opts.Routes == nil {
 		opts.Routes = map[string]http.Handler{}
 	}

@@ -63,7 +63,7 @@ func runServe(ctx context.Context, args []string, e *env) int {
 // and extra routes. stop flushes the telemetry.
 func newGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, listen net.Addr, routes map[string]http.Handler, authz gateway.Authorizer) (gw *gateway.Gateway, stop func(), err error) {
 	opts := &gateway.Options{Version: currentBuild().version, Routes: routes, Authorizer: authz}
-	log, stop, err = withTelemetry(ctx, opts, log)
+	log, stop, err = withTelemetry(ctx, opts, cfg.Telemetry, log)
 	if err != nil {
 		return nil, nil, err
 	}
