@@ -272,6 +272,20 @@ func (g *Gateway) evictViewsLocked() {
 	}
 }
 
+// SessionCount is the number of client sessions open now (stateful
+// sessions and 2026-07-28 requests in flight).
+func (g *Gateway) SessionCount() int {
+	n := 0
+	g.viewsMu.Lock()
+	defer g.viewsMu.Unlock()
+	for _, v := range g.views {
+		for range v.server.Sessions() {
+			n++
+		}
+	}
+	return n
+}
+
 func hasSessions(s *mcp.Server) bool {
 	for range s.Sessions() {
 		return true

@@ -56,6 +56,12 @@ func TestTraceCrossesTheGateway(t *testing.T) {
 	if client.SpanContext().TraceID() != clientTrace.TraceID() || client.Parent().SpanID() != server.SpanContext().SpanID() {
 		t.Errorf("CLIENT span %v (parent %v) is not the child of the SERVER span %v", client.SpanContext(), client.Parent(), server.SpanContext())
 	}
+	// The same context travels in the upstream request's HTTP headers.
+	hdrs := up.seenHeaders()
+	last := hdrs[len(hdrs)-1]
+	if hdr := last.Get("Traceparent"); !strings.Contains(hdr, client.SpanContext().SpanID().String()) {
+		t.Errorf("upstream traceparent header %q, want the CLIENT span %s", hdr, client.SpanContext().SpanID())
+	}
 	upCtx := trace.SpanContextFromContext(telemetry.ExtractMeta(context.Background(), opts.propagator(), got))
 	if upCtx.TraceID() != clientTrace.TraceID() || upCtx.SpanID() != client.SpanContext().SpanID() {
 		t.Errorf("the upstream received trace context %v in _meta, want the CLIENT span %v", upCtx, client.SpanContext())
@@ -156,5 +162,47 @@ func TestSpanIdentity(t *testing.T) {
 				t.Errorf("%s = %q, want a 16-hex hash", wantKey, got[wantKey])
 			}
 		})
+	}
+}
+
+// TestDeniedCallSpans: a call the policy denies has a SERVER span marked
+// with the JSON-RPC error code and a denied policy span, and no CLIENT span:
+// nothing went upstream.
+func TestDeniedCallSpans(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	url, idp, _ := signedInGatewayOpts(t, echoServer("up", nil, nil), testPolicy, func(o *Options) {
+		o.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	})
+	hc := &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + tokenFor(t, idp, "alice")}}}}
+	cs := connectWith(t, url, modern, nil, hc)
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo", Arguments: map[string]any{"word": "forbidden"}}); err == nil {
+		t.Fatal("forbidden call allowed")
+	}
+	var server, policySpan sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		switch s.Name() {
+		case "tools/call up__echo":
+			if s.SpanKind() == trace.SpanKindServer {
+				server = s
+			}
+		case "mcpgate.policy call":
+			policySpan = s
+		case "tools/call echo":
+			t.Errorf("a CLIENT span for a denied call: %v", s.Name())
+		}
+	}
+	if server == nil || policySpan == nil {
+		t.Fatalf("spans %v", rec.Ended())
+	}
+	attrs := map[string]string{}
+	for _, a := range server.Attributes() {
+		attrs[string(a.Key)] = a.Value.Emit()
+	}
+	if attrs["error.type"] != "-32001" || server.Status().Code.String() != "Error" {
+		t.Errorf("denied SERVER span attributes %v status %v", attrs, server.Status())
+	}
+	if policySpan.Parent().SpanID() != server.SpanContext().SpanID() || policySpan.SpanContext().TraceID() != server.SpanContext().TraceID() {
+		t.Errorf("policy span is not a child of the SERVER span")
 	}
 }

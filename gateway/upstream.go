@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // State is the health of one upstream server as /readyz reports it.
@@ -88,7 +89,7 @@ func (u *upstream) connect(ctx context.Context) (*mcp.ClientSession, error) {
 		return nil, err
 	}
 	hc := &http.Client{
-		Transport: &upstreamTransport{base: u.base, header: header},
+		Transport: &upstreamTransport{base: u.base, header: header, propagator: u.opts.propagator()},
 		// A redirect would carry the upstream's credentials to wherever
 		// the upstream points: the configured URL is the only target.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -387,17 +388,19 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // those: requests to upstreams are built by the SDK client from scratch, so
 // nothing of the downstream request (Authorization, cookies) can leak here.
 type upstreamTransport struct {
-	base   http.RoundTripper
-	header http.Header
+	base       http.RoundTripper
+	header     http.Header
+	propagator propagation.TextMapPropagator
 }
 
 func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if len(t.header) > 0 {
-		r = r.Clone(r.Context())
-		for k, v := range t.header {
-			r.Header[k] = v
-		}
+	r = r.Clone(r.Context())
+	for k, v := range t.header {
+		r.Header[k] = v
 	}
+	// The gateway's CLIENT span (in the call's context) also travels in the
+	// HTTP headers, for upstreams that read trace context there.
+	t.propagator.Inject(r.Context(), propagation.HeaderCarrier(r.Header))
 	resp, err := t.base.RoundTrip(r)
 	if err == nil {
 		resp = tagRelated(r.Context(), resp)

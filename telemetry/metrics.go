@@ -66,7 +66,7 @@ type Metrics struct {
 	// mcpgate.authn.verifications: outcome, cached.
 	authn metric.Int64Counter
 	// mcpgate.sessions.active: no attributes.
-	sessions metric.Int64UpDownCounter
+	sessions metric.Int64ObservableUpDownCounter
 	// mcpgate.upstream.up: server. Observed through RegisterUpstreamGauge.
 	upstreamUp metric.Int64ObservableGauge
 	// mcpgate.decision_log.dropped: no attributes. Observed through RegisterDecisionLogDropped.
@@ -96,7 +96,7 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	m.authn, e = meter.Int64Counter("mcpgate.authn.verifications",
 		metric.WithUnit("{verification}"), metric.WithDescription("Access-token verifications, by outcome and cache use."))
 	err = errors.Join(err, e)
-	m.sessions, e = meter.Int64UpDownCounter("mcpgate.sessions.active",
+	m.sessions, e = meter.Int64ObservableUpDownCounter("mcpgate.sessions.active",
 		metric.WithUnit("{session}"), metric.WithDescription("MCP sessions currently open on the gateway."))
 	err = errors.Join(err, e)
 	// No unit: "1" would make Prometheus name it mcpgate_upstream_up_ratio.
@@ -154,16 +154,18 @@ func (m *Metrics) RecordAuthnVerification(ctx context.Context, outcome AuthnOutc
 	m.authn.Add(ctx, 1, metric.WithAttributes(AttrOutcome.String(string(outcome)), AttrCached.Bool(cached)))
 }
 
-// SessionOpened and SessionClosed track mcpgate.sessions.active.
-func (m *Metrics) SessionOpened(ctx context.Context) { m.addSessions(ctx, 1) }
-
-// SessionClosed decrements mcpgate.sessions.active.
-func (m *Metrics) SessionClosed(ctx context.Context) { m.addSessions(ctx, -1) }
-
-func (m *Metrics) addSessions(ctx context.Context, n int64) {
-	if m != nil {
-		m.sessions.Add(ctx, n)
+// RegisterSessionsGauge makes fn the source of mcpgate.sessions.active:
+// it is called at each collection and returns the sessions open now. (The
+// gateway counts its sessions; the SDK offers no hook for a session that
+// ends, which an up-down counter would need.)
+func RegisterSessionsGauge(m *Metrics, fn func() int64) (metric.Registration, error) {
+	if m == nil {
+		return metricnoop.Registration{}, nil
 	}
+	return m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(m.sessions, fn())
+		return nil
+	}, m.sessions)
 }
 
 // RegisterUpstreamGauge makes fn the source of mcpgate.upstream.up: it is

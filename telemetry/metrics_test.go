@@ -93,9 +93,9 @@ func recordSample(ctx context.Context, t *testing.T, m *Metrics) {
 	m.RecordPolicyDecision(ctx, "call", false, 300*time.Microsecond)
 	m.RecordPolicyDecision(ctx, "call", false, 300*time.Microsecond)
 	m.RecordAuthnVerification(ctx, AuthnOK, true)
-	m.SessionOpened(ctx)
-	m.SessionOpened(ctx)
-	m.SessionClosed(ctx)
+	if _, err := RegisterSessionsGauge(m, func() int64 { return 1 }); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := RegisterUpstreamGauge(m, func() map[string]bool { return map[string]bool{"notes": true, "hr": false} }); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestNilMetricsRecordsNothing(t *testing.T) {
 	t.Parallel()
 	var m *Metrics
 	m.RecordServerOperation(t.Context(), time.Second, "tools/call", "s", "", OutcomeOK)
-	m.SessionOpened(t.Context())
+	_, _ = RegisterSessionsGauge(m, func() int64 { return 1 })
 	if _, err := RegisterUpstreamGauge(m, nil); err != nil {
 		t.Error(err)
 	}

@@ -69,8 +69,10 @@ func TestDevMetrics(t *testing.T) {
 		{"mcpgate_authn_verifications_total", map[string]string{"outcome": "ok", "cached": "false"}, 1},
 		{"mcpgate_decision_log_dropped_total", nil, 0},
 	}
-	if _, ok := families["mcpgate_decision_log_dropped_total"]; !ok {
-		t.Error("no mcpgate_decision_log_dropped_total in /metrics")
+	for _, f := range []string{"mcpgate_decision_log_dropped_total", "mcpgate_sessions_active"} {
+		if _, ok := families[f]; !ok {
+			t.Errorf("no %s in /metrics", f)
+		}
 	}
 	for _, c := range checks {
 		if got := count(c.family, c.labels); got != c.want {

@@ -55,6 +55,7 @@ func observeGateway(opts *gateway.Options, gw *gateway.Gateway) {
 		}
 		return up
 	})
+	_, _ = telemetry.RegisterSessionsGauge(opts.Metrics, func() int64 { return int64(gw.SessionCount()) })
 	if dl, ok := opts.Authorizer.(interface{ DecisionLogDropped() uint64 }); ok {
 		_, _ = telemetry.RegisterDecisionLogDropped(opts.Metrics, func() int64 { return int64(dl.DecisionLogDropped()) })
 	}
