@@ -60,7 +60,7 @@ func (g *Gateway) mcpHandler() http.Handler {
 		}
 		w.Header().Set("X-Accel-Buffering", "no")
 		if v := r.Header.Get("Mcp-Protocol-Version"); v >= statelessVersion {
-			stateless.ServeHTTP(w, r)
+			stateless.ServeHTTP(w, g.withRequestID(r))
 			return
 		}
 		stateful.ServeHTTP(w, r)

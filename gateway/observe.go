@@ -1,10 +1,15 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mcpgate/mcpgate/policy"
@@ -56,6 +61,9 @@ func (g *Gateway) observe(next mcp.MethodHandler) mcp.MethodHandler {
 			name += " " + target
 		}
 		attrs := serverAttributes(method, target, req)
+		if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+			attrs = append(attrs, semconv.JSONRPCRequestID(id))
+		}
 		if id := identityOf(req); id != nil {
 			if a, ok := telemetry.IdentityAttr(g.opts.SpanIdentity, id.Issuer, id.Subject); ok {
 				attrs = append(attrs, a)
@@ -173,4 +181,28 @@ func (g *Gateway) upstreamSpan(ctx context.Context, u *upstream, method, target 
 		span.SetAttributes(semconv.GenAIToolName(target))
 	}
 	return ctx, span, telemetry.InjectMeta(ctx, g.opts.propagator(), meta)
+}
+
+// requestIDKey holds the JSON-RPC id of a 2026-07-28 request, read from the
+// body at the HTTP layer: go-sdk v1.8.0 keeps it under an unexported context
+// key. Sessions of the 2025 revisions handle their requests outside the HTTP
+// request's context, so their spans go without it.
+type requestIDKey struct{}
+
+// withRequestID reads the id of a stateless POST for the MCP span; the body
+// is passed on unchanged. Only with tracing on: it costs a read of the body.
+func (g *Gateway) withRequestID(r *http.Request) *http.Request {
+	if g.opts.TracerProvider == nil || r.Method != http.MethodPost || r.Body == nil {
+		return r
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, int64(g.cfg.MaxRequestBytes)+1))
+	r.Body = readCloser{io.MultiReader(bytes.NewReader(data), r.Body), r.Body}
+	var msg struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if err != nil || json.Unmarshal(data, &msg) != nil || len(msg.ID) == 0 || string(msg.ID) == "null" {
+		return r
+	}
+	id := strings.Trim(string(msg.ID), `"`)
+	return r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 }

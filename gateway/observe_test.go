@@ -206,3 +206,52 @@ func TestDeniedCallSpans(t *testing.T) {
 		t.Errorf("policy span is not a child of the SERVER span")
 	}
 }
+
+// TestUpstreamSpansJoinTheTrace: an upstream that records spans from the
+// trace context it receives in _meta (as an instrumented go-sdk server
+// does) puts them under the gateway's CLIENT span, in the client's trace;
+// the MCP span of a 2026-07-28 request carries its JSON-RPC id.
+func TestUpstreamSpansJoinTheTrace(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	prop := (&Options{}).propagator()
+	s := mcp.NewServer(&mcp.Implementation{Name: "traced"}, nil)
+	s.AddTool(&mcp.Tool{Name: "work", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		ctx = telemetry.ExtractMeta(ctx, prop, req.Params.Meta)
+		_, span := tp.Tracer("upstream").Start(ctx, "upstream work", trace.WithSpanKind(trace.SpanKindServer))
+		span.End()
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done"}}}, nil
+	})
+	up := startUpstream(t, s)
+	opts := testOptions()
+	opts.TracerProvider = tp
+	gw := startGateway(t, opts, upstreamConfig("t", up.URL))
+	cs := connect(t, gw.URL, modern, nil)
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "t__work"}); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]sdktrace.ReadOnlySpan{}
+	for _, sp := range rec.Ended() {
+		byName[sp.Name()+"/"+sp.SpanKind().String()] = sp
+	}
+	server, client, upstream := byName["tools/call t__work/server"], byName["tools/call work/client"], byName["upstream work/server"]
+	if server == nil || client == nil || upstream == nil {
+		t.Fatalf("spans %v", byName)
+	}
+	if upstream.SpanContext().TraceID() != server.SpanContext().TraceID() || upstream.Parent().SpanID() != client.SpanContext().SpanID() ||
+		client.Parent().SpanID() != server.SpanContext().SpanID() {
+		t.Errorf("span tree: server %v, client %v (parent %v), upstream %v (parent %v)",
+			server.SpanContext().SpanID(), client.SpanContext().SpanID(), client.Parent().SpanID(),
+			upstream.SpanContext().SpanID(), upstream.Parent().SpanID())
+	}
+	var id string
+	for _, a := range server.Attributes() {
+		if a.Key == "jsonrpc.request.id" {
+			id = a.Value.Emit()
+		}
+	}
+	if id == "" {
+		t.Errorf("no jsonrpc.request.id on the MCP span: %v", server.Attributes())
+	}
+}
