@@ -183,8 +183,18 @@ func TestPolicyListAndCall(t *testing.T) {
 		})
 	}
 	// Every decision is logged, arguments masked.
+	// The decision log is written asynchronously: wait for the four calls.
+	callLines := func(ls []map[string]any) int {
+		n := 0
+		for _, l := range ls {
+			if l["phase"] == "call" {
+				n++
+			}
+		}
+		return n
+	}
 	lines := decisions.lines()
-	eventually(t, "decision-log lines", func() bool { lines = decisions.lines(); return len(lines) >= 4 })
+	eventually(t, "decision-log lines of the four calls", func() bool { lines = decisions.lines(); return callLines(lines) >= 4 })
 	var sawDeny bool
 	for _, l := range lines {
 		if l["phase"] == "call" && l["allow"] == false {
@@ -211,13 +221,7 @@ func TestPolicyListAndCall(t *testing.T) {
 			t.Errorf("input of decision %v does not match the schema: %v\n%v", l["decision_id"], err, l["input"])
 		}
 	}
-	calls := 0
-	for _, l := range lines {
-		if l["phase"] == "call" {
-			calls++
-		}
-	}
-	if calls != 4 {
+	if calls := callLines(lines); calls != 4 {
 		t.Errorf("%d call decisions logged for 4 calls: one decision of record per call", calls)
 	}
 }
