@@ -64,26 +64,7 @@ func TestGoSDKClientFlow(t *testing.T) {
 
 	var fetches atomic.Int32
 	browser := h.http // does not follow the final redirect to the client's callback
-	handler, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{
-			Metadata: &oauthex.ClientRegistrationMetadata{
-				RedirectURIs: []string{"http://127.0.0.1:9/callback"},
-				ClientName:   "devidp e2e test",
-			},
-		},
-		AuthorizationCodeFetcher: func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
-			fetches.Add(1)
-			loc, err := testtools.DevSignIn(ctx, browser, args.URL, "alice")
-			if err != nil {
-				return nil, err
-			}
-			q := loc.Query()
-			if e := q.Get("error"); e != "" {
-				return nil, fmt.Errorf("authorization error %s: %s", e, q.Get("error_description"))
-			}
-			return &auth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
-		},
-	})
+	handler, err := testtools.DevOAuthHandler(browser, "alice", "devidp e2e test", &fetches)
 	if err != nil {
 		t.Fatalf("NewAuthorizationCodeHandler: %v", err)
 	}

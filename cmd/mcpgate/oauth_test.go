@@ -1,15 +1,13 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mcpgate/mcpgate/internal/testtools"
-	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
@@ -23,24 +21,8 @@ func TestDevOAuthFlow(t *testing.T) {
 	t.Parallel()
 	r := start(t, newTestEnv(nil), "dev", "--addr", "127.0.0.1:0")
 	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	var signIns int
-	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{
-			Metadata: &oauthex.ClientRegistrationMetadata{RedirectURIs: []string{"http://127.0.0.1:9/callback"}, ClientName: "cli test"},
-		},
-		AuthorizationCodeFetcher: func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
-			signIns++
-			loc, err := testtools.DevSignIn(ctx, browser, args.URL, "bob")
-			if err != nil {
-				return nil, err
-			}
-			q := loc.Query()
-			if e := q.Get("error"); e != "" {
-				return nil, fmt.Errorf("authorization error %s: %s", e, q.Get("error_description"))
-			}
-			return &auth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
-		},
-	})
+	var signIns atomic.Int32
+	h, err := testtools.DevOAuthHandler(browser, "bob", "cli test", &signIns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,8 +35,8 @@ func TestDevOAuthFlow(t *testing.T) {
 	if names := toolNames(t, cs); !slices.Contains(names, "hr__lookup_employee") {
 		t.Errorf("tools after sign-in: %v", names)
 	}
-	if signIns != 1 {
-		t.Errorf("signed in %d times, want 1", signIns)
+	if n := signIns.Load(); n != 1 {
+		t.Errorf("signed in %d times, want 1", n)
 	}
 	checkMetadata(t, r.baseURL())
 }

@@ -9,6 +9,10 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
 // The sign-in page of the development identity provider (authn/devidp), as a
@@ -81,4 +85,28 @@ func DevSignIn(ctx context.Context, c *http.Client, authorizeURL, user string) (
 		return nil, fmt.Errorf("POST authorize: status %d", resp.StatusCode)
 	}
 	return url.Parse(resp.Header.Get("Location"))
+}
+
+// DevOAuthHandler is go-sdk's own OAuth client (dynamic client registration,
+// authorization code with PKCE) whose "browser" signs in to the development
+// identity provider as user, with c (which must not follow the final
+// redirect to the client's callback). *signIns counts the sign-ins.
+func DevOAuthHandler(c *http.Client, user, clientName string, signIns *atomic.Int32) (*auth.AuthorizationCodeHandler, error) {
+	return auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{
+			Metadata: &oauthex.ClientRegistrationMetadata{RedirectURIs: []string{"http://127.0.0.1:9/callback"}, ClientName: clientName},
+		},
+		AuthorizationCodeFetcher: func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
+			signIns.Add(1)
+			loc, err := DevSignIn(ctx, c, args.URL, user)
+			if err != nil {
+				return nil, err
+			}
+			q := loc.Query()
+			if e := q.Get("error"); e != "" {
+				return nil, fmt.Errorf("authorization error %s: %s", e, q.Get("error_description"))
+			}
+			return &auth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
+		},
+	})
 }
