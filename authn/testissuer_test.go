@@ -169,12 +169,8 @@ type signOption func(*signOptions)
 
 func withAlg(alg string) signOption { return func(o *signOptions) { o.alg = alg } }
 func withKid(kid string) signOption { return func(o *signOptions) { o.kid = &kid } }
-func withKey(k *testKey) signOption { return func(o *signOptions) { o.key = k; o.alg = k.alg } }
 func withSecret(alg string, secret []byte) signOption {
 	return func(o *signOptions) { o.alg, o.secret = alg, secret }
-}
-func withHeader(name string, v any) signOption {
-	return func(o *signOptions) { o.header[name] = v }
 }
 
 // sign returns a compact JWS of claims.

@@ -190,9 +190,10 @@ func (g *Gateway) upstreamSpan(ctx context.Context, u *upstream, method, target 
 type requestIDKey struct{}
 
 // withRequestID reads the id of a stateless POST for the MCP span; the body
-// is passed on unchanged. Only with tracing on: it costs a read of the body.
+// is passed on unchanged. Only when the request is being traced (its HTTP
+// span records): it costs a read of the body, which tracing off must not.
 func (g *Gateway) withRequestID(r *http.Request) *http.Request {
-	if g.opts.TracerProvider == nil || r.Method != http.MethodPost || r.Body == nil {
+	if !trace.SpanFromContext(r.Context()).IsRecording() || r.Method != http.MethodPost || r.Body == nil {
 		return r
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, int64(g.cfg.MaxRequestBytes)+1))
