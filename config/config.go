@@ -59,6 +59,15 @@ type Config struct {
 	// If omitted, defaults to 30m.
 	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
 
+	// SessionKeyFile is the path of a file holding the keys that seal a
+	// stateful session's state into its session id, so that every replica
+	// sharing the keys can serve the session: one base64-encoded 32-byte
+	// key per line, the first seals, every key opens; empty lines and lines
+	// starting with '#' are ignored. It is read when the configuration is
+	// loaded. If omitted, sessions live only on the replica that created
+	// them (see docs/deployment.md).
+	SessionKeyFile string `yaml:"session_key_file,omitempty"`
+
 	// Naming controls how upstream tool and prompt names are exposed.
 	Naming Naming `yaml:"naming"`
 

@@ -89,6 +89,11 @@ func (c *Config) problems() []Problem {
 	if c.SessionIdleTimeout < 0 {
 		ps.add("session_idle_timeout", "must not be negative (0 means sessions never expire)")
 	}
+	if c.SessionKeyFile != "" {
+		if _, err := ReadSessionKeys(c.SessionKeyFile); err != nil {
+			ps.add("session_key_file", "%v", err)
+		}
+	}
 	if !separatorRE.MatchString(c.Naming.Separator) {
 		ps.add("naming.separator", "%q is not a valid separator: use 1-4 characters from A-Z, a-z, 0-9, '_', '-', '.'", c.Naming.Separator)
 	}

@@ -124,6 +124,10 @@ type Gateway struct {
 	viewsMu sync.Mutex
 	views   map[string]*view
 
+	// sessions seals stateful sessions into their ids; nil without
+	// session_key_file.
+	sessions *sessionTable
+
 	inflight inflight
 	mcp      http.Handler
 	cancel   context.CancelFunc
@@ -152,6 +156,15 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 		g.ups = append(g.ups, newUpstream(s, g))
 	}
 	g.cat.Store(buildCatalog(0, nil, g.namer))
+	if cfg.SessionKeyFile != "" {
+		keys, err := config.ReadSessionKeys(cfg.SessionKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: session_key_file: %w", err)
+		}
+		if g.sessions, err = newSessionTable(g, keys); err != nil {
+			return nil, fmt.Errorf("gateway: session_key_file: %w", err)
+		}
+	}
 	g.mcp = g.mcpHandler()
 	return g, nil
 }

@@ -63,6 +63,10 @@ func (g *Gateway) mcpHandler() http.Handler {
 			stateless.ServeHTTP(w, g.withRequestID(r))
 			return
 		}
+		if g.sessions != nil {
+			g.sessions.serve(stateful, w, r)
+			return
+		}
 		stateful.ServeHTTP(w, r)
 	})
 	if g.opts.Authorizer != nil {

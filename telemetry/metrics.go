@@ -65,6 +65,8 @@ type Metrics struct {
 	policyEval metric.Float64Histogram
 	// mcpgate.authn.verifications: outcome, cached.
 	authn metric.Int64Counter
+	// mcpgate.sessions.restored: outcome.
+	restored metric.Int64Counter
 	// mcpgate.sessions.active: no attributes.
 	sessions metric.Int64ObservableUpDownCounter
 	// mcpgate.upstream.up: server. Observed through RegisterUpstreamGauge.
@@ -95,6 +97,9 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	err = errors.Join(err, e)
 	m.authn, e = meter.Int64Counter("mcpgate.authn.verifications",
 		metric.WithUnit("{verification}"), metric.WithDescription("Access-token verifications, by outcome and cache use."))
+	err = errors.Join(err, e)
+	m.restored, e = meter.Int64Counter("mcpgate.sessions.restored", metric.WithUnit("{session}"),
+		metric.WithDescription("Sessions of other replicas taken over from their sealed session id, by outcome."))
 	err = errors.Join(err, e)
 	m.sessions, e = meter.Int64ObservableUpDownCounter("mcpgate.sessions.active",
 		metric.WithUnit("{session}"), metric.WithDescription("MCP sessions currently open on the gateway."))
@@ -152,6 +157,23 @@ func (m *Metrics) RecordAuthnVerification(ctx context.Context, outcome AuthnOutc
 		return
 	}
 	m.authn.Add(ctx, 1, metric.WithAttributes(AttrOutcome.String(string(outcome)), AttrCached.Bool(cached)))
+}
+
+// Outcomes of taking over a sealed session (mcpgate.sessions.restored).
+const (
+	RestoreOK           = "ok"            // the session now lives here too
+	RestoreInvalid      = "invalid"       // not sealed by a known key: 404
+	RestoreExpired      = "expired"       // sealed too long ago: 404
+	RestoreUserMismatch = "user_mismatch" // another user's session: 403
+	RestoreFailed       = "failed"        // the gateway could not re-initialise it
+)
+
+// RecordSessionRestore counts one attempt to take over a sealed session.
+func (m *Metrics) RecordSessionRestore(ctx context.Context, outcome string) {
+	if m == nil {
+		return
+	}
+	m.restored.Add(ctx, 1, metric.WithAttributes(AttrOutcome.String(outcome)))
 }
 
 // RegisterSessionsGauge makes fn the source of mcpgate.sessions.active:

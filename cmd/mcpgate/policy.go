@@ -70,10 +70,11 @@ type policyTestFlags struct {
 	coverage  bool
 	threshold float64
 	run       string
+	timeout   time.Duration
 }
 
 func runPolicyTest(ctx context.Context, args []string, e *env) int {
-	fs := newFlagSet("policy test", "[-v] [--coverage] [--threshold N] [--run REGEX] [PATH...]",
+	fs := newFlagSet("policy test", "[-v] [--coverage] [--threshold N] [--run REGEX] [--timeout D] [PATH...]",
 		"Run the tests (rules named test_*) of the Rego files and data under PATH (default rego/), as opa test\n"+
 			"does. Exits 1 if a test fails or errors, if there are no tests, or if coverage is below --threshold.", e)
 	fs.positional = true
@@ -82,6 +83,7 @@ func runPolicyTest(ctx context.Context, args []string, e *env) int {
 	fs.BoolVar(&f.coverage, "coverage", false, "print the coverage of each policy file and in total")
 	fs.Float64Var(&f.threshold, "threshold", 0, "fail if total coverage is below this percentage (implies --coverage)")
 	fs.StringVar(&f.run, "run", "", "run only the tests whose names match this regular expression")
+	fs.DurationVar(&f.timeout, "timeout", policyTestTimeout, "time limit of each test")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -120,7 +122,7 @@ func policyTest(ctx context.Context, paths []string, f policyTestFlags, w io.Wri
 		SetDefaultRegoVersion(ast.RegoV1).
 		CapturePrintOutput(true).
 		EnableTracing(f.verbose).
-		SetTimeout(policyTestTimeout).
+		SetTimeout(f.timeout).
 		Filter(f.run)
 	if f.coverage {
 		cov = cover.New()

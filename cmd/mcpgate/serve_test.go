@@ -4,32 +4,18 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/demo"
+	"github.com/mcpgate/mcpgate/internal/testtools/testidp"
 )
 
 // testIssuer runs the development identity provider on its own loopback
 // server, as a real issuer for serve's tests, tokens for audience.
-func testIssuer(t *testing.T, audience string) *devidp.Provider {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := devidp.New(devidp.Options{Issuer: "http://" + ln.Addr().String() + "/idp", Audience: audience})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.StripPrefix("/idp", p.Handler())}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return p
-}
+func testIssuer(t *testing.T, audience string) *devidp.Provider { return testidp.Start(t, audience) }
 
 // demoConfig returns a configuration listening on listen whose servers are
 // the demo servers and whose issuer is idp.

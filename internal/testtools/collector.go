@@ -97,7 +97,7 @@ func StartCollector(t testing.TB, forwardTo string) string {
 	t.Helper()
 	bin := CollectorBin(t)
 	dir := t.TempDir()
-	addr := startListening(t, "otelcol-mcpgate", func(addr string) *exec.Cmd {
+	addr, _ := startListening(t, "otelcol-mcpgate", func(addr string) *exec.Cmd {
 		cfg := filepath.Join(dir, "otelcol-"+strings.ReplaceAll(addr, ":", "_")+".yaml")
 		// JSON is YAML: the collector reads it as is.
 		data, err := json.MarshalIndent(collectorConfig(addr, forwardTo), "", "  ")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"sync"
 	"testing"
@@ -127,7 +128,7 @@ func FreeAddr(t testing.TB) string {
 // startListening starts the command that mk builds for a fresh loopback
 // address and waits until it listens, trying up to three addresses in case
 // a port was taken between FreeAddr and the server's bind.
-func startListening(t testing.TB, name string, mk func(addr string) *exec.Cmd) string {
+func startListening(t testing.TB, name string, mk func(addr string) *exec.Cmd) (string, *proc) {
 	t.Helper()
 	var errs []error
 	for range 3 {
@@ -137,7 +138,7 @@ func startListening(t testing.TB, name string, mk func(addr string) *exec.Cmd) s
 			t.Fatal(err)
 		}
 		if err = p.waitListening(addr); err == nil {
-			return addr
+			return addr, p
 		}
 		p.stop()
 		errs = append(errs, err)
@@ -149,7 +150,7 @@ func startListening(t testing.TB, name string, mk func(addr string) *exec.Cmd) s
 		}
 	}
 	t.Fatal(errors.Join(errs...))
-	return ""
+	return "", nil
 }
 
 // commandContext is exec.CommandContext whose cancellation kills the whole
@@ -170,5 +171,37 @@ func commandContext(ctx context.Context, name string, args ...string) *exec.Cmd 
 // output is logged if the test failed.
 func StartListening(t testing.TB, name string, mk func(addr string) *exec.Cmd) string {
 	t.Helper()
-	return startListening(t, name, mk)
+	addr, _ := startListening(t, name, mk)
+	return addr
 }
+
+// Server is a server process started by StartServer.
+type Server struct {
+	Addr string // the loopback address it listens on
+	p    *proc
+}
+
+// StartServer is StartListening returning a handle, for tests that stop
+// the server themselves or read its output.
+func StartServer(t testing.TB, name string, mk func(addr string) *exec.Cmd) *Server {
+	t.Helper()
+	addr, p := startListening(t, name, mk)
+	return &Server{Addr: addr, p: p}
+}
+
+// Signal sends sig to the server process (not its group).
+func (s *Server) Signal(sig os.Signal) error { return s.p.cmd.Process.Signal(sig) }
+
+// Wait waits until the process exits or ctx ends, and returns its exit
+// error (nil for exit status 0).
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case <-s.p.done:
+		return s.p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Output returns what the process wrote to stdout and stderr so far.
+func (s *Server) Output() string { return s.p.out.String() }

@@ -20,7 +20,7 @@ func StartEverythingServer(t testing.TB, stateless bool) string {
 	if stateless {
 		mode = "-stateless=true"
 	}
-	addr := startListening(t, "everything-server "+mode, func(addr string) *exec.Cmd {
+	addr, _ := startListening(t, "everything-server "+mode, func(addr string) *exec.Cmd {
 		cmd := exec.Command(bin, "-http", addr, mode)
 		cmd.Env = []string{"HOME=" + t.TempDir()}
 		return cmd
@@ -45,7 +45,7 @@ func StartServerEverythingTS(t testing.TB) string {
 	t.Helper()
 	node := Node22(t)
 	script := NPMPackageBin(t, ServerEverythingTSPackage, "mcp-server-everything")
-	addr := startListening(t, "server-everything (TypeScript)", func(addr string) *exec.Cmd {
+	addr, _ := startListening(t, "server-everything (TypeScript)", func(addr string) *exec.Cmd {
 		_, port, _ := net.SplitHostPort(addr)
 		cmd := exec.Command(node, script, "streamableHttp")
 		cmd.Env = append(cleanEnv(t, node), "PORT="+port)

@@ -1,0 +1,335 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, config.SessionKeySize) }
+
+func TestSealerRoundTripAndRefusals(t *testing.T) {
+	const resource = "https://mcp.example.com/mcp"
+	s, err := newSealer([][]byte{testKey(1)}, resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	s.now = func() time.Time { return now }
+	st := &sealedState{User: "iss|alice", Created: now.Unix(), Params: []byte(`{"protocolVersion":"2025-11-25"}`)}
+	id, err := s.seal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range id {
+		if c < 0x21 || c > 0x7e {
+			t.Fatalf("session id has %q, outside visible ASCII", c)
+		}
+	}
+	got, err := s.open(id)
+	if err != nil {
+		t.Fatalf("open(seal(st)) = %v", err)
+	}
+	if got.User != st.User || got.Created != st.Created || string(got.Params) != string(st.Params) {
+		t.Errorf("open(seal(st)) = %+v, want %+v", got, st)
+	}
+	if again, _ := s.seal(st); again == id {
+		t.Error("sealing twice gave the same id: the nonce is not random")
+	}
+
+	// Rotation: a sealer whose first key is new still opens ids of the old key.
+	rotated, _ := newSealer([][]byte{testKey(2), testKey(1)}, resource)
+	rotated.now = s.now
+	if _, err := rotated.open(id); err != nil {
+		t.Errorf("rotated sealer cannot open an id of its second key: %v", err)
+	}
+	newID, _ := rotated.seal(st)
+	if _, err := s.open(newID); !errors.Is(err, errSealInvalid) {
+		t.Errorf("old sealer opened an id of a key it lacks: %v", err)
+	}
+
+	other, _ := newSealer([][]byte{testKey(1)}, "https://other.example.com/mcp")
+	raw, _ := base64.RawURLEncoding.DecodeString(id)
+	flip := func(i int) string {
+		b := bytes.Clone(raw)
+		b[i] ^= 0x01
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	refused := map[string]struct {
+		s  *sealer
+		id string
+	}{
+		"another deployment's resource": {other, id},
+		"format byte flipped":           {s, flip(0)},
+		"key id flipped":                {s, flip(1)},
+		"nonce flipped":                 {s, flip(1 + kidLen)},
+		"ciphertext flipped":            {s, flip(sealHeaderLen + 1)},
+		"tag flipped":                   {s, flip(len(raw) - 1)},
+		"truncated":                     {s, id[:len(id)-4]},
+		"header only":                   {s, base64.RawURLEncoding.EncodeToString(raw[:sealHeaderLen])},
+		"empty":                         {s, ""},
+		"not base64":                    {s, "local-session-id!"},
+		"a go-sdk session id":           {s, "QJ6OOXRIQP3CHFFQPVJD7WRUKZ"},
+		"oversized":                     {s, strings.Repeat("A", maxSealedIDLen+1)},
+	}
+	for name, tc := range refused {
+		if _, err := tc.s.open(tc.id); !errors.Is(err, errSealInvalid) {
+			t.Errorf("%s: open = %v, want errSealInvalid", name, err)
+		}
+	}
+
+	for name, at := range map[string]time.Time{
+		"past its lifetime":   now.Add(sealedSessionLifetime + time.Second),
+		"created in a future": now.Add(-sealedClockSkew - time.Second),
+	} {
+		s.now = func() time.Time { return at }
+		if _, err := s.open(id); !errors.Is(err, errSealExpired) {
+			t.Errorf("%s: open = %v, want errSealExpired", name, err)
+		}
+	}
+}
+
+func FuzzSealerOpen(f *testing.F) {
+	s, err := newSealer([][]byte{testKey(7)}, "http://127.0.0.1/mcp")
+	if err != nil {
+		f.Fatal(err)
+	}
+	id, _ := s.seal(&sealedState{Created: time.Now().Unix(), Params: []byte(`{}`)})
+	f.Add(id)
+	f.Add("")
+	f.Add("AQAAAAAAAAAAAAAAAAAAAA")
+	f.Fuzz(func(t *testing.T, id string) {
+		st, err := s.open(id)
+		if err == nil && (st == nil || len(st.Params) == 0) {
+			t.Fatalf("open(%q) succeeded with %+v", id, st)
+		}
+	})
+}
+
+func TestSealableParams(t *testing.T) {
+	init := func(params string) string {
+		return `{"jsonrpc":"2.0","id":1,"method":"initialize","params":` + params + `}`
+	}
+	p := sealableParams([]byte(init(`{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{}},"clientInfo":{"name":"c","version":"1"},"_meta":{"traceparent":"00-x"}}`)))
+	if p == nil || bytes.Contains(p, []byte("traceparent")) || !bytes.Contains(p, []byte(`"elicitation"`)) {
+		t.Errorf("sealableParams = %s: want the capabilities kept and _meta dropped", p)
+	}
+	for name, body := range map[string]string{
+		"not initialize": `{"jsonrpc":"2.0","id":1,"method":"ping"}`,
+		"notification":   `{"jsonrpc":"2.0","method":"initialize","params":{"protocolVersion":"2025-11-25"}}`,
+		"batch":          `[` + init(`{"protocolVersion":"2025-11-25"}`) + `]`,
+		"not JSON":       `{"jsonrpc":`,
+		"no version":     init(`{"capabilities":{}}`),
+		"too large":      init(`{"protocolVersion":"2025-11-25","capabilities":{"experimental":{"x":"` + strings.Repeat("a", maxSealedParams) + `"}}}`),
+	} {
+		if p := sealableParams([]byte(body)); p != nil {
+			t.Errorf("%s: sealableParams = %s, want nil", name, p)
+		}
+	}
+}
+
+// replicaSet is two or more gateways over the same upstream behind a
+// round-robin proxy, signed in with go-sdk's bearer middleware (tokens
+// "alice" and "bob" name their user).
+type replicaSet struct {
+	rr       *testtools.RoundRobin
+	urls     []string
+	gateways []*testGateway
+}
+
+func startReplicas(t *testing.T, upstream string, keyFiles ...string) *replicaSet {
+	t.Helper()
+	verify := func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
+		if token != "alice" && token != "bob" {
+			return nil, auth.ErrInvalidToken
+		}
+		return &auth.TokenInfo{UserID: "test|" + token, Expiration: time.Now().Add(time.Hour)}, nil
+	}
+	set := &replicaSet{}
+	for _, keyFile := range keyFiles {
+		opts := testOptions()
+		opts.HTTPMiddleware = []func(http.Handler) http.Handler{auth.RequireBearerToken(verify, nil)}
+		gw := startGatewayConfig(t, opts, func(c *config.Config) {
+			c.Servers = []config.Server{noPrefix(upstreamConfig("up", upstream))}
+			c.PublicURL = "https://mcp.example.com"
+			c.SessionKeyFile = keyFile
+		})
+		set.gateways = append(set.gateways, gw)
+		set.urls = append(set.urls, strings.TrimSuffix(gw.URL, "/mcp"))
+	}
+	set.rr = testtools.StartRoundRobin(t, set.urls...)
+	return set
+}
+
+func writeKeyFile(t *testing.T, keys ...[]byte) string {
+	t.Helper()
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(base64.StdEncoding.EncodeToString(k) + "\n")
+	}
+	path := filepath.Join(t.TempDir(), "keys")
+	if err := osWriteFile(path, []byte(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+type bearerRT string
+
+func (b bearerRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+string(b))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func echoUpstream(t *testing.T) *testUpstream {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "echo", Version: "1"}, nil)
+	mcp.AddTool(srv, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, in struct {
+		Text string `json:"text"`
+	}) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: in.Text}}}, nil, nil
+	})
+	return startUpstream(t, srv)
+}
+
+func TestSealedSessionMovesBetweenReplicas(t *testing.T) {
+	t.Parallel()
+	up := echoUpstream(t)
+	key := writeKeyFile(t, testKey(3))
+	set := startReplicas(t, up.URL, key, key)
+
+	cs := connectWith(t, set.rr.URL+"/mcp", legacy, nil, &http.Client{Transport: bearerRT("alice")})
+	ctx := ctxTimeout(t)
+	for i := range 8 {
+		text := fmt.Sprintf("call %d", i)
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": text}})
+		if err != nil || res.IsError || textOf(t, res) != text {
+			t.Fatalf("call %d through the round robin: %v %+v", i, err, res)
+		}
+	}
+	if n := len(toolNames(t, cs)); n != 1 {
+		t.Errorf("tools through the round robin: %d, want 1", n)
+	}
+	for i, u := range set.urls {
+		if set.rr.Served()[u] == 0 {
+			t.Fatalf("replica %d served no request: %v", i, set.rr.Served())
+		}
+		tab := set.gateways[i].sessions
+		tab.mu.Lock()
+		local, ok := tab.local[cs.ID()]
+		tab.mu.Unlock()
+		if !ok || local == cs.ID() {
+			t.Errorf("replica %d: session %.16s… mapped to %q (%v), want a local session of its own", i, cs.ID(), local, ok)
+		}
+	}
+
+	// The session's id is bound to its user: bob's valid token with
+	// alice's session id is refused on the replica that created it and on
+	// the one that took it over, and takes nothing over.
+	for i, u := range set.urls {
+		status, body := postSession(t, u+"/mcp", "bob", cs.ID())
+		if status != http.StatusForbidden || !strings.Contains(body, "session user mismatch") {
+			t.Errorf("replica %d: bob with alice's session: %d %q, want 403 session user mismatch", i, status, body)
+		}
+	}
+
+	// A client ending its session: the replica that gets the DELETE
+	// closes its copy and forgets the mapping.
+	if err := cs.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	eventually(t, "a replica forgets the deleted session", func() bool {
+		for _, gw := range set.gateways {
+			gw.sessions.mu.Lock()
+			_, ok := gw.sessions.local[cs.ID()]
+			gw.sessions.mu.Unlock()
+			if !ok {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+var requestIDs atomic.Int64
+
+// postSession sends a tools/list with a session id and a token and returns
+// the status and body.
+func postSession(t *testing.T, url, token, session string) (int, string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/list"}`, requestIDs.Add(1))
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", legacy)
+	req.Header.Set("Mcp-Session-Id", session)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(got)
+}
+
+// A replica without the key, or with another one, answers 404 for a sealed
+// session: the client initialises again, as the spec requires, and goes on.
+func TestSealedSessionUnknownKeyGets404(t *testing.T) {
+	t.Parallel()
+	up := echoUpstream(t)
+	set := startReplicas(t, up.URL, writeKeyFile(t, testKey(4)), writeKeyFile(t, testKey(5)))
+	first, second := set.urls[0]+"/mcp", set.urls[1]+"/mcp"
+	cs := connectWith(t, first, legacy, nil, &http.Client{Transport: bearerRT("alice")})
+	if status, body := postSession(t, second, "alice", cs.ID()); status != http.StatusNotFound {
+		t.Fatalf("sealed session at a replica with another key: %d %q, want 404", status, body)
+	}
+	for name, id := range map[string]string{"garbage": "nope", "forged": strings.Repeat("A", 80)} {
+		if status, _ := postSession(t, first, "alice", id); status != http.StatusNotFound {
+			t.Errorf("%s session id: %d, want 404", name, status)
+		}
+	}
+	// The replica that has the session still serves it.
+	if status, body := postSession(t, first, "alice", cs.ID()); status != http.StatusOK {
+		t.Errorf("session on its own replica: %d %q", status, body)
+	}
+}
+
+// Many requests of one session arriving at once at a replica that does not
+// know it take it over once.
+func TestSealedSessionConcurrentTakeOver(t *testing.T) {
+	t.Parallel()
+	up := echoUpstream(t)
+	key := writeKeyFile(t, testKey(6))
+	set := startReplicas(t, up.URL, key, key)
+	cs := connectWith(t, set.urls[0]+"/mcp", legacy, nil, &http.Client{Transport: bearerRT("alice")})
+	var wg sync.WaitGroup
+	statuses := make([]int, 16)
+	for i := range statuses {
+		wg.Go(func() { statuses[i], _ = postSession(t, set.urls[1]+"/mcp", "alice", cs.ID()) })
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusOK {
+			t.Errorf("request %d: %d, want 200", i, s)
+		}
+	}
+	if n := set.gateways[1].SessionCount(); n != 1 {
+		t.Errorf("replica 1 has %d sessions after 16 concurrent requests of one session, want 1", n)
+	}
+}
