@@ -333,3 +333,38 @@ func TestSealedSessionConcurrentTakeOver(t *testing.T) {
 		t.Errorf("replica 1 has %d sessions after 16 concurrent requests of one session, want 1", n)
 	}
 }
+
+// BenchmarkSealedSession measures what a sealed session costs: sealing at
+// initialize, and opening the id on a replica that takes the session over
+// (once per replica and session; later requests are a map lookup).
+func BenchmarkSealedSession(b *testing.B) {
+	s, err := newSealer([][]byte{testKey(8)}, "https://mcp.example.com/mcp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	params := sealableParams([]byte(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",` +
+		`"capabilities":{"roots":{"listChanged":true},"sampling":{},"elicitation":{"form":{},"url":{}}},` +
+		`"clientInfo":{"name":"claude-code","title":"Claude Code","version":"2.1.0"}}}`))
+	st := &sealedState{User: "https://login.example.com/realms/corp|3f2a9c1e-5b7d-4e8f-a1c2-9d0e8b7a6f5e", Created: time.Now().Unix(), Params: params}
+	id, err := s.seal(st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("seal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.seal(st); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("open", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.open(id); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(id)), "id-bytes")
+	})
+}
