@@ -114,9 +114,9 @@ func (u *upstream) connect(ctx context.Context) (*mcp.ClientSession, error) {
 		}
 		_ = cs.Close()
 	}
-	timer.Stop()
+	expired := !timer.Stop()
 	cancel()
-	if ctx.Err() == nil && sctx.Err() != nil {
+	if expired && ctx.Err() == nil {
 		err = fmt.Errorf("no answer within %s", u.timeout())
 	}
 	return nil, fmt.Errorf("connect: %w", err)
