@@ -1,0 +1,240 @@
+{{/*
+Names and labels.
+*/}}
+{{- define "mcpgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "mcpgate.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "mcpgate.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "mcpgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "mcpgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "mcpgate.labels" -}}
+helm.sh/chart: {{ include "mcpgate.chart" . }}
+{{ include "mcpgate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: mcpgate
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "mcpgate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "mcpgate.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "mcpgate.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag | toString }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+Paths inside the pod. The config file is where the image's CMD looks for it.
+*/}}
+{{- define "mcpgate.configPath" -}}/etc/mcpgate/mcpgate.yaml{{- end }}
+{{- define "mcpgate.opaConfigPath" -}}/etc/mcpgate/opa.yaml{{- end }}
+{{- define "mcpgate.policyDir" -}}/etc/mcpgate/policy{{- end }}
+{{- define "mcpgate.secretsDir" -}}/var/run/secrets/mcpgate{{- end }}
+{{- define "mcpgate.sessionKeyPath" -}}/var/run/secrets/mcpgate/session/keys{{- end }}
+{{- define "mcpgate.bundleTokenPath" -}}/var/run/secrets/mcpgate/policy-bundle/token{{- end }}
+
+{{- define "mcpgate.sessionSecretName" -}}
+{{- default (printf "%s-session" (include "mcpgate.fullname" .)) .Values.sessions.existingSecret }}
+{{- end }}
+
+{{- define "mcpgate.policyConfigMapName" -}}
+{{- if eq .Values.policy.source "configMap" }}
+{{- .Values.policy.configMap.name }}
+{{- else }}
+{{- printf "%s-policy" (include "mcpgate.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+mcpgate.durationSeconds: a Go duration string ("30s", "1m30s", "250ms", "0")
+as whole seconds, rounded up. Anything else fails with the value's key path,
+given as (list value keyPath).
+*/}}
+{{- define "mcpgate.durationSeconds" -}}
+{{- $d := index . 0 | toString | trim }}
+{{- $path := index . 1 }}
+{{- $num := "([0-9]+(\\.[0-9]*)?|\\.[0-9]+)" }}
+{{- $unit := "(ns|us|µs|ms|s|m|h)" }}
+{{- if not (or (eq $d "0") (regexMatch (printf "^(%s%s)+$" $num $unit) $d)) }}
+{{- fail (printf "%s: %q is not a duration: use e.g. 30s, 2m or 1m30s" $path $d) }}
+{{- end }}
+{{- $scale := dict "h" 3600.0 "m" 60.0 "s" 1.0 "ms" 0.001 "us" 0.000001 "µs" 0.000001 "ns" 0.000000001 }}
+{{- $total := 0.0 }}
+{{- range regexFindAll (printf "%s%s" $num $unit) $d -1 }}
+{{- $n := regexFind (printf "^%s" $num) . }}
+{{- $u := trimPrefix $n . }}
+{{- $total = addf $total (mulf (float64 $n) (get $scale $u)) }}
+{{- end }}
+{{- ceil $total | int }}
+{{- end }}
+
+{{/*
+mcpgate.publicURL: config.public_url, else derived from the first ingress or
+HTTPRoute host name, else "" (the gateway then uses http://localhost:<port>).
+*/}}
+{{- define "mcpgate.publicURL" -}}
+{{- $url := get .Values.config "public_url" | default "" | toString }}
+{{- if not $url }}
+{{- if and .Values.ingress.enabled .Values.ingress.hosts }}
+{{- $host := first .Values.ingress.hosts }}
+{{- $scheme := "http" }}
+{{- range .Values.ingress.tls }}
+{{- if has $host (get . "hosts" | default list) }}{{ $scheme = "https" }}{{ end }}
+{{- end }}
+{{- $url = printf "%s://%s" $scheme $host }}
+{{- else if and .Values.httpRoute.enabled .Values.httpRoute.hostnames }}
+{{- $url = printf "https://%s" (first .Values.httpRoute.hostnames) }}
+{{- end }}
+{{- end }}
+{{- trimSuffix "/" $url }}
+{{- end }}
+
+{{/*
+mcpgate.mcpURL: the MCP endpoint clients use.
+*/}}
+{{- define "mcpgate.mcpURL" -}}
+{{- $base := include "mcpgate.publicURL" . }}
+{{- if not $base }}
+{{- $base = printf "http://localhost:%d" (int .Values.containerPort) }}
+{{- end }}
+{{- printf "%s/mcp" $base }}
+{{- end }}
+
+{{/*
+mcpgate.config: the gateway's configuration file. config from values, with
+the keys the chart manages set here.
+*/}}
+{{- define "mcpgate.config" -}}
+{{- $cfg := deepCopy .Values.config }}
+{{- $_ := set $cfg "listen" (printf "0.0.0.0:%d" (int .Values.containerPort)) }}
+{{- $url := include "mcpgate.publicURL" . }}
+{{- if $url }}
+{{- $_ := set $cfg "public_url" $url }}
+{{- else }}
+{{- $_ := unset $cfg "public_url" }}
+{{- end }}
+{{- $policy := get $cfg "policy" | default dict }}
+{{- if eq .Values.policy.source "bundle" }}
+{{- $_ := set $policy "opa_config_file" (include "mcpgate.opaConfigPath" .) }}
+{{- else }}
+{{- $_ := set $policy "dir" (include "mcpgate.policyDir" .) }}
+{{- end }}
+{{- $_ := set $cfg "policy" $policy }}
+{{- $_ := set $cfg "session_key_file" (include "mcpgate.sessionKeyPath" .) }}
+{{- toYaml $cfg }}
+{{- end }}
+
+{{/*
+mcpgate.opaConfig: the OPA configuration for policy.source=bundle.
+*/}}
+{{- define "mcpgate.opaConfig" -}}
+{{- $b := .Values.policy.bundle }}
+{{- $service := dict "name" "policy" "url" $b.url }}
+{{- if eq $b.type "oci" }}
+{{- $_ := set $service "type" "oci" }}
+{{- end }}
+{{- if $b.bearerToken.existingSecret }}
+{{- $_ := set $service "credentials" (dict "bearer" (dict "token_path" (include "mcpgate.bundleTokenPath" .) "scheme" $b.bearerToken.scheme)) }}
+{{- end }}
+{{- $bundle := dict "service" "policy" "resource" $b.resource "polling" (dict "min_delay_seconds" (int $b.polling.minDelaySeconds) "max_delay_seconds" (int $b.polling.maxDelaySeconds)) }}
+{{- $opa := dict "services" (dict "policy" $service) "bundles" (dict "mcpgate" $bundle) "persistence_directory" "/tmp/opa" }}
+{{- if $b.signing.keyId }}
+{{- $signing := dict "keyid" $b.signing.keyId }}
+{{- if $b.signing.scope }}
+{{- $_ := set $signing "scope" $b.signing.scope }}
+{{- end }}
+{{- $_ := set $bundle "signing" $signing }}
+{{- $_ := set $opa "keys" (dict $b.signing.keyId (dict "key" $b.signing.publicKey "algorithm" $b.signing.algorithm)) }}
+{{- end }}
+{{- toYaml (mergeOverwrite $opa (deepCopy $b.opaConfig)) }}
+{{- end }}
+
+{{/*
+mcpgate.policyFiles: the files of the policy ConfigMap rendered from values,
+as YAML (file name -> content).
+*/}}
+{{- define "mcpgate.policyFiles" -}}
+{{- $files := dict }}
+{{- if .Values.policy.values.library }}
+{{- range $path, $_ := .Files.Glob "files/policy/*.rego" }}
+{{- $_ := set $files (base $path) ($.Files.Get $path) }}
+{{- end }}
+{{- end }}
+{{- with get .Values.policy.values "data" }}
+{{- $_ := set $files "data.json" (dict "mcpgate" (dict "config" .) | toPrettyJson) }}
+{{- end }}
+{{- range $name, $content := get .Values.policy.values "files" | default dict }}
+{{- $_ := set $files $name $content }}
+{{- end }}
+{{- toYaml $files }}
+{{- end }}
+
+{{/*
+mcpgate.configMapData: the data of the config ConfigMap (also hashed into the
+pod annotation checksum/config).
+*/}}
+{{- define "mcpgate.configMapData" -}}
+mcpgate.yaml: |
+{{- include "mcpgate.config" . | nindent 2 }}
+{{- if eq .Values.policy.source "bundle" }}
+opa.yaml: |
+{{- include "mcpgate.opaConfig" . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+mcpgate.replicasAtLeast: the fewest replicas that run, as a string.
+*/}}
+{{- define "mcpgate.minReplicas" -}}
+{{- if .Values.autoscaling.enabled }}{{ int .Values.autoscaling.minReplicas }}{{ else }}{{ int .Values.replicaCount }}{{ end }}
+{{- end }}
+
+{{/*
+mcpgate.terminationGracePeriodSeconds: the pod's grace period.
+*/}}
+{{- define "mcpgate.terminationGracePeriodSeconds" -}}
+{{- $grace := include "mcpgate.durationSeconds" (list (get .Values.config "shutdown_grace" | default "30s") "config.shutdown_grace") | int }}
+{{- $need := add (int .Values.preStopSleepSeconds) $grace }}
+{{- $tgp := get .Values "terminationGracePeriodSeconds" }}
+{{- if or (kindIs "invalid" $tgp) (eq (toString $tgp) "") }}
+{{- add $need 10 }}
+{{- else }}
+{{- $set := int $tgp }}
+{{- if lt $set $need }}
+{{- fail (printf "terminationGracePeriodSeconds: %d is too short: the pod sleeps %ds (preStopSleepSeconds) and then drains for up to %ds (config.shutdown_grace), so it needs at least %d; leave it null to have the chart compute it" $set (int .Values.preStopSleepSeconds) $grace $need) }}
+{{- end }}
+{{- $set }}
+{{- end }}
+{{- end }}

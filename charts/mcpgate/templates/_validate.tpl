@@ -1,0 +1,82 @@
+{{/*
+mcpgate.validate refuses values that values.schema.json cannot express, each
+with a message naming the value and what to do instead. Included by the
+Deployment, so every render runs it.
+*/}}
+{{- define "mcpgate.validate" -}}
+{{- $cfg := .Values.config }}
+{{- range $key, $instead := dict "listen" "set containerPort instead" "session_key_file" "set sessions.existingSecret (or let the chart create the session key Secret) instead" }}
+{{- if hasKey $cfg $key }}
+{{- fail (printf "config.%s is set by the chart: %s" $key $instead) }}
+{{- end }}
+{{- end }}
+{{- $policy := get $cfg "policy" | default dict }}
+{{- range $key := list "dir" "opa_config_file" }}
+{{- if hasKey $policy $key }}
+{{- fail (printf "config.policy.%s is set by the chart from policy.source (values, configMap or bundle): remove it and use policy.values, policy.configMap.name or policy.bundle" $key) }}
+{{- end }}
+{{- end }}
+
+{{- $p := .Values.policy }}
+{{- $userFiles := get $p.values "files" | default dict }}
+{{- if eq $p.source "values" }}
+{{- $files := include "mcpgate.policyFiles" . | fromYaml }}
+{{- $rego := 0 }}
+{{- range $name, $_ := $files }}{{ if hasSuffix ".rego" $name }}{{ $rego = add1 $rego }}{{ end }}{{ end }}
+{{- if eq $rego 0 }}
+{{- fail "policy.source is values but there is no .rego file: set policy.values.library to true (the shipped library) or add your rules to policy.values.files" }}
+{{- end }}
+{{- if and (get $p.values "data") (hasKey $userFiles "data.json") }}
+{{- fail "policy.values.files has a data.json and policy.values.data renders one too: set policy.values.data to null, or rename the file" }}
+{{- end }}
+{{- if and $p.values.library $userFiles }}
+{{- range $path, $_ := $.Files.Glob "files/policy/*.rego" }}
+{{- if hasKey $userFiles (base $path) }}
+{{- fail (printf "policy.values.files has %s, a file of the shipped library: rename it, or set policy.values.library to false to replace the library" (base $path)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- else if eq $p.source "configMap" }}
+{{- if not $p.configMap.name }}
+{{- fail "policy.source is configMap: set policy.configMap.name to the ConfigMap holding the .rego and data files" }}
+{{- end }}
+{{- else if eq $p.source "bundle" }}
+{{- if or (not $p.bundle.url) (not $p.bundle.resource) }}
+{{- fail "policy.source is bundle: set policy.bundle.url (the bundle service, e.g. https://bundles.example.com) and policy.bundle.resource (e.g. bundles/mcpgate.tar.gz)" }}
+{{- end }}
+{{- if gt (int $p.bundle.polling.minDelaySeconds) (int $p.bundle.polling.maxDelaySeconds) }}
+{{- fail (printf "policy.bundle.polling: minDelaySeconds (%d) is larger than maxDelaySeconds (%d)" (int $p.bundle.polling.minDelaySeconds) (int $p.bundle.polling.maxDelaySeconds)) }}
+{{- end }}
+{{- if and $p.bundle.signing.keyId (not $p.bundle.signing.publicKey) }}
+{{- fail "policy.bundle.signing.keyId is set: set policy.bundle.signing.publicKey to the PEM public key that verifies the bundle" }}
+{{- end }}
+{{- end }}
+
+{{- $names := dict }}
+{{- range $i, $m := .Values.secretMounts }}
+{{- if hasKey $names $m.name }}
+{{- fail (printf "secretMounts[%d].name: %q is already used by another entry: each mount needs its own name (it becomes /var/run/secrets/mcpgate/<name>)" $i $m.name) }}
+{{- end }}
+{{- if has $m.name (list "session" "policy-bundle") }}
+{{- fail (printf "secretMounts[%d].name: %q is reserved by the chart (it mounts the session keys and the bundle token there): choose another name" $i $m.name) }}
+{{- end }}
+{{- $_ := set $names $m.name true }}
+{{- end }}
+
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- fail (printf "autoscaling: minReplicas (%d) is larger than maxReplicas (%d)" (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
+{{- end }}
+{{- if and .Values.ingress.enabled (not .Values.ingress.hosts) }}
+{{- fail "ingress.enabled is true but ingress.hosts is empty: list the host names clients use, e.g. [mcp.example.com]" }}
+{{- end }}
+{{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) }}
+{{- fail "httpRoute.enabled is true but httpRoute.parentRefs is empty: name the Gateway to attach to, e.g. [{name: public, namespace: gateway-system}]" }}
+{{- end }}
+{{- if .Values.serviceMonitor.enabled }}
+{{- $exporter := dig "telemetry" "metrics_exporter" "" .Values.config | default "prometheus" }}
+{{- if ne $exporter "prometheus" }}
+{{- fail (printf "serviceMonitor.enabled is true but config.telemetry.metrics_exporter is %q: /metrics is served only with the prometheus exporter (the default)" $exporter) }}
+{{- end }}
+{{- end }}
+{{- $_ := include "mcpgate.terminationGracePeriodSeconds" . }}
+{{- end }}

@@ -1,0 +1,149 @@
+package charttest
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mcpgate/mcpgate/config"
+)
+
+// TestRenderedConfigIsAccepted parses the rendered mcpgate.yaml with the
+// gateway's own strict loader: every key the chart writes must be a key of
+// the configuration file, with the right type. Problems about files and
+// environment variables that only exist in the pod are expected here.
+func TestRenderedConfigIsAccepted(t *testing.T) {
+	cases := ciValuesFiles(t)
+	cases["minimal"] = minimal
+	cases["defaults"] = ""
+	cases["large numbers"] = strings.Replace(minimal, "  auth:\n", "  auth:\n    token_cache_size: 2000000\n", 1) +
+		"  policy: {decision_log_buffer: 1000000}\n  max_request_bytes: 16777216\n"
+	for name, values := range cases {
+		t.Run(name, func(t *testing.T) {
+			src := mustRender(t, values).configMap(t, fullname).Data["mcpgate.yaml"]
+			cfg, err := config.Parse([]byte(src), "mcpgate.yaml")
+			var ve *config.ValidationError
+			if err != nil && !errors.As(err, &ve) {
+				t.Fatalf("config does not parse: %v\n%s", err, src)
+			}
+			var unexpected []string
+			if ve != nil {
+				for _, p := range ve.Problems {
+					if podOnly(p) || (name == "defaults" && p.Path == "servers") {
+						continue
+					}
+					unexpected = append(unexpected, p.String())
+				}
+			}
+			if len(unexpected) > 0 {
+				t.Fatalf("the gateway refuses the rendered config:\n  %s\n%s", strings.Join(unexpected, "\n  "), src)
+			}
+			if cfg == nil || name == "defaults" {
+				return
+			}
+			if err := errors.Join(cfg.RequireAuth(), cfg.RequirePolicy()); err != nil {
+				t.Errorf("mcpgate serve would refuse: %v", err)
+			}
+		})
+	}
+}
+
+// podOnly reports problems that come from files or variables that exist
+// only in the pod: secrets, the session keys, the OPA configuration.
+func podOnly(p config.Problem) bool {
+	return p.Path == "session_key_file" || p.Path == "policy.opa_config_file" ||
+		strings.Contains(p.Message, "cannot read") || strings.Contains(p.Message, "environment variable")
+}
+
+// TestConfigSchemaMatchesGateway compares the config subtree of
+// values.schema.json with the gateway's configuration type, key by key and
+// type by type: a key added to the gateway must be added to the chart.
+func TestConfigSchemaMatchesGateway(t *testing.T) {
+	schema := loadSchema(t)
+	compareSchema(t, "config", lookup(t, schema, "properties", "config").(map[string]any), reflect.TypeFor[config.Config]())
+}
+
+func compareSchema(t *testing.T, path string, s map[string]any, typ reflect.Type) {
+	t.Helper()
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	types := schemaTypes(s)
+	want := map[reflect.Kind]string{
+		reflect.Struct: "object", reflect.Map: "object", reflect.Slice: "array",
+		reflect.String: "string", reflect.Bool: "boolean", reflect.Int: "integer",
+	}[typ.Kind()]
+	switch typ {
+	case reflect.TypeFor[config.ByteSize]():
+		want = "string" // and integer
+	case reflect.TypeFor[config.Duration]():
+		want = "string"
+	}
+	if !slices.Contains(types, want) {
+		t.Errorf("values.schema.json %s: type %v, the gateway's %s is %s", path, types, typ, want)
+		return
+	}
+	switch typ.Kind() {
+	case reflect.Slice:
+		items, ok := s["items"].(map[string]any)
+		if !ok {
+			t.Errorf("values.schema.json %s: no items schema", path)
+			return
+		}
+		compareSchema(t, path+"[]", items, typ.Elem())
+	case reflect.Struct:
+		props, _ := s["properties"].(map[string]any)
+		if s["additionalProperties"] != false {
+			t.Errorf("values.schema.json %s: additionalProperties is not false; typos would pass", path)
+		}
+		fields := map[string]reflect.Type{}
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			fields[name] = f.Type
+			p, ok := props[name].(map[string]any)
+			if !ok {
+				t.Errorf("values.schema.json %s has no %q: the gateway's configuration has it (%s.%s)", path, name, typ, f.Name)
+				continue
+			}
+			if p["description"] == nil {
+				t.Errorf("values.schema.json %s.%s has no description", path, name)
+			}
+			compareSchema(t, path+"."+name, p, f.Type)
+		}
+		for name := range props {
+			if _, ok := fields[name]; !ok {
+				t.Errorf("values.schema.json %s.%s is not a key of the gateway's configuration", path, name)
+			}
+		}
+	}
+}
+
+func schemaTypes(s map[string]any) []string {
+	switch v := s["type"].(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			out = append(out, x.(string))
+		}
+		return out
+	}
+	return nil
+}
+
+func loadSchema(t *testing.T) map[string]any {
+	t.Helper()
+	var schema map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, chartDir+"/values.schema.json")), &schema); err != nil {
+		t.Fatalf("values.schema.json: %v", err)
+	}
+	return schema
+}
