@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/mcpgate/mcpgate/authn"
@@ -38,6 +39,11 @@ decision := {"allow": false, "reasons": ["echo refuses the word forbidden"], "re
 	input.phase == "call"
 	input.tool.upstream_name == "echo"
 	input.arguments.word == "forbidden"
+}
+
+allowed if {
+	input.phase == "initialize"
+	input.user.sub != "mallory"
 }
 
 allowed if {
@@ -319,7 +325,7 @@ const listOnlyPolicy = `package mcpgate.authz
 
 default decision := {"allow": false, "reasons": ["calls are not allowed"], "required_scopes": []}
 
-decision := {"allow": true, "reasons": [], "required_scopes": []} if input.phase == "list"
+decision := {"allow": true, "reasons": [], "required_scopes": []} if input.phase in {"initialize", "list"}
 `
 
 // TestEveryCallPhaseMethodIsDecided: with a policy that shows everything and
@@ -344,5 +350,68 @@ func TestEveryCallPhaseMethodIsDecided(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "calls are not allowed") {
 			t.Errorf("%s: %v; want denied by the policy", name, err)
 		}
+	}
+}
+
+// TestInitializePhase: the initialize phase decides who may use the gateway
+// at all. A 2025 session is decided at its initialize; a 2026-07-28 request,
+// which has no initialize, is admitted by a decision cached per caller,
+// client and policy revision. The policy denies mallory at initialize only
+// (her list and call decisions would allow echo).
+func TestInitializePhase(t *testing.T) {
+	t.Parallel()
+	url, idp, decisions := signedInGateway(t)
+	mallory := &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + tokenFor(t, idp, "mallory")}}}}
+	alice := &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + tokenFor(t, idp, "alice")}}}}
+	for name, version := range eras {
+		c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1"}, nil)
+		_, err := c.Connect(ctxTimeout(t), &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: mallory},
+			&mcp.ClientSessionOptions{ProtocolVersion: version})
+		if err == nil || !strings.Contains(err.Error(), "denied by policy: no rule allows this") {
+			t.Errorf("%s: mallory's connect = %v, want the initialize denial", name, err)
+		}
+	}
+	// A bare 2026-07-28 request, no handshake at all: refused as well.
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(
+		`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"up__echo","arguments":{"word":"hi"},`+
+			`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", modern)
+	req.Header.Set("Mcp-Method", "tools/call")
+	req.Header.Set("Mcp-Name", "up__echo")
+	resp, err := mallory.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "denied by policy: no rule allows this") || strings.Contains(string(body), `"result"`) {
+		t.Errorf("mallory's bare 2026-07-28 call: %d %s, want the initialize denial", resp.StatusCode, body)
+	}
+
+	// Alice passes, in both eras; her 2026-07-28 requests are admitted by
+	// one cached decision, not one per request.
+	for _, version := range eras {
+		cs := connectWith(t, url, version, nil, alice)
+		for range 3 {
+			if res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo", Arguments: map[string]any{"word": "hi"}}); err != nil || res.IsError {
+				t.Fatalf("alice (%s): %v %+v", version, err, res)
+			}
+		}
+	}
+	count := func(user string, allow bool) int {
+		n := 0
+		for _, l := range decisions.lines() {
+			if l["phase"] == "initialize" && l["user_sub"] == user && l["allow"] == allow {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, "initialize decisions in the decision log", func() bool { return count("mallory", false) >= 3 && count("alice", true) >= 2 })
+	time.Sleep(100 * time.Millisecond) // the log is asynchronous: let any extra line arrive
+	if n := count("alice", true); n != 2 {
+		t.Errorf("alice has %d initialize decisions, want 2 (her 2025 initialize and one cached for 2026-07-28)", n)
 	}
 }

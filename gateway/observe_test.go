@@ -93,20 +93,23 @@ func TestTraceContextFromHTTPHeaders(t *testing.T) {
 	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "e__echo"}); err != nil {
 		t.Fatal(err)
 	}
+	// The HTTP server span ends after the response reached the client:
+	// wait for it rather than reading the recorder once.
 	var httpSpan, mcpSpan sdktrace.ReadOnlySpan
-	for _, s := range rec.Ended() {
-		if s.Name() == "tools/call e__echo" {
-			mcpSpan = s
+	eventually(t, "an MCP span whose parent is the HTTP span", func() bool {
+		ended := rec.Ended()
+		for _, s := range ended {
+			if s.Name() == "tools/call e__echo" {
+				mcpSpan = s
+			}
 		}
-	}
-	for _, s := range rec.Ended() {
-		if s.Name() == "POST /mcp" && mcpSpan != nil && s.SpanContext().SpanID() == mcpSpan.Parent().SpanID() {
-			httpSpan = s
+		for _, s := range ended {
+			if s.Name() == "POST /mcp" && mcpSpan != nil && s.SpanContext().SpanID() == mcpSpan.Parent().SpanID() {
+				httpSpan = s
+			}
 		}
-	}
-	if mcpSpan == nil || httpSpan == nil {
-		t.Fatalf("want an MCP span whose parent is the HTTP span; got %v", rec.Ended())
-	}
+		return mcpSpan != nil && httpSpan != nil
+	})
 	if got := httpSpan.SpanContext().TraceID().String(); got != "0102030405060708090a0b0c0d0e0f10" {
 		t.Errorf("HTTP span trace %s, want the traceparent header's", got)
 	}

@@ -21,6 +21,10 @@ type view struct {
 	// policyRevision is the policy revision the view was last synced with.
 	policyRevision string
 
+	// sessionGate caches initialize-phase decisions of 2026-07-28
+	// requests, which have no initialize of their own (see authz.go).
+	sessionGate sessionGate
+
 	mu        sync.Mutex
 	revision  uint64
 	tools     map[string]*toolEntry
