@@ -415,6 +415,13 @@ func (f *inflight) add() bool {
 	return true
 }
 
+// isClosing reports whether shutdown has begun.
+func (f *inflight) isClosing() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closing
+}
+
 func (f *inflight) done() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

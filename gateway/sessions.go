@@ -51,8 +51,9 @@ const (
 	// lie (clocks of replicas differ).
 	sealedClockSkew = 5 * time.Minute
 	// maxSealedParams bounds the initialize parameters sealed into an id,
-	// which every request then carries in a header. Larger ones (huge
-	// experimental capabilities) leave the session on its replica.
+	// which every request then carries in a header. A session with larger
+	// ones (huge experimental capabilities) keeps its local id and lives on
+	// its replica only.
 	maxSealedParams = 4 << 10
 	// maxSealedIDLen bounds the session ids the gateway tries to open.
 	maxSealedIDLen = 8 << 10
@@ -152,7 +153,7 @@ func (s *sealer) open(id string) (*sealedState, error) {
 	if len(id) > maxSealedIDLen {
 		return nil, errSealInvalid
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(id)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(id)
 	if err != nil || len(raw) < sealHeaderLen || raw[0] != sealFormat {
 		return nil, errSealInvalid
 	}
@@ -186,27 +187,35 @@ type sessionTable struct {
 	sealer *sealer
 
 	mu        sync.Mutex
-	local     map[string]string // sealed id → local SDK session id
+	local     map[string]string // client's session id → local SDK session id
 	restoring map[string]*restoreCall
+	ended     map[string]time.Time // ids ended by DELETE here → when to forget
 }
 
 type restoreCall struct {
-	done   chan struct{}
-	local  string
-	status int // 0 on success, else the HTTP status to answer
-	msg    string
+	done  chan struct{}
+	local string
+	err   error
 }
+
+const (
+	// restoreTimeout bounds the in-process initialize of a take-over.
+	restoreTimeout = 10 * time.Second
+	// maxEnded bounds the ids remembered as ended by DELETE.
+	maxEnded = 100_000
+)
 
 func newSessionTable(g *Gateway, keys [][]byte) (*sessionTable, error) {
 	s, err := newSealer(keys, g.cfg.MCPURL())
 	if err != nil {
 		return nil, err
 	}
-	return &sessionTable{g: g, sealer: s, local: map[string]string{}, restoring: map[string]*restoreCall{}}, nil
+	return &sessionTable{g: g, sealer: s, local: map[string]string{},
+		restoring: map[string]*restoreCall{}, ended: map[string]time.Time{}}, nil
 }
 
 // serve serves a request of the stateful era through h, the SDK's stateful
-// handler, translating session ids.
+// handler, translating session ids both ways.
 func (t *sessionTable) serve(h http.Handler, w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get(sessionIDHeader)
 	if id == "" {
@@ -219,11 +228,27 @@ func (t *sessionTable) serve(h http.Handler, w http.ResponseWriter, r *http.Requ
 	}
 	local, status, msg := t.localID(h, r, id)
 	if status != 0 {
+		if status == http.StatusServiceUnavailable {
+			writeShuttingDown(w)
+			return
+		}
 		http.Error(w, msg, status)
 		return
 	}
 	r.Header.Set(sessionIDHeader, local)
-	h.ServeHTTP(w, r)
+	// The SDK names the local session in a response (an initialize sent
+	// again on an open session): the client must only ever see its own id.
+	sw := &sealingWriter{ResponseWriter: w}
+	sw.onHeader = func(status int) {
+		if w.Header().Get(sessionIDHeader) != "" {
+			w.Header().Set(sessionIDHeader, id)
+		}
+		sw.status = status
+	}
+	h.ServeHTTP(sw, r)
+	if r.Method == http.MethodDelete && sw.status == http.StatusNoContent {
+		t.end(id)
+	}
 }
 
 // serveNew serves a POST without session id: an initialize, whose
@@ -241,10 +266,6 @@ func (t *sessionTable) serveNew(h http.Handler, w http.ResponseWriter, r *http.R
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	params := sealableParams(body)
-	if params == nil {
-		h.ServeHTTP(w, r)
-		return
-	}
 	var user string
 	if ti := auth.TokenInfoFromContext(r.Context()); ti != nil {
 		user = ti.UserID
@@ -255,16 +276,22 @@ func (t *sessionTable) serveNew(h http.Handler, w http.ResponseWriter, r *http.R
 		if local == "" || status != http.StatusOK {
 			return
 		}
-		sealed, err := t.sealer.seal(&sealedState{User: user, Created: t.sealer.now().Unix(), Params: params})
-		if err != nil {
+		// A session whose state cannot be sealed (a batch, initialize
+		// parameters over maxSealedParams) keeps its local id and lives on
+		// this replica only.
+		id := local
+		if params == nil {
+			t.g.log.Debug("session not sealed: the initialize was not a single request with parameters up to 4 KiB; it stays on this replica")
+		} else if sealed, err := t.sealer.seal(&sealedState{User: user, Created: t.sealer.now().Unix(), Params: params}); err != nil {
 			t.g.log.Warn("session id not sealed; the session stays on this replica", "error", err)
-			sealed = local
+		} else {
+			id = sealed
 		}
-		w.Header().Set(sessionIDHeader, sealed)
+		w.Header().Set(sessionIDHeader, id)
 		t.mu.Lock()
-		t.local[sealed] = local
+		t.local[id] = local
 		t.mu.Unlock()
-		sw.sealed, sw.local = sealed, local
+		sw.sealed, sw.local = id, local
 	}
 	h.ServeHTTP(sw, r)
 	if sw.sealed != "" {
@@ -277,40 +304,63 @@ func (t *sessionTable) serveNew(h http.Handler, w http.ResponseWriter, r *http.R
 // the error to answer.
 func (t *sessionTable) localID(h http.Handler, r *http.Request, id string) (string, int, string) {
 	t.mu.Lock()
+	local, known := t.local[id]
+	_, ended := t.ended[id]
+	t.mu.Unlock()
+	switch {
+	case known:
+		return local, 0, ""
+	case ended:
+		return "", http.StatusNotFound, "session not found"
+	}
+	// Every request proves itself (a valid id of its own user) before it
+	// may start or join a take-over.
+	st, status, msg := t.open(r, id)
+	if status != 0 {
+		return "", status, msg
+	}
+	if t.g.inflight.isClosing() {
+		return "", http.StatusServiceUnavailable, ""
+	}
+	t.mu.Lock()
 	if local, ok := t.local[id]; ok {
 		t.mu.Unlock()
 		return local, 0, ""
 	}
-	if c, ok := t.restoring[id]; ok {
-		t.mu.Unlock()
+	c, joining := t.restoring[id]
+	if !joining {
+		c = &restoreCall{done: make(chan struct{})}
+		t.restoring[id] = c
+	}
+	t.mu.Unlock()
+	if joining {
 		select {
 		case <-c.done:
-			return c.local, c.status, c.msg
 		case <-r.Context().Done():
-			return "", http.StatusServiceUnavailable, "request ended while its session was being restored"
+			return "", http.StatusServiceUnavailable, ""
+		}
+	} else {
+		c.local, c.err = t.restore(h, r, st)
+		t.mu.Lock()
+		delete(t.restoring, id)
+		if c.err == nil {
+			t.local[id] = c.local
+		}
+		t.mu.Unlock()
+		close(c.done)
+		if c.err == nil {
+			t.watch(r, id, c.local)
 		}
 	}
-	c := &restoreCall{done: make(chan struct{})}
-	t.restoring[id] = c
-	t.mu.Unlock()
-
-	c.local, c.status, c.msg = t.restore(h, r, id)
-	t.mu.Lock()
-	delete(t.restoring, id)
-	if c.status == 0 {
-		t.local[id] = c.local
+	if c.err != nil {
+		return "", http.StatusNotFound, "session not found"
 	}
-	t.mu.Unlock()
-	close(c.done)
-	if c.status == 0 {
-		t.watch(r, id, c.local)
-	}
-	return c.local, c.status, c.msg
+	return c.local, 0, ""
 }
 
-// restore opens a sealed session id and initialises a local session from
-// it, on behalf of the request's caller.
-func (t *sessionTable) restore(h http.Handler, r *http.Request, id string) (string, int, string) {
+// open authenticates a session id sealed elsewhere and checks that it is
+// the caller's.
+func (t *sessionTable) open(r *http.Request, id string) (*sealedState, int, string) {
 	ctx := r.Context()
 	st, err := t.sealer.open(id)
 	if err != nil {
@@ -320,7 +370,7 @@ func (t *sessionTable) restore(h http.Handler, r *http.Request, id string) (stri
 		}
 		t.g.opts.Metrics.RecordSessionRestore(ctx, outcome)
 		t.g.log.Debug("unknown session id", "reason", err)
-		return "", http.StatusNotFound, "session not found"
+		return nil, http.StatusNotFound, "session not found"
 	}
 	var user string
 	if ti := auth.TokenInfoFromContext(ctx); ti != nil {
@@ -328,34 +378,86 @@ func (t *sessionTable) restore(h http.Handler, r *http.Request, id string) (stri
 	}
 	if st.User != user {
 		t.g.opts.Metrics.RecordSessionRestore(ctx, telemetry.RestoreUserMismatch)
-		return "", http.StatusForbidden, "session user mismatch"
+		return nil, http.StatusForbidden, "session user mismatch"
 	}
-	local, err := reinitialize(h, r, st.Params)
+	return st, 0, ""
+}
+
+// restore initialises a local session from sealed state, on behalf of the
+// request's caller. It does not end with the request that started it:
+// other requests of the session may be waiting for it.
+func (t *sessionTable) restore(h http.Handler, r *http.Request, st *sealedState) (string, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), restoreTimeout)
+	defer cancel()
+	local, err := reinitialize(ctx, h, r, st.Params)
 	if err != nil {
+		if local != "" {
+			t.closeLocal(r, local)
+		}
 		t.g.opts.Metrics.RecordSessionRestore(ctx, telemetry.RestoreFailed)
 		t.g.log.Warn("cannot restore a sealed session; the client must initialise again", "error", err)
-		return "", http.StatusNotFound, "session not found"
+		return "", err
 	}
 	t.g.opts.Metrics.RecordSessionRestore(ctx, telemetry.RestoreOK)
 	t.g.log.Info("session taken over from its sealed id", "session", local,
 		"age", time.Since(time.Unix(st.Created, 0)).Round(time.Second).String())
-	return local, 0, ""
+	return local, nil
+}
+
+// end remembers an id whose session a client ended with DELETE here, so
+// that this replica does not take it over again. (Another replica that
+// holds a copy keeps it until its idle timeout; one that never saw it
+// could still take it over within its sealed lifetime, for the same user
+// only.)
+func (t *sessionTable) end(id string) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.ended) >= maxEnded {
+		for k, until := range t.ended {
+			if now.After(until) {
+				delete(t.ended, k)
+			}
+		}
+		for k := range t.ended { // still full: forget arbitrary ones
+			if len(t.ended) < maxEnded/2 {
+				break
+			}
+			delete(t.ended, k)
+		}
+	}
+	t.ended[id] = now.Add(sealedSessionLifetime)
+}
+
+// session returns the live local session named local of r's caller.
+func (t *sessionTable) session(r *http.Request, local string) *mcp.ServerSession {
+	for ss := range t.g.viewFor(r).Sessions() {
+		if ss.ID() == local {
+			return ss
+		}
+	}
+	return nil
+}
+
+func (t *sessionTable) closeLocal(r *http.Request, local string) {
+	if ss := t.session(r, local); ss != nil {
+		ss.Close()
+	}
 }
 
 // watch forgets the mapping of sealed to local when the local session
 // ends (DELETE, idle timeout, shutdown), so that the next request takes
 // the session over again rather than meeting a dead local id.
 func (t *sessionTable) watch(r *http.Request, sealed, local string) {
-	for ss := range t.g.viewFor(r).Sessions() {
-		if ss.ID() == local {
-			go func() {
-				ss.Wait()
-				t.forget(sealed, local)
-			}()
-			return
-		}
+	ss := t.session(r, local)
+	if ss == nil {
+		t.forget(sealed, local) // already gone
+		return
 	}
-	t.forget(sealed, local) // already gone
+	go func() {
+		ss.Wait()
+		t.forget(sealed, local)
+	}()
 }
 
 func (t *sessionTable) forget(sealed, local string) {
@@ -392,14 +494,18 @@ func sealableParams(body []byte) json.RawMessage {
 
 // reinitialize runs the initialize handshake with params through h, the
 // SDK's stateful handler, as the caller of r, and returns the new local
-// session id.
-func reinitialize(h http.Handler, r *http.Request, params json.RawMessage) (string, error) {
+// session id (also with an error, if the session exists but the handshake
+// failed, so that it can be closed).
+func reinitialize(ctx context.Context, h http.Handler, r *http.Request, params json.RawMessage) (string, error) {
 	body := append(append([]byte(`{"jsonrpc":"2.0","id":"mcpgate-restore","method":"initialize","params":`), params...), '}')
-	rec := internalRequest(r.Context(), h, r, body, nil)
-	if rec.status != http.StatusOK {
-		return "", fmt.Errorf("initialize answered HTTP %d: %s", rec.status, bytes.TrimSpace(rec.body.Bytes()))
+	rec, err := internalRequest(ctx, h, r, body, nil)
+	if err != nil {
+		return "", err
 	}
 	local := rec.header.Get(sessionIDHeader)
+	if rec.status != http.StatusOK {
+		return local, fmt.Errorf("initialize answered HTTP %d: %s", rec.status, bytes.TrimSpace(rec.body.Bytes()))
+	}
 	if local == "" {
 		return "", errors.New("initialize answered without a session id")
 	}
@@ -410,29 +516,35 @@ func reinitialize(h http.Handler, r *http.Request, params json.RawMessage) (stri
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(rec.message(), &resp); err != nil {
-		return "", fmt.Errorf("initialize answered an unreadable response: %w", err)
+		return local, fmt.Errorf("initialize answered an unreadable response: %w", err)
 	}
 	if resp.Error != nil || resp.Result == nil {
 		msg := "no result"
 		if resp.Error != nil {
 			msg = resp.Error.Message
 		}
-		return "", fmt.Errorf("initialize failed: %s", msg)
+		return local, fmt.Errorf("initialize failed: %s", msg)
 	}
-	rec = internalRequest(r.Context(), h, r, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`), http.Header{
+	rec, err = internalRequest(ctx, h, r, []byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`), http.Header{
 		sessionIDHeader:        {local},
 		"Mcp-Protocol-Version": {resp.Result.ProtocolVersion},
 	})
+	if err != nil {
+		return local, err
+	}
 	if rec.status != http.StatusAccepted && rec.status != http.StatusOK {
-		return "", fmt.Errorf("notifications/initialized answered HTTP %d", rec.status)
+		return local, fmt.Errorf("notifications/initialized answered HTTP %d", rec.status)
 	}
 	return local, nil
 }
 
 // internalRequest POSTs body to h as if r's client had sent it, and
 // records the response.
-func internalRequest(ctx context.Context, h http.Handler, r *http.Request, body []byte, hdr http.Header) *recorder {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.URL.String(), bytes.NewReader(body))
+func internalRequest(ctx context.Context, h http.Handler, r *http.Request, body []byte, hdr http.Header) (*recorder, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("internal request: %w", err)
+	}
 	req.Host, req.RemoteAddr = r.Host, r.RemoteAddr
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
@@ -444,7 +556,7 @@ func internalRequest(ctx context.Context, h http.Handler, r *http.Request, body 
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
-	return rec
+	return rec, nil
 }
 
 // recorder is the http.ResponseWriter of an internal request.
@@ -490,6 +602,7 @@ type sealingWriter struct {
 	http.ResponseWriter
 	onHeader      func(status int)
 	wrote         bool
+	status        int
 	sealed, local string
 }
 

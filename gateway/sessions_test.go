@@ -368,3 +368,135 @@ func BenchmarkSealedSession(b *testing.B) {
 		b.ReportMetric(float64(len(id)), "id-bytes")
 	})
 }
+
+// rawPost sends body to url as alice's (or token's) client with an optional
+// session id, and returns the status, the response's session id and body.
+func rawPost(t *testing.T, url, token, session, body string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+		req.Header.Set("Mcp-Protocol-Version", legacy)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Mcp-Session-Id"), string(got)
+}
+
+func initBody(params string) string {
+	return `{"jsonrpc":"2.0","id":1,"method":"initialize","params":` + params + `}`
+}
+
+const smallInit = `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}`
+
+// The edges of sealing: a session that cannot be sealed stays usable on its
+// replica; an initialize sent again on an open session never shows the
+// local id; a session ended with DELETE is not taken over again by the
+// replica that ended it; a replica that is shutting down takes nothing
+// over.
+func TestSealedSessionEdges(t *testing.T) {
+	t.Parallel()
+	up := echoUpstream(t)
+	key := writeKeyFile(t, testKey(9))
+	set := startReplicas(t, up.URL, key, key)
+	a, b := set.urls[0]+"/mcp", set.urls[1]+"/mcp"
+	local := func(i int, id string) (string, bool) {
+		tab := set.gateways[i].sessions
+		tab.mu.Lock()
+		defer tab.mu.Unlock()
+		l, ok := tab.local[id]
+		return l, ok
+	}
+
+	t.Run("unsealable initialize", func(t *testing.T) {
+		big := `{"protocolVersion":"2025-11-25","capabilities":{"experimental":{"x":{"blob":"` +
+			strings.Repeat("z", maxSealedParams) + `"}}},"clientInfo":{"name":"big","version":"1"}}`
+		status, id, body := rawPost(t, a, "alice", "", initBody(big))
+		if status != http.StatusOK || id == "" {
+			t.Fatalf("initialize with large parameters: %d %q %s", status, id, body)
+		}
+		if l, ok := local(0, id); !ok || l != id {
+			t.Fatalf("unsealed session: mapped to %q (%v), want its own local id", l, ok)
+		}
+		if status, _, body := rawPost(t, a, "alice", id, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); status != http.StatusAccepted {
+			t.Fatalf("initialized on its own replica: %d %s", status, body)
+		}
+		if status, body := postSession(t, a, "alice", id); status != http.StatusOK {
+			t.Errorf("unsealed session on its own replica: %d %s, want 200", status, body)
+		}
+		if status, body := postSession(t, b, "alice", id); status != http.StatusNotFound {
+			t.Errorf("unsealed session on another replica: %d %s, want 404", status, body)
+		}
+	})
+
+	t.Run("initialize again on an open session", func(t *testing.T) {
+		_, id, _ := rawPost(t, a, "alice", "", initBody(smallInit))
+		l, ok := local(0, id)
+		if !ok || l == id {
+			t.Fatalf("sealed session %q mapped to %q (%v)", id, l, ok)
+		}
+		_, got, body := rawPost(t, a, "alice", id, initBody(smallInit))
+		if got != "" && got != id || strings.Contains(body, l) {
+			t.Errorf("initialize on open session %q answered session id %q, body %s: the local id %q must not show", id, got, body, l)
+		}
+	})
+
+	t.Run("DELETE ends the session on this replica", func(t *testing.T) {
+		_, id, _ := rawPost(t, a, "alice", "", initBody(smallInit))
+		rawPost(t, a, "alice", id, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		req, _ := http.NewRequest(http.MethodDelete, a, nil)
+		req.Header.Set("Authorization", "Bearer alice")
+		req.Header.Set("Mcp-Session-Id", id)
+		req.Header.Set("Mcp-Protocol-Version", legacy)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("DELETE: %d", resp.StatusCode)
+		}
+		if status, body := postSession(t, a, "alice", id); status != http.StatusNotFound {
+			t.Errorf("request after DELETE on the same replica: %d %s, want 404", status, body)
+		}
+	})
+
+	t.Run("no take-over while shutting down", func(t *testing.T) {
+		_, id, _ := rawPost(t, a, "alice", "", initBody(smallInit))
+		rawPost(t, a, "alice", id, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		// Replica b begins its shutdown (as Close does first): a GET event
+		// stream, which shutdown does not wait for, must not take the
+		// session over now.
+		set.gateways[1].inflight.mu.Lock()
+		set.gateways[1].inflight.closing = true
+		set.gateways[1].inflight.mu.Unlock()
+		defer func() {
+			set.gateways[1].inflight.mu.Lock()
+			set.gateways[1].inflight.closing = false
+			set.gateways[1].inflight.mu.Unlock()
+		}()
+		req, _ := http.NewRequest(http.MethodGet, b, nil)
+		req.Header.Set("Authorization", "Bearer alice")
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Mcp-Session-Id", id)
+		req.Header.Set("Mcp-Protocol-Version", legacy)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("GET with a session to take over during shutdown: %d, want 503 with Retry-After", resp.StatusCode)
+		}
+		if _, ok := local(1, id); ok {
+			t.Error("a replica shutting down took a session over")
+		}
+	})
+}
