@@ -62,6 +62,7 @@ tmp="$(mktemp -d /tmp/mcpgate-image.XXXXXX)"
 container=""
 dockerd_pid=""
 unmount_data_root="" # dockerd bind-mounts its data-root onto itself and leaves it
+own_policy_rc=""     # the policy-rc.d apt_install wrote, removed on any exit
 
 stop_dockerd() {
   local pid=$1 i
@@ -77,6 +78,7 @@ stop_dockerd() {
 cleanup() {
   local rc=$?
   set +e
+  [[ -z "$own_policy_rc" ]] || rm -f /usr/sbin/policy-rc.d
   if [[ -n "$container" ]]; then
     docker rm -f "$container" >/dev/null 2>&1
   fi
@@ -108,11 +110,10 @@ apt_install() { # package...
   # Keep the package's own service from starting (a system dockerd would
   # create the docker0 bridge and iptables rules): a policy-rc.d that refuses,
   # unless the machine already has one.
-  local own_policy=""
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    own_policy_rc=1 # set first: cleanup removes it even if we are stopped now
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod 0755 /usr/sbin/policy-rc.d
-    own_policy=1
   fi
   local apt=(apt-get -y -q -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0)
   local rc=0
@@ -121,7 +122,15 @@ apt_install() { # package...
     "${apt[@]}" update -qq
     "${apt[@]}" install --no-install-recommends "$@"
   } >"$tmp/apt.log" 2>&1 || rc=$?
-  [[ -z "$own_policy" ]] || rm -f /usr/sbin/policy-rc.d
+  if [[ -n "$own_policy_rc" ]]; then
+    rm -f /usr/sbin/policy-rc.d
+    own_policy_rc=""
+  fi
+  # The package also enables docker.service for the next boot of a systemd
+  # machine, which would bring a bridge and iptables rules: keep it off.
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; then
+    systemctl disable docker.service docker.socket >/dev/null 2>&1 || true
+  fi
   if ((rc != 0)); then
     tail -n 30 "$tmp/apt.log"
     die "apt-get install $* (exit $rc)"
@@ -178,7 +187,10 @@ else
   # A dockerd left by an earlier run that was killed holds our data-root.
   if [[ -s "$DOCKER_STATE/dockerd.pid" ]]; then
     old="$(cat "$DOCKER_STATE/dockerd.pid")"
-    if [[ "$(cat "/proc/$old/comm" 2>/dev/null)" == dockerd ]]; then
+    # Ours only if it is a dockerd running on our data-root (the pid may
+    # have been reused since).
+    if [[ "$(cat "/proc/$old/comm" 2>/dev/null)" == dockerd ]] &&
+      tr '\0' '\n' <"/proc/$old/cmdline" 2>/dev/null | grep -qxF -- "$DOCKER_STATE/data"; then
       echo "stopping dockerd $old left running by an earlier run of this script"
       stop_dockerd "$old"
     fi
@@ -267,7 +279,9 @@ else
 fi
 # Older builds of the tag, now dangling, would pile up in the cache; so would
 # BuildKit's copies of every binary (only in our own dockerd's data-root).
-docker image prune -f --filter "label=org.opencontainers.image.title=mcpgate" >/dev/null 2>&1 || true
+if [[ -n "$dockerd_pid" ]]; then # only on the engine started here, never on a user's own
+  docker image prune -f --filter "label=org.opencontainers.image.title=mcpgate" >/dev/null 2>&1 || true
+fi
 if [[ -n "$dockerd_pid" && "$DOCKER_BUILDKIT" == 1 ]]; then
   docker builder prune -af >/dev/null 2>&1 || true
 fi

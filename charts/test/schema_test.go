@@ -68,8 +68,10 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 // value and what to do.
 func TestTemplateChecks(t *testing.T) {
 	for name, tc := range map[string]struct{ values, want string }{
-		"listen set":                {"config: {listen: '0.0.0.0:9090'}", "config.listen is set by the chart: set containerPort instead"},
-		"session_key_file set":      {"config: {session_key_file: /k}", "config.session_key_file is set by the chart: set sessions.existingSecret"},
+		"listen set":           {"config: {listen: '0.0.0.0:9090'}", "config.listen is set by the chart: set containerPort instead"},
+		"session_key_file set": {"config: {session_key_file: /k}", "config.session_key_file is set by the chart: set sessions.existingSecret"},
+		"literal credential header": {"config: {servers: [{name: a, url: 'https://a/mcp', headers: [{name: X-Client, value: mcpgate}, {name: X-Api-Key, value: s3cret}]}]}",
+			"config.servers[0].headers[1] (X-Api-Key) has a literal value, which would put a credential into the ConfigMap"},
 		"policy.dir set":            {"config: {policy: {dir: /p}}", "config.policy.dir is set by the chart from policy.source"},
 		"opa_config_file set":       {"config: {policy: {opa_config_file: /o}}", "config.policy.opa_config_file is set by the chart from policy.source"},
 		"configMap without name":    {"policy: {source: configMap}", "policy.source is configMap: set policy.configMap.name"},

@@ -10,6 +10,13 @@ Deployment, so every render runs it.
 {{- fail (printf "config.%s is set by the chart: %s" $key $instead) }}
 {{- end }}
 {{- end }}
+{{- range $i, $server := get $cfg "servers" | default list }}
+{{- range $j, $h := get $server "headers" | default list }}
+{{- if and (get $h "value") (regexMatch "(?i)^(authorization|proxy-authorization|cookie)$|key|token|secret|password" (get $h "name" | default "")) }}
+{{- fail (printf "config.servers[%d].headers[%d] (%s) has a literal value, which would put a credential into the ConfigMap: mount a Secret with secretMounts and use value_from_file" $i $j (get $h "name")) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- $policy := get $cfg "policy" | default dict }}
 {{- range $key := list "dir" "opa_config_file" }}
 {{- if hasKey $policy $key }}
