@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -115,6 +116,13 @@ servers:
 	if !strings.Contains(replicas["a"].Output()+replicas["b"].Output(), `"msg":"session taken over from its sealed id"`) {
 		t.Error("neither replica logged taking the session over")
 	}
+	restored := 0
+	for _, name := range []string{"a", "b"} {
+		restored += scrapeCounter(t, ctx, "http://"+replicas[name].Addr+"/metrics", "mcpgate_sessions_restored_total", `outcome="ok"`)
+	}
+	if restored == 0 {
+		t.Error(`no replica counts a take-over in mcpgate_sessions_restored_total{outcome="ok"}`)
+	}
 
 	// 2. Scale down mid-run: a slow call is in flight on one replica.
 	slow := make(chan error, 1)
@@ -223,6 +231,28 @@ func startReplicaUpstream(t *testing.T) *replicaUpstream {
 	t.Cleanup(func() { hs.Close() })
 	u.url = "http://" + ln.Addr().String() + "/mcp"
 	return u
+}
+
+// scrapeCounter returns the value of the first sample of metric with label
+// (name="value") at a Prometheus endpoint, or 0.
+func scrapeCounter(t *testing.T, ctx context.Context, url, metric, label string) int {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, metric+"{") && strings.Contains(line, label) {
+			var v float64
+			fields := strings.Fields(line)
+			fmt.Sscan(fields[len(fields)-1], &v)
+			return int(v)
+		}
+	}
+	return 0
 }
 
 // waitUpstreamReady polls a gateway's /readyz until its upstreams are ready.
