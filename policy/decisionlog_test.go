@@ -10,13 +10,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/mcpgate/mcpgate/internal/testtools"
 )
 
 // decide runs one decision through an engine with a decision log and
 // returns the parsed log line and the raw log.
 func decide(t *testing.T, modules map[string]string, in *Input) (map[string]any, string) {
 	t.Helper()
-	var out syncBuffer
+	var out testtools.SyncBuffer
 	dl := NewDecisionLog(&out, 16)
 	e := newEngine(t, modules, Options{DecisionLog: dl})
 	ctx := WithTraceID(context.Background(), "4bf92f3577b34da6a3ce929d0e0e4736")

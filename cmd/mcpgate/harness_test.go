@@ -1,50 +1,31 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mcpgate/mcpgate/gateway"
+	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
-
-// syncBuffer is a bytes.Buffer that loggers on several goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testEnv is an env whose output is captured and whose environment holds
 // only vars, so that the developer's MCPGATE_CONFIG does not leak in.
 type testEnv struct {
 	env
-	out, err *syncBuffer
+	out, err *testtools.SyncBuffer
 	addrs    chan net.Addr
 }
 
 func newTestEnv(vars map[string]string) *testEnv {
-	te := &testEnv{out: new(syncBuffer), err: new(syncBuffer), addrs: make(chan net.Addr, 1)}
+	te := &testEnv{out: new(testtools.SyncBuffer), err: new(testtools.SyncBuffer), addrs: make(chan net.Addr, 1)}
 	te.env = env{
 		stdout:    te.out,
 		stderr:    te.err,

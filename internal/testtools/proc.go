@@ -17,19 +17,21 @@ import (
 // connections.
 const StartTimeout = 30 * time.Second
 
-// lockedBuffer collects a process's output; it is safe for concurrent use.
-type lockedBuffer struct {
+// SyncBuffer is a bytes.Buffer that several goroutines may write to (log
+// handlers, a process's stdout and stderr) while a test reads it.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *SyncBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+// String returns everything written so far.
+func (l *SyncBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -39,7 +41,7 @@ func (l *lockedBuffer) String() string {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *SyncBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // Wait's result, valid once done is closed
 }
@@ -49,7 +51,7 @@ type proc struct {
 // SIGKILL after a grace period) and logs the output if the test failed.
 func startProc(t testing.TB, name string, cmd *exec.Cmd) (*proc, error) {
 	t.Helper()
-	p := &proc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, out: &SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
 	setProcAttrs(cmd)
