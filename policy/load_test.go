@@ -37,6 +37,16 @@ decision := {"allow": true} if {
 }
 `
 
+// dirEngine returns an engine that loaded dir.
+func dirEngine(t *testing.T, dir string) *Engine {
+	t.Helper()
+	e := newEngine(t, nil, Options{})
+	if err := e.LoadDir(dir); err != nil {
+		t.Fatalf("LoadDir(%s): %v", dir, err)
+	}
+	return e
+}
+
 func TestLoadDirMergesDataAtDirectoryPaths(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -50,10 +60,7 @@ func TestLoadDirMergesDataAtDirectoryPaths(t *testing.T) {
 		"README.md":                   "# not policy",
 		"groups/engineering/notes.md": "ignored",
 	})
-	e := newEngine(t, nil, Options{})
-	if err := e.LoadDir(dir); err != nil {
-		t.Fatalf("LoadDir: %v", err)
-	}
+	e := dirEngine(t, dir)
 	if got := e.Decide(context.Background(), callInput("alice")); !got.Allow {
 		t.Errorf("engineering on notes: %+v, want allow", got)
 	}
@@ -72,10 +79,7 @@ func TestLoadDirErrorKeepsLastGood(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"authz.rego": allowAlice})
-	e := newEngine(t, nil, Options{})
-	if err := e.LoadDir(dir); err != nil {
-		t.Fatal(err)
-	}
+	e := dirEngine(t, dir)
 	rev := e.Revision()
 	writeFiles(t, dir, map[string]string{"authz.rego": "package mcpgate.authz\ndecision := {"})
 	if err := e.LoadDir(dir); err == nil {

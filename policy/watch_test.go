@@ -24,10 +24,7 @@ func TestWatchDirReloadsOnChange(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"authz.rego": allowAlice})
-	e := newEngine(t, nil, Options{})
-	if err := e.LoadDir(dir); err != nil {
-		t.Fatal(err)
-	}
+	e := dirEngine(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e.WatchDir(ctx, dir)
@@ -58,10 +55,7 @@ func TestWatchDirConfigMapSwap(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"..v1/authz.rego": allowAlice})
 	must(t, os.Symlink("..v1", filepath.Join(dir, "..data")))
 	must(t, os.Symlink("..data/authz.rego", filepath.Join(dir, "authz.rego")))
-	e := newEngine(t, nil, Options{})
-	if err := e.LoadDir(dir); err != nil {
-		t.Fatal(err)
-	}
+	e := dirEngine(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e.WatchDir(ctx, dir)
