@@ -35,9 +35,6 @@ type Options struct {
 	// pattern: protected-resource metadata, the development identity
 	// provider. They are not wrapped by HTTPMiddleware.
 	Routes map[string]http.Handler
-	// Middleware is added to every view's receiving middleware (the last is
-	// outermost). Policy plugs in here.
-	Middleware []mcp.Middleware
 	// Authorizer decides the list and call phases. If nil, every caller
 	// sees and may call everything: `mcpgate serve` always sets one.
 	Authorizer Authorizer

@@ -72,14 +72,17 @@ func (g *Gateway) newView(f filter) *view {
 		UnsubscribeHandler: v.unsubscribe,
 	})
 	v.server.AddSendingMiddleware(dropUnsubscribedListChanged)
+	// A name of an unavailable server gets an error naming the server
+	// rather than "unknown tool". Inside authorize (the SDK makes a
+	// middleware added later the outer one): a caller the policy does not
+	// admit learns nothing, and with a policy a target nobody can resolve
+	// is refused as unknown before it gets here, so which servers exist
+	// and which are down is not told to callers without a decision.
+	v.server.AddReceivingMiddleware(v.absentServerMiddleware)
 	if g.opts.Authorizer != nil {
 		v.server.AddReceivingMiddleware(v.authorize)
 	}
-	// Outside authorize: a name of an unavailable server gets an error
-	// naming the server (and nothing else) rather than "unknown tool".
-	v.server.AddReceivingMiddleware(v.absentServerMiddleware)
 	v.server.AddReceivingMiddleware(g.observe) // outermost: every request's SERVER span
-	v.server.AddReceivingMiddleware(g.opts.Middleware...)
 	return v
 }
 
