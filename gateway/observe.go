@@ -71,11 +71,20 @@ func (g *Gateway) observe(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
 		defer span.End()
-		ctx = policy.WithTraceID(ctx, span.SpanContext().TraceID().String())
+		if sc := span.SpanContext(); sc.HasTraceID() {
+			ctx = policy.WithTraceID(ctx, sc.TraceID().String())
+		}
 		start := time.Now()
 		res, err := next(ctx, method, req)
 		outcome := finishSpan(span, res, err)
-		g.opts.Metrics.RecordServerOperation(ctx, time.Since(start), method, g.serverOf(req), target, outcome)
+		// Metric labels stay bounded: a name not in the catalog (the
+		// client's to choose) is recorded without a tool label.
+		server := g.serverOf(req)
+		tool := target
+		if server == "" {
+			tool = ""
+		}
+		g.opts.Metrics.RecordServerOperation(ctx, time.Since(start), method, server, tool, outcome)
 		return res, err
 	}
 }

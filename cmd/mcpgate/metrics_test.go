@@ -30,6 +30,18 @@ func TestDevMetrics(t *testing.T) {
 	if err == nil {
 		t.Fatal("alice deleted a note")
 	}
+	// A name the client invents gets no series of its own.
+	if _, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "attacker-chosen-1"}); err == nil {
+		t.Fatal("a call to an unknown tool succeeded")
+	}
+	// One stateful (2025-11-25) session stays open while /metrics is read.
+	legacy, err := mcp.NewClient(&mcp.Implementation{Name: "legacy", Version: "1"}, nil).Connect(t.Context(),
+		&mcp.StreamableClientTransport{Endpoint: r.baseURL() + "/mcp", HTTPClient: &http.Client{Transport: bearer{strings.TrimSpace(token)}}},
+		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer legacy.Close()
 	resp, err := http.Get(r.baseURL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +80,11 @@ func TestDevMetrics(t *testing.T) {
 		{"mcpgate_upstream_up", map[string]string{"server": "hr"}, 1},
 		{"mcpgate_authn_verifications_total", map[string]string{"outcome": "ok", "cached": "false"}, 1},
 		{"mcpgate_decision_log_dropped_total", nil, 0},
+		{"mcp_server_operation_duration_seconds", map[string]string{"gen_ai_tool_name": "attacker-chosen-1"}, 0},
+		{"mcpgate_sessions_active", nil, 1},
+	}
+	if n := count("mcp_server_operation_duration_seconds", map[string]string{"mcp_method_name": "tools/call", "outcome": "error"}); n != 1 {
+		t.Errorf("the call to an unknown tool is recorded %v times as a tools/call error, want 1", n)
 	}
 	for _, f := range []string{"mcpgate_decision_log_dropped_total", "mcpgate_sessions_active"} {
 		if _, ok := families[f]; !ok {
