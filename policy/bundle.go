@@ -146,23 +146,16 @@ func statusError(s *bundle.Status) string {
 	return msg
 }
 
-// forwardToOPA hands a decision to OPA's decision-log plugin.
-func forwardToOPA(r *record) error {
-	var input any
-	if r.input != nil {
-		var err error
-		if input, err = ast.JSON(r.input); err != nil {
-			return fmt.Errorf("decision log: input: %w", err)
-		}
-	}
-	if r.policy.mask == nil {
-		defaultMask(input)
-	}
+// forwardToOPA hands a decision to OPA's decision-log plugin, with the
+// input as mcpgate masked it for its own log (never the raw input: OPA
+// would mask only if its mask_decision path is the one mcpgate uses).
+func forwardToOPA(r *record, line *logLine) error {
+	input := line.Input
 	result := any(map[string]any{"allow": r.allow, "reasons": r.reasons, "required_scopes": r.requiredScopes})
 	info := &server.Info{
 		DecisionID: r.decisionID, TraceID: r.traceID, Timestamp: r.time,
 		Path: r.policy.path, Bundles: r.policy.bundles,
-		Input: &input, InputAST: r.input, Results: &result,
+		Input: &input, Results: &result,
 		Custom: map[string]any{
 			"session_id": r.sessionID, "user_sub": r.userSub, "phase": r.phase,
 			"method": r.method, "target": r.target, "server": r.server, "eval_ns": r.evalNS,

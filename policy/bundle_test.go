@@ -140,3 +140,33 @@ func TestUseBundlesRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestBundlesOPADecisionLogGetsMaskedInput: with a mask rule of its own,
+// the policy's masking is applied by mcpgate before OPA's decision-log
+// plugin sees the input, whatever OPA's mask_decision path says (here one
+// where no rule is, so OPA itself masks nothing).
+func TestBundlesOPADecisionLogGetsMaskedInput(t *testing.T) {
+	t.Parallel()
+	srv := &bundleServer{}
+	srv.set(t, "v1", map[string]string{
+		"authz.rego": allowAlice,
+		"mask.rego":  "package system.log\n\nmask contains \"/input/arguments/password\"\n",
+	})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	log, logs := testLogger(t)
+	e := NewEngine(Options{Logger: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := e.UseBundles(ctx, opaConfig(hs.URL, "decision_logs:\n  console: true\n  mask_decision: /nowhere/mask\n")); err != nil {
+		t.Fatalf("UseBundles: %v", err)
+	}
+	waitFor(t, "activation", e.Ready)
+	if !e.Decide(ctx, callInput("alice")).Allow {
+		t.Fatal("alice denied")
+	}
+	waitFor(t, "OPA console decision log", func() bool { return strings.Contains(logs.String(), "Decision Log") })
+	if out := logs.String(); strings.Contains(out, "hunter2") || !strings.Contains(out, `n1`) {
+		t.Errorf("OPA decision log: want the password erased by the policy's mask and the id kept:\n%s", out)
+	}
+}

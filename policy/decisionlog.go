@@ -128,15 +128,20 @@ func (l *DecisionLog) run() {
 }
 
 func (l *DecisionLog) write(r *record) {
-	if r.policy != nil && r.policy.opaLogs != nil {
-		if err := forwardToOPA(r); err != nil {
+	toOPA := r.policy != nil && r.policy.opaLogs != nil
+	if !toOPA && l.w == nil {
+		return
+	}
+	line := r.line(l.logger.Load()) // masked once, for every sink
+	if toOPA {
+		if err := forwardToOPA(r, &line); err != nil {
 			l.failure(err)
 		}
 	}
 	if l.w == nil {
 		return
 	}
-	bs, err := json.Marshal(r.line(l.logger.Load()))
+	bs, err := json.Marshal(line)
 	if err == nil {
 		_, err = l.w.Write(append(bs, '\n'))
 	}
