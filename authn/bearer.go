@@ -1,6 +1,8 @@
 package authn
 
 import (
+	"fmt"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -152,11 +154,24 @@ func passVerified(ctx context.Context, _ string, _ *http.Request) (*auth.TokenIn
 func logRefusal(ctx context.Context, logger *slog.Logger, err error, raw string) {
 	if errors.Is(err, ErrUnavailable) {
 		logger.LogAttrs(ctx, slog.LevelWarn, "authn: token refused: identity provider unavailable",
-			slog.String("reason", reasonOf(err)), slog.String("error", err.Error()), logTokenRef(raw))
+			slog.String("reason", reasonOf(err)), slog.String("error", errorText(err)), logTokenRef(raw))
 		return
 	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "authn: token refused",
-		slog.String("reason", reasonOf(err)), slog.String("error", err.Error()), logTokenRef(raw))
+		slog.String("reason", reasonOf(err)), slog.String("error", errorText(err)), logTokenRef(raw))
+}
+
+// maxErrorText bounds an error in a log line: go-oidc quotes the body of a
+// failed discovery or JWKS answer (up to 1 MiB), and refusals are logged
+// for every request.
+const maxErrorText = 512
+
+func errorText(err error) string {
+	s := err.Error()
+	if len(s) <= maxErrorText {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d bytes in all)", strings.ToValidUTF8(s[:maxErrorText], ""), len(s))
 }
 
 // bearerFromRequest extracts the token, or the challenge refusing the

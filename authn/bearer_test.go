@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -251,5 +252,16 @@ func TestWriteInsufficientScope(t *testing.T) {
 		if params[k] != v {
 			t.Errorf("%s = %q, want %q (header %q)", k, params[k], v, h)
 		}
+	}
+}
+
+func TestErrorTextBounded(t *testing.T) {
+	long := errors.New("discovery: 500 Internal Server Error: " + strings.Repeat("<html>", 50000))
+	got := errorText(long)
+	if len(got) > maxErrorText+64 || !strings.HasPrefix(got, "discovery: 500") || !strings.Contains(got, "bytes in all") {
+		t.Errorf("errorText of a %d-byte error = %d bytes: %.80q…", len(long.Error()), len(got), got)
+	}
+	if short := errors.New("token expired"); errorText(short) != "token expired" {
+		t.Errorf("errorText(short) = %q", errorText(short))
 	}
 }

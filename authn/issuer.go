@@ -91,7 +91,7 @@ func (is *issuer) verifier(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 	if err != nil {
 		is.lastErr = err
 		is.logger.Error("authn: OIDC discovery failed: this issuer's tokens are refused until it succeeds",
-			"issuer", is.id, "error", err, "retry_after", RefreshInterval)
+			"issuer", is.id, "error", errorText(err), "retry_after", RefreshInterval)
 		return nil, unavailable(reasonDiscovery, err)
 	}
 	if is.lastErr != nil {

@@ -85,7 +85,7 @@ func (f *keyFetcher) record(err error) {
 	switch {
 	case err != nil:
 		f.logger.Error("authn: JWKS fetch failed: tokens needing keys from this issuer are refused until it succeeds",
-			"issuer", f.issuer, "error", err, "retry_after", f.interval)
+			"issuer", f.issuer, "error", errorText(err), "retry_after", f.interval)
 	case wasFailed:
 		f.logger.Info("authn: JWKS fetch recovered", "issuer", f.issuer)
 	}

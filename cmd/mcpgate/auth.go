@@ -23,7 +23,11 @@ const mcpPath = "/mcp"
 // (RFC 9728) is served at its well-known paths. listen is the bound
 // address; on a loopback address the Host header is checked too.
 func withSignIn(opts *gateway.Options, cfg *config.Config, listen net.Addr, log *slog.Logger) error {
-	v, err := authn.NewVerifier(verifierConfig(cfg, log))
+	vc, err := verifierConfig(cfg, log)
+	if err != nil {
+		return err
+	}
+	v, err := authn.NewVerifier(vc)
 	if err != nil {
 		return fmt.Errorf("sign-in: %w", err)
 	}
@@ -56,15 +60,16 @@ func withSignIn(opts *gateway.Options, cfg *config.Config, listen net.Addr, log 
 
 // verifierConfig maps the auth section of the configuration to the
 // verifier's settings. Shared secrets were checked by validation and are
-// read now.
-func verifierConfig(cfg *config.Config, log *slog.Logger) authn.Config {
+// read now; one that cannot be read now is an error (an HMAC issuer must
+// never fall back to discovery and the default algorithms).
+func verifierConfig(cfg *config.Config, log *slog.Logger) (authn.Config, error) {
 	c := authn.Config{
 		Resource:  cfg.MCPURL(),
 		Leeway:    time.Duration(cfg.Auth.Leeway),
 		CacheSize: cfg.Auth.TokenCacheSize,
 		Logger:    log,
 	}
-	for _, is := range cfg.Auth.Issuers {
+	for i, is := range cfg.Auth.Issuers {
 		ic := authn.IssuerConfig{
 			Issuer:     is.Issuer,
 			Audiences:  is.Audiences,
@@ -73,13 +78,15 @@ func verifierConfig(cfg *config.Config, log *slog.Logger) authn.Config {
 				Groups: is.Claims.Groups, ClientID: is.Claims.ClientID, Scopes: is.Claims.Scopes},
 		}
 		if is.SharedSecret != nil {
-			if secret, err := is.SharedSecret.Resolve(); err == nil {
-				ic.SharedSecret = []byte(secret)
+			secret, err := is.SharedSecret.Resolve()
+			if err != nil {
+				return authn.Config{}, fmt.Errorf("auth.issuers[%d].shared_secret: %w", i, err)
 			}
+			ic.SharedSecret = []byte(secret)
 		}
 		c.Issuers = append(c.Issuers, ic)
 	}
-	return c
+	return c, nil
 }
 
 func isLoopbackAddr(a net.Addr) bool {
