@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/baggage"
+
 	"github.com/mcpgate/mcpgate/policy"
 	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -179,7 +181,13 @@ func (g *Gateway) serverOf(req mcp.Request) string {
 // upstreamSpan starts the CLIENT span of one upstream call and puts its
 // trace context into the forwarded _meta (replacing the client's), so the
 // upstream's spans join the trace.
+//
+// The client's baggage stays at the gateway: it is the client's data, and
+// nothing of the client's request but the call itself reaches an upstream
+// (the returned context, which also carries the upstream HTTP request, has
+// none).
 func (g *Gateway) upstreamSpan(ctx context.Context, u *upstream, method, target string, meta mcp.Meta) (context.Context, trace.Span, mcp.Meta) {
+	ctx = baggage.ContextWithoutBaggage(ctx)
 	name := method
 	if target != "" {
 		name += " " + target

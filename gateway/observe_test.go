@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/baggage"
+
 	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -32,7 +34,14 @@ func TestTraceCrossesTheGateway(t *testing.T) {
 	clientTrace := trace.NewSpanContext(trace.SpanContextConfig{
 		TraceID: trace.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
 		SpanID:  trace.SpanID{1, 2, 3, 4, 5, 6, 7, 8}, TraceFlags: trace.FlagsSampled})
-	meta := telemetry.InjectMeta(trace.ContextWithSpanContext(context.Background(), clientTrace), opts.propagator(), nil)
+	// With baggage, which must not travel on to the upstream.
+	member, _ := baggage.NewMember("client.secret", "s3cret")
+	bag, _ := baggage.New(member)
+	cctx := baggage.ContextWithBaggage(trace.ContextWithSpanContext(context.Background(), clientTrace), bag)
+	meta := telemetry.InjectMeta(cctx, opts.propagator(), nil)
+	if _, ok := meta["baggage"]; !ok {
+		t.Fatalf("the client's _meta has no baggage: %v", meta)
+	}
 	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "m__meta", Meta: meta}); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +64,14 @@ func TestTraceCrossesTheGateway(t *testing.T) {
 	}
 	if client.SpanContext().TraceID() != clientTrace.TraceID() || client.Parent().SpanID() != server.SpanContext().SpanID() {
 		t.Errorf("CLIENT span %v (parent %v) is not the child of the SERVER span %v", client.SpanContext(), client.Parent(), server.SpanContext())
+	}
+	if b, ok := got["baggage"]; ok {
+		t.Errorf("the upstream received the client's baggage in _meta: %v", b)
+	}
+	for _, h := range up.seenHeaders() {
+		if b := h.Get("Baggage"); b != "" {
+			t.Errorf("the upstream received the client's baggage header %q", b)
+		}
 	}
 	// The same context travels in the upstream request's HTTP headers.
 	hdrs := up.seenHeaders()
