@@ -196,8 +196,6 @@ func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params
 		return g.resourceInput(in, t, p.URI)
 	case *mcp.SubscribeParams:
 		return g.resourceInput(in, t, p.URI)
-	case *mcp.UnsubscribeParams:
-		return g.resourceInput(in, t, p.URI)
 	case *mcp.CompleteParams:
 		return g.completionInput(in, t, p)
 	default:
@@ -208,12 +206,11 @@ func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params
 
 // callParams are the params types of the methods decided in the call phase.
 var callParams = map[string]func() mcp.Params{
-	"tools/call":            func() mcp.Params { return new(mcp.CallToolParamsRaw) },
-	"prompts/get":           func() mcp.Params { return new(mcp.GetPromptParams) },
-	"resources/read":        func() mcp.Params { return new(mcp.ReadResourceParams) },
-	"resources/subscribe":   func() mcp.Params { return new(mcp.SubscribeParams) },
-	"resources/unsubscribe": func() mcp.Params { return new(mcp.UnsubscribeParams) },
-	"completion/complete":   func() mcp.Params { return new(mcp.CompleteParams) },
+	"tools/call":          func() mcp.Params { return new(mcp.CallToolParamsRaw) },
+	"prompts/get":         func() mcp.Params { return new(mcp.GetPromptParams) },
+	"resources/read":      func() mcp.Params { return new(mcp.ReadResourceParams) },
+	"resources/subscribe": func() mcp.Params { return new(mcp.SubscribeParams) },
+	"completion/complete": func() mcp.Params { return new(mcp.CompleteParams) },
 }
 
 // peekCall reads a POST body and, for a call-phase request, builds its
@@ -360,15 +357,17 @@ func fillRequest(in *policy.Input, req mcp.Request) {
 // denied request never reaches an upstream, and the client gets an MCP error
 // carrying the policy's reasons. A request whose target the view does not
 // show is decided and refused too, and one that cannot be decided is
-// refused: nothing call-phase is ever forwarded undecided. resources/subscribe and unsubscribe are decided
-// in the view's subscribe handlers, which 2026-07-28 subscriptions/listen
-// reaches without this middleware.
+// refused: nothing call-phase is ever forwarded undecided.
+// resources/subscribe is decided in the view's subscribe handler, which
+// 2026-07-28 subscriptions/listen reaches without this middleware;
+// resources/unsubscribe only ends what a decision allowed and is not
+// decided (nor looked ahead by the step-up challenge).
 func (v *view) authorize(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 		if err := v.admit(ctx, method, req); err != nil {
 			return nil, err
 		}
-		if _, ok := callParams[method]; !ok || method == "resources/subscribe" || method == "resources/unsubscribe" {
+		if _, ok := callParams[method]; !ok || method == "resources/subscribe" {
 			return next(ctx, method, req)
 		}
 		if err := v.decide(ctx, method, req); err != nil {
@@ -511,8 +510,6 @@ func notFound(method string, params mcp.Params) error {
 	case *mcp.ReadResourceParams:
 		return mcp.ResourceNotFoundError(p.URI)
 	case *mcp.SubscribeParams:
-		return mcp.ResourceNotFoundError(p.URI)
-	case *mcp.UnsubscribeParams:
 		return mcp.ResourceNotFoundError(p.URI)
 	}
 	return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: method + ": unknown target"}
