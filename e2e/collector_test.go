@@ -83,6 +83,9 @@ func TestTracesThroughCollector(t *testing.T) {
 	if strings.Trim(server.TraceID, "0") == "" {
 		t.Errorf("server span %v has no trace id", server)
 	}
+	if client.ParentSpanID != server.SpanID {
+		t.Errorf("CLIENT span %v has parent %s, want the SERVER span %s", client, client.ParentSpanID, server.SpanID)
+	}
 	t.Logf("received %v\n         %v (parent %s)", server, client, client.ParentSpanID)
 }
 

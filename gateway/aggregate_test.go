@@ -109,6 +109,9 @@ func TestToolDefinitionsPassThrough(t *testing.T) {
 		}
 		want["notes__"+tool.Name] = tool
 	}
+	if len(want) < 4 {
+		t.Fatalf("the notes upstream lists %d tools, want its 4", len(want))
+	}
 	for tool, err := range viaGW.Tools(context.Background(), nil) {
 		if err != nil {
 			t.Fatal(err)
@@ -117,10 +120,14 @@ func TestToolDefinitionsPassThrough(t *testing.T) {
 		if w == nil {
 			t.Fatalf("unexpected tool %q", tool.Name)
 		}
+		delete(want, tool.Name)
 		tool.Name = w.Name
 		if diff := cmp.Diff(mustJSON(w), mustJSON(tool)); diff != "" {
 			t.Errorf("tool %s differs from the upstream's (-upstream +gateway):\n%s", w.Name, diff)
 		}
+	}
+	for name := range want {
+		t.Errorf("the gateway does not list the upstream's tool as %s", name)
 	}
 }
 

@@ -12,11 +12,12 @@ func TestNamer(t *testing.T) {
 	cases := map[string]struct {
 		prefix, name, want string
 	}{
-		"prefixed":          {"notes", "read_note", "notes__read_note"},
-		"no prefix":         {"", "read_note", "read_note"},
-		"exactly 64":        {"p", strings.Repeat("b", 61), "p__" + strings.Repeat("b", 61)},
-		"shortened":         {"notes", long, (namer{sep: "__"}).name("notes", long)},
-		"shortened no pref": {"", long, (namer{sep: "__"}).name("", long)},
+		"prefixed":   {"notes", "read_note", "notes__read_note"},
+		"no prefix":  {"", "read_note", "read_note"},
+		"exactly 64": {"p", strings.Repeat("b", 61), "p__" + strings.Repeat("b", 61)},
+		// 55 characters, '-', the first 8 hex digits of SHA-256 of the full name.
+		"shortened":         {"notes", long, "notes__aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a357413a"},
+		"shortened no pref": {"", long, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-0f45e858"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

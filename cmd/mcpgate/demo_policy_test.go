@@ -49,11 +49,16 @@ func TestDevPolicyOutcome(t *testing.T) {
 				t.Errorf("%s lists %v, want %v", user, listed, wantSorted)
 			}
 			for _, tool := range all {
-				_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tool, Arguments: args[tool]})
+				res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tool, Arguments: args[tool]})
 				var rpcErr *jsonrpc.Error
 				denied := errors.As(err, &rpcErr) && rpcErr.Code == -32001
 				if slices.Contains(want, tool) == denied {
 					t.Errorf("%s calling %s: err %v; want allowed=%v", user, tool, err, slices.Contains(want, tool))
+				}
+				// An allowed call reaches the upstream and succeeds (deleting
+				// a note that does not exist is the upstream's tool error).
+				if slices.Contains(want, tool) && (err != nil || res.IsError != (tool == "notes__delete_note")) {
+					t.Errorf("%s calling %s: %v %+v, want the upstream's answer", user, tool, err, res)
 				}
 				if denied && !strings.Contains(rpcErr.Message, "denied by policy") {
 					t.Errorf("%s calling %s: denial %q carries no reason", user, tool, rpcErr.Message)
