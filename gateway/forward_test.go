@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -260,4 +261,49 @@ func errText(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// TestSubscriptionsAreCounted: the gateway holds one upstream subscription
+// per resource for all its clients; it unsubscribes upstream after the last
+// client unsubscribed or ended its session without unsubscribing.
+func TestSubscriptionsAreCounted(t *testing.T) {
+	t.Parallel()
+	var subs, unsubs atomic.Int32
+	srv := mcp.NewServer(&mcp.Implementation{Name: "subs"}, &mcp.ServerOptions{
+		SubscribeHandler:   func(context.Context, *mcp.SubscribeRequest) error { subs.Add(1); return nil },
+		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { unsubs.Add(1); return nil },
+	})
+	srv.AddResource(&mcp.Resource{URI: "sub://x", Name: "x"}, func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: "sub://x", Text: "x"}}}, nil
+	})
+	up := startLegacyUpstream(t, srv)
+	gw := startGateway(t, nil, upstreamConfig("s", up.URL))
+	a, b := connect(t, gw.URL, legacy, nil), connect(t, gw.URL, legacy, nil)
+	ctx := ctxTimeout(t)
+	for _, cs := range []*mcp.ClientSession{a, b} {
+		if err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: "sub://x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := subs.Load(); n != 1 {
+		t.Errorf("two clients subscribed: %d upstream subscribes, want 1", n)
+	}
+	if err := a.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: "sub://x"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := unsubs.Load(); n != 0 {
+		t.Errorf("one of two clients unsubscribed: %d upstream unsubscribes, want 0", n)
+	}
+	// b ends its session without unsubscribing.
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the upstream unsubscribe after the last session ended", func() bool { return unsubs.Load() == 1 })
+	// A new subscription subscribes upstream again.
+	if err := a.Subscribe(ctx, &mcp.SubscribeParams{URI: "sub://x"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := subs.Load(); n != 2 {
+		t.Errorf("after the upstream unsubscribe, a new subscribe made %d upstream subscribes in all, want 2", n)
+	}
 }

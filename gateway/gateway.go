@@ -305,7 +305,7 @@ func hasSessions(s *mcp.Server) bool {
 
 // maintain runs once a second: it re-syncs every view when the policy
 // revision changed, so sessions that stay open see the new policy's lists
-// (list_changed), and it forgets the subscriptions of ended sessions.
+// (list_changed).
 func (g *Gateway) maintain(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -320,22 +320,7 @@ func (g *Gateway) maintain(ctx context.Context) {
 			last = rev
 			g.rebuild()
 		}
-		g.subs.sweep(ctx, g, g.liveSessions())
 	}
-}
-
-// liveSessions returns a set membership test of the client sessions of
-// every view.
-func (g *Gateway) liveSessions() func(*mcp.ServerSession) bool {
-	live := map[*mcp.ServerSession]bool{}
-	g.viewsMu.Lock()
-	for _, v := range g.views {
-		for ss := range v.server.Sessions() {
-			live[ss] = true
-		}
-	}
-	g.viewsMu.Unlock()
-	return func(ss *mcp.ServerSession) bool { return live[ss] }
 }
 
 func (g *Gateway) resourceUpdated(ctx context.Context, u *upstream, p *mcp.ResourceUpdatedNotificationParams) {
