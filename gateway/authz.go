@@ -370,11 +370,47 @@ func (v *view) authorize(next mcp.MethodHandler) mcp.MethodHandler {
 		if _, ok := callParams[method]; !ok || method == "resources/subscribe" {
 			return next(ctx, method, req)
 		}
-		if err := v.decide(ctx, method, req); err != nil {
+		ctx, err := v.decide(ctx, method, req)
+		if err != nil {
 			return nil, err
 		}
 		return next(ctx, method, req)
 	}
+}
+
+// decidedKey holds, in a request's context, the target its call-phase
+// decision was about: the handler that forwards the request checks that it
+// forwards to that target (the view can change between the decision and
+// the SDK's dispatch, e.g. when an upstream comes or goes).
+type decidedKey struct{}
+
+type decidedTarget struct{ server, name string }
+
+func withDecided(ctx context.Context, in *policy.Input) context.Context {
+	d := decidedTarget{server: in.Server.Name}
+	switch {
+	case in.Tool != nil:
+		d.name = in.Tool.UpstreamName
+	case in.Prompt != nil:
+		d.name = in.Prompt.UpstreamName
+	}
+	return context.WithValue(ctx, decidedKey{}, d)
+}
+
+// checkDecided refuses to forward a call-phase request to upstream u's
+// name (a tool or prompt; "" for a resource) unless that is what the
+// policy decided. Without an Authorizer nothing is decided and everything
+// may be forwarded.
+func (g *Gateway) checkDecided(ctx context.Context, u *upstream, name string) error {
+	if g.opts.Authorizer == nil {
+		return nil
+	}
+	d, ok := ctx.Value(decidedKey{}).(decidedTarget)
+	if !ok || d.server != u.cfg.Name || (name != "" && d.name != name) {
+		return &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: "mcpgate: the request's target changed while it was being decided; send it again"}
+	}
+	return nil
 }
 
 // admit is the initialize phase: may this caller use the gateway at all?
@@ -466,11 +502,11 @@ func (sg *sessionGate) admit(ctx context.Context, v *view, req mcp.Request) erro
 }
 
 // decide makes the call-phase decision of one request and returns the error
-// that refuses it, or nil.
-func (v *view) decide(ctx context.Context, method string, req mcp.Request) error {
+// that refuses it, or the context that carries the decided target.
+func (v *view) decide(ctx context.Context, method string, req mcp.Request) (context.Context, error) {
 	id := identityOf(req)
 	if id == nil {
-		return deniedError(policy.Decision{Reasons: []string{"no verified identity"}})
+		return ctx, deniedError(policy.Decision{Reasons: []string{"no verified identity"}})
 	}
 	// Resolve the target as this view will dispatch it; a target the view
 	// hides is still decided (and logged) against the catalog, so the
@@ -484,19 +520,19 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) error
 	}
 	switch {
 	case errors.Is(err, errNoTarget):
-		return notFound(method, req.GetParams())
+		return ctx, notFound(method, req.GetParams())
 	case err != nil:
-		return deniedError(policy.Decision{Reasons: []string{err.Error()}})
+		return ctx, deniedError(policy.Decision{Reasons: []string{err.Error()}})
 	}
 	fillRequest(in, req)
 	d := v.g.decideObserved(ctx, in)
 	switch {
 	case !d.Allow:
-		return deniedError(d)
+		return ctx, deniedError(d)
 	case hidden:
-		return notFound(method, req.GetParams())
+		return ctx, notFound(method, req.GetParams())
 	}
-	return nil
+	return withDecided(ctx, in), nil
 }
 
 // notFound answers a request for a target the caller cannot see as the SDK

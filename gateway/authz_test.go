@@ -15,6 +15,7 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/authn/devidp"
+	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/mcpgate/mcpgate/policy"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -401,5 +402,39 @@ func TestInitializePhase(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // the log is asynchronous: let any extra line arrive
 	if n := count("alice", true); n != 2 {
 		t.Errorf("alice has %d initialize decisions, want 2 (her 2025 initialize and one cached for 2026-07-28)", n)
+	}
+}
+
+// TestForwardingNeedsTheDecidedTarget: with an Authorizer, a handler
+// forwards only to the target the request's decision was about; a request
+// that reaches it undecided, or decided for another target (the view
+// changed between decision and dispatch), is refused, not forwarded.
+func TestForwardingNeedsTheDecidedTarget(t *testing.T) {
+	t.Parallel()
+	g := &Gateway{opts: &Options{Authorizer: policy.NewEngine(policy.Options{})}}
+	up := &upstream{cfg: config.Server{Name: "notes"}}
+	decided := withDecided(context.Background(), &policy.Input{
+		Server: &policy.Server{Name: "notes"}, Tool: &policy.Tool{UpstreamName: "read_note"}})
+	for name, tc := range map[string]struct {
+		ctx    context.Context
+		target string
+		ok     bool
+	}{
+		"decided":                  {decided, "read_note", true},
+		"undecided":                {context.Background(), "read_note", false},
+		"decided for another tool": {decided, "delete_note", false},
+		"a resource of the server": {decided, "", true},
+	} {
+		err := g.checkDecided(tc.ctx, up, tc.target)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: checkDecided = %v, want allowed=%v", name, err, tc.ok)
+		}
+	}
+	other := &upstream{cfg: config.Server{Name: "hr"}}
+	if g.checkDecided(decided, other, "") == nil {
+		t.Error("a request decided for server notes may be forwarded to hr")
+	}
+	if err := (&Gateway{opts: &Options{}}).checkDecided(context.Background(), up, "x"); err != nil {
+		t.Errorf("without an Authorizer: %v", err)
 	}
 }

@@ -159,6 +159,9 @@ func (g *Gateway) callError(u *upstream, err error) error {
 
 func (g *Gateway) toolHandler(e *toolEntry) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if err := g.checkDecided(ctx, e.up, e.upstreamName); err != nil {
+			return nil, err
+		}
 		p := req.Params
 		var res *mcp.CallToolResult
 		err := g.forward(ctx, req.Session, e.up, "tools/call", e.upstreamName, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
@@ -179,6 +182,9 @@ func (g *Gateway) toolHandler(e *toolEntry) mcp.ToolHandler {
 
 func (g *Gateway) promptHandler(e *promptEntry) mcp.PromptHandler {
 	return func(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		if err := g.checkDecided(ctx, e.up, e.upstreamName); err != nil {
+			return nil, err
+		}
 		p := req.Params
 		var res *mcp.GetPromptResult
 		err := g.forward(ctx, req.Session, e.up, "prompts/get", e.upstreamName, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
@@ -195,6 +201,9 @@ func (g *Gateway) promptHandler(e *promptEntry) mcp.PromptHandler {
 
 func (g *Gateway) resourceHandler(u *upstream) mcp.ResourceHandler {
 	return func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		if err := g.checkDecided(ctx, u, ""); err != nil {
+			return nil, err
+		}
 		p := req.Params
 		var res *mcp.ReadResourceResult
 		err := g.forward(ctx, req.Session, u, "resources/read", "", p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {

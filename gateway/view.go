@@ -261,6 +261,9 @@ func (v *view) complete(ctx context.Context, req *mcp.CompleteRequest) (*mcp.Com
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams,
 			Message: fmt.Sprintf("completion/complete: unknown %s %q", ref.Type, ref.Name+ref.URI)}
 	}
+	if err := v.g.checkDecided(ctx, u, ""); err != nil {
+		return nil, err
+	}
 	p.Ref = &ref
 	var res *mcp.CompleteResult
 	err := v.g.forward(ctx, req.Session, u, "completion/complete", "", p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
@@ -284,7 +287,11 @@ func (v *view) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
 		return mcp.ResourceNotFoundError(req.Params.URI)
 	}
 	if v.g.opts.Authorizer != nil {
-		if err := v.decide(ctx, "resources/subscribe", req); err != nil {
+		var err error
+		if ctx, err = v.decide(ctx, "resources/subscribe", req); err != nil {
+			return err
+		}
+		if err := v.g.checkDecided(ctx, u, ""); err != nil {
 			return err
 		}
 	}
