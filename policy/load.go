@@ -28,6 +28,15 @@ var unsafeBuiltins = map[string]struct{}{
 	"opa.runtime":        {},
 }
 
+// EvalOptions are the evaluation settings of every decision the gateway
+// makes: a built-in error (to_number("x"), a bad regex) is an error, which
+// denies, not an undefined value; the unsafe built-ins are refused. Tools
+// that evaluate policies for people (mcpgate policy eval) use them too, so
+// they answer what the gateway would.
+func EvalOptions() []func(*rego.Rego) {
+	return []func(*rego.Rego){rego.StrictBuiltinErrors(true), rego.UnsafeBuiltins(unsafeBuiltins)}
+}
+
 // maskRef is OPA's default decision-log mask rule.
 var maskRef = ast.MustParseRef("data.system.log.mask")
 
@@ -121,12 +130,7 @@ func (e *Engine) install(modules map[string]*ast.Module, raw map[string][]byte, 
 // policy defines one) over a compiled policy and its store.
 func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled, error) {
 	ctx := context.Background()
-	common := []func(*rego.Rego){
-		rego.Compiler(compiler),
-		rego.Store(store),
-		rego.StrictBuiltinErrors(true),
-		rego.UnsafeBuiltins(unsafeBuiltins),
-	}
+	common := append([]func(*rego.Rego){rego.Compiler(compiler), rego.Store(store)}, EvalOptions()...)
 	decision, err := rego.New(append(common,
 		rego.Query(e.opts.Query),
 		rego.GenerateJSON(keepAST),

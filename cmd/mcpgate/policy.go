@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/policy"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/cover"
 	"github.com/open-policy-agent/opa/v1/format"
@@ -29,7 +30,7 @@ import (
 // Defaults of the policy commands.
 const (
 	defaultPolicyDir   = "rego"
-	defaultPolicyQuery = "data.mcpgate.authz.decision"
+	defaultPolicyQuery = policy.DefaultQuery
 	policyTestTimeout  = 5 * time.Second // per test, as opa test
 )
 
@@ -251,6 +252,7 @@ func policyEval(ctx context.Context, policyDir string, dataPaths []string, input
 		rego.Store(inmem.NewFromObject(docs)),
 		rego.Input(input),
 	}
+	opts = append(opts, policy.EvalOptions()...)
 	for _, m := range loaded.ParsedModules() {
 		opts = append(opts, rego.ParsedModule(m))
 	}

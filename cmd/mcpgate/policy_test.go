@@ -211,6 +211,9 @@ func TestPolicyEvalErrors(t *testing.T) {
 		"in.json":  `{"user": "alice"}`,
 		"bad.json": `{"user": `,
 		"p/p.rego": "package mcpgate.authz\n\ndecision := {\"allow\": true} if input.user == \"alice\"\n",
+		// A built-in error: the gateway's engine fails (and denies); eval
+		// must say so, not answer from a rule that went undefined.
+		"strict/s.rego": "package mcpgate.authz\n\ndefault decision := {\"allow\": true}\n\ndecision := {\"allow\": false} if to_number(input.user) > 0\n",
 	})
 	tests := map[string]struct {
 		args       []string
@@ -221,6 +224,10 @@ func TestPolicyEvalErrors(t *testing.T) {
 		"undefined": {[]string{"--input", dir + "/in.json", "--query", "data.mcpgate.authz.nothing"}, exitFail, "data.mcpgate.authz.nothing is undefined for this input (the gateway denies)"},
 		"bad input": {[]string{"--input", dir + "/bad.json"}, exitFail, "bad.json"},
 		"rego data": {[]string{"--input", dir + "/in.json", "--data", dir + "/p/p.rego"}, exitFail, "--data takes JSON or YAML files"},
+	}
+	code, stdout, stderr := runCLI(t, nil, "policy", "eval", "--policy", dir+"/strict", "--input", dir+"/in.json")
+	if code != exitFail || !strings.Contains(stderr, "to_number") {
+		t.Errorf("eval of a policy whose built-in fails: exit %d, stdout %s, stderr %q; want exit 1 naming the error, as the gateway denies", code, stdout, stderr)
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
