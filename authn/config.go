@@ -209,15 +209,16 @@ func checkIssuerURL(s string) error {
 	if u.RawQuery != "" {
 		return fmt.Errorf("%q must not have a query", s)
 	}
-	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
 		return fmt.Errorf("%q must be https (http only on a loopback host)", s)
 	}
 	return nil
 }
 
-// isLoopbackHost reports whether host (no port, no brackets) is
-// "localhost" or a loopback IP.
-func isLoopbackHost(host string) bool {
+// IsLoopbackHost reports whether host (no port, no brackets) is
+// "localhost" or a loopback IP address (not a name that merely starts with
+// "127.").
+func IsLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

@@ -135,7 +135,7 @@ func (is *issuer) checkJWKSURI(raw string) error {
 		return fmt.Errorf("discovery: jwks_uri %q is not an absolute URL", raw)
 	}
 	iu, _ := url.Parse(is.id)
-	if u.Scheme == "https" || u.Scheme == "http" && iu.Scheme == "http" && isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "https" || u.Scheme == "http" && iu.Scheme == "http" && IsLoopbackHost(u.Hostname()) {
 		return nil
 	}
 	return fmt.Errorf("discovery: jwks_uri %q must be https", raw)

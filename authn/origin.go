@@ -55,11 +55,19 @@ func OriginMiddleware(allowed []string, loopback bool, logger *slog.Logger) func
 func ValidateOrigins(allowed []string) error {
 	var errs []error
 	for i, a := range allowed {
-		if _, err := parseOrigin(a, true); err != nil {
+		if err := ValidateOrigin(a); err != nil {
 			errs = append(errs, fmt.Errorf("allowed_origins[%d]: %w", i, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateOrigin reports whether s is an allowlist entry the Origin check
+// accepts (the configuration's validation uses it, so that what validates
+// is what runs).
+func ValidateOrigin(s string) error {
+	_, err := parseOrigin(s, true)
+	return err
 }
 
 // origin is a parsed origin; port is "" for the scheme's default port and
@@ -98,7 +106,7 @@ func parseOrigin(s string, allowWildcard bool) (origin, error) {
 		o.host = "[" + o.host + "]"
 	}
 	switch {
-	case wild && !isLoopbackHost(u.Hostname()):
+	case wild && !IsLoopbackHost(u.Hostname()):
 		return origin{}, fmt.Errorf("%q: a port wildcard is allowed only on a loopback host", s)
 	case wild:
 		o.port = "*"
@@ -161,7 +169,7 @@ func (m *originMatcher) allows(r *http.Request, loopback bool) bool {
 	if m.exact[o.String()] || m.anyPort[o.scheme+"://"+o.host] {
 		return true
 	}
-	return loopback && isLoopbackHost(strings.Trim(o.host, "[]")) && effectivePort(o) == ownPort(r)
+	return loopback && IsLoopbackHost(strings.Trim(o.host, "[]")) && effectivePort(o) == ownPort(r)
 }
 
 func effectivePort(o origin) string {
@@ -188,7 +196,7 @@ func isLoopbackHostPort(hostport string) bool {
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
 	}
-	return isLoopbackHost(strings.Trim(host, "[]"))
+	return IsLoopbackHost(strings.Trim(host, "[]"))
 }
 
 // refuseBody is a JSON-RPC error without an id: the request was not read.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcpgate/mcpgate/authn"
 )
 
 // Defaults of the auth section.
@@ -169,7 +171,7 @@ func (is *Issuer) validate(ps *problems, path string) {
 		ps.add(path+".issuer", "is required: the issuer identifier, e.g. https://login.example.com/realms/corp")
 	case err != nil || !u.IsAbs() || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
 		ps.add(path+".issuer", "%q is not valid: use an absolute https URL without query or fragment", is.Issuer)
-	case u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())):
+	case u.Scheme != "https" && !(u.Scheme == "http" && authn.IsLoopbackHost(u.Hostname())):
 		ps.add(path+".issuer", "must be https (http only for loopback addresses)")
 	}
 	hmac := false
@@ -200,12 +202,7 @@ func (is *Issuer) validate(ps *problems, path string) {
 }
 
 func validateOrigin(ps *problems, path, origin string) {
-	u, err := url.Parse(origin)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		ps.add(path, "%q is not an origin: use scheme://host[:port], e.g. https://claude.ai", origin)
+	if err := authn.ValidateOrigin(origin); err != nil {
+		ps.add(path, "%v (e.g. https://claude.ai)", err)
 	}
-}
-
-func isLoopbackHost(h string) bool {
-	return h == "localhost" || h == "127.0.0.1" || h == "::1" || strings.HasPrefix(h, "127.")
 }

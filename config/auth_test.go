@@ -55,10 +55,15 @@ func TestAuthProblems(t *testing.T) {
 		"leeway too large": {"auth: {leeway: 1h}", "auth.leeway", "between 0 and 5m"},
 		"offline_access":   {"auth: {scopes_supported: [mcp, offline_access]}", "auth", "offline_access must not be published"},
 		"bad origin":       {"auth: {allowed_origins: ['https://a.example/path']}", "auth.allowed_origins[0]", "not an origin"},
-		"unknown key":      {"auth: {issuer: x}", "auth.issuer", "unknown key"},
-		"cache size type":  {"auth: {token_cache_size: many}", "auth.token_cache_size", "whole number"},
-		"traces exporter":  {"telemetry: {traces_exporter: jaeger}", "telemetry.traces_exporter", "not supported"},
-		"span identity":    {"telemetry: {span_identity: email}", "telemetry.span_identity", "not supported"},
+		// What validates is what the gateway's Origin check accepts.
+		"wildcard host":       {"auth: {allowed_origins: ['https://*.example.com']}", "auth.allowed_origins[0]", "no wildcards"},
+		"origin path slash":   {"auth: {allowed_origins: ['https://claude.ai/']}", "auth.allowed_origins[0]", "not an origin"},
+		"wildcard port":       {"auth: {allowed_origins: ['https://a.example:*']}", "auth.allowed_origins[0]", "only on a loopback host"},
+		"http 127.-name host": {"auth: {issuers: [{issuer: 'http://127.evil.example/idp'}]}", "auth.issuers[0].issuer", "must be https"},
+		"unknown key":         {"auth: {issuer: x}", "auth.issuer", "unknown key"},
+		"cache size type":     {"auth: {token_cache_size: many}", "auth.token_cache_size", "whole number"},
+		"traces exporter":     {"telemetry: {traces_exporter: jaeger}", "telemetry.traces_exporter", "not supported"},
+		"span identity":       {"telemetry: {span_identity: email}", "telemetry.span_identity", "not supported"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -81,5 +86,14 @@ func TestRequireAuth(t *testing.T) {
 	ve, ok := err.(*ValidationError)
 	if !ok || len(ve.Problems) != 1 || ve.Problems[0].Path != "auth.issuers" {
 		t.Errorf("RequireAuth without issuers = %v", err)
+	}
+}
+
+// A loopback port wildcard, which the Origin check accepts (local web
+// clients on any port), validates.
+func TestLoopbackOriginWildcard(t *testing.T) {
+	cfg := mustParse(t, authServers+"auth: {allowed_origins: ['http://localhost:*', 'http://127.0.0.1:*']}")
+	if len(cfg.Auth.AllowedOrigins) != 2 {
+		t.Errorf("allowed_origins = %v", cfg.Auth.AllowedOrigins)
 	}
 }

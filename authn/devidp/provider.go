@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/mcpgate/mcpgate/authn"
 )
 
 // Defaults and limits of the provider.
@@ -177,7 +177,7 @@ func checkIssuer(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("issuer %q: must be an absolute http(s) URL", raw)
 	case u.Scheme != "http" && u.Scheme != "https":
 		return nil, fmt.Errorf("issuer %q: must use http or https", raw)
-	case !isLoopbackHost(u.Hostname()):
+	case !authn.IsLoopbackHost(u.Hostname()):
 		return nil, fmt.Errorf("issuer %q: must be on a loopback host (development only)", raw)
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
 		return nil, fmt.Errorf("issuer %q: must have no user info, query or fragment", raw)
@@ -205,16 +205,6 @@ func checkUsers(users []User) error {
 		seen[u.Name] = true
 	}
 	return errors.Join(errs...)
-}
-
-// isLoopbackHost reports whether host (without port or brackets) names the
-// loopback interface.
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // Issuer returns the issuer identifier, exactly as in tokens and metadata.
