@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -54,7 +55,11 @@ func identityKey(id *authn.Identity) string {
 			claims[k] = v
 		}
 	}
-	data, _ := json.Marshal([]any{id.Issuer, id.Subject, id.Email, id.Name, id.Groups, id.Scopes, id.ClientID, id.Audience, claims})
+	data, err := json.Marshal([]any{id.Issuer, id.Subject, id.Email, id.Name, id.Groups, id.Scopes, id.ClientID, id.Audience, claims})
+	if err != nil {
+		// Never a shared key: a view of its own, for this request only.
+		return "unkeyed:" + rand.Text()
+	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:16])
 }

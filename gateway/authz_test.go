@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -436,5 +437,19 @@ func TestForwardingNeedsTheDecidedTarget(t *testing.T) {
 	}
 	if err := (&Gateway{opts: &Options{}}).checkDecided(context.Background(), up, "x"); err != nil {
 		t.Errorf("without an Authorizer: %v", err)
+	}
+}
+
+// An identity whose claims cannot be encoded never shares a view key (and
+// so the list filtering of a view) with another caller.
+func TestIdentityKeyUnencodable(t *testing.T) {
+	id := &authn.Identity{Issuer: "https://i", Subject: "s", Claims: map[string]any{"bad": math.NaN()}}
+	a, b := identityKey(id), identityKey(id)
+	if a == b || !strings.HasPrefix(a, "unkeyed:") {
+		t.Errorf("identityKey of an unencodable identity = %q and %q, want two distinct unkeyed keys", a, b)
+	}
+	ok := &authn.Identity{Issuer: "https://i", Subject: "s"}
+	if identityKey(ok) != identityKey(ok) {
+		t.Error("identityKey is not stable for an ordinary identity")
 	}
 }
