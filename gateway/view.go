@@ -135,21 +135,25 @@ func dropUnsubscribedListChanged(next mcp.MethodHandler) mcp.MethodHandler {
 
 // syncSet makes have equal to the visible entries of want, calling add for
 // new or changed entries and remove once with every key that went away.
-// Visibility is decided again for every entry.
+// Visibility is decided again for every entry, once (each decision is a
+// decision-log line).
 func syncSet[E comparable](have, want map[string]E, visible func(E) bool, add func(string, E), remove func(...string)) {
+	show := make(map[string]bool, len(want))
+	for k, w := range want {
+		show[k] = visible(w)
+	}
 	var gone []string
 	for k, e := range have {
-		w, ok := want[k]
-		if ok && w == e && visible(w) {
+		if show[k] && want[k] == e {
 			continue
 		}
 		delete(have, k)
-		if !ok || !visible(w) {
+		if !show[k] {
 			gone = append(gone, k) // a changed entry is replaced by add below
 		}
 	}
 	for k, w := range want {
-		if _, ok := have[k]; ok || !visible(w) {
+		if _, ok := have[k]; ok || !show[k] {
 			continue
 		}
 		have[k] = w
