@@ -206,4 +206,37 @@ func TestLogMessagesRelayedToTheCallingSession(t *testing.T) {
 	case <-ctxTimeout(t).Done():
 		t.Fatal("no log message relayed")
 	}
+	// A second session at the same level gets only its own call's message:
+	// the first call's, sent before this call began, would have come first.
+	other := make(chan *mcp.LoggingMessageParams, 4)
+	cs2 := connect(t, gw.URL, legacy, &mcp.ClientOptions{
+		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) { other <- req.Params },
+	})
+	if err := cs2.SetLoggingLevel(ctxTimeout(t), &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__chatty"}); err != nil {
+		t.Fatal(err)
+	}
+	recvLog(t, logs, "the first session's second message")
+	if _, err := cs2.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__chatty"}); err != nil {
+		t.Fatal(err)
+	}
+	recvLog(t, other, "the second session's own message")
+	select {
+	case p := <-other:
+		t.Errorf("the second session got another session's log message too: %+v", p)
+	default:
+	}
+}
+
+func recvLog(t *testing.T, ch chan *mcp.LoggingMessageParams, what string) *mcp.LoggingMessageParams {
+	t.Helper()
+	select {
+	case p := <-ch:
+		return p
+	case <-ctxTimeout(t).Done():
+		t.Fatalf("no log message: %s", what)
+		return nil
+	}
 }
