@@ -141,7 +141,7 @@ type hmacKeySet struct {
 }
 
 func (k *hmacKeySet) VerifySignature(_ context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, k.algs)
+	jws, err := jose.ParseSignedCompact(jwt, k.algs)
 	if err != nil {
 		return nil, err
 	}

@@ -14,8 +14,9 @@ import (
 )
 
 // DefaultDecisionLogBuffer is the queue length when NewDecisionLog is given
-// no positive size.
-const DefaultDecisionLogBuffer = 1024
+// no positive size; the same as the configuration's default
+// (policy.decision_log_buffer).
+const DefaultDecisionLogBuffer = 10000
 
 // dropWarnInterval bounds how often dropped decisions are reported.
 const dropWarnInterval = 10 * time.Second

@@ -1,13 +1,13 @@
 package devidp
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"golang.org/x/oauth2"
 )
 
 // tokenResponse is the RFC 6749 §5.1 access token response.
@@ -167,7 +167,6 @@ func isCodeVerifier(v string) bool {
 }
 
 func verifierMatches(verifier, challenge string) bool {
-	sum := sha256.Sum256([]byte(verifier))
-	got := base64.RawURLEncoding.EncodeToString(sum[:])
+	got := oauth2.S256ChallengeFromVerifier(verifier)
 	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
 }
