@@ -82,7 +82,7 @@ func TestTokenHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		t.Fatal(err)
 	}
