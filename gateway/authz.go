@@ -119,7 +119,7 @@ func (f *policyFilter) decide(target func(*policy.Input)) bool {
 // policy revision, decision id: the id of the decision-log line) and its
 // metrics.
 func (g *Gateway) decideObserved(ctx context.Context, in *policy.Input) policy.Decision {
-	ctx, span := g.opts.tracer().Start(ctx, "mcpgate.policy "+in.Phase)
+	ctx, span := g.tracer.Start(ctx, "mcpgate.policy "+in.Phase)
 	defer span.End()
 	start := time.Now()
 	d := g.opts.Authorizer.Decide(ctx, in)

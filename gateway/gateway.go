@@ -125,6 +125,10 @@ type Gateway struct {
 	// session_key_file.
 	sessions *sessionTable
 
+	// tracer and propagator are resolved once from the options.
+	tracer     trace.Tracer
+	propagator propagation.TextMapPropagator
+
 	inflight inflight
 	mcp      http.Handler
 	cancel   context.CancelFunc
@@ -147,6 +151,9 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 		namer:   namer{sep: cfg.Naming.Separator},
 		schemas: mcp.NewSchemaCache(),
 		views:   map[string]*view{},
+
+		tracer:     opts.tracer(),
+		propagator: opts.propagator(),
 	}
 	g.relay = newRelay(g.log)
 	for _, s := range cfg.Servers {

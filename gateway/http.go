@@ -80,7 +80,7 @@ func (g *Gateway) mcpHandler() http.Handler {
 		// context (from the traceparent header) parents the MCP span of a
 		// 2026-07-28 request that carries no trace context in _meta.
 		h = otelhttp.NewHandler(h, "mcpgate", otelhttp.WithTracerProvider(g.opts.TracerProvider),
-			otelhttp.WithPropagators(g.opts.propagator()),
+			otelhttp.WithPropagators(g.propagator),
 			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " /mcp" }))
 	}
 	return h

@@ -48,13 +48,13 @@ func (o *Options) propagator() propagation.TextMapPropagator {
 // 2026-07-28) and otherwise the HTTP request's; and the MCP server
 // operation metric.
 func (g *Gateway) observe(next mcp.MethodHandler) mcp.MethodHandler {
-	tracer := g.opts.tracer()
+	tracer := g.tracer
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 		if _, ok := req.(interface{ GetSession() mcp.Session }); !ok || isNotification(method) {
 			return next(ctx, method, req)
 		}
 		meta := paramsMeta(req)
-		if mctx := telemetry.ExtractMeta(ctx, g.opts.propagator(), meta); trace.SpanContextFromContext(mctx).IsValid() {
+		if mctx := telemetry.ExtractMeta(ctx, g.propagator, meta); trace.SpanContextFromContext(mctx).IsValid() {
 			ctx = mctx
 		}
 		target := requestTarget(req)
@@ -192,12 +192,12 @@ func (g *Gateway) upstreamSpan(ctx context.Context, u *upstream, method, target 
 	if target != "" {
 		name += " " + target
 	}
-	ctx, span := g.opts.tracer().Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
+	ctx, span := g.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(semconv.McpMethodNameKey.String(method), telemetry.AttrServer.String(u.cfg.Name)))
 	if target != "" && method == "tools/call" {
 		span.SetAttributes(semconv.GenAIToolName(target))
 	}
-	return ctx, span, telemetry.InjectMeta(ctx, g.opts.propagator(), meta)
+	return ctx, span, telemetry.InjectMeta(ctx, g.propagator, meta)
 }
 
 // requestIDKey holds the JSON-RPC id of a 2026-07-28 request, read from the
