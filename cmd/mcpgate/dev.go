@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/demo"
@@ -127,6 +128,9 @@ func listenLoopback(ctx context.Context, addr string, e *env) (net.Listener, err
 // devRoutes mounts the development identity provider on the gateway's
 // listener: its issuer path, the root well-known paths MCP clients try, and
 // POST /dev/token for scripts.
+//
+// Every route needs a loopback Host, as /mcp does: a web page that rebinds
+// its own name to 127.0.0.1 cannot mint or read a demo token.
 func devRoutes(idp *devidp.Provider) map[string]http.Handler {
 	routes := map[string]http.Handler{
 		devIssuerPath + "/": http.StripPrefix(devIssuerPath, idp.Handler()),
@@ -135,7 +139,24 @@ func devRoutes(idp *devidp.Provider) map[string]http.Handler {
 	for _, p := range idp.WellKnownPaths() {
 		routes[p] = idp.Handler()
 	}
+	for p, h := range routes {
+		routes[p] = loopbackHostOnly(h)
+	}
 	return routes
+}
+
+func loopbackHostOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host
+		}
+		if !authn.IsLoopbackHost(strings.Trim(host, "[]")) {
+			http.Error(w, "the development identity provider answers only to a loopback Host", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // devConfig returns the configuration of the dev gateway: the defaults,

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"io"
+	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -42,6 +46,19 @@ func TestDev(t *testing.T) {
 			}
 			checkGateway(t, r.baseURL(), strings.TrimSpace(token))
 			checkBanner(t, r.out.String(), r.baseURL()+"/mcp")
+			// A rebound name (Host evil.example on 127.0.0.1) gets no token.
+			req, _ := http.NewRequest(http.MethodPost, r.baseURL()+"/dev/token", strings.NewReader("user=alice"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Host = "evil.example:" + strconv.Itoa(r.addr.(*net.TCPAddr).Port)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), "access_token") {
+				t.Errorf("POST /dev/token with Host evil.example: %d %s, want 403", resp.StatusCode, body)
+			}
 			if code := r.stop(t); code != exitOK {
 				t.Errorf("exit code after cancel = %d, want 0; stderr:\n%s", code, r.err.String())
 			}
