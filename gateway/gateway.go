@@ -223,16 +223,19 @@ func (g *Gateway) rebuild() {
 		g.log.Warn("name collision", "detail", c)
 	}
 	g.cat.Store(cat)
+	// Views with open sessions are synced now, so those sessions hear
+	// list_changed; the others (cached views of callers without a session,
+	// such as 2026-07-28 clients between requests) when they are next used
+	// (viewFor syncs), rather than all at once: each entry is a policy
+	// decision.
 	g.viewsMu.Lock()
 	views := make([]*view, 0, len(g.views))
 	for _, v := range g.views {
-		views = append(views, v)
+		if hasSessions(v.server) {
+			views = append(views, v)
+		}
 	}
 	g.viewsMu.Unlock()
-	g.syncViews(views, cat)
-}
-
-func (g *Gateway) syncViews(views []*view, cat *catalog) {
 	rev := g.policyRevision()
 	for _, v := range views {
 		v.sync(cat, rev)

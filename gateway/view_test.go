@@ -33,3 +33,35 @@ func TestSyncSetDecidesOnce(t *testing.T) {
 		t.Errorf("have = %v", have)
 	}
 }
+
+// A catalog change syncs at once only the views with open sessions (they
+// are told list_changed); a view without sessions is synced when next
+// used, not in the same sweep (each entry costs a policy decision).
+func TestRebuildSyncsIdleViewsLazily(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, echoServer("e", nil, nil))
+	gw := startGateway(t, nil, upstreamConfig("e", up.URL))
+	cs := connect(t, gw.URL, modern, nil) // stateless: no session stays open
+	if n := len(toolNames(t, cs)); n == 0 {
+		t.Fatal("no tools")
+	}
+	gw.viewsMu.Lock()
+	v := gw.views[""]
+	gw.viewsMu.Unlock()
+	revisionOf := func() uint64 { v.mu.Lock(); defer v.mu.Unlock(); return v.revision }
+	eventually(t, "the stateless request's session to end", func() bool { return !hasSessions(v.server) })
+	gw.rebuild()
+	if got, want := revisionOf(), gw.catalog().revision; got == want {
+		t.Fatalf("the idle view was synced by rebuild (revision %d)", got)
+	}
+	toolNames(t, cs)
+	if got, want := revisionOf(), gw.catalog().revision; got != want {
+		t.Errorf("after a request the view has revision %d, want the catalog's %d", got, want)
+	}
+	// A view with an open session is synced by rebuild itself.
+	connect(t, gw.URL, legacy, nil)
+	gw.rebuild()
+	if got, want := revisionOf(), gw.catalog().revision; got != want {
+		t.Errorf("a view with a session has revision %d after rebuild, want %d", got, want)
+	}
+}
