@@ -140,7 +140,7 @@ func tokenInfo(vt *verified) *auth.TokenInfo {
 		Scopes:     vt.id.Scopes,
 		Expiration: vt.id.Expiry,
 		UserID:     vt.userID,
-		Extra:      map[string]any{"identity": vt.id},
+		Extra:      map[string]any{tokenInfoIdentity: vt.id},
 	}
 }
 

@@ -40,7 +40,7 @@ func newEdge(t *testing.T, e *testEnv) *edge {
 		ed.calls.Add(1)
 		id, _ := FromContext(r.Context())
 		ti := auth.TokenInfoFromContext(r.Context())
-		fmt.Fprintf(w, "%s|%s|%v", id.Subject, ti.UserID, ti.Extra["identity"] == id)
+		fmt.Fprintf(w, "%s|%s|%v", id.Subject, ti.UserID, IdentityFromTokenInfo(ti) == id)
 	})
 	chain := OriginMiddleware(nil, true, e.logs.logger())(Middleware(e.v, ed.opts)(next))
 	ed.srv = httptest.NewServer(chain)

@@ -3,6 +3,8 @@ package authn
 import (
 	"context"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
 )
 
 // Identity is the verified caller, the one Go type policy sees.
@@ -36,6 +38,29 @@ type Identity struct {
 }
 
 type identityKey struct{}
+
+// tokenInfoIdentity is the key of the verified Identity in the go-sdk
+// TokenInfo's Extra: the SDK hands TokenInfo to every MCP request, which is
+// how the gateway learns who is calling.
+const tokenInfoIdentity = "mcpgate.identity"
+
+// NewTokenInfo is the go-sdk view of a verified identity: what the bearer
+// middleware gives the SDK, which binds sessions to UserID and hands the
+// TokenInfo to every MCP request. UserID encodes (issuer, subject), as a
+// subject is unique only per issuer.
+func NewTokenInfo(id *Identity) *auth.TokenInfo {
+	return tokenInfo(&verified{id: id, userID: sessionUserID(id.Issuer, id.Subject)})
+}
+
+// IdentityFromTokenInfo returns the Identity that NewTokenInfo (or the
+// bearer middleware) put in ti, or nil when there is none.
+func IdentityFromTokenInfo(ti *auth.TokenInfo) *Identity {
+	if ti == nil {
+		return nil
+	}
+	id, _ := ti.Extra[tokenInfoIdentity].(*Identity)
+	return id
+}
 
 // NewContext returns a copy of ctx that carries id.
 func NewContext(ctx context.Context, id *Identity) context.Context {

@@ -209,6 +209,37 @@ func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params
 	return in, nil
 }
 
+// absentInput is the call-phase input of a tool call or prompt whose name
+// belongs to a server that has no features right now (it is down), or
+// errNoTarget.
+func (g *Gateway) absentInput(id *authn.Identity, method string, params mcp.Params) (*policy.Input, error) {
+	in := baseInput(id, policy.PhaseCall, method)
+	in.Request.Time = time.Now().UTC()
+	switch p := params.(type) {
+	case *mcp.CallToolParamsRaw:
+		u, rest := g.catalog().absentTarget(p.Name)
+		if u == nil {
+			return nil, errNoTarget
+		}
+		args, err := rawArguments(p.Arguments)
+		if err != nil {
+			return nil, err
+		}
+		in.Server, in.Arguments = g.serverInput(u), args
+		in.Tool = &policy.Tool{Name: p.Name, UpstreamName: rest, Server: u.cfg.Name}
+	case *mcp.GetPromptParams:
+		u, rest := g.catalog().absentTarget(p.Name)
+		if u == nil {
+			return nil, errNoTarget
+		}
+		in.Server, in.Arguments = g.serverInput(u), stringArguments(p.Arguments)
+		in.Prompt = &policy.Prompt{Name: p.Name, UpstreamName: rest, Server: u.cfg.Name}
+	default:
+		return nil, errNoTarget
+	}
+	return in, nil
+}
+
 // callParams are the params types of the methods decided in the call phase.
 var callParams = map[string]func() mcp.Params{
 	"tools/call":          func() mcp.Params { return new(mcp.CallToolParamsRaw) },
@@ -301,11 +332,10 @@ func (g *Gateway) completionInput(in *policy.Input, t targets, p *mcp.CompletePa
 // identityOf returns the verified caller of an MCP request.
 func identityOf(req mcp.Request) *authn.Identity {
 	extra := req.GetExtra()
-	if extra == nil || extra.TokenInfo == nil {
+	if extra == nil {
 		return nil
 	}
-	id, _ := extra.TokenInfo.Extra["identity"].(*authn.Identity)
-	return id
+	return authn.IdentityFromTokenInfo(extra.TokenInfo)
 }
 
 // rawArguments decodes tool arguments for the policy. Arguments the
@@ -404,12 +434,8 @@ func withDecided(ctx context.Context, in *policy.Input) context.Context {
 
 // checkDecided refuses to forward a call-phase request to upstream u's
 // name (a tool or prompt; "" for a resource) unless that is what the
-// policy decided. Without an Authorizer nothing is decided and everything
-// may be forwarded.
+// policy decided.
 func (g *Gateway) checkDecided(ctx context.Context, u *upstream, name string) error {
-	if g.opts.Authorizer == nil {
-		return nil
-	}
 	d, ok := ctx.Value(decidedKey{}).(decidedTarget)
 	if !ok || d.server != u.cfg.Name || (name != "" && d.name != name) {
 		return &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
@@ -522,6 +548,14 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) (cont
 	if errors.Is(err, errNoTarget) {
 		hidden = true
 		in, err = v.g.callInput(id, method, req.GetParams(), v.g.catalog())
+	}
+	if errors.Is(err, errNoTarget) {
+		// A tool or prompt of a server that is down right now is decided
+		// with what its name tells (server, upstream name, arguments): a
+		// caller the policy allows learns that the server is unavailable
+		// (absentServerMiddleware answers), any other is refused.
+		hidden = false
+		in, err = v.g.absentInput(id, method, req.GetParams())
 	}
 	switch {
 	case errors.Is(err, errNoTarget):

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"net"
@@ -435,8 +436,23 @@ func TestForwardingNeedsTheDecidedTarget(t *testing.T) {
 	if g.checkDecided(decided, other, "") == nil {
 		t.Error("a request decided for server notes may be forwarded to hr")
 	}
-	if err := (&Gateway{opts: &Options{}}).checkDecided(context.Background(), up, "x"); err != nil {
-		t.Errorf("without an Authorizer: %v", err)
+}
+
+// A gateway without an Authorizer is never built: New refuses it, whatever
+// else is configured, so no code path can forward an undecided request.
+func TestNewRefusesNoAuthorizer(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.Servers = []config.Server{{Name: "notes", URL: "http://127.0.0.1:1/mcp", AllowInsecureHTTP: true,
+		Transport: config.TransportStreamableHTTP, Timeout: config.DefaultServerTimeout}}
+	for name, opts := range map[string]*Options{"nil options": nil, "no authorizer": {Version: "test"}} {
+		g, err := New(cfg, opts)
+		if !errors.Is(err, ErrNoAuthorizer) || g != nil {
+			t.Errorf("%s: New = %v, %v; want ErrNoAuthorizer", name, g, err)
+		}
+	}
+	if g, err := New(cfg, &Options{Authorizer: AllowAll{}}); err != nil || g == nil {
+		t.Fatalf("New with AllowAll: %v", err)
 	}
 }
 

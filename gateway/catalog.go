@@ -84,12 +84,20 @@ func (c *catalog) collide(kind, name string, u, prev *upstream) {
 // absentServer returns the upstream whose prefix name carries, when that
 // upstream currently has no features.
 func (c *catalog) absentServer(name string) *upstream {
+	u, _ := c.absentTarget(name)
+	return u
+}
+
+// absentTarget is absentServer with the rest of name: the upstream's own
+// name for the target, as far as it can be told (a shortened name keeps its
+// hash).
+func (c *catalog) absentTarget(name string) (*upstream, string) {
 	for p, u := range c.absent {
-		if strings.HasPrefix(name, p) {
-			return u
+		if rest, ok := strings.CutPrefix(name, p); ok {
+			return u, rest
 		}
 	}
-	return nil
+	return nil, ""
 }
 
 // The catalog resolves targets among every feature (targets).

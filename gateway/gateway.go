@@ -35,8 +35,9 @@ type Options struct {
 	// pattern: protected-resource metadata, the development identity
 	// provider. They are not wrapped by HTTPMiddleware.
 	Routes map[string]http.Handler
-	// Authorizer decides the list and call phases. If nil, every caller
-	// sees and may call everything: `mcpgate serve` always sets one.
+	// Authorizer decides every phase. It is required: New refuses a nil
+	// one. `mcpgate serve` passes the policy engine; a deliberately open
+	// gateway (tests, local experiments) passes [AllowAll].
 	Authorizer Authorizer
 	// ScopeChallenge writes the HTTP 403 insufficient_scope challenge for a
 	// request whose decision requires scopes the token lacks. If nil, such
@@ -144,6 +145,9 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	if opts.Authorizer == nil {
+		return nil, ErrNoAuthorizer
+	}
 	g := &Gateway{
 		cfg:     cfg,
 		opts:    opts,
@@ -242,24 +246,15 @@ func (g *Gateway) rebuild() {
 	}
 }
 
-func (g *Gateway) policyRevision() string {
-	if g.opts.Authorizer == nil {
-		return ""
-	}
-	return g.opts.Authorizer.Revision()
-}
+func (g *Gateway) policyRevision() string { return g.opts.Authorizer.Revision() }
 
 func (g *Gateway) catalog() *catalog { return g.cat.Load() }
 
 // viewFor returns the cached view of a request's caller, building it on
-// first use. With an Authorizer, callers with the same identity (see
-// identityKey) share a view; without one, everybody does.
+// first use. Callers with the same identity (see identityKey) share a view.
 func (g *Gateway) viewFor(r *http.Request) *mcp.Server {
-	key, f := "", filter(nil)
-	if g.opts.Authorizer != nil {
-		id, _ := authn.FromContext(r.Context())
-		key, f = identityKey(id), &policyFilter{g: g, id: id}
-	}
+	id, _ := authn.FromContext(r.Context())
+	key, f := identityKey(id), &policyFilter{g: g, id: id}
 	g.viewsMu.Lock()
 	v, ok := g.views[key]
 	if !ok {

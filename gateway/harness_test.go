@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -141,12 +143,36 @@ type testGateway struct {
 	URL string
 }
 
+// testUser is the caller of every request through a gateway built with
+// testOptions: the gateway refuses requests without a verified identity,
+// whatever the Authorizer.
+var testUser = &authn.Identity{Issuer: "https://idp.test", Subject: "tester", Groups: []string{"everyone"}}
+
+// signedIn stands in for the bearer middleware: every request is taken as
+// testUser's. The client's own Authorization header, if any, is kept, so
+// tests can check that it never reaches an upstream.
+func signedIn(next http.Handler) http.Handler {
+	verify := func(context.Context, string, *http.Request) (*auth.TokenInfo, error) {
+		return authn.NewTokenInfo(testUser), nil
+	}
+	inner := auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(authn.NewContext(r.Context(), testUser))
+		if r.Header.Get("Authorization") == "" {
+			r.Header.Set("Authorization", "Bearer test")
+		}
+		inner.ServeHTTP(w, r)
+	})
+}
+
 func testOptions() *Options {
 	return &Options{
-		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		ProbeInterval: 200 * time.Millisecond,
-		MinBackoff:    20 * time.Millisecond,
-		MaxBackoff:    200 * time.Millisecond,
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Authorizer:     AllowAll{},
+		HTTPMiddleware: []func(http.Handler) http.Handler{signedIn},
+		ProbeInterval:  200 * time.Millisecond,
+		MinBackoff:     20 * time.Millisecond,
+		MaxBackoff:     200 * time.Millisecond,
 	}
 }
 

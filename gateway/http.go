@@ -69,9 +69,7 @@ func (g *Gateway) mcpHandler() http.Handler {
 		}
 		stateful.ServeHTTP(w, r)
 	})
-	if g.opts.Authorizer != nil {
-		h = g.stepUpChallenge(h)
-	}
+	h = g.stepUpChallenge(h)
 	for i := len(g.opts.HTTPMiddleware) - 1; i >= 0; i-- {
 		h = g.opts.HTTPMiddleware[i](h)
 	}

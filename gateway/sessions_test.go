@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/modelcontextprotocol/go-sdk/auth"
@@ -158,7 +159,7 @@ func startReplicas(t *testing.T, upstream string, keyFiles ...string) *replicaSe
 		if token != "alice" && token != "bob" {
 			return nil, auth.ErrInvalidToken
 		}
-		return &auth.TokenInfo{UserID: "test|" + token, Expiration: time.Now().Add(time.Hour)}, nil
+		return authn.NewTokenInfo(&authn.Identity{Issuer: "https://idp.test", Subject: token, Expiry: time.Now().Add(time.Hour)}), nil
 	}
 	set := &replicaSet{}
 	for _, keyFile := range keyFiles {

@@ -79,9 +79,7 @@ func (g *Gateway) newView(f filter) *view {
 	// is refused as unknown before it gets here, so which servers exist
 	// and which are down is not told to callers without a decision.
 	v.server.AddReceivingMiddleware(v.absentServerMiddleware)
-	if g.opts.Authorizer != nil {
-		v.server.AddReceivingMiddleware(v.authorize)
-	}
+	v.server.AddReceivingMiddleware(v.authorize)
 	v.server.AddReceivingMiddleware(g.observe) // outermost: every request's SERVER span
 	return v
 }
@@ -290,14 +288,12 @@ func (v *view) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
 	if u == nil {
 		return mcp.ResourceNotFoundError(req.Params.URI)
 	}
-	if v.g.opts.Authorizer != nil {
-		var err error
-		if ctx, err = v.decide(ctx, "resources/subscribe", req); err != nil {
-			return err
-		}
-		if err := v.g.checkDecided(ctx, u, ""); err != nil {
-			return err
-		}
+	var err error
+	if ctx, err = v.decide(ctx, "resources/subscribe", req); err != nil {
+		return err
+	}
+	if err := v.g.checkDecided(ctx, u, ""); err != nil {
+		return err
 	}
 	return v.g.subs.subscribe(ctx, v.g, req.Session, u, req.Params.URI)
 }

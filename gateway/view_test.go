@@ -46,7 +46,7 @@ func TestRebuildSyncsIdleViewsLazily(t *testing.T) {
 		t.Fatal("no tools")
 	}
 	gw.viewsMu.Lock()
-	v := gw.views[""]
+	v := gw.views[identityKey(testUser)]
 	gw.viewsMu.Unlock()
 	revisionOf := func() uint64 { v.mu.Lock(); defer v.mu.Unlock(); return v.revision }
 	eventually(t, "the stateless request's session to end", func() bool { return !hasSessions(v.server) })
