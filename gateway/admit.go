@@ -1,0 +1,98 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/mcpgate/mcpgate/policy"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// admit is the initialize phase: may this caller use the gateway at all?
+// A session of the 2025 revisions is decided at its initialize (also when
+// another replica takes a sealed session over, as that runs initialize
+// again); a policy change applies to sessions opened after it. A
+// 2026-07-28 request has no initialize, so each request is admitted by the
+// decision for its caller, client and policy revision, made once and
+// cached in the view (logged once, like list decisions).
+func (v *view) admit(ctx context.Context, method string, req mcp.Request) error {
+	if method == "initialize" {
+		return v.decideInitialize(ctx, req)
+	}
+	if method == "ping" || strings.HasPrefix(method, "notifications/") {
+		return nil
+	}
+	if ss, _ := req.GetSession().(*mcp.ServerSession); ss != nil {
+		if p := ss.InitializeParams(); p != nil && p.ProtocolVersion < statelessVersion {
+			return nil // decided at this session's initialize
+		}
+	}
+	return v.sessionGate.admit(ctx, v, req)
+}
+
+func (v *view) decideInitialize(ctx context.Context, req mcp.Request) error {
+	id := identityOf(req)
+	if id == nil {
+		return deniedError(policy.Decision{Reasons: []string{"no verified identity"}})
+	}
+	in := baseInput(id, policy.PhaseInitialize, "initialize")
+	fillRequest(in, req)
+	if p, ok := req.GetParams().(*mcp.InitializeParams); ok && p != nil {
+		in.Request.ProtocolVersion = p.ProtocolVersion
+		if p.ClientInfo != nil {
+			in.Client = &policy.Client{Name: p.ClientInfo.Name, Version: p.ClientInfo.Version}
+		}
+	}
+	if d := v.g.decideObserved(ctx, in); !d.Allow {
+		return deniedError(d)
+	}
+	return nil
+}
+
+// sessionGate caches the initialize-phase allows of one view's 2026-07-28
+// requests by (policy revision, client name, client version). Denials are
+// not cached: one may come from a passing failure (a timeout), and a denied
+// caller costs a decision per request only while it is denied.
+type sessionGate struct {
+	mu       sync.Mutex
+	revision string
+	allowed  map[[2]string]bool
+}
+
+// maxGateEntries bounds the cached decisions per view (client names and
+// versions are the caller's to choose).
+const maxGateEntries = 64
+
+func (sg *sessionGate) admit(ctx context.Context, v *view, req mcp.Request) error {
+	id := identityOf(req)
+	if id == nil {
+		return deniedError(policy.Decision{Reasons: []string{"no verified identity"}})
+	}
+	in := baseInput(id, policy.PhaseInitialize, "initialize")
+	fillRequest(in, req)
+	var key [2]string
+	if in.Client != nil {
+		key = [2]string{in.Client.Name, in.Client.Version}
+	}
+	rev := v.g.policyRevision()
+	sg.mu.Lock()
+	if sg.revision != rev || len(sg.allowed) >= maxGateEntries {
+		sg.revision, sg.allowed = rev, map[[2]string]bool{}
+	}
+	ok := sg.allowed[key]
+	sg.mu.Unlock()
+	if ok {
+		return nil
+	}
+	d := v.g.decideObserved(ctx, in)
+	if !d.Allow {
+		return deniedError(d)
+	}
+	sg.mu.Lock()
+	if sg.revision == rev && d.Revision == rev {
+		sg.allowed[key] = true
+	}
+	sg.mu.Unlock()
+	return nil
+}

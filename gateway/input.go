@@ -1,0 +1,242 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/policy"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// baseInput is the part of a policy input that comes from the caller.
+func baseInput(id *authn.Identity, phase, method string) *policy.Input {
+	in := &policy.Input{Phase: phase, Method: method, User: policy.User{Groups: []string{}, Claims: map[string]any{}},
+		Token: policy.Token{Scopes: []string{}, Aud: []string{}}}
+	if id != nil {
+		in.User = policy.User{Sub: id.Subject, Iss: id.Issuer, Email: id.Email, Name: id.Name,
+			Groups: nonNil(id.Groups), Claims: id.Claims}
+		in.Token = policy.Token{Scopes: nonNil(id.Scopes), ClientID: id.ClientID, Aud: nonNil(id.Audience)}
+	}
+	return in
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (g *Gateway) serverInput(u *upstream) *policy.Server {
+	labels := u.cfg.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	return &policy.Server{Name: u.cfg.Name, Labels: labels}
+}
+
+func toolInput(e *toolEntry) *policy.Tool {
+	t := &policy.Tool{Name: e.tool.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name, Description: e.tool.Description}
+	if a := e.tool.Annotations; a != nil {
+		t.Annotations = &policy.Annotations{ReadOnlyHint: &a.ReadOnlyHint, DestructiveHint: a.DestructiveHint,
+			IdempotentHint: &a.IdempotentHint, OpenWorldHint: a.OpenWorldHint, Title: a.Title}
+	}
+	return t
+}
+
+// targets resolves the target of a call-phase request: a view resolves it
+// among what it shows, exactly as the SDK will dispatch it; the catalog
+// (for the step-up look ahead) among everything.
+type targets interface {
+	tool(name string) *toolEntry
+	prompt(name string) *promptEntry
+	resource(uri string) *resourceEntry
+	template(uri string) *templateEntry              // the template a URI matches
+	templateByURI(uriTemplate string) *templateEntry // a template by its URI template
+}
+
+// errNoTarget means the request names nothing the caller can reach; it is
+// answered as not found, and nothing is forwarded.
+var errNoTarget = errors.New("no such target")
+
+// callInput builds the call-phase input of a request the policy decides.
+// It returns errNoTarget for targets t does not resolve, and another error
+// for a request that cannot be decided (arguments the gateway cannot read):
+// both are refused, never forwarded undecided.
+func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params, t targets) (*policy.Input, error) {
+	in := baseInput(id, policy.PhaseCall, method)
+	in.Request.Time = time.Now().UTC()
+	switch p := params.(type) {
+	case *mcp.CallToolParamsRaw:
+		e := t.tool(p.Name)
+		if e == nil {
+			return nil, errNoTarget
+		}
+		args, err := rawArguments(p.Arguments)
+		if err != nil {
+			return nil, err
+		}
+		in.Server, in.Tool, in.Arguments = g.serverInput(e.up), toolInput(e), args
+	case *mcp.GetPromptParams:
+		e := t.prompt(p.Name)
+		if e == nil {
+			return nil, errNoTarget
+		}
+		in.Server = g.serverInput(e.up)
+		in.Prompt = &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name, Description: e.prompt.Description}
+		in.Arguments = stringArguments(p.Arguments)
+	case *mcp.ReadResourceParams:
+		return g.resourceInput(in, t, p.URI)
+	case *mcp.SubscribeParams:
+		return g.resourceInput(in, t, p.URI)
+	case *mcp.CompleteParams:
+		return g.completionInput(in, t, p)
+	default:
+		return nil, errNoTarget
+	}
+	return in, nil
+}
+
+// absentInput is the call-phase input of a tool call or prompt whose name
+// belongs to a server that has no features right now (it is down), or
+// errNoTarget.
+func (g *Gateway) absentInput(id *authn.Identity, method string, params mcp.Params) (*policy.Input, error) {
+	in := baseInput(id, policy.PhaseCall, method)
+	in.Request.Time = time.Now().UTC()
+	switch p := params.(type) {
+	case *mcp.CallToolParamsRaw:
+		u, rest := g.catalog().absentTarget(p.Name)
+		if u == nil {
+			return nil, errNoTarget
+		}
+		args, err := rawArguments(p.Arguments)
+		if err != nil {
+			return nil, err
+		}
+		in.Server, in.Arguments = g.serverInput(u), args
+		in.Tool = &policy.Tool{Name: p.Name, UpstreamName: rest, Server: u.cfg.Name}
+	case *mcp.GetPromptParams:
+		u, rest := g.catalog().absentTarget(p.Name)
+		if u == nil {
+			return nil, errNoTarget
+		}
+		in.Server, in.Arguments = g.serverInput(u), stringArguments(p.Arguments)
+		in.Prompt = &policy.Prompt{Name: p.Name, UpstreamName: rest, Server: u.cfg.Name}
+	default:
+		return nil, errNoTarget
+	}
+	return in, nil
+}
+
+// callParams are the params types of the methods decided in the call phase.
+var callParams = map[string]func() mcp.Params{
+	"tools/call":          func() mcp.Params { return new(mcp.CallToolParamsRaw) },
+	"prompts/get":         func() mcp.Params { return new(mcp.GetPromptParams) },
+	"resources/read":      func() mcp.Params { return new(mcp.ReadResourceParams) },
+	"resources/subscribe": func() mcp.Params { return new(mcp.SubscribeParams) },
+	"completion/complete": func() mcp.Params { return new(mcp.CompleteParams) },
+}
+
+func (g *Gateway) resourceInput(in *policy.Input, t targets, uri string) (*policy.Input, error) {
+	res := &policy.Resource{URI: uri}
+	var u *upstream
+	if e := t.resource(uri); e != nil {
+		u, res.Name, res.MIMEType = e.up, e.resource.Name, e.resource.MIMEType
+	} else if e := t.template(uri); e != nil {
+		u, res.URITemplate, res.Name, res.MIMEType = e.up, e.template.URITemplate, e.template.Name, e.template.MIMEType
+	} else {
+		return nil, errNoTarget
+	}
+	res.Server = u.cfg.Name
+	in.Server, in.Resource = g.serverInput(u), res
+	return in, nil
+}
+
+func (g *Gateway) completionInput(in *policy.Input, t targets, p *mcp.CompleteParams) (*policy.Input, error) {
+	if p == nil || p.Ref == nil {
+		return nil, errNoTarget
+	}
+	switch p.Ref.Type {
+	case "ref/prompt":
+		e := t.prompt(p.Ref.Name)
+		if e == nil {
+			return nil, errNoTarget
+		}
+		in.Server = g.serverInput(e.up)
+		in.Prompt = &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name}
+	case "ref/resource":
+		if e := t.templateByURI(p.Ref.URI); e != nil {
+			in.Server = g.serverInput(e.up)
+			in.Resource = &policy.Resource{URITemplate: e.template.URITemplate, Name: e.template.Name, Server: e.up.cfg.Name}
+		} else if e := t.resource(p.Ref.URI); e != nil {
+			in.Server = g.serverInput(e.up)
+			in.Resource = &policy.Resource{URI: e.resource.URI, Name: e.resource.Name, Server: e.up.cfg.Name}
+		} else {
+			return nil, errNoTarget
+		}
+	default:
+		return nil, errNoTarget
+	}
+	in.Arguments = map[string]any{p.Argument.Name: p.Argument.Value}
+	return in, nil
+}
+
+// identityOf returns the verified caller of an MCP request.
+func identityOf(req mcp.Request) *authn.Identity {
+	extra := req.GetExtra()
+	if extra == nil {
+		return nil
+	}
+	return authn.IdentityFromTokenInfo(extra.TokenInfo)
+}
+
+// rawArguments decodes tool arguments for the policy. Arguments the
+// gateway cannot read as one JSON object (not an object, or a value such as
+// 1e999 that does not decode) are refused: the policy must see what the
+// upstream will get.
+func rawArguments(raw json.RawMessage) (map[string]any, error) {
+	args := map[string]any{}
+	if len(raw) == 0 || string(raw) == "null" {
+		return args, nil
+	}
+	if err := json.Unmarshal(raw, &args); err != nil || args == nil {
+		return nil, errors.New("tool arguments must be a JSON object the gateway can read")
+	}
+	return args, nil
+}
+
+func stringArguments(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// fillRequest adds what the MCP session knows: session id, protocol version
+// and the client's self-description.
+func fillRequest(in *policy.Input, req mcp.Request) {
+	ss, _ := req.GetSession().(*mcp.ServerSession)
+	if ss == nil {
+		return
+	}
+	in.Request.SessionID = ss.ID()
+	if p := ss.InitializeParams(); p != nil {
+		in.Request.ProtocolVersion = p.ProtocolVersion
+		if p.ClientInfo != nil {
+			in.Client = &policy.Client{Name: p.ClientInfo.Name, Version: p.ClientInfo.Version}
+		}
+	}
+	if meta := paramsMeta(req); meta != nil {
+		if v, ok := meta[mcp.MetaKeyProtocolVersion].(string); ok {
+			in.Request.ProtocolVersion = v
+		}
+		if ci, ok := meta[mcp.MetaKeyClientInfo].(map[string]any); ok {
+			name, _ := ci["name"].(string)
+			version, _ := ci["version"].(string)
+			in.Client = &policy.Client{Name: name, Version: version}
+		}
+	}
+}

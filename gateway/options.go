@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/mcpgate/mcpgate/telemetry"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Options are the parts of a gateway that are not configuration data: the
+// seams where authentication, policy and telemetry plug in, and knobs for
+// tests. A nil *Options means all defaults.
+type Options struct {
+	// Logger receives the gateway's logs. If nil, slog.Default() is used.
+	Logger *slog.Logger
+	// Version is reported as the server and client version. If empty, "dev".
+	Version string
+	// Instructions are sent to clients in the initialize result.
+	Instructions string
+
+	// HTTPMiddleware wraps the /mcp endpoint, outermost first. Authentication
+	// plugs in here.
+	HTTPMiddleware []func(http.Handler) http.Handler
+	// Routes are extra handlers on the gateway's listener, by ServeMux
+	// pattern: protected-resource metadata, the development identity
+	// provider. They are not wrapped by HTTPMiddleware.
+	Routes map[string]http.Handler
+	// Authorizer decides every phase. It is required: New refuses a nil
+	// one. `mcpgate serve` passes the policy engine; a deliberately open
+	// gateway (tests, local experiments) passes [AllowAll].
+	Authorizer Authorizer
+	// ScopeChallenge writes the HTTP 403 insufficient_scope challenge for a
+	// request whose decision requires scopes the token lacks. If nil, such
+	// requests are only denied.
+	ScopeChallenge func(w http.ResponseWriter, scopes []string, description string)
+	// MaxViews bounds the number of cached per-caller views; views without
+	// sessions are dropped first. If zero, 10000.
+	MaxViews int
+
+	// PageSize is the number of items per page of the lists clients see. If
+	// zero, the SDK's default (1000) is used.
+	PageSize int
+
+	// TracerProvider, Propagator and Metrics carry the gateway's telemetry.
+	// If nil, no spans are recorded, trace context is W3C tracecontext and
+	// baggage, and no metrics are recorded.
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
+	Metrics        *telemetry.Metrics
+	// SpanIdentity is what SERVER spans record about the caller. If empty,
+	// nothing.
+	SpanIdentity telemetry.IdentityMode
+
+	// Transport carries requests to upstreams. If nil, a clone of
+	// http.DefaultTransport is used.
+	Transport http.RoundTripper
+	// ProbeInterval is how often an idle upstream session is checked. If
+	// zero, 15s.
+	ProbeInterval time.Duration
+	// MinBackoff and MaxBackoff bound the delay between reconnection
+	// attempts. If zero, 250ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.Default()
+	}
+	return o.Logger
+}
+
+func (o *Options) version() string {
+	if o.Version == "" {
+		return "dev"
+	}
+	return o.Version
+}
+
+func (o *Options) transport() http.RoundTripper {
+	if o.Transport == nil {
+		return http.DefaultTransport.(*http.Transport).Clone()
+	}
+	return o.Transport
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func (o *Options) probeInterval() time.Duration { return orDefault(o.ProbeInterval, 15*time.Second) }
+
+func (o *Options) minBackoff() time.Duration { return orDefault(o.MinBackoff, 250*time.Millisecond) }
+
+func (o *Options) maxBackoff() time.Duration { return orDefault(o.MaxBackoff, 30*time.Second) }
