@@ -47,10 +47,6 @@ func (g *Gateway) mcpHandler() http.Handler {
 		Logger:                       g.log,
 	})
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			writeTooLarge(w, r.ContentLength, limit)
-			return
-		}
 		if counted(r) {
 			if !g.inflight.add() {
 				writeShuttingDown(w)
@@ -70,6 +66,7 @@ func (g *Gateway) mcpHandler() http.Handler {
 		stateful.ServeHTTP(w, r)
 	})
 	h = g.stepUpChallenge(h)
+	h = g.readEnvelope(h) // inside sign-in: no body is read before it
 	for i := len(g.opts.HTTPMiddleware) - 1; i >= 0; i-- {
 		h = g.opts.HTTPMiddleware[i](h)
 	}

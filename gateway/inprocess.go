@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -108,12 +107,5 @@ func (r *recorder) message() []byte {
 	if !strings.HasPrefix(r.header.Get("Content-Type"), "text/event-stream") {
 		return r.body.Bytes()
 	}
-	sc := bufio.NewScanner(bytes.NewReader(r.body.Bytes()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if data, ok := bytes.CutPrefix(sc.Bytes(), []byte("data:")); ok {
-			return bytes.TrimSpace(data)
-		}
-	}
-	return nil
+	return firstSSEData(r.body.Bytes())
 }

@@ -1,11 +1,8 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -206,21 +203,14 @@ func (g *Gateway) upstreamSpan(ctx context.Context, u *upstream, method, target 
 // request's context, so their spans go without it.
 type requestIDKey struct{}
 
-// withRequestID reads the id of a stateless POST for the MCP span; the body
-// is passed on unchanged. Only when the request is being traced (its HTTP
-// span records): it costs a read of the body, which tracing off must not.
+// withRequestID puts the id of a stateless POST, from its envelope, where
+// the MCP span finds it. Only when the request is being traced (its HTTP
+// span records).
 func (g *Gateway) withRequestID(r *http.Request) *http.Request {
-	if !trace.SpanFromContext(r.Context()).IsRecording() || r.Method != http.MethodPost || r.Body == nil {
+	e := envelopeOf(r.Context())
+	if e == nil || !e.hasID() || !trace.SpanFromContext(r.Context()).IsRecording() {
 		return r
 	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, int64(g.cfg.MaxRequestBytes)+1))
-	r.Body = readCloser{io.MultiReader(bytes.NewReader(data), r.Body), r.Body}
-	var msg struct {
-		ID json.RawMessage `json:"id"`
-	}
-	if err != nil || json.Unmarshal(data, &msg) != nil || len(msg.ID) == 0 || string(msg.ID) == "null" {
-		return r
-	}
-	id := strings.Trim(string(msg.ID), `"`)
+	id := strings.Trim(string(e.ID), `"`)
 	return r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 }

@@ -155,19 +155,14 @@ func (s *sealer) additional(header []byte) []byte {
 }
 
 // sealableParams returns the initialize parameters of a single initialize
-// request, without _meta and re-encoded, or nil when the body is not one
+// request, without _meta and re-encoded, or nil when the message is not one
 // or they are too large to seal.
-func sealableParams(body []byte) json.RawMessage {
-	var msg struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-		Params json.RawMessage `json:"params"`
-	}
-	if json.Unmarshal(body, &msg) != nil || msg.Method != "initialize" || len(msg.ID) == 0 {
+func sealableParams(e *envelope) json.RawMessage {
+	if e == nil || e.Method != "initialize" || len(e.ID) == 0 {
 		return nil
 	}
 	var p mcp.InitializeParams
-	if json.Unmarshal(msg.Params, &p) != nil || p.ProtocolVersion == "" {
+	if json.Unmarshal(e.Params, &p) != nil || p.ProtocolVersion == "" {
 		return nil
 	}
 	p.Meta = nil

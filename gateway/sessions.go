@@ -1,10 +1,8 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/sync/singleflight"
 )
 
 // Sealed sessions let any replica serve a stateful (2025 revisions) client
@@ -37,16 +36,13 @@ type sessionTable struct {
 	g      *Gateway
 	sealer *sealer
 
-	mu        sync.Mutex
-	local     map[string]string // client's session id → local SDK session id
-	restoring map[string]*restoreCall
-	ended     map[string]time.Time // ids ended by DELETE here → when to forget
-}
+	// restores coalesces concurrent take-overs of one session id: one
+	// in-process initialize, whose result every waiting request shares.
+	restores singleflight.Group
 
-type restoreCall struct {
-	done  chan struct{}
-	local string
-	err   error
+	mu    sync.Mutex
+	local map[string]string    // client's session id → local SDK session id
+	ended map[string]time.Time // ids ended by DELETE here → when to forget
 }
 
 const (
@@ -61,8 +57,7 @@ func newSessionTable(g *Gateway, keys [][]byte) (*sessionTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sessionTable{g: g, sealer: s, local: map[string]string{},
-		restoring: map[string]*restoreCall{}, ended: map[string]time.Time{}}, nil
+	return &sessionTable{g: g, sealer: s, local: map[string]string{}, ended: map[string]time.Time{}}, nil
 }
 
 // serve serves a request of the stateful era through h, the SDK's stateful
@@ -105,18 +100,7 @@ func (t *sessionTable) serve(h http.Handler, w http.ResponseWriter, r *http.Requ
 // serveNew serves a POST without session id: an initialize, whose
 // response gets a sealed session id.
 func (t *sessionTable) serveNew(h http.Handler, w http.ResponseWriter, r *http.Request) {
-	limit := int64(t.g.cfg.MaxRequestBytes)
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		http.Error(w, "cannot read the request body", http.StatusBadRequest)
-		return
-	}
-	if int64(len(body)) > limit {
-		writeTooLarge(w, int64(len(body)), limit)
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	params := sealableParams(body)
+	params := sealableParams(envelopeOf(r.Context()))
 	var user string
 	if ti := auth.TokenInfoFromContext(r.Context()); ti != nil {
 		user = ti.UserID
@@ -173,40 +157,34 @@ func (t *sessionTable) localID(h http.Handler, r *http.Request, id string) (stri
 	if t.g.inflight.isClosing() {
 		return "", http.StatusServiceUnavailable, ""
 	}
-	t.mu.Lock()
-	if local, ok := t.local[id]; ok {
-		t.mu.Unlock()
-		return local, 0, ""
-	}
-	c, joining := t.restoring[id]
-	if !joining {
-		c = &restoreCall{done: make(chan struct{})}
-		t.restoring[id] = c
-	}
-	t.mu.Unlock()
-	if joining {
-		select {
-		case <-c.done:
-		case <-r.Context().Done():
-			return "", http.StatusServiceUnavailable, ""
-		}
-	} else {
-		c.local, c.err = t.restore(h, r, st)
+	// The take-over runs on its own (restore's own timeout): a request that
+	// gives up waiting does not cancel it for the others.
+	done := t.restores.DoChan(id, func() (any, error) {
 		t.mu.Lock()
-		delete(t.restoring, id)
-		if c.err == nil {
-			t.local[id] = c.local
-		}
+		local, ok := t.local[id]
 		t.mu.Unlock()
-		close(c.done)
-		if c.err == nil {
-			t.watch(r, id, c.local)
+		if ok { // taken over while this request proved itself
+			return local, nil
 		}
+		local, err := t.restore(h, r, st)
+		if err != nil {
+			return "", err
+		}
+		t.mu.Lock()
+		t.local[id] = local
+		t.mu.Unlock()
+		t.watch(r, id, local)
+		return local, nil
+	})
+	select {
+	case res := <-done:
+		if res.Err != nil {
+			return "", http.StatusNotFound, "session not found"
+		}
+		return res.Val.(string), 0, ""
+	case <-r.Context().Done():
+		return "", http.StatusServiceUnavailable, ""
 	}
-	if c.err != nil {
-		return "", http.StatusNotFound, "session not found"
-	}
-	return c.local, 0, ""
 }
 
 // open authenticates a session id sealed elsewhere and checks that it is

@@ -126,7 +126,7 @@ func TestSealableParams(t *testing.T) {
 	init := func(params string) string {
 		return `{"jsonrpc":"2.0","id":1,"method":"initialize","params":` + params + `}`
 	}
-	p := sealableParams([]byte(init(`{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{}},"clientInfo":{"name":"c","version":"1"},"_meta":{"traceparent":"00-x"}}`)))
+	p := sealableParams(parseEnvelope([]byte(init(`{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{}},"clientInfo":{"name":"c","version":"1"},"_meta":{"traceparent":"00-x"}}`))))
 	if p == nil || bytes.Contains(p, []byte("traceparent")) || !bytes.Contains(p, []byte(`"elicitation"`)) {
 		t.Errorf("sealableParams = %s: want the capabilities kept and _meta dropped", p)
 	}
@@ -138,7 +138,7 @@ func TestSealableParams(t *testing.T) {
 		"no version":     init(`{"capabilities":{}}`),
 		"too large":      init(`{"protocolVersion":"2025-11-25","capabilities":{"experimental":{"x":"` + strings.Repeat("a", maxSealedParams) + `"}}}`),
 	} {
-		if p := sealableParams([]byte(body)); p != nil {
+		if p := sealableParams(parseEnvelope([]byte(body))); p != nil {
 			t.Errorf("%s: sealableParams = %s, want nil", name, p)
 		}
 	}
@@ -331,9 +331,9 @@ func BenchmarkSealedSession(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	params := sealableParams([]byte(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",` +
+	params := sealableParams(parseEnvelope([]byte(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",` +
 		`"capabilities":{"roots":{"listChanged":true},"sampling":{},"elicitation":{"form":{},"url":{}}},` +
-		`"clientInfo":{"name":"claude-code","title":"Claude Code","version":"2.1.0"}}}`))
+		`"clientInfo":{"name":"claude-code","title":"Claude Code","version":"2.1.0"}}}`)))
 	st := &sealedState{User: "https://login.example.com/realms/corp|3f2a9c1e-5b7d-4e8f-a1c2-9d0e8b7a6f5e", Created: time.Now().Unix(), Params: params}
 	id, err := s.seal(st)
 	if err != nil {

@@ -1,10 +1,8 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,40 +11,22 @@ import (
 	"github.com/mcpgate/mcpgate/policy"
 )
 
-// peekCall reads a POST body and, for a call-phase request, builds its
-// input. It returns a body that replays what was read.
-func (g *Gateway) peekCall(r *http.Request, id *authn.Identity) (io.ReadCloser, *policy.Input) {
-	limit := int64(g.cfg.MaxRequestBytes)
-	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	body := readCloser{io.MultiReader(bytes.NewReader(data), r.Body), r.Body}
-	if err != nil || int64(len(data)) > limit {
-		return body, nil
-	}
-	var msg struct {
-		Method string          `json:"method"`
-		Params json.RawMessage `json:"params"`
-	}
-	if json.Unmarshal(data, &msg) != nil {
-		return body, nil
-	}
-	mk, ok := callParams[msg.Method]
+// peekCall builds the input of a call-phase request from its envelope, or
+// returns nil.
+func (g *Gateway) peekCall(e *envelope, id *authn.Identity) *policy.Input {
+	mk, ok := callParams[e.Method]
 	if !ok {
-		return body, nil
+		return nil
 	}
 	params := mk()
-	if json.Unmarshal(msg.Params, params) != nil {
-		return body, nil
+	if json.Unmarshal(e.Params, params) != nil {
+		return nil
 	}
-	in, err := g.callInput(id, msg.Method, params, g.catalog())
+	in, err := g.callInput(id, e.Method, params, g.catalog())
 	if err != nil {
-		return body, nil // the MCP layer refuses it
+		return nil // the MCP layer refuses it
 	}
-	return body, in
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
+	return in
 }
 
 // missingScopes returns the scopes a decision requires that the token lacks.
@@ -63,18 +43,17 @@ func missingScopes(d policy.Decision, have []string) []string {
 // stepUpChallenge answers a request whose decision needs scopes the token
 // does not carry with HTTP 403 insufficient_scope, before the SDK handles
 // it, so clients can ask for the scopes and retry (RFC 6750 §3.1, MCP
-// scope step-up). It peeks at the JSON-RPC body; the body is passed on
-// unchanged. Requests it cannot read are left to the SDK.
+// scope step-up). It looks at the request's envelope (read once at the
+// edge). Requests it cannot read are left to the SDK.
 func (g *Gateway) stepUpChallenge(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := authn.FromContext(r.Context())
-		if r.Method != http.MethodPost || !ok || g.opts.ScopeChallenge == nil {
+		e := envelopeOf(r.Context())
+		if e == nil || !ok || g.opts.ScopeChallenge == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, in := g.peekCall(r, id)
-		r.Body = body
-		if in != nil {
+		if in := g.peekCall(e, id); in != nil {
 			// A look ahead: the MCP layer decides (and logs) the request
 			// again with what only the session knows. A step-up answer is
 			// the decision of record, so it is decided again and logged.

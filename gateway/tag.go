@@ -93,13 +93,13 @@ func (b *taggingBody) nextEvent() error {
 			}
 			return err
 		}
-		content := bytes.TrimRight(line, "\r\n")
+		content := sseLine(line)
 		if len(content) == 0 {
 			b.flush(data, err == nil)
 			return err
 		}
-		if d, ok := bytes.CutPrefix(content, []byte("data:")); ok {
-			data = append(data, bytes.Clone(bytes.TrimPrefix(d, []byte(" "))))
+		if d, ok := sseData(content); ok {
+			data = append(data, bytes.Clone(d))
 		} else {
 			b.event.Write(content)
 			b.event.WriteByte('\n')

@@ -89,3 +89,20 @@ func FuzzTaggingBody(f *testing.F) {
 		}
 	})
 }
+
+func TestFirstSSEData(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct{ stream, want string }{
+		"one event":          {"event: message\ndata: {\"a\":1}\n\n", `{"a":1}`},
+		"crlf":               {"data: {\"a\":1}\r\n\r\n", `{"a":1}`},
+		"no space":           {"data:{}\n\n", `{}`},
+		"split data":         {"data: {\"a\":\ndata: 1}\n\n", "{\"a\":\n1}"},
+		"first with data":    {"id: 1\n\ndata: x\n\ndata: y\n\n", "x"},
+		"no data":            {": comment\n\n", ""},
+		"unterminated event": {"data: x", "x"},
+	} {
+		if got := string(firstSSEData([]byte(tc.stream))); got != tc.want {
+			t.Errorf("%s: firstSSEData = %q, want %q", name, got, tc.want)
+		}
+	}
+}

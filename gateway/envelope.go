@@ -1,0 +1,82 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+)
+
+// envelope is what the gateway reads of a POSTed JSON-RPC message before
+// the SDK handles it: the body is read once, at the edge, and every step
+// that looks at it (the scope step-up look-ahead, the request id of the MCP
+// span, the sealing of a new session) uses this instead of reading it
+// again. The SDK parses the body itself.
+type envelope struct {
+	// Body is the whole request body.
+	Body []byte
+	// ID, Method and Params are those of a single JSON-RPC message; empty
+	// for a batch or a body that is not a JSON object.
+	ID     json.RawMessage
+	Method string
+	Params json.RawMessage
+}
+
+type envelopeKey struct{}
+
+// envelopeOf returns the envelope readEnvelope stored in ctx, or nil (a
+// GET, a DELETE).
+func envelopeOf(ctx context.Context) *envelope {
+	e, _ := ctx.Value(envelopeKey{}).(*envelope)
+	return e
+}
+
+// hasID reports whether the message is a request (it has a non-null id).
+func (e *envelope) hasID() bool { return len(e.ID) > 0 && string(e.ID) != "null" }
+
+// parseEnvelope parses the envelope of body. A body that is not a single
+// JSON-RPC message gives an envelope with only Body set: the SDK answers
+// it.
+func parseEnvelope(body []byte) *envelope {
+	e := &envelope{Body: body}
+	var msg struct {
+		ID     json.RawMessage `json:"id"`
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+	}
+	if json.Unmarshal(body, &msg) == nil {
+		e.ID, e.Method, e.Params = msg.ID, msg.Method, msg.Params
+	}
+	return e
+}
+
+// readEnvelope reads the body of a POST to /mcp once, up to the gateway's
+// limit (413 beyond it, with the limit stated), parses its envelope and
+// passes the request on with a body that replays what was read. It runs
+// after sign-in: an unauthenticated request's body is never read.
+func (g *Gateway) readEnvelope(next http.Handler) http.Handler {
+	limit := int64(g.cfg.MaxRequestBytes)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Body == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ContentLength > limit {
+			writeTooLarge(w, r.ContentLength, limit)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		switch {
+		case err != nil:
+			writeJSONRPCError(w, http.StatusBadRequest, -32700, "mcpgate: cannot read the request body: "+err.Error())
+			return
+		case int64(len(body)) > limit:
+			writeTooLarge(w, int64(len(body)), limit)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), envelopeKey{}, parseEnvelope(body)))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
