@@ -68,6 +68,14 @@ type Config struct {
 	// them (see docs/deployment.md).
 	SessionKeyFile string `yaml:"session_key_file,omitempty"`
 
+	// TrustedProxies are the addresses (IPs or CIDR prefixes, e.g.
+	// "10.0.0.0/8") of the reverse proxies and load balancers in front of
+	// the gateway. The client address policies see (input.request.
+	// remote_addr) is the connection's peer, unless the peer is one of
+	// these: then it is the nearest address in X-Forwarded-For that is not.
+	// If omitted, X-Forwarded-For is never trusted.
+	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
+
 	// Naming controls how upstream tool and prompt names are exposed.
 	Naming Naming `yaml:"naming"`
 

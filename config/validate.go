@@ -97,6 +97,7 @@ func (c *Config) problems() []Problem {
 	if !separatorRE.MatchString(c.Naming.Separator) {
 		ps.add("naming.separator", "%q is not a valid separator: use 1-4 characters from A-Z, a-z, 0-9, '_', '-', '.'", c.Naming.Separator)
 	}
+	validateTrustedProxies(&ps, c.TrustedProxies)
 	c.validateServers(&ps)
 	c.Auth.validate(&ps)
 	c.Policy.validate(&ps)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mcpgate/mcpgate/policy"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -14,8 +15,8 @@ import (
 // another replica takes a sealed session over, as that runs initialize
 // again); a policy change applies to sessions opened after it. A
 // 2026-07-28 request has no initialize, so each request is admitted by the
-// decision for its caller, client and policy revision, made once and
-// cached in the view (logged once, like list decisions).
+// decision for its caller, client, address and policy revision, made once
+// and reused for up to gateCacheTTL (logged once, like list decisions).
 func (v *view) admit(ctx context.Context, method string, req mcp.Request) error {
 	if method == "initialize" {
 		return v.decideInitialize(ctx, req)
@@ -51,18 +52,26 @@ func (v *view) decideInitialize(ctx context.Context, req mcp.Request) error {
 }
 
 // sessionGate caches the initialize-phase allows of one view's 2026-07-28
-// requests by (policy revision, client name, client version). Denials are
-// not cached: one may come from a passing failure (a timeout), and a denied
-// caller costs a decision per request only while it is denied.
+// requests by (policy revision, client name, client version, client
+// address), each for gateCacheTTL, so that a rule on input.request.time
+// takes effect within that time. Denials are not cached: one may come from
+// a passing failure (a timeout), and a denied caller costs a decision per
+// request only while it is denied.
 type sessionGate struct {
 	mu       sync.Mutex
 	revision string
-	allowed  map[[2]string]bool
+	allowed  map[gateKey]time.Time // → when the allow expires
 }
 
-// maxGateEntries bounds the cached decisions per view (client names and
-// versions are the caller's to choose).
-const maxGateEntries = 64
+type gateKey struct{ client, version, addr string }
+
+const (
+	// maxGateEntries bounds the cached decisions per view (client names,
+	// versions and addresses are the caller's to choose).
+	maxGateEntries = 64
+	// gateCacheTTL bounds how long an initialize allow is reused.
+	gateCacheTTL = time.Minute
+)
 
 func (sg *sessionGate) admit(ctx context.Context, v *view, req mcp.Request) error {
 	id := identityOf(req)
@@ -71,18 +80,18 @@ func (sg *sessionGate) admit(ctx context.Context, v *view, req mcp.Request) erro
 	}
 	in := baseInput(id, policy.PhaseInitialize, "initialize")
 	fillRequest(in, req)
-	var key [2]string
+	key := gateKey{addr: in.Request.RemoteAddr}
 	if in.Client != nil {
-		key = [2]string{in.Client.Name, in.Client.Version}
+		key.client, key.version = in.Client.Name, in.Client.Version
 	}
 	rev := v.g.policyRevision()
 	sg.mu.Lock()
 	if sg.revision != rev || len(sg.allowed) >= maxGateEntries {
-		sg.revision, sg.allowed = rev, map[[2]string]bool{}
+		sg.revision, sg.allowed = rev, map[gateKey]time.Time{}
 	}
-	ok := sg.allowed[key]
+	until, ok := sg.allowed[key]
 	sg.mu.Unlock()
-	if ok {
+	if ok && in.Request.Time.Before(until) {
 		return nil
 	}
 	d := v.g.decideObserved(ctx, in)
@@ -91,7 +100,7 @@ func (sg *sessionGate) admit(ctx context.Context, v *view, req mcp.Request) erro
 	}
 	sg.mu.Lock()
 	if sg.revision == rev && d.Revision == rev {
-		sg.allowed[key] = true
+		sg.allowed[key] = in.Request.Time.Add(gateCacheTTL)
 	}
 	sg.mu.Unlock()
 	return nil

@@ -19,6 +19,7 @@ import (
 // Gateway aggregates the configured upstream servers behind one MCP endpoint.
 type Gateway struct {
 	cfg     *config.Config
+	proxies proxies // trusted reverse proxies (trusted_proxies)
 	opts    *Options
 	log     *slog.Logger
 	namer   namer
@@ -70,6 +71,10 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 
 		tracer:     opts.tracer(),
 		propagator: opts.propagator(),
+	}
+	var err error
+	if g.proxies, err = newProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("gateway: trusted_proxies: %w", err)
 	}
 	g.relay = newRelay(g.log)
 	for _, s := range cfg.Servers {

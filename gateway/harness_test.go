@@ -152,17 +152,31 @@ var testUser = &authn.Identity{Issuer: "https://idp.test", Subject: "tester", Gr
 // testUser's. The client's own Authorization header, if any, is kept, so
 // tests can check that it never reaches an upstream.
 func signedIn(next http.Handler) http.Handler {
-	verify := func(context.Context, string, *http.Request) (*auth.TokenInfo, error) {
-		return authn.NewTokenInfo(testUser), nil
+	verify := func(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
+		return authn.NewTokenInfo(testIdentity(ctx)), nil
 	}
 	inner := auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.WithContext(authn.NewContext(r.Context(), testUser))
+		r = r.WithContext(authn.NewContext(r.Context(), testIdentity(r.Context())))
 		if r.Header.Get("Authorization") == "" {
 			r.Header.Set("Authorization", "Bearer test")
 		}
 		inner.ServeHTTP(w, r)
 	})
+}
+
+type testIdentityKey struct{}
+
+// withTestIdentity makes signedIn sign requests in as id instead of testUser.
+func withTestIdentity(ctx context.Context, id *authn.Identity) context.Context {
+	return context.WithValue(ctx, testIdentityKey{}, id)
+}
+
+func testIdentity(ctx context.Context) *authn.Identity {
+	if id, ok := ctx.Value(testIdentityKey{}).(*authn.Identity); ok {
+		return id
+	}
+	return testUser
 }
 
 func testOptions() *Options {

@@ -47,6 +47,7 @@ func (g *Gateway) mcpHandler() http.Handler {
 		Logger:                       g.log,
 	})
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.withClientAddress(r)
 		if counted(r) {
 			if !g.inflight.add() {
 				writeShuttingDown(w)

@@ -10,10 +10,11 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// baseInput is the part of a policy input that comes from the caller.
+// baseInput is the part of a policy input that comes from the caller, and
+// the time of the decision.
 func baseInput(id *authn.Identity, phase, method string) *policy.Input {
 	in := &policy.Input{Phase: phase, Method: method, User: policy.User{Groups: []string{}, Claims: map[string]any{}},
-		Token: policy.Token{Scopes: []string{}, Aud: []string{}}}
+		Token: policy.Token{Scopes: []string{}, Aud: []string{}}, Request: policy.Request{Time: time.Now().UTC()}}
 	if id != nil {
 		in.User = policy.User{Sub: id.Subject, Iss: id.Issuer, Email: id.Email, Name: id.Name,
 			Groups: nonNil(id.Groups), Claims: id.Claims}
@@ -67,7 +68,6 @@ var errNoTarget = errors.New("no such target")
 // both are refused, never forwarded undecided.
 func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params, t targets) (*policy.Input, error) {
 	in := baseInput(id, policy.PhaseCall, method)
-	in.Request.Time = time.Now().UTC()
 	switch p := params.(type) {
 	case *mcp.CallToolParamsRaw:
 		e := t.tool(p.Name)
@@ -104,7 +104,6 @@ func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params
 // errNoTarget.
 func (g *Gateway) absentInput(id *authn.Identity, method string, params mcp.Params) (*policy.Input, error) {
 	in := baseInput(id, policy.PhaseCall, method)
-	in.Request.Time = time.Now().UTC()
 	switch p := params.(type) {
 	case *mcp.CallToolParamsRaw:
 		u, rest := g.catalog().absentTarget(p.Name)
@@ -215,9 +214,12 @@ func stringArguments(m map[string]string) map[string]any {
 	return out
 }
 
-// fillRequest adds what the MCP session knows: session id, protocol version
-// and the client's self-description.
+// fillRequest adds what the request and its MCP session tell: the client's
+// address, session id, protocol version and the client's self-description.
 func fillRequest(in *policy.Input, req mcp.Request) {
+	if extra := req.GetExtra(); extra != nil && extra.Header != nil {
+		in.Request.RemoteAddr = extra.Header.Get(clientAddrHeader)
+	}
 	ss, _ := req.GetSession().(*mcp.ServerSession)
 	if ss == nil {
 		return

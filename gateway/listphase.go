@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/policy"
@@ -18,7 +17,6 @@ type policyFilter struct {
 
 func (f *policyFilter) decide(target func(*policy.Input)) bool {
 	in := baseInput(f.id, policy.PhaseList, "")
-	in.Request.Time = time.Now().UTC()
 	target(in)
 	return f.g.decideObserved(context.Background(), in).Allow
 }
