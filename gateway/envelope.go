@@ -53,8 +53,9 @@ func parseEnvelope(body []byte) *envelope {
 
 // readEnvelope reads the body of a POST to /mcp once, up to the gateway's
 // limit (413 beyond it, with the limit stated), parses its envelope and
-// passes the request on with a body that replays what was read. It runs
-// after sign-in: an unauthenticated request's body is never read.
+// passes the request on with a body that replays what was read. A body
+// whose JSON parsers could disagree on (checkStrictJSON) is refused. It
+// runs after sign-in: an unauthenticated request's body is never read.
 func (g *Gateway) readEnvelope(next http.Handler) http.Handler {
 	limit := int64(g.cfg.MaxRequestBytes)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -75,8 +76,29 @@ func (g *Gateway) readEnvelope(next http.Handler) http.Handler {
 			writeTooLarge(w, int64(len(body)), limit)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), envelopeKey{}, parseEnvelope(body)))
+		e := parseEnvelope(body)
+		if err := checkStrictJSON(body); err != nil {
+			writeAmbiguous(w, e.ID, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), envelopeKey{}, e))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
+	})
+}
+
+// writeAmbiguous refuses a request whose JSON parsers could read
+// differently: HTTP 400 with JSON-RPC error -32600 (invalid request).
+func writeAmbiguous(w http.ResponseWriter, id json.RawMessage, err error) {
+	if len(id) == 0 || id[0] == '{' || id[0] == '[' {
+		id = json.RawMessage("null")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	json.NewEncoder(w).Encode(map[string]any{
+		"jsonrpc": "2.0",
+		"id":      id,
+		"error": map[string]any{"code": -32600,
+			"message": "mcpgate: " + err.Error() + ": send each key of an object once, in one spelling, and only valid UTF-8"},
 	})
 }
