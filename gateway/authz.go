@@ -55,6 +55,12 @@ func (v *view) authorize(next mcp.MethodHandler) mcp.MethodHandler {
 		if err := v.admit(ctx, method, req); err != nil {
 			return nil, err
 		}
+		if method == "subscriptions/listen" {
+			// The SDK subscribes the listen request's resources with
+			// requests of its own, without the caller's token or headers:
+			// view.subscribe takes them from here.
+			ctx = context.WithValue(ctx, listenExtraKey{}, req.GetExtra())
+		}
 		if _, ok := callParams[method]; !ok || method == "resources/subscribe" {
 			return next(ctx, method, req)
 		}
@@ -65,6 +71,11 @@ func (v *view) authorize(next mcp.MethodHandler) mcp.MethodHandler {
 		return next(ctx, method, req)
 	}
 }
+
+// listenExtraKey holds, in the context of a 2026-07-28
+// subscriptions/listen request, that request's RequestExtra (token and
+// headers).
+type listenExtraKey struct{}
 
 // decidedKey holds, in a request's context, the target its call-phase
 // decision was about: the handler that forwards the request checks that it

@@ -307,3 +307,42 @@ func TestSubscriptionsAreCounted(t *testing.T) {
 		t.Errorf("after the upstream unsubscribe, a new subscribe made %d upstream subscribes in all, want 2", n)
 	}
 }
+
+// A 2026-07-28 client subscribes to resources with subscriptions/listen:
+// each resource is decided like any other request, with the caller's
+// identity and address, and updates reach the client.
+func TestResourceSubscriptionListen2026(t *testing.T) {
+	t.Parallel()
+	srv := metaServer(make(chan mcp.Meta, 4))
+	up := startLegacyUpstream(t, srv)
+	rec := &recordingAuthorizer{}
+	opts := testOptions()
+	opts.Authorizer = rec
+	gw := startGateway(t, opts, upstreamConfig("m", up.URL))
+	updated := make(chan string, 4)
+	cs := connect(t, gw.URL, modern, &mcp.ClientOptions{
+		ResourceUpdatedHandler: func(_ context.Context, req *mcp.ResourceUpdatedNotificationRequest) { updated <- req.Params.URI },
+	})
+	if err := cs.Subscribe(ctxTimeout(t), &mcp.SubscribeParams{URI: "meta://watched"}); err != nil {
+		t.Fatalf("2026-07-28 subscribe: %v", err)
+	}
+	eventually(t, "the update through the listen stream", func() bool {
+		err := srv.ResourceUpdated(context.Background(), &mcp.ResourceUpdatedNotificationParams{URI: "meta://watched"})
+		select {
+		case uri := <-updated:
+			return err == nil && uri == "meta://watched"
+		default:
+			return false
+		}
+	})
+	decided := false
+	for _, in := range rec.recorded() {
+		if in["method"] == "resources/subscribe" {
+			decided = lookup(in, "user.sub") == testUser.Subject && lookup(in, "request.remote_addr") == "127.0.0.1" &&
+				lookup(in, "resource.uri") == "meta://watched"
+		}
+	}
+	if !decided {
+		t.Errorf("no call-phase decision of the subscription with the caller and address: %v", rec.recorded())
+	}
+}

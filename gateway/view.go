@@ -288,6 +288,9 @@ func (v *view) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
 	if u == nil {
 		return mcp.ResourceNotFoundError(req.Params.URI)
 	}
+	if req.Extra == nil {
+		req.Extra, _ = ctx.Value(listenExtraKey{}).(*mcp.RequestExtra)
+	}
 	var err error
 	if ctx, err = v.decide(ctx, "resources/subscribe", req); err != nil {
 		return err
