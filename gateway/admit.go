@@ -48,6 +48,9 @@ func (v *view) decideInitialize(ctx context.Context, req mcp.Request) error {
 	if d := v.g.decideObserved(ctx, in); !d.Allow {
 		return deniedError(d)
 	}
+	if ss, _ := req.GetSession().(*mcp.ServerSession); ss != nil {
+		v.g.bindSession(ss, v.key)
+	}
 	return nil
 }
 

@@ -38,6 +38,9 @@ type Gateway struct {
 	// sessions seals stateful sessions into their ids; nil without
 	// session_key_file.
 	sessions *sessionTable
+	// sessionKeys maps each open 2025-revision session (local id) to the
+	// view key of the identity that opened it (see sessionidentity.go).
+	sessionKeys sync.Map
 
 	// tracer and propagator are resolved once from the options.
 	tracer     trace.Tracer
@@ -176,7 +179,7 @@ func (g *Gateway) viewFor(r *http.Request) *mcp.Server {
 	v, ok := g.views[key]
 	if !ok {
 		g.evictViewsLocked()
-		v = g.newView(f)
+		v = g.newView(key, f)
 		g.views[key] = v
 	}
 	g.viewsMu.Unlock()

@@ -35,7 +35,7 @@ func (g *Gateway) Handler() http.Handler {
 // 2025 revisions, chosen by the MCP-Protocol-Version header.
 func (g *Gateway) mcpHandler() http.Handler {
 	limit := int64(g.cfg.MaxRequestBytes)
-	stateful := mcp.NewStreamableHTTPHandler(g.viewFor, &mcp.StreamableHTTPOptions{
+	var stateful http.Handler = mcp.NewStreamableHTTPHandler(g.viewFor, &mcp.StreamableHTTPOptions{
 		SessionTimeout:      time.Duration(g.cfg.SessionIdleTimeout),
 		MaxRequestBodyBytes: limit,
 		Logger:              g.log,
@@ -46,6 +46,7 @@ func (g *Gateway) mcpHandler() http.Handler {
 		PropagateRequestCancellation: true,
 		Logger:                       g.log,
 	})
+	stateful = g.sameIdentity(stateful)
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.withClientAddress(r)
 		if counted(r) {

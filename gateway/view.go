@@ -16,6 +16,7 @@ import (
 // the change (list_changed) and stateless requests reuse a built server.
 type view struct {
 	g      *Gateway
+	key    string // identityKey of its callers
 	server *mcp.Server
 	filter filter
 	// policyRevision is the policy revision the view was last synced with.
@@ -43,9 +44,10 @@ type filter interface {
 	ResourceTemplate(*templateEntry) bool
 }
 
-func (g *Gateway) newView(f filter) *view {
+func (g *Gateway) newView(key string, f filter) *view {
 	v := &view{
 		g:         g,
+		key:       key,
 		filter:    f,
 		tools:     map[string]*toolEntry{},
 		prompts:   map[string]*promptEntry{},
