@@ -112,9 +112,12 @@ grants contains msg if {
 	msg := sprintf("group %s grants %s %s", [group, _kind, _target_name])
 }
 
-grants contains "every user may open a session" if {
+grants contains msg if {
 	input.phase == "initialize"
 	count(_session_groups) == 0
+	some group in _groups
+	_cfg.groups[group]
+	msg := sprintf("group %s has grants, so it may open sessions", [group])
 }
 
 grants contains msg if {
@@ -145,11 +148,18 @@ _group_list := "groups: none" if {
 } else := concat(" ", ["groups:", concat(", ", _groups)])
 
 # Sessions: data.mcpgate.config.initialize.groups, when set and not empty,
-# lists the groups whose members may open a session; otherwise anyone with
-# a valid token may (and sees only what the list phase grants them).
+# lists the groups whose members may open a session; otherwise a user may
+# open one when one of their groups has grants in data.mcpgate.config.groups
+# (and sees only what the list phase grants them). A user whose groups grant
+# nothing is refused at the door: a session would serve them nothing and
+# still cost the gateway memory.
 _session_groups := {g | some g in object.get(_cfg, ["initialize", "groups"], [])}
 
-_session_allowed if count(_session_groups) == 0
+_session_allowed if {
+	count(_session_groups) == 0
+	some group in _groups
+	_cfg.groups[group]
+}
 
 _session_allowed if {
 	some group in _groups
@@ -159,8 +169,18 @@ _session_allowed if {
 deny contains msg if {
 	input.phase == "initialize"
 	not _session_allowed
+	count(_session_groups) > 0
 	msg := sprintf("user %s (%s) is in none of the groups that may open a session: %s", [
 		_user, _group_list,
 		concat(", ", sort(_session_groups)),
+	])
+}
+
+deny contains msg if {
+	input.phase == "initialize"
+	not _session_allowed
+	count(_session_groups) == 0
+	msg := sprintf("user %s (%s) has no grant for any server: no group of theirs is in data.mcpgate.config.groups", [
+		_user, _group_list,
 	])
 }

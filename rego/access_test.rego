@@ -113,9 +113,18 @@ test_unknown_groups_are_ignored if {
 
 initialize_input(user) := base(user, "initialize", "initialize")
 
-test_anyone_may_open_a_session_by_default if {
+test_a_user_with_grants_may_open_a_session_by_default if {
+	d := authz.decision with input as initialize_input("alice")
+	d == {"allow": true, "reasons": ["group engineering has grants, so it may open sessions"], "required_scopes": []}
+}
+
+test_a_user_without_grants_may_not_open_a_session if {
 	d := authz.decision with input as initialize_input("mallory")
-	d == {"allow": true, "reasons": ["every user may open a session"], "required_scopes": []}
+	d.allow == false
+	d.reasons == ["user mallory (groups: none) has no grant for any server: no group of theirs is in data.mcpgate.config.groups"]
+	ungranted := object.union(initialize_input("mallory"), {"user": {"groups": ["visitors"]}})
+	denied := authz.decision with input as ungranted
+	denied.allow == false
 }
 
 test_session_groups if {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -39,6 +40,16 @@ func TestDevPolicyOutcome(t *testing.T) {
 			code, token, stderr := runCLI(t, nil, "dev", "token", "--addr", r.addr.String(), user)
 			if code != exitOK {
 				t.Fatalf("dev token %s: %s", user, stderr)
+			}
+			if want == nil {
+				// A user whose groups grant nothing is refused at the door.
+				c := mcp.NewClient(&mcp.Implementation{Name: "mcpgate-cli-test", Version: "1"}, nil)
+				hc := &http.Client{Transport: bearer{strings.TrimSpace(token)}}
+				_, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: r.baseURL() + "/mcp", HTTPClient: hc}, nil)
+				if err == nil || !strings.Contains(err.Error(), "denied by policy") || !strings.Contains(err.Error(), "has no grant") {
+					t.Errorf("%s opening a session: %v, want denied by policy (no grant)", user, err)
+				}
+				return
 			}
 			cs := connect(t, r.baseURL()+"/mcp", strings.TrimSpace(token))
 			listed := toolNames(t, cs)
