@@ -13,8 +13,10 @@ import (
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/internal/testtools/collector"
 )
 
 // TestTracesThroughCollector runs `mcpgate dev` exporting its traces with
@@ -25,13 +27,13 @@ import (
 // service mcpgate.
 func TestTracesThroughCollector(t *testing.T) {
 	t.Parallel()
-	sink := testtools.StartOTLPSink(t)
-	collector := testtools.StartCollector(t, sink.URL)
+	sink := collector.StartOTLPSink(t)
+	collectorURL := collector.StartCollector(t, sink.URL)
 
 	bin := mcpgateBinary(t)
 	env := []string{
 		"OTEL_TRACES_EXPORTER=otlp",
-		"OTEL_EXPORTER_OTLP_ENDPOINT=" + collector,
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + collectorURL,
 		"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
 		"OTEL_BSP_SCHEDULE_DELAY=100",
 		"OTEL_METRICS_EXPORTER=none",
@@ -60,9 +62,9 @@ func TestTracesThroughCollector(t *testing.T) {
 	}
 
 	const serverSpan, clientSpan = "tools/call notes__list_notes", "tools/call list_notes"
-	var server, client testtools.ReceivedSpan
+	var server, client collector.ReceivedSpan
 	sink.WaitFor(t, 30*time.Second, "spans "+serverSpan+" (SERVER) and "+clientSpan+" (CLIENT) of one trace",
-		func(spans []testtools.ReceivedSpan) bool {
+		func(spans []collector.ReceivedSpan) bool {
 			for _, s := range spans {
 				if s.Name == serverSpan && s.Kind == tracepb.Span_SPAN_KIND_SERVER {
 					for _, c := range spans {
@@ -75,7 +77,7 @@ func TestTracesThroughCollector(t *testing.T) {
 			}
 			return false
 		})
-	for _, s := range []testtools.ReceivedSpan{server, client} {
+	for _, s := range []collector.ReceivedSpan{server, client} {
 		if s.ServiceName != "mcpgate" {
 			t.Errorf("span %v: service.name %q, want mcpgate", s, s.ServiceName)
 		}

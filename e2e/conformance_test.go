@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/internal/testtools/conformance"
+	"github.com/mcpgate/mcpgate/internal/testtools/everything"
 )
 
 // expectedFailures reads testdata/conformance-expected-failures.txt: lines
@@ -42,9 +43,9 @@ func expectedFailures(t *testing.T, run string) map[string]string {
 // gateway, and requires every scored scenario that passes directly to pass
 // through the gateway too, except the expected failures.
 func compare(t *testing.T, run, version string, stateless bool, args ...string) {
-	fixture := testtools.StartEverythingServer(t, stateless)
-	direct := testtools.Conformance(t, version, fixture, args...)
-	viaGateway := testtools.Conformance(t, version, startGateway(t, fixture, true), args...)
+	fixture := everything.StartEverythingServer(t, stateless)
+	direct := conformance.Conformance(t, version, fixture, args...)
+	viaGateway := conformance.Conformance(t, version, startGateway(t, fixture, true), args...)
 	t.Logf("%s direct:\n%s", run, direct.Summary())
 	t.Logf("%s through mcpgate:\n%s", run, viaGateway.Summary())
 
@@ -75,7 +76,7 @@ func compare(t *testing.T, run, version string, stateless bool, args ...string) 
 	t.Logf("SUMMARY %s: direct %v | through mcpgate %v", run, dt, gt)
 }
 
-func failingChecks(s *testtools.ScenarioResult) string {
+func failingChecks(s *conformance.ScenarioResult) string {
 	if s == nil {
 		return " (did not run)"
 	}

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/mcpgate/mcpgate/demo"
 	"github.com/mcpgate/mcpgate/internal/testtools"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/mcpgate/mcpgate/internal/testtools/dex"
 )
 
 func osMkdirTemp() (string, error) { return os.MkdirTemp("", "mcpgate-e2e-") }
@@ -26,10 +28,10 @@ func osMkdirTemp() (string, error) { return os.MkdirTemp("", "mcpgate-e2e-") }
 // refused (no token passthrough, no confused deputy).
 func TestDexSignIn(t *testing.T) {
 	t.Parallel()
-	mcpClient := testtools.DexClient{ID: "mcp-clients", Secret: "mcp-clients-secret"}
-	otherService := testtools.DexClient{ID: "payroll-api", Secret: "payroll-secret"}
-	alice := testtools.DexUser{Email: "alice@example.com", Username: "alice", Password: "alice-password", Groups: []string{"engineering"}}
-	dex := testtools.StartDex(t, []testtools.DexClient{mcpClient, otherService}, []testtools.DexUser{alice})
+	mcpClient := dex.DexClient{ID: "mcp-clients", Secret: "mcp-clients-secret"}
+	otherService := dex.DexClient{ID: "payroll-api", Secret: "payroll-secret"}
+	alice := dex.DexUser{Email: "alice@example.com", Username: "alice", Password: "alice-password", Groups: []string{"engineering"}}
+	dex := dex.StartDex(t, []dex.DexClient{mcpClient, otherService}, []dex.DexUser{alice})
 
 	demos, err := demo.StartAll(t.Context())
 	if err != nil {

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgate/mcpgate/internal/testtools/everything"
 )
 
 // TestServerEverythingBehindGateway puts the TypeScript reference server,
@@ -17,7 +18,7 @@ import (
 // in both protocol eras.
 func TestServerEverythingBehindGateway(t *testing.T) {
 	t.Parallel()
-	gw := startGateway(t, testtools.StartServerEverythingTS(t), false)
+	gw := startGateway(t, everything.StartServerEverythingTS(t), false)
 	for _, version := range []string{"2025-11-25", "2026-07-28"} {
 		t.Run(version, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

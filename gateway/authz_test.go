@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/mcpgate/mcpgate/authn"
@@ -59,12 +58,27 @@ allowed if {
 }
 `
 
-// lockedBuffer collects decision-log lines.
-type lockedBuffer struct{ testtools.SyncBuffer }
+// decisionLines is a decision log writing to a buffer.
+type decisionLines struct {
+	log *policy.DecisionLog
+	buf testtools.SyncBuffer
+}
 
-func (l *lockedBuffer) lines() []map[string]any {
+func newDecisionLines(t testing.TB) *decisionLines {
+	l := &decisionLines{}
+	l.log = policy.NewDecisionLog(&l.buf, 1000)
+	t.Cleanup(func() { l.log.Close() })
+	return l
+}
+
+// lines closes the log and returns its lines. Decide queues a decision
+// before it returns and Close writes every queued one, so the lines are
+// exactly the decisions of the requests that have completed: no waiting
+// for the log's goroutine. Later decisions are dropped, not logged.
+func (l *decisionLines) lines() []map[string]any {
+	l.log.Close()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil {
 			out = append(out, m)
@@ -77,22 +91,22 @@ func (l *lockedBuffer) lines() []map[string]any {
 // provider as issuer, authn's verifier and middleware) and a real policy
 // engine with testPolicy. It returns the gateway URL, the provider to mint
 // tokens, and the decision log.
-func signedInGateway(t testing.TB) (string, *devidp.Provider, *lockedBuffer) {
+func signedInGateway(t testing.TB) (string, *devidp.Provider, *decisionLines) {
 	return signedInGatewayFor(t, echoServer("up", nil, nil))
 }
 
 // signedInGatewayFor is signedInGateway with upstream "up" serving srv.
-func signedInGatewayFor(t testing.TB, srv *mcp.Server) (string, *devidp.Provider, *lockedBuffer) {
+func signedInGatewayFor(t testing.TB, srv *mcp.Server) (string, *devidp.Provider, *decisionLines) {
 	return signedInGatewayWith(t, srv, testPolicy)
 }
 
 // signedInGatewayWith is signedInGatewayFor with the policy src.
-func signedInGatewayWith(t testing.TB, srv *mcp.Server, src string) (string, *devidp.Provider, *lockedBuffer) {
+func signedInGatewayWith(t testing.TB, srv *mcp.Server, src string) (string, *devidp.Provider, *decisionLines) {
 	return signedInGatewayOpts(t, srv, src, nil)
 }
 
 // signedInGatewayOpts is signedInGatewayWith with edit applied to the options.
-func signedInGatewayOpts(t testing.TB, srv *mcp.Server, src string, edit func(*Options)) (string, *devidp.Provider, *lockedBuffer) {
+func signedInGatewayOpts(t testing.TB, srv *mcp.Server, src string, edit func(*Options)) (string, *devidp.Provider, *decisionLines) {
 	t.Helper()
 	const resource = "http://gateway.test/mcp"
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -110,10 +124,8 @@ func signedInGatewayOpts(t testing.TB, srv *mcp.Server, src string, edit func(*O
 	if err != nil {
 		t.Fatal(err)
 	}
-	logBuf := &lockedBuffer{}
-	dl := policy.NewDecisionLog(logBuf, 1000)
-	t.Cleanup(func() { dl.Close() })
-	engine := policy.NewEngine(policy.Options{DecisionLog: dl})
+	decisions := newDecisionLines(t)
+	engine := policy.NewEngine(policy.Options{DecisionLog: decisions.log})
 	if err := engine.LoadModules(map[string]string{"p.rego": src}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +141,7 @@ func signedInGatewayOpts(t testing.TB, srv *mcp.Server, src string, edit func(*O
 	}
 	up := startUpstream(t, srv)
 	gw := startGateway(t, opts, upstreamConfig("up", up.URL))
-	return gw.URL, idp, logBuf
+	return gw.URL, idp, decisions
 }
 
 func inputSchema(t *testing.T) *jsonschema.Resolved {
@@ -180,7 +192,6 @@ func TestPolicyListAndCall(t *testing.T) {
 		})
 	}
 	// Every decision is logged, arguments masked.
-	// The decision log is written asynchronously: wait for the four calls.
 	callLines := func(ls []map[string]any) int {
 		n := 0
 		for _, l := range ls {
@@ -191,7 +202,6 @@ func TestPolicyListAndCall(t *testing.T) {
 		return n
 	}
 	lines := decisions.lines()
-	eventually(t, "decision-log lines of the four calls", func() bool { lines = decisions.lines(); return callLines(lines) >= 4 })
 	var sawDeny bool
 	for _, l := range lines {
 		if l["phase"] == "call" && l["allow"] == false {
@@ -230,25 +240,24 @@ func TestListDecisionsAreCached(t *testing.T) {
 	url, idp, decisions := signedInGateway(t)
 	hc := &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + tokenFor(t, idp, "bob")}}}}
 	cs := connectWith(t, url, legacy, nil, hc)
-	toolNames(t, cs)
-	countLists := func() int {
-		n := 0
-		for _, l := range decisions.lines() {
-			if l["phase"] == "list" {
-				n++
-			}
-		}
-		return n
-	}
-	eventually(t, "the first list decisions", func() bool { return countLists() >= 2 })
-	first := countLists()
-	for range 10 {
+	for range 11 {
 		toolNames(t, cs)
 	}
 	// A second session of the same user reuses the view too.
 	toolNames(t, connectWith(t, url, modern, nil, hc))
-	if got := countLists(); got != first {
-		t.Errorf("list decisions grew from %d to %d over 11 more lists", first, got)
+	decided := map[string]int{}
+	for _, l := range decisions.lines() {
+		if l["phase"] == "list" {
+			decided[l["target"].(string)]++
+		}
+	}
+	if len(decided) < 2 {
+		t.Fatalf("list decisions %v, want one for each listed tool", decided)
+	}
+	for target, n := range decided {
+		if n != 1 {
+			t.Errorf("%s was decided %d times over 12 lists in two sessions, want once", target, n)
+		}
 	}
 }
 
@@ -391,17 +400,19 @@ func TestInitializePhase(t *testing.T) {
 			}
 		}
 	}
+	lines := decisions.lines()
 	count := func(user string, allow bool) int {
 		n := 0
-		for _, l := range decisions.lines() {
+		for _, l := range lines {
 			if l["phase"] == "initialize" && l["user_sub"] == user && l["allow"] == allow {
 				n++
 			}
 		}
 		return n
 	}
-	eventually(t, "initialize decisions in the decision log", func() bool { return count("mallory", false) >= 3 && count("alice", true) >= 2 })
-	time.Sleep(100 * time.Millisecond) // the log is asynchronous: let any extra line arrive
+	if n := count("mallory", false); n < 3 {
+		t.Errorf("mallory has %d denied initialize decisions, want one at least for each of her 3 attempts", n)
+	}
 	if n := count("alice", true); n != 2 {
 		t.Errorf("alice has %d initialize decisions, want 2 (her 2025 initialize and one cached for 2026-07-28)", n)
 	}

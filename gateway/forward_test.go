@@ -115,17 +115,18 @@ func TestResourceSubscriptionRelayed(t *testing.T) {
 		t.Error("subscribing to a URI no upstream offers succeeded")
 	}
 	// The upstream announces the change to its subscriber, the gateway.
-	eventually(t, "the upstream subscription", func() bool {
-		err := srv.ResourceUpdated(context.Background(), &mcp.ResourceUpdatedNotificationParams{URI: "meta://watched"})
-		select {
-		case uri := <-updated:
-			return err == nil && uri == "meta://watched"
-		case <-ctxTimeout(t).Done():
-			return false
-		default:
-			return false
+	// The upstream answered the subscribe before Subscribe returned.
+	if err := srv.ResourceUpdated(context.Background(), &mcp.ResourceUpdatedNotificationParams{URI: "meta://watched"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case uri := <-updated:
+		if uri != "meta://watched" {
+			t.Errorf("the subscriber was told of %s, want meta://watched", uri)
 		}
-	})
+	case <-ctxTimeout(t).Done():
+		t.Fatal("the subscriber got no update")
+	}
 	select {
 	case uri := <-bystander:
 		t.Errorf("a session that did not subscribe got an update for %s", uri)
@@ -269,9 +270,14 @@ func errText(err error) string {
 func TestSubscriptionsAreCounted(t *testing.T) {
 	t.Parallel()
 	var subs, unsubs atomic.Int32
+	unsubscribed := make(chan struct{}, 4)
 	srv := mcp.NewServer(&mcp.Implementation{Name: "subs"}, &mcp.ServerOptions{
-		SubscribeHandler:   func(context.Context, *mcp.SubscribeRequest) error { subs.Add(1); return nil },
-		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { unsubs.Add(1); return nil },
+		SubscribeHandler: func(context.Context, *mcp.SubscribeRequest) error { subs.Add(1); return nil },
+		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error {
+			unsubs.Add(1)
+			unsubscribed <- struct{}{}
+			return nil
+		},
 	})
 	srv.AddResource(&mcp.Resource{URI: "sub://x", Name: "x"}, func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: "sub://x", Text: "x"}}}, nil
@@ -298,7 +304,15 @@ func TestSubscriptionsAreCounted(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the upstream unsubscribe after the last session ended", func() bool { return unsubs.Load() == 1 })
+	// The gateway unsubscribes when it sees the session end, after Close.
+	select {
+	case <-unsubscribed:
+	case <-ctxTimeout(t).Done():
+		t.Fatal("no upstream unsubscribe after the last session ended")
+	}
+	if n := unsubs.Load(); n != 1 {
+		t.Errorf("after the last session ended: %d upstream unsubscribes, want 1", n)
+	}
 	// A new subscription subscribes upstream again.
 	if err := a.Subscribe(ctx, &mcp.SubscribeParams{URI: "sub://x"}); err != nil {
 		t.Fatal(err)

@@ -274,7 +274,12 @@ func textOf(t testing.TB, res *mcp.CallToolResult) string {
 }
 
 // eventually polls cond until it holds; the deadline only bounds a failing
-// test, it is not a timing assertion.
+// test, it is not a timing assertion. Use it only for a state the gateway
+// reaches with no event a test can wait on: an upstream's health state, a
+// session's end seen by the SDK's session table, a replica forgetting a
+// session, the list that follows a list_changed, the refusal that starts
+// with Close. Where the code offers a signal (a decision log's Close, a
+// client handler, an upstream handler, a span processor) wait on that.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)

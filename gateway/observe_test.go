@@ -100,9 +100,9 @@ func TestTraceCrossesTheGateway(t *testing.T) {
 func TestTraceContextFromHTTPHeaders(t *testing.T) {
 	t.Parallel()
 	up := startUpstream(t, echoServer("e", nil, nil))
-	rec := tracetest.NewSpanRecorder()
+	rec, ended := tracetest.NewSpanRecorder(), endSignal(make(chan struct{}, 1))
 	opts := testOptions()
-	opts.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	opts.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSpanProcessor(ended))
 	gw := startGateway(t, opts, upstreamConfig("e", up.URL))
 	const traceparent = "00-0102030405060708090a0b0c0d0e0f10-0102030405060708-01"
 	hc := &http.Client{Transport: headerTransport{http.Header{"Traceparent": {traceparent}}}}
@@ -111,22 +111,28 @@ func TestTraceContextFromHTTPHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The HTTP server span ends after the response reached the client:
-	// wait for it rather than reading the recorder once.
+	// look again each time a span ends.
 	var httpSpan, mcpSpan sdktrace.ReadOnlySpan
-	eventually(t, "an MCP span whose parent is the HTTP span", func() bool {
-		ended := rec.Ended()
-		for _, s := range ended {
+	for {
+		for _, s := range rec.Ended() {
 			if s.Name() == "tools/call e__echo" {
 				mcpSpan = s
 			}
 		}
-		for _, s := range ended {
+		for _, s := range rec.Ended() {
 			if s.Name() == "POST /mcp" && mcpSpan != nil && s.SpanContext().SpanID() == mcpSpan.Parent().SpanID() {
 				httpSpan = s
 			}
 		}
-		return mcpSpan != nil && httpSpan != nil
-	})
+		if httpSpan != nil {
+			break
+		}
+		select {
+		case <-ended:
+		case <-ctxTimeout(t).Done():
+			t.Fatalf("no MCP span whose parent is the HTTP span in %v", rec.Ended())
+		}
+	}
 	if got := httpSpan.SpanContext().TraceID().String(); got != "0102030405060708090a0b0c0d0e0f10" {
 		t.Errorf("HTTP span trace %s, want the traceparent header's", got)
 	}
@@ -275,3 +281,19 @@ func TestUpstreamSpansJoinTheTrace(t *testing.T) {
 		t.Errorf("no jsonrpc.request.id on the MCP span: %v", server.Attributes())
 	}
 }
+
+// endSignal is a span processor that rings when a span ends. Its buffer of
+// one coalesces rings: a waiter looks at the recorder again after each.
+type endSignal chan struct{}
+
+func (endSignal) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+
+func (e endSignal) OnEnd(sdktrace.ReadOnlySpan) {
+	select {
+	case e <- struct{}{}:
+	default:
+	}
+}
+
+func (endSignal) Shutdown(context.Context) error   { return nil }
+func (endSignal) ForceFlush(context.Context) error { return nil }

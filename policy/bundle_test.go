@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
 )
@@ -79,7 +80,7 @@ func TestBundlesSwapAndKeepLastGood(t *testing.T) {
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 
-	log, logs := testLogger(t)
+	log, logs, recs := signalLogger(t)
 	e := NewEngine(Options{Logger: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -87,7 +88,7 @@ func TestBundlesSwapAndKeepLastGood(t *testing.T) {
 	if err := e.UseBundles(ctx, cfg); err != nil {
 		t.Fatalf("UseBundles: %v", err)
 	}
-	waitFor(t, "first activation", e.Ready)
+	recs.await(t, "first activation", loaded(""))
 	if got := e.Decide(ctx, callInput("alice")); !got.Allow || got.Revision != "authz=v1" {
 		t.Fatalf("v1: %+v", got)
 	}
@@ -96,25 +97,33 @@ func TestBundlesSwapAndKeepLastGood(t *testing.T) {
 	}
 
 	srv.set(t, "v2", map[string]string{"authz.rego": "package mcpgate.authz\ndecision := {\"allow\": false, \"reasons\": [\"v2\"]}"})
-	waitFor(t, "v2 activation", func() bool { return e.Revision() == "authz=v2" })
+	recs.await(t, "v2 activation", func(r logged) bool { return r.msg == "policy: loaded" && r.attrs["revision"] == "authz=v2" })
 	if got := e.Decide(ctx, callInput("alice")); got.Allow || got.Reasons[0] != "v2" {
 		t.Fatalf("v2: %+v", got)
 	}
 
 	srv.set(t, "v3", map[string]string{"authz.rego": "package mcpgate.authz\ndecision := {"})
+	// A download or compile failure is only recorded for Status (OPA logs
+	// it before it tells the engine): poll Status.
 	waitFor(t, "v3 failure in Status", func() bool { return e.Status().LastError != "" })
 	if got := e.Decide(ctx, callInput("alice")); got.Allow || got.Revision != "authz=v2" {
 		t.Fatalf("after broken v3: %+v, want the v2 denial", got)
 	}
 
 	srv.set(t, "v4", map[string]string{"authz.rego": "package mcpgate.authz\ndecision := {\"allow\": http.send({}).status_code == 200}"})
-	waitFor(t, "v4 refusal in Status", func() bool { return strings.Contains(e.Status().LastError, "http.send is not allowed") })
+	recs.await(t, "v4 refusal", message("policy: bundle activation refused; keeping the last good policy"))
+	if got := e.Status().LastError; !strings.Contains(got, "http.send is not allowed") {
+		t.Errorf("LastError after v4 = %q, want the http.send refusal", got)
+	}
 	if got := e.Revision(); got != "authz=v2" {
 		t.Fatalf("revision after refused v4 = %s, want authz=v2", got)
 	}
 
 	// OPA's console decision log got the decisions, arguments masked.
-	waitFor(t, "OPA console decision log", func() bool { return strings.Contains(logs.String(), "Decision Log") })
+	e.dlog.Load().Close() // writes every queued decision to OPA's plugin
+	if !strings.Contains(logs.String(), "Decision Log") {
+		t.Fatalf("no decision in OPA's console decision log:\n%s", logs)
+	}
 	if strings.Contains(logs.String(), "hunter2") || !strings.Contains(logs.String(), "[masked]") {
 		t.Errorf("OPA decision log not masked by default:\n%s", logs)
 	}
@@ -154,19 +163,32 @@ func TestBundlesOPADecisionLogGetsMaskedInput(t *testing.T) {
 	})
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
-	log, logs := testLogger(t)
+	log, logs, recs := signalLogger(t)
 	e := NewEngine(Options{Logger: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := e.UseBundles(ctx, opaConfig(hs.URL, "decision_logs:\n  console: true\n  mask_decision: /nowhere/mask\n")); err != nil {
 		t.Fatalf("UseBundles: %v", err)
 	}
-	waitFor(t, "activation", e.Ready)
+	recs.await(t, "activation", loaded(""))
 	if !e.Decide(ctx, callInput("alice")).Allow {
 		t.Fatal("alice denied")
 	}
-	waitFor(t, "OPA console decision log", func() bool { return strings.Contains(logs.String(), "Decision Log") })
-	if out := logs.String(); strings.Contains(out, "hunter2") || !strings.Contains(out, `n1`) {
+	e.dlog.Load().Close() // writes every queued decision to OPA's plugin
+	if out := logs.String(); !strings.Contains(out, "Decision Log") || strings.Contains(out, "hunter2") || !strings.Contains(out, `n1`) {
 		t.Errorf("OPA decision log: want the password erased by the policy's mask and the id kept:\n%s", out)
+	}
+}
+
+// waitFor polls cond for a state the engine reaches with no record to wait
+// for; the deadline only bounds a failing test.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

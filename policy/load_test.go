@@ -38,9 +38,9 @@ decision := {"allow": true} if {
 `
 
 // dirEngine returns an engine that loaded dir.
-func dirEngine(t *testing.T, dir string) *Engine {
+func dirEngine(t *testing.T, dir string, opts Options) *Engine {
 	t.Helper()
-	e := newEngine(t, nil, Options{})
+	e := newEngine(t, nil, opts)
 	if err := e.LoadDir(dir); err != nil {
 		t.Fatalf("LoadDir(%s): %v", dir, err)
 	}
@@ -60,7 +60,7 @@ func TestLoadDirMergesDataAtDirectoryPaths(t *testing.T) {
 		"README.md":                   "# not policy",
 		"groups/engineering/notes.md": "ignored",
 	})
-	e := dirEngine(t, dir)
+	e := dirEngine(t, dir, Options{})
 	if got := e.Decide(context.Background(), callInput("alice")); !got.Allow {
 		t.Errorf("engineering on notes: %+v, want allow", got)
 	}
@@ -79,7 +79,7 @@ func TestLoadDirErrorKeepsLastGood(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"authz.rego": allowAlice})
-	e := dirEngine(t, dir)
+	e := dirEngine(t, dir, Options{})
 	rev := e.Revision()
 	writeFiles(t, dir, map[string]string{"authz.rego": "package mcpgate.authz\ndecision := {"})
 	if err := e.LoadDir(dir); err == nil {

@@ -5,43 +5,37 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 )
 
-// waitFor polls cond every 10ms for up to 10s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// watchedEngine is dirEngine with its log collected, to wait for reloads.
+func watchedEngine(t *testing.T, dir string) (*Engine, *logRecords) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	log, _, recs := signalLogger(t)
+	return dirEngine(t, dir, Options{Logger: log}), recs
 }
 
 func TestWatchDirReloadsOnChange(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"authz.rego": allowAlice})
-	e := dirEngine(t, dir)
+	e, logs := watchedEngine(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e.WatchDir(ctx, dir)
 
 	rev := e.Revision()
 	writeFiles(t, dir, map[string]string{"sub/data.json": `{"closed": true}`})
-	waitFor(t, "reload after a new data file", func() bool { return e.Revision() != rev })
+	logs.await(t, "reload after a new data file", loaded(rev))
 
 	rev = e.Revision()
 	writeFiles(t, dir, map[string]string{"authz.rego": "package mcpgate.authz\ndecision := {"})
-	waitFor(t, "the broken reload to be reported", func() bool { return e.Status().LastError != "" })
-	if e.Revision() != rev || !e.Decide(ctx, callInput("alice")).Allow {
-		t.Fatal("broken file replaced the last good policy")
+	logs.await(t, "the broken reload to be reported", message("policy: reload failed; keeping the last good policy"))
+	if e.Revision() != rev || e.Status().LastError == "" || !e.Decide(ctx, callInput("alice")).Allow {
+		t.Fatalf("broken file replaced the last good policy or was not reported: Status %+v", e.Status())
 	}
 
 	writeFiles(t, dir, map[string]string{"authz.rego": "package mcpgate.authz\ndecision := {\"allow\": false}"})
-	waitFor(t, "reload of the fixed file", func() bool { return e.Revision() != rev })
+	logs.await(t, "reload of the fixed file", loaded(rev))
 	if e.Decide(ctx, callInput("alice")).Allow || e.Status().LastError != "" {
 		t.Errorf("after fix: Status %+v", e.Status())
 	}
@@ -55,7 +49,7 @@ func TestWatchDirConfigMapSwap(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"..v1/authz.rego": allowAlice})
 	must(t, os.Symlink("..v1", filepath.Join(dir, "..data")))
 	must(t, os.Symlink("..data/authz.rego", filepath.Join(dir, "authz.rego")))
-	e := dirEngine(t, dir)
+	e, logs := watchedEngine(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e.WatchDir(ctx, dir)
@@ -68,7 +62,7 @@ func TestWatchDirConfigMapSwap(t *testing.T) {
 	must(t, os.Symlink("..v2", filepath.Join(dir, "..data_tmp")))
 	must(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
 	must(t, os.RemoveAll(filepath.Join(dir, "..v1")))
-	waitFor(t, "reload after the ..data swap", func() bool { return e.Revision() != rev })
+	logs.await(t, "reload after the ..data swap", loaded(rev))
 	if e.Decide(ctx, callInput("alice")).Allow {
 		t.Error("v2 should deny")
 	}

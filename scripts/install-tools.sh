@@ -91,7 +91,7 @@ install_everything_server() {
   ln -sfn "$dir/everything-server" "$MCPGATE_TOOLS_BIN/everything-server"
 }
 
-# install_dex builds the Dex OIDC provider (tests: internal/testtools/dex.go).
+# install_dex builds the Dex OIDC provider (tests: internal/testtools/dex).
 # `go install github.com/dexidp/dex/cmd/dex@...` is refused because Dex's
 # go.mod has a replace directive (api/v2 => ./api/v2). A throwaway module
 # that requires Dex as a tool builds it: replace directives apply only in the
@@ -140,7 +140,7 @@ install_dex() {
 }
 
 # install_collector builds an OpenTelemetry Collector distribution
-# (tests: internal/testtools/collector.go) with the collector builder
+# (tests: internal/testtools/collector) with the collector builder
 # (go.opentelemetry.io/collector/cmd/builder, itself installed into the
 # version's directory). The manifest, written here, holds only what the
 # tests use: the otlp receiver, the batch processor, the debug and otlphttp

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcpgate/mcpgate/internal/testtools"
-
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/mcpgate/mcpgate/internal/testtools/devsignin"
 )
 
 func TestSignInPage(t *testing.T) {
@@ -33,7 +33,7 @@ func TestSignInPage(t *testing.T) {
 	if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("Content-Security-Policy = %q, want frame-ancestors 'none'", csp)
 	}
-	f, err := testtools.ParseDevSignIn(u, page)
+	f, err := devsignin.ParseDevSignIn(u, page)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestSignInPageEscapes(t *testing.T) {
 	if strings.Contains(string(page), "<script>") {
 		t.Fatalf("page contains unescaped markup:\n%s", page)
 	}
-	f, err := testtools.ParseDevSignIn(u, page)
+	f, err := devsignin.ParseDevSignIn(u, page)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestAuthorizeRedirect(t *testing.T) {
 		t.Fatalf("register: %d %v", status, out)
 	}
 	c := registered{ID: out["client_id"].(string), Redirect: "http://localhost:7777/cb?keep=1"}
-	loc, err := testtools.DevSignIn(t.Context(), h.http, h.issuer+"/authorize?"+h.authorizeParams(c).Encode(), "bob")
+	loc, err := devsignin.DevSignIn(t.Context(), h.http, h.issuer+"/authorize?"+h.authorizeParams(c).Encode(), "bob")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestSignInPostErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			u := h.issuer + "/authorize?" + h.authorizeParams(c).Encode()
 			_, _, page := h.get(t, u)
-			f, err := testtools.ParseDevSignIn(u, page)
+			f, err := devsignin.ParseDevSignIn(u, page)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,11 +8,11 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/mcpgate/mcpgate/internal/testtools"
-
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/mcpgate/mcpgate/internal/testtools/devsignin"
 )
 
 // mountProtectedMCP adds, beside the provider, a tiny MCP server at /mcp
@@ -64,7 +64,7 @@ func TestGoSDKClientFlow(t *testing.T) {
 
 	var fetches atomic.Int32
 	browser := h.http // does not follow the final redirect to the client's callback
-	handler, err := testtools.DevOAuthHandler(browser, "alice", "devidp e2e test", &fetches)
+	handler, err := devsignin.DevOAuthHandler(browser, "alice", "devidp e2e test", &fetches)
 	if err != nil {
 		t.Fatalf("NewAuthorizationCodeHandler: %v", err)
 	}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/internal/testtools/devsignin"
 )
 
 // clock is a settable test clock.
@@ -150,7 +150,7 @@ func (h *harness) authorizeParams(c registered) url.Values {
 // code runs the sign-in for c as alice and returns the authorization code.
 func (h *harness) code(t *testing.T, c registered) string {
 	t.Helper()
-	loc, err := testtools.DevSignIn(t.Context(), h.http, h.issuer+"/authorize?"+h.authorizeParams(c).Encode(), "alice")
+	loc, err := devsignin.DevSignIn(t.Context(), h.http, h.issuer+"/authorize?"+h.authorizeParams(c).Encode(), "alice")
 	if err != nil {
 		t.Fatalf("sign in: %v", err)
 	}

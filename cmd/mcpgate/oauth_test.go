@@ -7,9 +7,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/mcpgate/mcpgate/internal/testtools/devsignin"
 )
 
 // TestDevOAuthFlow signs in to `mcpgate dev` as an MCP client does, with
@@ -22,7 +23,7 @@ func TestDevOAuthFlow(t *testing.T) {
 	r := start(t, newTestEnv(nil), "dev", "--addr", "127.0.0.1:0")
 	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	var signIns atomic.Int32
-	h, err := testtools.DevOAuthHandler(browser, "bob", "cli test", &signIns)
+	h, err := devsignin.DevOAuthHandler(browser, "bob", "cli test", &signIns)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,8 +37,8 @@ func (l *SyncBuffer) String() string {
 	return l.b.String()
 }
 
-// proc is a started process, in its own process group.
-type proc struct {
+// Proc is a started process, in its own process group.
+type Proc struct {
 	name string
 	cmd  *exec.Cmd
 	out  *SyncBuffer
@@ -46,12 +46,12 @@ type proc struct {
 	err  error         // Wait's result, valid once done is closed
 }
 
-// startProc starts cmd in a new process group, collecting its stdout and
+// StartProc starts cmd in a new process group, collecting its stdout and
 // stderr, and registers a cleanup that kills the whole group (SIGTERM, then
 // SIGKILL after a grace period) and logs the output if the test failed.
-func startProc(t testing.TB, name string, cmd *exec.Cmd) (*proc, error) {
+func StartProc(t testing.TB, name string, cmd *exec.Cmd) (*Proc, error) {
 	t.Helper()
-	p := &proc{name: name, cmd: cmd, out: &SyncBuffer{}, done: make(chan struct{})}
+	p := &Proc{name: name, cmd: cmd, out: &SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
 	setProcAttrs(cmd)
@@ -63,7 +63,7 @@ func startProc(t testing.TB, name string, cmd *exec.Cmd) (*proc, error) {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		p.stop()
+		p.Stop()
 		if t.Failed() {
 			t.Logf("output of %s (%v):\n%s", name, cmd.Args, p.out.String())
 		}
@@ -71,8 +71,8 @@ func startProc(t testing.TB, name string, cmd *exec.Cmd) (*proc, error) {
 	return p, nil
 }
 
-// stop kills the process group and waits for the process to exit.
-func (p *proc) stop() {
+// Stop kills the process group and waits for the process to exit.
+func (p *Proc) Stop() {
 	select {
 	case <-p.done:
 		killGroup(p.cmd, true) // the leader is gone; reap any children left
@@ -91,7 +91,7 @@ func (p *proc) stop() {
 
 // waitListening polls addr until it accepts a TCP connection, the process
 // exits, or StartTimeout passes.
-func (p *proc) waitListening(addr string) error {
+func (p *Proc) waitListening(addr string) error {
 	deadline := time.Now().Add(StartTimeout)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
@@ -130,19 +130,19 @@ func FreeAddr(t testing.TB) string {
 // startListening starts the command that mk builds for a fresh loopback
 // address and waits until it listens, trying up to three addresses in case
 // a port was taken between FreeAddr and the server's bind.
-func startListening(t testing.TB, name string, mk func(addr string) *exec.Cmd) (string, *proc) {
+func startListening(t testing.TB, name string, mk func(addr string) *exec.Cmd) (string, *Proc) {
 	t.Helper()
 	var errs []error
 	for range 3 {
 		addr := FreeAddr(t)
-		p, err := startProc(t, name, mk(addr))
+		p, err := StartProc(t, name, mk(addr))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err = p.waitListening(addr); err == nil {
 			return addr, p
 		}
-		p.stop()
+		p.Stop()
 		errs = append(errs, err)
 		select {
 		case <-p.done:
@@ -155,9 +155,9 @@ func startListening(t testing.TB, name string, mk func(addr string) *exec.Cmd) (
 	return "", nil
 }
 
-// commandContext is exec.CommandContext whose cancellation kills the whole
+// CommandContext is exec.CommandContext whose cancellation kills the whole
 // process group rather than only the leader.
-func commandContext(ctx context.Context, name string, args ...string) *exec.Cmd {
+func CommandContext(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Cancel = func() error {
 		killGroup(cmd, true)
@@ -166,6 +166,19 @@ func commandContext(ctx context.Context, name string, args ...string) *exec.Cmd 
 	cmd.WaitDelay = 10 * time.Second
 	return cmd
 }
+
+// Name is the name the process was started with.
+func (p *Proc) Name() string { return p.name }
+
+// Done is closed when the process has exited.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Err is the process's exit error (nil for exit status 0), valid once Done
+// is closed.
+func (p *Proc) Err() error { return p.err }
+
+// Output returns what the process wrote to stdout and stderr so far.
+func (p *Proc) Output() string { return p.out.String() }
 
 // StartListening starts the server command mk builds for a free loopback
 // address, in its own process group, waits until it accepts connections and
@@ -180,7 +193,7 @@ func StartListening(t testing.TB, name string, mk func(addr string) *exec.Cmd) s
 // Server is a server process started by StartServer.
 type Server struct {
 	Addr string // the loopback address it listens on
-	p    *proc
+	p    *Proc
 }
 
 // StartServer is StartListening returning a handle, for tests that stop
@@ -206,4 +219,4 @@ func (s *Server) Wait(ctx context.Context) error {
 }
 
 // Output returns what the process wrote to stdout and stderr so far.
-func (s *Server) Output() string { return s.p.out.String() }
+func (s *Server) Output() string { return s.p.Output() }

@@ -1,4 +1,4 @@
-package testtools
+package conformance
 
 import (
 	"context"
@@ -15,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/internal/testtools/node"
 )
 
 // ConformancePackage returns the npm prefix name (under NPMDir) that
@@ -212,8 +215,8 @@ const ConformanceTimeout = 15 * time.Minute
 // result at all, fails the test.
 func Conformance(t testing.TB, version, url string, args ...string) *ConformanceResult {
 	t.Helper()
-	node := Node22(t)
-	script := NPMPackageBin(t, ConformancePackage(version), "conformance")
+	node22 := node.Node22(t)
+	script := node.NPMPackageBin(t, ConformancePackage(version), "conformance")
 	outDir := filepath.Join(t.TempDir(), "results")
 
 	ctx, cancel := context.WithTimeout(context.Background(), ConformanceTimeout)
@@ -227,29 +230,29 @@ func Conformance(t testing.TB, version, url string, args ...string) *Conformance
 	}
 
 	argv := append([]string{script, "server", "--url", url, "--output-dir", outDir}, args...)
-	cmd := commandContext(ctx, node, argv...)
-	cmd.Env = cleanEnv(t, node)
+	cmd := testtools.CommandContext(ctx, node22, argv...)
+	cmd.Env = node.Env(t, node22)
 	cmd.Dir = t.TempDir()
-	p, err := startProc(t, "conformance "+version, cmd)
+	p, err := testtools.StartProc(t, "conformance "+version, cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-p.done
+	<-p.Done()
 	res := &ConformanceResult{
 		Version:   version,
 		Args:      args,
 		Scenarios: map[string]*ScenarioResult{},
 		NotScored: map[string]string{},
-		Output:    p.out.String(),
+		Output:    p.Output(),
 		OutputDir: outDir,
 	}
 	var exitErr *exec.ExitError
 	switch {
-	case p.err == nil:
-	case errors.As(p.err, &exitErr) && exitErr.ExitCode() >= 0:
+	case p.Err() == nil:
+	case errors.As(p.Err(), &exitErr) && exitErr.ExitCode() >= 0:
 		res.ExitCode = exitErr.ExitCode()
 	default:
-		t.Fatalf("conformance %s %v: %v (context: %v)\noutput:\n%s", version, args, p.err, ctx.Err(), res.Output)
+		t.Fatalf("conformance %s %v: %v (context: %v)\noutput:\n%s", version, args, p.Err(), ctx.Err(), res.Output)
 	}
 	if ctx.Err() != nil {
 		t.Fatalf("conformance %s %v: timed out: %v\noutput:\n%s", version, args, ctx.Err(), res.Output)

@@ -1,4 +1,4 @@
-package testtools
+package dex
 
 import (
 	"context"
@@ -15,18 +15,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testtools"
 )
 
 // DexVersion is the Dex release scripts/install-tools.sh builds into
-// ToolsBin()/dex.
+// testtools.ToolsBin()/dex.
 const DexVersion = "v2.45.1"
 
-// DexBin returns the path of the Dex OIDC provider (ToolsBin()/dex).
+// DexBin returns the path of the Dex OIDC provider (testtools.ToolsBin()/dex).
 func DexBin(t testing.TB) string {
 	t.Helper()
-	p := filepath.Join(ToolsBin(), "dex")
-	if err := isExecutable(p); err != nil {
-		missing(t, "dex "+DexVersion+" (OIDC provider)", err.Error())
+	p := filepath.Join(testtools.ToolsBin(), "dex")
+	if err := testtools.IsExecutable(p); err != nil {
+		testtools.Missing(t, "dex "+DexVersion+" (OIDC provider)", err.Error())
 	}
 	return p
 }
@@ -127,7 +129,7 @@ func (d *Dex) AuthURL() string { return d.Issuer + "/auth" }
 func (d *Dex) KeysURL() string { return d.Issuer + "/keys" }
 
 // DexStartTimeout bounds how long Dex may take to serve its discovery document.
-const DexStartTimeout = StartTimeout
+const DexStartTimeout = testtools.StartTimeout
 
 // dexConfig builds Dex's configuration. Only the web.http listener is
 // configured: without telemetry.http and grpc.addr Dex opens no other
@@ -224,18 +226,18 @@ func StartDex(t testing.TB, clients []DexClient, users []DexUser) *Dex {
 	}
 
 	dir := t.TempDir()
-	var last *proc
+	var last *testtools.Proc
 	// Registered before the processes start, so it runs after their
 	// cleanups stopped them: the output is complete. startProc already
 	// logs it when the test failed.
 	t.Cleanup(func() {
 		if last != nil && !t.Failed() {
-			t.Logf("output of dex (%s):\n%s", last.name, last.out.String())
+			t.Logf("output of dex (%s):\n%s", last.Name(), last.Output())
 		}
 	})
 	var errs []error
 	for attempt := range 3 {
-		addr := FreeAddr(t)
+		addr := testtools.FreeAddr(t)
 		d := &Dex{
 			Issuer:       "http://" + addr + "/dex",
 			ClientID:     clients[0].ID,
@@ -256,7 +258,7 @@ func StartDex(t testing.TB, clients []DexClient, users []DexUser) *Dex {
 		// Nothing of the test's environment: Dex reads DEX_* variables
 		// (feature flags, DEX_FRONTEND_DIR).
 		cmd.Env = []string{"HOME=" + dir}
-		p, err := startProc(t, "dex "+addr, cmd)
+		p, err := testtools.StartProc(t, "dex "+addr, cmd)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,11 +267,11 @@ func StartDex(t testing.TB, clients []DexClient, users []DexUser) *Dex {
 		if err = waitDexReady(p, d.Issuer); err == nil {
 			return d
 		}
-		p.stop()
+		p.Stop()
 		errs = append(errs, err)
 		select {
-		case <-p.done:
-			if strings.Contains(p.out.String(), "address already in use") {
+		case <-p.Done():
+			if strings.Contains(p.Output(), "address already in use") {
 				continue // the port was taken: try another one
 			}
 		default:
@@ -282,7 +284,7 @@ func StartDex(t testing.TB, clients []DexClient, users []DexUser) *Dex {
 
 // waitDexReady polls the discovery document until it answers 200 with the
 // expected issuer, the process exits, or DexStartTimeout passes.
-func waitDexReady(p *proc, issuer string) error {
+func waitDexReady(p *testtools.Proc, issuer string) error {
 	deadline := time.Now().Add(DexStartTimeout)
 	client := &http.Client{Timeout: time.Second}
 	u := issuer + "/.well-known/openid-configuration"
@@ -293,15 +295,15 @@ func waitDexReady(p *proc, issuer string) error {
 			return nil
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited before serving %s: %v\noutput:\n%s", p.name, u, p.err, p.out.String())
+		case <-p.Done():
+			return fmt.Errorf("%s exited before serving %s: %v\noutput:\n%s", p.Name(), u, p.Err(), p.Output())
 		default:
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %s not ready after %v: %v\noutput:\n%s", p.name, u, DexStartTimeout, lastErr, p.out.String())
+			return fmt.Errorf("%s: %s not ready after %v: %v\noutput:\n%s", p.Name(), u, DexStartTimeout, lastErr, p.Output())
 		}
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -1,19 +1,12 @@
-package testtools_test
+package dex_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
-	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,19 +14,20 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/internal/testtools/dex"
 )
 
 var (
-	dexGateway = testtools.DexClient{ID: "mcpgate-gateway", Secret: "gateway-secret",
+	dexGateway = dex.DexClient{ID: "mcpgate-gateway", Secret: "gateway-secret",
 		RedirectURIs: []string{"http://127.0.0.1:8765/oauth/callback"}}
 	// The upstream trusts the gateway: the gateway may ask for tokens whose
 	// audience includes the upstream (scope audience:server:client_id:mcp-upstream).
-	dexUpstream = testtools.DexClient{ID: "mcp-upstream", Secret: "upstream-secret",
+	dexUpstream = dex.DexClient{ID: "mcp-upstream", Secret: "upstream-secret",
 		TrustedPeers: []string{"mcpgate-gateway"}}
-	dexAlice = testtools.DexUser{Email: "alice@example.com", Username: "alice", Password: "alice-password",
+	dexAlice = dex.DexUser{Email: "alice@example.com", Username: "alice", Password: "alice-password",
 		Name: "Alice Liddell", PreferredUsername: "alice.l", Groups: []string{"mcp-users", "mcp-admins"},
 		UserID: "2f1c8c44-7f5e-4d1e-9c3a-0b8f2d7e6a11"}
-	dexBob = testtools.DexUser{Email: "bob@example.com", Username: "bob", Password: "bob-password"}
+	dexBob = dex.DexUser{Email: "bob@example.com", Username: "bob", Password: "bob-password"}
 )
 
 // claimsOf verifies raw with a go-oidc verifier for clientID and returns
@@ -58,7 +52,7 @@ func logClaims(t *testing.T, what string, claims map[string]any) {
 
 func TestDex(t *testing.T) {
 	t.Parallel()
-	d := testtools.StartDex(t, []testtools.DexClient{dexGateway, dexUpstream}, []testtools.DexUser{dexAlice, dexBob})
+	d := dex.StartDex(t, []dex.DexClient{dexGateway, dexUpstream}, []dex.DexUser{dexAlice, dexBob})
 	if u, err := url.Parse(d.Issuer); err != nil || u.Hostname() != "127.0.0.1" || u.Path != "/dex" {
 		t.Fatalf("issuer %q is not http://127.0.0.1:PORT/dex (%v)", d.Issuer, err)
 	}
@@ -86,14 +80,14 @@ func TestDex(t *testing.T) {
 	if disc.TokenEndpoint != d.TokenURL() {
 		t.Errorf("token_endpoint = %s, want %s", disc.TokenEndpoint, d.TokenURL())
 	}
-	for _, g := range testtools.DexGrantTypes {
+	for _, g := range dex.DexGrantTypes {
 		if !slices.Contains(disc.GrantTypes, g) {
 			t.Errorf("grant type %s not in grant_types_supported %v", g, disc.GrantTypes)
 		}
 	}
 
 	t.Run("ListensOnlyOnLoopback", func(t *testing.T) {
-		addrs := listeningAddrs(t, d.Pid)
+		addrs := testtools.ListeningAddrs(t, d.Pid)
 		u, _ := url.Parse(d.Issuer)
 		if len(addrs) != 1 || addrs[0] != u.Host {
 			t.Errorf("dex listens on %v, want only %s", addrs, u.Host)
@@ -113,7 +107,7 @@ func TestDex(t *testing.T) {
 		if err != nil {
 			t.Fatalf("verify access token for %s: %v", dexGateway.ID, err)
 		}
-		logClaims(t, "access token claims (scopes "+strings.Join(testtools.DexDefaultScopes, " ")+")", claims)
+		logClaims(t, "access token claims (scopes "+strings.Join(dex.DexDefaultScopes, " ")+")", claims)
 		if tok.Issuer != d.Issuer || claims["iss"] != d.Issuer {
 			t.Errorf("iss = %q, want %q", tok.Issuer, d.Issuer)
 		}
@@ -189,7 +183,7 @@ func TestDex(t *testing.T) {
 	t.Run("Errors", func(t *testing.T) {
 		for _, tc := range []struct {
 			name       string
-			client     testtools.DexClient
+			client     dex.DexClient
 			user, pw   string
 			status     int
 			code       string
@@ -199,11 +193,11 @@ func TestDex(t *testing.T) {
 			{"WrongPassword", dexGateway, dexAlice.Email, "bob-password", 401, "access_denied", nil, ""},
 			{"UnknownUser", dexGateway, "mallory@example.com", "password", 401, "access_denied", nil, ""},
 			{"UsernameIsNotLogin", dexGateway, dexAlice.Username, dexAlice.Password, 401, "access_denied", nil, ""},
-			{"WrongClientSecret", testtools.DexClient{ID: dexGateway.ID, Secret: "nope"}, dexAlice.Email, dexAlice.Password, 401, "invalid_client", nil, ""},
+			{"WrongClientSecret", dex.DexClient{ID: dexGateway.ID, Secret: "nope"}, dexAlice.Email, dexAlice.Password, 401, "invalid_client", nil, ""},
 			{"NoOpenIDScope", dexGateway, dexAlice.Email, dexAlice.Password, 400, "invalid_request", []string{"email"}, "openid"},
 		} {
 			_, err := d.PasswordGrant(ctx, tc.client, tc.user, tc.pw, tc.scopes...)
-			var te *testtools.DexTokenError
+			var te *dex.DexTokenError
 			if !errors.As(err, &te) || te.Status != tc.status || te.Code != tc.code || !strings.Contains(te.Description, tc.wantInDesc) {
 				t.Errorf("%s: err = %v, want HTTP %d %s", tc.name, err, tc.status, tc.code)
 			}
@@ -225,14 +219,14 @@ func TestDexCleanup(t *testing.T) {
 	t.Parallel()
 	var host string
 	t.Run("start", func(t *testing.T) {
-		d := testtools.StartDex(t, nil, nil)
+		d := dex.StartDex(t, nil, nil)
 		u, err := url.Parse(d.Issuer)
 		if err != nil {
 			t.Fatal(err)
 		}
 		host = u.Host
 		// The defaults work.
-		d.PasswordToken(t, testtools.DefaultDexClient, testtools.DefaultDexUser.Email, testtools.DefaultDexUser.Password)
+		d.PasswordToken(t, dex.DefaultDexClient, dex.DefaultDexUser.Email, dex.DefaultDexUser.Password)
 	})
 	if host == "" {
 		t.Skip("dex did not start")
@@ -241,65 +235,4 @@ func TestDexCleanup(t *testing.T) {
 		c.Close()
 		t.Fatalf("%s still accepts connections after cleanup", host)
 	}
-}
-
-// listeningAddrs returns the TCP addresses the process pid listens on, read
-// from /proc (Linux only; skips elsewhere).
-func listeningAddrs(t *testing.T, pid int) []string {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("needs /proc")
-	}
-	fdDir := fmt.Sprintf("/proc/%d/fd", pid)
-	fds, err := os.ReadDir(fdDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inodes := map[string]bool{}
-	for _, fd := range fds {
-		link, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
-		if err == nil && strings.HasPrefix(link, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
-		}
-	}
-	var addrs []string
-	for _, file := range []string{"tcp", "tcp6"} {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(f)
-		sc.Scan() // header
-		for sc.Scan() {
-			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 || fields[3] != "0A" || !inodes[fields[9]] {
-				continue
-			}
-			addrs = append(addrs, procNetAddr(t, fields[1]))
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	slices.Sort(addrs)
-	return addrs
-}
-
-// procNetAddr decodes an address of /proc/net/tcp{,6}: the IP in hex, as
-// 32-bit words in host byte order (assumed little-endian: amd64, arm64),
-// ":", the port in hex.
-func procNetAddr(t *testing.T, s string) string {
-	t.Helper()
-	ipHex, portHex, ok := strings.Cut(s, ":")
-	b, err := hex.DecodeString(ipHex)
-	port, err2 := strconv.ParseUint(portHex, 16, 16)
-	if !ok || err != nil || err2 != nil || len(b)%4 != 0 {
-		t.Fatalf("bad /proc/net address %q", s)
-	}
-	for i := 0; i < len(b); i += 4 {
-		b[i], b[i+1], b[i+2], b[i+3] = b[i+3], b[i+2], b[i+1], b[i]
-	}
-	return net.JoinHostPort(net.IP(b).String(), strconv.Itoa(int(port)))
 }

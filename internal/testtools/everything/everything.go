@@ -1,9 +1,13 @@
-package testtools
+package everything
 
 import (
 	"net"
 	"os/exec"
+	"path/filepath"
 	"testing"
+
+	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/internal/testtools/node"
 )
 
 // StartEverythingServer starts the go-sdk conformance fixture
@@ -20,7 +24,7 @@ func StartEverythingServer(t testing.TB, stateless bool) string {
 	if stateless {
 		mode = "-stateless=true"
 	}
-	addr, _ := startListening(t, "everything-server "+mode, func(addr string) *exec.Cmd {
+	addr := testtools.StartListening(t, "everything-server "+mode, func(addr string) *exec.Cmd {
 		cmd := exec.Command(bin, "-http", addr, mode)
 		cmd.Env = []string{"HOME=" + t.TempDir()}
 		return cmd
@@ -28,7 +32,7 @@ func StartEverythingServer(t testing.TB, stateless bool) string {
 	return "http://" + addr + "/"
 }
 
-// ServerEverythingTSPackage is the npm prefix (under NPMDir) holding
+// ServerEverythingTSPackage is the npm prefix (under testtools.NPMDir) holding
 // @modelcontextprotocol/server-everything.
 const ServerEverythingTSPackage = "server-everything-2026.8.31"
 
@@ -43,14 +47,25 @@ const ServerEverythingTSPackage = "server-everything-2026.8.31"
 // variable it sees. Its process group is killed in t.Cleanup.
 func StartServerEverythingTS(t testing.TB) string {
 	t.Helper()
-	node := Node22(t)
-	script := NPMPackageBin(t, ServerEverythingTSPackage, "mcp-server-everything")
-	addr, _ := startListening(t, "server-everything (TypeScript)", func(addr string) *exec.Cmd {
+	node22 := node.Node22(t)
+	script := node.NPMPackageBin(t, ServerEverythingTSPackage, "mcp-server-everything")
+	addr := testtools.StartListening(t, "server-everything (TypeScript)", func(addr string) *exec.Cmd {
 		_, port, _ := net.SplitHostPort(addr)
-		cmd := exec.Command(node, script, "streamableHttp")
-		cmd.Env = append(cleanEnv(t, node), "PORT="+port)
+		cmd := exec.Command(node22, script, "streamableHttp")
+		cmd.Env = append(node.Env(t, node22), "PORT="+port)
 		cmd.Dir = t.TempDir()
 		return cmd
 	})
 	return "http://" + addr + "/mcp"
+}
+
+// EverythingServerBin returns the path of the go-sdk conformance fixture
+// (github.com/modelcontextprotocol/go-sdk/conformance/everything-server).
+func EverythingServerBin(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(testtools.ToolsBin(), "everything-server")
+	if err := testtools.IsExecutable(p); err != nil {
+		testtools.Missing(t, "everything-server (go-sdk conformance fixture)", err.Error())
+	}
+	return p
 }

@@ -1,4 +1,4 @@
-package testtools_test
+package collector_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/internal/testtools/collector"
 )
 
 // TestCollector sends a span to the collector over OTLP/HTTP and waits for
@@ -25,8 +26,8 @@ import (
 // loopback OTLP/HTTP port only.
 func TestCollector(t *testing.T) {
 	t.Parallel()
-	sink := testtools.StartOTLPSink(t)
-	endpoint := testtools.StartCollector(t, sink.URL)
+	sink := collector.StartOTLPSink(t)
+	endpoint := collector.StartCollector(t, sink.URL)
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" || u.Port() == "" || u.Path != "" {
 		t.Fatalf("endpoint %q is not http://127.0.0.1:PORT (%v)", endpoint, err)
@@ -61,7 +62,7 @@ func TestCollector(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST %s/v1/traces: %s", endpoint, resp.Status)
 	}
-	spans := sink.WaitFor(t, 30*time.Second, "test-span", func(spans []testtools.ReceivedSpan) bool {
+	spans := sink.WaitFor(t, 30*time.Second, "test-span", func(spans []collector.ReceivedSpan) bool {
 		return len(spans) > 0
 	})
 	sp := spans[0]
@@ -74,7 +75,7 @@ func TestCollector(t *testing.T) {
 	// The collector opens no socket but its OTLP/HTTP receiver: no gRPC,
 	// no Prometheus endpoint of its own telemetry (:8888).
 	pid := collectorPid(t)
-	if addrs := listeningAddrs(t, pid); len(addrs) != 1 || addrs[0] != u.Host {
+	if addrs := testtools.ListeningAddrs(t, pid); len(addrs) != 1 || addrs[0] != u.Host {
 		t.Errorf("collector listens on %v, want only %s", addrs, u.Host)
 	}
 }
@@ -83,7 +84,7 @@ func TestCollector(t *testing.T) {
 // started (Linux only; skips elsewhere).
 func collectorPid(t *testing.T) int {
 	t.Helper()
-	bin, err := filepath.EvalSymlinks(testtools.CollectorBin(t))
+	bin, err := filepath.EvalSymlinks(collector.CollectorBin(t))
 	if err != nil {
 		t.Fatal(err)
 	}

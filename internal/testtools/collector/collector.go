@@ -1,4 +1,4 @@
-package testtools
+package collector
 
 import (
 	"compress/gzip"
@@ -23,21 +23,23 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/mcpgate/mcpgate/internal/testtools"
 )
 
 // CollectorVersion is the OpenTelemetry Collector release whose builder and
 // core components scripts/install-tools.sh builds into
-// ToolsBin()/otelcol-mcpgate.
+// testtools.ToolsBin()/otelcol-mcpgate.
 const CollectorVersion = "v0.165.0"
 
 // CollectorBin returns the path of the OpenTelemetry Collector distribution
-// built by scripts/install-tools.sh (ToolsBin()/otelcol-mcpgate: the otlp
+// built by scripts/install-tools.sh (testtools.ToolsBin()/otelcol-mcpgate: the otlp
 // receiver, the batch processor, the debug and otlphttp exporters).
 func CollectorBin(t testing.TB) string {
 	t.Helper()
-	p := filepath.Join(ToolsBin(), "otelcol-mcpgate")
-	if err := isExecutable(p); err != nil {
-		missing(t, "otelcol-mcpgate "+CollectorVersion+" (OpenTelemetry Collector)", err.Error())
+	p := filepath.Join(testtools.ToolsBin(), "otelcol-mcpgate")
+	if err := testtools.IsExecutable(p); err != nil {
+		testtools.Missing(t, "otelcol-mcpgate "+CollectorVersion+" (OpenTelemetry Collector)", err.Error())
 	}
 	return p
 }
@@ -97,7 +99,7 @@ func StartCollector(t testing.TB, forwardTo string) string {
 	t.Helper()
 	bin := CollectorBin(t)
 	dir := t.TempDir()
-	addr, _ := startListening(t, "otelcol-mcpgate", func(addr string) *exec.Cmd {
+	addr := testtools.StartListening(t, "otelcol-mcpgate", func(addr string) *exec.Cmd {
 		cfg := filepath.Join(dir, "otelcol-"+strings.ReplaceAll(addr, ":", "_")+".yaml")
 		// JSON is YAML: the collector reads it as is.
 		data, err := json.MarshalIndent(collectorConfig(addr, forwardTo), "", "  ")

@@ -1,28 +1,23 @@
-package testtools_test
+package conformance_test
 
 import (
-	"context"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/internal/testtools/conformance"
+	"github.com/mcpgate/mcpgate/internal/testtools/everything"
 )
 
-func logResult(t *testing.T, r *testtools.ConformanceResult) {
+func logResult(t *testing.T, r *conformance.ConformanceResult) {
 	t.Helper()
 	t.Log("\n" + r.Summary())
 }
 
 // assertFailing checks that no scenario outside allowed fails. A scenario
 // of allowed that passes is only logged: the list may then be trimmed.
-func assertFailing(t *testing.T, r *testtools.ConformanceResult, allowed []string) {
+func assertFailing(t *testing.T, r *conformance.ConformanceResult, allowed []string) {
 	t.Helper()
 	got := r.Failing()
 	for _, s := range got {
@@ -55,8 +50,8 @@ var tasksExtension = []string{
 
 func TestConformance0116StatefulFixture(t *testing.T) {
 	t.Parallel()
-	u := testtools.StartEverythingServer(t, false)
-	r := testtools.Conformance(t, "0.1.16", u, "--spec-version", "2025-11-25")
+	u := everything.StartEverythingServer(t, false)
+	r := conformance.Conformance(t, "0.1.16", u, "--spec-version", "2025-11-25")
 	logResult(t, r)
 	assertFailing(t, r, nil)
 	if r.ExitCode != 0 {
@@ -69,8 +64,8 @@ func TestConformance0116StatefulFixture(t *testing.T) {
 
 func TestConformanceAlpha2026StatelessFixture(t *testing.T) {
 	t.Parallel()
-	u := testtools.StartEverythingServer(t, true)
-	r := testtools.Conformance(t, "0.2.0-alpha.12", u, "--requirements", "2026-07-28")
+	u := everything.StartEverythingServer(t, true)
+	r := conformance.Conformance(t, "0.2.0-alpha.12", u, "--requirements", "2026-07-28")
 	logResult(t, r)
 	assertFailing(t, r, tasksExtension)
 	for _, s := range tasksExtension {
@@ -93,8 +88,8 @@ func TestConformanceAlpha2026StatelessFixture(t *testing.T) {
 
 func TestConformanceAlpha2025StatefulFixture(t *testing.T) {
 	t.Parallel()
-	u := testtools.StartEverythingServer(t, false)
-	r := testtools.Conformance(t, "0.2.0-alpha.12", u, "--requirements", "2025-11-25")
+	u := everything.StartEverythingServer(t, false)
+	r := conformance.Conformance(t, "0.2.0-alpha.12", u, "--requirements", "2025-11-25")
 	logResult(t, r)
 	assertFailing(t, r, nil)
 	if r.ExitCode != 0 {
@@ -102,69 +97,6 @@ func TestConformanceAlpha2025StatefulFixture(t *testing.T) {
 	}
 	if tot := r.Totals(r.Scored); tot.ScenariosPassed < 30 {
 		t.Errorf("only %d scored scenarios passed, want >= 30", tot.ScenariosPassed)
-	}
-}
-
-// TestServerEverythingTS checks that a go-sdk client can talk to the
-// TypeScript reference server.
-func TestServerEverythingTS(t *testing.T) {
-	t.Parallel()
-	u := testtools.StartServerEverythingTS(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c := mcp.NewClient(&mcp.Implementation{Name: "mcpgate-testtools", Version: "0"}, nil)
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: u}, nil)
-	if err != nil {
-		t.Fatalf("connect %s: %v", u, err)
-	}
-	defer cs.Close()
-	if ir := cs.InitializeResult(); ir == nil || ir.ServerInfo == nil {
-		t.Fatalf("no initialize result")
-	} else {
-		t.Logf("server %s %s, protocol %s", ir.ServerInfo.Name, ir.ServerInfo.Version, ir.ProtocolVersion)
-	}
-	var names []string
-	for tool, err := range cs.Tools(ctx, nil) {
-		if err != nil {
-			t.Fatalf("list tools: %v", err)
-		}
-		names = append(names, tool.Name)
-	}
-	t.Logf("tools: %v", names)
-	if !slices.Contains(names, "echo") {
-		t.Fatalf("tool echo missing from %v", names)
-	}
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hi"}})
-	if err != nil {
-		t.Fatalf("call echo: %v", err)
-	}
-	if res.IsError || len(res.Content) == 0 {
-		t.Fatalf("echo result: %+v", res)
-	}
-}
-
-// TestCleanupKillsServer checks that a server started in a subtest is gone
-// once the subtest's cleanups ran.
-func TestCleanupKillsServer(t *testing.T) {
-	t.Parallel()
-	var addr string
-	t.Run("start", func(t *testing.T) {
-		u := testtools.StartEverythingServer(t, true)
-		pu, err := url.Parse(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h := pu.Hostname(); h != "127.0.0.1" {
-			t.Fatalf("server URL %s is not on 127.0.0.1", u)
-		}
-		addr = pu.Host
-	})
-	if addr == "" {
-		t.Skip("server did not start")
-	}
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		c.Close()
-		t.Fatalf("%s still accepts connections after cleanup", addr)
 	}
 }
 
@@ -187,7 +119,7 @@ func TestConformanceParsing(t *testing.T) {
 	write("server-tasks-lifecycle-2026-11-28T17-50-02-000Z", `[{"id":"t","name":"T","description":"d","status":"FAILURE"}]`)
 	out := "\x1b[32m✓ ping: 1 passed, 0 failed\x1b[0m\n✗ tools-list: 1 passed, 1 failed\n✗ crashed: 0 passed, 1 failed\n" +
 		"\nNot scored for 2026-07-28: 1 scenario(s) run, 1 failing. These do not affect conformance.\n  ✗ tasks-lifecycle (extension)\n"
-	r := testtools.ParseConformanceForTest(t, dir, out)
+	r := conformance.ParseConformanceForTest(t, dir, out)
 	if got, want := r.Failing(), []string{"crashed", "tasks-lifecycle", "tools-list"}; !slices.Equal(got, want) {
 		t.Errorf("Failing() = %v, want %v", got, want)
 	}
@@ -198,7 +130,7 @@ func TestConformanceParsing(t *testing.T) {
 		t.Errorf("NotScored = %v", r.NotScored)
 	}
 	tot := r.Totals(r.Scored)
-	if tot != (testtools.Totals{ScenariosPassed: 1, ScenariosFailed: 2, ChecksPassed: 2, ChecksFailed: 2}) {
+	if tot != (conformance.Totals{ScenariosPassed: 1, ScenariosFailed: 2, ChecksPassed: 2, ChecksFailed: 2}) {
 		t.Errorf("scored totals = %+v", tot)
 	}
 	if s := r.Scenarios["tools-list"]; s.Checks[1].Message() != "boom" {
