@@ -34,6 +34,9 @@ const devIssuerPath = "/dev/idp"
 const (
 	devSettleTimeout   = 10 * time.Second // wait for the demo upstreams before the banner
 	devUpstreamTimeout = config.Duration(30 * time.Second)
+	// devPolicyTimeout is generous: a laptop busy compiling (or a test run
+	// under the race detector) must not turn the demo into denials.
+	devPolicyTimeout = config.Duration(time.Second)
 )
 
 func runDev(ctx context.Context, args []string, e *env) int {
@@ -169,6 +172,7 @@ func devConfig(listen string, demos []*demo.Server) *config.Config {
 	cfg.Auth.Issuers = []config.Issuer{{Issuer: cfg.PublicURL + devIssuerPath}}
 	cfg.Auth.ScopesSupported = []string{"mcp"}
 	cfg.Auth.ChallengeScopes = []string{"mcp"}
+	cfg.Policy.Timeout = devPolicyTimeout
 	for _, d := range demos {
 		cfg.Servers = append(cfg.Servers, config.Server{
 			Name:              d.Name,
