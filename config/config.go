@@ -86,6 +86,9 @@ type Config struct {
 	// Auth configures sign-in through the organisation's OIDC provider.
 	Auth Auth `yaml:"auth"`
 
+	// Limits bound what one caller can make the gateway hold.
+	Limits Limits `yaml:"limits"`
+
 	// Policy says where the Rego policies come from.
 	Policy Policy `yaml:"policy"`
 
@@ -150,6 +153,8 @@ func Default() *Config {
 		Naming:             Naming{Separator: DefaultSeparator},
 		Auth:               Auth{Leeway: DefaultLeeway, TokenCacheSize: DefaultTokenCacheSize},
 		Policy:             Policy{Timeout: DefaultPolicyTimeout, DecisionLogBuffer: DefaultDecisionLogBuffer},
+		Limits: Limits{MaxInitializeBytes: DefaultMaxInitializeBytes, SessionsPerUser: DefaultSessionsPerUser,
+			MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout, BodyReadTimeout: DefaultBodyReadTimeout},
 	}
 }
 

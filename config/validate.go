@@ -100,6 +100,7 @@ func (c *Config) problems() []Problem {
 	validateTrustedProxies(&ps, c.TrustedProxies)
 	c.validateServers(&ps)
 	c.Auth.validate(&ps)
+	c.Limits.validate(&ps)
 	c.Policy.validate(&ps)
 	c.Telemetry.validate(&ps)
 	return ps

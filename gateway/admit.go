@@ -48,9 +48,7 @@ func (v *view) decideInitialize(ctx context.Context, req mcp.Request) error {
 	if d := v.g.decideObserved(ctx, in); !d.Allow {
 		return deniedError(d)
 	}
-	if ss, _ := req.GetSession().(*mcp.ServerSession); ss != nil {
-		v.g.bindSession(ss, v.key)
-	}
+	v.g.bindSession(req, v.key)
 	return nil
 }
 

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"time"
+
+	"github.com/mcpgate/mcpgate/telemetry"
 )
 
 // envelope is what the gateway reads of a POSTed JSON-RPC message before
@@ -67,18 +71,35 @@ func (g *Gateway) readEnvelope(next http.Handler) http.Handler {
 			writeTooLarge(w, r.ContentLength, limit)
 			return
 		}
+		// A body must arrive within body_read_timeout; the deadline is
+		// lifted before the response, which may be a long event stream.
+		// (Not after a failed read: the server would wait for the rest of
+		// the body before answering.)
+		rc := http.NewResponseController(w)
+		rc.SetReadDeadline(time.Now().Add(time.Duration(g.cfg.Limits.BodyReadTimeout)))
 		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 		switch {
 		case err != nil:
-			writeJSONRPCError(w, http.StatusBadRequest, -32700, "mcpgate: cannot read the request body: "+err.Error())
+			w.Header().Set("Connection", "close")
+			writeJSONRPCError(w, http.StatusBadRequest, -32700, "mcpgate: cannot read the request body: "+err.Error()+
+				" (it must arrive within limits.body_read_timeout)")
 			return
 		case int64(len(body)) > limit:
+			w.Header().Set("Connection", "close")
 			writeTooLarge(w, int64(len(body)), limit)
 			return
 		}
+		rc.SetReadDeadline(time.Time{})
 		e := parseEnvelope(body)
 		if err := checkStrictJSON(body); err != nil {
 			writeAmbiguous(w, e.ID, err)
+			return
+		}
+		if e.Method == "initialize" && int64(len(e.Params)) > int64(g.cfg.Limits.MaxInitializeBytes) {
+			g.opts.Metrics.RecordLimit(r.Context(), telemetry.LimitMaxInitializeBytes, telemetry.LimitActionRefused)
+			writeJSONRPCErrorID(w, http.StatusBadRequest, e.ID, -32602, fmt.Sprintf(
+				"mcpgate: initialize parameters of %d bytes exceed the gateway's limit of %d bytes (limits.max_initialize_bytes)",
+				len(e.Params), g.cfg.Limits.MaxInitializeBytes))
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), envelopeKey{}, e))
@@ -90,15 +111,6 @@ func (g *Gateway) readEnvelope(next http.Handler) http.Handler {
 // writeAmbiguous refuses a request whose JSON parsers could read
 // differently: HTTP 400 with JSON-RPC error -32600 (invalid request).
 func writeAmbiguous(w http.ResponseWriter, id json.RawMessage, err error) {
-	if len(id) == 0 || id[0] == '{' || id[0] == '[' {
-		id = json.RawMessage("null")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusBadRequest)
-	json.NewEncoder(w).Encode(map[string]any{
-		"jsonrpc": "2.0",
-		"id":      id,
-		"error": map[string]any{"code": -32600,
-			"message": "mcpgate: " + err.Error() + ": send each key of an object once, in one spelling, and only valid UTF-8"},
-	})
+	writeJSONRPCErrorID(w, http.StatusBadRequest, id, -32600,
+		"mcpgate: "+err.Error()+": send each key of an object once, in one spelling, and only valid UTF-8")
 }

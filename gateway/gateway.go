@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -38,9 +39,8 @@ type Gateway struct {
 	// sessions seals stateful sessions into their ids; nil without
 	// session_key_file.
 	sessions *sessionTable
-	// sessionKeys maps each open 2025-revision session (local id) to the
-	// view key of the identity that opened it (see sessionidentity.go).
-	sessionKeys sync.Map
+	// registry holds the open sessions of the 2025 revisions (registry.go).
+	registry *registry
 
 	// tracer and propagator are resolved once from the options.
 	tracer     trace.Tracer
@@ -79,6 +79,11 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	if g.proxies, err = newProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("gateway: trusted_proxies: %w", err)
 	}
+	g.registry = newRegistry(cfg.Limits.SessionsPerUser, func(ss *mcp.ServerSession) {
+		opts.Metrics.RecordLimit(context.Background(), telemetry.LimitSessionsPerUser, telemetry.LimitActionEvicted)
+		g.log.Info("session closed: its user opened more than limits.sessions_per_user; it was idle longest",
+			"session", ss.ID(), "limit", cfg.Limits.SessionsPerUser)
+	})
 	g.relay = newRelay(g.log)
 	for _, s := range cfg.Servers {
 		g.ups = append(g.ups, newUpstream(s, g))

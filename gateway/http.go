@@ -97,11 +97,20 @@ func writeShuttingDown(w http.ResponseWriter) {
 }
 
 func writeJSONRPCError(w http.ResponseWriter, status, code int, msg string) {
+	writeJSONRPCErrorID(w, status, nil, code, msg)
+}
+
+// writeJSONRPCErrorID answers the request with id (a JSON-RPC id from the
+// client; anything but a string or number, or none, answers with null).
+func writeJSONRPCErrorID(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) {
+	if len(id) == 0 || (id[0] != '"' && id[0] != '-' && (id[0] < '0' || id[0] > '9')) {
+		id = json.RawMessage("null")
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{
 		"jsonrpc": "2.0",
-		"id":      nil,
+		"id":      id,
 		"error":   map[string]any{"code": code, "message": msg},
 	})
 }

@@ -73,6 +73,8 @@ type Metrics struct {
 	upstreamUp metric.Int64ObservableGauge
 	// mcpgate.decision_log.dropped: no attributes. Observed through RegisterDecisionLogDropped.
 	decisionLogDropped metric.Int64ObservableCounter
+	// mcpgate.limits.enforced: limit, action.
+	limits metric.Int64Counter
 }
 
 // NewMetrics creates the instruments on mp's mcpgate meter. A nil mp
@@ -110,6 +112,9 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	err = errors.Join(err, e)
 	m.decisionLogDropped, e = meter.Int64ObservableCounter("mcpgate.decision_log.dropped",
 		metric.WithUnit("{record}"), metric.WithDescription("Decision-log records dropped because the sink fell behind."))
+	err = errors.Join(err, e)
+	m.limits, e = meter.Int64Counter("mcpgate.limits.enforced", metric.WithUnit("{event}"),
+		metric.WithDescription("Times a limit of the limits section was enforced, by limit and action."))
 	err = errors.Join(err, e)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: metrics: %w", err)
@@ -219,4 +224,23 @@ func RegisterDecisionLogDropped(m *Metrics, fn func() int64) (metric.Registratio
 		o.ObserveInt64(m.decisionLogDropped, fn())
 		return nil
 	}, m.decisionLogDropped)
+}
+
+// Limits (config limits.*) and what enforcing them did, the values of the
+// limit and action attributes of mcpgate.limits.enforced.
+const (
+	LimitMaxConnections     = "max_connections"
+	LimitSessionsPerUser    = "sessions_per_user"
+	LimitMaxInitializeBytes = "max_initialize_bytes"
+
+	LimitActionEvicted = "evicted" // something held was closed to make room
+	LimitActionRefused = "refused" // the new request or connection was refused
+)
+
+// RecordLimit counts one enforcement of a limit.
+func (m *Metrics) RecordLimit(ctx context.Context, limit, action string) {
+	if m == nil {
+		return
+	}
+	m.limits.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", limit), attribute.String("action", action)))
 }

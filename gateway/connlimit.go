@@ -1,0 +1,122 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// connLimiter holds at most max client connections. At the limit, a new
+// connection makes room by closing the connection idle longest (a
+// keep-alive connection with no request in flight); when none is idle, the
+// new connection is answered 503 and closed, so a flood of connections
+// cannot exhaust the process's file descriptors and starve health probes.
+// Its ConnState method must be the http.Server's ConnState hook: that is
+// how it learns which connections are idle.
+type connLimiter struct {
+	net.Listener
+	max int
+
+	mu   sync.Mutex
+	open int
+	idle map[net.Conn]time.Time // idle since
+	// onEvict and onReject, if set, are told of a connection closed to
+	// make room and of one refused.
+	onEvict, onReject func()
+}
+
+func newConnLimiter(ln net.Listener, max int) *connLimiter {
+	return &connLimiter{Listener: ln, max: max, idle: map[net.Conn]time.Time{}}
+}
+
+// tooManyConnections is the whole answer to a connection over the limit.
+var tooManyConnections = func() string {
+	body := "mcpgate: too many connections (limits.max_connections); retry\n"
+	return fmt.Sprintf("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"+
+		"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+}()
+
+func (l *connLimiter) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.admit() {
+			return &limitedConn{Conn: c, l: l}, nil
+		}
+		if l.onReject != nil {
+			l.onReject()
+		}
+		go refuse(c)
+	}
+}
+
+// admit makes room for one more connection if it can.
+func (l *connLimiter) admit() bool {
+	l.mu.Lock()
+	if l.open < l.max {
+		l.open++
+		l.mu.Unlock()
+		return true
+	}
+	var victim net.Conn
+	var since time.Time
+	for c, t := range l.idle {
+		if victim == nil || t.Before(since) {
+			victim, since = c, t
+		}
+	}
+	if victim == nil {
+		l.mu.Unlock()
+		return false
+	}
+	delete(l.idle, victim)
+	l.open++ // the victim's slot, released when it closes
+	l.mu.Unlock()
+	if l.onEvict != nil {
+		l.onEvict()
+	}
+	victim.Close()
+	return true
+}
+
+func refuse(c net.Conn) {
+	c.SetDeadline(time.Now().Add(time.Second))
+	io.WriteString(c, tooManyConnections)
+	c.Close()
+}
+
+// ConnState tracks which connections are idle.
+func (l *connLimiter) ConnState(c net.Conn, state http.ConnState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if state == http.StateIdle {
+		l.idle[c] = time.Now()
+	} else {
+		delete(l.idle, c)
+	}
+}
+
+func (l *connLimiter) release(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	delete(l.idle, c)
+}
+
+// limitedConn gives its slot back when it closes.
+type limitedConn struct {
+	net.Conn
+	l    *connLimiter
+	once sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.l.release(c) })
+	return err
+}

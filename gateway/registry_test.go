@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// A user holds at most limits.sessions_per_user sessions: one more closes
+// the session idle longest, and the others keep working.
+func TestSessionsPerUserLimit(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, echoServer("e", nil, nil))
+	gw := startGatewayConfig(t, nil, func(c *config.Config) {
+		c.Servers = []config.Server{upstreamConfig("e", up.URL)}
+		c.Limits.SessionsPerUser = 2
+	})
+	first := connect(t, gw.URL, legacy, nil)
+	second := connect(t, gw.URL, legacy, nil)
+	toolNames(t, first) // first is now used more recently than second
+	third := connect(t, gw.URL, legacy, nil)
+	if _, err := second.ListTools(ctxTimeout(t), nil); !errors.Is(err, mcp.ErrSessionMissing) {
+		t.Errorf("the session idle longest after a third was opened: %v, want ErrSessionMissing", err)
+	}
+	for name, cs := range map[string]*mcp.ClientSession{"first": first, "third": third} {
+		if _, err := cs.ListTools(ctxTimeout(t), nil); err != nil {
+			t.Errorf("%s session: %v", name, err)
+		}
+	}
+	if n := gw.registry.count(); n != 2 {
+		t.Errorf("registry holds %d sessions, want 2", n)
+	}
+}
+
+// An initialize whose parameters exceed limits.max_initialize_bytes is
+// refused with an error naming the limit; a session never keeps them.
+func TestInitializeTooLarge(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, echoServer("e", nil, nil))
+	gw := startGatewayConfig(t, nil, func(c *config.Config) {
+		c.Servers = []config.Server{upstreamConfig("e", up.URL)}
+		c.Limits.MaxInitializeBytes = 1 << 10
+	})
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"experimental":{"x":"` +
+		strings.Repeat("a", 2<<10) + `"}},"clientInfo":{"name":"c","version":"1"}}}`
+	req, _ := http.NewRequest(http.MethodPost, gw.URL, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	msg, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get(sessionIDHeader) != "" ||
+		!strings.Contains(string(msg), "limits.max_initialize_bytes") || !strings.Contains(string(msg), `"id":1`) {
+		t.Errorf("HTTP %d, session %q, body %s; want 400 naming limits.max_initialize_bytes, no session",
+			resp.StatusCode, resp.Header.Get(sessionIDHeader), string(msg))
+	}
+	if n := gw.registry.count(); n != 0 {
+		t.Errorf("%d sessions after a refused initialize", n)
+	}
+	connect(t, gw.URL, legacy, nil) // an ordinary initialize works
+}
