@@ -2,8 +2,8 @@ package policytool_test
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
+	"testing/fstest"
 )
 
 // shippedPolicy is the policy library, relative to this package.
@@ -22,15 +22,13 @@ unused if input.never
 // writeFiles writes name → content into a new temporary directory.
 func writeFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
+	fsys := fstest.MapFS{}
 	for name, content := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		fsys[name] = &fstest.MapFile{Data: []byte(content), Mode: 0o644}
+	}
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, fsys); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
