@@ -1,0 +1,7 @@
+package tiny
+
+default allow := false
+
+allow if input.user == "alice"
+
+unused if input.never

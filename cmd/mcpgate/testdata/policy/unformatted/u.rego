@@ -1,0 +1,2 @@
+package u
+allow if { input.x == 1 }
