@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -143,6 +144,11 @@ func (l *DecisionLog) write(r *record) {
 		return
 	}
 	bs, err := json.Marshal(line)
+	if err == nil && len(bs) > maxLoggedLine {
+		line.InputOmitted = fmt.Sprintf("the line would have been %d bytes, over the decision log's limit of %d", len(bs), maxLoggedLine)
+		line.Input, line.Erased, line.Masked, line.Truncated = nil, nil, nil, nil
+		bs, err = json.Marshal(line)
+	}
 	if err == nil {
 		_, err = l.w.Write(append(bs, '\n'))
 	}
@@ -196,15 +202,22 @@ type record struct {
 	reasons, requiredScopes                 []string
 	revision, err                           string
 	evalNS                                  int64
-	input                                   ast.Value // unmasked; masked on the log goroutine
+	input                                   ast.Value // unmasked, bounded; masked on the log goroutine
+	truncated                               []string  // JSON pointers of what bounding cut from input
 	policy                                  *compiled // the generation that decided
 }
 
 func newRecord(ctx context.Context, now time.Time, in *Input, input ast.Value, d Decision, err error, elapsed time.Duration, c *compiled) record {
+	// Bounded here, on the caller's goroutine, so that the queue never
+	// holds a huge input (see logbounds.go).
+	b := bounder{budget: maxLoggedLine}
+	if input != nil {
+		input, _ = b.bound(input)
+	}
 	r := record{
 		time: now, decisionID: d.ID, traceID: TraceID(ctx),
-		allow: d.Allow, reasons: d.Reasons, requiredScopes: d.RequiredScopes,
-		revision: d.Revision, evalNS: elapsed.Nanoseconds(), input: input, policy: c,
+		allow: d.Allow, reasons: boundStrings(d.Reasons), requiredScopes: boundStrings(d.RequiredScopes),
+		revision: d.Revision, evalNS: elapsed.Nanoseconds(), input: input, truncated: b.pointers(), policy: c,
 	}
 	if err != nil {
 		r.err = describeError(err)
@@ -212,6 +225,8 @@ func newRecord(ctx context.Context, now time.Time, in *Input, input ast.Value, d
 	if in != nil {
 		r.sessionID, r.userSub, r.phase, r.method = in.Request.SessionID, in.User.Sub, in.Phase, in.Method
 		r.target, r.server = in.target()
+		r.target, _ = truncateString(r.target)
+		r.sessionID, _ = truncateString(r.sessionID)
 	}
 	return r
 }
@@ -258,6 +273,11 @@ type logLine struct {
 	Input      any      `json:"input,omitempty"`
 	Erased     []string `json:"erased,omitempty"`
 	Masked     []string `json:"masked,omitempty"`
+	// Truncated lists the JSON pointers (under input) of values the log
+	// cut to its bounds; InputOmitted says why the input is missing from a
+	// line that would have been too long.
+	Truncated    []string `json:"truncated,omitempty"`
+	InputOmitted string   `json:"input_omitted,omitempty"`
 }
 
 func (r *record) line(log *slog.Logger) logLine {
@@ -267,7 +287,7 @@ func (r *record) line(log *slog.Logger) logLine {
 		SessionID: r.sessionID, UserSub: r.userSub, Phase: r.phase, Method: r.method,
 		Target: r.target, Server: r.server, Allow: r.allow, Reasons: r.reasons,
 		Revision: r.revision, EvalNS: r.evalNS, Error: r.err,
-		Input: input, Erased: erased, Masked: masked,
+		Input: input, Erased: erased, Masked: masked, Truncated: r.truncated,
 	}
 }
 

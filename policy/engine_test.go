@@ -19,13 +19,13 @@ default decision := {"allow": false, "reasons": {"not alice"}}
 decision := {"allow": true, "reasons": set()} if input.user.sub == "alice"
 `
 
-func testLogger(t *testing.T) (*slog.Logger, *testtools.SyncBuffer) {
+func testLogger(t testing.TB) (*slog.Logger, *testtools.SyncBuffer) {
 	t.Helper()
 	var buf testtools.SyncBuffer
 	return slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
 }
 
-func newEngine(t *testing.T, modules map[string]string, opts Options) *Engine {
+func newEngine(t testing.TB, modules map[string]string, opts Options) *Engine {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger, _ = testLogger(t)
