@@ -100,7 +100,8 @@ type Claims struct {
 }
 
 // Secret is a secret value read from an environment variable or a file,
-// never written in the configuration itself.
+// never written in the configuration itself. It is read once, when the
+// configuration is provisioned ([Config.Provision]).
 type Secret struct {
 	// ValueFromEnv names an environment variable holding the secret.
 	ValueFromEnv string `yaml:"value_from_env,omitempty"`

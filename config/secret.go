@@ -53,7 +53,7 @@ func (h Header) Resolve() (string, error) {
 	return v, nil
 }
 
-// resolve returns the value or an error worded for a validation problem.
+// resolve returns the value or an error worded for a provisioning problem.
 func (h Header) resolve() (string, error) {
 	var v string
 	var err error
