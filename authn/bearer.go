@@ -39,7 +39,7 @@ type MiddlewareOptions struct {
 	// OnVerify, if set, is told each verification's outcome (VerifyOK,
 	// VerifyInvalid, VerifyUnavailable) and whether the cache answered: for
 	// metrics.
-	OnVerify func(ctx context.Context, outcome string, cached bool)
+	OnVerify func(ctx context.Context, outcome VerifyOutcome, cached bool)
 }
 
 type pendingTokenInfoKey struct{}
@@ -97,11 +97,15 @@ func Middleware(v *Verifier, opts MiddlewareOptions) func(http.Handler) http.Han
 	}
 }
 
-// Outcomes of a token verification, for OnVerify and the span.
+// VerifyOutcome classifies a token verification, for OnVerify, the span
+// and the mcpgate.authn.verifications metric label.
+type VerifyOutcome string
+
+// Outcomes of a token verification.
 const (
-	VerifyOK          = "ok"
-	VerifyInvalid     = "invalid"
-	VerifyUnavailable = "unavailable"
+	VerifyOK          VerifyOutcome = "ok"
+	VerifyInvalid     VerifyOutcome = "invalid"     // bad, expired or wrong-audience token
+	VerifyUnavailable VerifyOutcome = "unavailable" // issuer or JWKS unreachable
 )
 
 // verifyObserved verifies with a span (never token contents: outcome,
@@ -123,9 +127,9 @@ func (v *Verifier) verifyObserved(ctx context.Context, raw string, opts Middlewa
 	default:
 		span.SetAttributes(attribute.String("mcpgate.authn.issuer", vt.id.Issuer))
 	}
-	span.SetAttributes(attribute.String("mcpgate.authn.outcome", outcome), attribute.Bool("mcpgate.authn.cached", cached))
+	span.SetAttributes(attribute.String("mcpgate.authn.outcome", string(outcome)), attribute.Bool("mcpgate.authn.cached", cached))
 	if err != nil {
-		span.SetStatus(codes.Error, outcome)
+		span.SetStatus(codes.Error, string(outcome))
 	}
 	if opts.OnVerify != nil {
 		opts.OnVerify(ctx, outcome, cached)

@@ -4,22 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/authrule"
 )
 
-// Defaults and limits of Config.
+// Defaults and limits of Config; the leeway and cache defaults are
+// authrule's, shared with the configuration's validation.
 const (
-	// DefaultLeeway is the clock skew tolerated on exp, nbf and iat.
-	DefaultLeeway = 30 * time.Second
-	// MaxLeeway is the largest Leeway accepted.
-	MaxLeeway = 5 * time.Minute
-	// DefaultCacheSize is the number of verified tokens kept.
-	DefaultCacheSize = 10000
 	// DefaultHTTPTimeout bounds each discovery and JWKS fetch.
 	DefaultHTTPTimeout = 10 * time.Second
 	// RefreshInterval is the least time between two fetches of one issuer's
@@ -29,16 +25,6 @@ const (
 	// verified again, whatever its exp.
 	MaxCacheTTL = 5 * time.Minute
 )
-
-// defaultAlgorithms are the signing algorithms accepted from an issuer
-// without a shared secret when IssuerConfig.Algorithms is empty.
-var defaultAlgorithms = []string{"RS256", "ES256", "PS256", "EdDSA"}
-
-var asymmetricAlgs = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
-
-// hmacAlgs maps each HS* algorithm to the least secret length in bytes
-// (RFC 7518 §3.2: a key at least as long as the hash output).
-var hmacAlgs = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 
 // IssuerConfig is one trusted token issuer.
 type IssuerConfig struct {
@@ -86,10 +72,10 @@ type Config struct {
 // withDefaults returns cfg with its zero values replaced by the defaults.
 func (cfg Config) withDefaults() Config {
 	if cfg.Leeway == 0 {
-		cfg.Leeway = DefaultLeeway
+		cfg.Leeway = authrule.DefaultLeeway
 	}
 	if cfg.CacheSize == 0 {
-		cfg.CacheSize = DefaultCacheSize
+		cfg.CacheSize = authrule.DefaultTokenCacheSize
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
@@ -115,8 +101,8 @@ func (cfg Config) validate() error {
 	if len(cfg.Issuers) == 0 {
 		add("issuers: at least one issuer is required")
 	}
-	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
-		add("leeway: %s is out of range: it must be between 0 and %s", cfg.Leeway, MaxLeeway)
+	if cfg.Leeway < 0 || cfg.Leeway > authrule.MaxLeeway {
+		add("leeway: %s is out of range: it must be between 0 and %s", cfg.Leeway, authrule.MaxLeeway)
 	}
 	if cfg.CacheSize < 0 {
 		add("cache_size: %d is negative", cfg.CacheSize)
@@ -155,22 +141,20 @@ func (ic IssuerConfig) validate(resource string) []error {
 func (ic IssuerConfig) validateAlgorithms() []error {
 	var errs []error
 	for i, alg := range ic.Algorithms {
-		minLen, isHMAC := hmacAlgs[alg]
-		switch {
-		case strings.EqualFold(alg, "none"):
-			errs = append(errs, fmt.Errorf("algorithms[%d]: \"none\" is never accepted", i))
-		case isHMAC && len(ic.SharedSecret) == 0:
+		minLen := authrule.HMACKeySize(alg)
+		switch err := authrule.CheckAlgorithm(alg); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("algorithms[%d]: %w", i, err))
+		case minLen > 0 && len(ic.SharedSecret) == 0:
 			errs = append(errs, fmt.Errorf("algorithms[%d]: %s requires shared_secret", i, alg))
-		case isHMAC && len(ic.SharedSecret) < minLen:
+		case minLen > 0 && len(ic.SharedSecret) < minLen:
 			errs = append(errs, fmt.Errorf("shared_secret: %d bytes is too short for %s: at least %d", len(ic.SharedSecret), alg, minLen))
-		case !isHMAC && !slices.Contains(asymmetricAlgs, alg):
-			errs = append(errs, fmt.Errorf("algorithms[%d]: %q is not supported: use one of %s or HS256/384/512", i, alg, strings.Join(asymmetricAlgs, ", ")))
-		case !isHMAC && len(ic.SharedSecret) > 0:
+		case minLen == 0 && len(ic.SharedSecret) > 0:
 			errs = append(errs, fmt.Errorf("algorithms[%d]: %s cannot be used with shared_secret: an HMAC issuer verifies with its secret only", i, alg))
 		}
 	}
-	if len(ic.Algorithms) == 0 && len(ic.SharedSecret) > 0 && len(ic.SharedSecret) < hmacAlgs["HS256"] {
-		errs = append(errs, fmt.Errorf("shared_secret: %d bytes is too short for HS256: at least 32", len(ic.SharedSecret)))
+	if least := authrule.HMACKeySize("HS256"); len(ic.Algorithms) == 0 && len(ic.SharedSecret) > 0 && len(ic.SharedSecret) < least {
+		errs = append(errs, fmt.Errorf("shared_secret: %d bytes is too short for HS256: at least %d", len(ic.SharedSecret), least))
 	}
 	return errs
 }
@@ -183,7 +167,7 @@ func (ic IssuerConfig) algorithms() []string {
 	case len(ic.SharedSecret) > 0:
 		return []string{"HS256"}
 	}
-	return slices.Clone(defaultAlgorithms)
+	return authrule.DefaultAlgorithms()
 }
 
 func checkAbsoluteURL(s string) error {
@@ -209,19 +193,8 @@ func checkIssuerURL(s string) error {
 	if u.RawQuery != "" {
 		return fmt.Errorf("%q must not have a query", s)
 	}
-	if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !authrule.IsLoopbackHost(u.Hostname()) {
 		return fmt.Errorf("%q must be https (http only on a loopback host)", s)
 	}
 	return nil
-}
-
-// IsLoopbackHost reports whether host (no port, no brackets) is
-// "localhost" or a loopback IP address (not a name that merely starts with
-// "127.").
-func IsLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

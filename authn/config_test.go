@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/authrule"
 )
 
 func TestNewVerifierValidation(t *testing.T) {
@@ -70,7 +72,7 @@ func TestNewVerifierAccepts(t *testing.T) {
 		"audiences, no resource": {Issuers: []IssuerConfig{{Issuer: "https://idp.example.com", Audiences: []string{"api://mcpgate"}}}},
 		"HMAC issuer":            {Resource: testResource, Issuers: []IssuerConfig{{Issuer: "https://wl.example.com", SharedSecret: make([]byte, 64), Algorithms: []string{"HS256", "HS512"}}}},
 		"explicit asymmetric":    {Resource: testResource, Issuers: []IssuerConfig{{Issuer: "https://idp.example.com", Algorithms: []string{"RS512", "ES384"}}}},
-		"max leeway":             {Resource: testResource, Issuers: []IssuerConfig{{Issuer: "https://idp.example.com"}}, Leeway: MaxLeeway},
+		"max leeway":             {Resource: testResource, Issuers: []IssuerConfig{{Issuer: "https://idp.example.com"}}, Leeway: authrule.MaxLeeway},
 	} {
 		if _, err := NewVerifier(cfg); err != nil {
 			t.Errorf("%s: NewVerifier = %v", name, err)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/mcpgate/mcpgate/internal/authrule"
 )
 
 // issuer is the runtime state of one IssuerConfig: prepared claim paths and
@@ -135,7 +137,7 @@ func (is *issuer) checkJWKSURI(raw string) error {
 		return fmt.Errorf("discovery: jwks_uri %q is not an absolute URL", raw)
 	}
 	iu, _ := url.Parse(is.id)
-	if u.Scheme == "https" || u.Scheme == "http" && iu.Scheme == "http" && IsLoopbackHost(u.Hostname()) {
+	if u.Scheme == "https" || u.Scheme == "http" && iu.Scheme == "http" && authrule.IsLoopbackHost(u.Hostname()) {
 		return nil
 	}
 	return fmt.Errorf("discovery: jwks_uri %q must be https", raw)

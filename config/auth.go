@@ -5,17 +5,16 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
-	"time"
 
-	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/internal/authrule"
 )
 
-// Defaults of the auth section.
+// Defaults of the auth section: the verifier's own, defined once in
+// authrule.
 const (
-	DefaultLeeway         = Duration(30 * time.Second)
-	MaxLeeway             = Duration(5 * time.Minute)
-	DefaultTokenCacheSize = 10000
+	DefaultLeeway         = Duration(authrule.DefaultLeeway)
+	MaxLeeway             = Duration(authrule.MaxLeeway)
+	DefaultTokenCacheSize = authrule.DefaultTokenCacheSize
 )
 
 // Auth configures sign-in: which OIDC providers may issue access tokens for
@@ -101,7 +100,8 @@ type Claims struct {
 }
 
 // Secret is a secret value read from an environment variable or a file,
-// never written in the configuration itself.
+// never written in the configuration itself. It is read once, when the
+// configuration is provisioned ([Config.Provision]).
 type Secret struct {
 	// ValueFromEnv names an environment variable holding the secret.
 	ValueFromEnv string `yaml:"value_from_env,omitempty"`
@@ -112,7 +112,7 @@ type Secret struct {
 // Resolve reads the secret now.
 func (s *Secret) Resolve() (string, error) {
 	switch {
-	case (s.ValueFromEnv == "") == (s.ValueFromFile == ""):
+	case s.sources() != 1:
 		return "", errSecretSources
 	case s.ValueFromEnv != "":
 		return readEnv(s.ValueFromEnv)
@@ -120,6 +120,9 @@ func (s *Secret) Resolve() (string, error) {
 		return readSecretFile(s.ValueFromFile)
 	}
 }
+
+// sources counts how many of the secret's sources are set.
+func (s *Secret) sources() int { return countSet(s.ValueFromEnv, s.ValueFromFile) }
 
 // String never shows the secret.
 func (s *Secret) String() string {
@@ -140,8 +143,6 @@ func (c *Config) RequireAuth() error {
 	return &ValidationError{Problems: []Problem{{Path: "auth.issuers",
 		Message: "at least one issuer is required: mcpgate serves /mcp only to signed-in callers (for a local trial without an IdP, use mcpgate dev)"}}}
 }
-
-var supportedAlgorithms = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA", "HS256", "HS384", "HS512"}
 
 func (a *Auth) validate(ps *problems) {
 	if a.Leeway < 0 || a.Leeway > MaxLeeway {
@@ -171,28 +172,23 @@ func (is *Issuer) validate(ps *problems, path string) {
 		ps.add(path+".issuer", "is required: the issuer identifier, e.g. https://login.example.com/realms/corp")
 	case err != nil || !u.IsAbs() || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
 		ps.add(path+".issuer", "%q is not valid: use an absolute https URL without query or fragment", is.Issuer)
-	case u.Scheme != "https" && !(u.Scheme == "http" && authn.IsLoopbackHost(u.Hostname())):
+	case u.Scheme != "https" && !(u.Scheme == "http" && authrule.IsLoopbackHost(u.Hostname())):
 		ps.add(path+".issuer", "must be https (http only for loopback addresses)")
 	}
 	hmac := false
 	for j, alg := range is.Algorithms {
 		ap := path + ".algorithms[" + strconv.Itoa(j) + "]"
-		switch {
-		case strings.EqualFold(alg, "none"):
-			ps.add(ap, `"none" is never accepted: tokens must be signed`)
-		case !slices.Contains(supportedAlgorithms, alg):
-			ps.add(ap, "%q is not supported: use one of %s", alg, strings.Join(supportedAlgorithms, ", "))
-		case strings.HasPrefix(alg, "HS"):
+		if err := authrule.CheckAlgorithm(alg); err != nil {
+			ps.add(ap, "%v", err)
+		} else if authrule.HMACKeySize(alg) > 0 {
 			hmac = true
 		}
 	}
 	if hmac && is.SharedSecret == nil {
 		ps.add(path+".algorithms", "HS* algorithms need shared_secret: HMAC tokens are accepted only from an issuer configured for them on purpose")
 	}
-	if is.SharedSecret != nil {
-		if _, err := is.SharedSecret.Resolve(); err != nil {
-			ps.add(path+".shared_secret", "%s", err)
-		}
+	if is.SharedSecret != nil && is.SharedSecret.sources() != 1 {
+		ps.add(path+".shared_secret", "%s", errSecretSources)
 	}
 	for j, aud := range is.Audiences {
 		if aud == "" {
@@ -202,7 +198,7 @@ func (is *Issuer) validate(ps *problems, path string) {
 }
 
 func validateOrigin(ps *problems, path, origin string) {
-	if err := authn.ValidateOrigin(origin); err != nil {
+	if _, err := authrule.ParseAllowedOrigin(origin); err != nil {
 		ps.add(path, "%v (e.g. https://claude.ai)", err)
 	}
 }

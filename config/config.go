@@ -63,8 +63,8 @@ type Config struct {
 	// stateful session's state into its session id, so that every replica
 	// sharing the keys can serve the session: one base64-encoded 32-byte
 	// key per line, the first seals, every key opens; empty lines and lines
-	// starting with '#' are ignored. It is read when the configuration is
-	// loaded. If omitted, sessions live only on the replica that created
+	// starting with '#' are ignored. It is read once, when the configuration
+	// is provisioned ([Config.Provision]). If omitted, sessions live only on the replica that created
 	// them (see docs/deployment.md).
 	SessionKeyFile string `yaml:"session_key_file,omitempty"`
 

@@ -44,11 +44,6 @@ func (p *Policy) validate(ps *problems) {
 	if p.Dir != "" && p.OPAConfigFile != "" {
 		ps.add("policy", "set either dir or opa_config_file, not both")
 	}
-	if p.OPAConfigFile != "" {
-		if _, err := readSecretFile(p.OPAConfigFile); err != nil {
-			ps.add("policy.opa_config_file", "%s", err)
-		}
-	}
 	if p.Timeout <= 0 || p.Timeout > Duration(10*time.Second) {
 		ps.add("policy.timeout", "must be between 1ms and 10s")
 	}

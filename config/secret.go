@@ -34,12 +34,12 @@ type Header struct {
 	Value string `yaml:"value,omitempty"`
 
 	// ValueFromEnv names an environment variable holding the value. It
-	// must be set (and not empty) when the configuration is validated.
+	// must be set (and not empty) when the configuration is provisioned.
 	ValueFromEnv string `yaml:"value_from_env,omitempty"`
 
 	// ValueFromFile is the path of a regular file holding the value, re-read
 	// at each use; one trailing newline sequence is removed. It must be
-	// readable when the configuration is validated.
+	// readable when the configuration is provisioned.
 	ValueFromFile string `yaml:"value_from_file,omitempty"`
 }
 
@@ -53,13 +53,13 @@ func (h Header) Resolve() (string, error) {
 	return v, nil
 }
 
-// resolve returns the value or an error worded for a validation problem.
+// resolve returns the value or an error worded for a provisioning problem.
 func (h Header) resolve() (string, error) {
 	var v string
 	var err error
 	switch {
 	case h.sources() != 1:
-		return "", errors.New("set exactly one of value, value_from_env, value_from_file")
+		return "", errHeaderSources
 	case h.ValueFromEnv != "":
 		v, err = readEnv(h.ValueFromEnv)
 	case h.ValueFromFile != "":
@@ -71,16 +71,24 @@ func (h Header) resolve() (string, error) {
 		return "", err
 	}
 	if hasControlChars(v) {
-		return "", errors.New("value contains control characters: header values must be a single line")
+		return "", errControlChars
 	}
 	return v, nil
 }
 
+var (
+	errHeaderSources = errors.New("set exactly one of value, value_from_env, value_from_file")
+	errControlChars  = errors.New("value contains control characters: header values must be a single line")
+)
+
 // sources counts how many of the value sources are set.
-func (h Header) sources() int {
+func (h Header) sources() int { return countSet(h.Value, h.ValueFromEnv, h.ValueFromFile) }
+
+// countSet counts the values that are not empty.
+func countSet(values ...string) int {
 	n := 0
-	for _, s := range []string{h.Value, h.ValueFromEnv, h.ValueFromFile} {
-		if s != "" {
+	for _, v := range values {
+		if v != "" {
 			n++
 		}
 	}

@@ -145,14 +145,6 @@ func TestResolveHeaders(t *testing.T) {
 	}
 }
 
-func TestValidateResolvesEnv(t *testing.T) {
-	t.Setenv("MCPGATE_TEST_EMPTY", "")
-	src := server("    headers: [{name: X-A, value_from_env: MCPGATE_TEST_EMPTY}]\n")
-	wantProblem(t, problemsOf(t, src), "servers[0].headers[0].value_from_env", "environment variable MCPGATE_TEST_EMPTY is empty")
-	t.Setenv("MCPGATE_TEST_EMPTY", "now set")
-	mustParse(t, src)
-}
-
 func TestResolveRefusesFIFO(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "fifo")

@@ -14,11 +14,11 @@ const SessionKeySize = 32
 // the older ones still accepted during a rotation.
 const maxSessionKeys = 16
 
-// ReadSessionKeys reads a session key file (see [Config.SessionKeyFile]):
+// readSessionKeys reads a session key file (see [Config.SessionKeyFile]):
 // one base64-encoded (standard or URL alphabet, padded or not) 32-byte key
 // per line, the first being the sealing key. Empty lines and lines starting
 // with '#' are ignored. Errors name the line, never a key.
-func ReadSessionKeys(path string) ([][]byte, error) {
+func readSessionKeys(path string) ([][]byte, error) {
 	data, err := readSecretFile(path)
 	if err != nil {
 		return nil, err

@@ -36,10 +36,10 @@ func TestReadSessionKeys(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got, err := ReadSessionKeys(path)
+			got, err := readSessionKeys(path)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ReadSessionKeys() error = %v, want it to contain %q", err, tt.wantErr)
+					t.Fatalf("readSessionKeys() error = %v, want it to contain %q", err, tt.wantErr)
 				}
 				if strings.Contains(err.Error(), std(k1)) {
 					t.Errorf("error %q quotes a key", err)
@@ -58,26 +58,5 @@ func TestReadSessionKeys(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestSessionKeyFileValidation(t *testing.T) {
-	dir := t.TempDir()
-	bad := filepath.Join(dir, "keys")
-	if err := os.WriteFile(bad, []byte("c2hvcnQ=\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for path, msg := range map[string]string{
-		bad:                           "a key must be 32 bytes, this one is 5",
-		filepath.Join(dir, "missing"): "no such file or directory",
-	} {
-		wantProblem(t, problemsOf(t, minimal+"session_key_file: "+path+"\n"), "session_key_file", msg)
-	}
-	good := filepath.Join(dir, "good")
-	if err := os.WriteFile(good, []byte(base64.StdEncoding.EncodeToString(make([]byte, 32))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if cfg := mustParse(t, minimal+"session_key_file: "+good+"\n"); cfg.SessionKeyFile != good {
-		t.Errorf("SessionKeyFile = %q, want %q", cfg.SessionKeyFile, good)
 	}
 }

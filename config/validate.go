@@ -64,9 +64,10 @@ func (ps *problems) add(path, format string, args ...any) {
 	*ps = append(*ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
-// Validate checks the configuration and returns a [*ValidationError]
-// listing every problem, or nil. It reads the environment variables and
-// files that header values come from, to check that they resolve.
+// Validate checks the configuration document and returns a
+// [*ValidationError] listing every problem, or nil. It does no I/O: the
+// files and environment variables the configuration names are read by
+// [Config.Provision].
 func (c *Config) Validate() error {
 	if ps := c.problems(); len(ps) > 0 {
 		return &ValidationError{Problems: ps}
@@ -88,11 +89,6 @@ func (c *Config) problems() []Problem {
 	}
 	if c.SessionIdleTimeout < 0 {
 		ps.add("session_idle_timeout", "must not be negative (0 means sessions never expire)")
-	}
-	if c.SessionKeyFile != "" {
-		if _, err := ReadSessionKeys(c.SessionKeyFile); err != nil {
-			ps.add("session_key_file", "%v", err)
-		}
 	}
 	if !separatorRE.MatchString(c.Naming.Separator) {
 		ps.add("naming.separator", "%q is not a valid separator: use 1-4 characters from A-Z, a-z, 0-9, '_', '-', '.'", c.Naming.Separator)
@@ -225,11 +221,9 @@ func validateHeaders(ps *problems, path string, hs []Header) {
 			checkUnique(ps, seen, http.CanonicalHeaderKey(h.Name), i, hp+".name", "header names must be unique")
 		}
 		if h.sources() != 1 {
-			ps.add(hp, "set exactly one of value, value_from_env, value_from_file")
-			continue
-		}
-		if _, err := h.resolve(); err != nil {
-			ps.add(hp+"."+h.sourceKey(), "%s", err)
+			ps.add(hp, "%s", errHeaderSources)
+		} else if hasControlChars(h.Value) {
+			ps.add(hp+".value", "%s", errControlChars)
 		}
 	}
 }

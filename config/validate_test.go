@@ -2,8 +2,6 @@ package config
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,7 +15,6 @@ func server(lines string) string {
 
 func TestValidationRules(t *testing.T) {
 	t.Parallel()
-	missingFile := filepath.Join(t.TempDir(), "missing")
 	tests := map[string]struct {
 		yaml string
 		path string
@@ -74,9 +71,6 @@ func TestValidationRules(t *testing.T) {
 		"header no source":              {server("    headers: [{name: X-A}]\n"), "servers[0].headers[0]", "set exactly one of value, value_from_env, value_from_file"},
 		"header two sources":            {server("    headers: [{name: X-A, value: v, value_from_env: HOME}]\n"), "servers[0].headers[0]", "set exactly one of value, value_from_env, value_from_file"},
 		"header value control":          {server("    headers: [{name: X-A, value: \"a\\r\\nX-B: c\"}]\n"), "servers[0].headers[0].value", "value contains control characters"},
-		"header env unset":              {server("    headers: [{name: X-A, value_from_env: MCPGATE_TEST_UNSET_9F2C}]\n"), "servers[0].headers[0].value_from_env", "environment variable MCPGATE_TEST_UNSET_9F2C is not set"},
-		"header file missing":           {server("    headers: [{name: X-A, value_from_file: '" + missingFile + "'}]\n"), "servers[0].headers[0].value_from_file", `cannot read "` + missingFile + `": no such file or directory`},
-		"header file is dir":            {server("    headers: [{name: X-A, value_from_file: '" + os.TempDir() + "'}]\n"), "servers[0].headers[0].value_from_file", "not a regular file"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

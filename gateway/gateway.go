@@ -52,14 +52,12 @@ type Gateway struct {
 	stopped  sync.WaitGroup
 }
 
-// New builds a gateway for cfg, which must have passed validation. It does
-// not contact any upstream until Start.
+// New builds a gateway for cfg, which must have passed validation; it
+// neither validates again nor reads files. It does not contact any
+// upstream until Start.
 func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	if opts == nil {
 		opts = &Options{}
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if opts.Authorizer == nil {
 		return nil, ErrNoAuthorizer
@@ -89,13 +87,10 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 		g.ups = append(g.ups, newUpstream(s, g))
 	}
 	g.cat.Store(buildCatalog(0, nil, g.namer))
-	if cfg.SessionKeyFile != "" {
-		keys, err := config.ReadSessionKeys(cfg.SessionKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("gateway: session_key_file: %w", err)
-		}
-		if g.sessions, err = newSessionTable(g, keys); err != nil {
-			return nil, fmt.Errorf("gateway: session_key_file: %w", err)
+	if len(opts.SessionKeys) > 0 {
+		var err error
+		if g.sessions, err = newSessionTable(g, opts.SessionKeys); err != nil {
+			return nil, fmt.Errorf("gateway: session keys: %w", err)
 		}
 	}
 	g.mcp = g.mcpHandler()

@@ -63,6 +63,12 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the delay between reconnection
 	// attempts. If zero, 250ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
+
+	// SessionKeys seal stateful sessions into their ids so that every
+	// replica holding the same keys can serve them; the first seals, every
+	// key opens (config.Provisioned.SessionKeys). If empty, sessions live
+	// only on the replica that created them.
+	SessionKeys [][]byte
 }
 
 func (o *Options) logger() *slog.Logger {

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/sync/singleflight"
@@ -187,17 +186,33 @@ func (t *sessionTable) localID(h http.Handler, r *http.Request, id string) (stri
 	}
 }
 
+// restoreOutcome classifies taking over a sealed session, the outcome
+// label of mcpgate.sessions.restored.
+type restoreOutcome string
+
+const (
+	restoreOK           restoreOutcome = "ok"            // the session now lives here too
+	restoreInvalid      restoreOutcome = "invalid"       // not sealed by a known key: 404
+	restoreExpired      restoreOutcome = "expired"       // sealed too long ago: 404
+	restoreUserMismatch restoreOutcome = "user_mismatch" // another user's session: 403
+	restoreFailed       restoreOutcome = "failed"        // the gateway could not re-initialise it
+)
+
+func (t *sessionTable) recordRestore(ctx context.Context, o restoreOutcome) {
+	t.g.opts.Metrics.RecordSessionRestore(ctx, string(o))
+}
+
 // open authenticates a session id sealed elsewhere and checks that it is
 // the caller's.
 func (t *sessionTable) open(r *http.Request, id string) (*sealedState, int, string) {
 	ctx := r.Context()
 	st, err := t.sealer.open(id)
 	if err != nil {
-		outcome := telemetry.RestoreInvalid
+		outcome := restoreInvalid
 		if errors.Is(err, errSealExpired) {
-			outcome = telemetry.RestoreExpired
+			outcome = restoreExpired
 		}
-		t.g.opts.Metrics.RecordSessionRestore(ctx, outcome)
+		t.recordRestore(ctx, outcome)
 		t.g.log.Debug("unknown session id", "reason", err)
 		return nil, http.StatusNotFound, "session not found"
 	}
@@ -206,7 +221,7 @@ func (t *sessionTable) open(r *http.Request, id string) (*sealedState, int, stri
 		user = ti.UserID
 	}
 	if st.User != user {
-		t.g.opts.Metrics.RecordSessionRestore(ctx, telemetry.RestoreUserMismatch)
+		t.recordRestore(ctx, restoreUserMismatch)
 		return nil, http.StatusForbidden, "session user mismatch"
 	}
 	return st, 0, ""
@@ -223,11 +238,11 @@ func (t *sessionTable) restore(h http.Handler, r *http.Request, st *sealedState)
 		if local != "" {
 			t.closeLocal(r, local)
 		}
-		t.g.opts.Metrics.RecordSessionRestore(ctx, telemetry.RestoreFailed)
+		t.recordRestore(ctx, restoreFailed)
 		t.g.log.Warn("cannot restore a sealed session; the client must initialise again", "error", err)
 		return "", err
 	}
-	t.g.opts.Metrics.RecordSessionRestore(ctx, telemetry.RestoreOK)
+	t.recordRestore(ctx, restoreOK)
 	t.g.log.Info("session taken over from its sealed id", "session", local,
 		"age", time.Since(time.Unix(st.Created, 0)).Round(time.Second).String())
 	return local, nil

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -153,7 +152,7 @@ type replicaSet struct {
 	gateways []*testGateway
 }
 
-func startReplicas(t *testing.T, upstream string, keyFiles ...string) *replicaSet {
+func startReplicas(t *testing.T, upstream string, keySets ...[][]byte) *replicaSet {
 	t.Helper()
 	verify := func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
 		if token != "alice" && token != "bob" {
@@ -162,32 +161,19 @@ func startReplicas(t *testing.T, upstream string, keyFiles ...string) *replicaSe
 		return authn.NewTokenInfo(&authn.Identity{Issuer: "https://idp.test", Subject: token, Expiry: time.Now().Add(time.Hour)}), nil
 	}
 	set := &replicaSet{}
-	for _, keyFile := range keyFiles {
+	for _, keys := range keySets {
 		opts := testOptions()
 		opts.HTTPMiddleware = []func(http.Handler) http.Handler{auth.RequireBearerToken(verify, nil)}
+		opts.SessionKeys = keys
 		gw := startGatewayConfig(t, opts, func(c *config.Config) {
 			c.Servers = []config.Server{noPrefix(upstreamConfig("up", upstream))}
 			c.PublicURL = "https://mcp.example.com"
-			c.SessionKeyFile = keyFile
 		})
 		set.gateways = append(set.gateways, gw)
 		set.urls = append(set.urls, strings.TrimSuffix(gw.URL, "/mcp"))
 	}
 	set.rr = testtools.StartRoundRobin(t, set.urls...)
 	return set
-}
-
-func writeKeyFile(t *testing.T, keys ...[]byte) string {
-	t.Helper()
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(base64.StdEncoding.EncodeToString(k) + "\n")
-	}
-	path := filepath.Join(t.TempDir(), "keys")
-	if err := osWriteFile(path, []byte(b.String())); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 type bearerRT string
@@ -211,8 +197,8 @@ func echoUpstream(t *testing.T) *testUpstream {
 func TestSealedSessionMovesBetweenReplicas(t *testing.T) {
 	t.Parallel()
 	up := echoUpstream(t)
-	key := writeKeyFile(t, testKey(3))
-	set := startReplicas(t, up.URL, key, key)
+	keys := [][]byte{testKey(3)}
+	set := startReplicas(t, up.URL, keys, keys)
 
 	cs := connectWith(t, set.rr.URL+"/mcp", legacy, nil, &http.Client{Transport: bearerRT("alice")})
 	ctx := ctxTimeout(t)
@@ -282,7 +268,7 @@ func postSession(t *testing.T, url, token, session string) (int, string) {
 func TestSealedSessionUnknownKeyGets404(t *testing.T) {
 	t.Parallel()
 	up := echoUpstream(t)
-	set := startReplicas(t, up.URL, writeKeyFile(t, testKey(4)), writeKeyFile(t, testKey(5)))
+	set := startReplicas(t, up.URL, [][]byte{testKey(4)}, [][]byte{testKey(5)})
 	first, second := set.urls[0]+"/mcp", set.urls[1]+"/mcp"
 	cs := connectWith(t, first, legacy, nil, &http.Client{Transport: bearerRT("alice")})
 	if status, body := postSession(t, second, "alice", cs.ID()); status != http.StatusNotFound {
@@ -304,8 +290,8 @@ func TestSealedSessionUnknownKeyGets404(t *testing.T) {
 func TestSealedSessionConcurrentTakeOver(t *testing.T) {
 	t.Parallel()
 	up := echoUpstream(t)
-	key := writeKeyFile(t, testKey(6))
-	set := startReplicas(t, up.URL, key, key)
+	keys := [][]byte{testKey(6)}
+	set := startReplicas(t, up.URL, keys, keys)
 	cs := connectWith(t, set.urls[0]+"/mcp", legacy, nil, &http.Client{Transport: bearerRT("alice")})
 	var wg sync.WaitGroup
 	statuses := make([]int, 16)
@@ -393,8 +379,8 @@ const smallInit = `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo
 func TestSealedSessionEdges(t *testing.T) {
 	t.Parallel()
 	up := echoUpstream(t)
-	key := writeKeyFile(t, testKey(9))
-	set := startReplicas(t, up.URL, key, key)
+	keys := [][]byte{testKey(9)}
+	set := startReplicas(t, up.URL, keys, keys)
 	a, b := set.urls[0]+"/mcp", set.urls[1]+"/mcp"
 	local := func(i int, id string) (string, bool) {
 		tab := set.gateways[i].sessions

@@ -35,15 +35,6 @@ const (
 	OutcomeToolError Outcome = "tool_error" // CallToolResult.isError
 )
 
-// AuthnOutcome classifies a token verification for metrics.
-type AuthnOutcome string
-
-const (
-	AuthnOK          AuthnOutcome = "ok"
-	AuthnInvalid     AuthnOutcome = "invalid"     // bad, expired or wrong-audience token
-	AuthnUnavailable AuthnOutcome = "unavailable" // issuer or JWKS unreachable
-)
-
 // OperationBuckets are the MCP semconv histogram boundaries, in seconds.
 var OperationBuckets = []float64{0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300}
 
@@ -156,24 +147,17 @@ func (m *Metrics) RecordPolicyDecision(ctx context.Context, phase string, allow 
 	m.policyEval.Record(ctx, d.Seconds(), metric.WithAttributes(AttrPhase.String(phase)))
 }
 
-// RecordAuthnVerification counts one token verification.
-func (m *Metrics) RecordAuthnVerification(ctx context.Context, outcome AuthnOutcome, cached bool) {
+// RecordAuthnVerification counts one token verification. outcome is one
+// of the fixed outcomes package authn defines (authn.VerifyOutcome).
+func (m *Metrics) RecordAuthnVerification(ctx context.Context, outcome string, cached bool) {
 	if m == nil {
 		return
 	}
-	m.authn.Add(ctx, 1, metric.WithAttributes(AttrOutcome.String(string(outcome)), AttrCached.Bool(cached)))
+	m.authn.Add(ctx, 1, metric.WithAttributes(AttrOutcome.String(outcome), AttrCached.Bool(cached)))
 }
 
-// Outcomes of taking over a sealed session (mcpgate.sessions.restored).
-const (
-	RestoreOK           = "ok"            // the session now lives here too
-	RestoreInvalid      = "invalid"       // not sealed by a known key: 404
-	RestoreExpired      = "expired"       // sealed too long ago: 404
-	RestoreUserMismatch = "user_mismatch" // another user's session: 403
-	RestoreFailed       = "failed"        // the gateway could not re-initialise it
-)
-
 // RecordSessionRestore counts one attempt to take over a sealed session.
+// outcome is one of the fixed take-over outcomes package gateway defines.
 func (m *Metrics) RecordSessionRestore(ctx context.Context, outcome string) {
 	if m == nil {
 		return

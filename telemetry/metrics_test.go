@@ -92,7 +92,7 @@ func recordSample(ctx context.Context, t *testing.T, m *Metrics) {
 	m.RecordPolicyDecision(ctx, "call", true, 200*time.Microsecond)
 	m.RecordPolicyDecision(ctx, "call", false, 300*time.Microsecond)
 	m.RecordPolicyDecision(ctx, "call", false, 300*time.Microsecond)
-	m.RecordAuthnVerification(ctx, AuthnOK, true)
+	m.RecordAuthnVerification(ctx, "ok", true)
 	if _, err := RegisterSessionsGauge(m, func() int64 { return 1 }); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/mcpgate/mcpgate/authn"
+
+	"github.com/mcpgate/mcpgate/internal/authrule"
 )
 
 // Defaults and limits of the provider.
@@ -177,7 +178,7 @@ func checkIssuer(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("issuer %q: must be an absolute http(s) URL", raw)
 	case u.Scheme != "http" && u.Scheme != "https":
 		return nil, fmt.Errorf("issuer %q: must use http or https", raw)
-	case !authn.IsLoopbackHost(u.Hostname()):
+	case !authrule.IsLoopbackHost(u.Hostname()):
 		return nil, fmt.Errorf("issuer %q: must be on a loopback host (development only)", raw)
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
 		return nil, fmt.Errorf("issuer %q: must have no user info, query or fragment", raw)

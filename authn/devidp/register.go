@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"slices"
 
-	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/internal/authrule"
 )
 
 // registrationResponse is the RFC 7591 §3.2.1 response.
@@ -102,7 +102,7 @@ func checkRedirectURI(raw string) error {
 		return fmt.Errorf("%q: must have no fragment or user info", raw)
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && authn.IsLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && authrule.IsLoopbackHost(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
 		return fmt.Errorf("%q: http is allowed only on a loopback host (127.0.0.1, localhost, [::1])", raw)

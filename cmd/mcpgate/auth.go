@@ -12,7 +12,6 @@ import (
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/gateway"
-	"github.com/mcpgate/mcpgate/telemetry"
 )
 
 // mcpPath is where the gateway serves MCP.
@@ -21,9 +20,10 @@ const mcpPath = "/mcp"
 // withSignIn adds sign-in to the gateway options: Origin and Host checks and
 // bearer-token verification wrap /mcp, and the protected-resource metadata
 // (RFC 9728) is served at its well-known paths. listen is the bound
-// address; on a loopback address the Host header is checked too.
-func withSignIn(opts *gateway.Options, cfg *config.Config, listen net.Addr, log *slog.Logger) error {
-	vc, err := verifierConfig(cfg, log)
+// address; on a loopback address the Host header is checked too. secrets
+// are the issuers' provisioned shared secrets.
+func withSignIn(opts *gateway.Options, cfg *config.Config, secrets [][]byte, listen net.Addr, log *slog.Logger) error {
+	vc, err := verifierConfig(cfg, secrets, log)
 	if err != nil {
 		return err
 	}
@@ -34,8 +34,8 @@ func withSignIn(opts *gateway.Options, cfg *config.Config, listen net.Addr, log 
 	metadataURL := strings.TrimSuffix(cfg.MCPURL(), mcpPath) + authn.MetadataPaths(mcpPath)[0]
 	mw := authn.MiddlewareOptions{ResourceMetadataURL: metadataURL, Scopes: cfg.Auth.ChallengeScopes, Logger: log,
 		TracerProvider: opts.TracerProvider,
-		OnVerify: func(ctx context.Context, outcome string, cached bool) {
-			opts.Metrics.RecordAuthnVerification(ctx, telemetry.AuthnOutcome(outcome), cached)
+		OnVerify: func(ctx context.Context, outcome authn.VerifyOutcome, cached bool) {
+			opts.Metrics.RecordAuthnVerification(ctx, string(outcome), cached)
 		}}
 	opts.HTTPMiddleware = append(opts.HTTPMiddleware,
 		authn.OriginMiddleware(cfg.Auth.AllowedOrigins, isLoopbackAddr(listen), log),
@@ -58,11 +58,11 @@ func withSignIn(opts *gateway.Options, cfg *config.Config, listen net.Addr, log 
 	return nil
 }
 
-// verifierConfig maps the auth section of the configuration to the
-// verifier's settings. Shared secrets were checked by validation and are
-// read now; one that cannot be read now is an error (an HMAC issuer must
-// never fall back to discovery and the default algorithms).
-func verifierConfig(cfg *config.Config, log *slog.Logger) (authn.Config, error) {
+// verifierConfig maps the auth section of the configuration and the
+// shared secrets provisioned for it, by issuer index, to the verifier's
+// settings. A shared secret missing from secrets is an error (an HMAC
+// issuer must never fall back to discovery and the default algorithms).
+func verifierConfig(cfg *config.Config, secrets [][]byte, log *slog.Logger) (authn.Config, error) {
 	c := authn.Config{
 		Resource:  cfg.MCPURL(),
 		Leeway:    time.Duration(cfg.Auth.Leeway),
@@ -78,11 +78,10 @@ func verifierConfig(cfg *config.Config, log *slog.Logger) (authn.Config, error) 
 				Groups: is.Claims.Groups, ClientID: is.Claims.ClientID, Scopes: is.Claims.Scopes},
 		}
 		if is.SharedSecret != nil {
-			secret, err := is.SharedSecret.Resolve()
-			if err != nil {
-				return authn.Config{}, fmt.Errorf("auth.issuers[%d].shared_secret: %w", i, err)
+			if i >= len(secrets) || len(secrets[i]) == 0 {
+				return authn.Config{}, fmt.Errorf("auth.issuers[%d].shared_secret: not provisioned", i)
 			}
-			ic.SharedSecret = []byte(secret)
+			ic.SharedSecret = secrets[i]
 		}
 		c.Issuers = append(c.Issuers, ic)
 	}

@@ -15,8 +15,9 @@ import (
 
 // newAuthorizer builds the policy engine of cfg.Policy and loads its
 // policy: the directory (then watched), or OPA's plugin manager with
-// bundles. It returns a close function for the decision log.
-func newAuthorizer(ctx context.Context, cfg *config.Config, log *slog.Logger, stderr io.Writer) (*policy.Engine, func(), error) {
+// bundles, configured by opaConfig, the provisioned content of
+// policy.opa_config_file. It returns a close function for the decision log.
+func newAuthorizer(ctx context.Context, cfg *config.Config, opaConfig []byte, log *slog.Logger, stderr io.Writer) (*policy.Engine, func(), error) {
 	dl, closeLog, err := decisionLog(cfg.Policy, stderr)
 	if err != nil {
 		return nil, nil, err
@@ -30,11 +31,7 @@ func newAuthorizer(ctx context.Context, cfg *config.Config, log *slog.Logger, st
 		}
 		e.WatchDir(ctx, cfg.Policy.Dir)
 	case cfg.Policy.OPAConfigFile != "":
-		raw, err := os.ReadFile(cfg.Policy.OPAConfigFile)
-		if err == nil {
-			err = e.UseBundles(ctx, raw)
-		}
-		if err != nil {
+		if err := e.UseBundles(ctx, opaConfig); err != nil {
 			closeLog()
 			return nil, nil, fmt.Errorf("policy.opa_config_file: %w", err)
 		}

@@ -7,15 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
-	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/demo"
 	"github.com/mcpgate/mcpgate/gateway"
+	"github.com/mcpgate/mcpgate/internal/authrule"
 )
 
 const devAbout = `Run a gateway for local development, with no setup: it starts the demo
@@ -71,6 +70,11 @@ func serveDev(ctx context.Context, addr string, log *slog.Logger, e *env) int {
 		return fail(log, err)
 	}
 	cfg := devConfig(ln.Addr().String(), demos)
+	prov, err := cfg.Provision() // names no file: nothing is read
+	if err != nil {
+		ln.Close()
+		return fail(log, err)
+	}
 	idp, err := devidp.New(devidp.Options{Issuer: cfg.Auth.Issuers[0].Issuer, Audience: cfg.MCPURL(),
 		Scopes: cfg.Auth.ScopesSupported, Logger: log})
 	if err != nil {
@@ -83,7 +87,7 @@ func serveDev(ctx context.Context, addr string, log *slog.Logger, e *env) int {
 		return fail(log, err)
 	}
 	defer closeLog()
-	gw, stop, err := newGateway(ctx, cfg, log, ln.Addr(), devRoutes(idp), authz)
+	gw, stop, err := newGateway(ctx, cfg, prov, log, ln.Addr(), &gateway.Options{Routes: devRoutes(idp), Authorizer: authz})
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
@@ -103,15 +107,10 @@ func checkLoopback(addr string) error {
 	if err != nil {
 		return fmt.Errorf("--addr %q is not host:port (e.g. 127.0.0.1:8080)", addr)
 	}
-	if !strings.EqualFold(host, "localhost") && !isLoopbackIP(host) {
+	if !authrule.IsLoopbackHost(host) {
 		return fmt.Errorf("dev mode serves only loopback addresses (127.0.0.1 or ::1, or localhost); got %s", addr)
 	}
 	return nil
-}
-
-func isLoopbackIP(host string) bool {
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 // listenLoopback listens on addr and checks that the bound address is
@@ -150,11 +149,7 @@ func devRoutes(idp *devidp.Provider) map[string]http.Handler {
 
 func loopbackHostOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.Host)
-		if err != nil {
-			host = r.Host
-		}
-		if !authn.IsLoopbackHost(strings.Trim(host, "[]")) {
+		if !authrule.IsLoopbackHostPort(r.Host) {
 			http.Error(w, "the development identity provider answers only to a loopback Host", http.StatusForbidden)
 			return
 		}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mcpgate/mcpgate/demo"
 )
 
 func TestDevRefusesNonLoopback(t *testing.T) {
@@ -106,5 +109,15 @@ func TestDevTokenErrors(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want %d and %q", code, stdout, stderr, tc.code, tc.inStderr)
 			}
 		})
+	}
+}
+
+// The dev configuration is built in code, not loaded: it must validate as a
+// loaded one would, since gateway.New does not validate again.
+func TestDevConfigValid(t *testing.T) {
+	t.Parallel()
+	cfg := devConfig("127.0.0.1:8080", []*demo.Server{{Name: "notes", URL: "http://127.0.0.1:9000/mcp"}})
+	if err := errors.Join(cfg.Validate(), cfg.RequireAuth()); err != nil {
+		t.Errorf("devConfig does not validate:\n%v", err)
 	}
 }

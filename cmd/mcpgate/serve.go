@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/gateway"
 )
 
-const serveAbout = `Run the gateway: load and validate the configuration, connect to its
+const serveAbout = `Run the gateway: load and validate the configuration, read the files it
+names (session keys, OPA configuration, shared secrets), connect to its
 upstream servers in the background and serve /mcp (to callers with an access
 token from one of auth.issuers), the protected-resource metadata, /healthz
 and /readyz on the listen address until SIGINT or SIGTERM, then drain within
@@ -29,10 +29,7 @@ func runServe(ctx context.Context, args []string, e *env) int {
 	if code, ok := requireConfig(fs, path); !ok {
 		return code
 	}
-	cfg, err := config.Load(*path)
-	if err == nil {
-		err = errors.Join(cfg.RequireAuth(), cfg.RequirePolicy())
-	}
+	cfg, prov, err := loadServeConfig(*path)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return exitFail
@@ -42,13 +39,13 @@ func runServe(ctx context.Context, args []string, e *env) int {
 	if err != nil {
 		return fail(log, fmt.Errorf("listen: %w", err))
 	}
-	authz, closeLog, err := newAuthorizer(ctx, cfg, log, e.stderr)
+	authz, closeLog, err := newAuthorizer(ctx, cfg, prov.OPAConfig, log, e.stderr)
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
 	}
 	defer closeLog()
-	gw, stop, err := newGateway(ctx, cfg, log, ln.Addr(), nil, authz)
+	gw, stop, err := newGateway(ctx, cfg, prov, log, ln.Addr(), &gateway.Options{Authorizer: authz})
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
@@ -58,16 +55,36 @@ func runServe(ctx context.Context, args []string, e *env) int {
 	return serveGateway(ctx, gw, ln, cfg, log, e)
 }
 
-// newGateway builds the gateway for cfg, listening on listen, with
-// telemetry, sign-in, the policy of authz, the CLI's logger and version,
-// and extra routes. stop flushes the telemetry.
-func newGateway(ctx context.Context, cfg *config.Config, log *slog.Logger, listen net.Addr, routes map[string]http.Handler, authz gateway.Authorizer) (gw *gateway.Gateway, stop func(), err error) {
-	opts := &gateway.Options{Version: currentBuild().version, Routes: routes, Authorizer: authz}
+// loadServeConfig loads and validates the configuration at path, checks
+// that it names an issuer and a policy, and provisions it: the files it
+// names are read here, once.
+func loadServeConfig(path string) (*config.Config, *config.Provisioned, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := errors.Join(cfg.RequireAuth(), cfg.RequirePolicy()); err != nil {
+		return nil, nil, err
+	}
+	prov, err := cfg.Provision()
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, prov, nil
+}
+
+// newGateway builds the gateway for cfg and what was provisioned for it,
+// listening on listen, with telemetry, sign-in, the CLI's logger and
+// version, and the authorizer and routes of opts. stop flushes the
+// telemetry.
+func newGateway(ctx context.Context, cfg *config.Config, prov *config.Provisioned, log *slog.Logger, listen net.Addr, opts *gateway.Options) (gw *gateway.Gateway, stop func(), err error) {
+	opts.Version = currentBuild().version
+	opts.SessionKeys = prov.SessionKeys
 	log, stop, err = withTelemetry(ctx, opts, cfg.Telemetry, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := withSignIn(opts, cfg, listen, log); err != nil {
+	if err := withSignIn(opts, cfg, prov.SharedSecrets, listen, log); err != nil {
 		stop()
 		return nil, nil, err
 	}

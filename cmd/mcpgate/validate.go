@@ -9,9 +9,11 @@ import (
 )
 
 const validateAbout = `Check a configuration file without starting the gateway: its syntax, every
-key and value, and that the environment variables and files named by header
-value_from_env and value_from_file are set and readable here. Every problem
-is reported with its key path. Exit status 0 if valid, 1 if not.`
+key and value and then, once those are valid, that the files and environment
+variables it names (session_key_file, policy.opa_config_file, shared secrets,
+header value_from_env and value_from_file) are set and readable here, as
+serve reads them. Every problem is reported with its key path. Exit status 0
+if valid, 1 if not.`
 
 func runValidate(_ context.Context, args []string, e *env) int {
 	fs := newFlagSet("validate", "--config FILE", validateAbout, e)
@@ -23,6 +25,9 @@ func runValidate(_ context.Context, args []string, e *env) int {
 		return code
 	}
 	cfg, err := config.Load(*path)
+	if err == nil {
+		_, err = cfg.Provision()
+	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return exitFail

@@ -49,12 +49,9 @@ servers:
   - name: tickets
     url: https://tickets.example/mcp
     timeout: soon
-    headers:
-      - name: X-Key
-        value_from_env: MCPGATE_TEST_UNSET_VAR
 `
 
-var badConfigPaths = []string{"listen", "shutdown_grace", "servers[0].name", "servers[0].url", "servers[1].timeout", "servers[1].headers[0].value_from_env"}
+var badConfigPaths = []string{"listen", "shutdown_grace", "servers[0].name", "servers[0].url", "servers[1].timeout"}
 
 func TestValidateExample(t *testing.T) {
 	path := exampleConfig(t)
@@ -106,6 +103,30 @@ func checkProblems(t *testing.T, stderr string, paths []string) {
 		if !strings.Contains(stderr, "\n"+p+": ") {
 			t.Errorf("stderr lacks a problem for %s:\n%s", p, stderr)
 		}
+	}
+}
+
+// A valid document naming files that cannot be read is invalid here: the
+// files are read as serve reads them, and reported with their key paths.
+func TestValidateUnreadableFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
+	path := writeFile(t, dir, "mcpgate.yaml", "session_key_file: "+missing+`
+servers:
+  - name: notes
+    url: https://notes.example/mcp
+    headers: [{name: Authorization, value_from_file: `+missing+`}]
+policy:
+  opa_config_file: `+missing+`
+`)
+	code, stdout, stderr := runCLI(t, nil, "validate", "--config", path)
+	if code != exitFail || stdout != "" {
+		t.Errorf("exit code %d, stdout %q; want 1 and nothing", code, stdout)
+	}
+	checkProblems(t, stderr, []string{"session_key_file", "servers[0].headers[0].value_from_file", "policy.opa_config_file"})
+	if !strings.Contains(stderr, "session_key_file: cannot read \""+missing+"\": no such file or directory") {
+		t.Errorf("stderr does not say why session_key_file cannot be read:\n%s", stderr)
 	}
 }
 

@@ -1,0 +1,70 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Provisioned holds the runtime values built from the files and
+// environment variables a configuration names, read once by
+// [Config.Provision] when the running gateway is built.
+type Provisioned struct {
+	// SessionKeys are the keys of session_key_file, the sealing key first;
+	// nil without session_key_file.
+	SessionKeys [][]byte
+
+	// OPAConfig is the content of policy.opa_config_file; nil without it.
+	OPAConfig []byte
+
+	// SharedSecrets holds the shared secret of each auth.issuers entry, by
+	// index; nil for an issuer without one.
+	SharedSecrets [][]byte
+}
+
+// Provision reads the files and environment variables that c, a validated
+// configuration, names, once each: the session keys, the OPA
+// configuration and the issuers' shared secrets, returned as
+// [Provisioned], and the upstream header values from files and the
+// environment, which are only checked here because they are read again
+// at each upstream (re)connect, so rotated secrets are picked up.
+//
+// Every problem is reported at once, as a [*ValidationError] whose key
+// paths name the setting, e.g. "servers[1].headers[0].value_from_file".
+func (c *Config) Provision() (*Provisioned, error) {
+	var ps problems
+	p := &Provisioned{SharedSecrets: make([][]byte, len(c.Auth.Issuers))}
+	if c.SessionKeyFile != "" {
+		keys, err := readSessionKeys(c.SessionKeyFile)
+		ps.addErr("session_key_file", err)
+		p.SessionKeys = keys
+	}
+	for i, is := range c.Auth.Issuers {
+		if is.SharedSecret != nil {
+			secret, err := is.SharedSecret.Resolve()
+			ps.addErr("auth.issuers["+strconv.Itoa(i)+"].shared_secret", err)
+			p.SharedSecrets[i] = []byte(secret)
+		}
+	}
+	if c.Policy.OPAConfigFile != "" {
+		raw, err := readSecretFile(c.Policy.OPAConfigFile)
+		ps.addErr("policy.opa_config_file", err)
+		p.OPAConfig = []byte(raw)
+	}
+	for i, s := range c.Servers {
+		for j, h := range s.Headers {
+			_, err := h.resolve()
+			ps.addErr("servers["+strconv.Itoa(i)+"].headers["+strconv.Itoa(j)+"]."+h.sourceKey(), err)
+		}
+	}
+	if len(ps) > 0 {
+		return nil, fmt.Errorf("config: provision:\n%w", &ValidationError{Problems: ps})
+	}
+	return p, nil
+}
+
+// addErr adds err, if not nil, as the problem of path.
+func (ps *problems) addErr(path string, err error) {
+	if err != nil {
+		ps.add(path, "%v", err)
+	}
+}

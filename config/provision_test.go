@@ -1,0 +1,139 @@
+package config
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// provisionProblems provisions cfg and returns the problems of its
+// ValidationError.
+func provisionProblems(t *testing.T, cfg *Config) []Problem {
+	t.Helper()
+	p, err := cfg.Provision()
+	var verr *ValidationError
+	if !errors.As(err, &verr) || p != nil {
+		t.Fatalf("Provision() = %v, %v; want a *ValidationError", p, err)
+	}
+	return verr.Problems
+}
+
+// Validation checks the document only: files and variables that do not
+// exist are reported by provisioning, with their key paths.
+func TestValidateDoesNoIO(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "missing")
+	cfg := mustParse(t, "session_key_file: "+missing+`
+servers:
+  - name: notes
+    url: https://notes.example/mcp
+    headers:
+      - {name: X-A, value_from_env: MCPGATE_TEST_UNSET_9F2C}
+      - {name: X-B, value_from_file: `+missing+`}
+      - {name: X-C, value_from_file: `+os.TempDir()+`}
+auth:
+  issuers:
+    - {issuer: https://a.example, algorithms: [HS256], shared_secret: {value_from_file: `+missing+`}}
+policy:
+  opa_config_file: `+missing+`
+`)
+	ps := provisionProblems(t, cfg)
+	wantProblem(t, ps, "session_key_file", `cannot read "`+missing+`": no such file or directory`)
+	wantProblem(t, ps, "servers[0].headers[0].value_from_env", "environment variable MCPGATE_TEST_UNSET_9F2C is not set")
+	wantProblem(t, ps, "servers[0].headers[1].value_from_file", `cannot read "`+missing+`": no such file or directory`)
+	wantProblem(t, ps, "servers[0].headers[2].value_from_file", "not a regular file")
+	wantProblem(t, ps, "auth.issuers[0].shared_secret", "no such file or directory")
+	wantProblem(t, ps, "policy.opa_config_file", "no such file or directory")
+	if len(ps) != 6 {
+		t.Errorf("got %d problems, want 6:\n%v", len(ps), &ValidationError{Problems: ps})
+	}
+	_, err := cfg.Provision()
+	if !strings.HasPrefix(err.Error(), "config: provision:\nsession_key_file: ") {
+		t.Errorf("error text = %q, want the key path of each problem first", err)
+	}
+}
+
+func TestProvisionProblems(t *testing.T) {
+	t.Setenv("MCPGATE_TEST_EMPTY", "")
+	dir := t.TempDir()
+	shortKey := writeTestFile(t, dir, "short", "c2hvcnQ=\n")
+	tests := map[string]struct{ yaml, path, msg string }{
+		"session key too short": {minimal + "session_key_file: " + shortKey + "\n", "session_key_file", "a key must be 32 bytes, this one is 5"},
+		"header env empty":      {server("    headers: [{name: X-A, value_from_env: MCPGATE_TEST_EMPTY}]\n"), "servers[0].headers[0].value_from_env", "environment variable MCPGATE_TEST_EMPTY is empty"},
+		"secret env unset":      {minimal + "auth: {issuers: [{issuer: 'https://a.example', algorithms: [HS256], shared_secret: {value_from_env: NOPE_NOT_SET}}]}", "auth.issuers[0].shared_secret", "NOPE_NOT_SET is not set"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			wantProblem(t, provisionProblems(t, mustParse(t, tc.yaml)), tc.path, tc.msg)
+		})
+	}
+}
+
+// Provisioning reads each file once and returns what the running gateway
+// needs; header files are only checked, as they are re-read at each
+// upstream (re)connect.
+func TestProvisionReadsEachFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{7}, SessionKeySize)
+	secret := strings.Repeat("s", 32)
+	keys := writeTestFile(t, dir, "keys", base64.StdEncoding.EncodeToString(key)+"\n")
+	opa := writeTestFile(t, dir, "opa.yaml", "bundles: {}\n")
+	hmac := writeTestFile(t, dir, "hmac", secret+"\n")
+	header := writeTestFile(t, dir, "header", "Bearer t0ken\n")
+	t.Setenv("MCPGATE_TEST_HMAC", secret)
+	opens := watchOpens(t, dir)
+	cfg := mustParse(t, "session_key_file: "+keys+`
+servers:
+  - name: notes
+    url: https://notes.example/mcp
+    headers: [{name: Authorization, value_from_file: `+header+`}]
+auth:
+  issuers:
+    - {issuer: https://a.example}
+    - {issuer: https://b.example, algorithms: [HS256], shared_secret: {value_from_file: `+hmac+`}}
+    - {issuer: https://c.example, algorithms: [HS256], shared_secret: {value_from_env: MCPGATE_TEST_HMAC}}
+policy:
+  opa_config_file: `+opa+`
+`)
+	if got := opens(); len(got) != 0 {
+		t.Errorf("validation opened %v, want nothing", got)
+	}
+	p, err := cfg.Provision()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Provisioned{
+		SessionKeys:   [][]byte{key},
+		OPAConfig:     []byte("bundles: {}"),
+		SharedSecrets: [][]byte{nil, []byte(secret), []byte(secret)},
+	}
+	if diff := cmp.Diff(want, p); diff != "" {
+		t.Errorf("Provision() mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]int{"keys": 1, "opa.yaml": 1, "hmac": 1, "header": 1}, opens()); diff != "" {
+		t.Errorf("files opened (-want +got):\n%s", diff)
+	}
+}
+
+func TestProvisionNothingNamed(t *testing.T) {
+	t.Parallel()
+	p, err := mustParse(t, minimal).Provision()
+	if err != nil || p.SessionKeys != nil || p.OPAConfig != nil || len(p.SharedSecrets) != 0 {
+		t.Errorf("Provision() = %+v, %v; want nothing provisioned", p, err)
+	}
+}
+
+func writeTestFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
