@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
 // maxTokenBytes bounds the raw token Verify looks at.
@@ -187,11 +187,15 @@ func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
 }
 
 // audienceAccepted reports whether aud contains one of the accepted
-// audiences. It tolerates a trailing slash only (oauthex.MatchesResource):
-// a token for any other resource is refused, never passed through.
+// audiences, compared as strings, character for character (RFC 8707
+// resource indicators are absolute URIs compared by simple string
+// comparison, RFC 3986 §6.2.1): "https://gw/mcp/" is another resource than
+// "https://gw/mcp". Clients take the resource from the protected-resource
+// metadata, which states it exactly. A token for any other resource is
+// refused, never passed through.
 func audienceAccepted(aud, accepted []string) bool {
 	for _, a := range accepted {
-		if oauthex.MatchesResource(aud, a) {
+		if slices.Contains(aud, a) {
 			return true
 		}
 	}
