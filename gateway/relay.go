@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,26 +94,22 @@ func newRelay(log *slog.Logger) *relay {
 }
 
 // begin registers a forwarded request and returns the _meta to send upstream:
-// the client's _meta without protocol keys, with the client's progress token
-// replaced by the gateway's call id. The returned context carries the call id
-// for the upstream transport; end must be called when the request finished.
+// only the gateway's call id as progress token, when the client asked for
+// progress. Nothing else of the client's _meta travels: keys a client
+// invents (an "authorization", a forged call tag) stay at the gateway, and
+// the protocol keys an upstream needs (trace context, a 2026-07-28 client's
+// capabilities and log level) are set by the gateway itself (upstreamSpan,
+// upstreamMeta). The returned context carries the call id for the upstream
+// transport; end must be called when the request finished.
 func (r *relay) begin(ctx context.Context, ss *mcp.ServerSession, u *upstream, in mcp.Meta) (context.Context, mcp.Meta, func()) {
 	// Unguessable: an upstream learns only the ids of its own calls (as
 	// progress tokens), and messages naming a call are accepted only from
 	// the upstream serving it.
 	id := "mcpgate-" + rand.Text()
-	out := make(mcp.Meta, len(in)+1)
-	for k, v := range in {
-		if !strings.HasPrefix(k, protocolMetaPrefix) && k != callMetaKey {
-			out[k] = v
-		}
-	}
 	pc := &pendingCall{id: id, up: u, ss: ss, ctx: ctx, token: in["progressToken"], settled: make(chan struct{}, 1)}
+	var out mcp.Meta
 	if pc.token != nil {
-		out["progressToken"] = id
-	}
-	if len(out) == 0 {
-		out = nil
+		out = mcp.Meta{"progressToken": id}
 	}
 	r.mu.Lock()
 	r.calls[id] = pc
