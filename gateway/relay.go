@@ -24,9 +24,6 @@ const codeMissingClientCapability = -32021
 // message is relayed.
 const callMetaKey = "dev.mcpgate/call"
 
-// protocolMetaPrefix marks _meta keys reserved for the protocol; they describe
-// the client's hop, not the upstream's, and are never forwarded.
-const protocolMetaPrefix = "io.modelcontextprotocol/"
 
 // relay connects messages from upstreams to the downstream request that
 // caused them: progress notifications by a progress token the gateway
