@@ -115,22 +115,26 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) (cont
 	if id == nil {
 		return ctx, deniedError(policy.Decision{Reasons: []string{"no verified identity"}})
 	}
-	// Resolve the target as this view will dispatch it; a target the view
-	// hides is still decided (and logged) against the catalog, so the
-	// caller learns the policy's reasons and the security team sees the
-	// attempt, but it is never dispatched.
-	hidden := false
+	// Resolve the target as this view will dispatch it. A target the view
+	// does not show is still decided (and logged, reasons and all) against
+	// the catalog, so the security team sees the attempt; but the caller is
+	// answered exactly as for a target that does not exist (notFound),
+	// whatever the decision: a caller must not learn from the answer which
+	// servers, tools, prompts or resources exist beyond what it may list.
+	// Such a target is never dispatched.
+	shown := true
 	in, err := v.g.callInput(id, method, req.GetParams(), v)
 	if errors.Is(err, errNoTarget) {
-		hidden = true
+		shown = false
 		in, err = v.g.callInput(id, method, req.GetParams(), v.g.catalog())
 	}
+	absent := false
 	if errors.Is(err, errNoTarget) {
 		// A tool or prompt of a server that is down right now is decided
 		// with what its name tells (server, upstream name, arguments): a
 		// caller the policy allows learns that the server is unavailable
-		// (absentServerMiddleware answers), any other is refused.
-		hidden = false
+		// (absentServerMiddleware answers); to any other it does not exist.
+		absent = true
 		in, err = v.g.absentInput(id, method, req.GetParams())
 	}
 	switch {
@@ -142,16 +146,18 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) (cont
 	fillRequest(in, req)
 	d := v.g.decideObserved(ctx, in)
 	switch {
-	case !d.Allow:
+	case d.Allow && (shown || absent):
+		return withDecided(ctx, in), nil
+	case shown: // denied, with the policy's reasons: the caller lists it
 		return ctx, deniedError(d)
-	case hidden:
+	default:
 		return ctx, notFound(method, req.GetParams())
 	}
-	return withDecided(ctx, in), nil
 }
 
-// notFound answers a request for a target the caller cannot see as the SDK
-// answers an unknown one, so hidden targets do not reveal themselves.
+// notFound answers a request for a target the caller cannot see exactly as
+// one that does not exist (as the SDK answers an unknown one), whatever the
+// policy decided about it: the answer is no existence oracle.
 func notFound(method string, params mcp.Params) error {
 	switch p := params.(type) {
 	case *mcp.CallToolParamsRaw:

@@ -26,9 +26,10 @@ func TestDevMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "notes__delete_note", Arguments: map[string]any{"id": "x"}})
+	// A denial of a tool alice lists: the policy's argument constraint.
+	_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "notes__write_note", Arguments: map[string]any{"body": "x"}})
 	if err == nil {
-		t.Fatal("alice deleted a note")
+		t.Fatal("alice wrote a note without an id")
 	}
 	// A name the client invents gets no series of its own.
 	if _, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "attacker-chosen-1"}); err == nil {
