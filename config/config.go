@@ -68,6 +68,15 @@ type Config struct {
 	// them (see docs/deployment.md).
 	SessionKeyFile string `yaml:"session_key_file,omitempty"`
 
+	// ReadyzDetail makes /readyz list every upstream's state and last
+	// error (which can name its URL), name collisions and the policy's
+	// status. /readyz answers whoever reaches the listener, without
+	// sign-in, so by default it says only {"ready": true|false}; the same
+	// detail is in the logs and metrics (mcpgate.upstream.up). Turn it on
+	// where only operators reach the listener. If omitted, defaults to
+	// false.
+	ReadyzDetail bool `yaml:"readyz_detail,omitempty"`
+
 	// TrustedProxies are the addresses (IPs or CIDR prefixes, e.g.
 	// "10.0.0.0/8") of the reverse proxies and load balancers in front of
 	// the gateway. The client address policies see (input.request.

@@ -55,6 +55,7 @@ func TestReplicasShareSessions(t *testing.T) {
 			cfg := fmt.Sprintf(`listen: %q
 public_url: %q
 shutdown_grace: 30s
+readyz_detail: true
 session_key_file: %q
 auth:
   issuers:

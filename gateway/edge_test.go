@@ -278,3 +278,25 @@ func TestLegacySSEUpstream(t *testing.T) {
 		}
 	}
 }
+
+// By default /readyz tells only whether the gateway is ready: it answers
+// without sign-in, and upstream errors can name internal URLs.
+func TestReadyzWithoutDetail(t *testing.T) {
+	t.Parallel()
+	gw := startGatewayConfig(t, nil, func(c *config.Config) {
+		c.ReadyzDetail = false
+		c.Servers = []config.Server{upstreamConfig("down", "http://127.0.0.1:1/mcp")}
+	})
+	resp, err := http.Get(strings.TrimSuffix(gw.URL, "/mcp") + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "{\n  \"ready\": true\n}" {
+		t.Errorf("readyz: %d %s, want 200 and only {\"ready\": true}", resp.StatusCode, body)
+	}
+	if st := gw.Status(); len(st.Upstreams) != 1 || st.Upstreams[0].Error == "" {
+		t.Errorf("Status() keeps the detail for the process itself: %+v", st)
+	}
+}

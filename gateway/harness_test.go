@@ -200,6 +200,7 @@ func startGateway(t testing.TB, opts *Options, servers ...config.Server) *testGa
 func startGatewayConfig(t testing.TB, opts *Options, edit func(*config.Config)) *testGateway {
 	t.Helper()
 	cfg := config.Default()
+	cfg.ReadyzDetail = true // the tests read upstream states from /readyz
 	edit(cfg)
 	if opts == nil {
 		opts = testOptions()

@@ -169,5 +169,11 @@ func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	if !g.cfg.ReadyzDetail {
+		enc.Encode(struct {
+			Ready bool `json:"ready"`
+		}{s.Ready})
+		return
+	}
 	enc.Encode(s)
 }

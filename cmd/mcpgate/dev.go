@@ -168,6 +168,7 @@ func devConfig(listen string, demos []*demo.Server) *config.Config {
 	cfg.Auth.ScopesSupported = []string{"mcp"}
 	cfg.Auth.ChallengeScopes = []string{"mcp"}
 	cfg.Policy.Timeout = devPolicyTimeout
+	cfg.ReadyzDetail = true // loopback only
 	for _, d := range demos {
 		cfg.Servers = append(cfg.Servers, config.Server{
 			Name:              d.Name,

@@ -37,7 +37,7 @@ func demoConfig(t *testing.T, listen string, idp *devidp.Provider) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(&b, "listen: %q\nshutdown_grace: 5s\npolicy: {dir: %q, decision_log: none}\n", listen, lib)
+	fmt.Fprintf(&b, "listen: %q\nshutdown_grace: 5s\nreadyz_detail: true\npolicy: {dir: %q, decision_log: none}\n", listen, lib)
 	if idp != nil {
 		fmt.Fprintf(&b, "auth:\n  issuers:\n    - issuer: %q\n", idp.Issuer())
 	}
