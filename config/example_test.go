@@ -83,6 +83,6 @@ func wantExample(secret string) *Config {
 			AllowedOrigins:  []string{"https://claude.ai"},
 			TokenCacheSize:  10000,
 		},
-		Policy: Policy{Dir: "rego", Timeout: Duration(100 * time.Millisecond), DecisionLog: "stdout", DecisionLogBuffer: 10000},
+		Policy: Policy{Dir: "rego", Library: PolicyLibraryNone, Timeout: Duration(100 * time.Millisecond), DecisionLog: "stdout", DecisionLogBuffer: 10000},
 	}
 }
