@@ -25,15 +25,17 @@ deny contains "frozen account" if input.user.sub == "frozen"
 // data) that loaded dir.
 func libraryDirEngine(t *testing.T, dir string) *Engine {
 	t.Helper()
+	return dirEngineWith(t, dir, Options{Library: libraryModules(t)})
+}
+
+// libraryModules returns the shipped library's modules.
+func libraryModules(t *testing.T) map[string]string {
+	t.Helper()
 	modules, err := rego.Modules()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEngine(t, nil, Options{Library: modules})
-	if err := e.LoadDir(dir); err != nil {
-		t.Fatalf("LoadDir(%s) with the library: %v", dir, err)
-	}
-	return e
+	return modules
 }
 
 func TestLoadDirWithLibrary(t *testing.T) {
@@ -89,12 +91,8 @@ func TestLoadDirWithLibraryConflicts(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			writeFiles(t, dir, tc.files)
-			modules, err := rego.Modules()
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := newEngine(t, nil, Options{Library: modules})
-			err = e.LoadDir(dir)
+			e := newEngine(t, nil, Options{Library: libraryModules(t)})
+			err := e.LoadDir(dir)
 			if !errors.Is(err, ErrLoad) {
 				t.Fatalf("LoadDir = %v, want ErrLoad", err)
 			}

@@ -40,7 +40,13 @@ decision := {"allow": true} if {
 // dirEngine returns an engine that loaded dir.
 func dirEngine(t *testing.T, dir string) *Engine {
 	t.Helper()
-	e := newEngine(t, nil, Options{})
+	return dirEngineWith(t, dir, Options{})
+}
+
+// dirEngineWith returns an engine with opts that loaded dir.
+func dirEngineWith(t *testing.T, dir string, opts Options) *Engine {
+	t.Helper()
+	e := newEngine(t, nil, opts)
 	if err := e.LoadDir(dir); err != nil {
 		t.Fatalf("LoadDir(%s): %v", dir, err)
 	}

@@ -72,20 +72,7 @@ func TestServe(t *testing.T) {
 	t.Parallel()
 	ln := boundListener(t)
 	idp := testIssuer(t, "http://"+ln.Addr().String()+"/mcp")
-	path := demoConfig(t, ln.Addr().String(), idp)
-	te := newTestEnv(nil)
-	te.listen = func(_ context.Context, addr string) (net.Listener, error) {
-		if addr != ln.Addr().String() {
-			return nil, fmt.Errorf("listen on %s, want the configured %s", addr, ln.Addr())
-		}
-		return ln, nil
-	}
-	r := start(t, te, "serve", "--config", path)
-	token, _, err := idp.Token("alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkGateway(t, r.baseURL(), token)
+	r := serveDemo(t, ln, idp, demoConfig(t, ln.Addr().String(), idp))
 	want := fmt.Sprintf(`"msg":"mcpgate listening","addr":"%s","mcp_url":"http://%[1]s/mcp"`, ln.Addr())
 	if !strings.Contains(r.err.String(), want) {
 		t.Errorf("log lacks %s:\n%s", want, r.err.String())
@@ -108,15 +95,7 @@ func TestServeBuiltinLibrary(t *testing.T) {
 	writeFile(t, dir, "data.json", string(data))
 	ln := boundListener(t)
 	idp := testIssuer(t, "http://"+ln.Addr().String()+"/mcp")
-	path := demoConfigPolicy(t, ln.Addr().String(), idp, fmt.Sprintf("{dir: %q, library: builtin, decision_log: none}", dir))
-	te := newTestEnv(nil)
-	te.listen = func(context.Context, string) (net.Listener, error) { return ln, nil }
-	r := start(t, te, "serve", "--config", path)
-	token, _, err := idp.Token("alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkGateway(t, r.baseURL(), token)
+	r := serveDemo(t, ln, idp, demoConfigPolicy(t, ln.Addr().String(), idp, fmt.Sprintf("{dir: %q, library: builtin, decision_log: none}", dir)))
 	if code := r.stop(t); code != exitOK {
 		t.Errorf("exit code after cancel = %d, want 0; stderr:\n%s", code, r.err.String())
 	}
@@ -140,6 +119,26 @@ func TestServeBuiltinLibraryConflict(t *testing.T) {
 	if code != exitFail || !strings.Contains(stderr, want) {
 		t.Errorf("exit code %d, stderr:\n%s\nwant 1 and %q", code, stderr, want)
 	}
+}
+
+// serveDemo runs serve with the configuration at path on ln and checks the
+// gateway for alice, as the demo policy decides.
+func serveDemo(t *testing.T, ln net.Listener, idp *devidp.Provider, path string) *running {
+	t.Helper()
+	te := newTestEnv(nil)
+	te.listen = func(_ context.Context, addr string) (net.Listener, error) {
+		if addr != ln.Addr().String() {
+			return nil, fmt.Errorf("listen on %s, want the configured %s", addr, ln.Addr())
+		}
+		return ln, nil
+	}
+	r := start(t, te, "serve", "--config", path)
+	token, _, err := idp.Token("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGateway(t, r.baseURL(), token)
+	return r
 }
 
 func TestServeInvalidConfig(t *testing.T) {
