@@ -9,16 +9,37 @@ const (
 	DefaultPolicyTimeout     = Duration(100 * time.Millisecond)
 	DefaultDecisionLogBuffer = 10000
 	DecisionLogStdout        = "stdout"
+	DefaultPolicyLibrary     = PolicyLibraryNone
+)
+
+// Values of policy.library.
+const (
+	// PolicyLibraryBuiltin compiles the policy library built into the
+	// binary (rego/ of the release, without its tests and demo data) with
+	// the files of policy.dir, which hold the organisation's data and own
+	// rules.
+	PolicyLibraryBuiltin = "builtin"
+	// PolicyLibraryNone loads policy.dir (or the bundles) alone.
+	PolicyLibraryNone = "none"
 )
 
 // Policy says where the Rego policies come from and where decisions are
-// logged. `mcpgate serve` requires exactly one source: a directory or an
-// OPA configuration with bundles.
+// logged. `mcpgate serve` requires exactly one source: a directory (with or
+// without the built-in library) or an OPA configuration with bundles.
 type Policy struct {
 	// Dir is a directory of .rego and data (.json, .yaml) files, reloaded
 	// atomically when it changes; a broken update keeps the last good policy
 	// and shows in /readyz.
 	Dir string `yaml:"dir,omitempty"`
+
+	// Library is "builtin" or "none". With "builtin", the policy library
+	// built into this binary is compiled together with the files of Dir,
+	// which then hold only the organisation's data (and any rules of its
+	// own); a file of Dir named like a library module is an error. The
+	// library cannot be combined with OPAConfigFile: a bundle carries its
+	// whole policy. If omitted, defaults to "none", so a Dir holding a copy
+	// of the library (rego/) keeps working; the Helm chart sets "builtin".
+	Library string `yaml:"library,omitempty"`
 
 	// OPAConfigFile is an OPA configuration file (services, bundles with
 	// polling and signing, decision_logs), as a security team already
@@ -44,6 +65,15 @@ func (p *Policy) validate(ps *problems) {
 	if p.Dir != "" && p.OPAConfigFile != "" {
 		ps.add("policy", "set either dir or opa_config_file, not both")
 	}
+	switch p.Library {
+	case PolicyLibraryNone:
+	case PolicyLibraryBuiltin:
+		if p.OPAConfigFile != "" {
+			ps.add("policy.library", "builtin cannot be combined with opa_config_file: a bundle carries its whole policy; build the library into the bundle, or set library to none")
+		}
+	default:
+		ps.add("policy.library", "must be builtin or none, not %q", p.Library)
+	}
 	if p.Timeout <= 0 || p.Timeout > Duration(10*time.Second) {
 		ps.add("policy.timeout", "must be between 1ms and 10s")
 	}
@@ -59,6 +89,10 @@ func (c *Config) RequirePolicy() error {
 	if c.Policy.Dir != "" || c.Policy.OPAConfigFile != "" {
 		return nil
 	}
+	if c.Policy.Library == PolicyLibraryBuiltin {
+		return &ValidationError{Problems: []Problem{{Path: "policy.dir",
+			Message: "policy.library is builtin: set policy.dir to the directory of your organisation's data (data.json under mcpgate.config) and own rules"}}}
+	}
 	return &ValidationError{Problems: []Problem{{Path: "policy",
-		Message: "set policy.dir (a directory of .rego and data files, e.g. the shipped rego/) or policy.opa_config_file (OPA bundles)"}}}
+		Message: "set policy.dir (a directory of .rego and data files, e.g. the shipped rego/, or only your data with policy.library: builtin) or policy.opa_config_file (OPA bundles)"}}}
 }

@@ -24,7 +24,6 @@ const codeMissingClientCapability = -32021
 // message is relayed.
 const callMetaKey = "dev.mcpgate/call"
 
-
 // relay connects messages from upstreams to the downstream request that
 // caused them: progress notifications by a progress token the gateway
 // substitutes for the client's, and server-to-client requests and log

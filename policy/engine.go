@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,13 @@ type Options struct {
 	// DecisionLog receives every decision. If nil, decisions are not
 	// logged (tests), unless UseBundles configures OPA decision logs.
 	DecisionLog *DecisionLog
+	// Library holds Rego v1 modules (file name → source) that LoadDir
+	// compiles together with the directory's files: a policy library that
+	// the directory's data drives, such as mcpgate's built-in one
+	// (rego.Library, without its demo data). A directory file with the name
+	// of a library module is a load error. Reloads (WatchDir) keep the
+	// library. If nil, LoadDir loads the directory alone.
+	Library map[string]string
 	// Now is the clock for decision timestamps and time.now_ns().
 	// If nil, time.Now.
 	Now func() time.Time
@@ -45,7 +53,8 @@ type Status struct {
 	Loaded bool `json:"loaded"`
 	// Revision identifies the policy in use (see Engine.Revision).
 	Revision string `json:"revision,omitempty"`
-	// Source says where the policy came from: "dir:<path>", "modules" or
+	// Source says where the policy came from: "dir:<path>",
+	// "library+dir:<path>" (Options.Library with a directory), "modules" or
 	// "bundle:<names>".
 	Source string `json:"source,omitempty"`
 	// LastError is the most recent failed load, reload or bundle
@@ -102,6 +111,7 @@ func NewEngine(opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.Library = maps.Clone(opts.Library)
 	e := &Engine{opts: opts, log: opts.Logger}
 	if opts.DecisionLog != nil {
 		e.dlog.Store(opts.DecisionLog)

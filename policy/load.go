@@ -43,9 +43,10 @@ var maskRef = ast.MustParseRef("data.system.log.mask")
 // LoadDir loads every .rego, .json, .yaml and .yml file under dir (files
 // ending in _test.rego and hidden files and directories, such as a
 // Kubernetes ConfigMap's ..data, are skipped), compiles the policy with
-// Rego v1 syntax and swaps it in. Data files merge at their directory's path
-// under data, as with `opa eval -d dir`. On error the last good policy stays
-// in use, and the error is returned and reported by Status.
+// Rego v1 syntax, together with Options.Library when set, and swaps it in.
+// Data files merge at their directory's path under data, as with
+// `opa eval -d dir`. On error the last good policy stays in use, and the
+// error is returned and reported by Status.
 func (e *Engine) LoadDir(dir string) error {
 	res, err := loader.NewFileLoader().
 		WithRegoVersion(ast.RegoV1).
@@ -54,12 +55,21 @@ func (e *Engine) LoadDir(dir string) error {
 	if err != nil {
 		return e.fail(fmt.Errorf("%w: %s: %w", ErrLoad, dir, err))
 	}
-	modules := make(map[string]*ast.Module, len(res.Modules))
-	raw := make(map[string][]byte, len(res.Modules))
+	modules := make(map[string]*ast.Module, len(res.Modules)+len(e.opts.Library))
+	raw := make(map[string][]byte, len(modules))
+	files := make([]string, 0, len(res.Modules))
 	for name, f := range res.Modules {
 		modules[name], raw[name] = f.Parsed, f.Raw
+		files = append(files, f.Name)
 	}
-	return e.install(modules, raw, res.Documents, "dir:"+dir)
+	source := "dir:" + dir
+	if e.opts.Library != nil {
+		if err := addLibrary(modules, raw, files, e.opts.Library); err != nil {
+			return e.fail(fmt.Errorf("%w: %s: %w", ErrLoad, dir, err))
+		}
+		source = "library+dir:" + dir
+	}
+	return e.install(modules, raw, res.Documents, source)
 }
 
 // LoadModules compiles the given Rego v1 modules (file name → source) with
@@ -68,17 +78,46 @@ func (e *Engine) LoadDir(dir string) error {
 func (e *Engine) LoadModules(modules map[string]string, data map[string]any) error {
 	parsed := make(map[string]*ast.Module, len(modules))
 	raw := make(map[string][]byte, len(modules))
-	for name, src := range modules {
-		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
-		if err != nil {
-			return e.fail(fmt.Errorf("%w: %w", ErrLoad, err))
-		}
-		parsed[name], raw[name] = m, []byte(src)
+	if err := parseModules(parsed, raw, modules, ""); err != nil {
+		return e.fail(fmt.Errorf("%w: %w", ErrLoad, err))
 	}
 	if data == nil {
 		data = map[string]any{}
 	}
 	return e.install(parsed, raw, data, "modules")
+}
+
+// libraryPrefix keeps the names of library modules apart from the files of
+// a directory, and says where a compile error is in the library.
+const libraryPrefix = "library:"
+
+// addLibrary parses the library into the modules of a directory, whose
+// files are given. A directory file with the name of a library module is
+// refused: it is almost always a copy of the library (an old rego/), whose
+// rules would conflict with the library's, or an attempt to replace one
+// module, which the library does not support.
+func addLibrary(modules map[string]*ast.Module, raw map[string][]byte, files []string, library map[string]string) error {
+	slices.Sort(files)
+	for _, path := range files {
+		if _, ok := library[filepath.Base(path)]; ok {
+			return fmt.Errorf("%s has the name of the library's module %s%s: rename it, or load the directory without the library",
+				path, libraryPrefix, filepath.Base(path))
+		}
+	}
+	return parseModules(modules, raw, library, libraryPrefix)
+}
+
+// parseModules parses Rego v1 sources (file name → source) into parsed and
+// raw, under prefix + file name.
+func parseModules(parsed map[string]*ast.Module, raw map[string][]byte, sources map[string]string, prefix string) error {
+	for name, src := range sources {
+		m, err := ast.ParseModuleWithOpts(prefix+name, src, ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		if err != nil {
+			return err
+		}
+		parsed[prefix+name], raw[prefix+name] = m, []byte(src)
+	}
+	return nil
 }
 
 // policyFileFilter excludes what LoadDir must not load; true means skip.

@@ -16,20 +16,8 @@ var files embed.FS
 // Library returns the library's policy modules by file name, without their
 // tests, and its default data (the demo data of `mcpgate dev`).
 func Library() (modules map[string]string, data map[string]any, err error) {
-	modules = map[string]string{}
-	entries, err := fs.Glob(files, "*.rego")
-	if err != nil {
+	if modules, err = Modules(); err != nil {
 		return nil, nil, err
-	}
-	for _, name := range entries {
-		if strings.HasSuffix(name, "_test.rego") {
-			continue
-		}
-		src, err := files.ReadFile(name)
-		if err != nil {
-			return nil, nil, err
-		}
-		modules[name] = string(src)
 	}
 	raw, err := files.ReadFile("data.json")
 	if err != nil {
@@ -39,4 +27,26 @@ func Library() (modules map[string]string, data map[string]any, err error) {
 		return nil, nil, err
 	}
 	return modules, data, nil
+}
+
+// Modules returns the library's policy modules by file name, without their
+// tests and without data: what `policy.library: builtin` compiles with the
+// organisation's own data.
+func Modules() (map[string]string, error) {
+	entries, err := fs.Glob(files, "*.rego")
+	if err != nil {
+		return nil, err
+	}
+	modules := map[string]string{}
+	for _, name := range entries {
+		if strings.HasSuffix(name, "_test.rego") {
+			continue
+		}
+		src, err := files.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		modules[name] = string(src)
+	}
+	return modules, nil
 }

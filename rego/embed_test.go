@@ -19,3 +19,22 @@ func TestLibrary(t *testing.T) {
 		t.Errorf("data has no mcpgate key: %v", data)
 	}
 }
+
+func TestModulesAreTheLibrarysWithoutData(t *testing.T) {
+	modules, err := Modules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, _, err := Library()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(modules) != len(lib) {
+		t.Fatalf("Modules has %d modules, Library %d", len(modules), len(lib))
+	}
+	for name, src := range lib {
+		if modules[name] != src {
+			t.Errorf("Modules()[%s] differs from Library()'s", name)
+		}
+	}
+}

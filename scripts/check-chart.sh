@@ -6,7 +6,7 @@
 #      scripts/install-tools.sh does (tools/<name>-<version>/, a stamp file
 #      written after success, bin/ symlinks);
 #   2. schemas: the Kubernetes JSON schemas kubeconform reads, generated once
-#      by internal/tools/k8sschemas from the swagger.json of the
+#      by charts/test/k8sschemas from the swagger.json of the
 #      k8s.io/kubernetes module (and the HTTPRoute and ServiceMonitor CRDs of
 #      the gateway-api and prometheus-operator modules), all from the Go
 #      module proxy, into tools/k8s-schemas-v<k8s version>/; regenerated when
@@ -18,7 +18,8 @@
 #   4. the chart: `helm lint --strict`, `helm template` and kubeconform with
 #      the default values and with each ci/*.yaml values file; the default
 #      render must hold the kinds in CHECK_CHART_REQUIRED_KINDS;
-#   5. charts/test: `go test -count=1 ./...` when charts/test/go.mod exists
+#   5. charts/test: `go test -count=1 ./...` (the chart's render tests and
+#      the schema converter's, k8sschemas) when charts/test/go.mod exists
 #      (and the chart checked is charts/mcpgate, which those tests render).
 #
 # Usage: bash scripts/check-chart.sh [CHART_DIR]     (default: charts/mcpgate)
@@ -171,8 +172,8 @@ module_dir() {
 converter_hash() {
   (
     cd "$ROOT"
-    find internal/tools/k8sschemas -maxdepth 1 -name '*.go' ! -name '*_test.go' | LC_ALL=C sort | xargs cat
-    grep -E '^[[:space:]]*go\.yaml\.in/yaml/v3 ' go.mod || true
+    find charts/test/k8sschemas -maxdepth 1 -name '*.go' ! -name '*_test.go' | LC_ALL=C sort | xargs cat
+    grep -E '^[[:space:]]*go\.yaml\.in/yaml/v3 ' charts/test/go.mod || true
   ) | sha256sum | cut -c1-16
 }
 
@@ -207,9 +208,9 @@ generate_schemas() {
   done
   local tmp="$SCHEMAS.tmp.$$"
   rm -rf "$tmp"
-  if ! (cd "$ROOT" && GOWORK=off go run ./internal/tools/k8sschemas "${args[@]}" -out "$tmp") >&2; then
+  if ! (cd "$ROOT/charts/test" && GOWORK=off go run ./k8sschemas "${args[@]}" -out "$tmp") >&2; then
     rm -rf "$tmp"
-    die "internal/tools/k8sschemas failed"
+    die "charts/test/k8sschemas failed"
   fi
   printf '%s\n' "$recipe" >"$tmp/$STAMP"
   rm -rf "$SCHEMAS"

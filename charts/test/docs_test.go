@@ -1,53 +1,11 @@
 package charttest
 
 import (
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
 )
-
-// libraryFiles returns the shipped policy library (rego/*.rego of the
-// repository, tests left out) by file name, and checks that the chart's
-// copy in files/policy/ is identical: the chart ships the library of its
-// own version, and this test fails until the copy is refreshed.
-func libraryFiles(t *testing.T) map[string]string {
-	t.Helper()
-	repo, err := filepath.Glob("../../rego/*.rego")
-	if err != nil || len(repo) == 0 {
-		t.Fatalf("no rego/*.rego in the repository (%v)", err)
-	}
-	lib := map[string]string{}
-	for _, p := range repo {
-		if !strings.HasSuffix(p, "_test.rego") {
-			lib[filepath.Base(p)] = readFile(t, p)
-		}
-	}
-	copies, _ := filepath.Glob(filepath.Join(chartDir, "files", "policy", "*"))
-	var names []string
-	for _, p := range copies {
-		names = append(names, filepath.Base(p))
-	}
-	if !slices.Equal(names, keys(lib)) {
-		t.Errorf("charts/mcpgate/files/policy has %v, rego/ has %v; refresh the copy:\n  rm charts/mcpgate/files/policy/*.rego && for f in rego/*.rego; do case $f in *_test.rego) ;; *) cp $f charts/mcpgate/files/policy/;; esac; done", names, keys(lib))
-	}
-	for name, src := range lib {
-		if p := filepath.Join(chartDir, "files", "policy", name); fileExists(p) && readFile(t, p) != src {
-			t.Errorf("charts/mcpgate/files/policy/%s differs from rego/%s: copy it again", name, name)
-		}
-	}
-	return lib
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-func TestPolicyLibraryCopyIsCurrent(t *testing.T) { libraryFiles(t) }
 
 // valuePaths lists the documented values of values.yaml: a key whose schema
 // is a closed object (additionalProperties false) is a group, and its keys

@@ -41,6 +41,9 @@ func TestRenderedConfigIsAccepted(t *testing.T) {
 			if len(unexpected) > 0 {
 				t.Fatalf("the gateway refuses the rendered config:\n  %s\n%s", strings.Join(unexpected, "\n  "), src)
 			}
+			if lib := lookup(t, mustRender(t, values).gatewayConfig(t), "policy", "library"); lib != config.PolicyLibraryBuiltin && lib != config.PolicyLibraryNone {
+				t.Errorf("policy.library = %v, want the chart to set builtin or none", lib)
+			}
 			if cfg == nil || name == "defaults" {
 				return
 			}

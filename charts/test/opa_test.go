@@ -16,7 +16,7 @@ func TestOPAConfigIsAccepted(t *testing.T) {
 	bundleValues := ciValuesFiles(t)["bundle-values.yaml"]
 	for name, values := range map[string]string{
 		"ci/bundle-values.yaml": bundleValues,
-		"oci, no credentials":   minimal + "policy: {source: bundle, bundle: {url: https://ghcr.io, type: oci, resource: ghcr.io/acme/policy:1}}",
+		"oci, no credentials":   minimal + "policy: {source: bundle, library: none, bundle: {url: https://ghcr.io, type: oci, resource: ghcr.io/acme/policy:1}}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			src := mustRender(t, values).configMap(t, fullname).Data["opa.yaml"]
@@ -40,7 +40,7 @@ func TestOPAConfigIsAccepted(t *testing.T) {
 	}
 
 	// Not vacuous: a bundle naming a service that does not exist is refused.
-	src := mustRender(t, minimal+"policy: {source: bundle, bundle: {url: https://b.example, resource: r, opaConfig: {bundles: {mcpgate: {service: nope}}}}}").
+	src := mustRender(t, minimal+"policy: {source: bundle, library: none, bundle: {url: https://b.example, resource: r, opaConfig: {bundles: {mcpgate: {service: nope}}}}}").
 		configMap(t, fullname).Data["opa.yaml"]
 	mgr, err := plugins.New([]byte(src), "mcpgate", inmem.New())
 	if err == nil {

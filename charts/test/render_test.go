@@ -253,7 +253,7 @@ func TestConfigChecksumRollsPods(t *testing.T) {
 		t.Error("checksum/config changes with a value that is not in the config")
 	}
 	// The OPA configuration is part of the ConfigMap, and of the checksum.
-	bundle := minimal + "policy: {source: bundle, bundle: {url: https://b.example, resource: r}}\n"
+	bundle := minimal + "policy: {source: bundle, library: none, bundle: {url: https://b.example, resource: r}}\n"
 	if checksum(bundle) == checksum(strings.Replace(bundle, "resource: r", "resource: s", 1)) {
 		t.Error("checksum/config does not follow the OPA configuration")
 	}
@@ -281,11 +281,8 @@ policy:
         package mcpgate.authz
 `)
 	cm := r.configMap(t, fullname+"-policy")
-	lib := libraryFiles(t)
-	for name, src := range lib {
-		if cm.Data[name] != src {
-			t.Errorf("policy ConfigMap %s differs from rego/%s", name, name)
-		}
+	if got := keys(cm.Data); !slices.Equal(got, []string{"data.json", "extra.rego"}) {
+		t.Errorf("policy ConfigMap has %v, want only the organisation's data.json and extra.rego (the library is built into the image)", got)
 	}
 	wantContains(t, "extra.rego", cm.Data["extra.rego"], "package mcpgate.authz")
 	var data map[string]any
@@ -294,9 +291,6 @@ policy:
 	}
 	equal(t, "data.json groups", fmt.Sprint(lookup(t, data, "mcpgate", "config", "groups", "engineering", "servers", "notes", "tools", "*")), "read")
 	equal(t, "data.json initialize (a default)", fmt.Sprint(lookup(t, data, "mcpgate", "config", "initialize", "groups")), "[]")
-	if len(cm.Data) != len(lib)+2 {
-		t.Errorf("policy ConfigMap has %d files, want the library's %d + data.json + extra.rego", len(cm.Data), len(lib))
-	}
 
 	d := r.deployment(t)
 	m, v := mount(t, d, "/etc/mcpgate/policy")
@@ -304,6 +298,7 @@ policy:
 		t.Errorf("policy mount %+v of volume %+v: want the whole ConfigMap, read-only, without subPath (so updates reach the pod)", m, v)
 	}
 	equal(t, "policy.dir", lookup(t, r.gatewayConfig(t), "policy", "dir"), any("/etc/mcpgate/policy"))
+	equal(t, "policy.library", lookup(t, r.gatewayConfig(t), "policy", "library"), any("builtin"))
 
 	// null values render as their absence.
 	for _, values := range []string{"policy: {values: {files: null}}", "policy: {values: {data: null}}", "terminationGracePeriodSeconds: null",
@@ -313,11 +308,12 @@ policy:
 		}
 	}
 
-	// Without the library: only the user's files.
-	cm = mustRender(t, minimal+"policy: {values: {library: false, data: null, files: {own.rego: 'package mcpgate.authz'}}}").configMap(t, fullname+"-policy")
-	if len(cm.Data) != 1 || cm.Data["own.rego"] == "" {
-		t.Errorf("library: false, data: null renders %v, want only own.rego", keys(cm.Data))
+	// Without the library: only the user's files, and the gateway is told.
+	r = mustRender(t, minimal+"policy: {library: none, values: {data: null, files: {own.rego: 'package mcpgate.authz'}}}")
+	if cm = r.configMap(t, fullname+"-policy"); len(cm.Data) != 1 || cm.Data["own.rego"] == "" {
+		t.Errorf("library: none, data: null renders %v, want only own.rego", keys(cm.Data))
 	}
+	equal(t, "policy.library", lookup(t, r.gatewayConfig(t), "policy", "library"), any("none"))
 }
 
 func keys[V any](m map[string]V) []string {
@@ -341,12 +337,14 @@ func TestPolicyFromExistingConfigMap(t *testing.T) {
 		t.Errorf("policy mount %+v of volume %+v", m, v)
 	}
 	equal(t, "policy.dir", lookup(t, r.gatewayConfig(t), "policy", "dir"), any("/etc/mcpgate/policy"))
+	equal(t, "policy.library", lookup(t, r.gatewayConfig(t), "policy", "library"), any("builtin"))
 }
 
 func TestPolicyFromBundle(t *testing.T) {
 	r := mustRender(t, minimal+`
 policy:
   source: bundle
+  library: none
   bundle:
     url: https://bundles.example.com
     resource: bundles/mcpgate.tar.gz
@@ -405,7 +403,7 @@ policy:
 	}
 	// Without credentials and signing: neither is rendered.
 	opa = nil
-	r = mustRender(t, minimal+"policy: {source: bundle, bundle: {url: https://b.example, resource: r, type: oci}}")
+	r = mustRender(t, minimal+"policy: {source: bundle, library: none, bundle: {url: https://b.example, resource: r, type: oci}}")
 	if err := yaml.Unmarshal([]byte(r.configMap(t, fullname).Data["opa.yaml"]), &opa); err != nil {
 		t.Fatal(err)
 	}

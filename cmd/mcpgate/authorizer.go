@@ -14,20 +14,28 @@ import (
 )
 
 // newAuthorizer builds the policy engine of cfg.Policy and loads its
-// policy: the directory (then watched), or OPA's plugin manager with
-// bundles, configured by opaConfig, the provisioned content of
+// policy: the directory (then watched), with the built-in library when
+// policy.library is builtin, or OPA's plugin manager with bundles,
+// configured by opaConfig, the provisioned content of
 // policy.opa_config_file. It returns a close function for the decision log.
 func newAuthorizer(ctx context.Context, cfg *config.Config, opaConfig []byte, log *slog.Logger, stderr io.Writer) (*policy.Engine, func(), error) {
+	var library map[string]string
+	if cfg.Policy.Library == config.PolicyLibraryBuiltin {
+		var err error
+		if library, err = rego.Modules(); err != nil {
+			return nil, nil, fmt.Errorf("policy.library: built-in library: %w", err)
+		}
+	}
 	dl, closeLog, err := decisionLog(cfg.Policy, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
-	e := policy.NewEngine(policy.Options{Timeout: time.Duration(cfg.Policy.Timeout), Logger: log, DecisionLog: dl})
+	e := policy.NewEngine(policy.Options{Timeout: time.Duration(cfg.Policy.Timeout), Logger: log, DecisionLog: dl, Library: library})
 	switch {
 	case cfg.Policy.Dir != "":
 		if err := e.LoadDir(cfg.Policy.Dir); err != nil {
 			closeLog()
-			return nil, nil, fmt.Errorf("policy.dir: %w", err)
+			return nil, nil, fmt.Errorf("%s: %w", dirKey(cfg.Policy), err)
 		}
 		e.WatchDir(ctx, cfg.Policy.Dir)
 	case cfg.Policy.OPAConfigFile != "":
@@ -37,6 +45,14 @@ func newAuthorizer(ctx context.Context, cfg *config.Config, opaConfig []byte, lo
 		}
 	}
 	return e, closeLog, nil
+}
+
+// dirKey names policy.dir in errors, with the library it is compiled with.
+func dirKey(p config.Policy) string {
+	if p.Library == config.PolicyLibraryBuiltin {
+		return "policy.dir (with policy.library: builtin)"
+	}
+	return "policy.dir"
 }
 
 // decisionLog opens the decision-log sink of the configuration.

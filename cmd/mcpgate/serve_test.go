@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,8 +19,19 @@ import (
 func testIssuer(t *testing.T, audience string) *devidp.Provider { return testidp.Start(t, audience) }
 
 // demoConfig returns a configuration listening on listen whose servers are
-// the demo servers and whose issuer is idp.
+// the demo servers, whose issuer is idp and whose policy is the shipped
+// library directory rego/.
 func demoConfig(t *testing.T, listen string, idp *devidp.Provider) string {
+	t.Helper()
+	lib, err := filepath.Abs("../../rego")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return demoConfigPolicy(t, listen, idp, fmt.Sprintf("{dir: %q, decision_log: none}", lib))
+}
+
+// demoConfigPolicy is demoConfig with the given policy section (flow YAML).
+func demoConfigPolicy(t *testing.T, listen string, idp *devidp.Provider, policy string) string {
 	t.Helper()
 	demos, err := demo.StartAll(t.Context())
 	if err != nil {
@@ -33,11 +45,7 @@ func demoConfig(t *testing.T, listen string, idp *devidp.Provider) string {
 		}
 	})
 	var b strings.Builder
-	lib, err := filepath.Abs("../../rego")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(&b, "listen: %q\nshutdown_grace: 5s\nreadyz_detail: true\npolicy: {dir: %q, decision_log: none}\n", listen, lib)
+	fmt.Fprintf(&b, "listen: %q\nshutdown_grace: 5s\nreadyz_detail: true\npolicy: %s\n", listen, policy)
 	if idp != nil {
 		fmt.Fprintf(&b, "auth:\n  issuers:\n    - issuer: %q\n", idp.Issuer())
 	}
@@ -64,7 +72,59 @@ func TestServe(t *testing.T) {
 	t.Parallel()
 	ln := boundListener(t)
 	idp := testIssuer(t, "http://"+ln.Addr().String()+"/mcp")
-	path := demoConfig(t, ln.Addr().String(), idp)
+	r := serveDemo(t, ln, idp, demoConfig(t, ln.Addr().String(), idp))
+	want := fmt.Sprintf(`"msg":"mcpgate listening","addr":"%s","mcp_url":"http://%[1]s/mcp"`, ln.Addr())
+	if !strings.Contains(r.err.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, r.err.String())
+	}
+	if code := r.stop(t); code != exitOK {
+		t.Errorf("exit code after cancel = %d, want 0; stderr:\n%s", code, r.err.String())
+	}
+}
+
+// TestServeBuiltinLibrary serves with policy.library builtin and a
+// directory holding only the organisation's data (here the demo data): the
+// demo policy outcome holds, so the library came from the binary.
+func TestServeBuiltinLibrary(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../rego/data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "data.json", string(data))
+	ln := boundListener(t)
+	idp := testIssuer(t, "http://"+ln.Addr().String()+"/mcp")
+	r := serveDemo(t, ln, idp, demoConfigPolicy(t, ln.Addr().String(), idp, fmt.Sprintf("{dir: %q, library: builtin, decision_log: none}", dir)))
+	if code := r.stop(t); code != exitOK {
+		t.Errorf("exit code after cancel = %d, want 0; stderr:\n%s", code, r.err.String())
+	}
+}
+
+// TestServeBuiltinLibraryConflict: a directory holding a copy of the
+// library, with policy.library builtin, is refused with both names.
+func TestServeBuiltinLibraryConflict(t *testing.T) {
+	t.Parallel()
+	lib, err := filepath.Abs("../../rego")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := boundListener(t)
+	path := demoConfigPolicy(t, ln.Addr().String(), testIssuer(t, "http://"+ln.Addr().String()+"/mcp"),
+		fmt.Sprintf("{dir: %q, library: builtin, decision_log: none}", lib))
+	te := newTestEnv(nil)
+	te.listen = func(context.Context, string) (net.Listener, error) { return ln, nil }
+	code, stderr := runEnv(t.Context(), []string{"serve", "--config", path}, &te.env), te.err.String()
+	want := "policy.dir (with policy.library: builtin): policy: load: " + lib + ": " + filepath.Join(lib, "access.rego") + " has the name of the library's module library:access.rego"
+	if code != exitFail || !strings.Contains(stderr, want) {
+		t.Errorf("exit code %d, stderr:\n%s\nwant 1 and %q", code, stderr, want)
+	}
+}
+
+// serveDemo runs serve with the configuration at path on ln and checks the
+// gateway for alice, as the demo policy decides.
+func serveDemo(t *testing.T, ln net.Listener, idp *devidp.Provider, path string) *running {
+	t.Helper()
 	te := newTestEnv(nil)
 	te.listen = func(_ context.Context, addr string) (net.Listener, error) {
 		if addr != ln.Addr().String() {
@@ -78,13 +138,7 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGateway(t, r.baseURL(), token)
-	want := fmt.Sprintf(`"msg":"mcpgate listening","addr":"%s","mcp_url":"http://%[1]s/mcp"`, ln.Addr())
-	if !strings.Contains(r.err.String(), want) {
-		t.Errorf("log lacks %s:\n%s", want, r.err.String())
-	}
-	if code := r.stop(t); code != exitOK {
-		t.Errorf("exit code after cancel = %d, want 0; stderr:\n%s", code, r.err.String())
-	}
+	return r
 }
 
 func TestServeInvalidConfig(t *testing.T) {

@@ -151,6 +151,7 @@ the keys the chart manages set here.
 {{- else }}
 {{- $_ := set $policy "dir" (include "mcpgate.policyDir" .) }}
 {{- end }}
+{{- $_ := set $policy "library" .Values.policy.library }}
 {{- $_ := set $cfg "policy" $policy }}
 {{- $_ := set $cfg "session_key_file" (include "mcpgate.sessionKeyPath" .) }}
 {{- toYaml $cfg }}
@@ -183,15 +184,11 @@ mcpgate.opaConfig: the OPA configuration for policy.source=bundle.
 
 {{/*
 mcpgate.policyFiles: the files of the policy ConfigMap rendered from values,
-as YAML (file name -> content).
+as YAML (file name -> content): the organisation's data and own rules. With
+policy.library builtin the gateway adds the library built into its image.
 */}}
 {{- define "mcpgate.policyFiles" -}}
 {{- $files := dict }}
-{{- if .Values.policy.values.library }}
-{{- range $path, $_ := .Files.Glob "files/policy/*.rego" }}
-{{- $_ := set $files (base $path) ($.Files.Get $path) }}
-{{- end }}
-{{- end }}
 {{- with get .Values.policy.values "data" }}
 {{- $_ := set $files "data.json" (dict "mcpgate" (dict "config" .) | toPrettyJson) }}
 {{- end }}

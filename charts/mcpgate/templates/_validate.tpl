@@ -23,6 +23,9 @@ Deployment, so every render runs it.
 {{- fail (printf "config.policy.%s is set by the chart from policy.source (values, configMap or bundle): remove it and use policy.values, policy.configMap.name or policy.bundle" $key) }}
 {{- end }}
 {{- end }}
+{{- if hasKey $policy "library" }}
+{{- fail "config.policy.library is set by the chart from policy.library: remove it and set policy.library (builtin or none)" }}
+{{- end }}
 
 {{- $p := .Values.policy }}
 {{- $userFiles := get $p.values "files" | default dict }}
@@ -30,18 +33,11 @@ Deployment, so every render runs it.
 {{- $files := include "mcpgate.policyFiles" . | fromYaml }}
 {{- $rego := 0 }}
 {{- range $name, $_ := $files }}{{ if hasSuffix ".rego" $name }}{{ $rego = add1 $rego }}{{ end }}{{ end }}
-{{- if eq $rego 0 }}
-{{- fail "policy.source is values but there is no .rego file: set policy.values.library to true (the shipped library) or add your rules to policy.values.files" }}
+{{- if and (eq $rego 0) (eq $p.library "none") }}
+{{- fail "policy.source is values and policy.library is none but there is no .rego file: set policy.library to builtin (the library built into the image) or add your rules to policy.values.files" }}
 {{- end }}
 {{- if and (get $p.values "data") (hasKey $userFiles "data.json") }}
 {{- fail "policy.values.files has a data.json and policy.values.data renders one too: set policy.values.data to null, or rename the file" }}
-{{- end }}
-{{- if and $p.values.library $userFiles }}
-{{- range $path, $_ := $.Files.Glob "files/policy/*.rego" }}
-{{- if hasKey $userFiles (base $path) }}
-{{- fail (printf "policy.values.files has %s, a file of the shipped library: rename it, or set policy.values.library to false to replace the library" (base $path)) }}
-{{- end }}
-{{- end }}
 {{- end }}
 {{- else if eq $p.source "configMap" }}
 {{- if not $p.configMap.name }}
@@ -56,6 +52,9 @@ Deployment, so every render runs it.
 {{- end }}
 {{- if and $p.bundle.signing.keyId (not $p.bundle.signing.publicKey) }}
 {{- fail "policy.bundle.signing.keyId is set: set policy.bundle.signing.publicKey to the PEM public key that verifies the bundle" }}
+{{- end }}
+{{- if eq $p.library "builtin" }}
+{{- fail "policy.source is bundle but policy.library is builtin: a bundle carries its whole policy (build the library into it, e.g. opa build -b rego/ data/); set policy.library to none" }}
 {{- end }}
 {{- end }}
 

@@ -37,7 +37,7 @@
 //
 // Usage:
 //
-//	go run ./internal/tools/k8sschemas -swagger swagger.json -k8s-version 1.37.2 -out DIR [-crd crd.yaml]... [-indent]
+//	go run ./k8sschemas -swagger swagger.json -k8s-version 1.37.2 -out DIR [-crd crd.yaml]... [-indent]
 package main
 
 import (
