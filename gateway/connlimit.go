@@ -90,14 +90,32 @@ func refuse(c net.Conn) {
 	c.Close()
 }
 
-// ConnState tracks which connections are idle.
+// ConnState tracks which connections are idle: between requests, or new
+// and not yet sending one.
 func (l *connLimiter) ConnState(c net.Conn, state http.ConnState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if state == http.StateIdle {
+	if state == http.StateIdle || state == http.StateNew {
 		l.idle[c] = time.Now()
 	} else {
 		delete(l.idle, c)
+	}
+}
+
+// closeIdle closes every connection without a request in flight. Shutdown
+// calls it: http.Server.Shutdown closes idle connections but waits up to 5s
+// for one that was accepted and has not sent a request yet (a client's
+// spare connection), which would eat a short shutdown grace.
+func (l *connLimiter) closeIdle() {
+	l.mu.Lock()
+	conns := make([]net.Conn, 0, len(l.idle))
+	for c := range l.idle {
+		conns = append(conns, c)
+	}
+	clear(l.idle)
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
 	}
 }
 

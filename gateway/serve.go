@@ -52,6 +52,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(sctx) }()
+	limited.closeIdle()
 	err := g.Close(sctx)
 	if serr := <-shut; serr != nil {
 		srv.Close()

@@ -153,6 +153,33 @@ func checkErrorRedirect(t *testing.T, h *harness, status int, hdr http.Header, r
 	}
 }
 
+// A sign-in form is good for one post: the same form posted again is
+// refused, even within its lifetime.
+func TestSignInFormUsedOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	c := h.newClient(t, "")
+	u := h.issuer + "/authorize?" + h.authorizeParams(c).Encode()
+	_, _, page := h.get(t, u)
+	f, err := devsignin.ParseDevSignIn(u, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Fields.Set("user", "alice")
+	post := func() (int, http.Header) {
+		req, _ := http.NewRequest(http.MethodPost, f.Action.String(), strings.NewReader(f.Fields.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		status, hdr, _ := h.do(t, req)
+		return status, hdr
+	}
+	if status, hdr := post(); status != http.StatusFound || !strings.Contains(hdr.Get("Location"), "code=") {
+		t.Fatalf("first post: %d %q, want a redirect with a code", status, hdr.Get("Location"))
+	}
+	if status, hdr := post(); status != http.StatusForbidden || hdr.Get("Location") != "" {
+		t.Errorf("second post of the same form: %d %q, want 403 and no code", status, hdr.Get("Location"))
+	}
+}
+
 // The sign-in POST is checked again, then bound to its page by the CSRF
 // token, refused cross-site, and must name a known user.
 func TestSignInPostErrors(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/mcpgate/mcpgate/internal/authrule"
 )
 
 // Endpoint paths relative to the issuer's path.
@@ -58,15 +60,20 @@ func loopbackOnly(next http.Handler) http.Handler {
 	})
 }
 
-// withCORS lets browser-based clients (the Inspector's web UI) call the
-// endpoints a client calls directly. None of them relies on cookies or
-// ambient authority, so any origin is allowed.
+// withCORS lets browser-based clients on this machine (the Inspector's web
+// UI) call the endpoints a client calls directly. Only pages served from a
+// loopback origin may: the provider serves loopback clients only, and a page
+// of any other site has no business exchanging codes or registering
+// clients here.
 func withCORS(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, MCP-Protocol-Version")
+		h.Add("Vary", "Origin")
+		if o, err := authrule.ParseOrigin(r.Header.Get("Origin")); err == nil && authrule.IsLoopbackHost(strings.Trim(o.Host, "[]")) {
+			h.Set("Access-Control-Allow-Origin", o.String())
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, MCP-Protocol-Version")
+		}
 		if r.Method == http.MethodOptions {
 			w.WriteHeader(http.StatusNoContent)
 			return

@@ -89,8 +89,30 @@ func TestDiscoveryRawFields(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", k, diff)
 		}
 	}
-	if hdr.Get("Access-Control-Allow-Origin") != "*" {
-		t.Errorf("metadata lacks CORS for browser-based clients")
+}
+
+// Browser-based clients on this machine may call the endpoints a client
+// calls directly; pages of other sites may not.
+func TestCORSLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, path := range []string{"/.well-known/openid-configuration", "/token", "/register", "/jwks"} {
+		for origin, want := range map[string]string{
+			"http://localhost:6274":   "http://localhost:6274",
+			"http://127.0.0.1:6274":   "http://127.0.0.1:6274",
+			"http://[::1]:8080":       "http://[::1]:8080",
+			"https://evil.example":    "",
+			"http://localhost.evil.x": "",
+			"null":                    "",
+		} {
+			req, _ := http.NewRequest(http.MethodOptions, h.issuer+path, nil)
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			_, hdr, _ := h.do(t, req)
+			if got := hdr.Get("Access-Control-Allow-Origin"); got != want {
+				t.Errorf("%s from %s: Access-Control-Allow-Origin %q, want %q", path, origin, got, want)
+			}
+		}
 	}
 }
 

@@ -26,6 +26,7 @@ const (
 
 	codeTTL        = 60 * time.Second
 	csrfTTL        = 10 * time.Minute
+	maxSpentCSRF   = 10000 // spent sign-in form tokens remembered at once
 	maxClients     = 1000
 	maxCodes       = 10000
 	maxBodyBytes   = 64 << 10
@@ -98,6 +99,7 @@ type Provider struct {
 	metadata  []byte
 	wellKnown []string
 	csrfKey   []byte
+	spentCSRF spentSet
 	// crossOrigin refuses sign-in form posts made by other sites.
 	crossOrigin *http.CrossOriginProtection
 

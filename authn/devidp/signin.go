@@ -3,6 +3,7 @@ package devidp
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -101,29 +103,68 @@ func renderHTML(w http.ResponseWriter, status int, t *template.Template, data an
 }
 
 // csrfToken binds the sign-in form to its authorization request: it is the
-// expiry followed by an HMAC, under a per-process key, of the expiry and the
-// request's parameters. A page on another site cannot read it.
+// expiry and a random nonce followed by an HMAC, under a per-process key, of
+// both and the request's parameters. A page on another site cannot read
+// it, and it is good for one form post (checkCSRF spends it).
 func (p *Provider) csrfToken(params url.Values, expires time.Time) string {
-	var exp [8]byte
-	binary.BigEndian.PutUint64(exp[:], uint64(expires.Unix()))
-	return base64.RawURLEncoding.EncodeToString(append(exp[:], p.csrfMAC(exp[:], params)...))
+	head := make([]byte, csrfHeadLen)
+	binary.BigEndian.PutUint64(head[:8], uint64(expires.Unix()))
+	rand.Read(head[8:])
+	return base64.RawURLEncoding.EncodeToString(append(head, p.csrfMAC(head, params)...))
 }
 
+// csrfHeadLen is the expiry (8 bytes) and the nonce (16) of a CSRF token.
+const csrfHeadLen = 8 + 16
+
+// checkCSRF reports whether token is a valid, unexpired token for params
+// that has not been used, and spends it.
 func (p *Provider) checkCSRF(params url.Values, token string) bool {
 	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(raw) != 8+sha256.Size {
+	if err != nil || len(raw) != csrfHeadLen+sha256.Size {
 		return false
 	}
 	expires := time.Unix(int64(binary.BigEndian.Uint64(raw[:8])), 0)
-	if !p.now().Before(expires) {
+	if !p.now().Before(expires) || !hmac.Equal(raw[csrfHeadLen:], p.csrfMAC(raw[:csrfHeadLen], params)) {
 		return false
 	}
-	return hmac.Equal(raw[8:], p.csrfMAC(raw[:8], params))
+	return p.spentCSRF.spend(string(raw[8:csrfHeadLen]), expires, p.now())
 }
 
-func (p *Provider) csrfMAC(exp []byte, params url.Values) []byte {
+func (p *Provider) csrfMAC(head []byte, params url.Values) []byte {
 	mac := hmac.New(sha256.New, p.csrfKey)
-	mac.Write(exp)
+	mac.Write(head)
 	mac.Write([]byte(params.Encode()))
 	return mac.Sum(nil)
+}
+
+// spentSet remembers the nonces of spent CSRF tokens until they expire.
+type spentSet struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// spend marks nonce spent until expires and reports whether it was not
+// spent before. Expired entries are dropped as it goes; the set is bounded
+// like the provider's other stores (a full set refuses, failing closed).
+func (s *spentSet) spend(nonce string, expires, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.until == nil {
+		s.until = map[string]time.Time{}
+	}
+	if _, spent := s.until[nonce]; spent {
+		return false
+	}
+	if len(s.until) >= maxSpentCSRF {
+		for n, t := range s.until {
+			if !now.Before(t) {
+				delete(s.until, n)
+			}
+		}
+		if len(s.until) >= maxSpentCSRF {
+			return false
+		}
+	}
+	s.until[nonce] = expires
+	return true
 }
