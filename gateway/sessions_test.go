@@ -463,8 +463,7 @@ func TestSealedSessionEdges(t *testing.T) {
 	})
 
 	t.Run("no take-over while shutting down", func(t *testing.T) {
-		_, id, _ := rawPost(t, a, "alice", "", initBody(smallInit))
-		rawPost(t, a, "alice", id, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		id := initSealed(t, a, "alice")
 		// Replica b begins its shutdown (as Close does first): a GET event
 		// stream, which shutdown does not wait for, must not take the
 		// session over now.
@@ -476,16 +475,7 @@ func TestSealedSessionEdges(t *testing.T) {
 			set.gateways[1].inflight.closing = false
 			set.gateways[1].inflight.mu.Unlock()
 		}()
-		req, _ := http.NewRequest(http.MethodGet, b, nil)
-		req.Header.Set("Authorization", "Bearer alice")
-		req.Header.Set("Accept", "text/event-stream")
-		req.Header.Set("Mcp-Session-Id", id)
-		req.Header.Set("Mcp-Protocol-Version", legacy)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := sendSession(t, http.MethodGet, b, "alice", id)
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("GET with a session to take over during shutdown: %d, want 503 with Retry-After", resp.StatusCode)
 		}
@@ -498,8 +488,16 @@ func TestSealedSessionEdges(t *testing.T) {
 // deleteSession ends a session with DELETE at url and returns the status.
 func deleteSession(t *testing.T, url, token, session string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, url, nil)
+	return sendSession(t, http.MethodDelete, url, token, session).StatusCode
+}
+
+// sendSession sends a request without body (a GET opens the event stream)
+// of a session and returns the response, its body closed.
+func sendSession(t *testing.T, method, url, token, session string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Mcp-Session-Id", session)
 	req.Header.Set("Mcp-Protocol-Version", legacy)
 	resp, err := http.DefaultClient.Do(req)
@@ -507,7 +505,7 @@ func deleteSession(t *testing.T, url, token, session string) int {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp
 }
 
 // initSealed initialises a sealed session of token's user at url.
