@@ -103,6 +103,11 @@ type Config struct {
 
 	// Telemetry configures traces, metrics and what spans say about callers.
 	Telemetry Telemetry `yaml:"telemetry"`
+
+	// Store keeps the state that must survive restarts and be shared by
+	// replicas. If omitted, there is none, which only a gateway without
+	// session_key_file may run with.
+	Store Store `yaml:"store"`
 }
 
 // Naming controls how upstream names are exposed to clients.
@@ -164,6 +169,7 @@ func Default() *Config {
 		Policy:             Policy{Library: DefaultPolicyLibrary, Timeout: DefaultPolicyTimeout, DecisionLogBuffer: DefaultDecisionLogBuffer},
 		Limits: Limits{MaxInitializeBytes: DefaultMaxInitializeBytes, SessionsPerUser: DefaultSessionsPerUser,
 			MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout, BodyReadTimeout: DefaultBodyReadTimeout},
+		Store: Store{Kind: DefaultStoreKind},
 	}
 }
 

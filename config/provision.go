@@ -19,11 +19,16 @@ type Provisioned struct {
 	// SharedSecrets holds the shared secret of each auth.issuers entry, by
 	// index; nil for an issuer without one.
 	SharedSecrets [][]byte
+
+	// StoreDSN is the PostgreSQL connection string of store.dsn_from_env
+	// or store.dsn_from_file; empty for another store kind.
+	StoreDSN string
 }
 
 // Provision reads the files and environment variables that c, a validated
 // configuration, names, once each: the session keys, the OPA
-// configuration and the issuers' shared secrets, returned as
+// configuration, the issuers' shared secrets and the PostgreSQL
+// connection string of the store, returned as
 // [Provisioned], and the upstream header values from files and the
 // environment, which are only checked here because they are read again
 // at each upstream (re)connect, so rotated secrets are picked up.
@@ -49,6 +54,11 @@ func (c *Config) Provision() (*Provisioned, error) {
 		raw, err := readSecretFile(c.Policy.OPAConfigFile)
 		ps.addErr("policy.opa_config_file", err)
 		p.OPAConfig = []byte(raw)
+	}
+	if c.Store.Kind == StorePostgres {
+		dsn, err := c.Store.dsn().Resolve()
+		ps.addErr("store."+c.Store.dsnKey(), err)
+		p.StoreDSN = dsn
 	}
 	for i, s := range c.Servers {
 		for j, h := range s.Headers {

@@ -66,6 +66,7 @@ func TestProvisionProblems(t *testing.T) {
 	tests := map[string]struct{ yaml, path, msg string }{
 		"session key too short": {minimal + "session_key_file: " + shortKey + "\n", "session_key_file", "a key must be 32 bytes, this one is 5"},
 		"header env empty":      {server("    headers: [{name: X-A, value_from_env: MCPGATE_TEST_EMPTY}]\n"), "servers[0].headers[0].value_from_env", "environment variable MCPGATE_TEST_EMPTY is empty"},
+		"store dsn env unset":   {minimal + "store: {kind: postgres, dsn_from_env: NOPE_NOT_SET}\n", "store.dsn_from_env", "NOPE_NOT_SET is not set"},
 		"secret env unset":      {minimal + "auth: {issuers: [{issuer: 'https://a.example', algorithms: [HS256], shared_secret: {value_from_env: NOPE_NOT_SET}}]}", "auth.issuers[0].shared_secret", "NOPE_NOT_SET is not set"},
 	}
 	for name, tc := range tests {
@@ -86,6 +87,7 @@ func TestProvisionReadsEachFileOnce(t *testing.T) {
 	opa := writeTestFile(t, dir, "opa.yaml", "bundles: {}\n")
 	hmac := writeTestFile(t, dir, "hmac", secret+"\n")
 	header := writeTestFile(t, dir, "header", "Bearer t0ken\n")
+	dsn := writeTestFile(t, dir, "dsn", "postgres://mcpgate:pw@db.internal/mcpgate\n")
 	t.Setenv("MCPGATE_TEST_HMAC", secret)
 	opens := watchOpens(t, dir)
 	cfg := mustParse(t, "session_key_file: "+keys+`
@@ -100,6 +102,7 @@ auth:
     - {issuer: https://c.example, algorithms: [HS256], shared_secret: {value_from_env: MCPGATE_TEST_HMAC}}
 policy:
   opa_config_file: `+opa+`
+store: {kind: postgres, dsn_from_file: `+dsn+`}
 `)
 	if got := opens(); len(got) != 0 {
 		t.Errorf("validation opened %v, want nothing", got)
@@ -112,11 +115,12 @@ policy:
 		SessionKeys:   [][]byte{key},
 		OPAConfig:     []byte("bundles: {}"),
 		SharedSecrets: [][]byte{nil, []byte(secret), []byte(secret)},
+		StoreDSN:      "postgres://mcpgate:pw@db.internal/mcpgate",
 	}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("Provision() mismatch (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]int{"keys": 1, "opa.yaml": 1, "hmac": 1, "header": 1}, opens()); diff != "" {
+	if diff := cmp.Diff(map[string]int{"keys": 1, "opa.yaml": 1, "hmac": 1, "header": 1, "dsn": 1}, opens()); diff != "" {
 		t.Errorf("files opened (-want +got):\n%s", diff)
 	}
 }

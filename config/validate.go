@@ -99,6 +99,7 @@ func (c *Config) problems() []Problem {
 	c.Limits.validate(&ps)
 	c.Policy.validate(&ps)
 	c.Telemetry.validate(&ps)
+	c.Store.validate(&ps)
 	return ps
 }
 

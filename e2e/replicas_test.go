@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/internal/testtools/postgres"
 	"github.com/mcpgate/mcpgate/internal/testtools/testidp"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -35,6 +36,10 @@ import (
 //  3. a replica without that key (here: another key) answers the session
 //     with 404: the client initialises a new session there, as the spec
 //     requires, and goes on.
+//
+// The replicas share a PostgreSQL store (started here): a session a client
+// ends with DELETE on one replica is refused by the other, which never saw
+// it.
 func TestReplicasShareSessions(t *testing.T) {
 	t.Parallel()
 	bin := mcpgateBinary(t)
@@ -49,6 +54,7 @@ func TestReplicasShareSessions(t *testing.T) {
 	writeTestFile(t, dir, "policy/allow.rego", "package mcpgate.authz\n\ndecision := {\"allow\": true, \"reasons\": []}\n")
 	shared := writeTestFile(t, dir, "shared.keys", "# replicas a and b\n"+base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n")
 	other := writeTestFile(t, dir, "other.keys", base64.StdEncoding.EncodeToString([]byte("another key, another deployment!"))+"\n")
+	dsn := writeTestFile(t, dir, "store.dsn", postgres.Start(t).NewDatabase(t)+"\n")
 
 	start := func(name, keyFile string) *testtools.Server {
 		srv := testtools.StartServer(t, "mcpgate serve "+name, func(addr string) *exec.Cmd {
@@ -57,6 +63,7 @@ public_url: %q
 shutdown_grace: 30s
 readyz_detail: true
 session_key_file: %q
+store: {kind: postgres, dsn_from_file: %q}
 auth:
   issuers:
     - issuer: %q
@@ -67,7 +74,7 @@ servers:
     allow_insecure_http: true
     prefix: ""
     headers: [{name: X-Replica, value: %q}]
-`, addr, rr.URL, keyFile, idp.Issuer(), filepath.Join(dir, "policy"), up.url, name)
+`, addr, rr.URL, keyFile, dsn, idp.Issuer(), filepath.Join(dir, "policy"), up.url, name)
 			path := writeTestFile(t, dir, name+".yaml", cfg)
 			return exec.Command(bin, "serve", "--config", path)
 		})
@@ -125,6 +132,17 @@ servers:
 		t.Error(`no replica counts a take-over in mcpgate_sessions_restored_total{outcome="ok"}`)
 	}
 
+	// A session ended with DELETE at replica a is refused by replica b,
+	// which never saw it.
+	ended := connectVersion(t, ctx, "http://"+replicas["a"].Addr+"/mcp", token, "2025-11-25")
+	endedID := ended.ID()
+	if err := ended.Close(); err != nil {
+		t.Fatalf("DELETE at replica a: %v", err)
+	}
+	if status := postWithSession(t, ctx, "http://"+replicas["b"].Addr+"/mcp", token, endedID); status != http.StatusNotFound {
+		t.Errorf("session ended at replica a, used at replica b: %d, want 404", status)
+	}
+
 	// 2. Scale down mid-run: a slow call is in flight on one replica.
 	slow := make(chan error, 1)
 	go func() {
@@ -176,6 +194,24 @@ servers:
 	if got, err := echo("again"); err != nil || got != "again via c" {
 		t.Fatalf("call after initialising again: %q, %v", got, err)
 	}
+}
+
+// postWithSession sends a tools/list of a 2025-11-25 session to endpoint
+// and returns the status.
+func postWithSession(t *testing.T, ctx context.Context, endpoint, token, session string) int {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", session)
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // connectVersion opens a client session with the gateway at endpoint in

@@ -88,8 +88,11 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	}
 	g.cat.Store(buildCatalog(0, nil, g.namer))
 	if len(opts.SessionKeys) > 0 {
+		if opts.Store == nil {
+			return nil, ErrNoStore
+		}
 		var err error
-		if g.sessions, err = newSessionTable(g, opts.SessionKeys); err != nil {
+		if g.sessions, err = newSessionTable(g, opts.SessionKeys, opts.Store); err != nil {
 			return nil, fmt.Errorf("gateway: session keys: %w", err)
 		}
 	}

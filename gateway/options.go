@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mcpgate/mcpgate/store"
 	"github.com/mcpgate/mcpgate/telemetry"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -69,6 +70,11 @@ type Options struct {
 	// key opens (config.Provisioned.SessionKeys). If empty, sessions live
 	// only on the replica that created them.
 	SessionKeys [][]byte
+	// Store keeps the session ids ended by DELETE, which every replica
+	// sharing it then refuses to take over. It is required with
+	// SessionKeys: New refuses sealed sessions without one. The caller
+	// owns it (closes it after the gateway).
+	Store store.Store
 }
 
 func (o *Options) logger() *slog.Logger {

@@ -10,6 +10,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/mcpgate/mcpgate/store"
 )
 
 // Sealed sessions let any replica serve a stateful (2025 revisions) client
@@ -34,6 +36,7 @@ import (
 type sessionTable struct {
 	g      *Gateway
 	sealer *sealer
+	store  store.Store // ended session ids, shared by the replicas
 
 	// restores coalesces concurrent take-overs of one session id: one
 	// in-process initialize, whose result every waiting request shares.
@@ -51,12 +54,12 @@ const (
 	maxEnded = 100_000
 )
 
-func newSessionTable(g *Gateway, keys [][]byte) (*sessionTable, error) {
+func newSessionTable(g *Gateway, keys [][]byte, st store.Store) (*sessionTable, error) {
 	s, err := newSealer(keys, g.cfg.MCPURL())
 	if err != nil {
 		return nil, err
 	}
-	return &sessionTable{g: g, sealer: s, local: map[string]string{}, ended: map[string]time.Time{}}, nil
+	return &sessionTable{g: g, sealer: s, store: st, local: map[string]string{}, ended: map[string]time.Time{}}, nil
 }
 
 // serve serves a request of the stateful era through h, the SDK's stateful
@@ -72,11 +75,15 @@ func (t *sessionTable) serve(h http.Handler, w http.ResponseWriter, r *http.Requ
 		return
 	}
 	local, status, msg := t.localID(h, r, id)
-	if status != 0 {
-		if status == http.StatusServiceUnavailable {
-			writeShuttingDown(w)
-			return
-		}
+	switch {
+	case status == http.StatusServiceUnavailable && msg == "":
+		writeShuttingDown(w)
+		return
+	case status == http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+		writeJSONRPCError(w, status, -32603, msg)
+		return
+	case status != 0:
 		http.Error(w, msg, status)
 		return
 	}
@@ -84,16 +91,18 @@ func (t *sessionTable) serve(h http.Handler, w http.ResponseWriter, r *http.Requ
 	// The SDK names the local session in a response (an initialize sent
 	// again on an open session): the client must only ever see its own id.
 	sw := &sealingWriter{ResponseWriter: w}
-	sw.onHeader = func(status int) {
+	sw.onHeader = func(status int) int {
 		if w.Header().Get(sessionIDHeader) != "" {
 			w.Header().Set(sessionIDHeader, id)
 		}
-		sw.status = status
+		// A DELETE succeeds only once every replica will refuse the id.
+		if r.Method == http.MethodDelete && status == http.StatusNoContent && t.end(r.Context(), id) != nil {
+			w.Header().Set("Retry-After", "1")
+			return http.StatusServiceUnavailable
+		}
+		return status
 	}
 	h.ServeHTTP(sw, r)
-	if r.Method == http.MethodDelete && sw.status == http.StatusNoContent {
-		t.end(id)
-	}
 }
 
 // serveNew serves a POST without session id: an initialize, whose
@@ -105,10 +114,10 @@ func (t *sessionTable) serveNew(h http.Handler, w http.ResponseWriter, r *http.R
 		user = ti.UserID
 	}
 	sw := &sealingWriter{ResponseWriter: w}
-	sw.onHeader = func(status int) {
+	sw.onHeader = func(status int) int {
 		local := w.Header().Get(sessionIDHeader)
 		if local == "" || status != http.StatusOK {
-			return
+			return status
 		}
 		// A session whose state cannot be sealed (a batch, initialize
 		// parameters over maxSealedParams) keeps its local id and lives on
@@ -126,6 +135,7 @@ func (t *sessionTable) serveNew(h http.Handler, w http.ResponseWriter, r *http.R
 		t.local[id] = local
 		t.mu.Unlock()
 		sw.sealed, sw.local = id, local
+		return status
 	}
 	h.ServeHTTP(sw, r)
 	if sw.sealed != "" {
@@ -165,6 +175,9 @@ func (t *sessionTable) localID(h http.Handler, r *http.Request, id string) (stri
 		if ok { // taken over while this request proved itself
 			return local, nil
 		}
+		if err := t.checkEnded(context.WithoutCancel(r.Context()), id); err != nil {
+			return "", err
+		}
 		local, err := t.restore(h, r, st)
 		if err != nil {
 			return "", err
@@ -177,6 +190,9 @@ func (t *sessionTable) localID(h http.Handler, r *http.Request, id string) (stri
 	})
 	select {
 	case res := <-done:
+		if errors.Is(res.Err, errStoreUnavailable) {
+			return "", http.StatusServiceUnavailable, "the session cannot be taken over now; retry the request"
+		}
 		if res.Err != nil {
 			return "", http.StatusNotFound, "session not found"
 		}
@@ -248,31 +264,6 @@ func (t *sessionTable) restore(h http.Handler, r *http.Request, st *sealedState)
 	return local, nil
 }
 
-// end remembers an id whose session a client ended with DELETE here, so
-// that this replica does not take it over again. (Another replica that
-// holds a copy keeps it until its idle timeout; one that never saw it
-// could still take it over within its sealed lifetime, for the same user
-// only.)
-func (t *sessionTable) end(id string) {
-	now := time.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.ended) >= maxEnded {
-		for k, until := range t.ended {
-			if now.After(until) {
-				delete(t.ended, k)
-			}
-		}
-		for k := range t.ended { // still full: forget arbitrary ones
-			if len(t.ended) < maxEnded/2 {
-				break
-			}
-			delete(t.ended, k)
-		}
-	}
-	t.ended[id] = now.Add(sealedSessionLifetime)
-}
-
 // session returns the live local session named local of r's caller.
 func (t *sessionTable) session(r *http.Request, local string) *mcp.ServerSession {
 	for ss := range t.g.viewFor(r).Sessions() {
@@ -313,19 +304,19 @@ func (t *sessionTable) forget(sealed, local string) {
 }
 
 // sealingWriter calls onHeader once, just before the response header is
-// written, so the session id in it can be replaced.
+// written, so the session id in it can be replaced; the status onHeader
+// returns is written.
 type sealingWriter struct {
 	http.ResponseWriter
-	onHeader      func(status int)
+	onHeader      func(status int) int
 	wrote         bool
-	status        int
 	sealed, local string
 }
 
 func (w *sealingWriter) WriteHeader(status int) {
 	if !w.wrote {
 		w.wrote = true
-		w.onHeader(status)
+		status = w.onHeader(status)
 	}
 	w.ResponseWriter.WriteHeader(status)
 }

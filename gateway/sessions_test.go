@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/store"
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -154,6 +156,25 @@ type replicaSet struct {
 
 func startReplicas(t *testing.T, upstream string, keySets ...[][]byte) *replicaSet {
 	t.Helper()
+	return startReplicasStore(t, upstream, openTestStore(t), keySets...)
+}
+
+// openTestStore opens a file store in a temporary directory, closed at the
+// end of the test.
+func openTestStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := store.OpenFile(filepath.Join(t.TempDir(), "mcpgate.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// startReplicasStore starts a gateway per key set, all sharing st (as
+// replicas share a PostgreSQL store), behind a round robin.
+func startReplicasStore(t *testing.T, upstream string, st store.Store, keySets ...[][]byte) *replicaSet {
+	t.Helper()
 	verify := func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
 		if token != "alice" && token != "bob" {
 			return nil, auth.ErrInvalidToken
@@ -165,6 +186,7 @@ func startReplicas(t *testing.T, upstream string, keySets ...[][]byte) *replicaS
 		opts := testOptions()
 		opts.HTTPMiddleware = []func(http.Handler) http.Handler{auth.RequireBearerToken(verify, nil)}
 		opts.SessionKeys = keys
+		opts.Store = st
 		gw := startGatewayConfig(t, opts, func(c *config.Config) {
 			c.Servers = []config.Server{noPrefix(upstreamConfig("up", upstream))}
 			c.PublicURL = "https://mcp.example.com"
@@ -348,6 +370,13 @@ func BenchmarkSealedSession(b *testing.B) {
 // session id, and returns the status, the response's session id and body.
 func rawPost(t *testing.T, url, token, session, body string) (int, string, string) {
 	t.Helper()
+	status, hdr, got := rawPostHeader(t, url, token, session, body)
+	return status, hdr.Get("Mcp-Session-Id"), got
+}
+
+// rawPostHeader is rawPost returning the whole response header.
+func rawPostHeader(t *testing.T, url, token, session, body string) (int, http.Header, string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
@@ -362,7 +391,7 @@ func rawPost(t *testing.T, url, token, session, body string) (int, string, strin
 	}
 	defer resp.Body.Close()
 	got, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Mcp-Session-Id"), string(got)
+	return resp.StatusCode, resp.Header, string(got)
 }
 
 func initBody(params string) string {
@@ -424,19 +453,9 @@ func TestSealedSessionEdges(t *testing.T) {
 	})
 
 	t.Run("DELETE ends the session on this replica", func(t *testing.T) {
-		_, id, _ := rawPost(t, a, "alice", "", initBody(smallInit))
-		rawPost(t, a, "alice", id, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-		req, _ := http.NewRequest(http.MethodDelete, a, nil)
-		req.Header.Set("Authorization", "Bearer alice")
-		req.Header.Set("Mcp-Session-Id", id)
-		req.Header.Set("Mcp-Protocol-Version", legacy)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("DELETE: %d", resp.StatusCode)
+		id := initSealed(t, a, "alice")
+		if status := deleteSession(t, a, "alice", id); status != http.StatusNoContent {
+			t.Fatalf("DELETE: %d", status)
 		}
 		if status, body := postSession(t, a, "alice", id); status != http.StatusNotFound {
 			t.Errorf("request after DELETE on the same replica: %d %s, want 404", status, body)
@@ -444,8 +463,7 @@ func TestSealedSessionEdges(t *testing.T) {
 	})
 
 	t.Run("no take-over while shutting down", func(t *testing.T) {
-		_, id, _ := rawPost(t, a, "alice", "", initBody(smallInit))
-		rawPost(t, a, "alice", id, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		id := initSealed(t, a, "alice")
 		// Replica b begins its shutdown (as Close does first): a GET event
 		// stream, which shutdown does not wait for, must not take the
 		// session over now.
@@ -457,16 +475,7 @@ func TestSealedSessionEdges(t *testing.T) {
 			set.gateways[1].inflight.closing = false
 			set.gateways[1].inflight.mu.Unlock()
 		}()
-		req, _ := http.NewRequest(http.MethodGet, b, nil)
-		req.Header.Set("Authorization", "Bearer alice")
-		req.Header.Set("Accept", "text/event-stream")
-		req.Header.Set("Mcp-Session-Id", id)
-		req.Header.Set("Mcp-Protocol-Version", legacy)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := sendSession(t, http.MethodGet, b, "alice", id)
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("GET with a session to take over during shutdown: %d, want 503 with Retry-After", resp.StatusCode)
 		}
@@ -474,4 +483,111 @@ func TestSealedSessionEdges(t *testing.T) {
 			t.Error("a replica shutting down took a session over")
 		}
 	})
+}
+
+// deleteSession ends a session with DELETE at url and returns the status.
+func deleteSession(t *testing.T, url, token, session string) int {
+	t.Helper()
+	return sendSession(t, http.MethodDelete, url, token, session).StatusCode
+}
+
+// sendSession sends a request without body (a GET opens the event stream)
+// of a session and returns the response, its body closed.
+func sendSession(t *testing.T, method, url, token, session string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", session)
+	req.Header.Set("Mcp-Protocol-Version", legacy)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// initSealed initialises a sealed session of token's user at url.
+func initSealed(t *testing.T, url, token string) string {
+	t.Helper()
+	status, id, body := rawPost(t, url, token, "", initBody(smallInit))
+	if status != http.StatusOK || id == "" {
+		t.Fatalf("initialize: %d %q %s", status, id, body)
+	}
+	rawPost(t, url, token, id, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	return id
+}
+
+// A session ended with DELETE on one replica is refused by every replica
+// sharing the store: by one that never saw it, and by one that saw it
+// before but no longer holds a copy.
+func TestSealedSessionDeleteEndsItEverywhere(t *testing.T) {
+	t.Parallel()
+	up := echoUpstream(t)
+	keys := [][]byte{testKey(10)}
+	set := startReplicasStore(t, up.URL, openTestStore(t), keys, keys, keys)
+	a, b, c := set.urls[0]+"/mcp", set.urls[1]+"/mcp", set.urls[2]+"/mcp"
+
+	id := initSealed(t, a, "alice")
+	if status := deleteSession(t, a, "alice", id); status != http.StatusNoContent {
+		t.Fatalf("DELETE: %d, want 204", status)
+	}
+	for name, u := range map[string]string{"the replica that ended it": a, "another replica": b} {
+		if status, body := postSession(t, u, "alice", id); status != http.StatusNotFound {
+			t.Errorf("request after DELETE at %s: %d %s, want 404", name, status, body)
+		}
+	}
+	if n := set.gateways[1].SessionCount(); n != 0 {
+		t.Errorf("replica b holds %d sessions, want none: it must not take an ended session over", n)
+	}
+
+	// Ended at the replica that took it over: the creator refuses it too,
+	// once its own copy is gone (it keeps serving that copy until then).
+	id = initSealed(t, a, "alice")
+	if status, body := postSession(t, b, "alice", id); status != http.StatusOK {
+		t.Fatalf("take-over at b: %d %s", status, body)
+	}
+	if status := deleteSession(t, b, "alice", id); status != http.StatusNoContent {
+		t.Fatalf("DELETE at b: %d, want 204", status)
+	}
+	if status, body := postSession(t, c, "alice", id); status != http.StatusNotFound {
+		t.Errorf("request at c after DELETE at b: %d %s, want 404", status, body)
+	}
+}
+
+// A replica that cannot reach its store takes no session over (503, the
+// client retries) and does not confirm a DELETE it cannot record (503):
+// fail closed.
+func TestSealedSessionStoreDown(t *testing.T) {
+	t.Parallel()
+	up := echoUpstream(t)
+	keys := [][]byte{testKey(11)}
+	st := openTestStore(t)
+	set := startReplicasStore(t, up.URL, st, keys, keys)
+	a, b := set.urls[0]+"/mcp", set.urls[1]+"/mcp"
+	id := initSealed(t, a, "alice")
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	status, hdr, body := rawPostHeader(t, b, "alice", id, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+	if status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Errorf("take-over with the store down: %d %s, want 503 with Retry-After", status, body)
+	}
+	if n := set.gateways[1].SessionCount(); n != 0 {
+		t.Errorf("replica b took the session over without its store: %d sessions", n)
+	}
+	if status := deleteSession(t, a, "alice", id); status != http.StatusServiceUnavailable {
+		t.Errorf("DELETE with the store down: %d, want 503", status)
+	}
+}
+
+func TestSessionKeysNeedAStore(t *testing.T) {
+	t.Parallel()
+	opts := testOptions()
+	opts.SessionKeys = [][]byte{testKey(12)}
+	_, err := New(config.Default(), opts)
+	if !errors.Is(err, ErrNoStore) {
+		t.Errorf("New with session keys and no store: %v, want ErrNoStore", err)
+	}
 }

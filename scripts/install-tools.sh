@@ -16,6 +16,7 @@
 #   tools/otelcol-<ver>/      OpenTelemetry Collector (see install_collector)
 #   node22/<ver>/             npm prefix holding the npm "node" package
 #   npm/<name>-<ver>/         npm prefixes for the npm tools below
+# and, outside the cache, Debian's postgresql package (see install_postgres).
 #
 # Usage: bash scripts/install-tools.sh       (prints a summary at the end)
 # Other scripts may `source` it: it then defines the MCPGATE_* variables
@@ -228,6 +229,49 @@ install_node22() {
   ln -sfn "$bin" "$MCPGATE_NODE22"
 }
 
+# postgres_bin prints the newest /usr/lib/postgresql/*/bin holding initdb.
+postgres_bin() {
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+  [[ -n "$d" && -x "$d/initdb" ]] && printf '%s\n' "$d"
+}
+
+# install_postgres installs Debian's postgresql package, whose initdb and
+# postgres the store tests run as an unprivileged user on a temporary data
+# directory (internal/testtools/postgres). The system service is of no use
+# to them: the install creates no cluster (createcluster.conf) and starts
+# nothing (a policy-rc.d that forbids it, as on a machine without systemd
+# invoke-rc.d would otherwise start the service).
+install_postgres() {
+  if postgres_bin >/dev/null; then
+    log "cached: postgresql -> $(postgres_bin)"
+    return 0
+  fi
+  command -v apt-get >/dev/null ||
+    die "PostgreSQL (initdb, postgres) not found and no apt-get: install it and set MCPGATE_PG_BIN to its bin directory"
+  local sudo=""
+  [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+  local policy=/usr/sbin/policy-rc.d own_policy=""
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    own_policy=1
+  fi
+  $sudo mkdir -p /etc/postgresql-common
+  if [[ ! -e /etc/postgresql-common/createcluster.conf ]]; then
+    echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
+  local rc=0
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql || rc=$?
+  if [[ -n "$own_policy" ]]; then
+    $sudo rm -f "$policy"
+  fi
+  ((rc == 0)) || die "apt-get install postgresql failed ($rc)"
+  postgres_bin >/dev/null || die "postgresql installed, but no /usr/lib/postgresql/*/bin/initdb"
+  log "installed postgresql -> $(postgres_bin)"
+}
+
 install_tools() {
   command -v go >/dev/null || die "go not found in PATH"
   command -v npm >/dev/null || die "npm not found in PATH (install Debian's nodejs/npm)"
@@ -243,6 +287,7 @@ install_tools() {
   install_dex
   install_collector
   install_node22
+  install_postgres
 
   # From here on npm (and any package install script) runs under Node 22:
   # some of these packages declare engines.node >= 22.
@@ -279,6 +324,7 @@ print_summary() {
     fi
     printf '  %-34s %s\n' "$pkg $ver" "$d"
   done
+  printf '  %-34s %s\n' "postgresql $("$(postgres_bin)/postgres" --version 2>/dev/null | awk '{print $3}')" "$(postgres_bin)"
   echo "  env: MCPGATE_TOOLS_BIN=$MCPGATE_TOOLS_BIN MCPGATE_NODE22=$MCPGATE_NODE22 MCPGATE_NPM_DIR=$MCPGATE_NPM_DIR"
 }
 

@@ -12,10 +12,11 @@ import (
 )
 
 const serveAbout = `Run the gateway: load and validate the configuration, read the files it
-names (session keys, OPA configuration, shared secrets), connect to its
-upstream servers in the background and serve /mcp (to callers with an access
-token from one of auth.issuers), the protected-resource metadata, /healthz
-and /readyz on the listen address until SIGINT or SIGTERM, then drain within
+names (session keys, OPA configuration, shared secrets, the store's
+PostgreSQL DSN), open the store, connect to its upstream servers in the
+background and serve /mcp (to callers with an access token from one of
+auth.issuers), the protected-resource metadata, /healthz and /readyz on the
+listen address until SIGINT or SIGTERM, then drain within
 shutdown_grace. Logs go to stderr.`
 
 func runServe(ctx context.Context, args []string, e *env) int {
@@ -45,7 +46,15 @@ func runServe(ctx context.Context, args []string, e *env) int {
 		return fail(log, err)
 	}
 	defer closeLog()
-	gw, stop, err := newGateway(ctx, cfg, prov, log, ln.Addr(), &gateway.Options{Authorizer: authz})
+	st, err := openStore(ctx, cfg, prov)
+	if err != nil {
+		ln.Close()
+		return fail(log, err)
+	}
+	if st != nil {
+		defer st.Close()
+	}
+	gw, stop, err := newGateway(ctx, cfg, prov, log, ln.Addr(), &gateway.Options{Authorizer: authz, Store: st})
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
@@ -56,14 +65,15 @@ func runServe(ctx context.Context, args []string, e *env) int {
 }
 
 // loadServeConfig loads and validates the configuration at path, checks
-// that it names an issuer and a policy, and provisions it: the files it
+// that it names an issuer, a policy and, for sealed sessions, a store, and
+// provisions it: the files it
 // names are read here, once.
 func loadServeConfig(path string) (*config.Config, *config.Provisioned, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := errors.Join(cfg.RequireAuth(), cfg.RequirePolicy()); err != nil {
+	if err := errors.Join(cfg.RequireAuth(), cfg.RequirePolicy(), cfg.RequireStore()); err != nil {
 		return nil, nil, err
 	}
 	prov, err := cfg.Provision()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,14 +120,31 @@ servers:
     headers: [{name: Authorization, value_from_file: `+missing+`}]
 policy:
   opa_config_file: `+missing+`
+store: {kind: postgres, dsn_from_file: `+missing+`}
 `)
 	code, stdout, stderr := runCLI(t, nil, "validate", "--config", path)
 	if code != exitFail || stdout != "" {
 		t.Errorf("exit code %d, stdout %q; want 1 and nothing", code, stdout)
 	}
-	checkProblems(t, stderr, []string{"session_key_file", "servers[0].headers[0].value_from_file", "policy.opa_config_file"})
+	checkProblems(t, stderr, []string{"session_key_file", "servers[0].headers[0].value_from_file", "policy.opa_config_file", "store.dsn_from_file"})
 	if !strings.Contains(stderr, "session_key_file: cannot read \""+missing+"\": no such file or directory") {
 		t.Errorf("stderr does not say why session_key_file cannot be read:\n%s", stderr)
+	}
+}
+
+// Sealed sessions without a store are refused, as serve refuses them.
+func TestValidateSealedSessionsNeedAStore(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keys := writeFile(t, dir, "keys", base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n")
+	path := writeFile(t, dir, "mcpgate.yaml", "session_key_file: "+keys+`
+servers:
+  - name: notes
+    url: https://notes.example/mcp
+`)
+	code, _, stderr := runCLI(t, nil, "validate", "--config", path)
+	if code != exitFail || !strings.Contains(stderr, "store: session_key_file seals sessions") {
+		t.Errorf("exit code %d, stderr %q; want 1 and a store problem", code, stderr)
 	}
 }
 

@@ -17,6 +17,7 @@
 //	node         Node.js 22 and the pre-installed npm packages
 //	devsignin    the development identity provider's sign-in, scripted
 //	testidp      the development identity provider as a real issuer
+//	postgres     a PostgreSQL server (Debian's package) per test
 //
 // All of them are imported only by _test.go files (and by each other).
 // Every process they start runs in its own process group, which is killed
@@ -30,6 +31,8 @@
 //	                      $MCPGATE_CACHE defaulting to $HOME/.cache/mcpgate)
 //	MCPGATE_NODE22        path to a Node.js 22 binary (default: $MCPGATE_TOOLS_BIN/node22)
 //	MCPGATE_NPM_DIR       directory of npm prefixes (default: $MCPGATE_TOOLS_BIN/../npm)
+//	MCPGATE_PG_BIN        directory with PostgreSQL's initdb and postgres
+//	                      (default: the newest /usr/lib/postgresql/*/bin)
 //	MCPGATE_E2E_REQUIRED  "1": a missing tool fails the test instead of skipping it
 //
 // Network: every server these packages start is reached only over
