@@ -47,7 +47,7 @@ func TestRenderedConfigIsAccepted(t *testing.T) {
 			if cfg == nil || name == "defaults" {
 				return
 			}
-			if err := errors.Join(cfg.RequireAuth(), cfg.RequirePolicy()); err != nil {
+			if err := errors.Join(cfg.RequireAuth(), cfg.RequirePolicy(), cfg.RequireStore()); err != nil {
 				t.Errorf("mcpgate serve would refuse: %v", err)
 			}
 		})
@@ -149,4 +149,32 @@ func loadSchema(t *testing.T) map[string]any {
 		t.Fatalf("values.schema.json: %v", err)
 	}
 	return schema
+}
+
+// The chart seals sessions, which needs a store: by default a file on the
+// pod's writable state volume; a PostgreSQL store from config is kept, and
+// NOTES warns when several replicas would each have their own file.
+func TestStore(t *testing.T) {
+	r := mustRender(t, minimal)
+	if kind, path := lookup(t, r.gatewayConfig(t), "store", "kind"), lookup(t, r.gatewayConfig(t), "store", "path"); kind != "file" || path != "/var/lib/mcpgate/store.db" {
+		t.Errorf("store = %v %v, want a file at /var/lib/mcpgate/store.db", kind, path)
+	}
+	m, v := mount(t, r.deployment(t), "/var/lib/mcpgate")
+	if m.ReadOnly || v.EmptyDir == nil {
+		t.Errorf("the store's directory is mounted read-only %v from %+v, want a writable emptyDir", m.ReadOnly, v.VolumeSource)
+	}
+	const warning = "config.store is a file in each pod"
+	if notes := r.files["templates/NOTES.txt"]; strings.Contains(notes, warning) {
+		t.Errorf("NOTES warns about a file store with one replica:\n%s", notes)
+	}
+	several := minimal + "replicaCount: 3\n"
+	wantContains(t, "NOTES with 3 replicas and a file store", mustRender(t, several).files["templates/NOTES.txt"], warning)
+	pg := strings.Replace(several, "  auth:\n", "  store: {kind: postgres, dsn_from_env: MCPGATE_STORE_DSN}\n  auth:\n", 1)
+	r = mustRender(t, pg)
+	if kind, path := lookup(t, r.gatewayConfig(t), "store", "kind"), r.gatewayConfig(t)["store"].(map[string]any)["path"]; kind != "postgres" || path != nil {
+		t.Errorf("store = %v %v, want the configured PostgreSQL store kept", kind, path)
+	}
+	if strings.Contains(r.files["templates/NOTES.txt"], warning) {
+		t.Error("NOTES warns about a file store with a PostgreSQL store")
+	}
 }

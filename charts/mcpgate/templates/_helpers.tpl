@@ -64,6 +64,7 @@ Paths inside the pod. The config file is where the image's CMD looks for it.
 {{- define "mcpgate.secretsDir" -}}/var/run/secrets/mcpgate{{- end }}
 {{- define "mcpgate.sessionKeyPath" -}}/var/run/secrets/mcpgate/session/keys{{- end }}
 {{- define "mcpgate.bundleTokenPath" -}}/var/run/secrets/mcpgate/policy-bundle/token{{- end }}
+{{- define "mcpgate.stateDir" -}}/var/lib/mcpgate{{- end }}
 
 {{- define "mcpgate.sessionSecretName" -}}
 {{- default (printf "%s-session" (include "mcpgate.fullname" .)) .Values.sessions.existingSecret }}
@@ -154,6 +155,17 @@ the keys the chart manages set here.
 {{- $_ := set $policy "library" .Values.policy.library }}
 {{- $_ := set $cfg "policy" $policy }}
 {{- $_ := set $cfg "session_key_file" (include "mcpgate.sessionKeyPath" .) }}
+{{- /* Sealed sessions need a store (ended session ids): a file on the
+pod's state volume unless config.store says otherwise. A file is per pod;
+several replicas share PostgreSQL (NOTES warns). */}}
+{{- $store := get $cfg "store" | default dict }}
+{{- if not (get $store "kind") }}
+{{- $_ := set $store "kind" "file" }}
+{{- end }}
+{{- if and (eq (get $store "kind") "file") (not (get $store "path")) }}
+{{- $_ := set $store "path" (printf "%s/store.db" (include "mcpgate.stateDir" .)) }}
+{{- end }}
+{{- $_ := set $cfg "store" $store }}
 {{- toYaml $cfg }}
 {{- end }}
 
