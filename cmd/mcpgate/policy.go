@@ -8,8 +8,10 @@ import (
 	"io"
 	"strings"
 
+	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/policy"
 	"github.com/mcpgate/mcpgate/policy/policytool"
+	"github.com/mcpgate/mcpgate/rego"
 )
 
 // policyCommands is the mcpgate policy group: OPA's tooling in process
@@ -43,9 +45,11 @@ func policyFailed(w io.Writer, name string, err error) int {
 }
 
 func runPolicyTest(ctx context.Context, args []string, e *env) int {
-	fs := newFlagSet("policy test", "[-v] [--coverage] [--threshold N] [--run REGEX] [--timeout D] [PATH...]",
+	fs := newFlagSet("policy test", "[-v] [--coverage] [--threshold N] [--run REGEX] [--timeout D] [--library builtin] [PATH...]",
 		"Run the tests (rules named test_*) of the Rego files and data under PATH (default rego/), as opa test\n"+
-			"does. Exits 1 if a test fails or errors, if there are no tests, or if coverage is below --threshold.", e)
+			"does. With --library builtin they are compiled with the policy library mcpgate embeds, as the gateway\n"+
+			"does with policy.library: builtin, so a directory of your data and tests runs against it.\n"+
+			"Exits 1 if a test fails or errors, if there are no tests, or if coverage is below --threshold.", e)
 	fs.positional = true
 	opts := policytool.TestOptions{Output: e.stdout}
 	fs.BoolVar(&opts.Verbose, "v", false, "print every test, and the trace of failures")
@@ -53,11 +57,24 @@ func runPolicyTest(ctx context.Context, args []string, e *env) int {
 	fs.Float64Var(&opts.Threshold, "threshold", 0, "fail if total coverage is below this percentage (implies --coverage)")
 	fs.StringVar(&opts.Run, "run", "", "run only the tests whose names match this regular expression")
 	fs.DurationVar(&opts.Timeout, "timeout", policytool.DefaultTestTimeout, "time limit of each test")
+	library := fs.String("library", config.PolicyLibraryNone, "builtin: compile with the embedded policy library; none: only PATH")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
 	if opts.Threshold < 0 || opts.Threshold > 100 {
 		code, _ := fs.usageError("--threshold must be between 0 and 100")
+		return code
+	}
+	switch *library {
+	case config.PolicyLibraryNone:
+	case config.PolicyLibraryBuiltin:
+		modules, err := rego.Modules()
+		if err != nil {
+			return policyFailed(e.stderr, "test", err)
+		}
+		opts.Library = modules
+	default:
+		code, _ := fs.usageError("--library must be builtin or none")
 		return code
 	}
 	if _, err := policytool.Test(ctx, fs.Args(), &opts); err != nil {

@@ -32,6 +32,10 @@ func TestPolicyTest(t *testing.T) {
 		"below threshold": {[]string{"--threshold", "90", policyCases + "passing"}, exitFail, []string{"66.7%  total"},
 			"mcpgate policy test: coverage 66.7% is below the threshold of 90.0%\n"},
 		"no tests": {[]string{policyCases + "unformatted"}, exitFail, nil, "mcpgate policy test: no tests found in testdata/policy/unformatted\n"},
+		// An organisation's data and tests, without the library: they need it.
+		"org data with the built-in library":    {[]string{"--library", "builtin", policyCases + "orgdata"}, exitOK, []string{"PASS: 1/1"}, ""},
+		"org data without the built-in library": {[]string{policyCases + "orgdata"}, exitFail, []string{"FAIL: 1/1"}, "mcpgate policy test: 1 of 1 tests failed\n"},
+		"bad library":                           {[]string{"--library", "mine", policyCases + "orgdata"}, exitUsage, nil, "mcpgate policy test: --library must be builtin or none\nRun 'mcpgate policy test -h' for usage.\n"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

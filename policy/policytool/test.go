@@ -37,6 +37,11 @@ type TestOptions struct {
 	// Output receives the report, in opa test's format, and the coverage
 	// table. If nil, nothing is written.
 	Output io.Writer
+	// Library are Rego modules (file name → source) compiled with the
+	// files under paths, as the gateway compiles the built-in library with
+	// policy.dir (policy.library: builtin): an organisation's data and
+	// tests run against the library the gateway embeds. If nil, none.
+	Library map[string]string
 }
 
 // TestReport is what a test run found.
@@ -90,6 +95,9 @@ func runTests(ctx context.Context, paths []string, o *TestOptions) (*TestReport,
 	if err != nil {
 		return nil, err
 	}
+	if err := addLibrary(modules, o.Library); err != nil {
+		return nil, err
+	}
 	txn, err := store.NewTransaction(ctx, storage.WriteParams)
 	if err != nil {
 		return nil, err
@@ -114,6 +122,19 @@ func runTests(ctx context.Context, paths []string, o *TestOptions) (*TestReport,
 		rep.Coverage.write(o.Output, o.Verbose)
 	}
 	return rep, nil
+}
+
+// addLibrary parses the library's modules into modules, named
+// "library:<file>" as the gateway names them.
+func addLibrary(modules map[string]*ast.Module, library map[string]string) error {
+	for name, src := range library {
+		m, err := ast.ParseModuleWithOpts("library:"+name, src, parserOptions())
+		if err != nil {
+			return fmt.Errorf("library %s: %w", name, err)
+		}
+		modules["library:"+name] = m
+	}
+	return nil
 }
 
 // newRunner returns a test runner as opa test configures it, with print

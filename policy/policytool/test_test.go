@@ -1,7 +1,10 @@
 package policytool_test
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -135,5 +138,33 @@ func TestTestShippedLibrary(t *testing.T) {
 	}
 	if rep.Total == 0 || rep.Coverage.Percent() < 90 {
 		t.Errorf("report: %d tests, coverage %v", rep.Total, rep.Coverage)
+	}
+}
+
+// With Library, the tests under the paths are compiled with the library's
+// modules, as the gateway compiles policy.library: builtin with policy.dir.
+func TestTestWithLibrary(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := map[string]string{
+		"data.json":     `{"org": {"ok": true}}`,
+		"org_test.rego": "package org_test\n\nimport data.lib\n\ntest_library_sees_org_data if lib.allowed\n",
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	library := map[string]string{"lib.rego": "package lib\n\nallowed if data.org.ok\n"}
+	rep, err := policytool.Test(context.Background(), []string{dir}, &policytool.TestOptions{Library: library})
+	if err != nil || rep.Total != 1 || rep.Failed != 0 {
+		t.Errorf("with the library: %+v, %v; want 1 passing test", rep, err)
+	}
+	if rep, err := policytool.Test(context.Background(), []string{dir}, nil); !errors.Is(err, policytool.ErrTestsFailed) || rep.Failed != 1 {
+		t.Errorf("without the library: %+v, %v; want the test to fail", rep, err)
+	}
+	bad := map[string]string{"lib.rego": "package lib\n\nallowed if {"}
+	if _, err := policytool.Test(context.Background(), []string{dir}, &policytool.TestOptions{Library: bad}); err == nil || !strings.Contains(err.Error(), "library lib.rego") {
+		t.Errorf("a library that does not parse: %v, want an error naming it", err)
 	}
 }
