@@ -13,12 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/dynamic"
-	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"sigs.k8s.io/yaml"
 )
 
@@ -502,15 +497,7 @@ func TestSessionKeys(t *testing.T) {
 // session would end.
 func TestSessionKeyKeptAcrossUpgrades(t *testing.T) {
 	keys := base64.StdEncoding.EncodeToString([]byte("c2VhbGluZyBrZXkgb2YgdGhlIGZpcnN0IGluc3RhbGwh\n"))
-	existing := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Secret",
-		"metadata": map[string]any{"name": fullname + "-session", "namespace": namespace},
-		"data":     map[string]any{"keys": keys},
-	}}
-	secrets := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{secrets: "SecretList"}, existing)
-	r, err := renderWith(t, minimal, clusterWith{client.Resource(secrets)})
+	r, err := renderWith(t, minimal, newCluster(clusterObject("v1", "Secret", fullname+"-session", map[string]any{"data": map[string]any{"keys": keys}})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,18 +506,6 @@ func TestSessionKeyKeptAcrossUpgrades(t *testing.T) {
 	if got := base64.StdEncoding.EncodeToString(s.Data["keys"]); got != keys {
 		t.Errorf("upgrade renders session keys %q, want the existing %q", got, keys)
 	}
-}
-
-// clusterWith serves Helm's lookup from one fake resource client.
-type clusterWith struct {
-	secrets dynamic.NamespaceableResourceInterface
-}
-
-func (c clusterWith) GetClientFor(apiVersion, kind string) (dynamic.NamespaceableResourceInterface, bool, error) {
-	if apiVersion != "v1" || kind != "Secret" {
-		return nil, false, fmt.Errorf("lookup of %s %s: the chart looks up only its session key Secret", apiVersion, kind)
-	}
-	return c.secrets, true, nil
 }
 
 func TestGracefulTermination(t *testing.T) {
