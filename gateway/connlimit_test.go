@@ -128,25 +128,8 @@ func TestIdleTimeoutSparesCallsInFlight(t *testing.T) {
 	cfg.Servers = []config.Server{upstreamConfig("e", up.URL)}
 	cfg.Limits.IdleTimeout = config.Duration(100 * time.Millisecond)
 	cfg.Limits.BodyReadTimeout = config.Duration(100 * time.Millisecond)
-	g, err := New(cfg, testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.Start(ctx)
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer wcancel()
-	if err := g.WaitSettled(wctx); err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String() + "/mcp"
+	addr := serveGateway(t, cfg)
+	url := "http://" + addr + "/mcp"
 	cs := connect(t, url, legacy, nil)
 	result := make(chan error, 1)
 	go func() {
@@ -155,7 +138,7 @@ func TestIdleTimeoutSparesCallsInFlight(t *testing.T) {
 	}()
 	<-started
 	// An idle connection is closed: more than the idle timeout has passed.
-	idle, idleR := dial(t, ln.Addr().String())
+	idle, idleR := dial(t, addr)
 	if s := get(t, idle, idleR, "/healthz"); s != http.StatusOK {
 		t.Fatalf("healthz: %d", s)
 	}
@@ -176,19 +159,7 @@ func TestSlowBodyRefused(t *testing.T) {
 	up := startUpstream(t, echoServer("e", nil, nil))
 	cfg.Servers = []config.Server{upstreamConfig("e", up.URL)}
 	cfg.Limits.BodyReadTimeout = config.Duration(100 * time.Millisecond)
-	g, err := New(cfg, testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	c, r := dial(t, ln.Addr().String())
+	c, r := dial(t, serveGateway(t, cfg))
 	io.WriteString(c, "POST /mcp HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"+
 		"Content-Length: 100\r\n\r\n{\"jsonrpc\":")
 	resp, err := http.ReadResponse(r, nil)
@@ -202,4 +173,30 @@ func TestSlowBodyRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "cannot read the request body") {
 		t.Errorf("slow body: %d %s, want 400 cannot read the request body", resp.StatusCode, body)
 	}
+}
+
+// serveGateway runs a gateway for cfg with Serve, as mcpgate serve does (the
+// HTTP server, its limits and timeouts), waits until every upstream was
+// tried, and returns its address.
+func serveGateway(t *testing.T, cfg *config.Config) string {
+	t.Helper()
+	g, err := New(cfg, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Start(ctx)
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := g.WaitSettled(wctx); err != nil {
+		t.Fatal(err)
+	}
+	return ln.Addr().String()
 }
