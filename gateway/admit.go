@@ -64,7 +64,7 @@ type sessionGate struct {
 	allowed  map[gateKey]time.Time // → when the allow expires
 }
 
-type gateKey struct{ client, version, addr string }
+type gateKey struct{ client, version, addr, protocol string }
 
 const (
 	// maxGateEntries bounds the cached decisions per view (client names,
@@ -81,7 +81,7 @@ func (sg *sessionGate) admit(ctx context.Context, v *view, req mcp.Request) erro
 	}
 	in := baseInput(id, policy.PhaseInitialize, "initialize")
 	fillRequest(in, req)
-	key := gateKey{addr: in.Request.RemoteAddr}
+	key := gateKey{addr: in.Request.RemoteAddr, protocol: in.Request.ProtocolVersion}
 	if in.Client != nil {
 		key.client, key.version = in.Client.Name, in.Client.Version
 	}

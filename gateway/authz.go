@@ -83,10 +83,18 @@ type listenExtraKey struct{}
 // the SDK's dispatch, e.g. when an upstream comes or goes).
 type decidedKey struct{}
 
-type decidedTarget struct{ server, name string }
+// decidedTarget is what a decision was about. absent: a target of a server
+// that was down, decided on what its name tells; such an allow permits only
+// the answer that the server is unavailable, never a forward (the server
+// may be back by dispatch, and the policy did not see the tool's
+// description and annotations).
+type decidedTarget struct {
+	server, name string
+	absent       bool
+}
 
-func withDecided(ctx context.Context, in *policy.Input) context.Context {
-	d := decidedTarget{server: in.Server.Name}
+func withDecided(ctx context.Context, in *policy.Input, absent bool) context.Context {
+	d := decidedTarget{server: in.Server.Name, absent: absent}
 	switch {
 	case in.Tool != nil:
 		d.name = in.Tool.UpstreamName
@@ -101,7 +109,7 @@ func withDecided(ctx context.Context, in *policy.Input) context.Context {
 // policy decided.
 func (g *Gateway) checkDecided(ctx context.Context, u *upstream, name string) error {
 	d, ok := ctx.Value(decidedKey{}).(decidedTarget)
-	if !ok || d.server != u.cfg.Name || (name != "" && d.name != name) {
+	if !ok || d.absent || d.server != u.cfg.Name || (name != "" && d.name != name) {
 		return &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
 			Message: "mcpgate: the request's target changed while it was being decided; send it again"}
 	}
@@ -147,7 +155,7 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) (cont
 	d := v.g.decideObserved(ctx, in)
 	switch {
 	case d.Allow && (shown || absent):
-		return withDecided(ctx, in), nil
+		return withDecided(ctx, in, absent), nil
 	case shown: // denied, with the policy's reasons: the caller lists it
 		return ctx, deniedError(d)
 	default:

@@ -426,8 +426,10 @@ func TestForwardingNeedsTheDecidedTarget(t *testing.T) {
 	t.Parallel()
 	g := &Gateway{opts: &Options{Authorizer: policy.NewEngine(policy.Options{})}}
 	up := &upstream{cfg: config.Server{Name: "notes"}}
-	decided := withDecided(context.Background(), &policy.Input{
-		Server: &policy.Server{Name: "notes"}, Tool: &policy.Tool{UpstreamName: "read_note"}})
+	readNote := &policy.Input{Server: &policy.Server{Name: "notes"}, Tool: &policy.Tool{UpstreamName: "read_note"}}
+	decided := withDecided(context.Background(), readNote, false)
+	// Allowed while the server was down: the call may only be told so.
+	decidedAbsent := withDecided(context.Background(), readNote, true)
 	for name, tc := range map[string]struct {
 		ctx    context.Context
 		target string
@@ -437,6 +439,7 @@ func TestForwardingNeedsTheDecidedTarget(t *testing.T) {
 		"undecided":                {context.Background(), "read_note", false},
 		"decided for another tool": {decided, "delete_note", false},
 		"a resource of the server": {decided, "", true},
+		"decided while down":       {decidedAbsent, "read_note", false},
 	} {
 		err := g.checkDecided(tc.ctx, up, tc.target)
 		if (err == nil) != tc.ok {

@@ -85,7 +85,7 @@ func (l *connLimiter) admit() bool {
 }
 
 func refuse(c net.Conn) {
-	c.SetDeadline(time.Now().Add(time.Second))
+	c.SetDeadline(time.Now().Add(100 * time.Millisecond))
 	io.WriteString(c, tooManyConnections)
 	c.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,6 +56,28 @@ func parseEnvelope(body []byte) *envelope {
 	return e
 }
 
+// batchedInitialize reports whether body is a batch holding an initialize
+// (which the protocol forbids, and which would escape the initialize size
+// limit). Batches are rare (the 2025-03-26 revision only), so their
+// second parse costs nothing on the usual path.
+func batchedInitialize(body []byte) bool {
+	if len(body) == 0 || body[0] != '[' {
+		return false
+	}
+	var batch []struct {
+		Method string `json:"method"`
+	}
+	if json.Unmarshal(body, &batch) != nil {
+		return false // the SDK refuses it
+	}
+	for _, m := range batch {
+		if m.Method == "initialize" {
+			return true
+		}
+	}
+	return false
+}
+
 // readEnvelope reads the body of a POST to /mcp once, up to the gateway's
 // limit (413 beyond it, with the limit stated), parses its envelope and
 // passes the request on with a body that replays what was read. A body
@@ -76,7 +99,12 @@ func (g *Gateway) readEnvelope(next http.Handler) http.Handler {
 		// (Not after a failed read: the server would wait for the rest of
 		// the body before answering.)
 		rc := http.NewResponseController(w)
-		rc.SetReadDeadline(time.Now().Add(time.Duration(g.cfg.Limits.BodyReadTimeout)))
+		if err := rc.SetReadDeadline(time.Now().Add(time.Duration(g.cfg.Limits.BodyReadTimeout))); err != nil {
+			g.deadlineWarning.Do(func() {
+				g.log.Warn("limits.body_read_timeout is not enforced: an HTTP middleware wraps the response writer without Unwrap",
+					"error", err)
+			})
+		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 		switch {
 		case err != nil:
@@ -92,7 +120,15 @@ func (g *Gateway) readEnvelope(next http.Handler) http.Handler {
 		rc.SetReadDeadline(time.Time{})
 		e := parseEnvelope(body)
 		if err := checkStrictJSON(body); err != nil {
+			if errors.Is(err, errSyntax) {
+				writeJSONRPCErrorID(w, http.StatusBadRequest, nil, -32700, "mcpgate: parse error: the body is "+err.Error())
+				return
+			}
 			writeAmbiguous(w, e.ID, err)
+			return
+		}
+		if batchedInitialize(body) {
+			writeJSONRPCErrorID(w, http.StatusBadRequest, nil, -32600, "mcpgate: initialize cannot be sent in a batch; send it alone")
 			return
 		}
 		if e.Method == "initialize" && int64(len(e.Params)) > int64(g.cfg.Limits.MaxInitializeBytes) {

@@ -41,6 +41,8 @@ type Gateway struct {
 	sessions *sessionTable
 	// registry holds the open sessions of the 2025 revisions (registry.go).
 	registry *registry
+	// deadlineWarning reports once that the body read deadline cannot be set.
+	deadlineWarning sync.Once
 
 	// tracer and propagator are resolved once from the options.
 	tracer     trace.Tracer

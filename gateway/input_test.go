@@ -186,8 +186,11 @@ func TestEveryPhaseInputIsComplete(t *testing.T) {
 		c.Servers = []config.Server{s}
 	})
 	ctx := ctxTimeout(t)
+	// The client claims another address with the gateway's internal header:
+	// policies must still see the connection's.
+	spoof := &http.Client{Transport: headerTransport{http.Header{clientAddrHeader: {"10.9.9.9"}}}}
 	for _, version := range []string{legacy, modern} {
-		cs := connect(t, gw.URL, version, nil)
+		cs := connectWith(t, gw.URL, version, nil, spoof)
 		calls := []error{
 			func() error {
 				_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "rich__write", Arguments: map[string]any{"text": "x"}})

@@ -65,6 +65,21 @@ func TestInitializeTooLarge(t *testing.T) {
 		t.Errorf("HTTP %d, session %q, body %s; want 400 naming limits.max_initialize_bytes, no session",
 			resp.StatusCode, resp.Header.Get(sessionIDHeader), string(msg))
 	}
+	// Sent in a batch (the 2025-03-26 revision has batches), an initialize
+	// is refused outright: it could not be limited otherwise.
+	batch := `[` + body + `]`
+	req, _ = http.NewRequest(http.MethodPost, gw.URL, strings.NewReader(batch))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	msg2, _ := io.ReadAll(resp2.Body)
+	if resp2.StatusCode != http.StatusBadRequest || resp2.Header.Get(sessionIDHeader) != "" || !strings.Contains(string(msg2), "cannot be sent in a batch") {
+		t.Errorf("batched initialize: HTTP %d, session %q, body %s; want 400, no session", resp2.StatusCode, resp2.Header.Get(sessionIDHeader), msg2)
+	}
 	if n := gw.registry.count(); n != 0 {
 		t.Errorf("%d sessions after a refused initialize", n)
 	}

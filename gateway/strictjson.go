@@ -25,18 +25,25 @@ var errAmbiguousJSON = errors.New("ambiguous JSON")
 const maxJSONDepth = 10000
 
 // checkStrictJSON reports a duplicate object key (equal, or equal when case
-// is folded) or a string that is not valid UTF-8 anywhere in data. A
-// syntax error is not reported: the SDK answers it as a parse error.
+// is folded) or a string that is not valid UTF-8 anywhere in data, wrapped
+// in errAmbiguousJSON, and anything else it cannot read, data after the
+// value included, as errSyntax: what it has not read it has not checked,
+// so the request is refused rather than left to a parser that might accept
+// it.
 func checkStrictJSON(data []byte) error {
 	s := &strictScanner{data: data}
 	s.value(0)
-	if s.err != nil && !errors.Is(s.err, errSyntax) {
-		return s.err
+	if s.err == nil {
+		s.skipSpace()
+		if s.pos != len(s.data) {
+			s.fail(errSyntax)
+		}
 	}
-	return nil
+	return s.err
 }
 
-var errSyntax = errors.New("syntax error")
+// errSyntax is the error of a body that is not one JSON value.
+var errSyntax = errors.New("not a JSON value")
 
 type strictScanner struct {
 	data []byte

@@ -36,8 +36,10 @@ func TestCheckStrictJSON(t *testing.T) {
 		"escaped replacement char": {`{"a":"\ufffd\n"}`, ""},
 		"literal replacement char": {"{\"a\":\"\uFFFD\\n\"}", ""},
 		"surrogate pair":           {`{"a":"\ud83d\ude00"}`, ""},
-		"syntax error left to SDK": {`{"a":1,"b"`, ""},
-		"not JSON left to SDK":     {`hello`, ""},
+		"syntax error":             {`{"a":1,"b"`, "not a JSON value"},
+		"not JSON":                 {`{hello}`, "not a JSON value"},
+		"data after the value":     {`{"a":1} {"a":2,"a":3}`, "not a JSON value"},
+		"empty body":               {``, "not a JSON value"},
 		"empty object, array":      {`{"a":{},"b":[]}`, ""},
 		"whitespace":               {" {\n\t\"a\" : [ 1 , 2 ] } ", ""},
 		"escaped quote in key":     {`{"a\"":1,"a\"":2}`, `appears twice`},
@@ -47,7 +49,7 @@ func TestCheckStrictJSON(t *testing.T) {
 		switch {
 		case tc.problem == "" && err != nil:
 			t.Errorf("%s: refused: %v", name, err)
-		case tc.problem != "" && (err == nil || !errors.Is(err, errAmbiguousJSON) || !strings.Contains(err.Error(), tc.problem)):
+		case tc.problem != "" && (err == nil || !(errors.Is(err, errAmbiguousJSON) || errors.Is(err, errSyntax)) || !strings.Contains(err.Error(), tc.problem)):
 			t.Errorf("%s: error %v, want one containing %q", name, err, tc.problem)
 		}
 	}
@@ -62,8 +64,11 @@ func FuzzCheckStrictJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		err := checkStrictJSON(doc)
-		if err != nil && !errors.Is(err, errAmbiguousJSON) {
+		if err != nil && !errors.Is(err, errAmbiguousJSON) && !errors.Is(err, errSyntax) {
 			t.Fatalf("error of another class: %v", err)
+		}
+		if errors.Is(err, errSyntax) && json.Valid(doc) {
+			t.Fatalf("a valid document called a syntax error: %q", doc)
 		}
 		if err != nil || !json.Valid(doc) {
 			return
@@ -72,6 +77,7 @@ func FuzzCheckStrictJSON(f *testing.F) {
 			t.Fatalf("accepted invalid UTF-8: %q", doc)
 		}
 		dec := json.NewDecoder(bytes.NewReader(doc))
+		dec.UseNumber()
 		type frame struct {
 			object bool
 			keys   map[string]bool
