@@ -10,11 +10,11 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// callGroupsPolicy lets a caller see and call only the tools named like its
+// groupsPolicy lets a caller see and call only the tools named like its
 // groups.
-const callGroupsPolicy = `package mcpgate.authz
+const groupsPolicy = `package mcpgate.authz
 
-default decision := {"allow": false, "reasons": ["tool b is for group b"]}
+default decision := {"allow": false, "reasons": ["not in the tool's group"]}
 
 decision := {"allow": true, "reasons": []} if input.tool.upstream_name in input.user.groups
 
@@ -27,7 +27,7 @@ decision := {"allow": true, "reasons": []} if input.phase == "initialize"
 func TestNoExistenceOracle(t *testing.T) {
 	t.Parallel()
 	engine := policy.NewEngine(policy.Options{})
-	if err := engine.LoadModules(map[string]string{"p.rego": callGroupsPolicy}, nil); err != nil {
+	if err := engine.LoadModules(map[string]string{"p.rego": groupsPolicy}, nil); err != nil {
 		t.Fatal(err)
 	}
 	rec := &recordingAuthorizer{}

@@ -16,19 +16,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// groupsPolicy shows a tool to callers in the group named like the tool.
-const groupsPolicy = `package mcpgate.authz
-
-default decision := {"allow": false, "reasons": ["not in the tool's group"]}
-
-decision := {"allow": true, "reasons": []} if input.phase != "list"
-
-decision := {"allow": true, "reasons": []} if {
-	input.phase == "list"
-	input.tool.upstream_name in input.user.groups
-}
-`
-
 // groupsFromToken signs a request in as user u with the groups its bearer
 // token names ("Bearer a,b").
 func groupsFromToken(next http.Handler) http.Handler {
