@@ -148,8 +148,10 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) (cont
 	switch {
 	case errors.Is(err, errNoTarget):
 		return ctx, notFound(method, req.GetParams())
-	case err != nil:
+	case err != nil && shown:
 		return ctx, deniedError(policy.Decision{Reasons: []string{err.Error()}})
+	case err != nil: // undecidable arguments to a target the caller cannot list
+		return ctx, notFound(method, req.GetParams())
 	}
 	fillRequest(in, req)
 	d := v.g.decideObserved(ctx, in)

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,24 +28,8 @@ decision := {"allow": true, "reasons": []} if input.phase == "initialize"
 // the decision is still made and logged with its reasons.
 func TestNoExistenceOracle(t *testing.T) {
 	t.Parallel()
-	engine := policy.NewEngine(policy.Options{})
-	if err := engine.LoadModules(map[string]string{"p.rego": groupsPolicy}, nil); err != nil {
-		t.Fatal(err)
-	}
 	rec := &recordingAuthorizer{}
-	opts := testOptions()
-	opts.Authorizer = &decidingRecorder{engine: engine, rec: rec}
-	opts.HTTPMiddleware = []func(http.Handler) http.Handler{groupsFromToken}
-	srv := mcp.NewServer(&mcp.Implementation{Name: "up"}, nil)
-	for _, name := range []string{"a", "b"} {
-		srv.AddTool(&mcp.Tool{Name: name, InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			return &mcp.CallToolResult{}, nil
-		})
-	}
-	up := startUpstream(t, srv)
-	gw := startGateway(t, opts, upstreamConfig("up", up.URL))
-	bearer := &swappableBearer{}
-	bearer.token.Store("a")
+	gw, bearer := groupsGateway(t, &decidingRecorder{engine: groupsEngine(t), rec: rec})
 	for _, version := range []string{legacy, modern} {
 		cs := connectWith(t, gw.URL, version, nil, &http.Client{Transport: bearer})
 		_, hidden := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__b", Arguments: map[string]any{}})
@@ -53,6 +39,14 @@ func TestNoExistenceOracle(t *testing.T) {
 		}
 		if h, m := strings.ReplaceAll(hidden.Error(), "up__b", "X"), strings.ReplaceAll(missing.Error(), "up__c", "X"); h != m {
 			t.Errorf("%s: a denied tool is answered %q, a missing one %q: an existence oracle", version, h, m)
+		}
+		// Arguments the gateway cannot decide on tell nothing either (the
+		// 2026-07-28 SDK client cannot send an unreadable number).
+		if version == legacy {
+			_, unreadable := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__b", Arguments: map[string]any{"n": json.Number("1e999")}})
+			if u, m := strings.ReplaceAll(fmt.Sprint(unreadable), "up__b", "X"), strings.ReplaceAll(fmt.Sprint(missing), "up__c", "X"); u != m {
+				t.Errorf("%s: unreadable arguments to a hidden tool answered %q, a missing tool %q", version, u, m)
+			}
 		}
 	}
 	logged := false

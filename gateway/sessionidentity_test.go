@@ -47,23 +47,8 @@ func (b *swappableBearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // one lists what the new groups may see.
 func TestSessionListsFollowTheIdentity(t *testing.T) {
 	t.Parallel()
-	engine := policy.NewEngine(policy.Options{})
-	if err := engine.LoadModules(map[string]string{"p.rego": groupsPolicy}, nil); err != nil {
-		t.Fatal(err)
-	}
-	opts := testOptions()
-	opts.Authorizer = engine
-	opts.HTTPMiddleware = []func(http.Handler) http.Handler{groupsFromToken}
-	srv := mcp.NewServer(&mcp.Implementation{Name: "up"}, nil)
-	for _, name := range []string{"a", "b"} {
-		srv.AddTool(&mcp.Tool{Name: name, InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			return &mcp.CallToolResult{}, nil
-		})
-	}
-	up := startUpstream(t, srv)
-	gw := startGateway(t, opts, upstreamConfig("up", up.URL))
-	bearer := &swappableBearer{}
-	bearer.token.Store("a")
+	engine := groupsEngine(t)
+	gw, bearer := groupsGateway(t, engine)
 	hc := &http.Client{Transport: bearer}
 	cs := connectWith(t, gw.URL, legacy, nil, hc)
 	if got := toolNames(t, cs); !slices.Equal(got, []string{"up__a"}) {
@@ -81,4 +66,35 @@ func TestSessionListsFollowTheIdentity(t *testing.T) {
 	if got := toolNames(t, connectWith(t, gw.URL, legacy, nil, hc)); !slices.Equal(got, []string{"up__a", "up__b"}) {
 		t.Errorf("a new session with groups a,b lists %v, want [up__a up__b]", got)
 	}
+}
+
+// groupsEngine is a policy engine with groupsPolicy.
+func groupsEngine(t *testing.T) *policy.Engine {
+	t.Helper()
+	engine := policy.NewEngine(policy.Options{})
+	if err := engine.LoadModules(map[string]string{"p.rego": groupsPolicy}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return engine
+}
+
+// groupsGateway runs a gateway deciding with authz in front of an upstream
+// with tools a and b, signing requests in with the groups their bearer
+// token names; the returned transport sends the token it holds (first
+// "a").
+func groupsGateway(t *testing.T, authz Authorizer) (*testGateway, *swappableBearer) {
+	t.Helper()
+	opts := testOptions()
+	opts.Authorizer = authz
+	opts.HTTPMiddleware = []func(http.Handler) http.Handler{groupsFromToken}
+	srv := mcp.NewServer(&mcp.Implementation{Name: "up"}, nil)
+	for _, name := range []string{"a", "b"} {
+		srv.AddTool(&mcp.Tool{Name: name, InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{}, nil
+		})
+	}
+	up := startUpstream(t, srv)
+	bearer := &swappableBearer{}
+	bearer.token.Store("a")
+	return startGateway(t, opts, upstreamConfig("up", up.URL)), bearer
 }
