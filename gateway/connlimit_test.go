@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,7 +16,7 @@ import (
 )
 
 // serveLimited serves h on loopback behind a connLimiter of max.
-func serveLimited(t *testing.T, max int, h http.Handler) string {
+func serveLimited(t *testing.T, max int, h http.Handler) (string, *connLimiter) {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -25,7 +26,20 @@ func serveLimited(t *testing.T, max int, h http.Handler) string {
 	srv := &http.Server{Handler: h, ConnState: l.ConnState, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
+	return ln.Addr().String(), l
+}
+
+// waitIdle waits until the server has reported n connections of l idle.
+// The server reports a connection idle on its own goroutine after it wrote
+// the response, so a client can read the response first; there is no event
+// to wait for but the report itself.
+func waitIdle(t *testing.T, l *connLimiter, n int) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d idle connections", n), func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.idle) == n
+	})
 }
 
 // get sends GET path on a keep-alive connection and returns the status.
@@ -74,7 +88,7 @@ func TestConnectionLimit(t *testing.T) {
 		}
 		io.WriteString(w, "ok")
 	})
-	addr := serveLimited(t, 2, h)
+	addr, limiter := serveLimited(t, 2, h)
 	a, ar := dial(t, addr)
 	b, br := dial(t, addr)
 	for _, c := range []struct {
@@ -85,7 +99,9 @@ func TestConnectionLimit(t *testing.T) {
 			t.Fatalf("status %d", s)
 		}
 	}
+	waitIdle(t, limiter, 2)
 	get(t, b, br, "/") // b was used after a: a is idle longest
+	waitIdle(t, limiter, 2)
 	c, cr := dial(t, addr)
 	if s := get(t, c, cr, "/"); s != http.StatusOK {
 		t.Fatalf("third connection at the limit: status %d, want 200 after an idle one made room", s)
@@ -98,7 +114,7 @@ func TestConnectionLimit(t *testing.T) {
 	}
 
 	// Two busy connections and nothing idle: a third is refused with 503.
-	addr = serveLimited(t, 2, h)
+	addr, _ = serveLimited(t, 2, h)
 	for range 2 {
 		x, _ := dial(t, addr)
 		io.WriteString(x, "GET /block HTTP/1.1\r\nHost: gw\r\n\r\n")
