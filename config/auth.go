@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"net/url"
 	"slices"
 	"strconv"
 
@@ -137,11 +136,11 @@ var errSecretSources = errors.New("set exactly one of value_from_env, value_from
 // RequireAuth reports, as a [*ValidationError], a configuration without any
 // issuer: `mcpgate serve` never serves /mcp without sign-in.
 func (c *Config) RequireAuth() error {
-	if len(c.Auth.Issuers) > 0 {
+	if len(c.Auth.Issuers) > 0 || c.AuthorizationServer.Enabled {
 		return nil
 	}
 	return &ValidationError{Problems: []Problem{{Path: "auth.issuers",
-		Message: "at least one issuer is required: mcpgate serves /mcp only to signed-in callers (for a local trial without an IdP, use mcpgate dev)"}}}
+		Message: "at least one issuer is required, or authorization_server enabled: mcpgate serves /mcp only to signed-in callers (for a local trial without an IdP, use mcpgate dev)"}}}
 }
 
 func (a *Auth) validate(ps *problems) {
@@ -166,15 +165,7 @@ func (a *Auth) validate(ps *problems) {
 }
 
 func (is *Issuer) validate(ps *problems, path string) {
-	u, err := url.Parse(is.Issuer)
-	switch {
-	case is.Issuer == "":
-		ps.add(path+".issuer", "is required: the issuer identifier, e.g. https://login.example.com/realms/corp")
-	case err != nil || !u.IsAbs() || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
-		ps.add(path+".issuer", "%q is not valid: use an absolute https URL without query or fragment", is.Issuer)
-	case u.Scheme != "https" && !(u.Scheme == "http" && authrule.IsLoopbackHost(u.Hostname())):
-		ps.add(path+".issuer", "must be https (http only for loopback addresses)")
-	}
+	checkIssuerURL(ps, path+".issuer", is.Issuer)
 	hmac := false
 	for j, alg := range is.Algorithms {
 		ap := path + ".algorithms[" + strconv.Itoa(j) + "]"

@@ -95,6 +95,10 @@ type Config struct {
 	// Auth configures sign-in through the organisation's OIDC provider.
 	Auth Auth `yaml:"auth"`
 
+	// AuthorizationServer makes the gateway the OAuth authorization server
+	// MCP clients see, federating sign-in to the corporate IdP.
+	AuthorizationServer AuthorizationServer `yaml:"authorization_server"`
+
 	// Limits bound what one caller can make the gateway hold.
 	Limits Limits `yaml:"limits"`
 
@@ -166,7 +170,9 @@ func Default() *Config {
 		SessionIdleTimeout: DefaultSessionIdleTimeout,
 		Naming:             Naming{Separator: DefaultSeparator},
 		Auth:               Auth{Leeway: DefaultLeeway, TokenCacheSize: DefaultTokenCacheSize},
-		Policy:             Policy{Library: DefaultPolicyLibrary, Timeout: DefaultPolicyTimeout, DecisionLogBuffer: DefaultDecisionLogBuffer},
+		AuthorizationServer: AuthorizationServer{AccessTokenTTL: DefaultAccessTokenTTL, RefreshTokenTTL: DefaultRefreshTokenTTL,
+			RefreshMaxLifetime: DefaultRefreshMaxLifetime, ConsentTTL: DefaultConsentTTL},
+		Policy: Policy{Library: DefaultPolicyLibrary, Timeout: DefaultPolicyTimeout, DecisionLogBuffer: DefaultDecisionLogBuffer},
 		Limits: Limits{MaxInitializeBytes: DefaultMaxInitializeBytes, SessionsPerUser: DefaultSessionsPerUser,
 			MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout, BodyReadTimeout: DefaultBodyReadTimeout},
 		Store: Store{Kind: DefaultStoreKind},

@@ -23,6 +23,10 @@ type Provisioned struct {
 	// StoreDSN is the PostgreSQL connection string of store.dsn_from_env
 	// or store.dsn_from_file; empty for another store kind.
 	StoreDSN string
+
+	// AuthorizationServer holds the secrets of authorization_server; nil
+	// unless it is enabled.
+	AuthorizationServer *ProvisionedAuthorizationServer
 }
 
 // Provision reads the files and environment variables that c, a validated
@@ -60,6 +64,7 @@ func (c *Config) Provision() (*Provisioned, error) {
 		ps.addErr("store."+c.Store.dsnKey(), err)
 		p.StoreDSN = dsn
 	}
+	p.AuthorizationServer = c.AuthorizationServer.provision(&ps)
 	for i, s := range c.Servers {
 		for j, h := range s.Headers {
 			_, err := h.resolve()

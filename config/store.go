@@ -68,7 +68,15 @@ func (s *Store) validate(ps *problems) {
 // store: a session ended by DELETE on one replica could otherwise be taken
 // over by another, so `mcpgate serve` refuses to start.
 func (c *Config) RequireStore() error {
-	if c.SessionKeyFile == "" || c.Store.Configured() {
+	if c.Store.Configured() {
+		return nil
+	}
+	if c.AuthorizationServer.Enabled {
+		return &ValidationError{Problems: []Problem{{Path: "store",
+			Message: "authorization_server keeps registrations, consents, codes and refresh tokens in the store: " +
+				"set store.path (one replica) or store.kind: postgres with dsn_from_env or dsn_from_file (several replicas)"}}}
+	}
+	if c.SessionKeyFile == "" {
 		return nil
 	}
 	return &ValidationError{Problems: []Problem{{Path: "store",

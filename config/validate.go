@@ -96,6 +96,7 @@ func (c *Config) problems() []Problem {
 	validateTrustedProxies(&ps, c.TrustedProxies)
 	c.validateServers(&ps)
 	c.Auth.validate(&ps)
+	c.AuthorizationServer.validate(&ps)
 	c.Limits.validate(&ps)
 	c.Policy.validate(&ps)
 	c.Telemetry.validate(&ps)
