@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -153,4 +154,29 @@ func (p *claimPaths) identity(claims map[string]any) *Identity {
 		ClientID: stringClaim(claims, p.clientID),
 		Claims:   claims,
 	}
+}
+
+// IdentityFromClaims maps verified claims, such as those of an ID token the
+// authorization-server mode received from the corporate IdP, to an
+// Identity with m (defaults applied as for an issuer). Issuer, Audience and
+// Expiry are left to the caller. It fails if m is invalid or the subject
+// claim is missing.
+func IdentityFromClaims(m ClaimMapping, claims map[string]any) (*Identity, error) {
+	paths, errs := compileClaims(m)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	id := paths.identity(claims)
+	if id.Subject == "" {
+		return nil, fmt.Errorf("claims have no subject (%s)", claimNames(paths.subject))
+	}
+	return id, nil
+}
+
+func claimNames(paths []claimPath) string {
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = p.name
+	}
+	return strings.Join(names, ", ")
 }

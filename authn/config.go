@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/mcpgate/mcpgate/internal/authrule"
 )
 
@@ -45,6 +46,15 @@ type IssuerConfig struct {
 	SharedSecret []byte
 	// Claims says where this issuer puts the Identity's claims.
 	Claims ClaimMapping
+	// KeySet verifies this issuer's signatures in-process, with no
+	// discovery: the gateway's own authorization server. If nil, the key
+	// set is discovered from the issuer (or SharedSecret is used).
+	KeySet oidc.KeySet
+	// TokenType, if set, is the JWS "typ" every token of this issuer must
+	// carry (compared case-insensitively, with or without the
+	// "application/" prefix), e.g. "at+jwt" (RFC 9068 §4), so that no other
+	// kind of JWT the issuer signs passes as an access token.
+	TokenType string
 }
 
 // Config configures a Verifier.

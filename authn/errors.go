@@ -26,6 +26,7 @@ const (
 	reasonMissingExp    = "missing exp"
 	reasonAudience      = "wrong audience"
 	reasonSubject       = "missing subject"
+	reasonTokenType     = "wrong token type"
 	reasonDiscovery     = "discovery failed"
 	reasonKeys          = "key set unavailable"
 )

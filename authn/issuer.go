@@ -24,7 +24,8 @@ type issuer struct {
 	claims    claimPaths
 	oidcCfg   *oidc.Config
 	client    *http.Client // discovery
-	keys      *keyFetcher  // nil for an HMAC issuer
+	keys      *keyFetcher  // nil for an HMAC issuer or a local key set
+	tokenType string       // required JWS typ, if any
 	logger    *slog.Logger
 	now       func() time.Time
 
@@ -53,6 +54,11 @@ func newIssuer(ic IssuerConfig, cfg Config) *issuer {
 		SkipExpiryCheck:      true, // exp, nbf and iat checked with Leeway in verify.go
 		SupportedSigningAlgs: ic.algorithms(),
 		Now:                  cfg.Now,
+	}
+	is.tokenType = ic.TokenType
+	if ic.KeySet != nil {
+		is.ready.Store(oidc.NewVerifier(ic.Issuer, ic.KeySet, is.oidcCfg))
+		return is
 	}
 	if len(ic.SharedSecret) > 0 {
 		ks := &hmacKeySet{secret: ic.SharedSecret}

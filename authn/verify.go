@@ -103,6 +103,9 @@ func (v *Verifier) verifyUncached(ctx context.Context, raw string, now time.Time
 	if err != nil {
 		return nil, err
 	}
+	if is.tokenType != "" && !hasTokenType(raw, is.tokenType) {
+		return nil, invalid(reasonTokenType, nil)
+	}
 	tok, err := idv.Verify(ctx, raw)
 	if err != nil {
 		return nil, is.classify(err)
@@ -318,4 +321,23 @@ func minTime(a, b time.Time) time.Time {
 func logTokenRef(raw string) slog.Attr {
 	k := keyOf(raw)
 	return slog.String("token_sha256", fmt.Sprintf("%x", k[:4]))
+}
+
+// hasTokenType reports whether the JWS header's "typ" is want (RFC 9068
+// §4: compared case-insensitively, "application/" optional).
+func hasTokenType(raw, want string) bool {
+	head, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Typ string `json:"typ"`
+	}
+	if json.Unmarshal(b, &h) != nil {
+		return false
+	}
+	typ := strings.ToLower(h.Typ)
+	typ = strings.TrimPrefix(typ, "application/")
+	return typ == strings.ToLower(want)
 }
