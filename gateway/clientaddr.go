@@ -7,13 +7,14 @@ import (
 	"strings"
 
 	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/internal/authrule"
 )
 
 // clientAddrHeader carries, inside the gateway, the client address the
 // edge determined to the MCP layer, where policy inputs are built (the SDK
 // hands each request's headers to its handler, and nothing else of the
 // HTTP request). The edge removes any value a client sent.
-const clientAddrHeader = "Mcpgate-Client-Address"
+const clientAddrHeader = authrule.ClientAddressHeader
 
 // proxies are the trusted reverse proxies (config trusted_proxies).
 type proxies []netip.Prefix
