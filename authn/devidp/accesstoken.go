@@ -44,12 +44,14 @@ func (p *Provider) initKeys() error {
 		return fmt.Errorf("key thumbprint: %w", err)
 	}
 	pub.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
-	p.signer, err = jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: pub.KeyID, Algorithm: algRS256}},
-		(&jose.SignerOptions{}).WithType("at+jwt"),
-	)
-	if err != nil {
+	// One key, two signers: the "typ" header tells an access token (RFC 9068
+	// at+jwt) from an ID token, so that neither passes for the other.
+	sk := jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: pub.KeyID, Algorithm: algRS256}}
+	if p.signer, err = jose.NewSigner(sk, (&jose.SignerOptions{}).WithType("at+jwt")); err != nil {
 		return fmt.Errorf("signer: %w", err)
+	}
+	if p.idSigner, err = jose.NewSigner(sk, (&jose.SignerOptions{}).WithType("JWT")); err != nil {
+		return fmt.Errorf("ID token signer: %w", err)
 	}
 	p.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{pub}})
 	return err
@@ -73,10 +75,6 @@ func (p *Provider) Token(user string) (string, time.Duration, error) {
 // mint signs an access token for u, issued to clientID with the given scopes.
 func (p *Provider) mint(u User, clientID string, scopes []string) (string, error) {
 	now := p.now()
-	groups := u.Groups
-	if groups == nil {
-		groups = []string{}
-	}
 	claims := accessClaims{
 		Issuer:          p.issuer,
 		Subject:         u.Name,
@@ -89,14 +87,19 @@ func (p *Provider) mint(u User, clientID string, scopes []string) (string, error
 		ID:              rand.Text(),
 		Email:           u.Email,
 		Name:            u.Name,
-		Groups:          groups,
+		Groups:          u.Groups,
 		Scope:           strings.Join(scopes, " "),
 	}
+	return sign(p.signer, claims)
+}
+
+// sign signs the JSON encoding of claims and returns the compact JWS.
+func sign(signer jose.Signer, claims any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
 	}
-	jws, err := p.signer.Sign(payload)
+	jws, err := signer.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}

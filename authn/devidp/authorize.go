@@ -10,7 +10,10 @@ import (
 
 // authzParams are the authorization request parameters the provider reads.
 // They are carried through the sign-in form and bound into its CSRF token.
-var authzParams = []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method", "scope", "resource"}
+var authzParams = []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method", "scope", "resource", "nonce"}
+
+// maxNonceLen bounds the OpenID Connect nonce, which every ID token repeats.
+const maxNonceLen = 512
 
 // authzRequest is a parsed authorization request.
 type authzRequest struct {
@@ -134,18 +137,21 @@ func (p *Provider) checkAuthorize(v url.Values, req *authzRequest) *oauthError {
 		return &oauthError{Code: "invalid_request", Description: "code_challenge: must be 43 base64url characters"}
 	case hasResource && (len(resource) != 1 || resource[0] != p.audience):
 		return &oauthError{Code: "invalid_target", Description: "resource: must be " + p.audience}
+	case len(v.Get("nonce")) > maxNonceLen:
+		return &oauthError{Code: "invalid_request", Description: "nonce: must not exceed 512 characters"}
 	}
 	granted, ok := p.grantScopes(v.Get("scope"))
 	if !ok {
-		return &oauthError{Code: "invalid_scope", Description: "scope: supported scopes are " + strings.Join(p.scopes, " ")}
+		return &oauthError{Code: "invalid_scope", Description: "scope: supported scopes are " + strings.Join(p.supported, " ")}
 	}
 	req.granted = granted
 	return nil
 }
 
-// grantScopes grants the requested scopes the provider supports, or all of
-// them if none was requested. Unsupported scopes are dropped (RFC 6749 §3.3);
-// a request for nothing but unsupported scopes fails.
+// grantScopes grants the requested scopes the provider supports, or the
+// configured scopes (Options.Scopes) if none was requested: OpenID Connect
+// scopes only on request. Unsupported scopes are dropped (RFC 6749 §3.3); a
+// request for nothing but unsupported scopes fails.
 func (p *Provider) grantScopes(scope string) ([]string, bool) {
 	requested := strings.Fields(scope)
 	if len(requested) == 0 {
@@ -153,11 +159,11 @@ func (p *Provider) grantScopes(scope string) ([]string, bool) {
 	}
 	var granted []string
 	for _, s := range requested {
-		if slices.Contains(p.scopes, s) && !slices.Contains(granted, s) {
+		if slices.Contains(p.supported, s) && !slices.Contains(granted, s) {
 			granted = append(granted, s)
 		}
 	}
-	return granted, len(granted) > 0 || len(p.scopes) == 0
+	return granted, len(granted) > 0 || len(p.supported) == 0
 }
 
 // isS256Challenge reports whether s looks like an S256 code challenge: the
@@ -190,6 +196,8 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, req *authzR
 		challenge:     req.raw.Get("code_challenge"),
 		user:          user,
 		scopes:        req.granted,
+		nonce:         req.raw.Get("nonce"),
+		authTime:      p.now(),
 		expires:       p.now().Add(codeTTL),
 	}
 	if err := p.codes.put(code, ac, p.now()); err != nil {

@@ -126,15 +126,23 @@ func TestAuthorizeErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			q := h.authorizeParams(c)
 			tc.edit(q)
-			status, hdr, body := h.get(t, h.issuer+"/authorize?"+q.Encode())
-			if tc.wantPage != 0 {
-				if status != tc.wantPage || hdr.Get("Location") != "" {
-					t.Fatalf("status %d, Location %q; want page %d: %s", status, hdr.Get("Location"), tc.wantPage, body)
-				}
-				return
-			}
-			checkErrorRedirect(t, h, status, hdr, c.Redirect, tc.wantError)
+			checkAuthorizeAnswer(t, h, q, c.Redirect, tc.wantPage, tc.wantError)
 		})
+	}
+}
+
+// checkAuthorizeAnswer sends the authorization request q and checks the
+// answer: a page with status wantPage and no redirect, or, if wantPage is
+// 0, an error redirect to redirect with wantError.
+func checkAuthorizeAnswer(t *testing.T, h *harness, q url.Values, redirect string, wantPage int, wantError string) {
+	t.Helper()
+	status, hdr, body := h.get(t, h.issuer+"/authorize?"+q.Encode())
+	if wantPage == 0 {
+		checkErrorRedirect(t, h, status, hdr, redirect, wantError)
+		return
+	}
+	if status != wantPage || hdr.Get("Location") != "" {
+		t.Fatalf("status %d, Location %q; want page %d: %s", status, hdr.Get("Location"), wantPage, body)
 	}
 }
 

@@ -17,7 +17,11 @@ type authCode struct {
 	challenge     string
 	user          User
 	scopes        []string
-	expires       time.Time
+	// nonce is the OpenID Connect nonce of the request, repeated in the ID token.
+	nonce string
+	// authTime is when the user signed in: the ID token's auth_time.
+	authTime time.Time
+	expires  time.Time
 }
 
 // codeStore holds outstanding authorization codes. Codes are single-use:

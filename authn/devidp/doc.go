@@ -17,9 +17,41 @@
 // It implements, under the issuer's path: RFC 8414 and OpenID Connect
 // discovery, a JWKS, RFC 7591 dynamic client registration, and the
 // authorization code grant with mandatory PKCE S256, RFC 8707 resource
-// indicators and RFC 9207 issuer identification. Access tokens are RS256 JWTs
-// (RFC 9068 shape) whose audience is the gateway's resource URL. There are no
-// refresh tokens, no ID tokens and no client ID metadata documents.
+// indicators (optional; a wrong one is refused) and RFC 9207 issuer
+// identification. Access tokens are RS256 JWTs (RFC 9068 shape, typ at+jwt)
+// whose audience is the gateway's resource URL. There are no refresh tokens
+// and no client ID metadata documents.
+//
+// Two kinds of clients use it. MCP clients register themselves (public, or
+// confidential with a generated secret) and use the access token at the
+// gateway. Pre-registered confidential clients ([Options].Clients) are the
+// corporate-provider case: mcpgate's own authorization server federating
+// the employee's sign-in as an OpenID Connect relying party. For them the
+// provider is an OpenID provider: a code granted the scope "openid" is also
+// answered with an ID token (RS256, typ JWT; aud and azp the client ID; sub,
+// email, email_verified, name, groups, auth_time, at_hash, and the request's
+// nonce), which go-oidc's verifier accepts with ClientID set to the client's
+// ID. Such a client authenticates at the token endpoint with
+// client_secret_basic or client_secret_post.
+//
+// Signing in from a test (a scripted browser; internal/testtools/devsignin
+// does it): GET the authorization URL (following any redirects that lead
+// there) to get the sign-in page, an HTML form
+//
+//	<form method="post" action="authorize">
+//	<input type="hidden" name="NAME" value="VALUE">   one per field
+//	<button type="submit" name="user" value="alice">…</button>   one per demo user
+//	<button type="submit" name="cancel" value="1">Cancel</button>
+//
+// whose hidden fields are the authorization request's non-empty parameters
+// (client_id, redirect_uri, response_type, state, code_challenge,
+// code_challenge_method, scope, resource, nonce) and csrf_token. Then POST,
+// as application/x-www-form-urlencoded, to the action resolved against the
+// page's URL (<issuer>/authorize) every hidden field unchanged plus
+// user=NAME. The answer is 302 to the redirect URI with code, state and iss
+// (or error). The CSRF token binds the fields, is good for one post and for
+// ten minutes; a post that carries a cross-site Origin or Sec-Fetch-Site is
+// refused (Go's HTTP client sends neither).
 //
 // Mounting, for an issuer http://127.0.0.1:8080/dev/idp:
 //

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/mcpgate/mcpgate/internal/authrule"
@@ -27,8 +28,11 @@ func (p *Provider) route(w http.ResponseWriter, r *http.Request) {
 	if rest, ok := strings.CutPrefix(path, p.issuerPath); ok && p.issuerPath != "" && strings.HasPrefix(rest, "/") {
 		path = rest
 	}
+	if slices.Contains(p.wellKnown, path) {
+		path = pathOIDCConfig // the same document at every discovery path
+	}
 	switch path {
-	case pathOIDCConfig, pathASMetadata, p.wellKnown[0], p.wellKnown[1]:
+	case pathOIDCConfig, pathASMetadata:
 		withCORS(p.serveMetadata)(w, r)
 	case pathJWKS:
 		withCORS(p.serveJWKS)(w, r)

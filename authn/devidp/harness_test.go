@@ -38,20 +38,28 @@ type harness struct {
 	http *http.Client
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { t.Helper(); return newHarnessWith(t, nil) }
+
+// newHarnessWith is newHarness with the provider's options edited by edit
+// (if not nil) before New.
+func newHarnessWith(t *testing.T, edit func(*Options)) *harness {
 	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	h := &harness{mux: mux, srv: srv, issuer: srv.URL + "/dev/idp", audience: srv.URL + "/mcp", clock: &clock{}}
 	h.clock.ns.Store(time.Now().UnixNano())
-	p, err := New(Options{
+	opts := Options{
 		Issuer:   h.issuer,
 		Audience: h.audience,
 		Scopes:   []string{"mcp"},
 		Logger:   slog.New(slog.DiscardHandler),
 		Now:      h.clock.now,
-	})
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	p, err := New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -150,7 +158,14 @@ func (h *harness) authorizeParams(c registered) url.Values {
 // code runs the sign-in for c as alice and returns the authorization code.
 func (h *harness) code(t *testing.T, c registered) string {
 	t.Helper()
-	loc, err := devsignin.DevSignIn(t.Context(), h.http, h.issuer+"/authorize?"+h.authorizeParams(c).Encode(), "alice")
+	return h.signInCode(t, h.authorizeParams(c))
+}
+
+// signInCode runs the sign-in as alice for the authorization request params
+// and returns the authorization code.
+func (h *harness) signInCode(t *testing.T, params url.Values) string {
+	t.Helper()
+	loc, err := devsignin.DevSignIn(t.Context(), h.http, h.issuer+"/authorize?"+params.Encode(), "alice")
 	if err != nil {
 		t.Fatalf("sign in: %v", err)
 	}

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
+	"slices"
 )
 
 // serverMetadata is the RFC 8414 / OpenID Connect Discovery document. The
@@ -48,21 +48,35 @@ func (p *Provider) initMetadata(iss *url.URL) error {
 		GrantTypesSupported:                        []string{grantAuthzCode},
 		CodeChallengeMethodsSupported:              []string{challengeS256},
 		TokenEndpointAuthMethodsSupported:          []string{authNone, authPost, authBasic},
-		ScopesSupported:                            p.scopes,
+		ScopesSupported:                            p.supported,
 		IDTokenSigningAlgValuesSupported:           []string{algRS256},
 		SubjectTypesSupported:                      []string{"public"},
 		ClaimsSupported:                            []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "email", "name", "groups", "scope"},
 		AuthorizationResponseIssParameterSupported: true,
 		ClientIDMetadataDocumentSupported:          false,
 	}
+	if slices.Contains(p.supported, scopeOpenID) {
+		md.ClaimsSupported = append(md.ClaimsSupported, idTokenClaims...)
+	}
 	b, err := json.Marshal(md)
 	if err != nil {
 		return err
 	}
 	p.metadata = b
-	suffix := strings.TrimSuffix(iss.Path, "/")
-	p.wellKnown = []string{pathASMetadata + suffix, pathOIDCConfig + suffix}
+	p.wellKnown = rootWellKnownPaths(iss.Path)
 	return nil
+}
+
+// rootWellKnownPaths returns the discovery paths with the issuer's path
+// inserted after the well-known prefix (RFC 8414 §3.1), which clients try at
+// the root of the issuer's origin. An issuer at the root of its origin has
+// none: its discovery paths are the bare root ones, which belong to whoever
+// owns that origin's root (in authorization-server mode, the gateway).
+func rootWellKnownPaths(issuerPath string) []string {
+	if issuerPath == "" {
+		return nil
+	}
+	return []string{pathASMetadata + issuerPath, pathOIDCConfig + issuerPath}
 }
 
 func (p *Provider) serveMetadata(w http.ResponseWriter, r *http.Request) {

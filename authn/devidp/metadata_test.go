@@ -2,6 +2,7 @@ package devidp
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -166,5 +167,90 @@ func TestHandlerUnstrippedPaths(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Errorf("GET %s: status %d", path, rec.Code)
 		}
+	}
+}
+
+// With static clients the provider is an OpenID provider, and its discovery
+// (read the way go-oidc reads it, under the issuer) says what OIDC Discovery
+// 1.0 requires and a relying party needs.
+func TestDiscoveryOpenIDProvider(t *testing.T) {
+	t.Parallel()
+	h := newOIDCHarness(t)
+	p, err := oidc.NewProvider(t.Context(), h.issuer)
+	if err != nil {
+		t.Fatalf("oidc.NewProvider: %v", err)
+	}
+	var got struct {
+		Scopes      []string `json:"scopes_supported"`
+		Responses   []string `json:"response_types_supported"`
+		Subjects    []string `json:"subject_types_supported"`
+		Algs        []string `json:"id_token_signing_alg_values_supported"`
+		AuthMethods []string `json:"token_endpoint_auth_methods_supported"`
+		Claims      []string `json:"claims_supported"`
+	}
+	if err := p.Claims(&got); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "email", "name", "groups", "scope",
+		"auth_time", "nonce", "at_hash", "email_verified"}
+	if diff := cmp.Diff(want, got.Claims); diff != "" {
+		t.Errorf("claims_supported (-want +got):\n%s", diff)
+	}
+	for name, c := range map[string]struct{ got, want []string }{
+		"scopes_supported":                      {got.Scopes, []string{"mcp", "openid", "email", "profile"}},
+		"response_types_supported":              {got.Responses, []string{"code"}},
+		"subject_types_supported":               {got.Subjects, []string{"public"}},
+		"id_token_signing_alg_values_supported": {got.Algs, []string{"RS256"}},
+		"token_endpoint_auth_methods_supported": {got.AuthMethods, []string{"none", "client_secret_post", "client_secret_basic"}},
+	} {
+		if diff := cmp.Diff(c.want, c.got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
+// In authorization-server mode the gateway serves its own metadata at the
+// bare root discovery paths. The provider, mounted as doc.go says, claims
+// none of them and stays discoverable under its issuer and at its
+// path-inserted root paths.
+func TestWellKnownPathsLeaveRootToGateway(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	p, err := New(Options{Issuer: srv.URL + "/dev/idp", Audience: srv.URL + "/mcp", Clients: []StaticClient{gatewayClient()},
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gatewayMeta := []byte(`{"issuer":"` + srv.URL + `"}`)
+	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, _ *http.Request) { writeRawJSON(w, http.StatusOK, gatewayMeta) })
+	}
+	mux.Handle("/dev/idp/", http.StripPrefix("/dev/idp", p.Handler()))
+	for _, path := range p.WellKnownPaths() { // a claimed bare root path would panic here
+		mux.Handle(path, p.Handler())
+	}
+	issuers := map[string]string{
+		"/.well-known/oauth-authorization-server":         srv.URL,
+		"/.well-known/openid-configuration":               srv.URL,
+		"/.well-known/oauth-authorization-server/dev/idp": p.Issuer(),
+		"/.well-known/openid-configuration/dev/idp":       p.Issuer(),
+		"/dev/idp/.well-known/openid-configuration":       p.Issuer(),
+	}
+	for path, want := range issuers {
+		var md struct{ Issuer string }
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&md)
+		resp.Body.Close()
+		if err != nil || md.Issuer != want {
+			t.Errorf("GET %s: issuer %q (%v), want %q", path, md.Issuer, err, want)
+		}
+	}
+	if _, err := oidc.NewProvider(t.Context(), p.Issuer()); err != nil {
+		t.Errorf("go-oidc discovery beside the gateway's metadata: %v", err)
 	}
 }

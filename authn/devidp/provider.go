@@ -32,6 +32,7 @@ const (
 	maxBodyBytes   = 64 << 10
 	challengeS256  = "S256"
 	grantAuthzCode = "authorization_code"
+	scopeOpenID    = "openid"
 )
 
 // ErrUnknownUser is returned by [Provider.Token] for a name that is not a demo user.
@@ -73,8 +74,15 @@ type Options struct {
 	// TokenTTL is the access token lifetime. If zero, DefaultTokenTTL.
 	TokenTTL time.Duration
 	// Scopes are the scopes the provider supports and grants (e.g. "mcp"),
-	// listed in scopes_supported and put in the "scope" claim.
+	// listed in scopes_supported and put in the "scope" claim. A request
+	// that names no scope is granted all of them.
 	Scopes []string
+	// Clients are pre-registered confidential clients, beside those that
+	// register themselves (RFC 7591). If any is given, the provider is also
+	// an OpenID provider: it supports the scopes "openid", "email" and
+	// "profile", and answers a code granted with "openid" with an ID token
+	// as well (see [StaticClient]). If nil, there are none, and no ID tokens.
+	Clients []StaticClient
 	// Logger receives the provider's announcements. If nil, slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. If nil, time.Now.
@@ -91,10 +99,14 @@ type Provider struct {
 	byName     map[string]User
 	ttl        time.Duration
 	scopes     []string
-	logger     *slog.Logger
-	now        func() time.Time
+	// supported are the scopes granted on request: scopes, and the OpenID
+	// Connect ones when there are static clients.
+	supported []string
+	logger    *slog.Logger
+	now       func() time.Time
 
-	signer    jose.Signer
+	signer    jose.Signer // access tokens, typ at+jwt
+	idSigner  jose.Signer // ID tokens, typ JWT
 	jwks      []byte
 	metadata  []byte
 	wellKnown []string
@@ -127,12 +139,16 @@ func New(opts Options) (*Provider, error) {
 		now:         opts.Now,
 		csrfKey:     make([]byte, 32),
 		crossOrigin: http.NewCrossOriginProtection(),
-		clients:     newClientStore(maxClients),
+		clients:     newClientStore(opts.Clients, maxClients),
 		codes:       newCodeStore(maxCodes),
 	}
+	p.supported = supportedScopes(opts)
 	rand.Read(p.csrfKey)
-	for _, u := range opts.Users {
-		p.byName[u.Name] = u
+	for i, u := range p.users {
+		if u.Groups == nil { // tokens always carry a "groups" array
+			p.users[i].Groups = []string{}
+		}
+		p.byName[u.Name] = p.users[i]
 	}
 	if err := p.initKeys(); err != nil {
 		return nil, fmt.Errorf("devidp: %w", err)
@@ -161,7 +177,7 @@ func checkOptions(opts *Options) (*url.URL, error) {
 		opts.Now = time.Now
 	}
 	iss, issErr := checkIssuer(opts.Issuer)
-	errs := []error{issErr, checkAudience(opts.Audience), checkUsers(opts.Users)}
+	errs := []error{issErr, checkAudience(opts.Audience), checkUsers(opts.Users), checkStaticClients(opts.Clients)}
 	if opts.TokenTTL < 0 {
 		errs = append(errs, errors.New("token ttl: must be positive"))
 	}
@@ -171,6 +187,21 @@ func checkOptions(opts *Options) (*url.URL, error) {
 		}
 	}
 	return iss, errors.Join(errs...)
+}
+
+// supportedScopes returns opts.Scopes followed, when there are static
+// clients, by the OpenID Connect scopes it lacks.
+func supportedScopes(opts Options) []string {
+	s := append([]string{}, opts.Scopes...)
+	if len(opts.Clients) == 0 {
+		return s
+	}
+	for _, oidc := range []string{scopeOpenID, "email", "profile"} {
+		if !slices.Contains(s, oidc) {
+			s = append(s, oidc)
+		}
+	}
+	return s
 }
 
 func checkIssuer(raw string) (*url.URL, error) {
@@ -218,10 +249,21 @@ func (p *Provider) Issuer() string { return p.issuer }
 // unstripped, plus the root-level discovery paths of [Provider.WellKnownPaths].
 func (p *Provider) Handler() http.Handler { return p.handler }
 
-// WellKnownPaths returns the root-level discovery paths (RFC 8414 §3.1 and
-// OIDC path insertion) that the gateway's mux must route to [Provider.Handler]
-// unchanged, e.g. "/.well-known/oauth-authorization-server/dev/idp" and
-// "/.well-known/openid-configuration/dev/idp".
+// WellKnownPaths returns the root-level discovery paths that the gateway's
+// mux must route to [Provider.Handler] unchanged, so that MCP clients find
+// the provider from the gateway's origin.
+//
+// The rule: they are only the path-inserted forms (RFC 8414 §3.1), the
+// issuer's path appended to the well-known prefix, e.g.
+// "/.well-known/oauth-authorization-server/dev/idp" and
+// "/.well-known/openid-configuration/dev/idp". The bare root paths
+// "/.well-known/oauth-authorization-server" and
+// "/.well-known/openid-configuration" are never claimed: they belong to the
+// gateway, which serves its own metadata there when it is itself the
+// authorization server. An issuer at the root of its origin therefore gets
+// none (its Handler, mounted at "/", serves its discovery). OpenID Connect
+// relying parties (go-oidc) do not use these paths: they read
+// <issuer>/.well-known/openid-configuration, under the issuer's path.
 func (p *Provider) WellKnownPaths() []string { return append([]string{}, p.wellKnown...) }
 
 // Users returns the names of the users who may sign in, in order.

@@ -39,6 +39,19 @@ func TestNewValidation(t *testing.T) {
 		"duplicate users":     {func(o *Options) { o.Users = []User{{Name: "a"}, {Name: "a"}} }, []string{"users[1].name"}},
 		"bad scope":           {func(o *Options) { o.Scopes = []string{"a b"} }, []string{"scopes[0]"}},
 		"negative ttl":        {func(o *Options) { o.TokenTTL = -time.Second }, []string{"token ttl"}},
+		"client without id": {func(o *Options) {
+			o.Clients = []StaticClient{{Secret: "s", RedirectURIs: []string{"https://rp.example/cb"}}}
+		}, []string{"clients[0].id"}},
+		"duplicate client id": {func(o *Options) { o.Clients = []StaticClient{gatewayClient(), gatewayClient()} }, []string{"clients[1].id"}},
+		"dev client id":       {func(o *Options) { c := gatewayClient(); c.ID = DevClientID; o.Clients = []StaticClient{c} }, []string{"clients[0].id", DevClientID}},
+		"client id control":   {func(o *Options) { c := gatewayClient(); c.ID = "a\nb"; o.Clients = []StaticClient{c} }, []string{"clients[0].id"}},
+		"client no secret":    {func(o *Options) { c := gatewayClient(); c.Secret = ""; o.Clients = []StaticClient{c} }, []string{"clients[0].secret"}},
+		"client no redirect":  {func(o *Options) { c := gatewayClient(); c.RedirectURIs = nil; o.Clients = []StaticClient{c} }, []string{"clients[0].redirect_uris: at least one"}},
+		"client http redirect": {func(o *Options) {
+			c := gatewayClient()
+			c.RedirectURIs = []string{"https://rp.example/cb", "http://rp.example/cb"}
+			o.Clients = []StaticClient{c}
+		}, []string{"clients[0].redirect_uris[1]", "loopback"}},
 		"several problems": {func(o *Options) { o.Issuer = "http://example.com"; o.Audience = "mcp" },
 			[]string{"issuer", "audience"}},
 	}
@@ -69,8 +82,9 @@ func TestNewDefaults(t *testing.T) {
 	if p.Issuer() != "http://localhost:8080" || p.ttl != DefaultTokenTTL || len(p.Users()) != 4 {
 		t.Errorf("issuer %q ttl %v users %v", p.Issuer(), p.ttl, p.Users())
 	}
-	got := p.WellKnownPaths()
-	if len(got) != 2 || got[0] != "/.well-known/oauth-authorization-server" || got[1] != "/.well-known/openid-configuration" {
-		t.Errorf("WellKnownPaths for a root issuer = %v", got)
+	// The bare root discovery paths are never claimed; a root issuer's
+	// Handler, mounted at "/", serves its discovery itself.
+	if got := p.WellKnownPaths(); len(got) != 0 {
+		t.Errorf("WellKnownPaths for a root issuer = %v, want none", got)
 	}
 }

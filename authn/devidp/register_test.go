@@ -107,9 +107,11 @@ func TestRegisterBodyLimit(t *testing.T) {
 	}
 }
 
+// Registrations evict the oldest registered client, never a static one, and
+// cannot shadow a static client's ID.
 func TestClientStoreEvictsOldest(t *testing.T) {
 	t.Parallel()
-	s := newClientStore(2)
+	s := newClientStore([]StaticClient{{ID: "static", Secret: "x", RedirectURIs: []string{"https://rp.example/cb"}}}, 2)
 	for _, id := range []string{"a", "b"} {
 		if ev := s.add(&client{id: id}); ev != "" {
 			t.Fatalf("add %s evicted %s", id, ev)
@@ -120,6 +122,10 @@ func TestClientStoreEvictsOldest(t *testing.T) {
 	}
 	if s.get("a") != nil || s.get("b") == nil || s.get("c") == nil {
 		t.Error("store does not hold exactly the two newest clients")
+	}
+	s.add(&client{id: "static"})
+	if c := s.get("static"); c == nil || !c.static {
+		t.Errorf("static client = %+v after a registration under its ID", c)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -16,6 +17,8 @@ type tokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
+	// IDToken is the OpenID Connect ID token, for a code granted "openid".
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // serveToken is the token endpoint. It supports only the authorization code
@@ -42,12 +45,28 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, oerr)
 		return
 	}
-	tok, err := p.mint(ac.user, c.id, ac.scopes)
+	resp, err := p.tokenResponse(ac, c.id)
 	if err != nil {
 		writeOAuthError(w, &oauthError{Code: "server_error", Description: "could not sign the token", Status: http.StatusInternalServerError})
 		return
 	}
-	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(p.ttl.Seconds()), Scope: strings.Join(ac.scopes, " ")})
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// tokenResponse mints the tokens for a redeemed code: an access token, and
+// an ID token if the code was granted "openid".
+func (p *Provider) tokenResponse(ac *authCode, clientID string) (*tokenResponse, error) {
+	tok, err := p.mint(ac.user, clientID, ac.scopes)
+	if err != nil {
+		return nil, err
+	}
+	resp := &tokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(p.ttl.Seconds()), Scope: strings.Join(ac.scopes, " ")}
+	if wantsIDToken(ac) {
+		if resp.IDToken, err = p.mintIDToken(ac, clientID, tok); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
 }
 
 // readForm reads a bounded application/x-www-form-urlencoded body in which
@@ -87,13 +106,19 @@ func checkTokenRequest(form url.Values, audience string) *oauthError {
 	return nil
 }
 
-// authenticateClient authenticates the client by the method it registered:
-// none (client_id in the body), client_secret_post or client_secret_basic.
+// basicChallenge answers a failed client authentication that used, or could
+// have used, HTTP Basic (RFC 6749 §5.2).
+const basicChallenge = `Basic realm="mcpgate-dev"`
+
+// authenticateClient authenticates the client by a method it may use: the
+// one a dynamically registered client registered (none, with client_id in
+// the body, client_secret_post or client_secret_basic), or either secret
+// method for a static client.
 func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*client, *oauthError) {
 	id, secret, method := form.Get("client_id"), form.Get("client_secret"), authNone
-	challenge := ""
+	triedBasic := false
 	if bid, bsecret, ok := r.BasicAuth(); ok {
-		challenge = `Basic realm="mcpgate-dev"`
+		triedBasic = true
 		if form.Has("client_secret") || (id != "" && id != unescapeBasic(bid)) {
 			return nil, &oauthError{Code: "invalid_request", Description: "client authentication: use exactly one method"}
 		}
@@ -104,15 +129,18 @@ func (p *Provider) authenticateClient(r *http.Request, form url.Values) (*client
 	} else if secret != "" {
 		method = authPost
 	}
-	fail := &oauthError{Code: "invalid_client", Status: http.StatusUnauthorized, Challenge: challenge}
 	c := p.clients.get(id)
+	fail := &oauthError{Code: "invalid_client", Status: http.StatusUnauthorized}
+	if triedBasic || (c != nil && c.usesSecret()) {
+		fail.Challenge = basicChallenge
+	}
 	switch {
 	case id == "":
 		fail.Description = "client_id: required"
 	case c == nil:
 		fail.Description = "client_id: unknown client"
-	case c.TokenEndpointAuthMethod != method:
-		fail.Description = "client authentication: this client registered " + c.TokenEndpointAuthMethod
+	case !slices.Contains(c.authMethods(), method):
+		fail.Description = "client authentication: this client uses " + strings.Join(c.authMethods(), " or ")
 	case subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1:
 		fail.Description = "client authentication: wrong client secret"
 	default:

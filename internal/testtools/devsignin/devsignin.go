@@ -55,36 +55,64 @@ func ParseDevSignIn(pageURL string, page []byte) (*DevSignInForm, error) {
 	return f, nil
 }
 
-// DevSignIn does what a person does in a browser: open the authorize URL, pick
-// user on the page, and submit. It returns the redirect the provider answers
-// with. It runs outside the test goroutine too, so it returns errors.
+// maxRedirects bounds the redirects DevSignIn follows to the sign-in page.
+const maxRedirects = 10
+
+// DevSignIn does what a person does in a browser: open the authorize URL,
+// pick user on the page, and submit. The authorize URL may redirect to the
+// page (a relying party's login link, or an authorization server that
+// federates to the provider): those redirects are followed even with a
+// client that does not follow redirects. It returns the redirect the
+// provider answers the sign-in with, which c must not follow. It runs
+// outside the test goroutine too, so it returns errors.
 func DevSignIn(ctx context.Context, c *http.Client, authorizeURL, user string) (*url.URL, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, authorizeURL, nil)
-	resp, err := c.Do(req)
+	pageURL, page, err := fetchSignInPage(ctx, c, authorizeURL)
 	if err != nil {
 		return nil, err
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET authorize: status %d: %s", resp.StatusCode, page)
-	}
-	f, err := ParseDevSignIn(authorizeURL, page)
+	f, err := ParseDevSignIn(pageURL, page)
 	if err != nil {
 		return nil, err
 	}
 	f.Fields.Set("user", user)
-	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, f.Action.String(), strings.NewReader(f.Fields.Encode()))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.Action.String(), strings.NewReader(f.Fields.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err = c.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound {
-		return nil, fmt.Errorf("POST authorize: status %d", resp.StatusCode)
+		return nil, fmt.Errorf("POST authorize: status %d: %s", resp.StatusCode, body)
 	}
 	return url.Parse(resp.Header.Get("Location"))
+}
+
+// fetchSignInPage GETs u, following redirects as a browser would, and
+// returns the sign-in page with its URL.
+func fetchSignInPage(ctx context.Context, c *http.Client, u string) (string, []byte, error) {
+	for range maxRedirects + 1 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return "", nil, err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return "", nil, err
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		loc, _ := resp.Location()
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			return resp.Request.URL.String(), page, nil
+		case resp.StatusCode < 300 || resp.StatusCode > 399 || loc == nil:
+			return "", nil, fmt.Errorf("GET %s: status %d: %s", u, resp.StatusCode, page)
+		}
+		u = loc.String()
+	}
+	return "", nil, fmt.Errorf("GET authorize: more than %d redirects", maxRedirects)
 }
 
 // DevOAuthHandler is go-sdk's own OAuth client (dynamic client registration,
