@@ -53,7 +53,7 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, &oauthError{Code: "invalid_client_metadata", Description: "client_id is assigned by the server"})
 		return
 	}
-	if err := md.normalize(false); err != nil {
+	if err := md.normalize(); err != nil {
 		var me *metadataError
 		if errors.As(err, &me) {
 			writeOAuthError(w, &oauthError{Code: me.Code, Description: me.Description})

@@ -213,7 +213,7 @@ func New(opts Options) (*Server, error) {
 	for i := range opts.Clients {
 		c := &opts.Clients[i]
 		md := ClientMetadata{ClientID: c.ID, ClientName: c.Name, RedirectURIs: c.RedirectURIs}
-		if err := md.normalize(false); err != nil {
+		if err := md.normalize(); err != nil {
 			return nil, fmt.Errorf("authserver: client %q: %w", c.ID, err)
 		}
 		s.static[c.ID] = c
