@@ -92,6 +92,15 @@ type Config struct {
 	// required.
 	Servers []Server `yaml:"servers"`
 
+	// Scopes is the scope catalogue: the OAuth scopes clients may ask for,
+	// each naming a server (or "*") and a level. When the catalogue has
+	// entries for a server, a call to it needs a token carrying one of
+	// them that covers the call (the policy library's rule; otherwise the
+	// answer is HTTP 403 insufficient_scope naming the scope to ask for),
+	// and every grant of a scope is a policy decision. If omitted, no
+	// scope is required by the catalogue.
+	Scopes []Scope `yaml:"scopes,omitempty"`
+
 	// Auth configures sign-in through the organisation's OIDC provider.
 	Auth Auth `yaml:"auth"`
 

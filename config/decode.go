@@ -254,19 +254,11 @@ func knownKeys(fs []field) string {
 // suggest returns `: did you mean "x"?` for the known key closest to
 // key when it is at most two edits away, or "".
 func suggest(key string, fs []field) string {
-	if len(key) > 64 {
-		return ""
+	keys := make([]string, len(fs))
+	for i, f := range fs {
+		keys[i] = f.key
 	}
-	best, bestDist := "", 3
-	for _, f := range fs {
-		if d := editDistance(strings.ToLower(key), f.key); d < bestDist && d < len(f.key) {
-			best, bestDist = f.key, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(": did you mean %q?", best)
+	return didYouMean(key, keys)
 }
 
 // editDistance is the Levenshtein distance between a and b.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +90,34 @@ func wantExample(secret string) *Config {
 		Policy: Policy{Dir: "rego", Library: PolicyLibraryNone, Timeout: Duration(100 * time.Millisecond), DecisionLog: "stdout", DecisionLogBuffer: 10000},
 		Store:  Store{Kind: StoreFile},
 	}
+}
+
+// TestExampleScopeCatalogue checks the commented scope catalogue of the
+// example: uncommented, it is valid and reads as shown.
+func TestExampleScopeCatalogue(t *testing.T) {
+	data, err := os.ReadFile("../mcpgate.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	for line := range strings.Lines(string(data)) {
+		switch {
+		case line == "# scopes:\n":
+			block = append(block, "scopes:\n")
+		case len(block) > 0 && strings.HasPrefix(line, "#   "):
+			block = append(block, strings.TrimPrefix(line, "# "))
+		case len(block) > 0:
+			cfg := mustParse(t, minimal+"  - name: tickets\n    url: https://tickets.example/mcp\n"+strings.Join(block, ""))
+			want := []Scope{
+				{Name: "notes:read", Description: "Read your notes", Server: "notes", Level: ScopeLevelRead},
+				{Name: "notes:write", Description: "Read and change your notes, without deleting them", Server: "notes", Level: ScopeLevelWrite},
+				{Name: "tickets", Description: "Everything in the ticket system", Server: "tickets"},
+			}
+			if diff := cmp.Diff(want, cfg.Scopes); diff != "" {
+				t.Errorf("example catalogue (-want +got):\n%s", diff)
+			}
+			return
+		}
+	}
+	t.Fatal("mcpgate.example.yaml has no commented scopes: block")
 }

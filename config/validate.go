@@ -95,6 +95,7 @@ func (c *Config) problems() []Problem {
 	}
 	validateTrustedProxies(&ps, c.TrustedProxies)
 	c.validateServers(&ps)
+	c.validateScopes(&ps)
 	c.Auth.validate(&ps)
 	c.AuthorizationServer.validate(&ps)
 	c.Limits.validate(&ps)

@@ -200,6 +200,7 @@ type record struct {
 	phase, method, target, server           string
 	allow                                   bool
 	reasons, requiredScopes                 []string
+	granted                                 []string // non-nil for a grant (phase grant)
 	revision, err                           string
 	evalNS                                  int64
 	input                                   ast.Value // unmasked, bounded; masked on the log goroutine
@@ -231,12 +232,18 @@ func newRecord(ctx context.Context, now time.Time, in *Input, input ast.Value, d
 	return r
 }
 
-// target names what the request is about, and its upstream server.
+// target names what the request is about, and its upstream server. In
+// the authorization-server phases, the target is the OAuth client: its id,
+// or the name of a client registering dynamically.
 func (in *Input) target() (target, server string) {
 	if in.Server != nil {
 		server = in.Server.Name
 	}
 	switch {
+	case in.Registration != nil:
+		return firstNonEmpty(in.Registration.ClientID, in.Registration.ClientName), server
+	case in.Phase == PhaseGrant && in.Client != nil:
+		return in.Client.ID, server
 	case in.Tool != nil:
 		return in.Tool.Name, firstNonEmpty(server, in.Tool.Server)
 	case in.Prompt != nil:
@@ -267,12 +274,15 @@ type logLine struct {
 	Server     string   `json:"server"`
 	Allow      bool     `json:"allow"`
 	Reasons    []string `json:"reasons"`
-	Revision   string   `json:"policy_revision"`
-	EvalNS     int64    `json:"eval_ns"`
-	Error      string   `json:"error,omitempty"`
-	Input      any      `json:"input,omitempty"`
-	Erased     []string `json:"erased,omitempty"`
-	Masked     []string `json:"masked,omitempty"`
+	// Granted are the scopes a grant granted (Engine.Grant), [] when none;
+	// absent from the lines of other decisions.
+	Granted  []string `json:"granted,omitzero"`
+	Revision string   `json:"policy_revision"`
+	EvalNS   int64    `json:"eval_ns"`
+	Error    string   `json:"error,omitempty"`
+	Input    any      `json:"input,omitempty"`
+	Erased   []string `json:"erased,omitempty"`
+	Masked   []string `json:"masked,omitempty"`
 	// Truncated lists the JSON pointers (under input) of values the log
 	// cut to its bounds; InputOmitted says why the input is missing from a
 	// line that would have been too long.
@@ -285,7 +295,7 @@ func (r *record) line(log *slog.Logger) logLine {
 	return logLine{
 		Time: r.time.UTC().Format(time.RFC3339Nano), DecisionID: r.decisionID, TraceID: r.traceID,
 		SessionID: r.sessionID, UserSub: r.userSub, Phase: r.phase, Method: r.method,
-		Target: r.target, Server: r.server, Allow: r.allow, Reasons: r.reasons,
+		Target: r.target, Server: r.server, Allow: r.allow, Reasons: r.reasons, Granted: r.granted,
 		Revision: r.revision, EvalNS: r.evalNS, Error: r.err,
 		Input: input, Erased: erased, Masked: masked, Truncated: r.truncated,
 	}

@@ -26,6 +26,10 @@ type Options struct {
 	// Query is the Rego query that yields the decision object.
 	// If empty, defaults to DefaultQuery.
 	Query string
+	// GrantQuery is the Rego query that yields the scope grants (Grant).
+	// A policy need not define it: without it every grant fails closed.
+	// If empty, defaults to DefaultGrantQuery.
+	GrantQuery string
 	// Timeout bounds one evaluation; a decision that takes longer denies
 	// with ReasonTimeout. If zero, defaults to DefaultTimeout.
 	Timeout time.Duration
@@ -83,12 +87,14 @@ type Engine struct {
 // compiled is one immutable generation of the policy.
 type compiled struct {
 	decision rego.PreparedEvalQuery
+	grant    rego.PreparedEvalQuery
 	// mask is data.system.log.mask, or nil when the policy defines none.
-	mask     *rego.PreparedEvalQuery
-	timeout  time.Duration
-	path     string // the decision's data path, "mcpgate/authz/decision"
-	revision string
-	source   string
+	mask      *rego.PreparedEvalQuery
+	timeout   time.Duration
+	path      string // the decision's data path, "mcpgate/authz/decision"
+	grantPath string // the grant's, "mcpgate/authz/grant"
+	revision  string
+	source    string
 	// OPA decision-log plugin and bundle revisions, in bundle mode only.
 	opaLogs *logs.Plugin
 	bundles map[string]server.BundleInfo
@@ -99,6 +105,9 @@ type compiled struct {
 func NewEngine(opts Options) *Engine {
 	if opts.Query == "" {
 		opts.Query = DefaultQuery
+	}
+	if opts.GrantQuery == "" {
+		opts.GrantQuery = DefaultGrantQuery
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout

@@ -25,6 +25,15 @@ func testLogger(t testing.TB) (*slog.Logger, *testtools.SyncBuffer) {
 	return slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
 }
 
+// authzModule is a policy of one module of package mcpgate.authz with
+// body, or none when body is empty.
+func authzModule(body string) map[string]string {
+	if body == "" {
+		return nil
+	}
+	return map[string]string{"p.rego": "package mcpgate.authz\n" + body}
+}
+
 func newEngine(t testing.TB, modules map[string]string, opts Options) *Engine {
 	t.Helper()
 	if opts.Logger == nil {
@@ -132,11 +141,7 @@ func TestDecideFailsClosed(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			log, logs := testLogger(t)
-			var modules map[string]string
-			if tc.policy != "" {
-				modules = map[string]string{"p.rego": "package mcpgate.authz\n" + tc.policy}
-			}
-			e := newEngine(t, modules, Options{Timeout: tc.timeout, Logger: log})
+			e := newEngine(t, authzModule(tc.policy), Options{Timeout: tc.timeout, Logger: log})
 			ctx := context.Background()
 			if tc.ctx != nil {
 				ctx = tc.ctx()

@@ -54,59 +54,84 @@ func (e *Engine) Check(ctx context.Context, in *Input) Decision {
 func (e *Engine) decide(ctx context.Context, in *Input, record bool) Decision {
 	start := time.Now()
 	c := e.current.Load()
-	var input ast.Value
-	d, err := Decision{}, ErrNoInput
-	if in != nil {
-		if input, err = in.ASTValue(); err != nil {
-			err = fmt.Errorf("%w: %w", ErrNoInput, err)
-		} else {
-			d, err = e.evaluate(ctx, c, input)
-		}
+	input, rs, err := e.evaluate(ctx, c, in, func(c *compiled) *rego.PreparedEvalQuery { return &c.decision })
+	var d Decision
+	if err == nil {
+		d, err = parseDecision(rs)
 	}
 	if err != nil {
 		d = Decision{Reasons: []string{reason(err)}}
 	} else if !d.Allow && len(d.Reasons) == 0 {
 		d.Reasons = []string{ReasonDenied}
 	}
-	d.ID = newDecisionID()
-	if c != nil {
-		d.Revision = c.revision
-	}
-	elapsed := time.Since(start)
-	if err != nil {
-		e.logFailure(ctx, in, d, err)
-	}
-	if l := e.dlog.Load(); l != nil && record {
-		l.enqueue(newRecord(ctx, e.opts.Now(), in, input, d, err, elapsed, c))
-	}
+	e.settle(ctx, &d, outcome{in: in, input: input, err: err, start: start, policy: c, record: record})
 	return d
 }
 
-// evaluate runs the prepared query under the timeout.
-func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) (Decision, error) {
+// outcome is what settle needs to know about an evaluation.
+type outcome struct {
+	in     *Input
+	input  ast.Value // nil when the input could not be converted
+	err    error
+	start  time.Time
+	policy *compiled // nil when no policy was loaded
+	record bool      // false for a look ahead (Check): not logged
+	// granted is set (non-nil) for a grant: the scopes the policy granted.
+	granted []string
+}
+
+// settle completes a decision: its id and revision, the failure's log line
+// and the decision-log record.
+func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
+	d.ID = newDecisionID()
+	if o.policy != nil {
+		d.Revision = o.policy.revision
+	}
+	elapsed := time.Since(o.start)
+	if o.err != nil {
+		e.logFailure(ctx, o.in, *d, o.err)
+	}
+	if l := e.dlog.Load(); l != nil && o.record {
+		r := newRecord(ctx, e.opts.Now(), o.in, o.input, *d, o.err, elapsed, o.policy)
+		r.granted = boundStrings(o.granted)
+		l.enqueue(r)
+	}
+}
+
+// evaluate converts in and runs the query that query picks from c, under
+// the timeout. The input is returned for the decision log even when the
+// evaluation fails.
+func (e *Engine) evaluate(ctx context.Context, c *compiled, in *Input, query func(*compiled) *rego.PreparedEvalQuery) (ast.Value, rego.ResultSet, error) {
+	if in == nil {
+		return nil, nil, ErrNoInput
+	}
+	input, err := in.ASTValue()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrNoInput, err)
+	}
 	if c == nil {
-		return Decision{}, ErrNoPolicy
+		return input, nil, ErrNoPolicy
 	}
 	if err := ctx.Err(); err != nil {
-		return Decision{}, ctxError(err)
+		return input, nil, ctxError(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	// One flag per call, tripped by the context without a goroutine.
 	flag := topdown.NewCancel()
 	defer context.AfterFunc(ctx, flag.Cancel)()
-	rs, err := c.decision.Eval(ctx,
+	rs, err := query(c).Eval(ctx,
 		rego.EvalParsedInput(input),
 		rego.EvalExternalCancel(flag),
 		rego.EvalTime(e.opts.Now()),
 	)
 	if err != nil {
 		if ctx.Err() != nil {
-			return Decision{}, ctxError(ctx.Err())
+			return input, nil, ctxError(ctx.Err())
 		}
-		return Decision{}, fmt.Errorf("%w: %w", ErrEvaluation, err)
+		return input, nil, fmt.Errorf("%w: %w", ErrEvaluation, err)
 	}
-	return parseDecision(rs)
+	return input, rs, nil
 }
 
 func ctxError(err error) error {
@@ -118,17 +143,11 @@ func ctxError(err error) error {
 
 // parseDecision reads {allow, reasons, required_scopes} from the result.
 func parseDecision(rs rego.ResultSet) (Decision, error) {
-	if len(rs) == 0 {
-		return Decision{}, ErrUndefined
+	obj, err := resultObject(rs)
+	if err != nil {
+		return Decision{}, err
 	}
-	if len(rs) > 1 || len(rs[0].Expressions) != 1 {
-		return Decision{}, fmt.Errorf("%w: %d results", ErrMalformed, len(rs))
-	}
-	obj, ok := rs[0].Expressions[0].Value.(ast.Object)
-	if !ok {
-		return Decision{}, fmt.Errorf("%w: not an object", ErrMalformed)
-	}
-	ok = false
+	ok := false
 	var allow ast.Boolean
 	if t := obj.Get(kAllow); t != nil {
 		allow, ok = t.Value.(ast.Boolean)
@@ -145,6 +164,21 @@ func parseDecision(rs rego.ResultSet) (Decision, error) {
 		return Decision{}, err
 	}
 	return Decision{Allow: bool(allow), Reasons: reasons, RequiredScopes: scopes}, nil
+}
+
+// resultObject returns the one object a query yields.
+func resultObject(rs rego.ResultSet) (ast.Object, error) {
+	if len(rs) == 0 {
+		return nil, ErrUndefined
+	}
+	if len(rs) > 1 || len(rs[0].Expressions) != 1 {
+		return nil, fmt.Errorf("%w: %d results", ErrMalformed, len(rs))
+	}
+	obj, ok := rs[0].Expressions[0].Value.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("%w: not an object", ErrMalformed)
+	}
+	return obj, nil
 }
 
 // stringList reads an optional set or array of strings; sets come sorted.

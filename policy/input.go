@@ -13,6 +13,41 @@ const (
 	PhaseCall = "call"
 	// PhaseInitialize decides whether a caller may open a session at all.
 	PhaseInitialize = "initialize"
+	// PhaseGrant decides which scopes an OAuth client gets for a user, in
+	// authorization-server mode: at the first authorization, at a step-up
+	// and at every refresh. It is evaluated with [Engine.Grant]
+	// (data.mcpgate.authz.grant), not Decide.
+	PhaseGrant = "grant"
+	// PhaseRegister decides whether an OAuth client may register, by
+	// dynamic registration (RFC 7591) or with a client ID metadata
+	// document, in authorization-server mode. No user is signed in yet.
+	PhaseRegister = "register"
+)
+
+// Methods of the authorization-server phases (Input.Method).
+const (
+	MethodAuthorize = "oauth/authorize" // a grant at the authorization endpoint (first grant, step-up)
+	MethodToken     = "oauth/token"     // a grant at the token endpoint (refresh)
+	MethodRegister  = "oauth/register"  // a registration, dynamic or by metadata document
+)
+
+// Why a grant is decided (Grant.Reason).
+const (
+	// GrantAuthorize is the first grant of a client for the user.
+	GrantAuthorize = "authorize"
+	// GrantStepUp is a client asking for more than it was granted before.
+	GrantStepUp = "step_up"
+	// GrantRefresh is a refresh: the grant is decided again, and may shrink.
+	GrantRefresh = "refresh"
+)
+
+// How a client registers (Registration.Method).
+const (
+	// RegistrationDynamic is RFC 7591 dynamic client registration.
+	RegistrationDynamic = "dynamic"
+	// RegistrationMetadataDocument is a client whose id is the https URL
+	// of its client ID metadata document.
+	RegistrationMetadataDocument = "metadata_document"
 )
 
 // Input is the document a policy sees as `input`. It is a public API for
@@ -23,10 +58,16 @@ type Input struct {
 	Phase  string `json:"phase"`
 	Method string `json:"method"`
 
-	User  User  `json:"user"`
-	Token Token `json:"token"`
-	// Client is the MCP client as it named itself (initialize clientInfo, or
-	// the 2026-07-28 per-request clientInfo), when known.
+	// User is the signed-in user. It is left out when zero, as in the
+	// register phase, where nobody is signed in; the gateway always sets
+	// it in the other phases.
+	User User `json:"user,omitzero"`
+	// Token is the access token of an MCP request. It is left out when
+	// zero, as in the grant and register phases, which have none.
+	Token Token `json:"token,omitzero"`
+	// Client is, in the MCP phases, the MCP client as it named itself
+	// (initialize clientInfo, or the 2026-07-28 per-request clientInfo),
+	// when known; in the grant and register phases, the OAuth client.
 	Client *Client `json:"client,omitempty"`
 	// Server is the upstream the target belongs to (absent for initialize).
 	Server *Server `json:"server,omitempty"`
@@ -40,6 +81,16 @@ type Input struct {
 	// arguments (prompts/get) or the completion argument
 	// (completion/complete), in the call phase only.
 	Arguments map[string]any `json:"arguments,omitempty"`
+
+	// Catalogue is, in the grant phase, the whole scope catalogue of the
+	// configuration; in the call phase, only its entries for the target's
+	// server and for "*" (nil when none applies).
+	Catalogue []Scope `json:"catalogue,omitempty"`
+	// Grant is what is asked for, in the grant phase only.
+	Grant *Grant `json:"grant,omitempty"`
+	// Registration is the client's registration, in the register phase
+	// only.
+	Registration *Registration `json:"registration,omitempty"`
 
 	Request Request `json:"request"`
 }
@@ -61,8 +112,13 @@ type Token struct {
 	Aud      []string `json:"aud"`
 }
 
-// Client is an MCP client's self-description (not authenticated).
+// Client is an MCP client's self-description (not authenticated), or, in
+// the grant and register phases, the OAuth client.
 type Client struct {
+	// ID is the OAuth client id, in the grant and register phases (in the
+	// register phase, only when the client has one: the URL of a client ID
+	// metadata document).
+	ID      string `json:"id,omitempty"`
 	Name    string `json:"name"`
 	Version string `json:"version,omitempty"`
 }
@@ -115,4 +171,50 @@ type Request struct {
 	ProtocolVersion string    `json:"protocol_version,omitempty"`
 	RemoteAddr      string    `json:"remote_addr,omitempty"`
 	Time            time.Time `json:"time"`
+}
+
+// Scope is an entry of the scope catalogue (config scopes): an OAuth scope
+// that names a server and the level of its tools it covers.
+type Scope struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Server is a configured server's name, or "*" for every server.
+	Server string `json:"server"`
+	// Level is "read", "write" or "all" (the policy library's tool levels);
+	// always set (the configuration's default is "all").
+	Level string `json:"level"`
+}
+
+// Grant is what a client asks for in the grant phase.
+type Grant struct {
+	// Requested are the scopes the client asks for.
+	Requested []string `json:"requested"`
+	// Current are the scopes the client was granted before for this user
+	// (null at the first authorization).
+	Current []string `json:"current"`
+	// Reason is GrantAuthorize, GrantStepUp or GrantRefresh.
+	Reason string `json:"reason"`
+}
+
+// Registration is an OAuth client's registration, in the register phase:
+// its RFC 7591 metadata, or that of its client ID metadata document. All of
+// it is the client's claim.
+type Registration struct {
+	// Method is RegistrationDynamic or RegistrationMetadataDocument.
+	Method string `json:"method"`
+	// ClientID is the URL of the metadata document; empty for a dynamic
+	// registration, whose id is assigned after the decision.
+	ClientID     string   `json:"client_id,omitempty"`
+	ClientName   string   `json:"client_name,omitempty"`
+	ClientURI    string   `json:"client_uri,omitempty"`
+	RedirectURIs []string `json:"redirect_uris"`
+	// RedirectHosts are the hosts of RedirectURIs, once each, as
+	// url.URL.Hostname gives them (no port, no brackets), in lower case.
+	RedirectHosts           []string `json:"redirect_hosts"`
+	GrantTypes              []string `json:"grant_types"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
+	// Scope is the space-separated scope the client registers with.
+	Scope           string `json:"scope,omitempty"`
+	SoftwareID      string `json:"software_id,omitempty"`
+	SoftwareVersion string `json:"software_version,omitempty"`
 }

@@ -22,6 +22,13 @@ var (
 	kURI, kURITemplate, kMIMEType        = ast.StringTerm("uri"), ast.StringTerm("uri_template"), ast.StringTerm("mime_type")
 	kSessionID, kProtocolVersion         = ast.StringTerm("session_id"), ast.StringTerm("protocol_version")
 	kRemoteAddr, kTime                   = ast.StringTerm("remote_addr"), ast.StringTerm("time")
+	kCatalogue, kGrant, kRegistration    = ast.StringTerm("catalogue"), ast.StringTerm("grant"), ast.StringTerm("registration")
+	kID, kLevel, kReason                 = ast.StringTerm("id"), ast.StringTerm("level"), ast.StringTerm("reason")
+	kRequested, kCurrent                 = ast.StringTerm("requested"), ast.StringTerm("current")
+	kClientName, kClientURI              = ast.StringTerm("client_name"), ast.StringTerm("client_uri")
+	kRedirectURIs, kRedirectHosts        = ast.StringTerm("redirect_uris"), ast.StringTerm("redirect_hosts")
+	kGrantTypes, kTokenAuthMethod        = ast.StringTerm("grant_types"), ast.StringTerm("token_endpoint_auth_method")
+	kScope, kSoftwareID, kSoftwareVer    = ast.StringTerm("scope"), ast.StringTerm("software_id"), ast.StringTerm("software_version")
 )
 
 // ASTValue returns the input as the OPA value a policy sees, built directly
@@ -29,15 +36,19 @@ var (
 // input's JSON encoding: the same keys, with omitempty fields left out and
 // nil slices and maps as null.
 func (in *Input) ASTValue() (ast.Value, error) {
-	b := fields(11)
+	b := fields(12)
 	b.str(kPhase, in.Phase)
 	b.str(kMethod, in.Method)
-	user, err := in.User.astValue()
-	if err != nil {
-		return nil, fmt.Errorf("user: %w", err)
+	if !in.User.isZero() {
+		user, err := in.User.astValue()
+		if err != nil {
+			return nil, fmt.Errorf("user: %w", err)
+		}
+		b.add(kUser, user)
 	}
-	b.add(kUser, user)
-	b.add(kToken, in.Token.astValue())
+	if !in.Token.isZero() {
+		b.add(kToken, in.Token.astValue())
+	}
 	if in.Client != nil {
 		b.add(kClient, in.Client.astValue())
 	}
@@ -52,8 +63,27 @@ func (in *Input) ASTValue() (ast.Value, error) {
 		}
 		b.add(kArguments, args)
 	}
+	in.addAuthorization(&b)
 	b.add(kRequest, in.Request.astValue())
 	return b.object(), nil
+}
+
+// addAuthorization adds the fields of the authorization-server phases and
+// the call phase's catalogue.
+func (in *Input) addAuthorization(b *objectFields) {
+	if len(in.Catalogue) > 0 {
+		terms := make([]*ast.Term, len(in.Catalogue))
+		for i := range in.Catalogue {
+			terms[i] = ast.NewTerm(in.Catalogue[i].astValue())
+		}
+		b.add(kCatalogue, ast.NewArray(terms...))
+	}
+	if in.Grant != nil {
+		b.add(kGrant, in.Grant.astValue())
+	}
+	if in.Registration != nil {
+		b.add(kRegistration, in.Registration.astValue())
+	}
 }
 
 func (in *Input) addTargets(b *objectFields) {
@@ -66,6 +96,11 @@ func (in *Input) addTargets(b *objectFields) {
 	if in.Resource != nil {
 		b.add(kResource, in.Resource.astValue())
 	}
+}
+
+// isZero is what encoding/json's omitzero omits: every field zero.
+func (u *User) isZero() bool {
+	return u.Sub == "" && u.Iss == "" && u.Email == "" && u.Name == "" && u.Groups == nil && u.Claims == nil
 }
 
 func (u *User) astValue() (ast.Value, error) {
@@ -86,6 +121,8 @@ func (u *User) astValue() (ast.Value, error) {
 	return b.object(), nil
 }
 
+func (t *Token) isZero() bool { return t.Scopes == nil && t.ClientID == "" && t.Aud == nil }
+
 func (t *Token) astValue() ast.Value {
 	b := fields(3)
 	b.add(kScopes, stringArray(t.Scopes))
@@ -95,7 +132,8 @@ func (t *Token) astValue() ast.Value {
 }
 
 func (c *Client) astValue() ast.Value {
-	b := fields(2)
+	b := fields(3)
+	b.strOmit(kID, c.ID)
 	b.str(kName, c.Name)
 	b.strOmit(kVersion, c.Version)
 	return b.object()
@@ -159,6 +197,39 @@ func (r *Request) astValue() ast.Value {
 	b.strOmit(kProtocolVersion, r.ProtocolVersion)
 	b.strOmit(kRemoteAddr, r.RemoteAddr)
 	b.str(kTime, r.Time.Format(time.RFC3339Nano))
+	return b.object()
+}
+
+func (s *Scope) astValue() ast.Value {
+	b := fields(4)
+	b.str(kName, s.Name)
+	b.strOmit(kDescription, s.Description)
+	b.str(kServer, s.Server)
+	b.str(kLevel, s.Level)
+	return b.object()
+}
+
+func (g *Grant) astValue() ast.Value {
+	b := fields(3)
+	b.add(kRequested, stringArray(g.Requested))
+	b.add(kCurrent, stringArray(g.Current))
+	b.str(kReason, g.Reason)
+	return b.object()
+}
+
+func (r *Registration) astValue() ast.Value {
+	b := fields(11)
+	b.str(kMethod, r.Method)
+	b.strOmit(kClientID, r.ClientID)
+	b.strOmit(kClientName, r.ClientName)
+	b.strOmit(kClientURI, r.ClientURI)
+	b.add(kRedirectURIs, stringArray(r.RedirectURIs))
+	b.add(kRedirectHosts, stringArray(r.RedirectHosts))
+	b.add(kGrantTypes, stringArray(r.GrantTypes))
+	b.strOmit(kTokenAuthMethod, r.TokenEndpointAuthMethod)
+	b.strOmit(kScope, r.Scope)
+	b.strOmit(kSoftwareID, r.SoftwareID)
+	b.strOmit(kSoftwareVer, r.SoftwareVersion)
 	return b.object()
 }
 

@@ -29,14 +29,52 @@ func fullInput() *Input {
 	return in
 }
 
+// withCatalogue adds the catalogue entries of a call's server.
+func withCatalogue(in *Input) *Input {
+	in.Catalogue = []Scope{{Name: "notes:read", Description: "Read notes", Server: "notes", Level: "read"}, {Name: "mcp", Server: "*", Level: "all"}}
+	return in
+}
+
+// grantInput is a grant-phase input: no token, the OAuth client.
+func grantInput() *Input {
+	return &Input{Phase: PhaseGrant, Method: MethodAuthorize,
+		User:      User{Sub: "alice", Iss: "https://idp.test", Groups: []string{"engineering"}},
+		Client:    &Client{ID: "c-123", Name: "Claude"},
+		Catalogue: []Scope{{Name: "notes:write", Server: "notes", Level: "write"}},
+		Grant:     &Grant{Requested: []string{"notes:write", "hr"}, Current: []string{}, Reason: GrantStepUp},
+		Request:   Request{RemoteAddr: "192.0.2.1", Time: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)},
+	}
+}
+
+// registerInput is a register-phase input: nobody is signed in.
+func registerInput() *Input {
+	return &Input{Phase: PhaseRegister, Method: MethodRegister,
+		Client: &Client{ID: "https://app.example/client.json", Name: "App"},
+		Registration: &Registration{Method: RegistrationMetadataDocument, ClientID: "https://app.example/client.json",
+			ClientName: "App", ClientURI: "https://app.example", RedirectURIs: []string{"http://127.0.0.1:3000/cb"},
+			RedirectHosts: []string{"127.0.0.1"}, GrantTypes: []string{"authorization_code", "refresh_token"},
+			TokenEndpointAuthMethod: "none", Scope: "notes:read", SoftwareID: "app", SoftwareVersion: "1.2"},
+		Request: Request{Time: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)},
+	}
+}
+
 func TestASTValueMatchesJSON(t *testing.T) {
 	t.Parallel()
 	tests := map[string]*Input{
-		"zero":    {},
-		"call":    callInput("alice"),
-		"full":    fullInput(),
-		"list":    {Phase: PhaseList, Method: "tools/list", User: User{Sub: "bob", Groups: []string{}}, Tool: &Tool{Name: "hr__lookup"}, Arguments: map[string]any{}},
-		"nanosec": {Request: Request{Time: time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.FixedZone("x", 3600))}},
+		"zero":                              {},
+		"call":                              callInput("alice"),
+		"full":                              fullInput(),
+		"full with a catalogue":             withCatalogue(fullInput()),
+		"list":                              {Phase: PhaseList, Method: "tools/list", User: User{Sub: "bob", Groups: []string{}}, Tool: &Tool{Name: "hr__lookup"}, Arguments: map[string]any{}},
+		"nanosec":                           {Request: Request{Time: time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.FixedZone("x", 3600))}},
+		"grant":                             grantInput(),
+		"register":                          registerInput(),
+		"dynamic registration, nothing set": {Phase: PhaseRegister, Registration: &Registration{Method: RegistrationDynamic}},
+		"grant with nil lists":              {Phase: PhaseGrant, Grant: &Grant{}, Catalogue: []Scope{{}}},
+		"empty but not zero user":           {User: User{Groups: []string{}}},
+		"user with claims only":             {User: User{Claims: map[string]any{}}},
+		"token with client only":            {Token: Token{ClientID: "c"}},
+		"empty catalogue":                   {Catalogue: []Scope{}},
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -165,8 +165,8 @@ func (e *Engine) install(modules map[string]*ast.Module, raw map[string][]byte, 
 	return nil
 }
 
-// prepare builds the prepared decision query (and the mask query when the
-// policy defines one) over a compiled policy and its store.
+// prepare builds the prepared decision and grant queries (and the mask
+// query when the policy defines one) over a compiled policy and its store.
 func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled, error) {
 	ctx := context.Background()
 	common := append([]func(*rego.Rego){rego.Compiler(compiler), rego.Store(store)}, EvalOptions()...)
@@ -177,7 +177,15 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", e.opts.Query, err)
 	}
-	c := &compiled{decision: decision, timeout: e.opts.Timeout, path: queryPath(e.opts.Query)}
+	grant, err := rego.New(append(common,
+		rego.Query(e.opts.GrantQuery),
+		rego.GenerateJSON(keepAST),
+	)...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", e.opts.GrantQuery, err)
+	}
+	c := &compiled{decision: decision, grant: grant, timeout: e.opts.Timeout,
+		path: queryPath(e.opts.Query), grantPath: queryPath(e.opts.GrantQuery)}
 	if len(compiler.GetRules(maskRef)) == 0 {
 		return c, nil
 	}

@@ -21,6 +21,7 @@ func TestRenderedConfigIsAccepted(t *testing.T) {
 	cases["defaults"] = ""
 	cases["large numbers"] = strings.Replace(minimal, "  auth:\n", "  auth:\n    token_cache_size: 2000000\n", 1) +
 		"  policy: {decision_log_buffer: 1000000}\n  max_request_bytes: 16777216\n"
+	cases["scope catalogue"] = minimal + "  scopes:\n    - {name: 'notes:read', description: Read your notes, server: notes, level: read}\n    - {name: mcp, server: '*'}\n"
 	for name, values := range cases {
 		t.Run(name, func(t *testing.T) {
 			src := mustRender(t, values).configMap(t, fullname).Data["mcpgate.yaml"]
@@ -49,6 +50,9 @@ func TestRenderedConfigIsAccepted(t *testing.T) {
 			}
 			if err := errors.Join(cfg.RequireAuth(), cfg.RequirePolicy(), cfg.RequireStore()); err != nil {
 				t.Errorf("mcpgate serve would refuse: %v", err)
+			}
+			if name == "scope catalogue" && len(cfg.Scopes) != 2 {
+				t.Errorf("scopes = %+v, want the two of the values", cfg.Scopes)
 			}
 		})
 	}

@@ -24,6 +24,8 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		"server without name":          {"config: {servers: [{url: https://a.example}]}", "at '/config/servers/0': missing property 'name'"},
 		"bad server name":              {"config: {servers: [{name: Notes, url: https://a.example}]}", "at '/config/servers/0/name': 'Notes' does not match pattern"},
 		"bad transport":                {"config: {servers: [{name: a, url: https://a.example, transport: websocket}]}", "value must be one of 'streamable-http', 'sse'"},
+		"bad scope level":              {"config: {scopes: [{name: a, server: notes, level: admin}]}", "at '/config/scopes/0/level': value must be one of 'read', 'write', 'all'"},
+		"scope name with a space":      {"config: {scopes: [{name: 'notes read', server: notes}]}", "at '/config/scopes/0/name': 'notes read' does not match pattern"},
 		"servers as a map":             {"config: {servers: {notes: {url: https://a.example}}}", "at '/config/servers': got object, want array"},
 		"header key typo":              {"config: {servers: [{name: a, url: https://a.example, headers: [{name: X, valueFromFile: /f}]}]}", "additional properties 'valueFromFile' not allowed"},
 		"issuer not a URL":             {"config: {auth: {issuers: [{issuer: login.example.com}]}}", "at '/config/auth/issuers/0/issuer': 'login.example.com' does not match pattern"},

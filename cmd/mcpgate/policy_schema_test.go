@@ -79,7 +79,7 @@ func TestExampleInputsMatchSchema(t *testing.T) {
 		}
 		phases[typed.Phase] = true
 	}
-	for _, p := range []string{policy.PhaseInitialize, policy.PhaseList, policy.PhaseCall} {
+	for _, p := range []string{policy.PhaseInitialize, policy.PhaseList, policy.PhaseCall, policy.PhaseGrant, policy.PhaseRegister} {
 		if !phases[p] {
 			t.Errorf("no example input in %s for phase %q", exampleInputs, p)
 		}
@@ -92,10 +92,12 @@ func TestGoInputMatchesSchema(t *testing.T) {
 	t.Parallel()
 	rs := resolveInputSchema(t)
 	yes := true
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	tests := map[string]policy.Input{
-		"zero identity": {
+		"identity with nil lists": {
 			Phase: policy.PhaseInitialize, Method: "initialize",
-			Request: policy.Request{Time: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)},
+			User: policy.User{Sub: "a"}, Token: policy.Token{ClientID: "c"},
+			Request: policy.Request{Time: at},
 		},
 		"call with everything": {
 			Phase: policy.PhaseCall, Method: "tools/call",
@@ -111,9 +113,46 @@ func TestGoInputMatchesSchema(t *testing.T) {
 		},
 		"list of a template": {
 			Phase: policy.PhaseList, Method: "resources/templates/list",
+			User: policy.User{Groups: []string{}}, Token: policy.Token{Scopes: []string{}},
 			Server:   &policy.Server{Name: "notes"},
 			Resource: &policy.Resource{URITemplate: "notes://note/{id}", Server: "notes"},
 			Request:  policy.Request{Time: time.Now()},
+		},
+		"call with a catalogue": {
+			Phase: policy.PhaseCall, Method: "prompts/get",
+			User: policy.User{Sub: "a"}, Token: policy.Token{Scopes: []string{"notes:read"}},
+			Server:    &policy.Server{Name: "notes"},
+			Prompt:    &policy.Prompt{Name: "notes__p", UpstreamName: "p", Server: "notes"},
+			Catalogue: []policy.Scope{{Name: "notes:read", Server: "notes", Level: "read"}, {Name: "mcp", Description: "d", Server: "*", Level: "all"}},
+			Request:   policy.Request{Time: at},
+		},
+		"grant": {
+			Phase: policy.PhaseGrant, Method: policy.MethodToken,
+			User:      policy.User{Sub: "a", Iss: "i", Groups: []string{"g"}},
+			Client:    &policy.Client{ID: "c-1", Name: "Claude"},
+			Catalogue: []policy.Scope{{Name: "notes:read", Server: "notes", Level: "read"}},
+			Grant:     &policy.Grant{Requested: []string{"notes:read"}, Current: []string{"notes:read"}, Reason: policy.GrantRefresh},
+			Request:   policy.Request{RemoteAddr: "192.0.2.1", Time: at},
+		},
+		"grant without catalogue, nil lists": {
+			Phase: policy.PhaseGrant, Method: policy.MethodAuthorize,
+			User: policy.User{Sub: "a"}, Client: &policy.Client{ID: "c-1"},
+			Grant: &policy.Grant{Reason: policy.GrantAuthorize}, Request: policy.Request{Time: at},
+		},
+		"dynamic registration": {
+			Phase: policy.PhaseRegister, Method: policy.MethodRegister,
+			Registration: &policy.Registration{Method: policy.RegistrationDynamic, ClientName: "App",
+				RedirectURIs: []string{"http://127.0.0.1:9/cb"}, RedirectHosts: []string{"127.0.0.1"}},
+			Request: policy.Request{RemoteAddr: "192.0.2.1", Time: at},
+		},
+		"metadata document registration": {
+			Phase: policy.PhaseRegister, Method: policy.MethodRegister,
+			Client: &policy.Client{ID: "https://app.example/c.json", Name: "App"},
+			Registration: &policy.Registration{Method: policy.RegistrationMetadataDocument, ClientID: "https://app.example/c.json",
+				ClientName: "App", ClientURI: "https://app.example", RedirectURIs: []string{"https://app.example/cb"},
+				RedirectHosts: []string{"app.example"}, GrantTypes: []string{"authorization_code"}, TokenEndpointAuthMethod: "none",
+				Scope: "notes:read", SoftwareID: "s", SoftwareVersion: "1"},
+			Request: policy.Request{Time: at},
 		},
 	}
 	for name, in := range tests {
@@ -138,14 +177,34 @@ func TestSchemaRejects(t *testing.T) {
 		"token": {"scopes": [], "aud": []}, "request": {"time": "2026-03-02T10:00:00Z"}`
 	tool := `"server": {"name": "n", "labels": {}}, "tool": {"name": "n__t", "upstream_name": "t", "server": "n"}`
 	prompt := `"prompt": {"name": "n__p", "upstream_name": "p", "server": "n"}`
+	user := `"user": {"sub": "a", "iss": "i", "groups": [], "claims": {}}`
+	when := `"request": {"time": "2026-03-02T10:00:00Z"}`
+	grant := `"method": "oauth/authorize", "client": {"id": "c", "name": "n"}, "grant": {"requested": ["s"], "current": [], "reason": "authorize"}, ` + user + `, ` + when
+	reg := `"method": "oauth/register", "registration": {"method": "dynamic", "redirect_uris": [], "redirect_hosts": [], "grant_types": null}, ` + when
+	catalogue := `"catalogue": [{"name": "s", "server": "n", "level": "read"}]`
 	tests := map[string]string{
-		"unknown phase":       `{"phase": "grant", ` + base + `}`,
-		"unknown field":       `{"phase": "initialize", "tenant": "x", ` + base + `}`,
-		"list without target": `{"phase": "list", "server": {"name": "n", "labels": {}}, ` + base + `}`,
-		"two targets":         `{"phase": "call", ` + tool + `, ` + prompt + `, ` + base + `}`,
-		"list with arguments": `{"phase": "list", "arguments": {}, ` + tool + `, ` + base + `}`,
-		"missing user":        `{"phase": "initialize", "method": "m", "token": {"scopes": [], "aud": []}, "request": {"time": "2026-03-02T10:00:00Z"}}`,
-		"bad time":            `{"phase": "initialize", ` + strings.Replace(base, "2026-03-02T10:00:00Z", "yesterday", 1) + `}`,
+		"unknown phase":                 `{"phase": "consent", ` + base + `}`,
+		"unknown field":                 `{"phase": "initialize", "tenant": "x", ` + base + `}`,
+		"list without target":           `{"phase": "list", "server": {"name": "n", "labels": {}}, ` + base + `}`,
+		"two targets":                   `{"phase": "call", ` + tool + `, ` + prompt + `, ` + base + `}`,
+		"list with arguments":           `{"phase": "list", "arguments": {}, ` + tool + `, ` + base + `}`,
+		"missing user":                  `{"phase": "initialize", "method": "m", "token": {"scopes": [], "aud": []}, "request": {"time": "2026-03-02T10:00:00Z"}}`,
+		"bad time":                      `{"phase": "initialize", ` + strings.Replace(base, "2026-03-02T10:00:00Z", "yesterday", 1) + `}`,
+		"call without token":            `{"phase": "call", "method": "m", ` + tool + `, ` + user + `, ` + when + `}`,
+		"list with catalogue":           `{"phase": "list", ` + catalogue + `, ` + tool + `, ` + base + `}`,
+		"call with grant":               `{"phase": "call", "grant": {"requested": [], "current": [], "reason": "refresh"}, ` + tool + `, ` + base + `}`,
+		"grant with token":              `{"phase": "grant", "token": {"scopes": [], "aud": []}, ` + grant + `}`,
+		"grant with a target":           `{"phase": "grant", ` + tool + `, ` + grant + `}`,
+		"grant without grant":           `{"phase": "grant", "method": "oauth/token", "client": {"id": "c", "name": "n"}, ` + user + `, ` + when + `}`,
+		"grant without user":            `{"phase": "grant", ` + strings.Replace(grant, user+", ", "", 1) + `}`,
+		"bad grant reason":              `{"phase": "grant", ` + strings.Replace(grant, `"authorize"}`, `"renew"}`, 1) + `}`,
+		"bad scope level":               `{"phase": "grant", ` + strings.Replace(catalogue, "read", "admin", 1) + `, ` + grant + `}`,
+		"scope without level":           `{"phase": "grant", "catalogue": [{"name": "s", "server": "n"}], ` + grant + `}`,
+		"register with grant":           `{"phase": "register", "grant": {"requested": [], "current": [], "reason": "refresh"}, ` + reg + `}`,
+		"register with args":            `{"phase": "register", "arguments": {}, ` + reg + `}`,
+		"register with catalogue":       `{"phase": "register", ` + catalogue + `, ` + reg + `}`,
+		"register without registration": `{"phase": "register", "method": "oauth/register", ` + when + `}`,
+		"bad registration method":       `{"phase": "register", ` + strings.Replace(reg, `"dynamic"`, `"manual"`, 1) + `}`,
 	}
 	for name, doc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -155,15 +214,23 @@ func TestSchemaRejects(t *testing.T) {
 			}
 		})
 	}
-	ok := `{"phase": "call", "arguments": {}, ` + tool + `, ` + base + `}`
-	if err := rs.Validate(decodeJSON(t, []byte(ok))); err != nil {
-		t.Errorf("schema rejects %s: %v", ok, err)
+	for _, ok := range []string{
+		`{"phase": "call", "arguments": {}, ` + tool + `, ` + base + `}`,
+		`{"phase": "call", ` + catalogue + `, ` + tool + `, ` + base + `}`,
+		`{"phase": "grant", ` + catalogue + `, ` + grant + `}`,
+		`{"phase": "register", ` + reg + `}`,
+		`{"phase": "register", "client": {"id": "https://a.example/c", "name": "n"}, ` + user + `, ` + reg + `}`,
+	} {
+		if err := rs.Validate(decodeJSON(t, []byte(ok))); err != nil {
+			t.Errorf("schema rejects %s: %v", ok, err)
+		}
 	}
 }
 
 // TestSchemaMatchesInputType keeps the schema and policy.Input in step: the
-// same properties as the JSON tags, required exactly when not omitempty,
-// for Input and every struct it contains.
+// same properties as the JSON tags, required exactly when neither omitempty
+// nor omitzero (the phase rules of allOf require more), for Input and every
+// struct it contains, in lists too.
 func TestSchemaMatchesInputType(t *testing.T) {
 	t.Parallel()
 	s := loadInputSchema(t)
@@ -182,7 +249,7 @@ func checkSchemaType(t *testing.T, path string, typ reflect.Type, s *jsonschema.
 		f := typ.Field(i)
 		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 		props = append(props, name)
-		if !slices.Contains(strings.Split(opts, ","), "omitempty") {
+		if o := strings.Split(opts, ","); !slices.Contains(o, "omitempty") && !slices.Contains(o, "omitzero") {
 			required = append(required, name)
 		}
 		sub, ok := s.Properties[name]
@@ -192,6 +259,13 @@ func checkSchemaType(t *testing.T, path string, typ reflect.Type, s *jsonschema.
 		}
 		ft := f.Type
 		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
+			if sub = sub.Items; sub == nil {
+				t.Errorf("%s.%s: a list of %s without an items schema", path, name, ft.Elem().Name())
+				continue
+			}
 			ft = ft.Elem()
 		}
 		if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]() {

@@ -74,13 +74,17 @@ func ReadInput(name string) (any, error) {
 	return v, nil
 }
 
-// Eval evaluates query (policy.DefaultQuery if empty) for input and returns
-// its value. It evaluates as the gateway does (policy.EvalOptions): a
-// built-in error is an error, not an undefined rule. An undefined query
-// is an error wrapping ErrUndefined, since the gateway denies.
+// Eval evaluates query for input and returns its value. If query is
+// empty, it is the document the gateway evaluates for the input's phase
+// (policy.QueryFor): the grant for phase grant, the decision otherwise.
+// It evaluates as the gateway does (policy.EvalOptions): a built-in error
+// is an error, not an undefined rule. An undefined query is an error
+// wrapping ErrUndefined, since the gateway denies.
 func (p *Policy) Eval(ctx context.Context, input any, query string) (any, error) {
 	if query == "" {
-		query = policy.DefaultQuery
+		doc, _ := input.(map[string]any)
+		phase, _ := doc["phase"].(string)
+		query = policy.QueryFor(phase)
 	}
 	rs, err := rego.New(p.regoOptions(input, query)...).Eval(ctx)
 	switch {

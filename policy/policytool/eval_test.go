@@ -19,6 +19,8 @@ var evalPolicy = map[string]string{
 
 decision := {"allow": input.user in data.allowed}
 
+grant := {"scopes": [s | some s in input.grant.requested; s in data.allowed]}
+
 big if input.n == 9007199254740993
 
 strict := {"allow": false} if to_number(input.user) > 0
@@ -44,6 +46,10 @@ func TestEval(t *testing.T) {
 		"other data replaces it": {[]string{dir + "/other.json"}, `{"user": "bob"}`, "", map[string]any{"allow": true}},
 		"a query":                {nil, `{"user": "alice"}`, "data.mcpgate.authz.decision.allow", true},
 		"numbers kept exact":     {nil, `{"n": 9007199254740993}`, "data.mcpgate.authz.big", true},
+		"the grant for a grant":  {nil, `{"phase": "grant", "grant": {"requested": ["alice", "bob"]}}`, "", map[string]any{"scopes": []any{"alice"}}},
+		"the decision otherwise": {nil, `{"phase": "register", "user": "alice"}`, "", map[string]any{"allow": true}},
+		"a query for a grant":    {nil, `{"phase": "grant", "user": "alice"}`, "data.mcpgate.authz.decision", map[string]any{"allow": true}},
+		"a phase not a string":   {nil, `{"phase": 7, "user": "alice"}`, "", map[string]any{"allow": true}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
