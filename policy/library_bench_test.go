@@ -73,6 +73,22 @@ func BenchmarkLibraryCall(b *testing.B) {
 	}
 }
 
+// BenchmarkLibraryCallCatalogue is BenchmarkLibraryCall with the scope
+// catalogue's entries for the server, which the token satisfies.
+func BenchmarkLibraryCallCatalogue(b *testing.B) {
+	e := libraryEngine(b)
+	in := libraryInput(PhaseCall, "notes", "write_note")
+	in.Catalogue = []Scope{{Name: "notes:read", Server: "notes", Level: "read"}, {Name: "notes:write", Server: "notes", Level: "write"}}
+	in.Token.Scopes = []string{"notes:write"}
+	if d := e.Decide(context.Background(), in); !d.Allow {
+		b.Fatalf("fixture call denied: %v", d.Reasons)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Decide(context.Background(), in)
+	}
+}
+
 // BenchmarkLibraryList200 is the list phase of one caller for a catalog of
 // 200 tools on 20 servers: what a new caller's view costs once per policy
 // and catalog revision (then it is cached).

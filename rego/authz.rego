@@ -12,6 +12,10 @@
 #               (identity, policy revision, catalog revision).
 #   call        may this user make this call now? The list rules again, plus
 #               argument, time-window, client and token-scope rules.
+#   register    may this OAuth client register (authorization-server mode;
+#               register.rego)? Nobody is signed in.
+#   grant       which scopes does an OAuth client get for the user? Decided
+#               by grant (grant.rego), never by decision.
 package mcpgate.authz
 
 # A decision that is missing or fails to evaluate denies; this default only
@@ -47,7 +51,7 @@ reasons := grants if {
 # _cfg is the editable data (rego/data.json).
 _cfg := data.mcpgate.config
 
-_phases := {"initialize", "list", "call"}
+_phases := {"initialize", "list", "call", "register", "grant"}
 
 # _phase is null when the input has none (never undefined: "not x in s"
 # is undefined, not true, when x is).
@@ -60,6 +64,8 @@ deny contains msg if {
 	not _phase in _phases
 	msg := sprintf("unknown phase %v", [_phase])
 }
+
+deny contains "phase grant is decided by data.mcpgate.authz.grant, not decision" if input.phase == "grant"
 
 _permitted if {
 	input.phase == "initialize"

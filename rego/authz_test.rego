@@ -157,9 +157,19 @@ test_email_names_the_user if {
 }
 
 test_unknown_phase_denies if {
-	d := authz.decision with input as object.union(tool_input("carol", "list", "notes__read_note"), {"phase": "grant"})
+	d := authz.decision with input as object.union(tool_input("carol", "list", "notes__read_note"), {"phase": "consent"})
 	not d.allow
-	"unknown phase grant" in d.reasons
+	"unknown phase consent" in d.reasons
+}
+
+# The grant phase has its own document; decision never allows it.
+test_decision_denies_the_grant_phase if {
+	d := authz.decision with input as object.union(tool_input("carol", "call", "notes__read_note"), {"phase": "grant"})
+	d == {
+		"allow": false,
+		"reasons": ["phase grant is decided by data.mcpgate.authz.grant, not decision"],
+		"required_scopes": [],
+	}
 }
 
 test_missing_phase_denies if {

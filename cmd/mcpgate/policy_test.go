@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -110,6 +111,18 @@ func TestPolicyEval(t *testing.T) {
 			[]string{"--input", inputs + "list.json"},
 			evalDecision{false, []string{"group hr may only use read-only tools of server notes, and notes__write_note is not read-only"}, []string{}},
 		},
+		"alice must step up to write": {
+			[]string{"--input", inputs + "call-step-up.json"},
+			evalDecision{false, []string{"token carries no scope that allows tool notes__write_note: ask for notes:write"}, []string{"notes:read", "notes:write"}},
+		},
+		"a client registers with a metadata document": {
+			[]string{"--input", inputs + "register.json"},
+			evalDecision{true, []string{"client metadata documents from app.example.com are accepted"}, []string{}},
+		},
+		"the decision of a grant input, asked for": {
+			[]string{"--input", inputs + "grant.json", "--query", "data.mcpgate.authz.decision"},
+			evalDecision{false, []string{"phase grant is decided by data.mcpgate.authz.grant, not decision"}, []string{}},
+		},
 		"other data replaces the directory's": {
 			[]string{"--input", inputs + "call.json", "--data", shippedPolicy + "/examples/destructive_admin_only/data.json"},
 			evalDecision{false, []string{"no group of user alice@example.com (groups: engineering) grants access to server notes"}, []string{}},
@@ -133,6 +146,27 @@ func TestPolicyEval(t *testing.T) {
 				t.Errorf("decision (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestPolicyEvalGrant evaluates the grant of a grant-phase input without
+// --query.
+func TestPolicyEvalGrant(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := runCLI(t, nil, "policy", "eval", "--policy", shippedPolicy, "--input", "testdata/policy-inputs/grant.json")
+	if code != exitOK {
+		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, stderr)
+	}
+	var got struct {
+		Scopes  []string `json:"scopes"`
+		Reasons []string `json:"reasons"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("stdout: %v\n%s", err, stdout)
+	}
+	want := []string{"hr:read", "notes:read"}
+	if !slices.Equal(got.Scopes, want) || len(got.Reasons) != 3 {
+		t.Errorf("grant = %+v, want scopes %v and a reason for each of the three requested", got, want)
 	}
 }
 
