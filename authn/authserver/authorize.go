@@ -185,6 +185,8 @@ func (s *Server) clientErrorPage(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &refused):
 		s.errorPage(w, http.StatusForbidden, "Application not allowed", "Your organisation does not allow this application: "+refused.Error()+".")
+	case errors.Is(err, errStore):
+		s.storeFailure(w, err)
 	case errors.Is(err, errUnknownClient):
 		s.errorPage(w, http.StatusBadRequest, "Unknown application", "The application is not registered with this gateway. Nothing was sent to it.")
 	default:

@@ -100,8 +100,9 @@ func (s *Server) afterSignIn(ctx context.Context, w http.ResponseWriter, r *http
 }
 
 // grant asks the Granter and keeps what was both requested and in the
-// catalogue. ok is false when scopes were requested and none is granted.
-// The decision is logged by the Granter; refusals are logged here too.
+// catalogue. ok is false when the Granter fails, whatever was requested,
+// and when scopes were requested and none is granted. The decision is
+// logged by the Granter; refusals are logged here too.
 func (s *Server) grant(ctx context.Context, req *GrantRequest) (granted []string, ok bool) {
 	ctx, span := s.tracer.Start(ctx, "oauth.grant")
 	defer span.End()
@@ -111,7 +112,7 @@ func (s *Server) grant(ctx context.Context, req *GrantRequest) (granted []string
 	if err != nil {
 		span.SetStatus(codes.Error, "grant decision failed")
 		s.log.Error("authserver: grant decision failed; nothing granted", "client_id", req.ClientID, "sub", req.Subject.Sub, "err", err)
-		return nil, len(req.Requested) == 0
+		return nil, false
 	}
 	granted = s.within(scopes, req.Requested)
 	span.SetAttributes(attribute.StringSlice("oauth.scopes.granted", granted))

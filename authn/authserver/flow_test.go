@@ -255,3 +255,26 @@ func TestRevocationEndpoint(t *testing.T) {
 	}
 	h.refresh(basicClient, next.RefreshToken).wantError(t, http.StatusBadRequest, "invalid_grant")
 }
+
+func TestIssuerWithPath(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(o *Options) { o.Issuer += issuerPath })
+	b := newBrowser(t)
+	root := strings.TrimSuffix(h.opts.Issuer, issuerPath)
+	for _, path := range []string{"/.well-known/oauth-authorization-server" + issuerPath, "/.well-known/openid-configuration" + issuerPath,
+		issuerPath + "/.well-known/openid-configuration"} {
+		var m map[string]any
+		if r := b.get(root + path); r.status != http.StatusOK || json.Unmarshal([]byte(r.body), &m) != nil || m["issuer"] != h.opts.Issuer {
+			t.Errorf("GET %s: %d %s", path, r.status, r.body)
+		}
+	}
+	a := h.login(b, newAuthRequest(publicClient, "tools:read"), "alice", "tools:read")
+	h.checkIdentity(a.AccessToken, publicClient.id, "tools:read")
+	h.refresh(publicClient, a.RefreshToken).wantTokens(t, "tools:read")
+	if r := b.get(h.opts.Issuer + PathJWKS); r.status != http.StatusOK {
+		t.Errorf("GET jwks: %d", r.status)
+	}
+	if r := h.openGrants(newBrowser(t), "alice"); !strings.Contains(r.body, "Public App") {
+		t.Errorf("grants page: %d %s", r.status, r.body)
+	}
+}

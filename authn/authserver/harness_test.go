@@ -50,6 +50,10 @@ var (
 	nativeClient = testClient{id: "native", method: "none"}
 )
 
+// issuerPath is the path of the issuer of the tests of an issuer with a
+// path.
+const issuerPath = "/as"
+
 // clientRedirect is where the test clients are sent back: nobody listens
 // there, the browser never follows the redirect, tests read the Location.
 const clientRedirect = "http://127.0.0.1:9/cb"
@@ -228,8 +232,9 @@ func (h *harness) startIdP() string {
 	h.idp = httptest.NewServer(mux)
 	h.t.Cleanup(h.idp.Close)
 	p, err := devidp.New(devidp.Options{Issuer: h.idp.URL + "/idp", Audience: h.gw.URL + "/mcp",
-		Clients: []devidp.StaticClient{{ID: "gateway", Secret: "gateway-secret", RedirectURIs: []string{h.gw.URL + PathCallback}}},
-		Logger:  slog.New(slog.DiscardHandler)})
+		Clients: []devidp.StaticClient{{ID: "gateway", Secret: "gateway-secret",
+			RedirectURIs: []string{h.gw.URL + PathCallback, h.gw.URL + issuerPath + PathCallback}}},
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -92,14 +92,14 @@ func (s *Server) redeemCode(ctx context.Context, c *client, form url.Values) (*t
 	var rec codeRecord
 	ok, err := s.rec.get(ctx, nsCode, key, &rec)
 	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	if !ok {
 		return nil, errInvalidGrant("the code is unknown or expired")
 	}
 	first, err := s.opts.Store.Create(ctx, nsCodeUsed, key, []byte{1}, s.now().Add(codeTTL))
 	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	if !first {
 		s.log.Warn("authserver: authorization code used twice: its tokens are revoked", "client_id", rec.Params.ClientID, "sub", rec.Subject.Sub)
@@ -124,7 +124,7 @@ func (s *Server) redeemCode(ctx context.Context, c *client, form url.Values) (*t
 	famJSON, _ := json.Marshal(&fam)
 	created, err := s.opts.Store.Create(ctx, nsFamily, rec.Family, famJSON, fam.Expires)
 	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	if !created { // revoked ahead by a second use of the code, racing this one
 		return nil, errInvalidGrant("the code was already used")
@@ -161,7 +161,7 @@ func (s *Server) issueTokens(ctx context.Context, rr *refreshRecord, scopes []st
 		expires = familyExpires
 	}
 	if err := s.rec.put(ctx, nsRefresh, hashKey(refresh), rr, expires); err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	return &tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(s.opts.AccessTokenTTL / time.Second),
 		RefreshToken: refresh, Scope: joinScopes(scopes)}, nil
@@ -179,7 +179,7 @@ func (s *Server) refresh(ctx context.Context, r *http.Request, c *client, form u
 	var rr refreshRecord
 	ok, err := s.rec.get(ctx, nsRefresh, key, &rr)
 	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	if !ok {
 		return nil, errInvalidGrant("the refresh token is unknown, expired or revoked")
@@ -190,7 +190,7 @@ func (s *Server) refresh(ctx context.Context, r *http.Request, c *client, form u
 	var fam familyRecord
 	famOK, err := s.rec.get(ctx, nsFamily, rr.Family, &fam)
 	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	if !famOK || fam.Revoked {
 		return nil, errInvalidGrant("the refresh token was revoked")
@@ -209,7 +209,7 @@ func (s *Server) refresh(ctx context.Context, r *http.Request, c *client, form u
 	}
 	first, err := s.opts.Store.Create(ctx, nsRefreshUsed, key, []byte{1}, fam.Expires)
 	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	if !first {
 		s.log.Warn("authserver: refresh token used twice: its family is revoked", "client_id", rr.ClientID, "sub", rr.Subject.Sub)
