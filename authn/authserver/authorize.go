@@ -204,8 +204,8 @@ func (s *Server) storeFailure(w http.ResponseWriter, err error) {
 // browser do not overwrite each other.
 func bindingCookie(state string) string { return "mcpgate_signin_" + state[:12] }
 
-// setCookie sets an HttpOnly cookie, Secure (and __Host- prefixed where
-// the path allows) on an https issuer.
+// setCookie sets an HttpOnly cookie scoped to one endpoint's path, Secure
+// on an https issuer. (No __Host- prefix: it requires Path=/.)
 func (s *Server) setCookie(w http.ResponseWriter, name, value, path string, ttl time.Duration, same http.SameSite) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: s.issuer.Path + path, MaxAge: int(ttl / time.Second),
 		HttpOnly: true, Secure: s.secure, SameSite: same})

@@ -278,3 +278,19 @@ func TestIssuerWithPath(t *testing.T) {
 		t.Errorf("grants page: %d %s", r.status, r.body)
 	}
 }
+
+func TestConsentAccumulates(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	b := newBrowser(t)
+	for _, scope := range []string{"tools:read", "tools:write"} {
+		if _, page := h.authorize(b, newAuthRequest(publicClient, scope), "alice"); page == nil {
+			t.Fatalf("no consent page for %s", scope)
+		}
+	}
+	for _, scope := range []string{"tools:read", "tools:write", "tools:read tools:write"} {
+		if _, page := h.authorize(b, newAuthRequest(publicClient, scope), "alice"); page != nil {
+			t.Errorf("consent page for %s, consented before", scope)
+		}
+	}
+}

@@ -180,21 +180,43 @@ type harness struct {
 	t       *testing.T
 	granter *testGranter
 	opts    Options
-	srv     *Server
-	store   *countingStore
-	dbPath  string
-	gw      *httptest.Server
-	mux     atomic.Pointer[http.ServeMux]
-	idp     *httptest.Server
-	keys    []*ecdsa.PrivateKey
+	// srv and store are the (first) replica's.
+	srv   *Server
+	store *countingStore
+	// dsn, if set, is a PostgreSQL database that replicas servers share;
+	// else a bbolt file at dbPath serves one server.
+	dsn      string
+	replicas int
+	dbPath   string
+	gw       *httptest.Server
+	// muxes serve the replicas, each request the next one.
+	muxes atomic.Pointer[[]*http.ServeMux]
+	next  atomic.Uint64
+	idp   *httptest.Server
+	keys  []*ecdsa.PrivateKey
 }
 
-// newHarness starts the IdP and the gateway; edit, if not nil, changes
-// the options before New.
+// newHarness starts the IdP and the gateway, one server on a bbolt store;
+// edit, if not nil, changes the options before New.
 func newHarness(t *testing.T, edit func(*Options)) *harness {
 	t.Helper()
-	h := &harness{t: t, granter: newTestGranter(), dbPath: filepath.Join(t.TempDir(), "as.db")}
-	h.gw = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.mux.Load().ServeHTTP(w, r) }))
+	return startHarness(t, &harness{replicas: 1, dbPath: filepath.Join(t.TempDir(), "as.db")}, edit)
+}
+
+// newReplicatedHarness is newHarness with replicas servers on one
+// PostgreSQL database, the requests going to each in turn.
+func newReplicatedHarness(t *testing.T, dsn string, replicas int) *harness {
+	t.Helper()
+	return startHarness(t, &harness{replicas: replicas, dsn: dsn}, nil)
+}
+
+func startHarness(t *testing.T, h *harness, edit func(*Options)) *harness {
+	t.Helper()
+	h.t, h.granter = t, newTestGranter()
+	h.gw = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		muxes := *h.muxes.Load()
+		muxes[(h.next.Add(1)-1)%uint64(len(muxes))].ServeHTTP(w, r)
+	}))
 	t.Cleanup(h.gw.Close)
 	idpIssuer := h.startIdP()
 	h.keys = []*ecdsa.PrivateKey{newKey(t)}
@@ -242,19 +264,39 @@ func (h *harness) startIdP() string {
 	return h.idp.URL + "/idp"
 }
 
-// start opens the store and serves a new Server with h.opts: a restart
-// when one ran before.
+// start opens the stores and serves new Servers with h.opts: a restart
+// when they ran before.
 func (h *harness) start() {
 	h.t.Helper()
-	st, err := store.OpenFile(h.dbPath, nil)
+	muxes := make([]*http.ServeMux, h.replicas)
+	for i := range muxes {
+		st := &countingStore{Store: h.openStore(), writes: map[string]int{}}
+		h.t.Cleanup(func() { st.Close() })
+		opts := h.opts
+		opts.Store = st
+		s := h.newServer(opts)
+		if i == 0 {
+			h.srv, h.store = s, st
+		}
+		muxes[i] = mux(s)
+	}
+	h.opts.Store = h.store
+	h.muxes.Store(&muxes)
+}
+
+func (h *harness) openStore() store.Store {
+	h.t.Helper()
+	var st store.Store
+	var err error
+	if h.dsn != "" {
+		st, err = store.OpenPostgres(h.t.Context(), h.dsn, nil)
+	} else {
+		st, err = store.OpenFile(h.dbPath, nil)
+	}
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.t.Cleanup(func() { st.Close() })
-	h.store = &countingStore{Store: st, writes: map[string]int{}}
-	h.opts.Store = h.store
-	h.srv = h.newServer(h.opts)
-	h.mux.Store(mux(h.srv))
+	return st
 }
 
 func (h *harness) newServer(opts Options) *Server {
@@ -274,7 +316,8 @@ func mux(s *Server) *http.ServeMux {
 	return m
 }
 
-// restart closes the store and starts a new Server on the same file.
+// restart closes the store and starts new Servers on the same file or
+// database.
 func (h *harness) restart() {
 	h.t.Helper()
 	if err := h.store.Close(); err != nil {

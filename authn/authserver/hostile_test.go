@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -400,4 +401,49 @@ func TestTokenTypeJWTRefused(t *testing.T) {
 	if _, err := h.verifier(h.srv).Verify(t.Context(), raw); !errors.Is(err, authn.ErrInvalidToken) {
 		t.Errorf("verify a typ JWT token: %v, want invalid token", err)
 	}
+}
+
+// race runs f n times at once and returns the answers.
+func race(n int, f func() *tokenAnswer) []*tokenAnswer {
+	out := make([]*tokenAnswer, n)
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Go(func() { out[i] = f() })
+	}
+	wg.Wait()
+	return out
+}
+
+// wantAtMostOneWinner checks that at most one of answers has tokens, the
+// others invalid_grant, and that no refresh token issued refreshes: a
+// token presented twice revokes them all.
+func (h *harness) wantAtMostOneWinner(c testClient, answers []*tokenAnswer) {
+	h.t.Helper()
+	won := 0
+	for _, a := range answers {
+		if a.status == http.StatusOK {
+			won++
+			h.refresh(c, a.RefreshToken).wantError(h.t, http.StatusBadRequest, "invalid_grant")
+			continue
+		}
+		a.wantError(h.t, http.StatusBadRequest, "invalid_grant")
+	}
+	if won > 1 {
+		h.t.Errorf("%d of %d concurrent uses got tokens", won, len(answers))
+	}
+}
+
+func TestConcurrentCodeRedemption(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	ar := newAuthRequest(publicClient, "tools:read")
+	code := h.code(newBrowser(t), ar, "alice")
+	h.wantAtMostOneWinner(publicClient, race(8, func() *tokenAnswer { return h.redeem(ar, code) }))
+}
+
+func TestConcurrentRefresh(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	a := h.login(newBrowser(t), newAuthRequest(publicClient, "tools:read"), "alice", "tools:read")
+	h.wantAtMostOneWinner(publicClient, race(8, func() *tokenAnswer { return h.refresh(publicClient, a.RefreshToken) }))
 }

@@ -160,7 +160,7 @@ type Options struct {
 type Server struct {
 	opts     Options
 	issuer   *url.URL
-	secure   bool // https issuer: cookies are Secure and __Host-
+	secure   bool // https issuer: cookies are Secure
 	catalog  map[string]Scope
 	static   map[string]*StaticClient
 	keys     *signingKeys

@@ -1,0 +1,44 @@
+package authserver
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/mcpgate/mcpgate/internal/testtools/postgres"
+)
+
+// Two replicas on one PostgreSQL database, each request going to the
+// other one: every step of a flow is served by another replica than the
+// one before, as behind a load balancer without session affinity.
+func TestReplicasOnPostgres(t *testing.T) {
+	t.Parallel()
+	h := newReplicatedHarness(t, postgres.Start(t).NewDatabase(t), 2)
+	b := newBrowser(t)
+	status, reg := h.registerClient(`{"client_name":"Dyn","redirect_uris":["`+clientRedirect+`"]}`, "application/json")
+	if status != http.StatusCreated {
+		t.Fatalf("register: %d %v", status, reg)
+	}
+	dyn := testClient{id: reg["client_id"].(string), secret: reg["client_secret"].(string), method: "basic"}
+	for _, c := range []testClient{publicClient, dyn} {
+		ar := newAuthRequest(c, "tools:read")
+		code := h.code(b, ar, "alice")
+		a := h.redeem(ar, code)
+		a.wantTokens(t, "tools:read")
+		h.checkIdentity(a.AccessToken, c.id, "tools:read")
+		next := h.refresh(c, a.RefreshToken)
+		next.wantTokens(t, "tools:read")
+		// Reuse is seen across replicas.
+		h.refresh(c, a.RefreshToken).wantError(t, http.StatusBadRequest, "invalid_grant")
+		h.refresh(c, next.RefreshToken).wantError(t, http.StatusBadRequest, "invalid_grant")
+		h.redeem(ar, code).wantError(t, http.StatusBadRequest, "invalid_grant")
+	}
+	// The consent is shared, and so is its revocation.
+	a := h.login(b, newAuthRequest(publicClient, "tools:read"), "alice", "tools:read")
+	g := newBrowser(t)
+	page := h.openGrants(g, "alice")
+	if r := g.post(h.opts.Issuer+PathGrants, url.Values{"csrf": {hiddenField(t, page, csrfRE)}, "client_id": {publicClient.id}}); r.status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", r.status)
+	}
+	h.refresh(publicClient, a.RefreshToken).wantError(t, http.StatusBadRequest, "invalid_grant")
+}
