@@ -294,3 +294,26 @@ func TestConsentAccumulates(t *testing.T) {
 		}
 	}
 }
+
+// The consent page's headers must let a browser follow the redirect that
+// ends the Allow post, and send the post with its real Origin.
+func TestConsentPageHeaders(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	page := newBrowser(t).signIn(h.authorizeURL(newAuthRequest(publicClient, "tools:read")), "alice")
+	csp := page.header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("Content-Security-Policy %q lacks %s", csp, want)
+		}
+	}
+	if strings.Contains(csp, "form-action") {
+		t.Errorf("Content-Security-Policy %q restricts form-action: browsers would block the redirect to the client", csp)
+	}
+	if rp := page.header.Get("Referrer-Policy"); rp == "no-referrer" || rp == "" || strings.Contains(rp, "unsafe") {
+		t.Errorf("Referrer-Policy %q: want one that keeps the Origin of same-origin posts and sends no URL elsewhere", rp)
+	}
+	if page.header.Get("X-Frame-Options") != "DENY" || page.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("consent page headers %v", page.header)
+	}
+}
