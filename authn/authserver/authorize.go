@@ -107,17 +107,7 @@ func (s *Server) checkAuthorize(q url.Values, p *authzParams) *oauthError {
 	return nil
 }
 
-func isS256Challenge(s string) bool {
-	if len(s) != 43 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func isS256Challenge(s string) bool { return isBase64URL(s, 43, 43) }
 
 // startSignIn sends the browser to the IdP, with a pending record under
 // a fresh state and a cookie that binds the sign-in to this browser.

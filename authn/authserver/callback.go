@@ -20,7 +20,7 @@ func (s *Server) serveCallback(w http.ResponseWriter, r *http.Request) {
 	state := q.Get("state")
 	var pa pendingAuth
 	ok := false
-	if len(state) >= 12 && len(state) <= 64 {
+	if isBase64URL(state, 12, 64) {
 		var err error
 		ok, err = s.rec.take(ctx, nsPending, state, &pa, s.now().Add(pendingTTL))
 		if err != nil {
@@ -141,7 +141,7 @@ func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 	id := r.PostForm.Get("consent")
 	var cr consentRequest
 	ok := false
-	if len(id) >= 12 && len(id) <= 64 {
+	if isBase64URL(id, 12, 64) {
 		var err error
 		ok, err = s.rec.take(ctx, nsConsentReq, id, &cr, s.now().Add(pendingTTL))
 		if err != nil {

@@ -84,7 +84,7 @@ func (s *Server) lookupClient(ctx context.Context, id, remote string) (*client, 
 		}
 		return &client{kind: kindMetadataDocument, metadata: *md}, nil
 	}
-	if len(id) > 200 {
+	if !isDynamicClientID(id) {
 		return nil, errUnknownClient
 	}
 	var rc registeredClient
@@ -96,6 +96,15 @@ func (s *Server) lookupClient(ctx context.Context, id, remote string) (*client, 
 		return nil, errUnknownClient
 	}
 	return &client{kind: kindDynamic, metadata: rc.Metadata, secretHash: rc.SecretHash, issuedAt: rc.IssuedAt}, nil
+}
+
+// dynamicClientPrefix begins the client id of a dynamic registration,
+// followed by a randomToken(18).
+const dynamicClientPrefix = "mcpgate-"
+
+func isDynamicClientID(id string) bool {
+	rest, ok := strings.CutPrefix(id, dynamicClientPrefix)
+	return ok && isBase64URL(rest, 24, 24)
 }
 
 // errRegistrationRefused is a registration the policy refused.

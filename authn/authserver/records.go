@@ -168,6 +168,23 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// isBase64URL reports whether s is unpadded base64url of minLen to maxLen
+// characters: the shape of a randomToken. Keys that a browser or a client
+// sends back (a state, a consent id, a client id) are checked with it
+// before they reach the store, which may refuse other text (PostgreSQL
+// refuses NUL and invalid UTF-8): a store error anyone could cause.
+func isBase64URL(s string, minLen, maxLen int) bool {
+	if len(s) < minLen || len(s) > maxLen {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // hashKey is the store key of a secret: its SHA-256, base64url-encoded.
 func hashKey(secret string) string {
 	h := sha256.Sum256([]byte(secret))

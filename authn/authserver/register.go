@@ -69,7 +69,7 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	md.ClientID = "mcpgate-" + randomToken(18)
+	md.ClientID = dynamicClientPrefix + randomToken(18)
 	rc := registeredClient{Metadata: md, IssuedAt: now}
 	resp := registrationResponse{ClientMetadata: md, ClientIDIssuedAt: now.Unix()}
 	if md.TokenEndpointAuthMethod != "none" {

@@ -42,3 +42,22 @@ func TestReplicasOnPostgres(t *testing.T) {
 	}
 	h.refresh(publicClient, a.RefreshToken).wantError(t, http.StatusBadRequest, "invalid_grant")
 }
+
+// Keys a browser or a client chooses (state, consent id, client id) must
+// not reach PostgreSQL as text it refuses (NUL, invalid UTF-8): that would
+// be a store failure anyone can cause, a 503 where a 400 is due.
+func TestHostileKeysOnPostgres(t *testing.T) {
+	t.Parallel()
+	h := newReplicatedHarness(t, postgres.Start(t).NewDatabase(t), 1)
+	b := newBrowser(t)
+	for _, key := range []string{"\x00" + randomToken(12), "\xff\xfe" + randomToken(12), ""} {
+		b.get(h.opts.Issuer+PathCallback+"?"+url.Values{"state": {key}, "code": {"x"}}.Encode()).
+			wantErrorPage(t, http.StatusBadRequest, "Sign-in expired")
+		b.post(h.opts.Issuer+PathConsent, url.Values{"consent": {key}, "decision": {"allow"}}).
+			wantErrorPage(t, http.StatusBadRequest, "Consent expired")
+		ar := newAuthRequest(testClient{id: key}, "tools:read")
+		b.get(h.authorizeURL(ar)).wantErrorPage(t, http.StatusBadRequest, "Unknown application")
+		h.refresh(testClient{id: key, method: "none"}, "x").wantError(t, http.StatusUnauthorized, "invalid_client")
+		h.refresh(testClient{id: "mcpgate-" + key, method: "none"}, "x").wantError(t, http.StatusUnauthorized, "invalid_client")
+	}
+}
