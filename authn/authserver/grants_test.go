@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -69,5 +70,71 @@ func TestGrantsPage(t *testing.T) {
 	bob := h.openGrants(newBrowser(t), "bob")
 	if !strings.Contains(bob.body, "Public App") || strings.Contains(bob.body, "Confidential App") {
 		t.Errorf("bob's grants page:\n%s", bob.body)
+	}
+}
+
+// Authorizations of one client by one employee at once: revoking the
+// consent revokes the refresh tokens of every one of them.
+func TestRevokeAfterConcurrentAuthorizations(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.login(newBrowser(t), newAuthRequest(publicClient, "tools:read"), "alice", "tools:read")
+	const n = 8
+	browsers, requests, callbacks := make([]*browser, n), make([]*authRequest, n), make([]string, n)
+	for i := range n {
+		browsers[i], requests[i] = newBrowser(t), newAuthRequest(publicClient, "tools:read")
+		callbacks[i] = browsers[i].signInAtIdP(h.authorizeURL(requests[i]), "alice")
+	}
+	answers := make([]*response, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { answers[i] = browsers[i].get(callbacks[i]) })
+	}
+	wg.Wait()
+	var refresh []string
+	for i, r := range answers {
+		q := r.clientRedirectQuery(t, clientRedirect)
+		h.checkCodeRedirect(q, requests[i])
+		a := h.redeem(requests[i], q.Get("code"))
+		a.wantTokens(t, "tools:read")
+		refresh = append(refresh, a.RefreshToken)
+	}
+	g := newBrowser(t)
+	page := h.openGrants(g, "alice")
+	if r := g.post(h.opts.Issuer+PathGrants, url.Values{"csrf": {hiddenField(t, page, csrfRE)}, "client_id": {publicClient.id}}); r.status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", r.status)
+	}
+	for i, rt := range refresh {
+		if a := h.refresh(publicClient, rt); a.status != http.StatusBadRequest {
+			t.Errorf("refresh token %d of %d still works after the consent was revoked", i, n)
+		}
+	}
+}
+
+// First consents to several clients at once: the grants page lists them
+// all, so that the employee can revoke each.
+func TestGrantsPageAfterConcurrentConsents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	const n = 6
+	b := newBrowser(t)
+	pages := make([]*response, n)
+	for i := range pages {
+		status, reg := h.registerClient(`{"client_name":"Client `+string(rune('A'+i))+`","redirect_uris":["`+clientRedirect+`"],"token_endpoint_auth_method":"none"}`, "application/json")
+		if status != http.StatusCreated {
+			t.Fatalf("register: %d", status)
+		}
+		pages[i] = b.signIn(h.authorizeURL(newAuthRequest(testClient{id: reg["client_id"].(string)}, "tools:read")), "alice")
+	}
+	var wg sync.WaitGroup
+	for _, page := range pages {
+		wg.Go(func() { b.answerConsent(page, "allow") })
+	}
+	wg.Wait()
+	grants := h.openGrants(newBrowser(t), "alice")
+	for i := range n {
+		if name := "Client " + string(rune('A'+i)); !strings.Contains(grants.body, "<strong>"+name+"</strong>") {
+			t.Errorf("the grants page does not list %s", name)
+		}
 	}
 }

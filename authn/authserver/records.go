@@ -27,6 +27,7 @@ const (
 	nsRefreshUsed = "as.refresh-used" // hash(refresh token) → marker: a refresh token is used once
 	nsFamily      = "as.family"       // family id → familyRecord
 	nsSession     = "as.session"      // browser session of the grants page → Subject
+	nsUserLock    = "as.user-lock"    // hash(user) → marker: a change to the user's consents under way
 )
 
 // Lifetimes of the short-lived records.

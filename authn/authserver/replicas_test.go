@@ -8,12 +8,19 @@ import (
 	"github.com/mcpgate/mcpgate/internal/testtools/postgres"
 )
 
-// Two replicas on one PostgreSQL database, each request going to the
-// other one: every step of a flow is served by another replica than the
-// one before, as behind a load balancer without session affinity.
-func TestReplicasOnPostgres(t *testing.T) {
+// TestPostgres runs servers on one PostgreSQL server, a database each.
+func TestPostgres(t *testing.T) {
 	t.Parallel()
-	h := newReplicatedHarness(t, postgres.Start(t).NewDatabase(t), 2)
+	srv := postgres.Start(t)
+	t.Run("replicas", func(t *testing.T) { t.Parallel(); testReplicas(t, srv.NewDatabase(t)) })
+	t.Run("hostile keys", func(t *testing.T) { t.Parallel(); testHostileKeys(t, srv.NewDatabase(t)) })
+}
+
+// Two replicas on one database, each request going to the other one:
+// every step of a flow is served by another replica than the one before,
+// as behind a load balancer without session affinity.
+func testReplicas(t *testing.T, dsn string) {
+	h := newReplicatedHarness(t, dsn, 2)
 	b := newBrowser(t)
 	status, reg := h.registerClient(`{"client_name":"Dyn","redirect_uris":["`+clientRedirect+`"]}`, "application/json")
 	if status != http.StatusCreated {
@@ -46,9 +53,8 @@ func TestReplicasOnPostgres(t *testing.T) {
 // Keys a browser or a client chooses (state, consent id, client id) must
 // not reach PostgreSQL as text it refuses (NUL, invalid UTF-8): that would
 // be a store failure anyone can cause, a 503 where a 400 is due.
-func TestHostileKeysOnPostgres(t *testing.T) {
-	t.Parallel()
-	h := newReplicatedHarness(t, postgres.Start(t).NewDatabase(t), 1)
+func testHostileKeys(t *testing.T, dsn string) {
+	h := newReplicatedHarness(t, dsn, 1)
 	b := newBrowser(t)
 	for _, key := range []string{"\x00" + randomToken(12), "\xff\xfe" + randomToken(12), ""} {
 		b.get(h.opts.Issuer+PathCallback+"?"+url.Values{"state": {key}, "code": {"x"}}.Encode()).
