@@ -107,17 +107,7 @@ func (s *Server) checkAuthorize(q url.Values, p *authzParams) *oauthError {
 	return nil
 }
 
-func isS256Challenge(s string) bool {
-	if len(s) != 43 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func isS256Challenge(s string) bool { return isBase64URL(s, 43, 43) }
 
 // startSignIn sends the browser to the IdP, with a pending record under
 // a fresh state and a cookie that binds the sign-in to this browser.
@@ -185,6 +175,8 @@ func (s *Server) clientErrorPage(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &refused):
 		s.errorPage(w, http.StatusForbidden, "Application not allowed", "Your organisation does not allow this application: "+refused.Error()+".")
+	case errors.Is(err, errStore):
+		s.storeFailure(w, err)
 	case errors.Is(err, errUnknownClient):
 		s.errorPage(w, http.StatusBadRequest, "Unknown application", "The application is not registered with this gateway. Nothing was sent to it.")
 	default:
@@ -202,8 +194,8 @@ func (s *Server) storeFailure(w http.ResponseWriter, err error) {
 // browser do not overwrite each other.
 func bindingCookie(state string) string { return "mcpgate_signin_" + state[:12] }
 
-// setCookie sets an HttpOnly cookie, Secure (and __Host- prefixed where
-// the path allows) on an https issuer.
+// setCookie sets an HttpOnly cookie scoped to one endpoint's path, Secure
+// on an https issuer. (No __Host- prefix: it requires Path=/.)
 func (s *Server) setCookie(w http.ResponseWriter, name, value, path string, ttl time.Duration, same http.SameSite) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: s.issuer.Path + path, MaxAge: int(ttl / time.Second),
 		HttpOnly: true, Secure: s.secure, SameSite: same})

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,7 +21,7 @@ func (s *Server) serveCallback(w http.ResponseWriter, r *http.Request) {
 	state := q.Get("state")
 	var pa pendingAuth
 	ok := false
-	if len(state) >= 12 && len(state) <= 64 {
+	if isBase64URL(state, 12, 64) {
 		var err error
 		ok, err = s.rec.take(ctx, nsPending, state, &pa, s.now().Add(pendingTTL))
 		if err != nil {
@@ -100,8 +101,9 @@ func (s *Server) afterSignIn(ctx context.Context, w http.ResponseWriter, r *http
 }
 
 // grant asks the Granter and keeps what was both requested and in the
-// catalogue. ok is false when scopes were requested and none is granted.
-// The decision is logged by the Granter; refusals are logged here too.
+// catalogue. ok is false when the Granter fails, whatever was requested,
+// and when scopes were requested and none is granted. The decision is
+// logged by the Granter; refusals are logged here too.
 func (s *Server) grant(ctx context.Context, req *GrantRequest) (granted []string, ok bool) {
 	ctx, span := s.tracer.Start(ctx, "oauth.grant")
 	defer span.End()
@@ -111,7 +113,7 @@ func (s *Server) grant(ctx context.Context, req *GrantRequest) (granted []string
 	if err != nil {
 		span.SetStatus(codes.Error, "grant decision failed")
 		s.log.Error("authserver: grant decision failed; nothing granted", "client_id", req.ClientID, "sub", req.Subject.Sub, "err", err)
-		return nil, len(req.Requested) == 0
+		return nil, false
 	}
 	granted = s.within(scopes, req.Requested)
 	span.SetAttributes(attribute.StringSlice("oauth.scopes.granted", granted))
@@ -140,7 +142,7 @@ func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 	id := r.PostForm.Get("consent")
 	var cr consentRequest
 	ok := false
-	if len(id) >= 12 && len(id) <= 64 {
+	if isBase64URL(id, 12, 64) {
 		var err error
 		ok, err = s.rec.take(ctx, nsConsentReq, id, &cr, s.now().Add(pendingTTL))
 		if err != nil {
@@ -170,6 +172,11 @@ func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 // remember stores the employee's consent to the client, with the scopes
 // consented before, and lists the client on the employee's grants page.
 func (s *Server) remember(ctx context.Context, cr *consentRequest) error {
+	unlock, err := s.lockUser(ctx, cr.Subject.Sub)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	key := consentKey(cr.Subject.Sub, cr.Params.ClientID)
 	var c consent
 	if _, err := s.rec.get(ctx, nsConsent, key, &c); err != nil {
@@ -198,11 +205,14 @@ func (s *Server) remember(ctx context.Context, cr *consentRequest) error {
 func (s *Server) issueCode(ctx context.Context, w http.ResponseWriter, r *http.Request, p *authzParams, sub Subject, granted []string) {
 	code := randomToken(32)
 	rec := codeRecord{Params: *p, Subject: sub, Granted: granted, Family: randomToken(16)}
-	if err := s.rec.put(ctx, nsCode, hashKey(code), &rec, s.now().Add(codeTTL)); err != nil {
+	if err := s.addFamily(ctx, sub.Sub, p.ClientID, rec.Family); errors.Is(err, errConsentGone) {
+		s.redirectError(w, r, p, &oauthError{Code: "access_denied", Description: "the consent was revoked"})
+		return
+	} else if err != nil {
 		s.storeFailure(w, err)
 		return
 	}
-	if err := s.addFamily(ctx, sub.Sub, p.ClientID, rec.Family); err != nil {
+	if err := s.rec.put(ctx, nsCode, hashKey(code), &rec, s.now().Add(codeTTL)); err != nil {
 		s.storeFailure(w, err)
 		return
 	}
@@ -210,14 +220,27 @@ func (s *Server) issueCode(ctx context.Context, w http.ResponseWriter, r *http.R
 	s.redirectToClient(w, r, p, url.Values{"code": {code}})
 }
 
+// errConsentGone is a consent revoked while an authorization that relied
+// on it was under way.
+var errConsentGone = errors.New("the consent was revoked")
+
 // addFamily records a refresh-token family under the consent, so that
-// revoking the consent revokes it.
+// revoking the consent revokes it. A code is issued only under a consent:
+// if it was revoked meanwhile, errConsentGone.
 func (s *Server) addFamily(ctx context.Context, sub, clientID, family string) error {
+	unlock, err := s.lockUser(ctx, sub)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	key := consentKey(sub, clientID)
 	var c consent
 	ok, err := s.rec.get(ctx, nsConsent, key, &c)
-	if err != nil || !ok {
+	if err != nil {
 		return err
+	}
+	if !ok {
+		return errConsentGone
 	}
 	c.Families = append(c.Families, family)
 	if len(c.Families) > 100 { // the oldest have expired long ago

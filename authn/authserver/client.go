@@ -57,7 +57,11 @@ func (c *client) checkSecret(secret string) bool {
 	return len(c.secretHash) > 0 && subtle.ConstantTimeCompare(c.secretHash, hashBytes(secret)) == 1
 }
 
-var errUnknownClient = errors.New("unknown client")
+var (
+	errUnknownClient = errors.New("unknown client")
+	// errStore is a registration that could not be read: the store failed.
+	errStore = errors.New("the store is unavailable")
+)
 
 // lookupClient resolves a client id: a configured client, a dynamic
 // registration, or a Client ID Metadata Document (fetched, checked, and
@@ -80,18 +84,27 @@ func (s *Server) lookupClient(ctx context.Context, id, remote string) (*client, 
 		}
 		return &client{kind: kindMetadataDocument, metadata: *md}, nil
 	}
-	if len(id) > 200 {
+	if !isDynamicClientID(id) {
 		return nil, errUnknownClient
 	}
 	var rc registeredClient
 	ok, err := s.rec.get(ctx, nsClient, id, &rc)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errStore, err)
 	}
 	if !ok {
 		return nil, errUnknownClient
 	}
 	return &client{kind: kindDynamic, metadata: rc.Metadata, secretHash: rc.SecretHash, issuedAt: rc.IssuedAt}, nil
+}
+
+// dynamicClientPrefix begins the client id of a dynamic registration,
+// followed by a randomToken(18).
+const dynamicClientPrefix = "mcpgate-"
+
+func isDynamicClientID(id string) bool {
+	rest, ok := strings.CutPrefix(id, dynamicClientPrefix)
+	return ok && isBase64URL(rest, 24, 24)
 }
 
 // errRegistrationRefused is a registration the policy refused.
@@ -145,6 +158,10 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*client, 
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
 	c, err := s.lookupClient(ctx, id, remoteAddr(r))
+	if errors.Is(err, errStore) {
+		s.log.Error("authserver: store failed", "err", err)
+		return nil, errTemporarilyUnavailable()
+	}
 	if err != nil {
 		return nil, errInvalidClient("unknown client")
 	}

@@ -67,17 +67,13 @@ func (f *federation) provider(ctx context.Context) (*discovered, error) {
 		f.log.Error("authserver: IdP discovery failed; sign-in is refused until it succeeds", "idp", f.cfg.Issuer, "err", err)
 		return nil, f.lastErr
 	}
+	// The provider's verifier accepts the algorithms the IdP's discovery
+	// document lists; oidc.NewVerifier alone would accept RS256 only.
 	keysCtx := oidc.ClientContext(context.Background(), f.client)
-	var meta struct {
-		JWKSURI string `json:"jwks_uri"`
-	}
-	if err := p.Claims(&meta); err != nil {
-		return nil, err
-	}
 	f.ready = &discovered{
 		oauth: oauth2.Config{ClientID: f.cfg.ClientID, ClientSecret: f.cfg.ClientSecret, Endpoint: p.Endpoint(),
 			RedirectURL: f.redirect, Scopes: f.cfg.Scopes},
-		verifier: oidc.NewVerifier(f.cfg.Issuer, oidc.NewRemoteKeySet(keysCtx, meta.JWKSURI), &oidc.Config{ClientID: f.cfg.ClientID}),
+		verifier: p.VerifierContext(keysCtx, &oidc.Config{ClientID: f.cfg.ClientID}),
 	}
 	return f.ready, nil
 }

@@ -98,6 +98,12 @@ func (s *Server) serveGrantsRevoke(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusForbidden, "Not signed in", "Your session expired. Open the grants page again.")
 		return
 	}
+	unlock, err := s.lockUser(ctx, bs.Subject.Sub)
+	if err != nil {
+		s.storeFailure(w, err)
+		return
+	}
+	defer unlock()
 	clientID := r.PostForm.Get("client_id")
 	key := consentKey(bs.Subject.Sub, clientID)
 	var c consent

@@ -26,6 +26,10 @@ func errInvalidClient(desc string) *oauthError {
 	return &oauthError{Code: "invalid_client", Description: desc, status: http.StatusUnauthorized}
 }
 
+func errTemporarilyUnavailable() *oauthError {
+	return &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+}
+
 // writeOAuthError writes e as a JSON error response, never cached.
 func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 	status := e.status

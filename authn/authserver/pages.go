@@ -85,7 +85,13 @@ func (s *Server) errorPage(w http.ResponseWriter, status int, title, message str
 }
 
 // render writes an HTML page that no other site may frame and that runs
-// no script.
+// no script. The policy has no form-action: Chromium and Safari apply it
+// to the redirects that follow a form post, and the consent form's post
+// ends in a redirect to the client (whose https redirect URI may itself
+// redirect to an app's scheme). The referrer policy is same-origin, not
+// no-referrer, which makes browsers send "Origin: null" with the form
+// posts, refused by the cross-origin protection where Sec-Fetch-Site is
+// not sent.
 func (s *Server) render(w http.ResponseWriter, status int, t *template.Template, data any) {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
@@ -97,9 +103,9 @@ func (s *Server) render(w http.ResponseWriter, status int, t *template.Template,
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

@@ -27,6 +27,7 @@ const (
 	nsRefreshUsed = "as.refresh-used" // hash(refresh token) → marker: a refresh token is used once
 	nsFamily      = "as.family"       // family id → familyRecord
 	nsSession     = "as.session"      // browser session of the grants page → Subject
+	nsUserLock    = "as.user-lock"    // hash(user) → marker: a change to the user's consents under way
 )
 
 // Lifetimes of the short-lived records.
@@ -166,6 +167,23 @@ func randomToken(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// isBase64URL reports whether s is unpadded base64url of minLen to maxLen
+// characters: the shape of a randomToken. Keys that a browser or a client
+// sends back (a state, a consent id, a client id) are checked with it
+// before they reach the store, which may refuse other text (PostgreSQL
+// refuses NUL and invalid UTF-8): a store error anyone could cause.
+func isBase64URL(s string, minLen, maxLen int) bool {
+	if len(s) < minLen || len(s) > maxLen {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // hashKey is the store key of a secret: its SHA-256, base64url-encoded.

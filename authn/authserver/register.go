@@ -69,7 +69,7 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	md.ClientID = "mcpgate-" + randomToken(18)
+	md.ClientID = dynamicClientPrefix + randomToken(18)
 	rc := registeredClient{Metadata: md, IssuedAt: now}
 	resp := registrationResponse{ClientMetadata: md, ClientIDIssuedAt: now.Unix()}
 	if md.TokenEndpointAuthMethod != "none" {
@@ -82,7 +82,7 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) {
 	created, err := s.opts.Store.Create(ctx, nsClient, md.ClientID, mustJSON(&rc), now.Add(registrationTTL))
 	if err != nil || !created {
 		s.log.Error("authserver: store a registration", "err", err)
-		writeOAuthError(w, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable})
+		writeOAuthError(w, errTemporarilyUnavailable())
 		return
 	}
 	s.log.Info("authserver: client registered", "client_id", md.ClientID, "client_name", md.ClientName, "redirect_uris", md.RedirectURIs)

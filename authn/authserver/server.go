@@ -160,7 +160,7 @@ type Options struct {
 type Server struct {
 	opts     Options
 	issuer   *url.URL
-	secure   bool // https issuer: cookies are Secure and __Host-
+	secure   bool // https issuer: cookies are Secure
 	catalog  map[string]Scope
 	static   map[string]*StaticClient
 	keys     *signingKeys
@@ -272,21 +272,23 @@ func (s *Server) IssuerConfig() authn.IssuerConfig {
 }
 
 // Routes returns the server's handlers by ServeMux pattern, for the
-// gateway's listener.
+// gateway's listener (the root of the issuer's host): the endpoints are
+// under the issuer's path, as the metadata advertises them.
 func (s *Server) Routes() map[string]http.Handler {
 	meta := http.HandlerFunc(s.serveMetadata)
+	p := s.issuer.Path
 	routes := map[string]http.Handler{
-		"GET " + PathAuthorize: http.HandlerFunc(s.serveAuthorize),
-		"GET " + PathCallback:  http.HandlerFunc(s.serveCallback),
-		"POST " + PathConsent:  s.origin.Handler(http.HandlerFunc(s.serveConsent)),
-		PathToken:              http.HandlerFunc(s.serveToken),
-		PathRevoke:             http.HandlerFunc(s.serveRevoke),
-		"GET " + PathJWKS:      http.HandlerFunc(s.serveJWKS),
-		"GET " + PathGrants:    http.HandlerFunc(s.serveGrants),
-		"POST " + PathGrants:   s.origin.Handler(http.HandlerFunc(s.serveGrantsRevoke)),
+		"GET " + p + PathAuthorize: http.HandlerFunc(s.serveAuthorize),
+		"GET " + p + PathCallback:  http.HandlerFunc(s.serveCallback),
+		"POST " + p + PathConsent:  s.origin.Handler(http.HandlerFunc(s.serveConsent)),
+		p + PathToken:              http.HandlerFunc(s.serveToken),
+		p + PathRevoke:             http.HandlerFunc(s.serveRevoke),
+		"GET " + p + PathJWKS:      http.HandlerFunc(s.serveJWKS),
+		"GET " + p + PathGrants:    http.HandlerFunc(s.serveGrants),
+		"POST " + p + PathGrants:   s.origin.Handler(http.HandlerFunc(s.serveGrantsRevoke)),
 	}
 	if s.opts.DynamicRegistration {
-		routes[PathRegister] = http.HandlerFunc(s.serveRegister)
+		routes[p+PathRegister] = http.HandlerFunc(s.serveRegister)
 	}
 	for _, p := range s.metadataPaths() {
 		routes["GET "+p] = meta

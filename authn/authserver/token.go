@@ -92,14 +92,14 @@ func (s *Server) redeemCode(ctx context.Context, c *client, form url.Values) (*t
 	var rec codeRecord
 	ok, err := s.rec.get(ctx, nsCode, key, &rec)
 	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	if !ok {
 		return nil, errInvalidGrant("the code is unknown or expired")
 	}
 	first, err := s.opts.Store.Create(ctx, nsCodeUsed, key, []byte{1}, s.now().Add(codeTTL))
 	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	if !first {
 		s.log.Warn("authserver: authorization code used twice: its tokens are revoked", "client_id", rec.Params.ClientID, "sub", rec.Subject.Sub)
@@ -116,20 +116,21 @@ func (s *Server) redeemCode(ctx context.Context, c *client, form url.Values) (*t
 	case form.Get("resource") != "" && form.Get("resource") != rec.Params.Resource:
 		return nil, &oauthError{Code: "invalid_target", Description: "resource must be " + rec.Params.Resource}
 	}
-	s.opts.Store.Delete(ctx, nsCode, key)
+	// The code's record stays until it expires: a second presentation
+	// finds the family in it, to revoke the tokens issued now.
 	s.touchRegistration(ctx, c)
 	now := s.now()
 	fam := familyRecord{ClientID: c.id(), Sub: rec.Subject.Sub, Expires: now.Add(s.opts.RefreshMaxLifetime)}
 	famJSON, _ := json.Marshal(&fam)
 	created, err := s.opts.Store.Create(ctx, nsFamily, rec.Family, famJSON, fam.Expires)
 	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	if !created { // revoked ahead by a second use of the code, racing this one
 		return nil, errInvalidGrant("the code was already used")
 	}
 	return s.issueTokens(ctx, &refreshRecord{Family: rec.Family, ClientID: c.id(), Subject: rec.Subject,
-		Scopes: rec.Granted, Resource: rec.Params.Resource}, fam.Expires)
+		Scopes: rec.Granted, Resource: rec.Params.Resource}, rec.Granted, fam.Expires)
 }
 
 // pkceMatches checks an RFC 7636 S256 verifier against the challenge.
@@ -146,9 +147,10 @@ func pkceMatches(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge)) == 1
 }
 
-// issueTokens mints an access token and a new refresh token of rr's family.
-func (s *Server) issueTokens(ctx context.Context, rr *refreshRecord, familyExpires time.Time) (*tokenResponse, *oauthError) {
-	at, err := s.mint(rr.Subject, rr.ClientID, rr.Scopes)
+// issueTokens mints an access token with scopes and a new refresh token
+// of rr's family.
+func (s *Server) issueTokens(ctx context.Context, rr *refreshRecord, scopes []string, familyExpires time.Time) (*tokenResponse, *oauthError) {
+	at, err := s.mint(rr.Subject, rr.ClientID, scopes)
 	if err != nil {
 		s.log.Error("authserver: sign access token", "err", err)
 		return nil, &oauthError{Code: "server_error", status: http.StatusInternalServerError}
@@ -159,10 +161,10 @@ func (s *Server) issueTokens(ctx context.Context, rr *refreshRecord, familyExpir
 		expires = familyExpires
 	}
 	if err := s.rec.put(ctx, nsRefresh, hashKey(refresh), rr, expires); err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	return &tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(s.opts.AccessTokenTTL / time.Second),
-		RefreshToken: refresh, Scope: joinScopes(rr.Scopes)}, nil
+		RefreshToken: refresh, Scope: joinScopes(scopes)}, nil
 }
 
 // refresh rotates a refresh token. The old one is spent: presenting it
@@ -177,7 +179,7 @@ func (s *Server) refresh(ctx context.Context, r *http.Request, c *client, form u
 	var rr refreshRecord
 	ok, err := s.rec.get(ctx, nsRefresh, key, &rr)
 	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	if !ok {
 		return nil, errInvalidGrant("the refresh token is unknown, expired or revoked")
@@ -188,20 +190,13 @@ func (s *Server) refresh(ctx context.Context, r *http.Request, c *client, form u
 	var fam familyRecord
 	famOK, err := s.rec.get(ctx, nsFamily, rr.Family, &fam)
 	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
+		return nil, errTemporarilyUnavailable()
 	}
 	if !famOK || fam.Revoked {
 		return nil, errInvalidGrant("the refresh token was revoked")
 	}
-	first, err := s.opts.Store.Create(ctx, nsRefreshUsed, key, []byte{1}, fam.Expires)
-	if err != nil {
-		return nil, &oauthError{Code: "temporarily_unavailable", Description: "the store is unavailable", status: http.StatusServiceUnavailable}
-	}
-	if !first {
-		s.log.Warn("authserver: refresh token used twice: its family is revoked", "client_id", rr.ClientID, "sub", rr.Subject.Sub)
-		s.revokeFamily(ctx, rr.Family)
-		return nil, errInvalidGrant("the refresh token was already used; every token of this sign-in is revoked")
-	}
+	// A malformed request is refused before the token is spent, so that
+	// the client's retry is not taken for a replay.
 	requested := rr.Scopes
 	if sc := form.Get("scope"); sc != "" {
 		var ok bool
@@ -212,14 +207,25 @@ func (s *Server) refresh(ctx context.Context, r *http.Request, c *client, form u
 	if form.Get("resource") != "" && form.Get("resource") != rr.Resource {
 		return nil, &oauthError{Code: "invalid_target", Description: "resource must be " + rr.Resource}
 	}
+	first, err := s.opts.Store.Create(ctx, nsRefreshUsed, key, []byte{1}, fam.Expires)
+	if err != nil {
+		return nil, errTemporarilyUnavailable()
+	}
+	if !first {
+		s.log.Warn("authserver: refresh token used twice: its family is revoked", "client_id", rr.ClientID, "sub", rr.Subject.Sub)
+		s.revokeFamily(ctx, rr.Family)
+		return nil, errInvalidGrant("the refresh token was already used; every token of this sign-in is revoked")
+	}
 	granted, ok := s.grant(ctx, &GrantRequest{Subject: rr.Subject, ClientID: rr.ClientID, Requested: requested,
 		Current: rr.Scopes, Reason: ReasonRefresh, Endpoint: "oauth/token", RemoteAddr: remoteAddr(r)})
 	if !ok {
 		return nil, errInvalidGrant("your organisation's policy no longer grants these scopes")
 	}
-	next := rr
-	next.Scopes = granted
-	return s.issueTokens(ctx, &next, fam.Expires)
+	// The new refresh token keeps the scopes of the one it replaces (RFC
+	// 6749 §6): a narrower request, or a policy that grants less today,
+	// narrows this access token only; the next refresh is decided again
+	// within the original grant.
+	return s.issueTokens(ctx, &rr, granted, fam.Expires)
 }
 
 // revokeFamily marks a refresh-token family revoked; its tokens are
