@@ -79,9 +79,9 @@ func (s *Server) afterSignIn(ctx context.Context, w http.ResponseWriter, r *http
 	if hasPrior && !subset(p.Scopes, prior.Scopes) {
 		reason = ReasonStepUp
 	}
-	granted, ok := s.grant(ctx, &GrantRequest{Subject: sub, ClientID: p.ClientID, ClientName: p.ClientName,
+	granted, err := s.grant(ctx, &GrantRequest{Subject: sub, ClientID: p.ClientID, ClientName: p.ClientName,
 		Requested: p.Scopes, Current: prior.Scopes, Reason: reason, Endpoint: "oauth/authorize", RemoteAddr: remoteAddr(r)})
-	if !ok {
+	if err != nil {
 		s.redirectError(w, r, p, &oauthError{Code: "access_denied", Description: "your organisation's policy grants none of the requested scopes"})
 		return
 	}
@@ -100,11 +100,18 @@ func (s *Server) afterSignIn(ctx context.Context, w http.ResponseWriter, r *http
 	s.renderConsent(w, id, &cr, prior.Scopes)
 }
 
+// errNothingGranted is a grant of none of the requested scopes.
+var errNothingGranted = errors.New("the policy grants none of the requested scopes")
+
+// errGrantFailed is a Granter that could not decide: nothing is granted.
+var errGrantFailed = errors.New("the policy could not decide the grant")
+
 // grant asks the Granter and keeps what was both requested and in the
-// catalogue. ok is false when the Granter fails, whatever was requested,
-// and when scopes were requested and none is granted. The decision is
-// logged by the Granter; refusals are logged here too.
-func (s *Server) grant(ctx context.Context, req *GrantRequest) (granted []string, ok bool) {
+// catalogue. It fails with errGrantFailed when the Granter fails, whatever
+// was requested, and with errNothingGranted when scopes were requested and
+// none is granted. The decision is logged by the Granter; refusals are
+// logged here too.
+func (s *Server) grant(ctx context.Context, req *GrantRequest) (granted []string, err error) {
 	ctx, span := s.tracer.Start(ctx, "oauth.grant")
 	defer span.End()
 	span.SetAttributes(attribute.String("oauth.client_id", req.ClientID), attribute.String("oauth.grant.reason", req.Reason),
@@ -113,7 +120,7 @@ func (s *Server) grant(ctx context.Context, req *GrantRequest) (granted []string
 	if err != nil {
 		span.SetStatus(codes.Error, "grant decision failed")
 		s.log.Error("authserver: grant decision failed; nothing granted", "client_id", req.ClientID, "sub", req.Subject.Sub, "err", err)
-		return nil, false
+		return nil, errGrantFailed
 	}
 	granted = s.within(scopes, req.Requested)
 	span.SetAttributes(attribute.StringSlice("oauth.scopes.granted", granted))
@@ -121,7 +128,10 @@ func (s *Server) grant(ctx context.Context, req *GrantRequest) (granted []string
 		s.log.Info("authserver: scopes refused by policy", "client_id", req.ClientID, "sub", req.Subject.Sub,
 			"reason", req.Reason, "refused", strings.Join(refused, " "), "policy_reasons", reasons)
 	}
-	return granted, len(granted) > 0 || len(req.Requested) == 0
+	if len(granted) == 0 && len(req.Requested) > 0 {
+		return granted, errNothingGranted
+	}
+	return granted, nil
 }
 
 // consentCookie binds a consent page to the browser it was shown in.

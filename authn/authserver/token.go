@@ -216,9 +216,9 @@ func (s *Server) refresh(ctx context.Context, r *http.Request, c *client, form u
 		s.revokeFamily(ctx, rr.Family)
 		return nil, errInvalidGrant("the refresh token was already used; every token of this sign-in is revoked")
 	}
-	granted, ok := s.grant(ctx, &GrantRequest{Subject: rr.Subject, ClientID: rr.ClientID, Requested: requested,
+	granted, err := s.grant(ctx, &GrantRequest{Subject: rr.Subject, ClientID: rr.ClientID, Requested: requested,
 		Current: rr.Scopes, Reason: ReasonRefresh, Endpoint: "oauth/token", RemoteAddr: remoteAddr(r)})
-	if !ok {
+	if err != nil {
 		return nil, errInvalidGrant("your organisation's policy no longer grants these scopes")
 	}
 	// The new refresh token keeps the scopes of the one it replaces (RFC
