@@ -56,17 +56,7 @@ func render(t *testing.T, values string) (*rendered, error) {
 // cluster, as helm template and helm lint render).
 func renderWith(t *testing.T, values string, cluster engine.ClientProvider) (*rendered, error) {
 	t.Helper()
-	c, err := loadChart()
-	if err != nil {
-		t.Fatalf("load chart: %v", err)
-	}
-	vals, err := chartutil.ReadValues([]byte(values))
-	if err != nil {
-		t.Fatalf("values YAML: %v", err)
-	}
-	top, err := chartutil.ToRenderValues(c, vals, chartutil.ReleaseOptions{
-		Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true,
-	}, nil)
+	c, top, err := renderValues(t, values, false)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +99,26 @@ func renderWith(t *testing.T, values string, cluster engine.ClientProvider) (*re
 		}
 	}
 	return r, nil
+}
+
+// renderValues returns the chart and what its templates see for values, as
+// `helm install gw -n mcp -f values` computes them; an error is the
+// schema's refusal. skipSchema skips values.schema.json, as
+// --skip-schema-validation does.
+func renderValues(t *testing.T, values string, skipSchema bool) (*chart.Chart, chartutil.Values, error) {
+	t.Helper()
+	c, err := loadChart()
+	if err != nil {
+		t.Fatalf("load chart: %v", err)
+	}
+	vals, err := chartutil.ReadValues([]byte(values))
+	if err != nil {
+		t.Fatalf("values YAML: %v", err)
+	}
+	top, err := chartutil.ToRenderValuesWithSchemaValidation(c, vals, chartutil.ReleaseOptions{
+		Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true,
+	}, nil, skipSchema)
+	return c, top, err
 }
 
 // mustRender renders values and fails the test on any error.

@@ -247,3 +247,66 @@ mcpgate.terminationGracePeriodSeconds: the pod's grace period.
 {{- $set }}
 {{- end }}
 {{- end }}
+
+{{/*
+mcpgate.authServerPaths: with config.authorization_server.enabled, the
+paths of the authorization server that must reach the gateway besides /mcp
+and the protected-resource metadata: /oauth/* (authorize, callback, consent,
+token, revoke, register, jwks, grants) and its two metadata documents. As a
+JSON list of ingress paths.
+*/}}
+{{- define "mcpgate.authServerPaths" -}}
+{{- if dig "authorization_server" "enabled" false .Values.config }}
+{{- list (dict "path" "/oauth" "pathType" "Prefix") (dict "path" "/.well-known/oauth-authorization-server" "pathType" "ImplementationSpecific") (dict "path" "/.well-known/openid-configuration" "pathType" "ImplementationSpecific") | toJson }}
+{{- else }}
+{{- list | toJson }}
+{{- end }}
+{{- end }}
+
+{{/*
+mcpgate.ingressPaths: ingress.paths and, in authorization-server mode, the
+authorization server's paths it lacks. As a JSON list.
+*/}}
+{{- define "mcpgate.ingressPaths" -}}
+{{- $paths := .Values.ingress.paths }}
+{{- $have := list }}
+{{- range $paths }}{{ $have = append $have .path }}{{ end }}
+{{- range include "mcpgate.authServerPaths" . | fromJsonArray }}
+{{- if not (has .path $have) }}{{ $paths = append $paths . }}{{ end }}
+{{- end }}
+{{- toJson $paths }}
+{{- end }}
+
+{{/*
+mcpgate.httpRoutePaths: httpRoute.paths and, in authorization-server mode,
+the authorization server's paths it lacks. As a JSON list.
+*/}}
+{{- define "mcpgate.httpRoutePaths" -}}
+{{- $paths := .Values.httpRoute.paths }}
+{{- range include "mcpgate.authServerPaths" . | fromJsonArray }}
+{{- if not (has .path $paths) }}{{ $paths = append $paths .path }}{{ end }}
+{{- end }}
+{{- toJson $paths }}
+{{- end }}
+
+{{/*
+mcpgate.authServerSecrets: the secrets of authorization_server as a JSON
+list of [key path, value] pairs, the value as written in the values (an
+object with value_from_file or value_from_env, unless it is wrong).
+*/}}
+{{- define "mcpgate.authServerSecrets" -}}
+{{- $as := get .Values.config "authorization_server" | default dict }}
+{{- $out := list }}
+{{- with get (get $as "idp" | default dict) "client_secret" }}
+{{- $out = append $out (list "config.authorization_server.idp.client_secret" .) }}
+{{- end }}
+{{- range $i, $k := get $as "signing_keys" | default list }}
+{{- $out = append $out (list (printf "config.authorization_server.signing_keys[%d]" $i) $k) }}
+{{- end }}
+{{- range $i, $c := get $as "clients" | default list }}
+{{- with get $c "client_secret" }}
+{{- $out = append $out (list (printf "config.authorization_server.clients[%d].client_secret" $i) .) }}
+{{- end }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}

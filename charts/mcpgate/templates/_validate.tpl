@@ -17,6 +17,7 @@ Deployment, so every render runs it.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- include "mcpgate.validateAuthorizationServer" . }}
 {{- $policy := get $cfg "policy" | default dict }}
 {{- range $key := list "dir" "opa_config_file" }}
 {{- if hasKey $policy $key }}
@@ -85,4 +86,37 @@ Deployment, so every render runs it.
 {{- end }}
 {{- end }}
 {{- $_ := include "mcpgate.terminationGracePeriodSeconds" . }}
+{{- end }}
+
+{{/*
+mcpgate.validateAuthorizationServer: the secrets of authorization-server
+mode come from files or the environment only (a literal would land in the
+ConfigMap; values.schema.json refuses them too, unless schema validation is
+skipped), and its state is shared by every replica: a sign-in starts on one
+replica and ends on another, so several replicas need PostgreSQL.
+*/}}
+{{- define "mcpgate.validateAuthorizationServer" -}}
+{{- $cfg := .Values.config }}
+{{- $as := get $cfg "authorization_server" | default dict }}
+{{- range include "mcpgate.authServerSecrets" . | fromJsonArray }}
+{{- $literal := not (kindIs "map" (index . 1)) }}
+{{- if not $literal }}
+{{- range $key, $_ := index . 1 }}{{ if not (has $key (list "value_from_env" "value_from_file")) }}{{ $literal = true }}{{ end }}{{ end }}
+{{- end }}
+{{- if $literal }}
+{{- fail (printf "%s has a literal value, which would put a credential into the ConfigMap: mount a Secret with secretMounts and use value_from_file (or value_from_env)" (index . 0)) }}
+{{- end }}
+{{- end }}
+{{- if get $as "enabled" }}
+{{- $kind := dig "store" "kind" "file" $cfg | default "file" }}
+{{- $replicas := printf "replicaCount: %d" (int .Values.replicaCount) }}
+{{- $several := gt (int .Values.replicaCount) 1 }}
+{{- if .Values.autoscaling.enabled }}
+{{- $replicas = printf "autoscaling.enabled with maxReplicas: %d" (int .Values.autoscaling.maxReplicas) }}
+{{- $several = gt (int .Values.autoscaling.maxReplicas) 1 }}
+{{- end }}
+{{- if and $several (ne $kind "postgres") }}
+{{- fail (printf "config.authorization_server.enabled is true and several replicas may run (%s), but config.store.kind is %q: each pod would keep its own client registrations, consents, codes and refresh tokens, so a sign-in started on one replica could not end on another. Set config.store.kind: postgres with dsn_from_file (a Secret mounted with secretMounts), or run one replica (replicaCount: 1, autoscaling.enabled: false)" $replicas $kind) }}
+{{- end }}
+{{- end }}
 {{- end }}
