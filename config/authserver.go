@@ -333,3 +333,26 @@ func ParseSigningKey(data []byte) (crypto.Signer, error) {
 		return nil, fmt.Errorf("key type %T is not supported: use RSA, ECDSA P-256 or Ed25519", key)
 	}
 }
+
+// validateAdvertisedScopes checks, in authorization-server mode, that the
+// scopes the gateway advertises (auth.scopes_supported) and challenges
+// (auth.challenge_scopes) are catalogue entries: clients ask for them, and
+// a scope outside the catalogue is never granted, so a client asking only
+// for it would be refused at every sign-in.
+func (c *Config) validateAdvertisedScopes(ps *problems) {
+	if !c.AuthorizationServer.Enabled {
+		return
+	}
+	known := make(map[string]bool, len(c.Scopes))
+	for _, s := range c.Scopes {
+		known[s.Name] = true
+	}
+	for key, list := range map[string][]string{"auth.scopes_supported": c.Auth.ScopesSupported, "auth.challenge_scopes": c.Auth.ChallengeScopes} {
+		for i, s := range list {
+			if !known[s] {
+				ps.add(key+"["+strconv.Itoa(i)+"]", "%q is not in the scope catalogue (scopes): in authorization-server mode only catalogue scopes are granted; "+
+					"add it to scopes or remove it (if omitted, the catalogue is advertised)", s)
+			}
+		}
+	}
+}

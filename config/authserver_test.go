@@ -149,3 +149,14 @@ func writeRaw(t *testing.T, dir, name, content string) string {
 	}
 	return path
 }
+
+func TestAuthorizationServerAdvertisedScopes(t *testing.T) {
+	t.Parallel()
+	src := asMinimal + "scopes: [{name: notes:read, server: notes, level: read}]\nauth: {scopes_supported: [notes:read, mcp], challenge_scopes: [mcp]}\n" + minimal
+	ps := problemsOf(t, src)
+	wantProblem(t, ps, "auth.scopes_supported[1]", `"mcp" is not in the scope catalogue`)
+	wantProblem(t, ps, "auth.challenge_scopes[0]", `"mcp" is not in the scope catalogue`)
+	if len(ps) != 2 {
+		t.Errorf("problems: %v, want the two scopes outside the catalogue only", ps)
+	}
+}

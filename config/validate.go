@@ -98,6 +98,7 @@ func (c *Config) problems() []Problem {
 	c.validateScopes(&ps)
 	c.Auth.validate(&ps)
 	c.AuthorizationServer.validate(&ps)
+	c.validateAdvertisedScopes(&ps)
 	c.Limits.validate(&ps)
 	c.Policy.validate(&ps)
 	c.Telemetry.validate(&ps)

@@ -139,7 +139,7 @@ func (f *federation) exchange(ctx context.Context, code, verifier, nonce string)
 		groups = []string{}
 	}
 	return Subject{Sub: id.Subject, Email: id.Email, Name: id.Name, Groups: groups, IdP: f.cfg.Issuer,
-		AuthTime: authTime(claims, idt.IssuedAt)}, nil
+		AuthTime: authTime(claims, idt.IssuedAt), Claims: claims}, nil
 }
 
 func authTime(claims map[string]any, fallback time.Time) time.Time {

@@ -447,3 +447,35 @@ func TestConcurrentRefresh(t *testing.T) {
 	a := h.login(newBrowser(t), newAuthRequest(publicClient, "tools:read"), "alice", "tools:read")
 	h.wantAtMostOneWinner(publicClient, race(8, func() *tokenAnswer { return h.refresh(publicClient, a.RefreshToken) }))
 }
+
+// TestCrossOriginAPI: browser-based clients may call the token,
+// revocation and registration endpoints (no cookie is involved), and a
+// preflight is answered; the consent form is not among them.
+func TestCrossOriginAPI(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	for _, path := range []string{PathToken, PathRevoke, PathRegister} {
+		req, _ := http.NewRequest(http.MethodOptions, h.gw.URL+path, nil)
+		req.Header.Set("Origin", "https://inspector.example")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+			!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+			t.Errorf("preflight of %s: %d %v", path, resp.StatusCode, resp.Header)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodOptions, h.gw.URL+PathConsent, nil)
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("the consent endpoint answers cross-origin: %v", resp.Header)
+	}
+}

@@ -47,6 +47,9 @@ type Subject struct {
 	Groups   []string  `json:"groups"`
 	IdP      string    `json:"idp"`
 	AuthTime time.Time `json:"auth_time"`
+	// Claims are the ID token's claims at sign-in, for the grant policy
+	// (hd, tid, amr, …); they do not go into the access tokens.
+	Claims map[string]any `json:"claims,omitempty"`
 }
 
 // registeredClient is a dynamically registered client.

@@ -281,14 +281,14 @@ func (s *Server) Routes() map[string]http.Handler {
 		"GET " + p + PathAuthorize: http.HandlerFunc(s.serveAuthorize),
 		"GET " + p + PathCallback:  http.HandlerFunc(s.serveCallback),
 		"POST " + p + PathConsent:  s.origin.Handler(http.HandlerFunc(s.serveConsent)),
-		p + PathToken:              http.HandlerFunc(s.serveToken),
-		p + PathRevoke:             http.HandlerFunc(s.serveRevoke),
+		p + PathToken:              crossOriginAPI(http.HandlerFunc(s.serveToken)),
+		p + PathRevoke:             crossOriginAPI(http.HandlerFunc(s.serveRevoke)),
 		"GET " + p + PathJWKS:      http.HandlerFunc(s.serveJWKS),
 		"GET " + p + PathGrants:    http.HandlerFunc(s.serveGrants),
 		"POST " + p + PathGrants:   s.origin.Handler(http.HandlerFunc(s.serveGrantsRevoke)),
 	}
 	if s.opts.DynamicRegistration {
-		routes[p+PathRegister] = http.HandlerFunc(s.serveRegister)
+		routes[p+PathRegister] = crossOriginAPI(http.HandlerFunc(s.serveRegister))
 	}
 	for _, p := range s.metadataPaths() {
 		routes["GET "+p] = meta
@@ -352,4 +352,24 @@ func remoteAddr(r *http.Request) string {
 		return host
 	}
 	return r.RemoteAddr
+}
+
+// crossOriginAPI lets browser-based clients (a web MCP client, the
+// Inspector's UI) call the token, revocation and registration endpoints:
+// they use no cookie and no ambient credential — a client authenticates
+// with what it sends — so any origin may call them, and a preflight is
+// answered here.
+func crossOriginAPI(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		if r.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "POST")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

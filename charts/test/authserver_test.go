@@ -22,6 +22,8 @@ config:
   servers:
     - name: notes
       url: https://notes.internal.example/mcp
+  scopes: [{name: "notes:read", server: notes, level: read}]
+  auth: {scopes_supported: [], challenge_scopes: []}
   authorization_server:
     enabled: true
     idp:
@@ -41,8 +43,8 @@ func withStore(store string) string {
 }
 
 // modeOff is authServer with the mode switched off and an issuer instead.
-var modeOff = strings.Replace(authServer, "  authorization_server:\n    enabled: true\n",
-	"  auth: {issuers: [{issuer: https://login.example.com/realms/corp}]}\n  authorization_server:\n    enabled: false\n", 1)
+var modeOff = strings.Replace(strings.Replace(authServer, "auth: {scopes_supported: [], challenge_scopes: []}", "auth: {issuers: [{issuer: https://login.example.com/realms/corp}]}", 1), "  authorization_server:\n    enabled: true\n",
+	"  authorization_server:\n    enabled: false\n", 1)
 
 // postgresStore is a PostgreSQL store whose DSN comes from a mounted Secret.
 const postgresStore = "{kind: postgres, dsn_from_file: /var/run/secrets/mcpgate/store/dsn}"

@@ -96,9 +96,9 @@ type policyGranter struct {
 
 func (g *policyGranter) Grant(ctx context.Context, req *authserver.GrantRequest) ([]string, []string, error) {
 	sub := req.Subject
-	claims := map[string]any{"sub": sub.Sub, "idp": sub.IdP}
-	if sub.Email != "" {
-		claims["email"] = sub.Email
+	claims := sub.Claims // the ID token's, at sign-in
+	if claims == nil {
+		claims = map[string]any{"sub": sub.Sub}
 	}
 	in := &policy.Input{
 		Phase:  policy.PhaseGrant,
