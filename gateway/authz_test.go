@@ -264,25 +264,10 @@ func TestListDecisionsAreCached(t *testing.T) {
 func TestInsufficientScopeChallenge(t *testing.T) {
 	t.Parallel()
 	url, idp, _ := signedInGateway(t)
-	body := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"up__slow","arguments":{},` +
-		`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+tokenFor(t, idp, "carol"))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Mcp-Protocol-Version", modern)
-	req.Header.Set("Mcp-Method", "tools/call")
-	req.Header.Set("Mcp-Name", "up__slow")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	got := resp.Header.Get("WWW-Authenticate")
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(got, `error="insufficient_scope"`) ||
+	status, got, _ := callTool(t, url, tokenFor(t, idp, "carol"), "up__slow", map[string]any{})
+	if status != http.StatusForbidden || !strings.Contains(got, `error="insufficient_scope"`) ||
 		!strings.Contains(got, `scope="admin"`) || !strings.Contains(got, `resource_metadata="http://gateway.test/`) {
-		t.Errorf("status %d, WWW-Authenticate %q; want 403 insufficient_scope for admin", resp.StatusCode, got)
+		t.Errorf("status %d, WWW-Authenticate %q; want 403 insufficient_scope for admin", status, got)
 	}
 }
 

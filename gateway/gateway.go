@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/policy"
 	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.opentelemetry.io/otel/propagation"
@@ -28,6 +29,10 @@ type Gateway struct {
 	relay   *relay
 	subs    subscriptions
 	schemas *mcp.SchemaCache
+
+	// scopes are the catalogue entries of each server (Options.Catalogue),
+	// shared by the inputs of its calls.
+	scopes map[string][]policy.Scope
 
 	cat       atomic.Pointer[catalog]
 	rebuildMu sync.Mutex
@@ -88,6 +93,7 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	for _, s := range cfg.Servers {
 		g.ups = append(g.ups, newUpstream(s, g))
 	}
+	g.scopes = scopesByServer(cfg.Servers, opts.Catalogue)
 	g.cat.Store(buildCatalog(0, nil, g.namer))
 	if len(opts.SessionKeys) > 0 {
 		if opts.Store == nil {

@@ -62,11 +62,22 @@ type targets interface {
 // answered as not found, and nothing is forwarded.
 var errNoTarget = errors.New("no such target")
 
-// callInput builds the call-phase input of a request the policy decides.
-// It returns errNoTarget for targets t does not resolve, and another error
-// for a request that cannot be decided (arguments the gateway cannot read):
-// both are refused, never forwarded undecided.
+// callInput builds the call-phase input of a request the policy decides,
+// with the catalogue entries of its server. It returns errNoTarget for
+// targets t does not resolve, and another error for a request that cannot
+// be decided (arguments the gateway cannot read): both are refused, never
+// forwarded undecided.
 func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params, t targets) (*policy.Input, error) {
+	in, err := g.targetInput(id, method, params, t)
+	if err != nil {
+		return nil, err
+	}
+	in.Catalogue = g.scopes[in.Server.Name]
+	return in, nil
+}
+
+// targetInput is callInput without the catalogue.
+func (g *Gateway) targetInput(id *authn.Identity, method string, params mcp.Params, t targets) (*policy.Input, error) {
 	in := baseInput(id, policy.PhaseCall, method)
 	switch p := params.(type) {
 	case *mcp.CallToolParamsRaw:
@@ -126,6 +137,7 @@ func (g *Gateway) absentInput(id *authn.Identity, method string, params mcp.Para
 	default:
 		return nil, errNoTarget
 	}
+	in.Catalogue = g.scopes[in.Server.Name]
 	return in, nil
 }
 

@@ -137,7 +137,7 @@ var inputPhases = map[string][]string{
 	"request.remote_addr": {"initialize", "call", "grant", "register"}, "request.protocol_version": {"initialize", "call"},
 	"request.session_id": {"initialize", "call"},
 	"client.id":          {"grant", "register"},
-	"catalogue":          {"grant"},
+	"catalogue":          {"call", "grant"},
 	"grant.requested":    {"grant"}, "grant.current": {"grant"}, "grant.reason": {"grant"},
 	"registration.method": {"register"}, "registration.client_id": {"register"}, "registration.client_name": {"register"},
 	"registration.client_uri": {"register"}, "registration.redirect_uris": {"register"}, "registration.redirect_hosts": {"register"},
@@ -191,6 +191,7 @@ func TestEveryPhaseInputIsComplete(t *testing.T) {
 		Groups: []string{"eng"}, Scopes: []string{"mcp"}, ClientID: "claude", Audience: []string{"http://gw.test/mcp"},
 		Claims: map[string]any{"dept": "r&d"}, Expiry: time.Now().Add(time.Hour)}
 	opts.HTTPMiddleware = []func(http.Handler) http.Handler{signedInAs(user)}
+	opts.Catalogue = []policy.Scope{{Name: "rich:write", Server: "rich", Level: "write"}, {Name: "other", Server: "other", Level: "all"}}
 	up := startUpstream(t, richUpstream())
 	gw := startGatewayConfig(t, opts, func(c *config.Config) {
 		s := upstreamConfig("rich", up.URL)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mcpgate/mcpgate/policy"
 	"github.com/mcpgate/mcpgate/store"
 	"github.com/mcpgate/mcpgate/telemetry"
 	"go.opentelemetry.io/otel/propagation"
@@ -37,6 +38,12 @@ type Options struct {
 	// request whose decision requires scopes the token lacks. If nil, such
 	// requests are only denied.
 	ScopeChallenge func(w http.ResponseWriter, scopes []string, description string)
+	// Catalogue is the scope catalogue of the configuration (config
+	// scopes, as policy.Scope with their levels set). The input of every
+	// call-phase decision carries the entries for the target's server and
+	// for "*" (Input.Catalogue), so that the policy can require them. If
+	// empty, no input carries any.
+	Catalogue []policy.Scope
 	// MaxViews bounds the number of cached per-caller views; views without
 	// sessions are dropped first. If zero, 10000.
 	MaxViews int

@@ -90,3 +90,17 @@ func devAuthorizer(log *slog.Logger, stderr io.Writer) (*policy.Engine, func(), 
 	}
 	return e, func() { dl.Close() }, nil
 }
+
+// scopeCatalogue is the configuration's scope catalogue as the policy input
+// carries it, each entry with its level (the default filled in): for the
+// gateway's call inputs and the authorization server's grant inputs.
+func scopeCatalogue(scopes []config.Scope) []policy.Scope {
+	if len(scopes) == 0 {
+		return nil
+	}
+	out := make([]policy.Scope, len(scopes))
+	for i, s := range scopes {
+		out[i] = policy.Scope{Name: s.Name, Description: s.Description, Server: s.Server, Level: s.EffectiveLevel()}
+	}
+	return out
+}

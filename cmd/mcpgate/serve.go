@@ -95,6 +95,7 @@ func loadServeConfig(path string) (*config.Config, *config.Provisioned, error) {
 func newGateway(ctx context.Context, cfg *config.Config, prov *config.Provisioned, log *slog.Logger, listen net.Addr, opts *gateway.Options, engine *policy.Engine) (gw *gateway.Gateway, as *authserver.Server, stop func(), err error) {
 	opts.Version = currentBuild().version
 	opts.SessionKeys = prov.SessionKeys
+	opts.Catalogue = scopeCatalogue(cfg.Scopes)
 	log, stop, err = withTelemetry(ctx, opts, cfg.Telemetry, log)
 	if err != nil {
 		return nil, nil, nil, err

@@ -4,14 +4,18 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mcpgate/mcpgate/authn/devidp"
+	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/demo"
 	"github.com/mcpgate/mcpgate/internal/testtools/testidp"
+	"github.com/mcpgate/mcpgate/policy"
 )
 
 // testIssuer runs the development identity provider on its own loopback
@@ -98,6 +102,57 @@ func TestServeBuiltinLibrary(t *testing.T) {
 	r := serveDemo(t, ln, idp, demoConfigPolicy(t, ln.Addr().String(), idp, fmt.Sprintf("{dir: %q, library: builtin, decision_log: none}", dir)))
 	if code := r.stop(t); code != exitOK {
 		t.Errorf("exit code after cancel = %d, want 0; stderr:\n%s", code, r.err.String())
+	}
+}
+
+// TestServeScopeCatalogue: the configuration's scope catalogue reaches the
+// policy's call inputs. alice's token carries no scope: writing a note is
+// answered 403 insufficient_scope asking for notes:write.
+func TestServeScopeCatalogue(t *testing.T) {
+	t.Parallel()
+	ln := boundListener(t)
+	idp := testIssuer(t, "http://"+ln.Addr().String()+"/mcp")
+	raw, err := os.ReadFile(demoConfig(t, ln.Addr().String(), idp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalogue := "scopes:\n  - {name: 'notes:write', server: notes, level: write}\n"
+	te := newTestEnv(nil)
+	te.listen = func(context.Context, string) (net.Listener, error) { return ln, nil }
+	r := start(t, te, "serve", "--config", writeFile(t, t.TempDir(), "mcpgate.yaml", string(raw)+catalogue))
+	checkReady(t, r.baseURL())
+	token, _, err := idp.Token("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes__write_note","arguments":{"id":"x","body":"y"},` +
+		`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, r.baseURL()+"/mcp", strings.NewReader(body))
+	for k, v := range map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json",
+		"Accept": "application/json, text/event-stream", "Mcp-Protocol-Version": "2026-07-28",
+		"Mcp-Method": "tools/call", "Mcp-Name": "notes__write_note"} {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusForbidden ||
+		!strings.Contains(got, `error="insufficient_scope"`) || !strings.Contains(got, `scope="notes:write"`) {
+		t.Errorf("status %d, WWW-Authenticate %q; want 403 insufficient_scope for notes:write", resp.StatusCode, got)
+	}
+	if code := r.stop(t); code != exitOK {
+		t.Errorf("exit code after cancel = %d, want 0; stderr:\n%s", code, r.err.String())
+	}
+}
+
+func TestScopeCatalogueLevels(t *testing.T) {
+	t.Parallel()
+	got := scopeCatalogue([]config.Scope{{Name: "a", Server: "*"}, {Name: "b", Description: "d", Server: "notes", Level: "read"}})
+	want := []policy.Scope{{Name: "a", Server: "*", Level: "all"}, {Name: "b", Description: "d", Server: "notes", Level: "read"}}
+	if !slices.Equal(got, want) || scopeCatalogue(nil) != nil {
+		t.Errorf("scopeCatalogue = %+v, want %+v (and nil for none)", got, want)
 	}
 }
 
