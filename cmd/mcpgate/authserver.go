@@ -38,7 +38,7 @@ func newAuthServer(cfg *config.Config, prov *config.Provisioned, st store.Store,
 		Issuer:   strings.TrimSuffix(cfg.MCPURL(), mcpPath),
 		Resource: cfg.MCPURL(),
 		Store:    st,
-		Granter:  &policyGranter{engine: engine, catalogue: policyCatalogue(cfg.Scopes)},
+		Granter:  &policyGranter{engine: engine, catalogue: scopeCatalogue(cfg.Scopes)},
 		IdP: authserver.IdP{
 			Issuer: as.IdP.Issuer, ClientID: as.IdP.ClientID, ClientSecret: p.IdPClientSecret,
 			Scopes: as.IdP.EffectiveScopes(), AuthParams: as.IdP.AuthParams, Claims: claimMapping(as.IdP.Claims),
@@ -75,15 +75,6 @@ func newAuthServer(cfg *config.Config, prov *config.Provisioned, st store.Store,
 func claimMapping(c config.Claims) authn.ClaimMapping {
 	return authn.ClaimMapping{Subject: c.Subject, Email: c.Email, Name: c.Name,
 		Groups: c.Groups, ClientID: c.ClientID, Scopes: c.Scopes}
-}
-
-// policyCatalogue is the scope catalogue as policy input.
-func policyCatalogue(scopes []config.Scope) []policy.Scope {
-	out := make([]policy.Scope, len(scopes))
-	for i, s := range scopes {
-		out[i] = policy.Scope{Name: s.Name, Description: s.Description, Server: s.Server, Level: s.EffectiveLevel()}
-	}
-	return out
 }
 
 // policyGranter is the authorization server's Granter: the policy

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
@@ -72,6 +73,67 @@ func TestDevOAuthFlow(t *testing.T) {
 		t.Error("no refresh token")
 	}
 	checkMetadata(t, r.baseURL())
+}
+
+// TestDevOAuthStepUp: alice's client asks for notes:read only; writing a
+// note answers 403 insufficient_scope naming notes:write, go-sdk's client
+// authorizes again for it (the policy allows engineering to write) and the
+// call succeeds. Deleting a note needs notes:delete, which the policy does
+// not grant alice: the step-up yields no such scope and the call stays
+// refused.
+func TestDevOAuthStepUp(t *testing.T) {
+	t.Parallel()
+	r := start(t, newTestEnv(nil), "dev", "--addr", "127.0.0.1:0")
+	var signIns atomic.Int32
+	cfg := devsignin.DevOAuthConfig(browser(t), "alice", "step-up test", &signIns)
+	cfg.ScopeFilter = func(scopes []string) []string {
+		if len(scopes) > 2 { // the metadata's scopes_supported: start small
+			return []string{"notes:read"}
+		}
+		return scopes
+	}
+	h, err := auth.NewAuthorizationCodeHandler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mcp.NewClient(&mcp.Implementation{Name: "oauth-client", Version: "1"}, nil)
+	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: r.baseURL() + "/mcp", OAuthHandler: h}, nil)
+	if err != nil {
+		t.Fatalf("connect with OAuth: %v", err)
+	}
+	defer cs.Close()
+	scope := func() string {
+		ts, err := h.TokenSource(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := ts.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := tok.Extra("scope").(string)
+		return s
+	}
+	if s := scope(); !sameScopes(s, "notes:read") {
+		t.Fatalf("first grant %q, want notes:read", s)
+	}
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "notes__write_note", Arguments: map[string]any{"id": "n9", "body": "hello"}})
+	if err != nil || res.IsError {
+		t.Fatalf("write after the step-up: %v %+v", err, res)
+	}
+	if s := scope(); !sameScopes(s, "notes:read notes:write") {
+		t.Errorf("after the allowed step-up: scope %q, want notes:read notes:write", s)
+	}
+	if n := signIns.Load(); n != 2 {
+		t.Errorf("signed in %d times, want 2 (the first authorization and the step-up)", n)
+	}
+	_, err = cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "notes__delete_note", Arguments: map[string]any{"id": "n9"}})
+	if err == nil {
+		t.Fatal("delete_note succeeded: the policy does not grant alice notes:delete")
+	}
+	if s := scope(); strings.Contains(s, "notes:delete") {
+		t.Errorf("after the refused step-up: scope %q has notes:delete", s)
+	}
 }
 
 // checkMetadata checks the protected-resource and authorization-server
