@@ -47,7 +47,10 @@ func startGateway(t *testing.T, upstreamURL string, passThrough bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := policy.NewEngine(policy.Options{Logger: quiet})
+	// The suites test behaviour, not the policy's time budget: on a CI
+	// machine running every test package at once under the race detector,
+	// an evaluation can wait for a CPU far longer than the default 100ms.
+	engine := policy.NewEngine(policy.Options{Logger: quiet, Timeout: 10 * time.Second})
 	modules, _, err := rego.Library()
 	if err != nil {
 		t.Fatal(err)

@@ -79,6 +79,13 @@ test_redirect_hosts if {
 	not d.allow
 	any := json.patch(evil, [{"op": "replace", "path": "/registration/redirect_hosts", "value": null}])
 	authz.decision.allow with input as any with data.mcpgate.config as cfg
+
+	# A private-use scheme has no host: the gateway lists it as the scheme
+	# and a colon, which the rule must name.
+	native := json.patch(dynamic, [{"op": "replace", "path": "/registration/redirect_hosts", "value": ["com.evil.app:"]}])
+	not authz.decision.allow with input as native with data.mcpgate.config as cfg
+	named := with_registration({"redirect_hosts": ["127.0.0.1", "com.evil.app:"]})
+	authz.decision.allow with input as native with data.mcpgate.config as named
 }
 
 test_unknown_registration_method if {

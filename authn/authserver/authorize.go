@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,7 +60,8 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := authzParams{ClientID: c.id(), ClientName: c.name(), RedirectURI: redirect, State: q.Get("state"),
-		CodeChallenge: q.Get("code_challenge"), Resource: q.Get("resource")}
+		CodeChallenge: q.Get("code_challenge"), Resource: q.Get("resource"), Kind: c.kind,
+		Confidential: c.confidential(), Origin: c.origin()}
 	if oerr := s.checkAuthorize(q, &p); oerr != nil {
 		span.SetAttributes(attribute.String("oauth.error", oerr.Code))
 		s.redirectError(w, r, &p, oerr)
@@ -78,6 +80,8 @@ func (s *Server) checkAuthorize(q url.Values, p *authzParams) *oauthError {
 		return errInvalidRequest("state is required")
 	case len(p.State) > maxStateLen:
 		return errInvalidRequest("state is too long")
+	case !printableASCII(p.State):
+		return errInvalidRequest("state must be printable ASCII")
 	case p.CodeChallenge == "":
 		return errInvalidRequest("PKCE is required: send code_challenge with code_challenge_method=S256")
 	case q.Get("code_challenge_method") != "S256":
@@ -98,7 +102,12 @@ func (s *Server) checkAuthorize(q url.Values, p *authzParams) *oauthError {
 	if len(scopes) > 64 {
 		return &oauthError{Code: "invalid_scope", Description: "too many scopes"}
 	}
-	if len(scopes) == 0 {
+	asked := len(scopes) > 0
+	// Only catalogue scopes can ever be granted: the others are dropped
+	// here, so that nothing a client makes up reaches the store or the
+	// policy's input.
+	scopes = slices.DeleteFunc(scopes, func(sc string) bool { _, known := s.catalog[sc]; return !known })
+	if !asked {
 		for _, sc := range s.opts.Scopes {
 			scopes = append(scopes, sc.Name)
 		}
@@ -112,6 +121,11 @@ func isS256Challenge(s string) bool { return isBase64URL(s, 43, 43) }
 // startSignIn sends the browser to the IdP, with a pending record under
 // a fresh state and a cookie that binds the sign-in to this browser.
 func (s *Server) startSignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, pa pendingAuth) {
+	if !s.signIns.allow(remoteAddr(r)) {
+		w.Header().Set("Retry-After", "60")
+		s.errorPage(w, http.StatusTooManyRequests, "Too many sign-ins", "Too many sign-ins were started from your address. Try again in a minute.")
+		return
+	}
 	state := randomToken(24)
 	pa.Nonce = randomToken(24)
 	pa.Verifier = randomToken(32)
@@ -137,7 +151,24 @@ func (s *Server) startSignIn(ctx context.Context, w http.ResponseWriter, r *http
 }
 
 // redirectError sends an error back to the client's (checked) redirect URI.
+//
+// Before the consent page, only a configured client gets the redirect; a
+// self-registered or metadata-document client's employee sees an error
+// page instead, so that nobody can use the gateway to send a browser to a
+// URI of their choosing. consented marks errors after the employee saw the
+// consent page, which named the redirect host.
 func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, p *authzParams, e *oauthError) {
+	if !p.trusted() {
+		s.errorPage(w, http.StatusBadRequest, "Authorization refused",
+			"The application's request was refused ("+e.Code+": "+e.Description+"). You were not sent back to it.")
+		return
+	}
+	s.redirectErrorAfterConsent(w, r, p, e)
+}
+
+// redirectErrorAfterConsent sends an error to the client's redirect URI
+// after the employee answered the consent page.
+func (s *Server) redirectErrorAfterConsent(w http.ResponseWriter, r *http.Request, p *authzParams, e *oauthError) {
 	v := url.Values{"error": {e.Code}}
 	if e.Description != "" {
 		v.Set("error_description", e.Description)
@@ -180,7 +211,10 @@ func (s *Server) clientErrorPage(w http.ResponseWriter, err error) {
 	case errors.Is(err, errUnknownClient):
 		s.errorPage(w, http.StatusBadRequest, "Unknown application", "The application is not registered with this gateway. Nothing was sent to it.")
 	default:
-		s.errorPage(w, http.StatusBadRequest, "Application not recognised", "The application's registration could not be checked: "+err.Error())
+		// The detail (an address refused, a DNS failure, the document's
+		// own text) is for the log, not for whoever sent the request.
+		s.errorPage(w, http.StatusBadRequest, "Application not recognised",
+			"The application's registration could not be checked. If it persists, give your administrator the time of this attempt.")
 	}
 }
 
@@ -194,22 +228,39 @@ func (s *Server) storeFailure(w http.ResponseWriter, err error) {
 // browser do not overwrite each other.
 func bindingCookie(state string) string { return "mcpgate_signin_" + state[:12] }
 
-// setCookie sets an HttpOnly cookie scoped to one endpoint's path, Secure
-// on an https issuer. (No __Host- prefix: it requires Path=/.)
+// setCookie sets an HttpOnly cookie. On an https issuer it is Secure and
+// named with the __Host- prefix (which needs Path=/), so that no sibling
+// subdomain can plant one (a login CSRF); on http (development, loopback)
+// it is scoped to one endpoint's path. The names are unique per sign-in
+// or consent page, so the wider path costs nothing.
 func (s *Server) setCookie(w http.ResponseWriter, name, value, path string, ttl time.Duration, same http.SameSite) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: s.issuer.Path + path, MaxAge: int(ttl / time.Second),
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(name), Value: value, Path: s.cookiePath(path), MaxAge: int(ttl / time.Second),
 		HttpOnly: true, Secure: s.secure, SameSite: same})
 }
 
 func (s *Server) clearCookie(w http.ResponseWriter, name, path string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: s.issuer.Path + path, MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(name), Value: "", Path: s.cookiePath(path), MaxAge: -1,
 		HttpOnly: true, Secure: s.secure})
+}
+
+func (s *Server) cookieName(name string) string {
+	if s.secure {
+		return "__Host-" + name
+	}
+	return name
+}
+
+func (s *Server) cookiePath(path string) string {
+	if s.secure {
+		return "/"
+	}
+	return s.issuer.Path + path
 }
 
 // cookieMatches reports whether the request carries cookie name whose
 // hash is want.
-func cookieMatches(r *http.Request, name string, want []byte) bool {
-	c, err := r.Cookie(name)
+func (s *Server) cookieMatches(r *http.Request, name string, want []byte) bool {
+	c, err := r.Cookie(s.cookieName(name))
 	if err != nil || c.Value == "" || len(want) == 0 {
 		return false
 	}
@@ -221,4 +272,15 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// printableASCII reports whether s has only characters from 0x20 to 0x7e
+// (RFC 6749 Appendix A.5: state is VSCHAR).
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

@@ -35,7 +35,7 @@ func (s *Server) serveCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.clearCookie(w, bindingCookie(state), PathCallback)
-	if !cookieMatches(r, bindingCookie(state), pa.BrowserHash) {
+	if !s.cookieMatches(r, bindingCookie(state), pa.BrowserHash) {
 		s.log.Warn("authserver: sign-in came back to another browser than the one that started it; refused", "client_id", pa.Params.ClientID)
 		s.errorPage(w, http.StatusBadRequest, "Sign-in refused",
 			"This sign-in was started in another browser. Start again from your application.")
@@ -54,7 +54,11 @@ func (s *Server) serveCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		span.SetStatus(codes.Error, "sign-in at the IdP failed")
 		s.log.Error("authserver: sign-in at the IdP failed", "err", err)
-		s.errorPage(w, http.StatusBadGateway, "Sign-in failed", "Signing in with your organisation failed: "+err.Error())
+		msg := "Signing in with your organisation failed. Try again; if it persists, give your administrator the time of this attempt."
+		if errors.Is(err, errOverage) {
+			msg = "Signing in with your organisation failed: " + err.Error()
+		}
+		s.errorPage(w, http.StatusBadGateway, "Sign-in failed", msg)
 		return
 	}
 	span.SetAttributes(attribute.String("enduser.id", sub.Sub))
@@ -85,7 +89,7 @@ func (s *Server) afterSignIn(ctx context.Context, w http.ResponseWriter, r *http
 		s.redirectError(w, r, p, &oauthError{Code: "access_denied", Description: "your organisation's policy grants none of the requested scopes"})
 		return
 	}
-	if hasPrior && subset(granted, prior.Scopes) {
+	if hasPrior && subset(granted, prior.Scopes) && p.silentReconsent() {
 		s.issueCode(ctx, w, r, p, sub, granted)
 		return
 	}
@@ -160,7 +164,7 @@ func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !ok || !cookieMatches(r, consentCookie(id), cr.BrowserHash) {
+	if !ok || !s.cookieMatches(r, consentCookie(id), cr.BrowserHash) {
 		s.errorPage(w, http.StatusBadRequest, "Consent expired",
 			"This consent page is unknown, was already answered, expired, or was opened in another browser. Start again from your application.")
 		return
@@ -168,7 +172,7 @@ func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 	s.clearCookie(w, consentCookie(id), PathConsent)
 	if r.PostForm.Get("decision") != "allow" {
 		span.SetAttributes(attribute.String("oauth.consent", "denied"))
-		s.redirectError(w, r, &cr.Params, &oauthError{Code: "access_denied", Description: "the user denied the request"})
+		s.redirectErrorAfterConsent(w, r, &cr.Params, &oauthError{Code: "access_denied", Description: "the user denied the request"})
 		return
 	}
 	span.SetAttributes(attribute.String("oauth.consent", "allowed"))
@@ -191,6 +195,9 @@ func (s *Server) remember(ctx context.Context, cr *consentRequest) error {
 	var c consent
 	if _, err := s.rec.get(ctx, nsConsent, key, &c); err != nil {
 		return err
+	}
+	if c.Generation == "" {
+		c.Generation = randomToken(16)
 	}
 	c.ClientName = cr.Params.ClientName
 	c.RedirectTo = redirectHost(cr.Params.RedirectURI)
@@ -215,7 +222,9 @@ func (s *Server) remember(ctx context.Context, cr *consentRequest) error {
 func (s *Server) issueCode(ctx context.Context, w http.ResponseWriter, r *http.Request, p *authzParams, sub Subject, granted []string) {
 	code := randomToken(32)
 	rec := codeRecord{Params: *p, Subject: sub, Granted: granted, Family: randomToken(16)}
-	if err := s.addFamily(ctx, sub.Sub, p.ClientID, rec.Family); errors.Is(err, errConsentGone) {
+	gen, err := s.addFamily(ctx, sub.Sub, p.ClientID, rec.Family)
+	rec.Generation = gen
+	if errors.Is(err, errConsentGone) {
 		s.redirectError(w, r, p, &oauthError{Code: "access_denied", Description: "the consent was revoked"})
 		return
 	} else if err != nil {
@@ -235,26 +244,33 @@ func (s *Server) issueCode(ctx context.Context, w http.ResponseWriter, r *http.R
 var errConsentGone = errors.New("the consent was revoked")
 
 // addFamily records a refresh-token family under the consent, so that
-// revoking the consent revokes it. A code is issued only under a consent:
-// if it was revoked meanwhile, errConsentGone.
-func (s *Server) addFamily(ctx context.Context, sub, clientID, family string) error {
+// revoking the consent revokes it, and returns the consent's generation,
+// which the family carries: a family issued under a consent that is no
+// longer the current one is refused at refresh even if it dropped off
+// Families. A code is issued only under a consent: if it was revoked
+// meanwhile, errConsentGone.
+func (s *Server) addFamily(ctx context.Context, sub, clientID, family string) (string, error) {
 	unlock, err := s.lockUser(ctx, sub)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer unlock()
 	key := consentKey(sub, clientID)
 	var c consent
 	ok, err := s.rec.get(ctx, nsConsent, key, &c)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if !ok {
-		return errConsentGone
+	if !ok || c.Generation == "" {
+		return "", errConsentGone
 	}
 	c.Families = append(c.Families, family)
-	if len(c.Families) > 100 { // the oldest have expired long ago
-		c.Families = c.Families[len(c.Families)-100:]
+	if len(c.Families) > maxFamiliesListed {
+		c.Families = c.Families[len(c.Families)-maxFamiliesListed:]
 	}
-	return s.rec.put(ctx, nsConsent, key, &c, c.GrantedAt.Add(s.opts.ConsentTTL))
+	return c.Generation, s.rec.put(ctx, nsConsent, key, &c, c.GrantedAt.Add(s.opts.ConsentTTL))
 }
+
+// maxFamiliesListed bounds a consent's list of families revoked with it;
+// older families are refused by their generation.
+const maxFamiliesListed = 100

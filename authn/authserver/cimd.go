@@ -268,3 +268,12 @@ func parseCIMD(clientID string, resp *safehttp.Response) (*ClientMetadata, error
 	}
 	return md, nil
 }
+
+// cached reports whether a fresh outcome (document or failure) for
+// clientID is in the cache, so that fetch will not go to the network.
+func (f *cimdFetcher) cached(clientID string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.cache.get(clientID, f.now())
+	return ok
+}

@@ -35,7 +35,7 @@ func TestCIMDFlow(t *testing.T) {
 	ar := newAuthRequest(c, "tools:read")
 	page := b.signIn(h.authorizeURL(ar), "alice")
 	host := strings.TrimPrefix(doc.URL, "https://")
-	for _, want := range []string{"Allow Example MCP Client (" + host + ")", "<code>127.0.0.1</code>"} {
+	for _, want := range []string{"Allow Example MCP Client to use", "identified by " + host + ", which publishes", "<code>127.0.0.1</code>"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("consent page lacks %q:\n%s", want, page.body)
 		}
@@ -71,7 +71,9 @@ func TestCIMDRefusals(t *testing.T) {
 		"private address": {status: http.StatusBadRequest, title: "Application not recognised"},
 		"other client_id": {allowPrivate: true, extra: map[string]any{"client_id": "https://other.example/client.json"},
 			status: http.StatusBadRequest, title: "Application not recognised", fetched: true},
-		"refused by policy": {allowPrivate: true, refuse: true, status: http.StatusForbidden, title: "Application not allowed", fetched: true},
+		// The policy is asked with the client id alone before anything is
+		// fetched: a refused host is never contacted.
+		"refused by policy": {allowPrivate: true, refuse: true, status: http.StatusForbidden, title: "Application not allowed", fetched: false},
 		"other redirect": {allowPrivate: true, extra: map[string]any{"redirect_uris": []string{"https://elsewhere.example/cb"}},
 			status: http.StatusBadRequest, title: "Unregistered redirect", fetched: true},
 	}

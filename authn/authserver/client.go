@@ -32,19 +32,26 @@ type client struct {
 
 func (c *client) id() string { return c.metadata.ClientID }
 
-// name is what the consent page calls the client: its own name, and for a
-// metadata document the host that vouches for it.
+// name is the client's name as it gives it (unverified unless the
+// organisation configured the client): the consent page shows it beside
+// the client's provenance, never merged with it.
 func (c *client) name() string {
-	n := c.metadata.ClientName
-	if n == "" {
-		n = c.id()
+	if c.metadata.ClientName == "" {
+		return c.id()
 	}
-	if c.kind == kindMetadataDocument {
-		if u, err := url.Parse(c.id()); err == nil && !strings.Contains(n, u.Host) {
-			n += " (" + u.Host + ")"
-		}
+	return c.metadata.ClientName
+}
+
+// origin is the host that vouches for a metadata-document client: its
+// document's URL's.
+func (c *client) origin() string {
+	if c.kind != kindMetadataDocument {
+		return ""
 	}
-	return n
+	if u, err := url.Parse(c.id()); err == nil {
+		return u.Host
+	}
+	return ""
 }
 
 func (c *client) confidential() bool { return c.secret != "" || len(c.secretHash) > 0 }
@@ -75,6 +82,14 @@ func (s *Server) lookupClient(ctx context.Context, id, remote string) (*client, 
 		if s.cimd == nil {
 			return nil, fmt.Errorf("client %s: client id metadata documents are switched off", id)
 		}
+		if !s.cimd.cached(id) {
+			// Asked before anything is fetched, with the client id alone,
+			// so that a policy restricting the hosts of metadata documents
+			// keeps the gateway from fetching any other URL.
+			if err := s.decideRegistration(ctx, MethodMetadataDocument, &ClientMetadata{ClientID: id, RedirectURIs: []string{}}, remote); err != nil {
+				return nil, err
+			}
+		}
 		md, err := s.cimd.fetch(ctx, id)
 		if err != nil {
 			return nil, err
@@ -84,7 +99,9 @@ func (s *Server) lookupClient(ctx context.Context, id, remote string) (*client, 
 		}
 		return &client{kind: kindMetadataDocument, metadata: *md}, nil
 	}
-	if !isDynamicClientID(id) {
+	if !isDynamicClientID(id) || !s.opts.DynamicRegistration {
+		// With dynamic registration switched off, the clients it
+		// registered before are refused too.
 		return nil, errUnknownClient
 	}
 	var rc registeredClient

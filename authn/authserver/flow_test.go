@@ -147,9 +147,17 @@ func TestFlow(t *testing.T) {
 			}
 			h.refresh(c, second.RefreshToken).wantTokens(t, "tools:read")
 
-			// Within what was consented: no consent page.
+			// Within what was consented: no consent page for a client that
+			// proves who it is (its secret); a public loopback client can be
+			// impersonated by any local program, so it is asked again.
 			again := newAuthRequest(c, "tools:read")
 			r := b.signIn(h.authorizeURL(again), "alice")
+			if c.secret == "" {
+				if r.status != http.StatusOK || !strings.Contains(r.body, "Allow Public App") {
+					t.Fatalf("a public loopback client re-authorizing: %d, want the consent page again", r.status)
+				}
+				r = b.answerConsent(r, "allow")
+			}
 			h.checkCodeRedirect(r.clientRedirectQuery(t, clientRedirect), again)
 			if g := h.granter.lastGrant(t); g.Reason != ReasonAuthorize || !slices.Equal(g.Current, []string{"tools:read"}) {
 				t.Errorf("grant request %+v, want reason authorize with tools:read current", g)
@@ -176,11 +184,11 @@ func TestStepUpRefusedByPolicy(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	b := newBrowser(t)
-	h.login(b, newAuthRequest(publicClient, "tools:read"), "bob", "tools:read")
+	h.login(b, newAuthRequest(basicClient, "tools:read"), "bob", "tools:read")
 
 	// bob may not write: the step-up yields tokens without it, and no consent page
 	// (nothing new would be allowed).
-	up := newAuthRequest(publicClient, "tools:read tools:write")
+	up := newAuthRequest(basicClient, "tools:read tools:write")
 	q, page := h.authorize(b, up, "bob")
 	if page != nil {
 		t.Errorf("a step-up that grants nothing new showed a consent page")
@@ -217,11 +225,11 @@ func TestRestart(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	b := newBrowser(t)
-	status, reg := h.registerClient(`{"redirect_uris":["`+clientRedirect+`"],"token_endpoint_auth_method":"none","client_name":"Dyn"}`, "application/json")
+	status, reg := h.registerClient(`{"redirect_uris":["`+clientRedirect+`"],"token_endpoint_auth_method":"client_secret_basic","client_name":"Dyn"}`, "application/json")
 	if status != http.StatusCreated {
 		t.Fatalf("register: %d %v", status, reg)
 	}
-	dyn := testClient{id: reg["client_id"].(string), method: "none"}
+	dyn := testClient{id: reg["client_id"].(string), secret: reg["client_secret"].(string), method: "basic"}
 	first := h.login(b, newAuthRequest(dyn, "tools:read"), "alice", "tools:read")
 
 	h.restart()
@@ -284,13 +292,28 @@ func TestConsentAccumulates(t *testing.T) {
 	h := newHarness(t, nil)
 	b := newBrowser(t)
 	for _, scope := range []string{"tools:read", "tools:write"} {
-		if _, page := h.authorize(b, newAuthRequest(publicClient, scope), "alice"); page == nil {
+		if _, page := h.authorize(b, newAuthRequest(basicClient, scope), "alice"); page == nil {
 			t.Fatalf("no consent page for %s", scope)
 		}
 	}
 	for _, scope := range []string{"tools:read", "tools:write", "tools:read tools:write"} {
-		if _, page := h.authorize(b, newAuthRequest(publicClient, scope), "alice"); page != nil {
+		if _, page := h.authorize(b, newAuthRequest(basicClient, scope), "alice"); page != nil {
 			t.Errorf("consent page for %s, consented before", scope)
+		}
+	}
+}
+
+// TestPublicLoopbackClientConfirmsEachTime: a remembered consent is used
+// silently only by a client that proves who it is; a public client with a
+// loopback redirect (any local program can claim its id) gets the consent
+// page at every authorization (RFC 8252 §8.6).
+func TestPublicLoopbackClientConfirmsEachTime(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	b := newBrowser(t)
+	for range 2 {
+		if _, page := h.authorize(b, newAuthRequest(publicClient, "tools:read"), "alice"); page == nil {
+			t.Fatal("a public loopback client got a code without the consent page")
 		}
 	}
 }

@@ -29,7 +29,7 @@ func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *htt
 
 // session returns the browser's grants-page session, if any.
 func (s *Server) session(ctx context.Context, r *http.Request) (*browserSession, bool, error) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(s.cookieName(sessionCookie))
 	if err != nil || c.Value == "" || len(c.Value) > 64 {
 		return nil, false, nil
 	}

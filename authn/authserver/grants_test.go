@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // openGrants signs b in to the grants page as user and returns the page.
@@ -78,11 +79,11 @@ func TestGrantsPage(t *testing.T) {
 func TestRevokeAfterConcurrentAuthorizations(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	h.login(newBrowser(t), newAuthRequest(publicClient, "tools:read"), "alice", "tools:read")
+	h.login(newBrowser(t), newAuthRequest(basicClient, "tools:read"), "alice", "tools:read")
 	const n = 8
 	browsers, requests, callbacks := make([]*browser, n), make([]*authRequest, n), make([]string, n)
 	for i := range n {
-		browsers[i], requests[i] = newBrowser(t), newAuthRequest(publicClient, "tools:read")
+		browsers[i], requests[i] = newBrowser(t), newAuthRequest(basicClient, "tools:read")
 		callbacks[i] = browsers[i].signInAtIdP(h.authorizeURL(requests[i]), "alice")
 	}
 	answers := make([]*response, n)
@@ -101,11 +102,11 @@ func TestRevokeAfterConcurrentAuthorizations(t *testing.T) {
 	}
 	g := newBrowser(t)
 	page := h.openGrants(g, "alice")
-	if r := g.post(h.opts.Issuer+PathGrants, url.Values{"csrf": {hiddenField(t, page, csrfRE)}, "client_id": {publicClient.id}}); r.status != http.StatusSeeOther {
+	if r := g.post(h.opts.Issuer+PathGrants, url.Values{"csrf": {hiddenField(t, page, csrfRE)}, "client_id": {basicClient.id}}); r.status != http.StatusSeeOther {
 		t.Fatalf("revoke: %d", r.status)
 	}
 	for i, rt := range refresh {
-		if a := h.refresh(publicClient, rt); a.status != http.StatusBadRequest {
+		if a := h.refresh(basicClient, rt); a.status != http.StatusBadRequest {
 			t.Errorf("refresh token %d of %d still works after the consent was revoked", i, n)
 		}
 	}
@@ -137,4 +138,38 @@ func TestGrantsPageAfterConcurrentConsents(t *testing.T) {
 			t.Errorf("the grants page does not list %s", name)
 		}
 	}
+}
+
+// TestRevokedConsentEndsFamiliesNotListed: a refresh family works only
+// while the consent it was issued under is the current one, so revoking
+// the consent ends even a family its list no longer holds (the list is
+// bounded: a client can push old families off it with silent
+// re-authorizations).
+func TestRevokedConsentEndsFamiliesNotListed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	a := h.login(newBrowser(t), newAuthRequest(publicClient, "tools:read"), "alice", "tools:read")
+	// Forget the family in the consent's list, as if pushed off it.
+	key := consentKey("alice", publicClient.id)
+	var c consent
+	if ok, err := h.srv.rec.get(t.Context(), nsConsent, key, &c); err != nil || !ok || len(c.Families) != 1 {
+		t.Fatalf("consent = %+v, %v, %v; want one family", c, ok, err)
+	}
+	c.Families = nil
+	if err := h.srv.rec.put(t.Context(), nsConsent, key, &c, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	a = h.refresh(publicClient, a.RefreshToken)
+	a.wantTokens(t, "tools:read")
+
+	b := newBrowser(t)
+	page := h.openGrants(b, "alice")
+	r := b.post(h.opts.Issuer+PathGrants, url.Values{"csrf": {hiddenField(t, page, csrfRE)}, "client_id": {publicClient.id}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", r.status)
+	}
+	h.refresh(publicClient, a.RefreshToken).wantError(t, http.StatusBadRequest, "invalid_grant")
+	// A new consent is a new generation: the old family stays refused.
+	h.login(newBrowser(t), newAuthRequest(publicClient, "tools:read"), "alice", "tools:read")
+	h.refresh(publicClient, a.RefreshToken).wantError(t, http.StatusBadRequest, "invalid_grant")
 }

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -448,13 +449,13 @@ func TestConcurrentRefresh(t *testing.T) {
 	h.wantAtMostOneWinner(publicClient, race(8, func() *tokenAnswer { return h.refresh(publicClient, a.RefreshToken) }))
 }
 
-// TestCrossOriginAPI: browser-based clients may call the token,
-// revocation and registration endpoints (no cookie is involved), and a
-// preflight is answered; the consent form is not among them.
+// TestCrossOriginAPI: browser-based clients may call the token and
+// revocation endpoints (no cookie is involved), and a preflight is
+// answered; the consent form and registration are not among them.
 func TestCrossOriginAPI(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	for _, path := range []string{PathToken, PathRevoke, PathRegister} {
+	for _, path := range []string{PathToken, PathRevoke} {
 		req, _ := http.NewRequest(http.MethodOptions, h.gw.URL+path, nil)
 		req.Header.Set("Origin", "https://inspector.example")
 		req.Header.Set("Access-Control-Request-Method", "POST")
@@ -468,14 +469,43 @@ func TestCrossOriginAPI(t *testing.T) {
 			t.Errorf("preflight of %s: %d %v", path, resp.StatusCode, resp.Header)
 		}
 	}
-	req, _ := http.NewRequest(http.MethodOptions, h.gw.URL+PathConsent, nil)
-	req.Header.Set("Origin", "https://evil.example")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	for _, path := range []string{PathConsent, PathRegister} {
+		req, _ := http.NewRequest(http.MethodOptions, h.gw.URL+path, nil)
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("%s answers cross-origin: %v", path, resp.Header)
+		}
 	}
-	resp.Body.Close()
-	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Errorf("the consent endpoint answers cross-origin: %v", resp.Header)
+}
+
+// TestCookiesOnHTTPS: on an https issuer every cookie is Secure, HttpOnly
+// and __Host- prefixed (Path=/), so a sibling subdomain cannot plant a
+// sign-in binding (login CSRF); it is still found when it comes back.
+func TestCookiesOnHTTPS(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	opts := h.opts
+	opts.Issuer, opts.Resource = "https://mcp.example.com", "https://mcp.example.com/mcp"
+	s := h.newServer(opts)
+	rec := httptest.NewRecorder()
+	s.setCookie(rec, bindingCookie("abcdefghijklmnop"), "v", PathCallback, time.Minute, http.SameSiteLaxMode)
+	c := rec.Result().Cookies()[0]
+	if c.Name != "__Host-mcpgate_signin_abcdefghijkl" || c.Path != "/" || !c.Secure || !c.HttpOnly || c.Domain != "" {
+		t.Errorf("cookie on https: %+v", c)
+	}
+	req := httptest.NewRequest(http.MethodGet, "https://mcp.example.com/oauth/callback", nil)
+	req.AddCookie(&http.Cookie{Name: c.Name, Value: "v"})
+	if !s.cookieMatches(req, bindingCookie("abcdefghijklmnop"), hashBytes("v")) {
+		t.Error("the __Host- cookie is not recognised when it comes back")
+	}
+	req = httptest.NewRequest(http.MethodGet, "https://mcp.example.com/oauth/callback", nil)
+	req.AddCookie(&http.Cookie{Name: "mcpgate_signin_abcdefghijkl", Value: "v"})
+	if s.cookieMatches(req, bindingCookie("abcdefghijklmnop"), hashBytes("v")) {
+		t.Error("a cookie without the __Host- prefix is accepted on https")
 	}
 }

@@ -37,6 +37,7 @@ var consentPage = template.Must(template.New("consent").Parse(pageHead + `
 <h1>Allow {{.ClientName}} to use your tools?</h1>
 <div class="box">
 <p><strong>{{.ClientName}}</strong> asks to act as <strong>{{.User}}</strong> through your organisation's MCP gateway.</p>
+<p class="muted">{{.Provenance}}</p>
 <p class="muted">After you answer, you are sent back to <code>{{.RedirectHost}}</code>. Allow only if you started this from an application you trust and it runs there.</p>
 {{if .Granted}}<p>It will be allowed:</p><ul>{{range .Granted}}<li><code>{{.Name}}</code>{{if .Description}} — {{.Description}}{{end}}{{if .New}} <span class="new">new</span>{{end}}</li>{{end}}</ul>{{else}}<p>It asked for no scope.</p>{{end}}
 {{if .Refused}}<p class="muted">Asked for, but not allowed by your organisation's policy: {{range $i, $s := .Refused}}{{if $i}}, {{end}}<code>{{$s}}</code>{{end}}</p>{{end}}
@@ -71,7 +72,8 @@ func (s *Server) renderConsent(w http.ResponseWriter, id string, cr *consentRequ
 	s.render(w, http.StatusOK, consentPage, map[string]any{
 		"Title": "Allow " + cr.Params.ClientName, "ClientName": cr.Params.ClientName, "User": displayName(cr.Subject),
 		"RedirectHost": redirectHost(cr.Params.RedirectURI), "Granted": s.describe(cr.Granted, before), "Refused": refused,
-		"Action": s.opts.Issuer + PathConsent, "ID": id, "GrantsURL": s.opts.Issuer + PathGrants,
+		"Provenance": provenance(&cr.Params),
+		"Action":     s.opts.Issuer + PathConsent, "ID": id, "GrantsURL": s.opts.Issuer + PathGrants,
 	})
 }
 
@@ -122,4 +124,17 @@ func displayName(sub Subject) string {
 
 func constantEqual(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// provenance says who vouches for a client's name on the consent page:
+// the organisation, the host of its metadata document, or nobody (a
+// self-registered client names itself).
+func provenance(p *authzParams) string {
+	switch p.Kind {
+	case kindStatic:
+		return "This application was registered by your organisation."
+	case kindMetadataDocument:
+		return "This application is identified by " + p.Origin + ", which publishes its description; its name is its own claim."
+	}
+	return "This application registered itself: its name is its own claim and was not verified. Check where it sends you back."
 }

@@ -1,12 +1,14 @@
 package authserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mcpgate/mcpgate/store"
@@ -32,10 +34,14 @@ const (
 
 // Lifetimes of the short-lived records.
 const (
-	pendingTTL      = 10 * time.Minute // a sign-in at the IdP, or a consent page
-	codeTTL         = time.Minute      // an authorization code
-	sessionTTL      = time.Hour        // the grants page's browser session
-	registrationTTL = 90 * 24 * time.Hour
+	pendingTTL      = 10 * time.Minute    // a sign-in at the IdP, or a consent page
+	codeTTL         = time.Minute         // an authorization code
+	sessionTTL      = time.Hour           // the grants page's browser session
+	registrationTTL = 90 * 24 * time.Hour // extended at each use
+	// unusedRegistrationTTL is the life of a dynamic registration that has
+	// not yet been used to redeem a code: registrations cost nothing to
+	// make, so one that is never used does not stay.
+	unusedRegistrationTTL = 24 * time.Hour
 )
 
 // Subject is the employee as the corporate IdP's ID token named them, at
@@ -69,6 +75,30 @@ type authzParams struct {
 	CodeChallenge string   `json:"code_challenge"`
 	Scopes        []string `json:"scopes"`
 	Resource      string   `json:"resource"`
+	// Kind is where the client's registration comes from: the consent
+	// page says so, errors are redirected only to configured clients
+	// before consent, and consent is remembered silently only for
+	// clients that can prove who they are.
+	Kind clientKind `json:"kind"`
+	// Confidential clients authenticate at the token endpoint.
+	Confidential bool `json:"confidential,omitempty"`
+	// Origin is the host vouching for a metadata-document client.
+	Origin string `json:"origin,omitempty"`
+}
+
+// trusted reports whether errors may be redirected to the client before
+// the employee saw the consent page: only for clients the organisation
+// configured. A self-registered or metadata-document client could
+// otherwise turn the gateway into an open redirector (RFC 9700 §4.11.2).
+func (p *authzParams) trusted() bool { return p.Kind == kindStatic }
+
+// silentReconsent reports whether a remembered consent may be used
+// without showing the page again: only when the client proves who it is,
+// by its secret or by an https redirect URI. A public client redirecting
+// to loopback or a private-use scheme can be impersonated by any local
+// program (RFC 8252 §8.6), so its employee confirms each authorization.
+func (p *authzParams) silentReconsent() bool {
+	return p.Confidential || strings.HasPrefix(p.RedirectURI, "https://")
 }
 
 // pendingAuth is a sign-in at the IdP in progress, keyed by the state sent
@@ -101,6 +131,11 @@ type consent struct {
 	// Families are the refresh-token families issued under this consent,
 	// revoked with it.
 	Families []string `json:"families,omitempty"`
+	// Generation is new for each consent given after none was held (the
+	// first, or one after a revocation or expiry); a refresh-token family
+	// works only while the consent it was issued under is the current
+	// one, whatever Families still lists.
+	Generation string `json:"generation"`
 }
 
 // codeRecord is an authorization code's grant.
@@ -109,6 +144,8 @@ type codeRecord struct {
 	Subject Subject     `json:"subject"`
 	Granted []string    `json:"granted"`
 	Family  string      `json:"family"`
+	// Generation is the consent's, when the code was issued.
+	Generation string `json:"generation"`
 }
 
 // refreshRecord is one refresh token.
@@ -122,10 +159,13 @@ type refreshRecord struct {
 
 // familyRecord is a chain of rotated refresh tokens from one code.
 type familyRecord struct {
-	ClientID string    `json:"client_id"`
-	Sub      string    `json:"sub"`
-	Revoked  bool      `json:"revoked,omitempty"`
-	Expires  time.Time `json:"expires"`
+	ClientID   string `json:"client_id"`
+	ClientName string `json:"client_name"`
+	Sub        string `json:"sub"`
+	// Generation is the consent's the family was issued under.
+	Generation string    `json:"generation"`
+	Revoked    bool      `json:"revoked,omitempty"`
+	Expires    time.Time `json:"expires"`
 }
 
 // records reads and writes JSON records in the store.
@@ -143,11 +183,24 @@ func (r records) get(ctx context.Context, ns, key string, v any) (bool, error) {
 }
 
 func (r records) put(ctx context.Context, ns, key string, v any, expires time.Time) error {
-	raw, err := json.Marshal(v)
+	raw, err := marshalRecord(v)
 	if err != nil {
 		return err
 	}
 	return r.st.Put(ctx, ns, key, raw, expires)
+}
+
+// marshalRecord encodes a record as compact JSON without HTML escaping,
+// which would make a value full of '<', '>' and '&' six times its size in
+// the store.
+func marshalRecord(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // take reads a single-use record and deletes it. Of two concurrent takes

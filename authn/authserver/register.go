@@ -29,6 +29,10 @@ type registrationResponse struct {
 func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) {
 	ctx, span := s.tracer.Start(r.Context(), "oauth.register")
 	defer span.End()
+	if !s.registrations.allow(remoteAddr(r)) {
+		tooMany(w)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeOAuthError(w, &oauthError{Code: "invalid_request", Description: "use POST", status: http.StatusMethodNotAllowed})
@@ -79,13 +83,14 @@ func (s *Server) serveRegister(w http.ResponseWriter, r *http.Request) {
 		never := int64(0)
 		resp.ClientSecretExpiresAt = &never
 	}
-	created, err := s.opts.Store.Create(ctx, nsClient, md.ClientID, mustJSON(&rc), now.Add(registrationTTL))
+	created, err := s.opts.Store.Create(ctx, nsClient, md.ClientID, mustJSON(&rc), now.Add(unusedRegistrationTTL))
 	if err != nil || !created {
 		s.log.Error("authserver: store a registration", "err", err)
 		writeOAuthError(w, errTemporarilyUnavailable())
 		return
 	}
-	s.log.Info("authserver: client registered", "client_id", md.ClientID, "client_name", md.ClientName, "redirect_uris", md.RedirectURIs)
+	s.log.Info("authserver: client registered", "client_id", md.ClientID, "client_name", truncate(md.ClientName, 100),
+		"redirect_uris", len(md.RedirectURIs), "first_redirect_host", redirectHost(md.RedirectURIs[0]))
 	writeJSON(w, http.StatusCreated, &resp)
 }
 
@@ -101,7 +106,7 @@ func (s *Server) touchRegistration(ctx context.Context, c *client) {
 }
 
 func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
+	b, err := marshalRecord(v)
 	if err != nil {
 		panic(err) // records are plain structs
 	}

@@ -1,7 +1,9 @@
 package authserver
 
 import (
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -115,4 +117,90 @@ func TestRegisterRefusals(t *testing.T) {
 	ar := newAuthRequest(testClient{id: "mcpgate-" + randomToken(18)}, "tools:read")
 	ar.redirect = "https://x.example/cb"
 	b.get(h.authorizeURL(ar)).wantErrorPage(t, http.StatusBadRequest, "Unknown application")
+}
+
+// TestNoOpenRedirectBeforeConsent: anyone can register a client whose
+// redirect URI is their own site; an error in its authorization request
+// must not turn the gateway into a redirector to that site (RFC 9700
+// §4.11.2). The employee sees an error page instead; a configured client
+// still gets the error at its redirect URI.
+func TestNoOpenRedirectBeforeConsent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	const phish = "https://attacker.example/phish"
+	status, reg := h.registerClient(`{"client_name":"Anyone","redirect_uris":["`+phish+`"],"token_endpoint_auth_method":"none"}`, "application/json")
+	if status != http.StatusCreated {
+		t.Fatalf("register: %d %v", status, reg)
+	}
+	ar := newAuthRequest(testClient{id: reg["client_id"].(string), method: "none"}, "tools:read")
+	ar.redirect = phish
+	ar.params = url.Values{"response_type": {"token"}}
+	r := newBrowser(t).get(h.authorizeURL(ar))
+	if loc := r.header.Get("Location"); loc != "" {
+		t.Fatalf("a self-registered client's bad request redirected to %q", loc)
+	}
+	r.wantErrorPage(t, http.StatusBadRequest, "Authorization refused")
+
+	static := newAuthRequest(publicClient, "tools:read")
+	static.params = url.Values{"response_type": {"token"}}
+	q := newBrowser(t).get(h.authorizeURL(static)).clientRedirectQuery(t, clientRedirect)
+	if q.Get("error") != "unsupported_response_type" {
+		t.Errorf("configured client: error %q, want unsupported_response_type at its redirect URI", q.Get("error"))
+	}
+}
+
+// TestDynamicRegistrationOffRefusesRegisteredClients: switching dynamic
+// registration off also refuses the clients it registered before.
+func TestDynamicRegistrationOffRefusesRegisteredClients(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	status, reg := h.registerClient(`{"client_name":"Dyn","redirect_uris":["`+clientRedirect+`"],"token_endpoint_auth_method":"none"}`, "application/json")
+	if status != http.StatusCreated {
+		t.Fatalf("register: %d %v", status, reg)
+	}
+	id := reg["client_id"].(string)
+	if _, err := h.srv.lookupClient(t.Context(), id, ""); err != nil {
+		t.Fatalf("lookup with registration on: %v", err)
+	}
+	opts := h.srv.opts
+	opts.DynamicRegistration = false
+	off := h.newServer(opts)
+	if _, err := off.lookupClient(t.Context(), id, ""); !errors.Is(err, errUnknownClient) {
+		t.Errorf("lookup with registration off = %v, want an unknown client", err)
+	}
+}
+
+// TestRegistrationRate: an address cannot register clients (records in
+// the store) faster than the rate; past the burst it gets 429 and nothing
+// is stored.
+func TestRegistrationRate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	body := `{"client_name":"Flood","redirect_uris":["` + clientRedirect + `"],"token_endpoint_auth_method":"none"}`
+	for i := range registerBurst {
+		if status, reg := h.registerClient(body, "application/json"); status != http.StatusCreated {
+			t.Fatalf("registration %d: %d %v", i, status, reg)
+		}
+	}
+	before := h.store.written(nsClient)
+	if status, reg := h.registerClient(body, "application/json"); status != http.StatusTooManyRequests || reg["error"] != "slow_down" {
+		t.Errorf("registration past the burst: %d %v, want 429 slow_down", status, reg)
+	}
+	if n := h.store.written(nsClient); n != before {
+		t.Errorf("%d registrations stored past the burst", n-before)
+	}
+}
+
+// TestSignInRate: an address cannot start sign-ins (pending records in
+// the store) faster than the rate.
+func TestSignInRate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	b := newBrowser(t)
+	for i := range signInBurst {
+		if r := b.get(h.authorizeURL(newAuthRequest(publicClient, "tools:read"))); r.status != http.StatusFound {
+			t.Fatalf("sign-in %d: %d", i, r.status)
+		}
+	}
+	b.get(h.authorizeURL(newAuthRequest(publicClient, "tools:read"))).wantErrorPage(t, http.StatusTooManyRequests, "Too many sign-ins")
 }

@@ -158,20 +158,23 @@ type Options struct {
 
 // Server is the authorization server. Create it with [New].
 type Server struct {
-	opts     Options
-	issuer   *url.URL
-	secure   bool // https issuer: cookies are Secure
-	catalog  map[string]Scope
-	static   map[string]*StaticClient
-	keys     *signingKeys
-	idp      *federation
-	cimd     *cimdFetcher
-	rec      records
-	log      *slog.Logger
-	tracer   trace.Tracer
-	now      func() time.Time
-	origin   *http.CrossOriginProtection
-	metadata []byte
+	opts    Options
+	issuer  *url.URL
+	secure  bool // https issuer: cookies are Secure
+	catalog map[string]Scope
+	static  map[string]*StaticClient
+	keys    *signingKeys
+	idp     *federation
+	cimd    *cimdFetcher
+	rec     records
+	log     *slog.Logger
+	tracer  trace.Tracer
+	now     func() time.Time
+	origin  *http.CrossOriginProtection
+	// registrations and signIns bound, per client address, the requests
+	// that write to the store without a secret or a session.
+	registrations, signIns *addressLimiter
+	metadata               []byte
 }
 
 // New checks opts and returns the server. The IdP's discovery document
@@ -206,6 +209,9 @@ func New(opts Options) (*Server, error) {
 		tracer:  opts.TracerProvider.Tracer("github.com/mcpgate/mcpgate/authn/authserver"),
 		now:     opts.Now,
 		origin:  http.NewCrossOriginProtection(),
+
+		registrations: newAddressLimiter(registerRate, registerBurst),
+		signIns:       newAddressLimiter(signInRate, signInBurst),
 	}
 	for _, sc := range opts.Scopes {
 		s.catalog[sc.Name] = sc
@@ -288,7 +294,10 @@ func (s *Server) Routes() map[string]http.Handler {
 		"POST " + p + PathGrants:   s.origin.Handler(http.HandlerFunc(s.serveGrantsRevoke)),
 	}
 	if s.opts.DynamicRegistration {
-		routes[p+PathRegister] = crossOriginAPI(http.HandlerFunc(s.serveRegister))
+		// No CORS: a web page must not register clients from employees'
+		// browsers (address-based register rules would see their
+		// addresses); browser-based clients use metadata documents.
+		routes[p+PathRegister] = http.HandlerFunc(s.serveRegister)
 	}
 	for _, p := range s.metadataPaths() {
 		routes["GET "+p] = meta
@@ -355,7 +364,7 @@ func remoteAddr(r *http.Request) string {
 }
 
 // crossOriginAPI lets browser-based clients (a web MCP client, the
-// Inspector's UI) call the token, revocation and registration endpoints:
+// Inspector's UI) call the token and revocation endpoints:
 // they use no cookie and no ambient credential — a client authenticates
 // with what it sends — so any origin may call them, and a preflight is
 // answered here.

@@ -97,15 +97,9 @@ func (s *Server) redeemCode(ctx context.Context, c *client, form url.Values) (*t
 	if !ok {
 		return nil, errInvalidGrant("the code is unknown or expired")
 	}
-	first, err := s.opts.Store.Create(ctx, nsCodeUsed, key, []byte{1}, s.now().Add(codeTTL))
-	if err != nil {
-		return nil, errTemporarilyUnavailable()
-	}
-	if !first {
-		s.log.Warn("authserver: authorization code used twice: its tokens are revoked", "client_id", rec.Params.ClientID, "sub", rec.Subject.Sub)
-		s.revokeFamily(ctx, rec.Family)
-		return nil, errInvalidGrant("the code was already used")
-	}
+	// The code's bindings are checked before it is spent: a thief who
+	// holds the code but not the client's PKCE verifier cannot burn it
+	// (and with it the client's sign-in).
 	switch {
 	case rec.Params.ClientID != c.id():
 		return nil, errInvalidGrant("the code was issued to another client")
@@ -116,11 +110,21 @@ func (s *Server) redeemCode(ctx context.Context, c *client, form url.Values) (*t
 	case form.Get("resource") != "" && form.Get("resource") != rec.Params.Resource:
 		return nil, &oauthError{Code: "invalid_target", Description: "resource must be " + rec.Params.Resource}
 	}
+	first, err := s.opts.Store.Create(ctx, nsCodeUsed, key, []byte{1}, s.now().Add(codeTTL))
+	if err != nil {
+		return nil, errTemporarilyUnavailable()
+	}
+	if !first {
+		s.log.Warn("authserver: authorization code used twice: its tokens are revoked", "client_id", rec.Params.ClientID, "sub", rec.Subject.Sub)
+		s.revokeFamily(ctx, rec.Family)
+		return nil, errInvalidGrant("the code was already used")
+	}
 	// The code's record stays until it expires: a second presentation
 	// finds the family in it, to revoke the tokens issued now.
 	s.touchRegistration(ctx, c)
 	now := s.now()
-	fam := familyRecord{ClientID: c.id(), Sub: rec.Subject.Sub, Expires: now.Add(s.opts.RefreshMaxLifetime)}
+	fam := familyRecord{ClientID: c.id(), ClientName: rec.Params.ClientName, Sub: rec.Subject.Sub,
+		Generation: rec.Generation, Expires: now.Add(s.opts.RefreshMaxLifetime)}
 	famJSON, _ := json.Marshal(&fam)
 	created, err := s.opts.Store.Create(ctx, nsFamily, rec.Family, famJSON, fam.Expires)
 	if err != nil {
@@ -195,6 +199,17 @@ func (s *Server) refresh(ctx context.Context, r *http.Request, c *client, form u
 	if !famOK || fam.Revoked {
 		return nil, errInvalidGrant("the refresh token was revoked")
 	}
+	// The family lives only as long as the consent it was issued under:
+	// revoked (on the grants page) or expired, the employee signs in again.
+	var cons consent
+	consOK, err := s.rec.get(ctx, nsConsent, consentKey(fam.Sub, fam.ClientID), &cons)
+	if err != nil {
+		return nil, errTemporarilyUnavailable()
+	}
+	if !consOK || cons.Generation == "" || cons.Generation != fam.Generation {
+		s.revokeFamily(ctx, rr.Family)
+		return nil, errInvalidGrant("the consent to this client was revoked or has expired: sign in again")
+	}
 	// A malformed request is refused before the token is spent, so that
 	// the client's retry is not taken for a replay.
 	requested := rr.Scopes
@@ -216,7 +231,7 @@ func (s *Server) refresh(ctx context.Context, r *http.Request, c *client, form u
 		s.revokeFamily(ctx, rr.Family)
 		return nil, errInvalidGrant("the refresh token was already used; every token of this sign-in is revoked")
 	}
-	granted, err := s.grant(ctx, &GrantRequest{Subject: rr.Subject, ClientID: rr.ClientID, Requested: requested,
+	granted, err := s.grant(ctx, &GrantRequest{Subject: rr.Subject, ClientID: rr.ClientID, ClientName: fam.ClientName, Requested: requested,
 		Current: rr.Scopes, Reason: ReasonRefresh, Endpoint: "oauth/token", RemoteAddr: remoteAddr(r)})
 	if err != nil {
 		return nil, errInvalidGrant("your organisation's policy no longer grants these scopes")

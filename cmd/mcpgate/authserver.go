@@ -123,15 +123,22 @@ func (g *policyGranter) Register(ctx context.Context, req *authserver.Registrati
 	return d.Allow, d.Reasons, nil
 }
 
-// redirectHosts are the hosts of uris, once each, lower case, no port.
+// redirectHosts are the hosts of uris, once each, lower case, no port. A
+// URI without a host (a private-use scheme such as com.example.app:/cb)
+// is listed as its scheme and a colon ("com.example.app:"), so that a
+// rule allowing some hosts must name it too: leaving it out would let a
+// client register only such URIs past the rule.
 func redirectHosts(uris []string) []string {
 	hosts := []string{}
 	for _, u := range uris {
 		pu, err := url.Parse(u)
-		if err != nil || pu.Hostname() == "" {
+		if err != nil {
 			continue
 		}
 		h := strings.ToLower(pu.Hostname())
+		if h == "" {
+			h = strings.ToLower(pu.Scheme) + ":"
+		}
 		if !slices.Contains(hosts, h) {
 			hosts = append(hosts, h)
 		}

@@ -225,3 +225,15 @@ func TestServeAddressInUse(t *testing.T) {
 		t.Errorf("exit code %d, stderr:\n%s\nwant 1 and the listen error logged", code, stderr)
 	}
 }
+
+// TestRedirectHosts: the register phase's redirect_hosts name every
+// redirect URI, a hostless private-use one by its scheme, so that a rule
+// allowing some hosts cannot be passed with URIs that have none.
+func TestRedirectHosts(t *testing.T) {
+	t.Parallel()
+	got := redirectHosts([]string{"http://127.0.0.1:3000/cb", "https://App.Example.com/cb", "com.evil.app:/cb", "http://127.0.0.1/other"})
+	want := []string{"127.0.0.1", "app.example.com", "com.evil.app:"}
+	if !slices.Equal(got, want) {
+		t.Errorf("redirectHosts = %v, want %v", got, want)
+	}
+}
