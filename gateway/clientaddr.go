@@ -95,3 +95,12 @@ func (g *Gateway) withClientAddress(r *http.Request) {
 		r.Header.Set(clientAddrHeader, a)
 	}
 }
+
+// clientAddressed passes the client's address to a route's handler, as
+// /mcp's handlers get it.
+func (g *Gateway) clientAddressed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.withClientAddress(r)
+		next.ServeHTTP(w, r)
+	})
+}

@@ -3,6 +3,7 @@ package devidp
 import (
 	"net/http"
 	"strings"
+	"time"
 )
 
 // devTokenResponse is the DESIGN §3 response of POST /dev/token.
@@ -39,7 +40,8 @@ func (p *Provider) serveDevToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := form.Get("user")
-	if _, ok := p.byName[name]; !ok {
+	u, ok := p.byName[name]
+	if !ok {
 		names := p.Users()
 		writeJSON(w, http.StatusBadRequest, devTokenError{
 			oauthError: oauthError{Code: "invalid_request", Description: "user: must be one of " + strings.Join(names, ", ")},
@@ -47,8 +49,16 @@ func (p *Provider) serveDevToken(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	tok, ttl, err := p.Token(name)
+	var tok string
+	var ttl time.Duration
+	var err error
+	if p.minter != nil {
+		tok, ttl, err = p.minter(r.Context(), u)
+	} else {
+		tok, ttl, err = p.Token(name)
+	}
 	if err != nil {
+		p.logger.Error("devidp: /dev/token: could not issue a token", "user", name, "err", err)
 		writeOAuthError(w, &oauthError{Code: "server_error", Description: "could not sign the token", Status: http.StatusInternalServerError})
 		return
 	}

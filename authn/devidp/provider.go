@@ -1,6 +1,7 @@
 package devidp
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -83,6 +84,10 @@ type Options struct {
 	// "profile", and answers a code granted with "openid" with an ID token
 	// as well (see [StaticClient]). If nil, there are none, and no ID tokens.
 	Clients []StaticClient
+	// DevTokenMinter, if set, mints the tokens of POST /dev/token instead
+	// of the provider: in authorization-server mode the gateway issues
+	// them, so that they carry the scopes its policy grants.
+	DevTokenMinter func(ctx context.Context, u User) (token string, ttl time.Duration, err error)
 	// Logger receives the provider's announcements. If nil, slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. If nil, time.Now.
@@ -102,6 +107,7 @@ type Provider struct {
 	// supported are the scopes granted on request: scopes, and the OpenID
 	// Connect ones when there are static clients.
 	supported []string
+	minter    func(ctx context.Context, u User) (string, time.Duration, error)
 	logger    *slog.Logger
 	now       func() time.Time
 
@@ -135,6 +141,7 @@ func New(opts Options) (*Provider, error) {
 		byName:      make(map[string]User, len(opts.Users)),
 		ttl:         opts.TokenTTL,
 		scopes:      append([]string{}, opts.Scopes...),
+		minter:      opts.DevTokenMinter,
 		logger:      opts.Logger,
 		now:         opts.Now,
 		csrfKey:     make([]byte, 32),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/authn/authserver"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/gateway"
 )
@@ -22,10 +23,14 @@ const mcpPath = "/mcp"
 // (RFC 9728) is served at its well-known paths. listen is the bound
 // address; on a loopback address the Host header is checked too. secrets
 // are the issuers' provisioned shared secrets.
-func withSignIn(opts *gateway.Options, cfg *config.Config, secrets [][]byte, listen net.Addr, log *slog.Logger) error {
+func withSignIn(opts *gateway.Options, cfg *config.Config, secrets [][]byte, listen net.Addr, log *slog.Logger, as *authserver.Server) error {
 	vc, err := verifierConfig(cfg, secrets, log)
 	if err != nil {
 		return err
+	}
+	if as != nil {
+		// The gateway's own tokens, verified in-process on the same path.
+		vc.Issuers = append(vc.Issuers, as.IssuerConfig())
 	}
 	v, err := authn.NewVerifier(vc)
 	if err != nil {
@@ -48,10 +53,24 @@ func withSignIn(opts *gateway.Options, cfg *config.Config, secrets [][]byte, lis
 	for i, is := range cfg.Auth.Issuers {
 		issuers[i] = is.Issuer
 	}
-	meta := authn.MetadataHandler(cfg.MCPURL(), issuers, cfg.Auth.ScopesSupported)
+	scopes := cfg.Auth.ScopesSupported
 	if opts.Routes == nil {
 		opts.Routes = map[string]http.Handler{}
 	}
+	if as != nil {
+		// Clients see only the gateway as their authorization server; other
+		// issuers (workloads) stay accepted without being advertised.
+		issuers = []string{as.Issuer()}
+		if len(scopes) == 0 {
+			for _, s := range cfg.Scopes {
+				scopes = append(scopes, s.Name)
+			}
+		}
+		for p, h := range as.Routes() {
+			opts.Routes[p] = h
+		}
+	}
+	meta := authn.MetadataHandler(cfg.MCPURL(), issuers, scopes)
 	for _, p := range authn.MetadataPaths(mcpPath) {
 		opts.Routes[p] = meta
 	}

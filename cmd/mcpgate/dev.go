@@ -2,14 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authn/authserver"
 	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/demo"
@@ -57,7 +64,9 @@ func runDev(ctx context.Context, args []string, e *env) int {
 }
 
 // serveDev starts the demo upstreams and a gateway for them on addr, prints
-// the banner and serves until ctx ends.
+// the banner and serves until ctx ends. The gateway is the authorization
+// server MCP clients see, federating sign-in to the development identity
+// provider, with its store in a temporary directory.
 func serveDev(ctx context.Context, addr string, log *slog.Logger, e *env) int {
 	// The demo servers outlive ctx so that calls in flight can drain.
 	demos, err := demo.StartAll(context.WithoutCancel(ctx))
@@ -65,18 +74,36 @@ func serveDev(ctx context.Context, addr string, log *slog.Logger, e *env) int {
 		return fail(log, err)
 	}
 	defer closeDemos(demos, log)
+	dir, err := os.MkdirTemp("", "mcpgate-dev-")
+	if err != nil {
+		return fail(log, err)
+	}
+	defer os.RemoveAll(dir)
 	ln, err := listenLoopback(ctx, addr, e)
 	if err != nil {
 		return fail(log, err)
 	}
-	cfg := devConfig(ln.Addr().String(), demos)
-	prov, err := cfg.Provision() // names no file: nothing is read
+	cfg := devConfig(ln.Addr().String(), demos, filepath.Join(dir, "store.db"))
+	prov, err := devProvision(cfg)
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
 	}
-	idp, err := devidp.New(devidp.Options{Issuer: cfg.Auth.Issuers[0].Issuer, Audience: cfg.MCPURL(),
-		Scopes: cfg.Auth.ScopesSupported, Logger: log})
+	st, err := openStore(ctx, cfg, prov)
+	if err != nil {
+		ln.Close()
+		return fail(log, err)
+	}
+	defer st.Close()
+	var as *authserver.Server // set before the listener serves
+	idp, err := devidp.New(devidp.Options{Issuer: cfg.AuthorizationServer.IdP.Issuer, Audience: cfg.MCPURL(), Logger: log,
+		Clients: []devidp.StaticClient{{ID: cfg.AuthorizationServer.IdP.ClientID, Secret: prov.AuthorizationServer.IdPClientSecret,
+			RedirectURIs: []string{cfg.PublicURL + authserver.PathCallback}, Name: "mcpgate dev"}},
+		DevTokenMinter: func(ctx context.Context, u devidp.User) (string, time.Duration, error) {
+			tok, _, ttl, err := as.IssueDirect(ctx, authserver.Subject{Sub: u.Name, Email: u.Email, Name: u.Name,
+				Groups: u.Groups, IdP: cfg.AuthorizationServer.IdP.Issuer}, devTokenClient, nil)
+			return tok, ttl, err
+		}})
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
@@ -87,17 +114,43 @@ func serveDev(ctx context.Context, addr string, log *slog.Logger, e *env) int {
 		return fail(log, err)
 	}
 	defer closeLog()
-	gw, stop, err := newGateway(ctx, cfg, prov, log, ln.Addr(), &gateway.Options{Routes: devRoutes(idp), Authorizer: authz})
+	gw, asrv, stop, err := newGateway(ctx, cfg, prov, log, ln.Addr(), &gateway.Options{Routes: devRoutes(idp), Authorizer: authz, Store: st}, authz)
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
 	}
 	defer stop()
+	as = asrv
 	gw.Start(ctx)
 	settle(ctx, gw, log)
 	log.Warn("development identity provider enabled: insecure by design, loopback only", "issuer", idp.Issuer())
 	printBanner(e.stdout, cfg, gw.Status(), idp)
 	return serveGateway(ctx, gw, ln, cfg, log, e)
+}
+
+// devGenerated names the dev configuration's secrets, which are generated
+// for each run and never read from the environment.
+const devGenerated = "MCPGATE_DEV_GENERATED"
+
+// devTokenClient is the client id of the tokens POST /dev/token issues.
+const devTokenClient = "mcpgate-dev-token"
+
+// devProvision provisions the dev configuration (it names no file) and
+// adds what would come from Secrets in production: the IdP client's
+// secret and the signing key, both made up for this run.
+func devProvision(cfg *config.Config) (*config.Provisioned, error) {
+	rest := *cfg
+	rest.AuthorizationServer.Enabled = false // its secrets are made up below, not read
+	prov, err := rest.Provision()
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	prov.AuthorizationServer = &config.ProvisionedAuthorizationServer{IdPClientSecret: rand.Text(), SigningKeys: []crypto.Signer{key}}
+	return prov, nil
 }
 
 // checkLoopback accepts host:port addresses whose host is a loopback IP or
@@ -158,15 +211,21 @@ func loopbackHostOnly(next http.Handler) http.Handler {
 }
 
 // devConfig returns the configuration of the dev gateway: the defaults,
-// listening on listen, with every demo server as an upstream and the
-// development identity provider as the only issuer.
-func devConfig(listen string, demos []*demo.Server) *config.Config {
+// listening on listen, with every demo server as an upstream, the gateway
+// as the authorization server federating to the development identity
+// provider, the demo scope catalogue, and the store at storePath.
+func devConfig(listen string, demos []*demo.Server, storePath string) *config.Config {
 	cfg := config.Default()
 	cfg.Listen = listen
 	cfg.PublicURL = "http://" + listen
-	cfg.Auth.Issuers = []config.Issuer{{Issuer: cfg.PublicURL + devIssuerPath}}
-	cfg.Auth.ScopesSupported = []string{"mcp"}
-	cfg.Auth.ChallengeScopes = []string{"mcp"}
+	cfg.AuthorizationServer.Enabled = true
+	// The IdP client's secret and the signing key are made up for each run
+	// (devProvision): the references only make the configuration complete.
+	cfg.AuthorizationServer.IdP = config.IdP{Issuer: cfg.PublicURL + devIssuerPath, ClientID: "mcpgate",
+		ClientSecret: &config.Secret{ValueFromEnv: devGenerated}}
+	cfg.AuthorizationServer.SigningKeys = []config.Secret{{ValueFromEnv: devGenerated}}
+	cfg.Scopes = devScopes()
+	cfg.Store.Path = storePath
 	cfg.Policy.Timeout = devPolicyTimeout
 	cfg.ReadyzDetail = true // loopback only
 	for _, d := range demos {
@@ -180,6 +239,18 @@ func devConfig(listen string, demos []*demo.Server) *config.Config {
 		})
 	}
 	return cfg
+}
+
+// devScopes is the demo scope catalogue: what the consent page offers and
+// the shipped policy grants by group (alice: notes:read and notes:write;
+// bob: notes:read and hr; carol: all; mallory: none).
+func devScopes() []config.Scope {
+	return []config.Scope{
+		{Name: "notes:read", Description: "Read your notes", Server: "notes", Level: "read"},
+		{Name: "notes:write", Description: "Create and change notes", Server: "notes", Level: "write"},
+		{Name: "notes:delete", Description: "Delete notes", Server: "notes", Level: "all"},
+		{Name: "hr", Description: "Look up employees and salary reports", Server: "hr", Level: "all"},
+	}
 }
 
 // settle waits, for a bounded time, until every upstream has been tried, so
@@ -207,7 +278,8 @@ func printBanner(w io.Writer, cfg *config.Config, st gateway.Status, idp *devidp
 	fmt.Fprintln(w, "mcpgate dev — development mode (NOT for production: insecure demo sign-in, demo data only)")
 	fmt.Fprintf(w, "  MCP endpoint:  %s\n", url)
 	fmt.Fprintf(w, "  upstreams:     %s\n", describeUpstreams(cfg, st))
-	fmt.Fprintf(w, "  sign-in:       %s (demo users: %s)\n", idp.Issuer(), strings.Join(idp.Users(), ", "))
+	fmt.Fprintf(w, "  sign-in:       %s/.well-known/oauth-authorization-server, federated to %s (demo users: %s)\n", cfg.PublicURL, idp.Issuer(), strings.Join(idp.Users(), ", "))
+	fmt.Fprintf(w, "  your grants:   %s%s\n", cfg.PublicURL, authserver.PathGrants)
 	fmt.Fprintf(w, "  token:         mcpgate dev token alice   or   curl -d user=alice %s/dev/token\n", cfg.PublicURL)
 	fmt.Fprintf(w, "  Claude Code:   claude mcp add --transport http mcpgate %s\n", url)
 	fmt.Fprintf(w, "  VS Code:       .vscode/mcp.json  {\"servers\": {\"mcpgate\": {\"type\": \"http\", \"url\": %q}}}\n", url)

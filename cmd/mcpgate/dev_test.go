@@ -116,8 +116,8 @@ func TestDevTokenErrors(t *testing.T) {
 // loaded one would, since gateway.New does not validate again.
 func TestDevConfigValid(t *testing.T) {
 	t.Parallel()
-	cfg := devConfig("127.0.0.1:8080", []*demo.Server{{Name: "notes", URL: "http://127.0.0.1:9000/mcp"}})
-	if err := errors.Join(cfg.Validate(), cfg.RequireAuth()); err != nil {
+	cfg := devConfig("127.0.0.1:8080", []*demo.Server{{Name: "notes", URL: "http://127.0.0.1:9000/mcp"}, {Name: "hr", URL: "http://127.0.0.1:9001/mcp"}}, "/tmp/store.db")
+	if err := errors.Join(cfg.Validate(), cfg.RequireAuth(), cfg.RequireStore()); err != nil {
 		t.Errorf("devConfig does not validate:\n%v", err)
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/mcpgate/mcpgate/authn/authserver"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/gateway"
+	"github.com/mcpgate/mcpgate/policy"
 )
 
 const serveAbout = `Run the gateway: load and validate the configuration, read the files it
@@ -54,7 +56,7 @@ func runServe(ctx context.Context, args []string, e *env) int {
 	if st != nil {
 		defer st.Close()
 	}
-	gw, stop, err := newGateway(ctx, cfg, prov, log, ln.Addr(), &gateway.Options{Authorizer: authz, Store: st})
+	gw, _, stop, err := newGateway(ctx, cfg, prov, log, ln.Addr(), &gateway.Options{Authorizer: authz, Store: st}, authz)
 	if err != nil {
 		ln.Close()
 		return fail(log, err)
@@ -87,23 +89,31 @@ func loadServeConfig(path string) (*config.Config, *config.Provisioned, error) {
 // listening on listen, with telemetry, sign-in, the CLI's logger and
 // version, and the authorizer and routes of opts. stop flushes the
 // telemetry.
-func newGateway(ctx context.Context, cfg *config.Config, prov *config.Provisioned, log *slog.Logger, listen net.Addr, opts *gateway.Options) (gw *gateway.Gateway, stop func(), err error) {
+//
+// In authorization-server mode, engine decides its grants and
+// registrations and opts.Store keeps its state.
+func newGateway(ctx context.Context, cfg *config.Config, prov *config.Provisioned, log *slog.Logger, listen net.Addr, opts *gateway.Options, engine *policy.Engine) (gw *gateway.Gateway, as *authserver.Server, stop func(), err error) {
 	opts.Version = currentBuild().version
 	opts.SessionKeys = prov.SessionKeys
 	log, stop, err = withTelemetry(ctx, opts, cfg.Telemetry, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if err := withSignIn(opts, cfg, prov.SharedSecrets, listen, log); err != nil {
+	as, err = newAuthServer(cfg, prov, opts.Store, engine, log, opts.TracerProvider)
+	if err != nil {
 		stop()
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	if err := withSignIn(opts, cfg, prov.SharedSecrets, listen, log, as); err != nil {
+		stop()
+		return nil, nil, nil, err
 	}
 	if gw, err = gateway.New(cfg, opts); err != nil {
 		stop()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	observeGateway(opts, gw)
-	return gw, stop, nil
+	return gw, as, stop, nil
 }
 
 // serveGateway serves a started gateway on ln until ctx ends and returns the

@@ -115,19 +115,34 @@ func fetchSignInPage(ctx context.Context, c *http.Client, u string) (string, []b
 	return "", nil, fmt.Errorf("GET authorize: more than %d redirects", maxRedirects)
 }
 
+// devCallback is DevOAuthHandler's redirect URI: a loopback port nobody
+// listens on, since the scripted browser stops at the redirect.
+const devCallback = "http://127.0.0.1:9/callback"
+
 // DevOAuthHandler is go-sdk's own OAuth client (dynamic client registration,
 // authorization code with PKCE) whose "browser" signs in to the development
-// identity provider as user, with c (which must not follow the final
-// redirect to the client's callback). *signIns counts the sign-ins.
+// identity provider as user, directly or through the gateway's
+// authorization server (consenting on its page), with c (which must keep
+// cookies and must not follow the final redirect to the client's
+// callback). *signIns counts the sign-ins.
 func DevOAuthHandler(c *http.Client, user, clientName string, signIns *atomic.Int32) (*auth.AuthorizationCodeHandler, error) {
-	return auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+	return auth.NewAuthorizationCodeHandler(DevOAuthConfig(c, user, clientName, signIns))
+}
+
+// DevOAuthConfig is DevOAuthHandler's configuration, for a test to adjust
+// (a ScopeFilter, say) before auth.NewAuthorizationCodeHandler.
+func DevOAuthConfig(c *http.Client, user, clientName string, signIns *atomic.Int32) *auth.AuthorizationCodeHandlerConfig {
+	return &auth.AuthorizationCodeHandlerConfig{
 		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{
-			Metadata: &oauthex.ClientRegistrationMetadata{RedirectURIs: []string{"http://127.0.0.1:9/callback"}, ClientName: clientName},
+			Metadata: &oauthex.ClientRegistrationMetadata{RedirectURIs: []string{devCallback}, ClientName: clientName},
 		},
 		AuthorizationCodeFetcher: func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
 			signIns.Add(1)
 			loc, err := DevSignIn(ctx, c, args.URL, user)
 			if err != nil {
+				return nil, err
+			}
+			if loc, err = FollowToClient(ctx, c, loc, devCallback, "allow"); err != nil {
 				return nil, err
 			}
 			q := loc.Query()
@@ -136,5 +151,72 @@ func DevOAuthHandler(c *http.Client, user, clientName string, signIns *atomic.In
 			}
 			return &auth.AuthorizationResult{Code: q.Get("code"), State: q.Get("state"), Iss: q.Get("iss")}, nil
 		},
-	})
+	}
+}
+
+// consentRE finds the consent id of the gateway's consent page.
+var consentRE = regexp.MustCompile(`name="consent" value="([^"]+)"`)
+
+// consentActionRE finds the consent form's action.
+var consentActionRE = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+
+// FollowToClient continues a sign-in after the identity provider answered
+// with loc, through a federating authorization server (the gateway in
+// authorization-server mode): it follows redirects and, on the gateway's
+// consent page, answers decision ("allow" or "deny"), until a redirect
+// reaches a URL starting with clientRedirect, which it returns without
+// following. c must keep cookies (a jar) and must not follow redirects.
+// When loc is already the client's redirect it is returned as is.
+func FollowToClient(ctx context.Context, c *http.Client, loc *url.URL, clientRedirect, decision string) (*url.URL, error) {
+	for range maxRedirects + 1 {
+		if strings.HasPrefix(loc.String(), clientRedirect) {
+			return loc, nil
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode >= 300 && resp.StatusCode <= 399:
+			next, err := resp.Location()
+			if err != nil {
+				return nil, fmt.Errorf("GET %s: status %d without Location", loc, resp.StatusCode)
+			}
+			loc = next
+			continue
+		case resp.StatusCode != http.StatusOK:
+			return nil, fmt.Errorf("GET %s: status %d: %s", loc, resp.StatusCode, page)
+		}
+		id, action := consentRE.FindSubmatch(page), consentActionRE.FindSubmatch(page)
+		if id == nil || action == nil {
+			return nil, fmt.Errorf("GET %s: a page that is no consent page: %s", loc, page)
+		}
+		target, err := loc.Parse(html.UnescapeString(string(action[1])))
+		if err != nil {
+			return nil, err
+		}
+		form := url.Values{"consent": {html.UnescapeString(string(id[1]))}, "decision": {decision}}
+		post, _ := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), strings.NewReader(form.Encode()))
+		post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		post.Header.Set("Origin", target.Scheme+"://"+target.Host) // as a browser posting its own page's form
+		resp, err = c.Do(post)
+		if err != nil {
+			return nil, err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			return nil, fmt.Errorf("POST consent: status %d: %s", resp.StatusCode, body)
+		}
+		if loc, err = resp.Location(); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("sign-in: more than %d redirects before the client's %s", maxRedirects, clientRedirect)
 }
