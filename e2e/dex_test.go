@@ -14,7 +14,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpgate/mcpgate/demo"
 	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/mcpgate/mcpgate/internal/testtools/dex"
 )
@@ -33,15 +32,7 @@ func TestDexSignIn(t *testing.T) {
 	alice := dex.DexUser{Email: "alice@example.com", Username: "alice", Password: "alice-password", Groups: []string{"engineering"}}
 	dex := dex.StartDex(t, []dex.DexClient{mcpClient, otherService}, []dex.DexUser{alice})
 
-	demos, err := demo.StartAll(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, d := range demos {
-			d.Close()
-		}
-	})
+	demos := startDemos(t)
 	bin := mcpgateBinary(t)
 	lib, err := filepath.Abs("../rego")
 	if err != nil {
