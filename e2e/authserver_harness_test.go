@@ -111,7 +111,7 @@ func newSigningKeyPEM(t *testing.T) []byte {
 
 // config returns the configuration of a gateway listening on listen, with
 // store (a YAML flow mapping) and its decision log at decisionLog ("none"
-// for none).
+// for none). Policy evaluations may take testPolicyTimeout.
 func (f *asFixture) config(listen, store, decisionLog string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `listen: %q
@@ -130,9 +130,10 @@ authorization_server:
   signing_keys:
     - value_from_file: %q
   client_id_metadata_documents: {allow_private_addresses: true}
-policy: {dir: %q, decision_log: %q}
+policy: {dir: %q, decision_log: %q, timeout: %s}
 %sservers:
-`, listen, f.publicURL, store, f.dex.Issuer, asGatewayClient.ID, f.secret, f.keyFile, f.library, decisionLog, asScopes)
+`, listen, f.publicURL, store, f.dex.Issuer, asGatewayClient.ID, f.secret, f.keyFile, f.library, decisionLog,
+		testPolicyTimeout, asScopes)
 	for _, d := range f.demos {
 		fmt.Fprintf(&b, "  - name: %s\n    url: %q\n    allow_insecure_http: true\n", d.Name, d.URL)
 	}

@@ -42,8 +42,8 @@ func TestDexSignIn(t *testing.T) {
 	addr := testtools.StartListening(t, "mcpgate serve", func(addr string) *exec.Cmd {
 		cfg := filepath.Join(dir, "mcpgate-"+strings.ReplaceAll(addr, ":", "_")+".yaml")
 		var b strings.Builder
-		fmt.Fprintf(&b, "listen: %q\npolicy: {dir: %q, decision_log: none}\nauth:\n  issuers:\n    - issuer: %q\n      audiences: [%q]\nservers:\n",
-			addr, lib, dex.Issuer, mcpClient.ID)
+		fmt.Fprintf(&b, "listen: %q\npolicy: {dir: %q, decision_log: none, timeout: %s}\nauth:\n  issuers:\n    - issuer: %q\n      audiences: [%q]\nservers:\n",
+			addr, lib, testPolicyTimeout, dex.Issuer, mcpClient.ID)
 		for _, d := range demos {
 			fmt.Fprintf(&b, "  - name: %s\n    url: %q\n    allow_insecure_http: true\n", d.Name, d.URL)
 		}

@@ -29,6 +29,10 @@ var grantEverything = map[string]any{"mcpgate": map[string]any{"config": map[str
 	}}}},
 }}}
 
+// testPolicyTimeout bounds a policy evaluation of the gateways these tests
+// run.
+const testPolicyTimeout = 5 * time.Second
+
 // startGateway runs mcpgate in-process on loopback in front of one upstream,
 // as users run it: sign-in through an OIDC provider (the development
 // provider) and the shipped policy library, with a grant for everything to
@@ -47,7 +51,10 @@ func startGateway(t *testing.T, upstreamURL string, passThrough bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := policy.NewEngine(policy.Options{Logger: quiet})
+	// Not the 100 ms default: under -race on a loaded 2-core machine an
+	// evaluation now and then takes longer, and the suites test the
+	// protocol, not the policy timeout.
+	engine := policy.NewEngine(policy.Options{Logger: quiet, Timeout: testPolicyTimeout})
 	modules, _, err := rego.Library()
 	if err != nil {
 		t.Fatal(err)
