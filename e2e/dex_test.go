@@ -14,7 +14,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpgate/mcpgate/demo"
 	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/mcpgate/mcpgate/internal/testtools/dex"
 )
@@ -33,15 +32,7 @@ func TestDexSignIn(t *testing.T) {
 	alice := dex.DexUser{Email: "alice@example.com", Username: "alice", Password: "alice-password", Groups: []string{"engineering"}}
 	dex := dex.StartDex(t, []dex.DexClient{mcpClient, otherService}, []dex.DexUser{alice})
 
-	demos, err := demo.StartAll(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, d := range demos {
-			d.Close()
-		}
-	})
+	demos := startDemos(t)
 	bin := mcpgateBinary(t)
 	lib, err := filepath.Abs("../rego")
 	if err != nil {
@@ -51,8 +42,8 @@ func TestDexSignIn(t *testing.T) {
 	addr := testtools.StartListening(t, "mcpgate serve", func(addr string) *exec.Cmd {
 		cfg := filepath.Join(dir, "mcpgate-"+strings.ReplaceAll(addr, ":", "_")+".yaml")
 		var b strings.Builder
-		fmt.Fprintf(&b, "listen: %q\npolicy: {dir: %q, decision_log: none}\nauth:\n  issuers:\n    - issuer: %q\n      audiences: [%q]\nservers:\n",
-			addr, lib, dex.Issuer, mcpClient.ID)
+		fmt.Fprintf(&b, "listen: %q\npolicy: {dir: %q, decision_log: none, timeout: %s}\nauth:\n  issuers:\n    - issuer: %q\n      audiences: [%q]\nservers:\n",
+			addr, lib, testPolicyTimeout, dex.Issuer, mcpClient.ID)
 		for _, d := range demos {
 			fmt.Fprintf(&b, "  - name: %s\n    url: %q\n    allow_insecure_http: true\n", d.Name, d.URL)
 		}

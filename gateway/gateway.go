@@ -191,6 +191,7 @@ func (g *Gateway) viewFor(r *http.Request) *mcp.Server {
 	if !ok {
 		g.evictViewsLocked()
 		v = g.newView(key, f)
+		v.bindKey = sessionKey(id)
 		g.views[key] = v
 	}
 	g.viewsMu.Unlock()

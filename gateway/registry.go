@@ -14,12 +14,14 @@ import (
 //
 // Identity: a session is served by the view (the filtered lists) of the
 // identity that opened it. The SDK binds a session to its user; the gateway
-// also binds it to the identity's view key, so a later request of the same
-// user whose token says something else (other groups: the user moved team)
-// gets HTTP 404 and initialises a new session, whose lists follow the new
-// identity. Calls are decided per request regardless; this keeps the lists
-// honest too. A token refreshed with the same claims has the same key
-// (volatile claims such as exp are left out).
+// also binds it to the identity's view key less the scopes (sessionKey), so
+// a later request of the same user whose token says something else (other
+// groups: the user moved team) gets HTTP 404 and initialises a new session,
+// whose lists follow the new identity. Calls are decided per request
+// regardless; this keeps the lists honest too. A token refreshed with the
+// same claims has the same key (volatile claims such as exp are left out),
+// and so has one with other scopes (a step-up), whose client retries in
+// its session.
 //
 // Limits: a user holds at most limits.sessions_per_user sessions; opening
 // one more closes the one idle longest (one with a request in flight only
@@ -36,7 +38,7 @@ type registry struct {
 type openSession struct {
 	ss       *mcp.ServerSession
 	user     string
-	key      string // view key of the identity that opened it
+	key      string // sessionKey of the identity that opened it
 	lastUsed time.Time
 	inflight int
 }
@@ -112,7 +114,7 @@ func (reg *registry) remove(id string) {
 	}
 }
 
-// begin notes a request of session id by a caller with view key key. It
+// begin notes a request of session id by a caller with session key key. It
 // reports false when the session was opened by another identity; otherwise
 // the caller must call the returned end when the request is done.
 func (reg *registry) begin(id, key string) (end func(), ok bool) {
@@ -166,7 +168,7 @@ func (g *Gateway) sameIdentity(next http.Handler) http.Handler {
 			return
 		}
 		caller, _ := authn.FromContext(r.Context())
-		end, ok := g.registry.begin(id, identityKey(caller))
+		end, ok := g.registry.begin(id, sessionKey(caller))
 		if !ok {
 			http.Error(w, "session not found: the token's identity (groups, claims) is not the one this session "+
 				"was opened with; initialize a new session", http.StatusNotFound)

@@ -17,7 +17,8 @@ import (
 )
 
 // groupsFromToken signs a request in as user u with the groups its bearer
-// token names ("Bearer a,b").
+// token names ("Bearer a,b"), and the scopes after a semicolon, if any
+// ("Bearer a;notes:read,notes:write").
 func groupsFromToken(next http.Handler) http.Handler {
 	verify := func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
 		return authn.NewTokenInfo(tokenIdentity(token)), nil
@@ -30,8 +31,14 @@ func groupsFromToken(next http.Handler) http.Handler {
 }
 
 func tokenIdentity(token string) *authn.Identity {
-	return &authn.Identity{Issuer: "https://idp.test", Subject: "u", Groups: strings.Split(token, ","),
-		Expiry: time.Now().Add(time.Hour)}
+	groups, scope, _ := strings.Cut(token, ";")
+	id := &authn.Identity{Issuer: "https://idp.test", Subject: "u", Groups: strings.Split(groups, ","),
+		Expiry: time.Now().Add(time.Hour), Claims: map[string]any{"sub": "u"}}
+	if scope != "" {
+		id.Scopes = strings.Split(scope, ",")
+		id.Claims["scope"] = strings.Join(id.Scopes, " ")
+	}
+	return id
 }
 
 type swappableBearer struct{ token atomic.Value }
@@ -65,6 +72,24 @@ func TestSessionListsFollowTheIdentity(t *testing.T) {
 	}
 	if got := toolNames(t, connectWith(t, gw.URL, legacy, nil, hc)); !slices.Equal(got, []string{"up__a", "up__b"}) {
 		t.Errorf("a new session with groups a,b lists %v, want [up__a up__b]", got)
+	}
+}
+
+// A step-up gives the client a token with more scopes, and the client
+// retries in its session (the MCP step-up flow): the session goes on.
+func TestSessionSurvivesAStepUp(t *testing.T) {
+	t.Parallel()
+	gw, bearer := groupsGateway(t, groupsEngine(t))
+	bearer.token.Store("a;notes:read")
+	cs := connectWith(t, gw.URL, legacy, nil, &http.Client{Transport: bearer})
+	id := cs.ID()
+	toolNames(t, cs)
+	bearer.token.Store("a;notes:read,notes:write")
+	if _, err := cs.ListTools(ctxTimeout(t), nil); err != nil {
+		t.Fatalf("list in the session after a step-up: %v, want the session to go on", err)
+	}
+	if cs.ID() != id {
+		t.Errorf("session %s became %s", id, cs.ID())
 	}
 }
 

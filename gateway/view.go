@@ -15,10 +15,13 @@ import (
 // place when the catalog changes, so the SDK tells connected sessions about
 // the change (list_changed) and stateless requests reuse a built server.
 type view struct {
-	g      *Gateway
-	key    string // identityKey of its callers
-	server *mcp.Server
-	filter filter
+	g   *Gateway
+	key string // identityKey of its callers
+	// bindKey is the sessionKey of its callers: what the sessions it
+	// opens are bound to.
+	bindKey string
+	server  *mcp.Server
+	filter  filter
 	// policyRevision is the policy revision the view was last synced with.
 	policyRevision string
 

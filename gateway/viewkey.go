@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 
 	"github.com/mcpgate/mcpgate/authn"
 )
@@ -36,4 +37,26 @@ func identityKey(id *authn.Identity) string {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:16])
+}
+
+// scopeClaims carry a token's scopes (authn.Identity.Scopes).
+var scopeClaims = []string{"scope", "scp"}
+
+// sessionKey is the key a stateful session is bound to (see sameIdentity):
+// the identity's view key without its scopes. A client that steps up (or
+// whose refresh narrows its scopes) retries in its session with a token of
+// other scopes, as the MCP step-up flow has it; calls are decided with each
+// request's token, so the session goes on. Other groups or claims still
+// end it.
+func sessionKey(id *authn.Identity) string {
+	if id == nil {
+		return identityKey(nil)
+	}
+	c := *id
+	c.Scopes = nil
+	c.Claims = maps.Clone(id.Claims)
+	for _, k := range scopeClaims {
+		delete(c.Claims, k)
+	}
+	return identityKey(&c)
 }

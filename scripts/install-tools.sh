@@ -29,6 +29,9 @@ NODE22_VERSION=22.23.3
 CONFORMANCE_VERSIONS=(0.1.16 0.2.0-alpha.12)
 SERVER_EVERYTHING_VERSION=2026.8.31
 INSPECTOR_VERSION=2.12.0
+# The TypeScript SDK, for scripted clients (e2e/testdata/*.mjs): its
+# StreamableHTTPClientTransport and OAuth client provider.
+TS_SDK_VERSION=1.32.2
 # Dex v2.45.1. Its module path has no /v2 suffix, so the Go module proxy knows
 # the release only by the pseudo-version of the tag's commit.
 DEX_VERSION=v2.45.1
@@ -303,6 +306,7 @@ install_tools() {
     "@modelcontextprotocol/server-everything@$SERVER_EVERYTHING_VERSION"
   npm_install "$MCPGATE_NPM_DIR/inspector-$INSPECTOR_VERSION" \
     "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+  npm_install "$MCPGATE_NPM_DIR/sdk-$TS_SDK_VERSION" "@modelcontextprotocol/sdk@$TS_SDK_VERSION"
 }
 
 print_summary() {
@@ -320,7 +324,7 @@ print_summary() {
     # Report the version npm actually installed, read from its package.json.
     local pkg="${name%@*}"
     if [[ -f "$d/node_modules/$pkg/package.json" ]]; then
-      ver="$(sed -n 's/^  "version": *"\([^"]*\)".*/\1/p' "$d/node_modules/$pkg/package.json" | head -n1)"
+      ver="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$d/node_modules/$pkg/package.json" | head -n1)"
     fi
     printf '  %-34s %s\n' "$pkg $ver" "$d"
   done

@@ -1,11 +1,12 @@
 // Package testtools holds the small, dependency-light helpers mcpgate's
 // tests share: a locked buffer (SyncBuffer), a free loopback address
 // (FreeAddr), processes started in their own process group and killed in
-// t.Cleanup (StartProc, StartListening, StartServer, ListeningAddrs), a
-// round-robin load balancer (RoundRobin), and where the external tools that
-// scripts/install-tools.sh installs are found (ToolsBin, NPMDir, Required,
-// Missing). It imports only the standard library and no mcpgate package, so
-// any package's unit tests may use it without linking a harness.
+// t.Cleanup (StartProc, StartListening, StartServer, StartServerAt,
+// ListeningAddrs), a round-robin load balancer (RoundRobin), and where the
+// external tools that scripts/install-tools.sh installs are found
+// (ToolsBin, NPMDir, Required, Missing). It imports only the standard
+// library and no mcpgate package, so any package's unit tests may use it
+// without linking a harness.
 //
 // The harnesses live in subpackages, so that only the tests that use one
 // link it:

@@ -204,6 +204,24 @@ func StartServer(t testing.TB, name string, mk func(addr string) *exec.Cmd) *Ser
 	return &Server{Addr: addr, p: p}
 }
 
+// StartServerAt is StartServer on a given loopback address, tried once:
+// for a server whose address others must know before it starts (an
+// identity provider's redirect URI names it), or that restarts on the
+// address it had. Take addr from FreeAddr; cmd must make the server listen
+// there.
+func StartServerAt(t testing.TB, name, addr string, cmd *exec.Cmd) *Server {
+	t.Helper()
+	p, err := StartProc(t, name, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.waitListening(addr); err != nil {
+		p.Stop()
+		t.Fatal(err)
+	}
+	return &Server{Addr: addr, p: p}
+}
+
 // Signal sends sig to the server process (not its group).
 func (s *Server) Signal(sig os.Signal) error { return s.p.cmd.Process.Signal(sig) }
 

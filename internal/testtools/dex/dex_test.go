@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 
 	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/mcpgate/mcpgate/internal/testtools/dex"
@@ -203,6 +205,37 @@ func TestDex(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("SignIn", func(t *testing.T) { testSignIn(t, ctx, d, provider) })
+}
+
+// testSignIn signs alice in through Dex's login page, as a relying party's
+// browser does, and redeems the code the page sends back.
+func testSignIn(t *testing.T, ctx context.Context, d *dex.Dex, provider *oidc.Provider) {
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	rp := oauth2.Config{ClientID: dexGateway.ID, ClientSecret: dexGateway.Secret, Endpoint: provider.Endpoint(),
+		RedirectURL: dexGateway.RedirectURIs[0], Scopes: []string{"openid", "email", "groups"}}
+	verifier := oauth2.GenerateVerifier()
+	loc, err := d.SignIn(ctx, browser, rp.AuthCodeURL("state-1", oauth2.S256ChallengeOption(verifier)), dexAlice.Email, dexAlice.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != rp.RedirectURL || loc.Query().Get("state") != "state-1" {
+		t.Fatalf("sign-in ended at %s, want %s with state state-1", loc, rp.RedirectURL)
+	}
+	tok, err := rp.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("redeem the code: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if _, claims, err := claimsOf(ctx, provider, dexGateway.ID, raw); err != nil || claims["email"] != dexAlice.Email {
+		t.Errorf("id token of the sign-in: claims %v, %v; want alice's", claims, err)
+	}
+
+	_, err = d.SignIn(ctx, browser, rp.AuthCodeURL("state-2"), dexAlice.Email, "bob-password")
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("sign-in with a wrong password: %v, want a refusal", err)
+	}
 }
 
 func mustJSON(v any) string {
