@@ -173,8 +173,10 @@ func checkTSSteps(t *testing.T, steps []tsStep) {
 		"authorize": {Requested: "notes:read", Granted: "notes:read", Logins: 1, Consents: 1},
 		// write_note needs notes:write: consented to on a second page.
 		"step_up": {Requested: "notes:read notes:write", Granted: "notes:read notes:write", Logins: 1, Consents: 1},
-		// notes:delete is refused by policy; nothing new to consent to.
-		"step_up_refused": {Requested: "notes:read notes:write notes:delete", Granted: "notes:read notes:write", Logins: 1},
+		// notes:delete is refused by policy; nothing new is granted, but a
+		// public client with a loopback redirect confirms every
+		// authorization on the consent page (RFC 8252 §8.6).
+		"step_up_refused": {Requested: "notes:read notes:write notes:delete", Granted: "notes:read notes:write", Logins: 1, Consents: 1},
 	}
 	for name, w := range signIns {
 		g := byName[name]
