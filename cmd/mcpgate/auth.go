@@ -93,8 +93,7 @@ func verifierConfig(cfg *config.Config, secrets [][]byte, log *slog.Logger) (aut
 			Issuer:     is.Issuer,
 			Audiences:  is.Audiences,
 			Algorithms: is.Algorithms,
-			Claims: authn.ClaimMapping{Subject: is.Claims.Subject, Email: is.Claims.Email, Name: is.Claims.Name,
-				Groups: is.Claims.Groups, ClientID: is.Claims.ClientID, Scopes: is.Claims.Scopes},
+			Claims:     claimMapping(is.Claims),
 		}
 		if is.SharedSecret != nil {
 			if i >= len(secrets) || len(secrets[i]) == 0 {
