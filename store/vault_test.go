@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -371,4 +372,40 @@ func TestVaultKeyID(t *testing.T) {
 	if got, want := store.VaultKeyID(make([]byte, 32)), "224cf225fbc9ce03"; got != want {
 		t.Errorf("VaultKeyID(zero key) = %s, want %s", got, want)
 	}
+}
+
+// Whatever a row holds, Get neither panics nor returns a secret it did not
+// authenticate (the seed sealed for vaultName is stored here under another
+// name, so it must not open either).
+func FuzzVaultOpen(f *testing.F) {
+	s, err := store.OpenFile(filepath.Join(f.TempDir(), "mcpgate.db"), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	v, err := store.NewVault(s, [][]byte{vaultKey(1)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := v.Put(ctx, vaultNS, vaultOwner, vaultName, []byte(vaultToken), time.Time{}); err != nil {
+		f.Fatal(err)
+	}
+	sealed, _, err := s.Get(ctx, vaultNS, store.VaultStoreKey(vaultOwner, vaultName))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(sealed)
+	f.Add([]byte{1})
+	f.Add(append([]byte{1}, make([]byte, 60)...))
+	key := store.VaultStoreKey(vaultOwner, "fuzzed")
+	f.Fuzz(func(t *testing.T, row []byte) {
+		if err := s.Put(ctx, vaultNS, key, row, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		secret, ok, err := v.Get(ctx, vaultNS, vaultOwner, "fuzzed")
+		if ok || secret != nil || err == nil {
+			t.Errorf("row %x: Get = %q, %v, %v; want an error and nothing", row, secret, ok, err)
+		}
+	})
 }
