@@ -13,6 +13,10 @@ type Provisioned struct {
 	// nil without session_key_file.
 	SessionKeys [][]byte
 
+	// VaultKeys are the keys of store.vault_key_file, the sealing key
+	// first, for store.NewVault; nil without store.vault_key_file.
+	VaultKeys [][]byte
+
 	// OPAConfig is the content of policy.opa_config_file; nil without it.
 	OPAConfig []byte
 
@@ -30,7 +34,7 @@ type Provisioned struct {
 }
 
 // Provision reads the files and environment variables that c, a validated
-// configuration, names, once each: the session keys, the OPA
+// configuration, names, once each: the session and vault keys, the OPA
 // configuration, the issuers' shared secrets and the PostgreSQL
 // connection string of the store, returned as
 // [Provisioned], and the upstream header values from files and the
@@ -43,10 +47,11 @@ func (c *Config) Provision() (*Provisioned, error) {
 	var ps problems
 	p := &Provisioned{SharedSecrets: make([][]byte, len(c.Auth.Issuers))}
 	if c.SessionKeyFile != "" {
-		keys, err := readSessionKeys(c.SessionKeyFile)
+		keys, err := readKeyFile(c.SessionKeyFile)
 		ps.addErr("session_key_file", err)
 		p.SessionKeys = keys
 	}
+	p.VaultKeys = c.Store.provisionVaultKeys(&ps, p.SessionKeys)
 	for i, is := range c.Auth.Issuers {
 		if is.SharedSecret != nil {
 			secret, err := is.SharedSecret.Resolve()

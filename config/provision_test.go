@@ -88,6 +88,8 @@ func TestProvisionReadsEachFileOnce(t *testing.T) {
 	hmac := writeTestFile(t, dir, "hmac", secret+"\n")
 	header := writeTestFile(t, dir, "header", "Bearer t0ken\n")
 	dsn := writeTestFile(t, dir, "dsn", "postgres://mcpgate:pw@db.internal/mcpgate\n")
+	vaultKey := bytes.Repeat([]byte{8}, SessionKeySize)
+	vault := writeTestFile(t, dir, "vault", "# current\n"+base64.StdEncoding.EncodeToString(vaultKey)+"\n")
 	t.Setenv("MCPGATE_TEST_HMAC", secret)
 	opens := watchOpens(t, dir)
 	cfg := mustParse(t, "session_key_file: "+keys+`
@@ -102,7 +104,7 @@ auth:
     - {issuer: https://c.example, algorithms: [HS256], shared_secret: {value_from_env: MCPGATE_TEST_HMAC}}
 policy:
   opa_config_file: `+opa+`
-store: {kind: postgres, dsn_from_file: `+dsn+`}
+store: {kind: postgres, dsn_from_file: `+dsn+`, vault_key_file: `+vault+`}
 `)
 	if got := opens(); len(got) != 0 {
 		t.Errorf("validation opened %v, want nothing", got)
@@ -113,6 +115,7 @@ store: {kind: postgres, dsn_from_file: `+dsn+`}
 	}
 	want := &Provisioned{
 		SessionKeys:   [][]byte{key},
+		VaultKeys:     [][]byte{vaultKey},
 		OPAConfig:     []byte("bundles: {}"),
 		SharedSecrets: [][]byte{nil, []byte(secret), []byte(secret)},
 		StoreDSN:      "postgres://mcpgate:pw@db.internal/mcpgate",
@@ -120,15 +123,58 @@ store: {kind: postgres, dsn_from_file: `+dsn+`}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("Provision() mismatch (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]int{"keys": 1, "opa.yaml": 1, "hmac": 1, "header": 1, "dsn": 1}, opens()); diff != "" {
+	if diff := cmp.Diff(map[string]int{"keys": 1, "opa.yaml": 1, "hmac": 1, "header": 1, "dsn": 1, "vault": 1}, opens()); diff != "" {
 		t.Errorf("files opened (-want +got):\n%s", diff)
+	}
+}
+
+// The vault's keys are each used once: not twice in its file, not also
+// for sessions. Errors count keys, and never show one.
+func TestProvisionVaultKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	k1, k2, k3 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{3}, 32)
+	keyFile := func(name string, keys ...[]byte) string {
+		var lines string
+		for _, k := range keys {
+			lines += base64.StdEncoding.EncodeToString(k) + "\n"
+		}
+		return writeTestFile(t, dir, name, lines)
+	}
+	sessions := keyFile("sessions", k1)
+	missing := filepath.Join(dir, "missing")
+	tests := map[string]struct{ vault, msg string }{
+		"repeated key":   {keyFile("repeated", k2, k3, k2), "key 3 repeats key 1 (counting keys, not lines)"},
+		"a session key":  {keyFile("shared", k2, k1), "key 2 is also a key of session_key_file"},
+		"missing file":   {missing, `cannot read "` + missing + `"`},
+		"not a key file": {writeTestFile(t, dir, "short", "c2hvcnQ=\n"), "line 1: a key must be 32 bytes, this one is 5"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := mustParse(t, minimal+"session_key_file: "+sessions+"\nstore: {path: /x.db, vault_key_file: "+tc.vault+"}\n")
+			ps := provisionProblems(t, cfg)
+			wantProblem(t, ps, "store.vault_key_file", tc.msg)
+			for _, k := range [][]byte{k1, k2} {
+				if err := (&ValidationError{Problems: ps}).Error(); strings.Contains(err, base64.StdEncoding.EncodeToString(k)) {
+					t.Errorf("problems show a key: %s", err)
+				}
+			}
+		})
+	}
+	p, err := mustParse(t, minimal+"session_key_file: "+sessions+"\nstore: {path: /x.db, vault_key_file: "+keyFile("ok", k3, k2)+"}\n").Provision()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]byte{k3, k2}, p.VaultKeys); diff != "" {
+		t.Errorf("VaultKeys (-want +got):\n%s", diff)
 	}
 }
 
 func TestProvisionNothingNamed(t *testing.T) {
 	t.Parallel()
 	p, err := mustParse(t, minimal).Provision()
-	if err != nil || p.SessionKeys != nil || p.OPAConfig != nil || len(p.SharedSecrets) != 0 {
+	if err != nil || p.SessionKeys != nil || p.VaultKeys != nil || p.OPAConfig != nil || len(p.SharedSecrets) != 0 {
 		t.Errorf("Provision() = %+v, %v; want nothing provisioned", p, err)
 	}
 }

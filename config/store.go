@@ -1,5 +1,10 @@
 package config
 
+import (
+	"bytes"
+	"slices"
+)
+
 // Store kinds.
 const (
 	// StoreFile is an embedded single file, for one replica.
@@ -35,6 +40,16 @@ type Store struct {
 	// "postgres". Either is read once, when the configuration is
 	// provisioned ([Config.Provision]).
 	DSNFromFile string `yaml:"dsn_from_file,omitempty"`
+
+	// VaultKeyFile is the path of a file holding the keys that encrypt the
+	// secrets kept in the store, such as employees' tokens for upstream
+	// servers (AES-256-GCM): one base64-encoded 32-byte key per line, the
+	// first seals, every key opens, so keys rotate (docs/deployment.md);
+	// empty lines and lines starting with '#' are ignored. Its keys must
+	// differ from each other and from those of session_key_file. It is
+	// read once, when the configuration is provisioned ([Config.Provision]).
+	// It needs a store (path, or kind postgres).
+	VaultKeyFile string `yaml:"vault_key_file,omitempty"`
 }
 
 // Configured reports whether the configuration names a store.
@@ -62,6 +77,31 @@ func (s *Store) validate(ps *problems) {
 	default:
 		ps.add("store.kind", "%q is not supported: use one of [file postgres]", s.Kind)
 	}
+	if s.VaultKeyFile != "" && !s.Configured() {
+		ps.add("store.vault_key_file", "the vault it encrypts is kept in the store: set store.path (one replica) or store.kind: postgres")
+	}
+}
+
+// provisionVaultKeys reads vault_key_file, if set, refusing a key given
+// twice or also found in sessionKeys: one key, one purpose.
+func (s *Store) provisionVaultKeys(ps *problems, sessionKeys [][]byte) [][]byte {
+	if s.VaultKeyFile == "" {
+		return nil
+	}
+	keys, err := readKeyFile(s.VaultKeyFile)
+	if err != nil {
+		ps.addErr("store.vault_key_file", err)
+		return nil
+	}
+	for i, k := range keys {
+		if j := slices.IndexFunc(keys[:i], func(o []byte) bool { return bytes.Equal(o, k) }); j >= 0 {
+			ps.add("store.vault_key_file", "key %d repeats key %d (counting keys, not lines)", i+1, j+1)
+		}
+		if slices.ContainsFunc(sessionKeys, func(o []byte) bool { return bytes.Equal(o, k) }) {
+			ps.add("store.vault_key_file", "key %d is also a key of session_key_file: give the vault keys of its own", i+1)
+		}
+	}
+	return keys
 }
 
 // RequireStore reports, as a [*ValidationError], sealed sessions without a

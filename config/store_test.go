@@ -14,6 +14,7 @@ func TestStoreProblems(t *testing.T) {
 		"postgres path":     {"store: {kind: postgres, dsn_from_env: A, path: /x.db}", "store.path", "is for kind file"},
 		"file dsn":          {"store: {path: /x.db, dsn_from_env: A}", "store", "dsn_from_env and dsn_from_file are for kind postgres"},
 		"literal dsn":       {"store: {kind: postgres, dsn: 'postgres://u:pw@h/db'}", "store.dsn", "unknown key"},
+		"vault no store":    {"store: {vault_key_file: /k}", "store.vault_key_file", "the vault it encrypts is kept in the store: set store.path"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -48,5 +49,18 @@ func TestRequireStore(t *testing.T) {
 				t.Errorf("problem path %q, want store", ve.Problems[0].Path)
 			}
 		})
+	}
+}
+
+// A vault key file with a store, of either kind, is valid.
+func TestStoreVaultKeyFile(t *testing.T) {
+	t.Parallel()
+	for _, yaml := range []string{
+		"store: {path: /x.db, vault_key_file: /k}\n",
+		"store: {kind: postgres, dsn_from_env: DSN, vault_key_file: /k}\n",
+	} {
+		if cfg := mustParse(t, minimal+yaml); cfg.Store.VaultKeyFile != "/k" {
+			t.Errorf("%s: vault_key_file = %q", yaml, cfg.Store.VaultKeyFile)
+		}
 	}
 }

@@ -5,8 +5,10 @@
 // replica, and [Postgres], a PostgreSQL database for several. Each
 // creates its schema itself when opened.
 //
-// Values are opaque bytes: what they mean, and how secret ones are
-// encrypted, is the caller's business. The package imports no other
+// Values are opaque bytes: what they mean is the caller's business.
+// Secrets (employees' upstream tokens) go through a [Vault], which seals
+// them with AES-256-GCM under rotating keys before they reach a store,
+// bound to their owner and name. The package imports no other
 // mcpgate package, opens nothing but the file or database it is given,
 // and never logs.
 package store

@@ -25,6 +25,7 @@ func TestPostgres(t *testing.T) {
 	}
 	t.Run("conformance", func(t *testing.T) { conformance(t, open) })
 	t.Run("purge", func(t *testing.T) { t.Parallel(); testPurge(t, open) })
+	t.Run("vault", func(t *testing.T) { t.Parallel(); vaultSuite(t, open) })
 	t.Run("migrations", func(t *testing.T) { t.Parallel(); testMigrations(t, srv) })
 }
 

@@ -241,10 +241,11 @@ func TestAuthorizationServerNotes(t *testing.T) {
 		}
 	}
 	unmounted := strings.Replace(authServer, "/var/run/secrets/mcpgate/as-keys/current.pem", "/etc/keys/current.pem", 1)
-	unmounted = strings.Replace(unmounted, "  authorization_server:\n", "  store: {kind: postgres, dsn_from_file: /etc/store/dsn}\n  authorization_server:\n", 1)
+	unmounted = strings.Replace(unmounted, "  authorization_server:\n", "  store: {kind: postgres, dsn_from_file: /etc/store/dsn, vault_key_file: /etc/vault/keys}\n  authorization_server:\n", 1)
 	wantContains(t, "NOTES with unmounted files", mustRender(t, unmounted).files["templates/NOTES.txt"],
 		"config.authorization_server.signing_keys[0].value_from_file /etc/keys/current.pem is not under a mounted directory",
-		"config.store.dsn_from_file /etc/store/dsn is not under a mounted directory")
+		"config.store.dsn_from_file /etc/store/dsn is not under a mounted directory",
+		"config.store.vault_key_file /etc/vault/keys is not under a mounted directory")
 }
 
 // TestReadmeAuthorizationServerExample renders the values of the README's

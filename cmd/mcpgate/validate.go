@@ -12,8 +12,8 @@ import (
 const validateAbout = `Check a configuration file without starting the gateway: its syntax, every
 key and value and then, once those are valid, that the files and environment
 variables it names (session_key_file, policy.opa_config_file, shared secrets,
-header value_from_env and value_from_file, the store's dsn_from_env or
-dsn_from_file) are set and readable here, as serve reads them, and that
+header value_from_env and value_from_file, the store's dsn_from_env,
+dsn_from_file and vault_key_file) are set and readable here, as serve reads them, and that
 sealed sessions have a store. It connects to nothing (not the store's
 database). Every problem is reported with its key path. Exit status 0
 if valid, 1 if not.`

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func TestReadSessionKeys(t *testing.T) {
+func TestReadKeyFile(t *testing.T) {
 	k1 := bytes.Repeat([]byte{1}, 32)
 	k2 := bytes.Repeat([]byte{0xfb}, 32) // encodes with '+', '/' or '-', '_'
 	std := base64.StdEncoding.EncodeToString
@@ -36,10 +36,10 @@ func TestReadSessionKeys(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got, err := readSessionKeys(path)
+			got, err := readKeyFile(path)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("readSessionKeys() error = %v, want it to contain %q", err, tt.wantErr)
+					t.Fatalf("readKeyFile() error = %v, want it to contain %q", err, tt.wantErr)
 				}
 				if strings.Contains(err.Error(), std(k1)) {
 					t.Errorf("error %q quotes a key", err)

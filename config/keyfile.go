@@ -7,18 +7,20 @@ import (
 	"strings"
 )
 
-// SessionKeySize is the length of a session sealing key: AES-256.
+// SessionKeySize is the length of a key of a key file, a session sealing
+// key or a vault key: AES-256.
 const SessionKeySize = 32
 
-// maxSessionKeys bounds the keys of a session key file: one sealing key and
-// the older ones still accepted during a rotation.
-const maxSessionKeys = 16
+// maxKeys bounds the keys of a key file: one sealing key and the older
+// ones still accepted during a rotation.
+const maxKeys = 16
 
-// readSessionKeys reads a session key file (see [Config.SessionKeyFile]):
-// one base64-encoded (standard or URL alphabet, padded or not) 32-byte key
-// per line, the first being the sealing key. Empty lines and lines starting
-// with '#' are ignored. Errors name the line, never a key.
-func readSessionKeys(path string) ([][]byte, error) {
+// readKeyFile reads a key file (see [Config.SessionKeyFile] and
+// [Store.VaultKeyFile]): one base64-encoded (standard or URL alphabet,
+// padded or not) 32-byte key per line, the first being the sealing key.
+// Empty lines and lines starting with '#' are ignored. Errors name the
+// line, never a key.
+func readKeyFile(path string) ([][]byte, error) {
 	data, err := readSecretFile(path)
 	if err != nil {
 		return nil, err
@@ -38,8 +40,8 @@ func readSessionKeys(path string) ([][]byte, error) {
 	switch {
 	case len(keys) == 0:
 		return nil, fmt.Errorf("%q holds no key; generate one with: head -c 32 /dev/urandom | base64", path)
-	case len(keys) > maxSessionKeys:
-		return nil, fmt.Errorf("%q holds %d keys; at most %d are allowed (the sealing key and the ones being retired)", path, len(keys), maxSessionKeys)
+	case len(keys) > maxKeys:
+		return nil, fmt.Errorf("%q holds %d keys; at most %d are allowed (the sealing key and the ones being retired)", path, len(keys), maxKeys)
 	}
 	return keys, nil
 }
