@@ -167,7 +167,14 @@ type Server struct {
 
 	// Headers are extra HTTP headers sent only to this upstream. If
 	// omitted, none are sent.
+	//
+	// Deprecated: write auth: {kind: headers, headers: [...]}. Setting both
+	// headers and auth is a validation error.
 	Headers []Header `yaml:"headers,omitempty"`
+
+	// Auth is how the gateway authenticates itself to the upstream
+	// (docs/upstreams.md). If omitted, it sends only Headers.
+	Auth *UpstreamAuth `yaml:"auth,omitempty"`
 }
 
 // Default returns a configuration holding every default and no servers.

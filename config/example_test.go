@@ -13,7 +13,7 @@ import (
 
 // exampleSecretPath is the value_from_file path shown in the example; the
 // test points it at a temporary file.
-const exampleSecretPath = "/var/run/secrets/tickets/token"
+const exampleSecretPath = "/var/run/secrets/tickets/client-secret"
 
 func TestExampleConfig(t *testing.T) {
 	data, err := os.ReadFile("../mcpgate.example.yaml")
@@ -24,7 +24,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("example mentions %s %d times, want once", exampleSecretPath, n)
 	}
 	secret := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(secret, []byte("Bearer t0ken\n"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	data = bytes.ReplaceAll(data, []byte(exampleSecretPath), []byte(secret))
@@ -40,9 +40,12 @@ func TestExampleConfig(t *testing.T) {
 	if got, want := cfg.MCPURL(), "https://mcp.example.com/mcp"; got != want {
 		t.Errorf("MCPURL() = %q, want %q", got, want)
 	}
-	hdr, err := cfg.Servers[1].ResolveHeaders()
-	if err != nil || hdr.Get("Authorization") != "Bearer t0ken" {
+	hdr, err := cfg.Servers[0].ResolveHeaders()
+	if err != nil || hdr.Get("X-Api-Key") != "k3y" || hdr.Get("X-Client") != "mcpgate" {
 		t.Errorf("ResolveHeaders() = %v, %v", hdr, err)
+	}
+	if _, err := cfg.Provision(); err != nil {
+		t.Errorf("Provision: %v", err)
 	}
 }
 
@@ -61,17 +64,20 @@ func wantExample(secret string) *Config {
 			Timeout:   Duration(30 * time.Second),
 			Prefix:    ptr("notes"),
 			Labels:    map[string]string{"env": "prod", "team": "finance"},
-			Headers: []Header{
+			Auth: &UpstreamAuth{Kind: AuthHeaders, Headers: []Header{
 				{Name: "X-Api-Key", ValueFromEnv: "NOTES_API_KEY"},
 				{Name: "X-Client", Value: "mcpgate"},
-			},
+			}},
 		}, {
 			Name:      "tickets",
 			URL:       "https://tickets.internal.example/mcp",
 			Transport: TransportSSE,
 			Timeout:   Duration(2 * time.Minute),
 			Labels:    map[string]string{"env": "prod"},
-			Headers:   []Header{{Name: "Authorization", ValueFromFile: secret}},
+			Auth: &UpstreamAuth{Kind: AuthClientCredentials, TokenURL: "https://login.example.com/oauth2/token",
+				ClientID: "mcpgate-tickets", ClientSecret: &Secret{ValueFromFile: secret},
+				Scopes: []string{"tickets.read", "tickets.write"}, Resource: "https://tickets.internal.example/mcp",
+				AuthStyle: AuthStyleBasic},
 		}},
 		Auth: Auth{
 			Issuers: []Issuer{

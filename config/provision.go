@@ -37,9 +37,10 @@ type Provisioned struct {
 // configuration, names, once each: the session and vault keys, the OPA
 // configuration, the issuers' shared secrets and the PostgreSQL
 // connection string of the store, returned as
-// [Provisioned], and the upstream header values from files and the
-// environment, which are only checked here because they are read again
-// at each upstream (re)connect, so rotated secrets are picked up.
+// [Provisioned], and the upstream header values and client secrets from
+// files and the environment, which are only checked here because they are
+// read again at each upstream (re)connect or token request, so rotated
+// secrets are picked up.
 //
 // Every problem is reported at once, as a [*ValidationError] whose key
 // paths name the setting, e.g. "servers[1].headers[0].value_from_file".
@@ -70,11 +71,8 @@ func (c *Config) Provision() (*Provisioned, error) {
 		p.StoreDSN = dsn
 	}
 	p.AuthorizationServer = c.AuthorizationServer.provision(&ps)
-	for i, s := range c.Servers {
-		for j, h := range s.Headers {
-			_, err := h.resolve()
-			ps.addErr("servers["+strconv.Itoa(i)+"].headers["+strconv.Itoa(j)+"]."+h.sourceKey(), err)
-		}
+	for i := range c.Servers {
+		c.Servers[i].provisionAuth(&ps, "servers["+strconv.Itoa(i)+"]")
 	}
 	if len(ps) > 0 {
 		return nil, fmt.Errorf("config: provision:\n%w", &ValidationError{Problems: ps})

@@ -163,10 +163,12 @@ func hasControlChars(v string) bool {
 	return false
 }
 
-// ResolveHeaders resolves every header of the server into an http.Header.
+// ResolveHeaders resolves every header of the server
+// ([Server.UpstreamHeaders]) into an http.Header.
 func (s *Server) ResolveHeaders() (http.Header, error) {
-	hdr := make(http.Header, len(s.Headers))
-	for _, h := range s.Headers {
+	hs := s.UpstreamHeaders()
+	hdr := make(http.Header, len(hs))
+	for _, h := range hs {
 		v, err := h.resolve()
 		if err != nil {
 			return nil, fmt.Errorf("config: server %q: resolve header %q: %w", s.Name, h.Name, err)

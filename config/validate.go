@@ -182,7 +182,7 @@ func (s *Server) validate(ps *problems, path, sep string) {
 	if _, ok := s.Labels[""]; ok {
 		ps.add(joinPath(path+".labels", ""), "label keys must not be empty")
 	}
-	validateHeaders(ps, path+".headers", s.Headers)
+	s.validateAuth(ps, path)
 }
 
 // validateName checks a server name or prefix.

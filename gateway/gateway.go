@@ -310,6 +310,9 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 		dropped:  make(chan struct{}),
 		refresh:  make(chan struct{}, 1),
 	}
+	if cfg.Auth != nil && cfg.Auth.Kind == config.AuthClientCredentials {
+		u.token = newClientCredentials(cfg, u.base, g.opts.upstreamTokenMargin())
+	}
 	u.onReady = func(ctx context.Context, cs *mcp.ClientSession) { g.subs.resubscribe(ctx, u, cs) }
 	u.client = mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: g.opts.version()}, g.relay.clientOptions(u, g))
 	u.client.AddReceivingMiddleware((&upstreamRelay{g.relay, u}).passThroughMiddleware)

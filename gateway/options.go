@@ -68,6 +68,11 @@ type Options struct {
 	// ProbeInterval is how often an idle upstream session is checked. If
 	// zero, 15s.
 	ProbeInterval time.Duration
+	// UpstreamTokenMargin is how long before its expiry an upstream's
+	// client credentials token is replaced by a new one. A margin longer
+	// than a token's lifetime fetches a token for every request. If zero,
+	// DefaultUpstreamTokenMargin (30s).
+	UpstreamTokenMargin time.Duration
 	// MinBackoff and MaxBackoff bound the delay between reconnection
 	// attempts. If zero, 250ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
@@ -113,6 +118,10 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 func (o *Options) probeInterval() time.Duration { return orDefault(o.ProbeInterval, 15*time.Second) }
+
+func (o *Options) upstreamTokenMargin() time.Duration {
+	return orDefault(o.UpstreamTokenMargin, DefaultUpstreamTokenMargin)
+}
 
 func (o *Options) minBackoff() time.Duration { return orDefault(o.MinBackoff, 250*time.Millisecond) }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -40,7 +41,10 @@ type upstream struct {
 	opts   *Options
 	client *mcp.Client
 	base   http.RoundTripper
-	log    *slog.Logger
+	// token is the client credentials token source of an upstream of auth
+	// kind client_credentials; nil otherwise.
+	token *clientCredentials
+	log   *slog.Logger
 	// onChange is called, without locks held, after the upstream's features or
 	// state changed.
 	onChange func()
@@ -89,7 +93,7 @@ func (u *upstream) connect(ctx context.Context) (*mcp.ClientSession, error) {
 		return nil, err
 	}
 	hc := &http.Client{
-		Transport: &upstreamTransport{base: u.base, header: header, propagator: u.opts.propagator()},
+		Transport: &upstreamTransport{base: u.base, header: header, token: u.token, propagator: u.opts.propagator()},
 		// A redirect would carry the upstream's credentials to wherever
 		// the upstream points: the configured URL is the only target.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -387,16 +391,58 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // upstreamTransport sends the headers configured for one upstream, and only
 // those: requests to upstreams are built by the SDK client from scratch, so
 // nothing of the downstream request (Authorization, cookies) can leak here.
+// With a token source (auth kind client_credentials) it also sends the
+// gateway's own bearer token.
 type upstreamTransport struct {
 	base       http.RoundTripper
 	header     http.Header
+	token      *clientCredentials
 	propagator propagation.TextMapPropagator
 }
 
+// RoundTrip sends r. When the upstream answers 401 to a token of ours, the
+// token may have been revoked before its expiry: it is dropped and r sent
+// once more with a new one, if its body can be sent again (the SDK's
+// requests can: they are built from byte slices).
 func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, token, err := t.send(r, r.Body)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || t.token == nil {
+		return resp, err
+	}
+	var body io.ReadCloser
+	if r.Body != nil && r.Body != http.NoBody {
+		if r.GetBody == nil {
+			return resp, nil
+		}
+		if body, err = r.GetBody(); err != nil {
+			return resp, nil
+		}
+	}
+	t.token.Invalidate(token)
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	_ = resp.Body.Close()
+	resp, _, err = t.send(r, body)
+	return resp, err
+}
+
+// send sends a copy of r with body, the upstream's headers, its token and
+// the trace context. It returns the token it sent.
+func (t *upstreamTransport) send(r *http.Request, body io.ReadCloser) (*http.Response, string, error) {
 	r = r.Clone(r.Context())
+	r.Body = body
 	for k, v := range t.header {
 		r.Header[k] = v
+	}
+	var token string
+	if t.token != nil {
+		var err error
+		if token, err = t.token.Token(r.Context()); err != nil {
+			if body != nil {
+				_ = body.Close()
+			}
+			return nil, "", err
+		}
+		r.Header.Set("Authorization", "Bearer "+token)
 	}
 	// The gateway's CLIENT span (in the call's context) also travels in the
 	// HTTP headers, for upstreams that read trace context there.
@@ -405,5 +451,5 @@ func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err == nil {
 		resp = tagRelated(r.Context(), resp)
 	}
-	return resp, err
+	return resp, token, err
 }

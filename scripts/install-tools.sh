@@ -10,9 +10,11 @@
 #   bin/everything-server     go-sdk conformance fixture (symlink)
 #   bin/node22                Node.js 22 binary (symlink)
 #   bin/dex                   Dex OIDC provider (symlink)
+#   bin/zitadel-oidc-server   zitadel/oidc example OpenID provider (symlink)
 #   bin/otelcol-mcpgate       OpenTelemetry Collector (symlink)
 #   tools/everything-server-<ver>/
 #   tools/dex-<ver>/          Dex, built from source (see install_dex)
+#   tools/zitadel-oidc-<ver>/ zitadel/oidc's example server (see install_zitadel)
 #   tools/otelcol-<ver>/      OpenTelemetry Collector (see install_collector)
 #   node22/<ver>/             npm prefix holding the npm "node" package
 #   npm/<name>-<ver>/         npm prefixes for the npm tools below
@@ -36,6 +38,10 @@ TS_SDK_VERSION=1.32.2
 # the release only by the pseudo-version of the tag's commit.
 DEX_VERSION=v2.45.1
 DEX_MODULE_VERSION=v0.0.0-20260303133905-11d2eeb52b42
+# The zitadel/oidc example OpenID provider: client credentials with opaque
+# access tokens, for the upstream credentials tests
+# (internal/testtools/zitadel).
+ZITADEL_OIDC_VERSION=v3.52.0
 # OpenTelemetry Collector, built by its builder (ocb) from core components of
 # the same release. The confmap providers are versioned 1.x in step with
 # the 0.x components: v0.165.0 <-> v1.71.0 (the builder's own default.yaml).
@@ -141,6 +147,30 @@ install_dex() {
     log "built dex $DEX_VERSION in $((SECONDS - t0))s"
   fi
   ln -sfn "$dir/dex" "$MCPGATE_TOOLS_BIN/dex"
+}
+
+# install_zitadel installs zitadel/oidc's example server, renamed
+# zitadel-oidc-server (its package is called "server"). It listens on all
+# interfaces on $PORT: the harness talks to it on 127.0.0.1 only.
+install_zitadel() {
+  local dir="$MCPGATE_CACHE/tools/zitadel-oidc-$ZITADEL_OIDC_VERSION"
+  if [[ -x "$dir/zitadel-oidc-server" && -f "$dir/$STAMP" ]]; then
+    log "cached: zitadel/oidc example server $ZITADEL_OIDC_VERSION -> $dir"
+  else
+    log "installing: zitadel/oidc example server $ZITADEL_OIDC_VERSION -> $dir"
+    local tmp="$dir.tmp.$$"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    if ! (cd / && GOBIN="$tmp" GOFLAGS='' GOWORK=off go install \
+        "github.com/zitadel/oidc/v3/example/server@$ZITADEL_OIDC_VERSION") >&2; then
+      rm -rf "$tmp"
+      die "go install zitadel/oidc example server $ZITADEL_OIDC_VERSION failed"
+    fi
+    mv "$tmp/server" "$tmp/zitadel-oidc-server"
+    printf '%s\n' "$ZITADEL_OIDC_VERSION" >"$tmp/$STAMP"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+  fi
+  ln -sfn "$dir/zitadel-oidc-server" "$MCPGATE_TOOLS_BIN/zitadel-oidc-server"
 }
 
 # install_collector builds an OpenTelemetry Collector distribution
@@ -288,6 +318,7 @@ install_tools() {
 
   install_everything_server
   install_dex
+  install_zitadel
   install_collector
   install_node22
   install_postgres
@@ -313,6 +344,7 @@ print_summary() {
   echo "== mcpgate test tools (cache: $MCPGATE_CACHE)"
   printf '  %-34s %s\n' "everything-server (go-sdk $GO_SDK_VERSION)" "$(readlink -f "$MCPGATE_TOOLS_BIN/everything-server")"
   printf '  %-34s %s\n' "dex $("$MCPGATE_TOOLS_BIN/dex" version 2>/dev/null | sed -n 's/^Dex Version: //p')" "$(readlink -f "$MCPGATE_TOOLS_BIN/dex")"
+  printf '  %-34s %s\n' "zitadel-oidc-server $ZITADEL_OIDC_VERSION" "$(readlink -f "$MCPGATE_TOOLS_BIN/zitadel-oidc-server")"
   printf '  %-34s %s\n' "$("$MCPGATE_TOOLS_BIN/otelcol-mcpgate" --version 2>/dev/null)" "$(readlink -f "$MCPGATE_TOOLS_BIN/otelcol-mcpgate")"
   printf '  %-34s %s\n' "node $("$MCPGATE_NODE22" --version)" "$(readlink -f "$MCPGATE_NODE22")"
   local d name ver

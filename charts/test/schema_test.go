@@ -53,6 +53,8 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		"config listen with bad type":  {"config: {listen: 8080}", "at '/config/listen': got number, want string"},
 		"public URL without scheme":    {"config: {public_url: mcp.example.com}", "at '/config/public_url'"},
 		"allowed origin with path":     {"config: {auth: {allowed_origins: [https://claude.ai/app]}}", "at '/config/auth/allowed_origins/0'"},
+		"upstream auth kind":           {"config: {servers: [{name: a, url: https://a.example, auth: {kind: mtls}}]}", "at '/config/servers/0/auth/kind': value must be one of"},
+		"client secret literal":        {"config: {servers: [{name: a, url: https://a.example, auth: {kind: client_credentials, client_secret: {value: s}}}]}", "additional properties 'value' not allowed"},
 		"decision log buffer negative": {"config: {policy: {decision_log_buffer: -5}}", "at '/config/policy/decision_log_buffer': minimum: got -5, want 1"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -76,6 +78,8 @@ func TestTemplateChecks(t *testing.T) {
 		"session_key_file set": {"config: {session_key_file: /k}", "config.session_key_file is set by the chart: set sessions.existingSecret"},
 		"literal credential header": {"config: {servers: [{name: a, url: 'https://a/mcp', headers: [{name: X-Client, value: mcpgate}, {name: X-Api-Key, value: s3cret}]}]}",
 			"config.servers[0].headers[1] (X-Api-Key) has a literal value, which would put a credential into the ConfigMap"},
+		"literal credential in auth.headers": {"config: {servers: [{name: a, url: 'https://a/mcp', auth: {kind: headers, headers: [{name: Authorization, value: 'Bearer s3cret'}]}}]}",
+			"config.servers[0].auth.headers[0] (Authorization) has a literal value"},
 		"policy.dir set":            {"config: {policy: {dir: /p}}", "config.policy.dir is set by the chart from policy.source"},
 		"opa_config_file set":       {"config: {policy: {opa_config_file: /o}}", "config.policy.opa_config_file is set by the chart from policy.source"},
 		"configMap without name":    {"policy: {source: configMap}", "policy.source is configMap: set policy.configMap.name"},

@@ -11,9 +11,9 @@ import (
 
 // exampleSecretPath is the value_from_file path in the shipped example; the
 // test points it at a temporary file, as config's example test does.
-const exampleSecretPath = "/var/run/secrets/tickets/token"
+const exampleSecretPath = "/var/run/secrets/tickets/client-secret"
 
-// exampleConfig writes a copy of the shipped example whose header sources
+// exampleConfig writes a copy of the shipped example whose secret sources
 // resolve here, and returns its path.
 func exampleConfig(t *testing.T) string {
 	t.Helper()
@@ -25,7 +25,7 @@ func exampleConfig(t *testing.T) string {
 		t.Fatalf("example no longer mentions %s", exampleSecretPath)
 	}
 	dir := t.TempDir()
-	secret := writeFile(t, dir, "token", "Bearer t0ken\n")
+	secret := writeFile(t, dir, "client-secret", "s3cret\n")
 	data = bytes.ReplaceAll(data, []byte(exampleSecretPath), []byte(secret))
 	t.Setenv("NOTES_API_KEY", "k3y")
 	return writeFile(t, dir, "mcpgate.yaml", string(data))
@@ -70,7 +70,7 @@ func TestValidateMissingHeaderSource(t *testing.T) {
 	t.Setenv("NOTES_API_KEY", "")
 	os.Unsetenv("NOTES_API_KEY")
 	code, _, stderr := runCLI(t, nil, "validate", "--config", path)
-	if code != exitFail || !strings.Contains(stderr, "servers[0].headers[0].value_from_env: ") || !strings.Contains(stderr, "NOTES_API_KEY") {
+	if code != exitFail || !strings.Contains(stderr, "servers[0].auth.headers[0].value_from_env: ") || !strings.Contains(stderr, "NOTES_API_KEY") {
 		t.Errorf("exit code %d, stderr:\n%s\nwant 1 and the unset variable named", code, stderr)
 	}
 }

@@ -12,6 +12,7 @@
 // link it:
 //
 //	dex          the Dex OIDC provider
+//	zitadel      zitadel/oidc's example OpenID provider (client credentials)
 //	collector    the OpenTelemetry Collector and an OTLP sink
 //	conformance  the MCP conformance suite: running it, parsing its results
 //	everything   the reference servers (go-sdk fixture, TypeScript)

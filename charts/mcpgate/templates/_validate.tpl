@@ -11,9 +11,11 @@ Deployment, so every render runs it.
 {{- end }}
 {{- end }}
 {{- range $i, $server := get $cfg "servers" | default list }}
-{{- range $j, $h := get $server "headers" | default list }}
+{{- range $key, $headers := dict "headers" (get $server "headers") "auth.headers" (get (get $server "auth" | default dict) "headers") }}
+{{- range $j, $h := $headers | default list }}
 {{- if and (get $h "value") (regexMatch "(?i)^(authorization|proxy-authorization|cookie)$|key|token|secret|password" (get $h "name" | default "")) }}
-{{- fail (printf "config.servers[%d].headers[%d] (%s) has a literal value, which would put a credential into the ConfigMap: mount a Secret with secretMounts and use value_from_file" $i $j (get $h "name")) }}
+{{- fail (printf "config.servers[%d].%s[%d] (%s) has a literal value, which would put a credential into the ConfigMap: mount a Secret with secretMounts and use value_from_file" $i $key $j (get $h "name")) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}

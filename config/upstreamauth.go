@@ -1,0 +1,241 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/mcpgate/mcpgate/internal/authrule"
+)
+
+// Kinds of upstream credentials (servers[].auth.kind).
+const (
+	// AuthHeaders sends fixed headers (an API key, a static bearer token).
+	AuthHeaders = "headers"
+	// AuthClientCredentials sends a bearer token the gateway obtains for
+	// itself with the OAuth 2.0 client credentials grant (RFC 6749 §4.4).
+	AuthClientCredentials = "client_credentials"
+	// AuthTokenExchange, AuthIdentityAssertion and AuthOAuth are reserved:
+	// they are refused until they are built (issue #13).
+	AuthTokenExchange     = "token_exchange"
+	AuthIdentityAssertion = "identity_assertion"
+	AuthOAuth             = "oauth"
+)
+
+// How client credentials are sent to the token endpoint
+// (servers[].auth.auth_style).
+const (
+	// AuthStyleBasic sends them in an HTTP Basic Authorization header
+	// (RFC 6749 §2.3.1, which every authorization server must support).
+	AuthStyleBasic = "basic"
+	// AuthStylePost sends them as client_id and client_secret form fields.
+	AuthStylePost = "post"
+	// DefaultAuthStyle is used when auth_style is omitted.
+	DefaultAuthStyle = AuthStyleBasic
+)
+
+// upstreamAuthIssue is where the reserved kinds are tracked.
+const upstreamAuthIssue = "issue #13"
+
+// UpstreamAuth is how the gateway authenticates itself to one upstream
+// server. The employee's own token never goes upstream, whatever the kind.
+type UpstreamAuth struct {
+	// Kind is "headers" or "client_credentials". "token_exchange",
+	// "identity_assertion" and "oauth" are reserved and refused for now
+	// (issue #13). It is required.
+	Kind string `yaml:"kind"`
+
+	// Headers are the HTTP headers sent to the upstream (kind headers),
+	// each value read at every upstream (re)connect.
+	Headers []Header `yaml:"headers,omitempty"`
+
+	// TokenURL is the token endpoint of the authorization server (kind
+	// client_credentials). It must be https, or http on a loopback address
+	// with AllowInsecureHTTP set.
+	TokenURL string `yaml:"token_url,omitempty"`
+
+	// AllowInsecureHTTP permits an http:// TokenURL on a loopback address.
+	// If omitted, defaults to false.
+	AllowInsecureHTTP bool `yaml:"allow_insecure_http,omitempty"`
+
+	// ClientID is the gateway's client id at the authorization server
+	// (kind client_credentials). It is required.
+	ClientID string `yaml:"client_id,omitempty"`
+
+	// ClientSecret is the gateway's client secret (kind
+	// client_credentials), read again at every token request so that a
+	// rotated file or variable takes effect. It is required.
+	ClientSecret *Secret `yaml:"client_secret,omitempty"`
+
+	// Scopes are the upstream's scopes the gateway asks for (kind
+	// client_credentials), each an RFC 6749 scope token. If omitted, the
+	// request names no scope and the authorization server decides.
+	Scopes []string `yaml:"scopes,omitempty"`
+
+	// Audience is sent as the "audience" parameter of the token request,
+	// which some authorization servers use to pick the token's audience.
+	// If omitted, none is sent.
+	Audience string `yaml:"audience,omitempty"`
+
+	// Resource is sent as the RFC 8707 "resource" parameter: the absolute
+	// URI of the upstream the token is for. If omitted, none is sent.
+	Resource string `yaml:"resource,omitempty"`
+
+	// AuthStyle is how the client authenticates at the token endpoint:
+	// "basic" (HTTP Basic) or "post" (form fields). If omitted, defaults to
+	// "basic".
+	AuthStyle string `yaml:"auth_style,omitempty"`
+}
+
+// UpstreamHeaders returns the headers configured for the server: those of
+// auth (kind headers) or of the deprecated servers[].headers.
+func (s *Server) UpstreamHeaders() []Header {
+	if s.Auth != nil && s.Auth.Kind == AuthHeaders {
+		return s.Auth.Headers
+	}
+	return s.Headers
+}
+
+// headersPath returns the key path of the headers UpstreamHeaders returns.
+func (s *Server) headersPath(path string) string {
+	if s.Auth != nil && s.Auth.Kind == AuthHeaders {
+		return path + ".auth.headers"
+	}
+	return path + ".headers"
+}
+
+// EffectiveAuthStyle returns AuthStyle, or DefaultAuthStyle when omitted.
+func (a *UpstreamAuth) EffectiveAuthStyle() string {
+	if a.AuthStyle == "" {
+		return DefaultAuthStyle
+	}
+	return a.AuthStyle
+}
+
+// validateAuth checks servers[].auth and its relation to servers[].headers.
+func (s *Server) validateAuth(ps *problems, path string) {
+	a := s.Auth
+	if a == nil {
+		validateHeaders(ps, path+".headers", s.Headers)
+		return
+	}
+	if len(s.Headers) > 0 {
+		ps.add(path+".headers", "cannot be set together with auth: move the headers to auth.headers (kind headers); servers[].headers is the deprecated spelling of it")
+	}
+	ap := path + ".auth"
+	switch a.Kind {
+	case "":
+		ps.add(ap+".kind", "is required: use %s or %s", AuthHeaders, AuthClientCredentials)
+	case AuthHeaders:
+		validateHeaders(ps, ap+".headers", a.Headers)
+	case AuthClientCredentials:
+		a.validateClientCredentials(ps, ap)
+	case AuthTokenExchange, AuthIdentityAssertion, AuthOAuth:
+		ps.add(ap+".kind", "%q is not supported yet: see %s (use %s or %s)", a.Kind, upstreamAuthIssue, AuthHeaders, AuthClientCredentials)
+	default:
+		ps.add(ap+".kind", "%q is not a kind of upstream credentials: use %s or %s", a.Kind, AuthHeaders, AuthClientCredentials)
+	}
+	a.validateKeysOfKind(ps, ap)
+}
+
+// validateKeysOfKind refuses keys that belong to another kind, so a key
+// that would be silently ignored is reported.
+func (a *UpstreamAuth) validateKeysOfKind(ps *problems, path string) {
+	if a.Kind != AuthHeaders && len(a.Headers) > 0 {
+		ps.add(path+".headers", "applies only to kind %s", AuthHeaders)
+	}
+	if a.Kind == AuthClientCredentials {
+		return
+	}
+	set := map[string]bool{
+		"token_url": a.TokenURL != "", "allow_insecure_http": a.AllowInsecureHTTP, "client_id": a.ClientID != "",
+		"client_secret": a.ClientSecret != nil, "scopes": len(a.Scopes) > 0, "audience": a.Audience != "",
+		"resource": a.Resource != "", "auth_style": a.AuthStyle != "",
+	}
+	for _, k := range []string{"token_url", "allow_insecure_http", "client_id", "client_secret", "scopes", "audience", "resource", "auth_style"} {
+		if set[k] {
+			ps.add(path+"."+k, "applies only to kind %s", AuthClientCredentials)
+		}
+	}
+}
+
+func (a *UpstreamAuth) validateClientCredentials(ps *problems, path string) {
+	validateTokenURL(ps, path+".token_url", a.TokenURL, a.AllowInsecureHTTP)
+	switch {
+	case a.ClientID == "":
+		ps.add(path+".client_id", "is required")
+	case hasControlChars(a.ClientID):
+		ps.add(path+".client_id", "%s", errControlChars)
+	}
+	if a.ClientSecret == nil {
+		ps.add(path+".client_secret", "is required: set value_from_env or value_from_file")
+	} else if a.ClientSecret.sources() != 1 {
+		ps.add(path+".client_secret", "%s", errSecretSources)
+	}
+	for i, sc := range a.Scopes {
+		if !isScopeToken(sc) {
+			ps.add(path+".scopes["+strconv.Itoa(i)+"]", "%q is not a valid scope: use printable ASCII without spaces, '\"' or '\\'", sc)
+		}
+	}
+	if hasControlChars(a.Audience) {
+		ps.add(path+".audience", "%s", errControlChars)
+	}
+	if a.Resource != "" {
+		if u, err := url.Parse(a.Resource); err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(a.Resource, "#") {
+			ps.add(path+".resource", "%q is not valid: use an absolute URI without a fragment (RFC 8707)", a.Resource)
+		}
+	}
+	if a.AuthStyle != "" && !slices.Contains([]string{AuthStyleBasic, AuthStylePost}, a.AuthStyle) {
+		ps.add(path+".auth_style", "%q is not supported: use %s or %s", a.AuthStyle, AuthStyleBasic, AuthStylePost)
+	}
+}
+
+// validateTokenURL checks a token endpoint: https, or http on a loopback
+// address when allowed, without credentials or fragment.
+func validateTokenURL(ps *problems, path, raw string, allowHTTP bool) {
+	if raw == "" {
+		ps.add(path, "is required")
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "":
+		ps.add(path, "%q is not valid: use an absolute URL, e.g. https://login.example.com/oauth2/token", raw)
+	case u.Scheme != "https" && u.Scheme != "http":
+		ps.add(path, "scheme %q is not supported: use https", u.Scheme)
+	case u.User != nil:
+		ps.add(path, "must not contain credentials: set client_id and client_secret")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		ps.add(path, "must not have a fragment")
+	case u.Scheme == "http" && !(allowHTTP && authrule.IsLoopbackHost(u.Hostname())):
+		ps.add(path, "must be https (http only on a loopback address with allow_insecure_http set)")
+	}
+}
+
+// provisionAuth checks that the server's secrets are readable now; they
+// are read again at each use, so only errors are kept.
+func (s *Server) provisionAuth(ps *problems, path string) {
+	hp := s.headersPath(path)
+	for j, h := range s.UpstreamHeaders() {
+		_, err := h.resolve()
+		ps.addErr(hp+"["+strconv.Itoa(j)+"]."+h.sourceKey(), err)
+	}
+	if s.Auth != nil && s.Auth.Kind == AuthClientCredentials && s.Auth.ClientSecret != nil {
+		sec := s.Auth.ClientSecret
+		v, err := sec.Resolve()
+		if err == nil && hasControlChars(v) {
+			err = fmt.Errorf("the secret contains control characters")
+		}
+		ps.addErr(path+".auth.client_secret."+sec.sourceKey(), err)
+	}
+}
+
+// sourceKey returns the YAML key of the secret's source.
+func (s *Secret) sourceKey() string {
+	if s.ValueFromEnv != "" {
+		return "value_from_env"
+	}
+	return "value_from_file"
+}

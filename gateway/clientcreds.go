@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mcpgate/mcpgate/config"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// DefaultUpstreamTokenMargin is how long before its expiry a client
+// credentials token is replaced, when Options.UpstreamTokenMargin is zero.
+const DefaultUpstreamTokenMargin = 30 * time.Second
+
+// maxTokenErrorText bounds what of a token endpoint's error description
+// goes into logs and /readyz.
+const maxTokenErrorText = 200
+
+// errTokenFetch marks a failed token request; the upstream is then
+// unavailable until a request succeeds.
+var errTokenFetch = errors.New("upstream token")
+
+// clientCredentials obtains and caches the bearer token the gateway sends
+// to one upstream, with the OAuth 2.0 client credentials grant. The cache
+// outlives upstream sessions: a reconnect reuses a token still valid.
+//
+// The cache is ours rather than oauth2.ReuseTokenSourceWithExpiry because a
+// fetch must be bounded by the caller's context (a connect's deadline, a
+// call's cancellation), which an oauth2.TokenSource cannot take.
+type clientCredentials struct {
+	server string
+	auth   *config.UpstreamAuth
+	client *http.Client
+	margin time.Duration
+
+	mu    sync.Mutex // held across a fetch: concurrent callers wait for one
+	token *oauth2.Token
+}
+
+func newClientCredentials(s config.Server, base http.RoundTripper, margin time.Duration) *clientCredentials {
+	tokenURL, _ := url.Parse(s.Auth.TokenURL) // validated by config
+	return &clientCredentials{
+		server: s.Name,
+		auth:   s.Auth,
+		margin: margin,
+		client: &http.Client{
+			Transport: base,
+			Timeout:   time.Duration(s.Timeout),
+			// A redirect to another host would carry the client's
+			// credentials there (a 307 resends the form, Basic or not).
+			CheckRedirect: func(r *http.Request, via []*http.Request) error {
+				if r.URL.Host != tokenURL.Host || r.URL.Scheme != tokenURL.Scheme || len(via) > 2 {
+					return fmt.Errorf("redirect to %s refused", r.URL.Redacted())
+				}
+				return nil
+			},
+		},
+	}
+}
+
+// Token returns a token valid for at least the margin, fetching one if the
+// cached one is missing or about to expire.
+func (c *clientCredentials) Token(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != nil && (c.token.Expiry.IsZero() || time.Until(c.token.Expiry) > c.margin) {
+		return c.token.AccessToken, nil
+	}
+	tok, err := c.fetch(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.token = tok
+	return tok.AccessToken, nil
+}
+
+// Invalidate drops token from the cache (the upstream refused it), unless
+// it was already replaced.
+func (c *clientCredentials) Invalidate(token string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != nil && c.token.AccessToken == token {
+		c.token = nil
+	}
+}
+
+// fetch requests a new token, reading the client secret now so that a
+// rotated file or variable takes effect. Errors name the server and the
+// token URL, never the secret.
+func (c *clientCredentials) fetch(ctx context.Context) (*oauth2.Token, error) {
+	secret, err := c.auth.ClientSecret.Resolve()
+	if err != nil {
+		return nil, c.fail(fmt.Errorf("client secret: %w", err))
+	}
+	cc := clientcredentials.Config{
+		ClientID:       c.auth.ClientID,
+		ClientSecret:   secret,
+		TokenURL:       c.auth.TokenURL,
+		Scopes:         c.auth.Scopes,
+		EndpointParams: url.Values{},
+		AuthStyle:      oauth2.AuthStyleInHeader,
+	}
+	if c.auth.EffectiveAuthStyle() == config.AuthStylePost {
+		cc.AuthStyle = oauth2.AuthStyleInParams
+	}
+	if c.auth.Audience != "" {
+		cc.EndpointParams.Set("audience", c.auth.Audience)
+	}
+	if c.auth.Resource != "" {
+		cc.EndpointParams.Set("resource", c.auth.Resource)
+	}
+	tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, c.client))
+	if err != nil {
+		return nil, c.fail(describeTokenError(err))
+	}
+	if !strings.EqualFold(tok.Type(), "Bearer") {
+		return nil, c.fail(fmt.Errorf("token type %q is not supported: only Bearer", tok.TokenType))
+	}
+	return tok, nil
+}
+
+func (c *clientCredentials) fail(err error) error {
+	return fmt.Errorf("%w: server %q: client credentials from %s: %w", errTokenFetch, c.server, c.auth.TokenURL, err)
+}
+
+// describeTokenError words a token request's failure from the token
+// endpoint's answer (status and RFC 6749 error code), leaving out the body
+// that oauth2's own message quotes.
+func describeTokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return err
+	}
+	msg := "token endpoint answered " + re.Response.Status
+	if re.ErrorCode != "" {
+		msg += ": " + re.ErrorCode
+		if d := re.ErrorDescription; d != "" {
+			msg += " (" + truncate(d, maxTokenErrorText) + ")"
+		}
+	}
+	return errors.New(msg)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

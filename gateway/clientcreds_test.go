@@ -1,0 +1,245 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/internal/testtools/zitadel"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// employeeToken is the Authorization the test client sends the gateway; it
+// must never reach an upstream.
+const employeeToken = "Bearer employee-token-4f1c"
+
+// verifyingUpstream is an MCP server on loopback that asks the
+// authorization server about every bearer token it receives (401 unless
+// valid) and records every raw Authorization header.
+type verifyingUpstream struct {
+	URL string
+	as  *zitadel.Server
+
+	mu         sync.Mutex
+	seen       []string // raw Authorization headers, in order
+	rejectNext bool     // refuse the next valid token once, as if revoked
+	rejected   []string
+}
+
+func startVerifyingUpstream(t *testing.T, as *zitadel.Server) *verifyingUpstream {
+	t.Helper()
+	u := &verifyingUpstream{as: as}
+	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return echoServer("echo", nil, nil) }, nil)
+	hs := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw := r.Header.Get("Authorization")
+		token, ok := strings.CutPrefix(raw, "Bearer ")
+		u.mu.Lock()
+		u.seen = append(u.seen, raw)
+		reject := ok && u.rejectNext
+		u.mu.Unlock()
+		if !ok {
+			http.Error(w, "no bearer token", http.StatusUnauthorized)
+			return
+		}
+		if sub, err := as.Verify(r.Context(), token); err != nil || sub != zitadel.ClientID {
+			http.Error(w, "invalid token", http.StatusUnauthorized)
+			return
+		}
+		if reject {
+			u.mu.Lock()
+			u.rejectNext, u.rejected = false, append(u.rejected, raw)
+			u.mu.Unlock()
+			http.Error(w, "revoked", http.StatusUnauthorized)
+			return
+		}
+		mcpHandler.ServeHTTP(w, r)
+	}))
+	u.URL = hs.URL + "/mcp"
+	return u
+}
+
+// headers returns the Authorization headers received so far.
+func (u *verifyingUpstream) headers() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.seen)
+}
+
+// distinct returns the distinct Authorization headers received so far.
+func (u *verifyingUpstream) distinct() []string {
+	h := u.headers()
+	slices.Sort(h)
+	return slices.Compact(h)
+}
+
+// ccServer is the configuration of an upstream authenticated with client
+// credentials from as, its secret in secretFile.
+func ccServer(u *verifyingUpstream, as *zitadel.Server, secretFile string) config.Server {
+	s := upstreamConfig("echo", u.URL)
+	s.Auth = &config.UpstreamAuth{Kind: config.AuthClientCredentials, TokenURL: as.TokenURL(), AllowInsecureHTTP: true,
+		ClientID: zitadel.ClientID, ClientSecret: &config.Secret{ValueFromFile: secretFile},
+		// openid: the example server's userinfo endpoint, which the
+		// upstream verifies tokens with, names the subject only then.
+		Scopes: []string{"openid", "echo.read"}}
+	return s
+}
+
+// startClientCredentials starts the authorization server and a verifying
+// upstream, and writes clientSecret to the returned secret file.
+func startClientCredentials(t *testing.T, clientSecret string) (*zitadel.Server, *verifyingUpstream, string) {
+	t.Helper()
+	as := zitadel.Start(t)
+	secret := filepath.Join(t.TempDir(), "secret")
+	writeSecret(t, secret, clientSecret)
+	return as, startVerifyingUpstream(t, as), secret
+}
+
+func writeSecret(t *testing.T, path, secret string) {
+	t.Helper()
+	if err := osWriteFile(path, []byte(secret+"\n")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// employeeClient sends the employee's own token to the gateway.
+func employeeClient() *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", employeeToken)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func callEcho(t *testing.T, cs *mcp.ClientSession) {
+	t.Helper()
+	res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "echo__echo", Arguments: map[string]any{"text": "hi"}})
+	if err != nil || res.IsError {
+		t.Fatalf("call: %v, %+v", err, res)
+	}
+}
+
+// The upstream receives the gateway's client credentials token, verified by
+// the authorization server, on every request (connect, lists, calls), one
+// token reused throughout, and never the employee's token.
+func TestClientCredentialsReachUpstream(t *testing.T) {
+	t.Parallel()
+	as, up, secret := startClientCredentials(t, zitadel.ClientSecret)
+	gw := startGateway(t, nil, ccServer(up, as, secret))
+	if st := upstreamState(gw.Gateway, "echo"); st != StateReady {
+		t.Fatalf("upstream is %s: %+v", st, gw.Status())
+	}
+	for _, era := range []string{legacy, modern} {
+		cs := connectWith(t, gw.URL, era, nil, employeeClient())
+		callEcho(t, cs)
+	}
+	tokens := up.distinct()
+	if len(tokens) != 1 || !strings.HasPrefix(tokens[0], "Bearer ") {
+		t.Fatalf("upstream saw Authorization %q, want one bearer token reused", tokens)
+	}
+	for _, h := range up.headers() {
+		if strings.Contains(h, "employee-token") {
+			t.Fatalf("the employee's token reached the upstream: %q", h)
+		}
+	}
+}
+
+// A token is reused until it is within the margin of its expiry, then
+// replaced: with the example server's five-minute tokens and a margin of
+// five minutes less two seconds, a token lives two seconds.
+func TestClientCredentialsRefreshBeforeExpiry(t *testing.T) {
+	t.Parallel()
+	as, up, secret := startClientCredentials(t, zitadel.ClientSecret)
+	opts := testOptions()
+	opts.ProbeInterval = time.Hour // only the test's calls carry tokens
+	opts.UpstreamTokenMargin = zitadel.TokenLifetime*time.Second - 2*time.Second
+	gw := startGateway(t, opts, ccServer(up, as, secret))
+	cs := connect(t, gw.URL, legacy, nil)
+	start := time.Now()
+	callEcho(t, cs)
+	callEcho(t, cs)
+	if n := len(up.distinct()); n != 1 && time.Since(start) < time.Second {
+		t.Fatalf("%d tokens within a second, want one reused", n)
+	}
+	// Waiting for time to pass, not for an event: the token's age is the
+	// condition.
+	eventually(t, "a second token", func() bool {
+		callEcho(t, cs)
+		return len(up.distinct()) >= 2
+	})
+}
+
+// A wrong client secret makes the upstream unavailable, with an error
+// naming the server and the token URL (in /readyz's detail and the log),
+// never the secret; the secret file rotated to the right one is picked up
+// at the next attempt.
+func TestClientCredentialsWrongSecretThenRotated(t *testing.T) {
+	t.Parallel()
+	const wrong = "not-the-secret-9d2e"
+	as, up, secret := startClientCredentials(t, wrong)
+	logs := &testtools.SyncBuffer{}
+	opts := testOptions()
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	gw := startGateway(t, opts, ccServer(up, as, secret))
+	st := gw.Status().Upstreams[0]
+	if st.State != StateDown {
+		t.Fatalf("upstream is %s, want down", st.State)
+	}
+	for _, want := range []string{`server "echo"`, as.TokenURL(), "invalid_client"} {
+		if !strings.Contains(st.Error, want) {
+			t.Errorf("/readyz error %q does not contain %q", st.Error, want)
+		}
+	}
+	// The state changes before the line is logged.
+	eventually(t, "the upstream unavailable log line", func() bool {
+		return strings.Contains(logs.String(), "upstream unavailable")
+	})
+	for _, want := range []string{"upstream=echo", `server \"echo\"`, as.TokenURL(), "invalid_client"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log does not contain %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(st.Error+logs.String(), wrong) {
+		t.Errorf("the secret is in /readyz or the log")
+	}
+	if len(up.headers()) != 0 {
+		t.Errorf("the upstream was called without a token: %q", up.headers())
+	}
+	writeSecret(t, secret, zitadel.ClientSecret)
+	eventually(t, "the upstream ready after the secret's rotation", func() bool {
+		return upstreamState(gw.Gateway, "echo") == StateReady
+	})
+	callEcho(t, connect(t, gw.URL, legacy, nil))
+}
+
+// An upstream that refuses a token before its expiry (revoked) gets the
+// request again, once, with a new token.
+func TestClientCredentialsRetryAfter401(t *testing.T) {
+	t.Parallel()
+	as, up, secret := startClientCredentials(t, zitadel.ClientSecret)
+	opts := testOptions()
+	opts.ProbeInterval = time.Hour
+	gw := startGateway(t, opts, ccServer(up, as, secret))
+	cs := connect(t, gw.URL, legacy, nil)
+	up.mu.Lock()
+	up.rejectNext = true
+	up.mu.Unlock()
+	callEcho(t, cs)
+	up.mu.Lock()
+	rejected := slices.Clone(up.rejected)
+	up.mu.Unlock()
+	tokens := up.distinct()
+	if len(rejected) != 1 || len(tokens) != 2 || !slices.Contains(tokens, rejected[0]) {
+		t.Errorf("rejected %q, tokens seen %q: want the call retried with a second token", rejected, tokens)
+	}
+}
