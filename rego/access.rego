@@ -91,17 +91,11 @@ _best_rank(grants) := max(array.concat(ranks, [0])) if {
 # best rank for the target (0 when the grants do not mention it): in the
 # list and call phases, and in the upstream phase when it has a target.
 _group_rank[group] := _best_rank(grants) if {
-	_ranked_phase
+	input.phase in {"list", "call", "upstream"}
+	_kind
 	some group in _groups
 	grants := _grants_of(_cfg.groups[group])
 	count(grants) > 0
-}
-
-_ranked_phase if _target_phase
-
-_ranked_phase if {
-	input.phase == "upstream"
-	_kind
 }
 
 _granting_groups contains group if {

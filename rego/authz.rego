@@ -109,10 +109,11 @@ _target := input[_kind]
 
 # _server is the upstream the target belongs to; in the upstream phase
 # without a target (the connect page), the server of the input.
-_server := _target.server if {
-	_target
-} else := input.server.name if {
+_server := _target.server
+
+_server := input.server.name if {
 	input.phase == "upstream"
+	not _target
 }
 
 deny contains msg if {
