@@ -114,6 +114,9 @@ func set(v any) bool {
 // docs/policy.md's input table says the same. The gateway builds the
 // inputs of gatewayPhases; the authorization server (authn/authserver)
 // builds those of the grant and register phases, and its tests check them.
+// Nothing builds the upstream phase's inputs yet: its fields are listed
+// here, and checked against the gateway's inputs only when it does (see
+// builtElsewhere).
 var inputPhases = map[string][]string{
 	"phase": {"initialize", "list", "call"}, "method": {"initialize", "list", "call"},
 	"user.sub": {"initialize", "list", "call"}, "user.iss": {"initialize", "list", "call"},
@@ -138,6 +141,7 @@ var inputPhases = map[string][]string{
 	"request.session_id": {"initialize", "call"},
 	"client.id":          {"grant", "register"},
 	"catalogue":          {"call", "grant"},
+	"upstream_scopes":    {"upstream"},
 	"grant.requested":    {"grant"}, "grant.current": {"grant"}, "grant.reason": {"grant"},
 	"registration.method": {"register"}, "registration.client_id": {"register"}, "registration.client_name": {"register"},
 	"registration.client_uri": {"register"}, "registration.redirect_uris": {"register"}, "registration.redirect_hosts": {"register"},
@@ -147,6 +151,14 @@ var inputPhases = map[string][]string{
 
 // gatewayPhases are the phases whose inputs the gateway builds.
 var gatewayPhases = []string{policy.PhaseInitialize, policy.PhaseList, policy.PhaseCall}
+
+// builtElsewhere are the phases whose inputs the gateway does not build:
+// the authorization server's, and the upstream phase, whose inputs nothing
+// builds yet (the upstream credentials that will ask for upstream scopes
+// are still to come; policy.Engine.UpstreamScopes and rego/upstream.rego
+// are ready for them). When the gateway builds one, move it to
+// gatewayPhases.
+var builtElsewhere = []string{policy.PhaseGrant, policy.PhaseRegister, policy.PhaseUpstream}
 
 // richUpstream has one of everything, with every optional field set.
 func richUpstream() *mcp.Server {
@@ -241,7 +253,7 @@ func TestEveryPhaseInputIsComplete(t *testing.T) {
 		}
 		for _, phase := range phases {
 			if !slices.Contains(gatewayPhases, phase) {
-				if phase != policy.PhaseGrant && phase != policy.PhaseRegister {
+				if !slices.Contains(builtElsewhere, phase) {
 					t.Errorf("%s: unknown phase %q in inputPhases", path, phase)
 				}
 				continue

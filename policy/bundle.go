@@ -152,13 +152,12 @@ func statusError(s *bundle.Status) string {
 func forwardToOPA(r *record, line *logLine) error {
 	input := line.Input
 	result := any(map[string]any{"allow": r.allow, "reasons": r.reasons, "required_scopes": r.requiredScopes})
-	path := r.policy.path
 	if r.granted != nil {
-		result, path = map[string]any{"scopes": line.Granted, "reasons": r.reasons}, r.policy.grantPath
+		result = map[string]any{"scopes": line.Granted, "reasons": r.reasons}
 	}
 	info := &server.Info{
 		DecisionID: r.decisionID, TraceID: r.traceID, Timestamp: r.time,
-		Path: path, Bundles: r.policy.bundles,
+		Path: r.path, Bundles: r.policy.bundles,
 		Input: &input, Results: &result,
 		Custom: map[string]any{
 			"session_id": r.sessionID, "user_sub": r.userSub, "phase": r.phase,

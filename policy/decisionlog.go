@@ -200,7 +200,8 @@ type record struct {
 	phase, method, target, server           string
 	allow                                   bool
 	reasons, requiredScopes                 []string
-	granted                                 []string // non-nil for a grant (phase grant)
+	granted                                 []string // non-nil for scopes (phases grant and upstream)
+	path                                    string   // the decision path of the document evaluated
 	revision, err                           string
 	evalNS                                  int64
 	input                                   ast.Value // unmasked, bounded; masked on the log goroutine
@@ -219,6 +220,9 @@ func newRecord(ctx context.Context, now time.Time, in *Input, input ast.Value, d
 		time: now, decisionID: d.ID, traceID: TraceID(ctx),
 		allow: d.Allow, reasons: boundStrings(d.Reasons), requiredScopes: boundStrings(d.RequiredScopes),
 		revision: d.Revision, evalNS: elapsed.Nanoseconds(), input: input, truncated: b.pointers(), policy: c,
+	}
+	if c != nil {
+		r.path = c.path
 	}
 	if err != nil {
 		r.err = describeError(err)
@@ -274,8 +278,9 @@ type logLine struct {
 	Server     string   `json:"server"`
 	Allow      bool     `json:"allow"`
 	Reasons    []string `json:"reasons"`
-	// Granted are the scopes a grant granted (Engine.Grant), [] when none;
-	// absent from the lines of other decisions.
+	// Granted are the scopes a grant (Engine.Grant) or an upstream-scopes
+	// decision (Engine.UpstreamScopes) granted, [] when none; absent from
+	// the lines of other decisions.
 	Granted  []string `json:"granted,omitzero"`
 	Revision string   `json:"policy_revision"`
 	EvalNS   int64    `json:"eval_ns"`

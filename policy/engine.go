@@ -30,6 +30,11 @@ type Options struct {
 	// A policy need not define it: without it every grant fails closed.
 	// If empty, defaults to DefaultGrantQuery.
 	GrantQuery string
+	// UpstreamScopesQuery is the Rego query that yields the scopes asked of
+	// an upstream's authorization server (UpstreamScopes). A policy need
+	// not define it: without it every upstream credential is asked for no
+	// scope. If empty, defaults to DefaultUpstreamScopesQuery.
+	UpstreamScopesQuery string
 	// Timeout bounds one evaluation; a decision that takes longer denies
 	// with ReasonTimeout. If zero, defaults to DefaultTimeout.
 	Timeout time.Duration
@@ -88,13 +93,16 @@ type Engine struct {
 type compiled struct {
 	decision rego.PreparedEvalQuery
 	grant    rego.PreparedEvalQuery
+	upstream rego.PreparedEvalQuery // the upstream scopes
 	// mask is data.system.log.mask, or nil when the policy defines none.
 	mask      *rego.PreparedEvalQuery
 	timeout   time.Duration
 	path      string // the decision's data path, "mcpgate/authz/decision"
 	grantPath string // the grant's, "mcpgate/authz/grant"
-	revision  string
-	source    string
+	// upstreamPath is the upstream scopes', "mcpgate/authz/upstream_scopes".
+	upstreamPath string
+	revision     string
+	source       string
 	// OPA decision-log plugin and bundle revisions, in bundle mode only.
 	opaLogs *logs.Plugin
 	bundles map[string]server.BundleInfo
@@ -108,6 +116,9 @@ func NewEngine(opts Options) *Engine {
 	}
 	if opts.GrantQuery == "" {
 		opts.GrantQuery = DefaultGrantQuery
+	}
+	if opts.UpstreamScopesQuery == "" {
+		opts.UpstreamScopesQuery = DefaultUpstreamScopesQuery
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout

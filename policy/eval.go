@@ -76,8 +76,11 @@ type outcome struct {
 	start  time.Time
 	policy *compiled // nil when no policy was loaded
 	record bool      // false for a look ahead (Check): not logged
-	// granted is set (non-nil) for a grant: the scopes the policy granted.
+	// granted is set (non-nil) for a grant or upstream scopes: the scopes
+	// the policy granted.
 	granted []string
+	// path is the decision path of a scope document; empty for a decision.
+	path string
 }
 
 // settle completes a decision: its id and revision, the failure's log line
@@ -94,6 +97,9 @@ func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
 	if l := e.dlog.Load(); l != nil && o.record {
 		r := newRecord(ctx, e.opts.Now(), o.in, o.input, *d, o.err, elapsed, o.policy)
 		r.granted = boundStrings(o.granted)
+		if o.path != "" {
+			r.path = o.path
+		}
 		l.enqueue(r)
 	}
 }

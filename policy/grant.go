@@ -14,20 +14,27 @@ const DefaultGrantQuery = "data.mcpgate.authz.grant"
 
 // QueryFor returns the document the gateway evaluates for an input of
 // phase, with the default queries: DefaultGrantQuery for PhaseGrant,
-// DefaultQuery for every other phase.
+// DefaultUpstreamScopesQuery for PhaseUpstream, DefaultQuery for every
+// other phase.
 func QueryFor(phase string) string {
-	if phase == PhaseGrant {
+	switch phase {
+	case PhaseGrant:
 		return DefaultGrantQuery
+	case PhaseUpstream:
+		return DefaultUpstreamScopesQuery
 	}
 	return DefaultQuery
 }
 
 // GrantDecision is the outcome of data.mcpgate.authz.grant: the scopes the
-// policy grants an OAuth client for a user. Its zero value grants nothing.
+// policy grants an OAuth client for a user; or of
+// data.mcpgate.authz.upstream_scopes: the scopes the gateway may ask an
+// upstream's authorization server for. Its zero value grants nothing.
 //
 // The engine returns what the policy says; it does not intersect it with
-// what was requested. The authorization server does: a client never gets
-// a scope it did not ask for, nor one outside the catalogue.
+// what was requested or configured. Its callers do: a client never gets a
+// scope it did not ask for, nor one outside the catalogue, and an upstream
+// is never asked for a scope outside the server's upstream catalogue.
 type GrantDecision struct {
 	// Scopes are the scopes granted, in the policy's order (sorted when the
 	// policy returns a set). Nil when the grant failed.
@@ -54,9 +61,21 @@ type GrantDecision struct {
 // The failure is logged, and every grant goes to the decision log, with
 // the granted scopes.
 func (e *Engine) Grant(ctx context.Context, in *Input) GrantDecision {
+	return e.decideScopes(ctx, in, grantDocument)
+}
+
+// scopeDocument picks a scope document of a compiled policy: its prepared
+// query and its decision path.
+type scopeDocument func(*compiled) (*rego.PreparedEvalQuery, string)
+
+func grantDocument(c *compiled) (*rego.PreparedEvalQuery, string) { return &c.grant, c.grantPath }
+
+// decideScopes evaluates a scope document, fails closed and logs the
+// decision with the granted scopes.
+func (e *Engine) decideScopes(ctx context.Context, in *Input, doc scopeDocument) GrantDecision {
 	start := time.Now()
 	c := e.current.Load()
-	input, rs, err := e.evaluate(ctx, c, in, func(c *compiled) *rego.PreparedEvalQuery { return &c.grant })
+	input, rs, err := e.evaluate(ctx, c, in, func(c *compiled) *rego.PreparedEvalQuery { q, _ := doc(c); return q })
 	var g GrantDecision
 	if err == nil {
 		g, err = parseGrant(rs)
@@ -69,7 +88,11 @@ func (e *Engine) Grant(ctx context.Context, in *Input) GrantDecision {
 	if granted == nil {
 		granted = []string{}
 	}
-	e.settle(ctx, &d, outcome{in: in, input: input, err: err, start: start, policy: c, record: true, granted: granted})
+	o := outcome{in: in, input: input, err: err, start: start, policy: c, record: true, granted: granted}
+	if c != nil {
+		_, o.path = doc(c)
+	}
+	e.settle(ctx, &d, o)
 	g.ID, g.Revision = d.ID, d.Revision
 	return g
 }

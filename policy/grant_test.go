@@ -25,10 +25,7 @@ var ignoreGrantIDs = cmpopts.IgnoreFields(GrantDecision{}, "ID", "Revision")
 
 func TestGrant(t *testing.T) {
 	t.Parallel()
-	tests := map[string]struct {
-		policy string // module body after the package line
-		want   GrantDecision
-	}{
+	checkScopeDocument(t, (*Engine).Grant, grantInput(), map[string]scopeCase{
 		"set, sorted":             {`grant := {"scopes": {"b", "a"}, "reasons": {"r2", "r1"}}`, GrantDecision{Scopes: []string{"a", "b"}, Reasons: []string{"r1", "r2"}}},
 		"array, in its order":     {`grant := {"scopes": ["b", "a"], "reasons": []}`, GrantDecision{Scopes: []string{"b", "a"}, Reasons: []string{}}},
 		"nothing granted":         {`grant := {"scopes": [], "reasons": ["no"]}`, GrantDecision{Scopes: []string{}, Reasons: []string{"no"}}},
@@ -36,14 +33,27 @@ func TestGrant(t *testing.T) {
 		"more than requested":     {`grant := {"scopes": ["everything"]}`, GrantDecision{Scopes: []string{"everything"}}},
 		"reads the grant input": {`grant := {"scopes": [input.grant.reason, input.client.id, input.catalogue[0].level]}`,
 			GrantDecision{Scopes: []string{"step_up", "c-123", "write"}}},
-	}
+	})
+}
+
+// scopeCase is a policy (module body after the package line) and the
+// scopes it decides.
+type scopeCase struct {
+	policy string
+	want   GrantDecision
+}
+
+// checkScopeDocument evaluates a scope document (Engine.Grant,
+// Engine.UpstreamScopes) for in under each policy.
+func checkScopeDocument(t *testing.T, eval func(*Engine, context.Context, *Input) GrantDecision, in *Input, tests map[string]scopeCase) {
+	t.Helper()
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newEngine(t, authzModule(tc.policy), Options{})
-			got := e.Grant(context.Background(), grantInput())
+			got := eval(e, context.Background(), in)
 			if diff := cmp.Diff(tc.want, got, ignoreGrantIDs); diff != "" {
-				t.Errorf("Grant (-want +got):\n%s", diff)
+				t.Errorf("(-want +got):\n%s", diff)
 			}
 			if got.ID == "" || got.Revision != e.Revision() {
 				t.Errorf("ID %q, Revision %q; want an id and %q", got.ID, got.Revision, e.Revision())

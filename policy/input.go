@@ -22,6 +22,14 @@ const (
 	// dynamic registration (RFC 7591) or with a client ID metadata
 	// document, in authorization-server mode. No user is signed in yet.
 	PhaseRegister = "register"
+	// PhaseUpstream decides which scopes the gateway asks an upstream's own
+	// authorization server for when it obtains an upstream credential
+	// (client_credentials, token_exchange, or the oauth connect page where
+	// the user authorizes the upstream once). It is evaluated with
+	// [Engine.UpstreamScopes] (data.mcpgate.authz.upstream_scopes), not
+	// Decide. The gateway asks for the intersection of what the policy
+	// grants and the server's upstream scope catalogue.
+	PhaseUpstream = "upstream"
 )
 
 // Methods of the authorization-server phases (Input.Method).
@@ -29,6 +37,17 @@ const (
 	MethodAuthorize = "oauth/authorize" // a grant at the authorization endpoint (first grant, step-up)
 	MethodToken     = "oauth/token"     // a grant at the token endpoint (refresh)
 	MethodRegister  = "oauth/register"  // a registration, dynamic or by metadata document
+)
+
+// Methods of the upstream phase (Input.Method): why an upstream credential
+// is obtained.
+const (
+	// MethodUpstreamToken is a credential for one MCP request (its target
+	// is in the input), by client_credentials or token_exchange.
+	MethodUpstreamToken = "upstream/token"
+	// MethodUpstreamConnect is the oauth connect page, where the user
+	// authorizes the upstream once, for every call to come (no target).
+	MethodUpstreamConnect = "upstream/connect"
 )
 
 // Why a grant is decided (Grant.Reason).
@@ -69,10 +88,12 @@ type Input struct {
 	// (initialize clientInfo, or the 2026-07-28 per-request clientInfo),
 	// when known; in the grant and register phases, the OAuth client.
 	Client *Client `json:"client,omitempty"`
-	// Server is the upstream the target belongs to (absent for initialize).
+	// Server is the upstream the target belongs to (absent for initialize);
+	// in the upstream phase, the upstream the credential is for.
 	Server *Server `json:"server,omitempty"`
 
-	// Exactly one target is present in the list and call phases.
+	// Exactly one target is present in the list and call phases; at most
+	// one in the upstream phase (none on the connect page).
 	Tool     *Tool     `json:"tool,omitempty"`
 	Prompt   *Prompt   `json:"prompt,omitempty"`
 	Resource *Resource `json:"resource,omitempty"`
@@ -91,6 +112,10 @@ type Input struct {
 	// Registration is the client's registration, in the register phase
 	// only.
 	Registration *Registration `json:"registration,omitempty"`
+	// UpstreamScopes is, in the upstream phase only, the upstream scope
+	// catalogue of Server: the scopes its authorization server knows, each
+	// with the level of tools it covers (nil when none is configured).
+	UpstreamScopes []UpstreamScope `json:"upstream_scopes,omitempty"`
 
 	Request Request `json:"request"`
 }
@@ -182,6 +207,16 @@ type Scope struct {
 	Server string `json:"server"`
 	// Level is "read", "write" or "all" (the policy library's tool levels);
 	// always set (the configuration's default is "all").
+	Level string `json:"level"`
+}
+
+// UpstreamScope is an entry of a server's upstream scope catalogue: a scope
+// of the upstream's own authorization server and the level of the
+// upstream's tools it covers.
+type UpstreamScope struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Level is "read", "write" or "all", as for Scope.Level.
 	Level string `json:"level"`
 }
 

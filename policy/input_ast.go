@@ -29,6 +29,7 @@ var (
 	kRedirectURIs, kRedirectHosts        = ast.StringTerm("redirect_uris"), ast.StringTerm("redirect_hosts")
 	kGrantTypes, kTokenAuthMethod        = ast.StringTerm("grant_types"), ast.StringTerm("token_endpoint_auth_method")
 	kScope, kSoftwareID, kSoftwareVer    = ast.StringTerm("scope"), ast.StringTerm("software_id"), ast.StringTerm("software_version")
+	kUpstreamScopes                      = ast.StringTerm("upstream_scopes")
 )
 
 // ASTValue returns the input as the OPA value a policy sees, built directly
@@ -36,7 +37,7 @@ var (
 // input's JSON encoding: the same keys, with omitempty fields left out and
 // nil slices and maps as null.
 func (in *Input) ASTValue() (ast.Value, error) {
-	b := fields(12)
+	b := fields(13)
 	b.str(kPhase, in.Phase)
 	b.str(kMethod, in.Method)
 	if !in.User.isZero() {
@@ -68,8 +69,8 @@ func (in *Input) ASTValue() (ast.Value, error) {
 	return b.object(), nil
 }
 
-// addAuthorization adds the fields of the authorization-server phases and
-// the call phase's catalogue.
+// addAuthorization adds the fields of the authorization-server phases, the
+// call phase's catalogue and the upstream phase's upstream scopes.
 func (in *Input) addAuthorization(b *objectFields) {
 	if len(in.Catalogue) > 0 {
 		terms := make([]*ast.Term, len(in.Catalogue))
@@ -83,6 +84,13 @@ func (in *Input) addAuthorization(b *objectFields) {
 	}
 	if in.Registration != nil {
 		b.add(kRegistration, in.Registration.astValue())
+	}
+	if len(in.UpstreamScopes) > 0 {
+		terms := make([]*ast.Term, len(in.UpstreamScopes))
+		for i := range in.UpstreamScopes {
+			terms[i] = ast.NewTerm(in.UpstreamScopes[i].astValue())
+		}
+		b.add(kUpstreamScopes, ast.NewArray(terms...))
 	}
 }
 
@@ -205,6 +213,14 @@ func (s *Scope) astValue() ast.Value {
 	b.str(kName, s.Name)
 	b.strOmit(kDescription, s.Description)
 	b.str(kServer, s.Server)
+	b.str(kLevel, s.Level)
+	return b.object()
+}
+
+func (s *UpstreamScope) astValue() ast.Value {
+	b := fields(3)
+	b.str(kName, s.Name)
+	b.strOmit(kDescription, s.Description)
 	b.str(kLevel, s.Level)
 	return b.object()
 }

@@ -75,6 +75,9 @@ func TestASTValueMatchesJSON(t *testing.T) {
 		"user with claims only":             {User: User{Claims: map[string]any{}}},
 		"token with client only":            {Token: Token{ClientID: "c"}},
 		"empty catalogue":                   {Catalogue: []Scope{}},
+		"upstream":                          upstreamInput(),
+		"upstream connect, nothing set":     {Phase: PhaseUpstream, Method: MethodUpstreamConnect, Server: &Server{}, UpstreamScopes: []UpstreamScope{{}}},
+		"empty upstream scopes":             {UpstreamScopes: []UpstreamScope{}},
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -165,27 +165,24 @@ func (e *Engine) install(modules map[string]*ast.Module, raw map[string][]byte, 
 	return nil
 }
 
-// prepare builds the prepared decision and grant queries (and the mask
-// query when the policy defines one) over a compiled policy and its store.
+// prepare builds the prepared decision, grant and upstream-scopes queries
+// (and the mask query when the policy defines one) over a compiled policy
+// and its store.
 func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled, error) {
 	ctx := context.Background()
 	common := append([]func(*rego.Rego){rego.Compiler(compiler), rego.Store(store)}, EvalOptions()...)
-	decision, err := rego.New(append(common,
-		rego.Query(e.opts.Query),
-		rego.GenerateJSON(keepAST),
-	)...).PrepareForEval(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", e.opts.Query, err)
+	c := &compiled{timeout: e.opts.Timeout, path: queryPath(e.opts.Query),
+		grantPath: queryPath(e.opts.GrantQuery), upstreamPath: queryPath(e.opts.UpstreamScopesQuery)}
+	for _, q := range []struct {
+		query string
+		into  *rego.PreparedEvalQuery
+	}{{e.opts.Query, &c.decision}, {e.opts.GrantQuery, &c.grant}, {e.opts.UpstreamScopesQuery, &c.upstream}} {
+		pq, err := rego.New(append(common, rego.Query(q.query), rego.GenerateJSON(keepAST))...).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", q.query, err)
+		}
+		*q.into = pq
 	}
-	grant, err := rego.New(append(common,
-		rego.Query(e.opts.GrantQuery),
-		rego.GenerateJSON(keepAST),
-	)...).PrepareForEval(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("prepare %s: %w", e.opts.GrantQuery, err)
-	}
-	c := &compiled{decision: decision, grant: grant, timeout: e.opts.Timeout,
-		path: queryPath(e.opts.Query), grantPath: queryPath(e.opts.GrantQuery)}
 	if len(compiler.GetRules(maskRef)) == 0 {
 		return c, nil
 	}

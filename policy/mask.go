@@ -97,7 +97,7 @@ func (r *record) maskEvent() ast.Value {
 	return ast.NewObject(
 		ast.Item(ast.StringTerm("decision_id"), ast.StringTerm(r.decisionID)),
 		ast.Item(ast.StringTerm("trace_id"), ast.StringTerm(r.traceID)),
-		ast.Item(ast.StringTerm("path"), ast.StringTerm(r.policy.path)),
+		ast.Item(ast.StringTerm("path"), ast.StringTerm(r.path)),
 		ast.Item(ast.StringTerm("input"), ast.NewTerm(r.input)),
 		ast.Item(ast.StringTerm("result"), ast.NewTerm(result)),
 	)

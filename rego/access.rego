@@ -88,9 +88,11 @@ _best_rank(grants) := max(array.concat(ranks, [0])) if {
 }
 
 # _group_rank is, per group of the user with a grant for the server, its
-# best rank for the target (0 when the grants do not mention it).
+# best rank for the target (0 when the grants do not mention it): in the
+# list and call phases, and in the upstream phase when it has a target.
 _group_rank[group] := _best_rank(grants) if {
-	_target_phase
+	input.phase in {"list", "call", "upstream"}
+	_kind
 	some group in _groups
 	grants := _grants_of(_cfg.groups[group])
 	count(grants) > 0

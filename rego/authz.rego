@@ -16,6 +16,9 @@
 #               register.rego)? Nobody is signed in.
 #   grant       which scopes does an OAuth client get for the user? Decided
 #               by grant (grant.rego), never by decision.
+#   upstream    which scopes does the gateway ask an upstream's own
+#               authorization server for? Decided by upstream_scopes
+#               (upstream.rego), never by decision.
 package mcpgate.authz
 
 # A decision that is missing or fails to evaluate denies; this default only
@@ -51,7 +54,7 @@ reasons := grants if {
 # _cfg is the editable data (rego/data.json).
 _cfg := data.mcpgate.config
 
-_phases := {"initialize", "list", "call", "register", "grant"}
+_phases := {"initialize", "list", "call", "register", "grant", "upstream"}
 
 # _phase is null when the input has none (never undefined: "not x in s"
 # is undefined, not true, when x is).
@@ -66,6 +69,8 @@ deny contains msg if {
 }
 
 deny contains "phase grant is decided by data.mcpgate.authz.grant, not decision" if input.phase == "grant"
+
+deny contains "phase upstream is decided by data.mcpgate.authz.upstream_scopes, not decision" if input.phase == "upstream"
 
 _permitted if {
 	input.phase == "initialize"
@@ -102,8 +107,14 @@ deny contains msg if {
 
 _target := input[_kind]
 
-# _server is the upstream the target belongs to.
+# _server is the upstream the target belongs to; in the upstream phase
+# without a target (the connect page), the server of the input.
 _server := _target.server
+
+_server := input.server.name if {
+	input.phase == "upstream"
+	not _target
+}
 
 deny contains msg if {
 	_target_phase

@@ -91,7 +91,8 @@ func (d *dataFiles) Set(v string) error { *d = append(*d, v); return nil }
 
 func runPolicyEval(ctx context.Context, args []string, e *env) int {
 	fs := newFlagSet("policy eval", "--input FILE [--policy DIR] [--data FILE...] [--query REF]",
-		"Evaluate the decision (the grant, for an input of phase grant) for the input document in FILE\n"+
+		"Evaluate the decision (the grant for an input of phase grant, the upstream scopes for one of\n"+
+			"phase upstream) for the input document in FILE\n"+
 			"and print it as JSON. The policy is the Rego files of DIR (tests left out) with the JSON/YAML\n"+
 			"data beside them; --data files, if given, replace that data. Exits 0 when the policy evaluated,\n"+
 			"whether it allows or denies (read \"allow\"), and 1 when it could not: a load or compile error,\n"+
@@ -99,7 +100,8 @@ func runPolicyEval(ctx context.Context, args []string, e *env) int {
 	policyDir := fs.String("policy", policytool.DefaultDir, "the policy directory")
 	inputFile := fs.String("input", "", "the input document, JSON (required)")
 	query := fs.String("query", "", "the document to evaluate (default: "+policy.DefaultGrantQuery+
-		" for an input of phase grant, "+policy.DefaultQuery+" otherwise)")
+		" for an input of phase grant, "+policy.DefaultUpstreamScopesQuery+" for one of phase upstream, "+
+		policy.DefaultQuery+" otherwise)")
 	var data dataFiles
 	fs.Var(&data, "data", "a data file, JSON or YAML, replacing the policy directory's data (repeatable)")
 	if code, ok := fs.parse(args); !ok {

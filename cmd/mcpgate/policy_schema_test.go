@@ -79,7 +79,7 @@ func TestExampleInputsMatchSchema(t *testing.T) {
 		}
 		phases[typed.Phase] = true
 	}
-	for _, p := range []string{policy.PhaseInitialize, policy.PhaseList, policy.PhaseCall, policy.PhaseGrant, policy.PhaseRegister} {
+	for _, p := range []string{policy.PhaseInitialize, policy.PhaseList, policy.PhaseCall, policy.PhaseGrant, policy.PhaseRegister, policy.PhaseUpstream} {
 		if !phases[p] {
 			t.Errorf("no example input in %s for phase %q", exampleInputs, p)
 		}
@@ -139,6 +139,20 @@ func TestGoInputMatchesSchema(t *testing.T) {
 			User: policy.User{Sub: "a"}, Client: &policy.Client{ID: "c-1"},
 			Grant: &policy.Grant{Reason: policy.GrantAuthorize}, Request: policy.Request{Time: at},
 		},
+		"upstream credential for a call": {
+			Phase: policy.PhaseUpstream, Method: policy.MethodUpstreamToken,
+			User:           policy.User{Sub: "a", Iss: "i", Groups: []string{"g"}},
+			Token:          policy.Token{Scopes: []string{"notes:write"}, Aud: []string{"m"}},
+			Client:         &policy.Client{Name: "cc"},
+			Server:         &policy.Server{Name: "notes", Labels: map[string]string{"env": "prod"}},
+			Tool:           &policy.Tool{Name: "notes__write_note", UpstreamName: "write_note", Server: "notes"},
+			UpstreamScopes: []policy.UpstreamScope{{Name: "notes.read", Description: "d", Level: "read"}, {Name: "notes.write", Level: "write"}},
+			Request:        policy.Request{SessionID: "s", Time: at},
+		},
+		"upstream connect, nil lists": {
+			Phase: policy.PhaseUpstream, Method: policy.MethodUpstreamConnect,
+			User: policy.User{Sub: "a"}, Server: &policy.Server{Name: "notes"}, Request: policy.Request{Time: at},
+		},
 		"dynamic registration": {
 			Phase: policy.PhaseRegister, Method: policy.MethodRegister,
 			Registration: &policy.Registration{Method: policy.RegistrationDynamic, ClientName: "App",
@@ -182,6 +196,8 @@ func TestSchemaRejects(t *testing.T) {
 	grant := `"method": "oauth/authorize", "client": {"id": "c", "name": "n"}, "grant": {"requested": ["s"], "current": [], "reason": "authorize"}, ` + user + `, ` + when
 	reg := `"method": "oauth/register", "registration": {"method": "dynamic", "redirect_uris": [], "redirect_hosts": [], "grant_types": null}, ` + when
 	catalogue := `"catalogue": [{"name": "s", "server": "n", "level": "read"}]`
+	upstream := `"method": "upstream/connect", "server": {"name": "n", "labels": {}}, ` + user + `, ` + when
+	upscopes := `"upstream_scopes": [{"name": "s", "level": "read"}]`
 	tests := map[string]string{
 		"unknown phase":                 `{"phase": "consent", ` + base + `}`,
 		"unknown field":                 `{"phase": "initialize", "tenant": "x", ` + base + `}`,
@@ -205,6 +221,16 @@ func TestSchemaRejects(t *testing.T) {
 		"register with catalogue":       `{"phase": "register", ` + catalogue + `, ` + reg + `}`,
 		"register without registration": `{"phase": "register", "method": "oauth/register", ` + when + `}`,
 		"bad registration method":       `{"phase": "register", ` + strings.Replace(reg, `"dynamic"`, `"manual"`, 1) + `}`,
+		"upstream without server":       `{"phase": "upstream", ` + strings.Replace(upstream, `"server": {"name": "n", "labels": {}}, `, "", 1) + `}`,
+		"upstream without user":         `{"phase": "upstream", ` + strings.Replace(upstream, user+", ", "", 1) + `}`,
+		"upstream with two targets":     `{"phase": "upstream", ` + prompt + `, "tool": {"name": "n__t", "upstream_name": "t", "server": "n"}, ` + upstream + `}`,
+		"upstream with catalogue":       `{"phase": "upstream", ` + catalogue + `, ` + upstream + `}`,
+		"upstream with grant":           `{"phase": "upstream", "grant": {"requested": [], "current": [], "reason": "refresh"}, ` + upstream + `}`,
+		"upstream with arguments":       `{"phase": "upstream", "arguments": {}, ` + upstream + `}`,
+		"bad upstream scope level":      `{"phase": "upstream", ` + strings.Replace(upscopes, "read", "admin", 1) + `, ` + upstream + `}`,
+		"upstream scope without level":  `{"phase": "upstream", "upstream_scopes": [{"name": "s"}], ` + upstream + `}`,
+		"call with upstream scopes":     `{"phase": "call", ` + upscopes + `, ` + tool + `, ` + base + `}`,
+		"grant with upstream scopes":    `{"phase": "grant", ` + upscopes + `, ` + grant + `}`,
 	}
 	for name, doc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -219,6 +245,8 @@ func TestSchemaRejects(t *testing.T) {
 		`{"phase": "call", ` + catalogue + `, ` + tool + `, ` + base + `}`,
 		`{"phase": "grant", ` + catalogue + `, ` + grant + `}`,
 		`{"phase": "register", ` + reg + `}`,
+		`{"phase": "upstream", ` + upscopes + `, ` + upstream + `}`,
+		`{"phase": "upstream", ` + upscopes + `, ` + prompt + `, "token": {"scopes": [], "aud": []}, ` + upstream + `}`,
 		`{"phase": "register", "client": {"id": "https://a.example/c", "name": "n"}, ` + user + `, ` + reg + `}`,
 	} {
 		if err := rs.Validate(decodeJSON(t, []byte(ok))); err != nil {

@@ -123,6 +123,10 @@ func TestPolicyEval(t *testing.T) {
 			[]string{"--input", inputs + "grant.json", "--query", "data.mcpgate.authz.decision"},
 			evalDecision{false, []string{"phase grant is decided by data.mcpgate.authz.grant, not decision"}, []string{}},
 		},
+		"the decision of an upstream input, asked for": {
+			[]string{"--input", inputs + "upstream-connect.json", "--query", "data.mcpgate.authz.decision"},
+			evalDecision{false, []string{"phase upstream is decided by data.mcpgate.authz.upstream_scopes, not decision"}, []string{}},
+		},
 		"other data replaces the directory's": {
 			[]string{"--input", inputs + "call.json", "--data", shippedPolicy + "/examples/destructive_admin_only/data.json"},
 			evalDecision{false, []string{"no group of user alice@example.com (groups: engineering) grants access to server notes"}, []string{}},
@@ -149,24 +153,37 @@ func TestPolicyEval(t *testing.T) {
 	}
 }
 
-// TestPolicyEvalGrant evaluates the grant of a grant-phase input without
-// --query.
-func TestPolicyEvalGrant(t *testing.T) {
+// TestPolicyEvalScopes evaluates the scope document of a grant-phase or
+// upstream-phase input without --query: the grant, the upstream scopes.
+func TestPolicyEvalScopes(t *testing.T) {
 	t.Parallel()
-	code, stdout, stderr := runCLI(t, nil, "policy", "eval", "--policy", shippedPolicy, "--input", "testdata/policy-inputs/grant.json")
-	if code != exitOK {
-		t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, stderr)
+	tests := map[string]struct {
+		input   string
+		scopes  []string
+		reasons int
+	}{
+		"grant: a reason for each of the three requested":          {"grant.json", []string{"hr:read", "notes:read"}, 3},
+		"upstream call: the lowest level covering write_note":      {"upstream-call.json", []string{"notes.write"}, 3},
+		"upstream connect: what bob's level reaches on the server": {"upstream-connect.json", []string{"notes.read"}, 3},
 	}
-	var got struct {
-		Scopes  []string `json:"scopes"`
-		Reasons []string `json:"reasons"`
-	}
-	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
-		t.Fatalf("stdout: %v\n%s", err, stdout)
-	}
-	want := []string{"hr:read", "notes:read"}
-	if !slices.Equal(got.Scopes, want) || len(got.Reasons) != 3 {
-		t.Errorf("grant = %+v, want scopes %v and a reason for each of the three requested", got, want)
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			code, stdout, stderr := runCLI(t, nil, "policy", "eval", "--policy", shippedPolicy, "--input", "testdata/policy-inputs/"+tt.input)
+			if code != exitOK {
+				t.Fatalf("exit code = %d, want 0; stderr:\n%s", code, stderr)
+			}
+			var got struct {
+				Scopes  []string `json:"scopes"`
+				Reasons []string `json:"reasons"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+				t.Fatalf("stdout: %v\n%s", err, stdout)
+			}
+			if !slices.Equal(got.Scopes, tt.scopes) || len(got.Reasons) != tt.reasons {
+				t.Errorf("got %+v, want scopes %v and %d reasons", got, tt.scopes, tt.reasons)
+			}
+		})
 	}
 }
 

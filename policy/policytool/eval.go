@@ -76,7 +76,8 @@ func ReadInput(name string) (any, error) {
 
 // Eval evaluates query for input and returns its value. If query is
 // empty, it is the document the gateway evaluates for the input's phase
-// (policy.QueryFor): the grant for phase grant, the decision otherwise.
+// (policy.QueryFor): the grant for phase grant, the upstream scopes for
+// phase upstream, the decision otherwise.
 // It evaluates as the gateway does (policy.EvalOptions): a built-in error
 // is an error, not an undefined rule. An undefined query is an error
 // wrapping ErrUndefined, since the gateway denies.

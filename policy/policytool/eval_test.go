@@ -21,6 +21,8 @@ decision := {"allow": input.user in data.allowed}
 
 grant := {"scopes": [s | some s in input.grant.requested; s in data.allowed]}
 
+upstream_scopes := {"scopes": [s.name | some s in input.upstream_scopes; s.level == "read"]}
+
 big if input.n == 9007199254740993
 
 strict := {"allow": false} if to_number(input.user) > 0
@@ -47,6 +49,8 @@ func TestEval(t *testing.T) {
 		"a query":                {nil, `{"user": "alice"}`, "data.mcpgate.authz.decision.allow", true},
 		"numbers kept exact":     {nil, `{"n": 9007199254740993}`, "data.mcpgate.authz.big", true},
 		"the grant for a grant":  {nil, `{"phase": "grant", "grant": {"requested": ["alice", "bob"]}}`, "", map[string]any{"scopes": []any{"alice"}}},
+		"the upstream scopes for an upstream input": {nil, `{"phase": "upstream", "upstream_scopes": [{"name": "r", "level": "read"}, {"name": "w", "level": "write"}]}`,
+			"", map[string]any{"scopes": []any{"r"}}},
 		"the decision otherwise": {nil, `{"phase": "register", "user": "alice"}`, "", map[string]any{"allow": true}},
 		"a query for a grant":    {nil, `{"phase": "grant", "user": "alice"}`, "data.mcpgate.authz.decision", map[string]any{"allow": true}},
 		"a phase not a string":   {nil, `{"phase": 7, "user": "alice"}`, "", map[string]any{"allow": true}},
