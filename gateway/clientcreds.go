@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mcpgate/mcpgate/config"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/mcpgate/mcpgate/config"
 )
 
 // DefaultUpstreamTokenMargin is how long before its expiry a client
