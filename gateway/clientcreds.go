@@ -10,10 +10,15 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/telemetry"
 )
 
 // DefaultUpstreamTokenMargin is how long before its expiry a client
@@ -36,21 +41,28 @@ var errTokenFetch = errors.New("upstream token")
 // fetch must be bounded by the caller's context (a connect's deadline, a
 // call's cancellation), which an oauth2.TokenSource cannot take.
 type clientCredentials struct {
-	server string
-	auth   *config.UpstreamAuth
-	client *http.Client
-	margin time.Duration
+	server  string
+	auth    *config.UpstreamAuth
+	client  *http.Client
+	margin  time.Duration
+	metrics *telemetry.Metrics // nil: none
+	tracer  trace.Tracer
 
 	mu    sync.Mutex // held across a fetch: concurrent callers wait for one
 	token *oauth2.Token
 }
 
-func newClientCredentials(s config.Server, base http.RoundTripper, margin time.Duration) *clientCredentials {
+func newClientCredentials(s config.Server, base http.RoundTripper, margin time.Duration, metrics *telemetry.Metrics, tp trace.TracerProvider) *clientCredentials {
 	tokenURL, _ := url.Parse(s.Auth.TokenURL) // validated by config
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
 	return &clientCredentials{
-		server: s.Name,
-		auth:   s.Auth,
-		margin: margin,
+		server:  s.Name,
+		auth:    s.Auth,
+		margin:  margin,
+		metrics: metrics,
+		tracer:  tp.Tracer("github.com/mcpgate/mcpgate/gateway"),
 		client: &http.Client{
 			Transport: base,
 			Timeout:   time.Duration(s.Timeout),
@@ -72,12 +84,24 @@ func (c *clientCredentials) Token(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.token != nil && (c.token.Expiry.IsZero() || time.Until(c.token.Expiry) > c.margin) {
+		c.metrics.RecordUpstreamToken(ctx, c.server, telemetry.UpstreamTokenCached)
 		return c.token.AccessToken, nil
+	}
+	// A span per fetch (never per cached use): the server and the token
+	// endpoint's host, never the client id's secret or the token.
+	ctx, span := c.tracer.Start(ctx, "upstream.token", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(telemetry.AttrServer.String(c.server), attribute.String("mcpgate.upstream.credential", "client_credentials")))
+	defer span.End()
+	if u, err := url.Parse(c.auth.TokenURL); err == nil {
+		span.SetAttributes(attribute.String("server.address", u.Hostname()))
 	}
 	tok, err := c.fetch(ctx)
 	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		c.metrics.RecordUpstreamToken(ctx, c.server, telemetry.UpstreamTokenFailed)
 		return "", err
 	}
+	c.metrics.RecordUpstreamToken(ctx, c.server, telemetry.UpstreamTokenFetched)
 	c.token = tok
 	return tok.AccessToken, nil
 }

@@ -13,7 +13,12 @@ import (
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/mcpgate/mcpgate/internal/testtools/zitadel"
+	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // employeeToken is the Authorization the test client sends the gateway; it
@@ -241,5 +246,67 @@ func TestClientCredentialsRetryAfter401(t *testing.T) {
 	tokens := up.distinct()
 	if len(rejected) != 1 || len(tokens) != 2 || !slices.Contains(tokens, rejected[0]) {
 		t.Errorf("rejected %q, tokens seen %q: want the call retried with a second token", rejected, tokens)
+	}
+}
+
+// The credentials an upstream needs are observable per server: a span per
+// token fetch (never per cached use, never the secret or the token), and
+// mcpgate.upstream.token.requests by outcome.
+func TestClientCredentialsObserved(t *testing.T) {
+	t.Parallel()
+	as, up, secret := startClientCredentials(t, zitadel.ClientSecret)
+	rec := tracetest.NewSpanRecorder()
+	reader := sdkmetric.NewManualReader()
+	metrics, err := telemetry.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions()
+	opts.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	opts.Metrics = metrics
+	gw := startGateway(t, opts, ccServer(up, as, secret))
+	cs := connectWith(t, gw.URL, modern, nil, employeeClient())
+	callEcho(t, cs)
+	callEcho(t, cs)
+
+	var fetches []sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == "upstream.token" {
+			fetches = append(fetches, s)
+		}
+	}
+	if len(fetches) != 1 {
+		t.Fatalf("%d upstream.token spans, want 1 (one fetch, then the cache)", len(fetches))
+	}
+	for _, a := range fetches[0].Attributes() {
+		if v := a.Value.Emit(); strings.Contains(v, zitadel.ClientSecret) || strings.Contains(strings.ToLower(v), "bearer") {
+			t.Errorf("span attribute %s = %q carries a credential", a.Key, v)
+		}
+	}
+	if got := fetches[0].Attributes(); !slices.Contains(got, telemetry.AttrServer.String("echo")) {
+		t.Errorf("span attributes %v lack server=echo", got)
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "mcpgate.upstream.token.requests" {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				server, _ := dp.Attributes.Value(telemetry.AttrServer)
+				outcome, _ := dp.Attributes.Value(telemetry.AttrOutcome)
+				if server.AsString() == "echo" {
+					counts[outcome.AsString()] += dp.Value
+				}
+			}
+		}
+	}
+	if counts[telemetry.UpstreamTokenFetched] != 1 || counts[telemetry.UpstreamTokenCached] < 2 || counts[telemetry.UpstreamTokenFailed] != 0 {
+		t.Errorf("mcpgate.upstream.token.requests for echo: %v, want 1 fetched, at least 2 cached, none failed", counts)
 	}
 }

@@ -311,7 +311,7 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 		refresh:  make(chan struct{}, 1),
 	}
 	if cfg.Auth != nil && cfg.Auth.Kind == config.AuthClientCredentials {
-		u.token = newClientCredentials(cfg, u.base, g.opts.upstreamTokenMargin())
+		u.token = newClientCredentials(cfg, u.base, g.opts.upstreamTokenMargin(), g.opts.Metrics, g.opts.TracerProvider)
 	}
 	u.onReady = func(ctx context.Context, cs *mcp.ClientSession) { g.subs.resubscribe(ctx, u, cs) }
 	u.client = mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: g.opts.version()}, g.relay.clientOptions(u, g))

@@ -66,6 +66,8 @@ type Metrics struct {
 	decisionLogDropped metric.Int64ObservableCounter
 	// mcpgate.limits.enforced: limit, action.
 	limits metric.Int64Counter
+	// mcpgate.upstream.token.requests: server, outcome.
+	upstreamTokens metric.Int64Counter
 }
 
 // NewMetrics creates the instruments on mp's mcpgate meter. A nil mp
@@ -106,6 +108,9 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	err = errors.Join(err, e)
 	m.limits, e = meter.Int64Counter("mcpgate.limits.enforced", metric.WithUnit("{event}"),
 		metric.WithDescription("Times a limit of the limits section was enforced, by limit and action."))
+	err = errors.Join(err, e)
+	m.upstreamTokens, e = meter.Int64Counter("mcpgate.upstream.token.requests", metric.WithUnit("{request}"),
+		metric.WithDescription("Upstream credentials the gateway needed, by server and outcome (cached, fetched, failed)."))
 	err = errors.Join(err, e)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: metrics: %w", err)
@@ -227,4 +232,21 @@ func (m *Metrics) RecordLimit(ctx context.Context, limit, action string) {
 		return
 	}
 	m.limits.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", limit), attribute.String("action", action)))
+}
+
+// Outcomes of an upstream credential request, the values of the outcome
+// attribute of mcpgate.upstream.token.requests.
+const (
+	UpstreamTokenCached  = "cached"  // a cached token was still valid
+	UpstreamTokenFetched = "fetched" // a new token was obtained
+	UpstreamTokenFailed  = "failed"  // obtaining one failed
+)
+
+// RecordUpstreamToken counts one upstream credential request of server (a
+// configured upstream name; never a user).
+func (m *Metrics) RecordUpstreamToken(ctx context.Context, server, outcome string) {
+	if m == nil {
+		return
+	}
+	m.upstreamTokens.Add(ctx, 1, metric.WithAttributes(AttrServer.String(server), AttrOutcome.String(outcome)))
 }
