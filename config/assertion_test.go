@@ -1,13 +1,10 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"testing"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testtools"
 )
 
 // iaConfig is a configuration with one server of kind identity_assertion
@@ -55,16 +52,9 @@ func TestIdentityAssertionDefaults(t *testing.T) {
 
 func TestProvisionIdentityAssertionKeys(t *testing.T) {
 	t.Parallel()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k, keyPEM := testtools.SigningKeyPEM(t)
 	dir := t.TempDir()
-	good := writeTestFile(t, dir, "k.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+	good := writeTestFile(t, dir, "k.pem", string(keyPEM))
 	bad := writeTestFile(t, dir, "bad.pem", "not a key")
 
 	p, err := mustParse(t, iaConfig("{kind: identity_assertion}", "identity_assertions: {signing_keys: [{value_from_file: "+good+"}]}\n")).Provision()
