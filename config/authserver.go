@@ -267,9 +267,24 @@ func (a *AuthorizationServer) provision(ps *problems) *ProvisionedAuthorizationS
 		ps.addErr(p+".idp.client_secret", err)
 		out.IdPClientSecret = s
 	}
-	for i := range a.SigningKeys {
-		kp := p + ".signing_keys[" + strconv.Itoa(i) + "]"
-		raw, err := a.SigningKeys[i].Resolve()
+	out.SigningKeys = provisionSigningKeys(ps, p+".signing_keys", a.SigningKeys)
+	for i, c := range a.Clients {
+		if c.ClientSecret != nil {
+			s, err := c.ClientSecret.Resolve()
+			ps.addErr(p+".clients["+strconv.Itoa(i)+"].client_secret", err)
+			out.ClientSecrets[i] = s
+		}
+	}
+	return out
+}
+
+// provisionSigningKeys reads and parses PEM signing keys, in order,
+// reporting each problem at path[i].
+func provisionSigningKeys(ps *problems, path string, keys []Secret) []crypto.Signer {
+	var out []crypto.Signer
+	for i := range keys {
+		kp := path + "[" + strconv.Itoa(i) + "]"
+		raw, err := keys[i].Resolve()
 		if err != nil {
 			ps.addErr(kp, err)
 			continue
@@ -277,14 +292,7 @@ func (a *AuthorizationServer) provision(ps *problems) *ProvisionedAuthorizationS
 		key, err := ParseSigningKey([]byte(raw))
 		ps.addErr(kp, err)
 		if key != nil {
-			out.SigningKeys = append(out.SigningKeys, key)
-		}
-	}
-	for i, c := range a.Clients {
-		if c.ClientSecret != nil {
-			s, err := c.ClientSecret.Resolve()
-			ps.addErr(p+".clients["+strconv.Itoa(i)+"].client_secret", err)
-			out.ClientSecrets[i] = s
+			out = append(out, key)
 		}
 	}
 	return out

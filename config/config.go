@@ -108,6 +108,10 @@ type Config struct {
 	// MCP clients see, federating sign-in to the corporate IdP.
 	AuthorizationServer AuthorizationServer `yaml:"authorization_server"`
 
+	// IdentityAssertions holds the keys of the identity assertions the
+	// gateway signs for upstreams of auth kind identity_assertion.
+	IdentityAssertions IdentityAssertions `yaml:"identity_assertions"`
+
 	// Limits bound what one caller can make the gateway hold.
 	Limits Limits `yaml:"limits"`
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto"
 	"fmt"
 	"strconv"
 )
@@ -31,6 +32,10 @@ type Provisioned struct {
 	// AuthorizationServer holds the secrets of authorization_server; nil
 	// unless it is enabled.
 	AuthorizationServer *ProvisionedAuthorizationServer
+
+	// IdentityAssertionKeys are the parsed identity_assertions.signing_keys,
+	// in order: the first signs. Nil without any.
+	IdentityAssertionKeys []crypto.Signer
 }
 
 // Provision reads the files and environment variables that c, a validated
@@ -71,6 +76,7 @@ func (c *Config) Provision() (*Provisioned, error) {
 		p.StoreDSN = dsn
 	}
 	p.AuthorizationServer = c.AuthorizationServer.provision(&ps)
+	p.IdentityAssertionKeys = c.provisionIdentityAssertions(&ps)
 	for i := range c.Servers {
 		c.Servers[i].provisionAuth(&ps, "servers["+strconv.Itoa(i)+"]")
 	}

@@ -17,11 +17,13 @@ const (
 	// AuthClientCredentials sends a bearer token the gateway obtains for
 	// itself with the OAuth 2.0 client credentials grant (RFC 6749 §4.4).
 	AuthClientCredentials = "client_credentials"
-	// AuthTokenExchange, AuthIdentityAssertion and AuthOAuth are reserved:
-	// they are refused until they are built (issue #13).
-	AuthTokenExchange     = "token_exchange"
+	// AuthIdentityAssertion sends a short-lived JWT the gateway signs,
+	// naming the calling employee, with upstream sessions per employee.
 	AuthIdentityAssertion = "identity_assertion"
-	AuthOAuth             = "oauth"
+	// AuthTokenExchange and AuthOAuth are reserved: they are refused until
+	// they are built (issue #13).
+	AuthTokenExchange = "token_exchange"
+	AuthOAuth         = "oauth"
 )
 
 // How client credentials are sent to the token endpoint
@@ -36,14 +38,17 @@ const (
 	DefaultAuthStyle = AuthStyleBasic
 )
 
+// supportedAuthKinds names the kinds built so far, for messages.
+const supportedAuthKinds = AuthHeaders + ", " + AuthClientCredentials + " or " + AuthIdentityAssertion
+
 // upstreamAuthIssue is where the reserved kinds are tracked.
 const upstreamAuthIssue = "issue #13"
 
 // UpstreamAuth is how the gateway authenticates itself to one upstream
 // server. The employee's own token never goes upstream, whatever the kind.
 type UpstreamAuth struct {
-	// Kind is "headers" or "client_credentials". "token_exchange",
-	// "identity_assertion" and "oauth" are reserved and refused for now
+	// Kind is "headers", "client_credentials" or "identity_assertion".
+	// "token_exchange" and "oauth" are reserved and refused for now
 	// (issue #13). It is required.
 	Kind string `yaml:"kind"`
 
@@ -74,10 +79,16 @@ type UpstreamAuth struct {
 	// request names no scope and the authorization server decides.
 	Scopes []string `yaml:"scopes,omitempty"`
 
-	// Audience is sent as the "audience" parameter of the token request,
-	// which some authorization servers use to pick the token's audience.
-	// If omitted, none is sent.
+	// Audience is sent as the "audience" parameter of the token request
+	// (kind client_credentials), which some authorization servers use to
+	// pick the token's audience; if omitted, none is sent. For kind
+	// identity_assertion it is the assertions' "aud"; if omitted, the
+	// server's URL.
 	Audience string `yaml:"audience,omitempty"`
+
+	// TTL is the lifetime of the identity assertions (kind
+	// identity_assertion), from 1s to 5m. If omitted, defaults to 60s.
+	TTL Duration `yaml:"ttl,omitempty"`
 
 	// Resource is sent as the RFC 8707 "resource" parameter: the absolute
 	// URI of the upstream the token is for. If omitted, none is sent.
@@ -127,15 +138,17 @@ func (s *Server) validateAuth(ps *problems, path string) {
 	ap := path + ".auth"
 	switch a.Kind {
 	case "":
-		ps.add(ap+".kind", "is required: use %s or %s", AuthHeaders, AuthClientCredentials)
+		ps.add(ap+".kind", "is required: use %s", supportedAuthKinds)
 	case AuthHeaders:
 		validateHeaders(ps, ap+".headers", a.Headers)
 	case AuthClientCredentials:
 		a.validateClientCredentials(ps, ap)
-	case AuthTokenExchange, AuthIdentityAssertion, AuthOAuth:
-		ps.add(ap+".kind", "%q is not supported yet: see %s (use %s or %s)", a.Kind, upstreamAuthIssue, AuthHeaders, AuthClientCredentials)
+	case AuthIdentityAssertion:
+		a.validateIdentityAssertion(ps, ap)
+	case AuthTokenExchange, AuthOAuth:
+		ps.add(ap+".kind", "%q is not supported yet: see %s (use %s)", a.Kind, upstreamAuthIssue, supportedAuthKinds)
 	default:
-		ps.add(ap+".kind", "%q is not a kind of upstream credentials: use %s or %s", a.Kind, AuthHeaders, AuthClientCredentials)
+		ps.add(ap+".kind", "%q is not a kind of upstream credentials: use %s", a.Kind, supportedAuthKinds)
 	}
 	a.validateKeysOfKind(ps, ap)
 }
@@ -146,6 +159,9 @@ func (a *UpstreamAuth) validateKeysOfKind(ps *problems, path string) {
 	if a.Kind != AuthHeaders && len(a.Headers) > 0 {
 		ps.add(path+".headers", "applies only to kind %s", AuthHeaders)
 	}
+	if a.Kind != AuthIdentityAssertion && a.TTL != 0 {
+		ps.add(path+".ttl", "applies only to kind %s", AuthIdentityAssertion)
+	}
 	if a.Kind == AuthClientCredentials {
 		return
 	}
@@ -155,6 +171,9 @@ func (a *UpstreamAuth) validateKeysOfKind(ps *problems, path string) {
 		"resource": a.Resource != "", "auth_style": a.AuthStyle != "",
 	}
 	for _, k := range []string{"token_url", "allow_insecure_http", "client_id", "client_secret", "scopes", "audience", "resource", "auth_style"} {
+		if k == "audience" && a.Kind == AuthIdentityAssertion {
+			continue
+		}
 		if set[k] {
 			ps.add(path+"."+k, "applies only to kind %s", AuthClientCredentials)
 		}

@@ -18,10 +18,9 @@ const ccAuth = "{kind: client_credentials, token_url: 'https://login.example/tok
 func TestUpstreamAuthRules(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct{ yaml, path, msg string }{
-		"kind missing":           {withAuth("{headers: [{name: X-A, value: a}]}"), "servers[0].auth.kind", "is required: use headers or client_credentials"},
+		"kind missing":           {withAuth("{headers: [{name: X-A, value: a}]}"), "servers[0].auth.kind", "is required: use headers, client_credentials or identity_assertion"},
 		"kind unknown":           {withAuth("{kind: mtls}"), "servers[0].auth.kind", `"mtls" is not a kind of upstream credentials`},
 		"token_exchange":         {withAuth("{kind: token_exchange}"), "servers[0].auth.kind", `"token_exchange" is not supported yet: see issue #13`},
-		"identity_assertion":     {withAuth("{kind: identity_assertion}"), "servers[0].auth.kind", "not supported yet: see issue #13"},
 		"oauth":                  {withAuth("{kind: oauth}"), "servers[0].auth.kind", "not supported yet: see issue #13"},
 		"both headers and auth":  {server("    headers: [{name: X-A, value: a}]\n    auth: {kind: headers, headers: [{name: X-B, value: b}]}\n"), "servers[0].headers", "cannot be set together with auth: move the headers to auth.headers"},
 		"auth header reserved":   {withAuth("{kind: headers, headers: [{name: Host, value: a}]}"), "servers[0].auth.headers[0].name", "cannot be set"},

@@ -99,6 +99,7 @@ func (c *Config) problems() []Problem {
 	c.Auth.validate(&ps)
 	c.AuthorizationServer.validate(&ps)
 	c.validateAdvertisedScopes(&ps)
+	c.validateIdentityAssertions(&ps)
 	c.Limits.validate(&ps)
 	c.Policy.validate(&ps)
 	c.Telemetry.validate(&ps)

@@ -3,12 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -98,15 +93,8 @@ func startDemos(t *testing.T) []*demo.Server {
 // `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` writes.
 func newSigningKeyPEM(t *testing.T) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	_, pem := testtools.SigningKeyPEM(t)
+	return pem
 }
 
 // config returns the configuration of a gateway listening on listen, with

@@ -8,17 +8,28 @@ import (
 	"maps"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.opentelemetry.io/otel/codes"
 )
 
-// forward runs call against the upstream's pooled session with the request's
-// timeout, relaying what the upstream sends back for this request. An
-// upstream that forgot the session (404) gets a new one and the call is sent
-// once more: the upstream refused it without running it.
-func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstream, method, target string, in mcp.Meta,
+// gatewayOwn reports whether the gateway sends method for itself rather
+// than for one caller: such requests go over the pooled session even on an
+// upstream with per-employee sessions (an upstream subscription is shared by
+// every client session that subscribed).
+func gatewayOwn(method string) bool {
+	return method == "resources/subscribe" || method == "resources/unsubscribe"
+}
+
+// forward runs call, made for the caller as, against the upstream's session
+// with the request's timeout, relaying what the upstream sends back for this
+// request. The session is the pooled one, or as's own on an upstream whose
+// credentials name the employee (sessions follow credentials). An upstream
+// that forgot the session (404) gets a new one and the call is sent once
+// more: the upstream refused it without running it.
+func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstream, as *authn.Identity, method, target string, in mcp.Meta,
 	call func(context.Context, *mcp.ClientSession, mcp.Meta) error) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, u.timeout())
 	defer cancel()
@@ -36,19 +47,25 @@ func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstrea
 		span.End()
 	}()
 
-	cs, err := u.session()
+	if as == nil && u.employees != nil && !gatewayOwn(method) {
+		return g.callError(u, fmt.Errorf("%w: server %q takes calls only for a verified caller", errUnavailable, u.cfg.Name))
+	}
+	cs, release, err := u.acquire(ctx, as)
 	if err != nil {
 		return g.callError(u, err)
 	}
+	defer func() { release() }()
 	err = call(ctx, cs, upstreamMeta(cs, ss, in, meta))
 	if errors.Is(err, mcp.ErrSessionMissing) && ctx.Err() == nil {
 		u.log.Info("upstream session expired; re-initialising")
-		if cs, err = u.renew(ctx, cs); err == nil {
+		var renewed *mcp.ClientSession
+		if renewed, release, err = u.renewFor(ctx, as, cs, release); err == nil {
+			cs = renewed
 			err = call(ctx, cs, upstreamMeta(cs, ss, in, meta))
 		}
 	}
 	if err != nil && !isAnswer(err) && ctx.Err() == nil {
-		u.abandon(cs)
+		u.abandonFor(as, cs)
 	}
 	return g.callError(u, g.timeoutError(ctx, u, err))
 }
@@ -164,7 +181,7 @@ func (g *Gateway) toolHandler(e *toolEntry) mcp.ToolHandler {
 		}
 		p := req.Params
 		var res *mcp.CallToolResult
-		err := g.forward(ctx, req.Session, e.up, "tools/call", e.upstreamName, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+		err := g.forward(ctx, req.Session, e.up, identityOf(req), "tools/call", e.upstreamName, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
 			params := &mcp.CallToolParams{Meta: meta, Name: e.upstreamName,
 				InputResponses: p.InputResponses, RequestState: p.RequestState}
 			if len(p.Arguments) > 0 {
@@ -187,7 +204,7 @@ func (g *Gateway) promptHandler(e *promptEntry) mcp.PromptHandler {
 		}
 		p := req.Params
 		var res *mcp.GetPromptResult
-		err := g.forward(ctx, req.Session, e.up, "prompts/get", e.upstreamName, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+		err := g.forward(ctx, req.Session, e.up, identityOf(req), "prompts/get", e.upstreamName, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
 			res, err = cs.GetPrompt(ctx, &mcp.GetPromptParams{Meta: meta, Name: e.upstreamName, Arguments: p.Arguments,
 				InputResponses: p.InputResponses, RequestState: p.RequestState})
 			return err
@@ -206,7 +223,7 @@ func (g *Gateway) resourceHandler(u *upstream) mcp.ResourceHandler {
 		}
 		p := req.Params
 		var res *mcp.ReadResourceResult
-		err := g.forward(ctx, req.Session, u, "resources/read", "", p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+		err := g.forward(ctx, req.Session, u, identityOf(req), "resources/read", "", p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
 			res, err = cs.ReadResource(ctx, &mcp.ReadResourceParams{Meta: meta, URI: p.URI,
 				InputResponses: p.InputResponses, RequestState: p.RequestState})
 			return err

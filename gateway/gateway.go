@@ -91,6 +91,9 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	})
 	g.relay = newRelay(g.log)
 	for _, s := range cfg.Servers {
+		if s.Auth != nil && s.Auth.Kind == config.AuthIdentityAssertion && opts.AssertionKeys == nil {
+			return nil, ErrNoAssertionKeys
+		}
 		g.ups = append(g.ups, newUpstream(s, g))
 	}
 	g.scopes = scopesByServer(cfg.Servers, opts.Catalogue)
@@ -123,6 +126,13 @@ func (g *Gateway) Start(ctx context.Context) {
 			defer g.stopped.Done()
 			u.run(ctx)
 		}()
+		if u.employees != nil {
+			g.stopped.Add(1)
+			go func() {
+				defer g.stopped.Done()
+				u.employees.run(ctx)
+			}()
+		}
 	}
 }
 
@@ -295,6 +305,18 @@ func (g *Gateway) Close(ctx context.Context) error {
 	return err
 }
 
+// useAssertions authenticates u with identity assertions: the pooled
+// session, which lists the catalog, as the gateway itself, and each
+// employee's calls over a session of their own, as that employee.
+func (g *Gateway) useAssertions(u *upstream) {
+	keys, iss, ttl, margin := g.opts.AssertionKeys, assertionIssuer(g.cfg), u.cfg.Auth.AssertionTTL(), g.opts.upstreamTokenMargin()
+	u.token = newAssertionSource(keys, serviceClaims(iss, u.cfg), ttl, margin)
+	u.assertionFor = func(id *authn.Identity) tokenSource {
+		return newAssertionSource(keys, employeeClaims(iss, u.cfg, id), ttl, margin)
+	}
+	u.employees = newEmployeeSessions(u, g.opts.employeeSessions(), g.opts.employeeSessionIdle())
+}
+
 func newUpstream(cfg config.Server, g *Gateway) *upstream {
 	u := &upstream{
 		cfg:      cfg,
@@ -310,8 +332,12 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 		dropped:  make(chan struct{}),
 		refresh:  make(chan struct{}, 1),
 	}
-	if cfg.Auth != nil && cfg.Auth.Kind == config.AuthClientCredentials {
+	switch {
+	case cfg.Auth == nil:
+	case cfg.Auth.Kind == config.AuthClientCredentials:
 		u.token = newClientCredentials(cfg, u.base, g.opts.upstreamTokenMargin(), g.opts.Metrics, g.opts.TracerProvider)
+	case cfg.Auth.Kind == config.AuthIdentityAssertion:
+		g.useAssertions(u)
 	}
 	u.onReady = func(ctx context.Context, cs *mcp.ClientSession) { g.subs.resubscribe(ctx, u, cs) }
 	u.client = mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: g.opts.version()}, g.relay.clientOptions(u, g))

@@ -199,6 +199,24 @@ func startGateway(t testing.TB, opts *Options, servers ...config.Server) *testGa
 
 func startGatewayConfig(t testing.TB, opts *Options, edit func(*config.Config)) *testGateway {
 	t.Helper()
+	return startGatewayOn(t, nil, opts, edit)
+}
+
+// loopbackListener listens on a free port of 127.0.0.1, for a gateway that
+// must know its own address (public_url) before it starts.
+func loopbackListener(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// startGatewayOn is startGatewayConfig on ln, or on a new loopback
+// listener when ln is nil.
+func startGatewayOn(t testing.TB, ln net.Listener, opts *Options, edit func(*config.Config)) *testGateway {
+	t.Helper()
 	cfg := config.Default()
 	cfg.ReadyzDetail = true // the tests read upstream states from /readyz
 	edit(cfg)
@@ -211,7 +229,12 @@ func startGatewayConfig(t testing.TB, opts *Options, edit func(*config.Config)) 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.Start(ctx)
-	hs := httptest.NewServer(g.Handler())
+	hs := httptest.NewUnstartedServer(g.Handler())
+	if ln != nil {
+		hs.Listener.Close()
+		hs.Listener = ln
+	}
+	hs.Start()
 	t.Cleanup(func() {
 		hs.CloseClientConnections()
 		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -73,6 +73,18 @@ type Options struct {
 	// than a token's lifetime fetches a token for every request. If zero,
 	// DefaultUpstreamTokenMargin (30s).
 	UpstreamTokenMargin time.Duration
+	// AssertionKeys sign the identity assertions sent to upstreams of auth
+	// kind identity_assertion; New refuses such an upstream without them.
+	// Serve them at AssertionJWKSPath (Routes) for upstreams to verify.
+	AssertionKeys *AssertionKeys
+	// EmployeeSessions bounds the per-employee sessions of one upstream of
+	// auth kind identity_assertion: opening one more closes the least
+	// recently used that no call is using. If zero,
+	// DefaultEmployeeSessions (100).
+	EmployeeSessions int
+	// EmployeeSessionIdle closes a per-employee upstream session unused for
+	// this long. If zero, DefaultEmployeeSessionIdle (5m).
+	EmployeeSessionIdle time.Duration
 	// MinBackoff and MaxBackoff bound the delay between reconnection
 	// attempts. If zero, 250ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
@@ -121,6 +133,17 @@ func (o *Options) probeInterval() time.Duration { return orDefault(o.ProbeInterv
 
 func (o *Options) upstreamTokenMargin() time.Duration {
 	return orDefault(o.UpstreamTokenMargin, DefaultUpstreamTokenMargin)
+}
+
+func (o *Options) employeeSessions() int {
+	if o.EmployeeSessions <= 0 {
+		return DefaultEmployeeSessions
+	}
+	return o.EmployeeSessions
+}
+
+func (o *Options) employeeSessionIdle() time.Duration {
+	return orDefault(o.EmployeeSessionIdle, DefaultEmployeeSessionIdle)
 }
 
 func (o *Options) minBackoff() time.Duration { return orDefault(o.MinBackoff, 250*time.Millisecond) }

@@ -62,7 +62,7 @@ func (s *subscriptions) subscribe(ctx context.Context, g *Gateway, ss *mcp.Serve
 		}
 		return sub.err
 	}
-	sub.err = g.forward(ctx, ss, u, "resources/subscribe", "", nil, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
+	sub.err = g.forward(ctx, ss, u, nil, "resources/subscribe", "", nil, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
 		return cs.Subscribe(ctx, &mcp.SubscribeParams{Meta: meta, URI: uri})
 	})
 	if sub.err != nil {
@@ -93,7 +93,7 @@ func (s *subscriptions) leave(ss *mcp.ServerSession, k subKey, sub *subscription
 func (s *subscriptions) unsubscribe(ctx context.Context, g *Gateway, ss *mcp.ServerSession, uri string) error {
 	var errs []error
 	for _, k := range s.remove(ss, func(k subKey) bool { return k.uri == uri }) {
-		errs = append(errs, g.forward(ctx, ss, k.up, "resources/unsubscribe", "", nil, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
+		errs = append(errs, g.forward(ctx, ss, k.up, nil, "resources/unsubscribe", "", nil, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
 			return cs.Unsubscribe(ctx, &mcp.UnsubscribeParams{Meta: meta, URI: k.uri})
 		}))
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.opentelemetry.io/otel/propagation"
@@ -41,10 +42,16 @@ type upstream struct {
 	opts   *Options
 	client *mcp.Client
 	base   http.RoundTripper
-	// token is the client credentials token source of an upstream of auth
-	// kind client_credentials; nil otherwise.
-	token *clientCredentials
-	log   *slog.Logger
+	// token is the bearer token source of the pooled session: client
+	// credentials, or the gateway's own identity assertions; nil for an
+	// upstream of neither kind.
+	token tokenSource
+	// employees are the per-employee sessions of an upstream of auth kind
+	// identity_assertion, and assertionFor the source of an employee's
+	// assertions; nil for other kinds, whose calls share the pooled session.
+	employees    *employeeSessions
+	assertionFor func(*authn.Identity) tokenSource
+	log          *slog.Logger
 	// onChange is called, without locks held, after the upstream's features or
 	// state changed.
 	onChange func()
@@ -88,19 +95,9 @@ func (u *upstream) run(ctx context.Context) {
 // connect opens a session, bounded by the upstream's timeout, and lists its
 // features.
 func (u *upstream) connect(ctx context.Context) (*mcp.ClientSession, error) {
-	header, err := u.cfg.ResolveHeaders()
+	t, err := u.transport(u.token)
 	if err != nil {
 		return nil, err
-	}
-	hc := &http.Client{
-		Transport: &upstreamTransport{base: u.base, header: header, token: u.token, propagator: u.opts.propagator()},
-		// A redirect would carry the upstream's credentials to wherever
-		// the upstream points: the configured URL is the only target.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	var t mcp.Transport = &mcp.StreamableClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc}
-	if u.cfg.Transport == config.TransportSSE {
-		t = &mcp.SSEClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc}
 	}
 	// The SSE transport keeps the connect context for its event stream, so the
 	// handshake is bounded by a timer rather than a context deadline.
@@ -124,6 +121,48 @@ func (u *upstream) connect(ctx context.Context) (*mcp.ClientSession, error) {
 		err = fmt.Errorf("no answer within %s", u.timeout())
 	}
 	return nil, fmt.Errorf("connect: %w", err)
+}
+
+// transport is the MCP transport of one upstream session: the upstream's
+// headers and, with a token source, its bearer tokens.
+func (u *upstream) transport(token tokenSource) (mcp.Transport, error) {
+	header, err := u.cfg.ResolveHeaders()
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{
+		Transport: &upstreamTransport{base: u.base, header: header, token: token, propagator: u.opts.propagator()},
+		// A redirect would carry the upstream's credentials to wherever
+		// the upstream points: the configured URL is the only target.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if u.cfg.Transport == config.TransportSSE {
+		return &mcp.SSEClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc}, nil
+	}
+	return &mcp.StreamableClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc}, nil
+}
+
+// connectAs opens a session of the employee id's own, bounded by the
+// upstream's timeout. The returned cancel ends the session's context once
+// the session is over.
+func (u *upstream) connectAs(ctx context.Context, id *authn.Identity) (*mcp.ClientSession, context.CancelFunc, error) {
+	t, err := u.transport(u.assertionFor(id))
+	if err != nil {
+		return nil, nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(u.timeout(), cancel)
+	cs, err := u.client.Connect(sctx, t, nil)
+	if err == nil && timer.Stop() {
+		return cs, cancel, nil
+	}
+	if err == nil {
+		_ = cs.Close()
+		err = fmt.Errorf("no answer within %s", u.timeout())
+	}
+	cancel()
+	u.log.Warn("upstream session for an employee failed", "err", err)
+	return nil, nil, fmt.Errorf("%w: server %q did not open a session for you; try again later", errUnavailable, u.cfg.Name)
 }
 
 // serve watches a ready session until it is lost, dropped or ctx ends, and
@@ -279,6 +318,43 @@ func (u *upstream) session() (*mcp.ClientSession, error) {
 	return u.cs, nil
 }
 
+// acquire returns the session a request made for id goes over and the
+// function to call when the request is done with it: id's own session on
+// an upstream with per-employee sessions, the pooled session otherwise or
+// when id is nil (the gateway's own requests).
+func (u *upstream) acquire(ctx context.Context, id *authn.Identity) (*mcp.ClientSession, func(), error) {
+	if u.employees == nil || id == nil {
+		cs, err := u.session()
+		return cs, func() {}, err
+	}
+	return u.employees.acquire(ctx, id)
+}
+
+// renewFor replaces cs, a session the upstream forgot, as acquire chose it.
+// The release it returns is never nil.
+func (u *upstream) renewFor(ctx context.Context, id *authn.Identity, cs *mcp.ClientSession, release func()) (*mcp.ClientSession, func(), error) {
+	if u.employees == nil || id == nil {
+		cs, err := u.renew(ctx, cs)
+		return cs, release, err
+	}
+	release()
+	u.employees.discard(id, cs)
+	cs, release, err := u.employees.acquire(ctx, id)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	return cs, release, nil
+}
+
+// abandonFor reports that cs, as acquire chose it for id, failed.
+func (u *upstream) abandonFor(id *authn.Identity, cs *mcp.ClientSession) {
+	if u.employees == nil || id == nil {
+		u.abandon(cs)
+		return
+	}
+	u.employees.discard(id, cs)
+}
+
 // unavailableLocked is the error a call to an unavailable upstream gets. It
 // names the server and its state, not the cause (addresses, transport
 // errors): that is for the log and /readyz, not for every caller.
@@ -388,15 +464,23 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// tokenSource gives the bearer tokens of an upstream session.
+type tokenSource interface {
+	// Token returns a token valid for a while yet.
+	Token(context.Context) (string, error)
+	// Invalidate drops token, which the upstream refused.
+	Invalidate(token string)
+}
+
 // upstreamTransport sends the headers configured for one upstream, and only
 // those: requests to upstreams are built by the SDK client from scratch, so
 // nothing of the downstream request (Authorization, cookies) can leak here.
-// With a token source (auth kind client_credentials) it also sends the
-// gateway's own bearer token.
+// With a token source (auth kind client_credentials or identity_assertion)
+// it also sends its bearer token.
 type upstreamTransport struct {
 	base       http.RoundTripper
 	header     http.Header
-	token      *clientCredentials
+	token      tokenSource
 	propagator propagation.TextMapPropagator
 }
 

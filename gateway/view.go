@@ -273,7 +273,7 @@ func (v *view) complete(ctx context.Context, req *mcp.CompleteRequest) (*mcp.Com
 	}
 	p.Ref = &ref
 	var res *mcp.CompleteResult
-	err := v.g.forward(ctx, req.Session, u, "completion/complete", "", p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
+	err := v.g.forward(ctx, req.Session, u, identityOf(req), "completion/complete", "", p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) (err error) {
 		q := p
 		q.Meta = meta
 		res, err = cs.Complete(ctx, &q)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 
 	"github.com/mcpgate/mcpgate/authn/authserver"
 	"github.com/mcpgate/mcpgate/config"
@@ -109,12 +110,35 @@ func newGateway(ctx context.Context, cfg *config.Config, prov *config.Provisione
 		stop()
 		return nil, nil, nil, err
 	}
+	if err := withIdentityAssertions(opts, prov); err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
 	if gw, err = gateway.New(cfg, opts); err != nil {
 		stop()
 		return nil, nil, nil, err
 	}
 	observeGateway(opts, gw)
 	return gw, as, stop, nil
+}
+
+// withIdentityAssertions gives the gateway the keys of identity_assertions
+// and publishes them at gateway.AssertionJWKSPath, for upstreams of auth
+// kind identity_assertion to verify what the gateway sends them.
+func withIdentityAssertions(opts *gateway.Options, prov *config.Provisioned) error {
+	if len(prov.IdentityAssertionKeys) == 0 {
+		return nil
+	}
+	keys, err := gateway.NewAssertionKeys(prov.IdentityAssertionKeys)
+	if err != nil {
+		return err
+	}
+	opts.AssertionKeys = keys
+	if opts.Routes == nil {
+		opts.Routes = map[string]http.Handler{}
+	}
+	opts.Routes[gateway.AssertionJWKSPath] = keys
+	return nil
 }
 
 // serveGateway serves a started gateway on ln until ctx ends and returns the

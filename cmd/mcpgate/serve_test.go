@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,9 +14,13 @@ import (
 	"strings"
 	"testing"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/demo"
+	"github.com/mcpgate/mcpgate/gateway"
+	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/mcpgate/mcpgate/internal/testtools/testidp"
 	"github.com/mcpgate/mcpgate/policy"
 )
@@ -235,5 +242,40 @@ func TestRedirectHosts(t *testing.T) {
 	want := []string{"127.0.0.1", "app.example.com", "com.evil.app:"}
 	if !slices.Equal(got, want) {
 		t.Errorf("redirectHosts = %v, want %v", got, want)
+	}
+}
+
+// TestServeIdentityAssertionJWKS: serve publishes the keys of
+// identity_assertions at the gateway's well-known path, without sign-in.
+func TestServeIdentityAssertionJWKS(t *testing.T) {
+	t.Parallel()
+	_, keyPEM := testtools.SigningKeyPEM(t)
+	keyFile := writeFile(t, t.TempDir(), "ia.pem", string(keyPEM))
+	ln := boundListener(t)
+	idp := testIssuer(t, "http://"+ln.Addr().String()+"/mcp")
+	path := demoConfig(t, ln.Addr().String(), idp)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Dir(path), filepath.Base(path), string(raw)+fmt.Sprintf("identity_assertions: {signing_keys: [{value_from_file: %q}]}\n", keyFile))
+	r := serveDemo(t, ln, idp, path)
+	defer r.stop(t)
+
+	resp, err := http.Get(r.baseURL() + gateway.AssertionJWKSPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d, %v", gateway.AssertionJWKSPath, resp.StatusCode, err)
+	}
+	if len(set.Keys) != 1 || !set.Keys[0].Valid() || !set.Keys[0].IsPublic() {
+		t.Fatalf("JWKS = %+v, want the one public key", set.Keys)
+	}
+	tp, _ := set.Keys[0].Thumbprint(crypto.SHA256)
+	if want := base64.RawURLEncoding.EncodeToString(tp); set.Keys[0].KeyID != want {
+		t.Errorf("kid = %q, want the RFC 7638 thumbprint %q", set.Keys[0].KeyID, want)
 	}
 }
