@@ -17,6 +17,7 @@ import (
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/internal/jwtkeys"
+	"github.com/mcpgate/mcpgate/telemetry"
 )
 
 // AssertionJWKSPath is where the gateway publishes the keys of its identity
@@ -102,27 +103,30 @@ func serviceClaims(issuer string, s config.Server) assertionClaims {
 // assertionSource mints the assertions of one subject for one upstream and
 // keeps each until it is within margin of its expiry.
 type assertionSource struct {
-	keys   *AssertionKeys
-	claims assertionClaims
-	ttl    time.Duration
-	margin time.Duration
+	keys    *AssertionKeys
+	claims  assertionClaims
+	ttl     time.Duration
+	margin  time.Duration
+	server  string             // the upstream, for the metric
+	metrics *telemetry.Metrics // nil: none
 
 	mu    sync.Mutex
 	token string
 	exp   time.Time
 }
 
-func newAssertionSource(keys *AssertionKeys, claims assertionClaims, ttl, margin time.Duration) *assertionSource {
-	return &assertionSource{keys: keys, claims: claims, ttl: ttl, margin: min(margin, ttl/2)}
+func newAssertionSource(keys *AssertionKeys, claims assertionClaims, ttl, margin time.Duration, server string, metrics *telemetry.Metrics) *assertionSource {
+	return &assertionSource{keys: keys, claims: claims, ttl: ttl, margin: min(margin, ttl/2), server: server, metrics: metrics}
 }
 
 // Token returns a valid assertion, minting a new one when the cached one
 // expires within the margin.
-func (a *assertionSource) Token(context.Context) (string, error) {
+func (a *assertionSource) Token(ctx context.Context) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now()
 	if a.token != "" && a.exp.Sub(now) > a.margin {
+		a.metrics.RecordUpstreamToken(ctx, a.server, telemetry.UpstreamTokenCached)
 		return a.token, nil
 	}
 	c := a.claims
@@ -131,8 +135,10 @@ func (a *assertionSource) Token(context.Context) (string, error) {
 	c.ID = randomID()
 	token, err := jwt.Signed(a.keys.set.Signer()).Claims(c).Serialize()
 	if err != nil {
+		a.metrics.RecordUpstreamToken(ctx, a.server, telemetry.UpstreamTokenFailed)
 		return "", fmt.Errorf("%w: sign identity assertion: %w", errTokenFetch, err)
 	}
+	a.metrics.RecordUpstreamToken(ctx, a.server, telemetry.UpstreamTokenFetched)
 	a.token, a.exp = token, c.Expiry.Time()
 	return token, nil
 }

@@ -17,9 +17,11 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -192,14 +194,7 @@ func (u *assertingUpstream) check(t *testing.T) {
 // header X-Test-User.
 func assertionGateway(t *testing.T, ttl time.Duration, edit func(*Options)) (*testGateway, *assertingUpstream) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := NewAssertionKeys([]crypto.Signer{key})
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := newTestAssertionKeys(t)
 	ln := loopbackListener(t)
 	base := "http://" + ln.Addr().String()
 	up := startAssertingUpstream(t, base)
@@ -344,4 +339,43 @@ func TestEmployeeSessionsLRU(t *testing.T) {
 	if got := whoami(t, a); got != "alice" {
 		t.Errorf("whoami = %q, want alice over a new session", got)
 	}
+}
+
+// Minting an identity assertion counts as fetching a credential, reusing
+// one as a cached request, in mcpgate.upstream.token.requests (by server,
+// never by user).
+func TestAssertionSourceCounted(t *testing.T) {
+	t.Parallel()
+	keys := newTestAssertionKeys(t)
+	reader := sdkmetric.NewManualReader()
+	metrics, err := telemetry.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newAssertionSource(keys, assertionClaims{}, time.Minute, 10*time.Second, "internal", metrics)
+	first, err := src.Token(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := src.Token(t.Context()); err != nil || again != first {
+		t.Fatalf("second Token = %v, %v; want the cached assertion", again == first, err)
+	}
+	counts := tokenCounts(t, reader, "internal")
+	if counts[telemetry.UpstreamTokenFetched] != 1 || counts[telemetry.UpstreamTokenCached] != 1 {
+		t.Errorf("counts %v, want 1 fetched (minted) and 1 cached", counts)
+	}
+}
+
+// newTestAssertionKeys returns assertion keys of one fresh P-256 key.
+func newTestAssertionKeys(t *testing.T) *AssertionKeys {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := NewAssertionKeys([]crypto.Signer{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }

@@ -287,6 +287,16 @@ func TestClientCredentialsObserved(t *testing.T) {
 		t.Errorf("span attributes %v lack server=echo", got)
 	}
 
+	counts := tokenCounts(t, reader, "echo")
+	if counts[telemetry.UpstreamTokenFetched] != 1 || counts[telemetry.UpstreamTokenCached] < 2 || counts[telemetry.UpstreamTokenFailed] != 0 {
+		t.Errorf("mcpgate.upstream.token.requests for echo: %v, want 1 fetched, at least 2 cached, none failed", counts)
+	}
+}
+
+// tokenCounts returns mcpgate.upstream.token.requests of server by
+// outcome, as reader collects them.
+func tokenCounts(t *testing.T, reader *sdkmetric.ManualReader, server string) map[string]int64 {
+	t.Helper()
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(t.Context(), &rm); err != nil {
 		t.Fatal(err)
@@ -298,15 +308,13 @@ func TestClientCredentialsObserved(t *testing.T) {
 				continue
 			}
 			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				server, _ := dp.Attributes.Value(telemetry.AttrServer)
+				s, _ := dp.Attributes.Value(telemetry.AttrServer)
 				outcome, _ := dp.Attributes.Value(telemetry.AttrOutcome)
-				if server.AsString() == "echo" {
+				if s.AsString() == server {
 					counts[outcome.AsString()] += dp.Value
 				}
 			}
 		}
 	}
-	if counts[telemetry.UpstreamTokenFetched] != 1 || counts[telemetry.UpstreamTokenCached] < 2 || counts[telemetry.UpstreamTokenFailed] != 0 {
-		t.Errorf("mcpgate.upstream.token.requests for echo: %v, want 1 fetched, at least 2 cached, none failed", counts)
-	}
+	return counts
 }

@@ -310,9 +310,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 // employee's calls over a session of their own, as that employee.
 func (g *Gateway) useAssertions(u *upstream) {
 	keys, iss, ttl, margin := g.opts.AssertionKeys, assertionIssuer(g.cfg), u.cfg.Auth.AssertionTTL(), g.opts.upstreamTokenMargin()
-	u.token = newAssertionSource(keys, serviceClaims(iss, u.cfg), ttl, margin)
+	u.token = newAssertionSource(keys, serviceClaims(iss, u.cfg), ttl, margin, u.cfg.Name, g.opts.Metrics)
 	u.assertionFor = func(id *authn.Identity) tokenSource {
-		return newAssertionSource(keys, employeeClaims(iss, u.cfg, id), ttl, margin)
+		return newAssertionSource(keys, employeeClaims(iss, u.cfg, id), ttl, margin, u.cfg.Name, g.opts.Metrics)
 	}
 	u.employees = newEmployeeSessions(u, g.opts.employeeSessions(), g.opts.employeeSessionIdle())
 }
