@@ -333,6 +333,10 @@ func TestEmployeeSessionsLRU(t *testing.T) {
 		_, ended := up.sessionsOf("alice")
 		return ended == 1
 	})
+	// /readyz tells the credential kind and the employee sessions open.
+	if st := gw.Status().Upstreams[0]; st.Credential != "identity_assertion" || st.EmployeeSessions != 1 {
+		t.Errorf("status: credential %q, %d employee sessions; want identity_assertion and 1 (the bound)", st.Credential, st.EmployeeSessions)
+	}
 	if _, ended := up.sessionsOf("bob"); ended != 0 {
 		t.Errorf("bob's session, the most recently used, was closed")
 	}

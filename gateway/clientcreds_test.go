@@ -197,8 +197,8 @@ func TestClientCredentialsWrongSecretThenRotated(t *testing.T) {
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	gw := startGateway(t, opts, ccServer(up, as, secret))
 	st := gw.Status().Upstreams[0]
-	if st.State != StateDown {
-		t.Fatalf("upstream is %s, want down", st.State)
+	if st.State != StateDown || st.Credential != "client_credentials" {
+		t.Fatalf("upstream is %s with credential %q, want down with client_credentials", st.State, st.Credential)
 	}
 	for _, want := range []string{`server "echo"`, as.TokenURL(), "invalid_client"} {
 		if !strings.Contains(st.Error, want) {

@@ -132,6 +132,13 @@ type UpstreamStatus struct {
 	Resources       int       `json:"resources"`
 	Templates       int       `json:"resource_templates"`
 	Skipped         []string  `json:"skipped,omitempty"`
+	// Credential is how the gateway authenticates to the upstream
+	// (servers[].auth.kind, or "none"); a credential that cannot be
+	// obtained shows as the upstream's Error, never its value.
+	Credential string `json:"credential"`
+	// EmployeeSessions counts the per-employee upstream sessions open on
+	// this replica, for credentials that name the employee.
+	EmployeeSessions int `json:"employee_sessions,omitempty"`
 }
 
 // Status is the body of /readyz.

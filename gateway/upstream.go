@@ -422,9 +422,14 @@ func (u *upstream) requestRefresh(kind uint32) {
 
 // status is the upstream's entry in /readyz.
 func (u *upstream) status() UpstreamStatus {
+	employees := 0
+	if u.employees != nil { // counted before u.mu: never hold both locks
+		employees = u.employees.count()
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	s := UpstreamStatus{Name: u.cfg.Name, State: u.state, Since: u.since.UTC(), Error: u.lastErr}
+	s := UpstreamStatus{Name: u.cfg.Name, State: u.state, Since: u.since.UTC(), Error: u.lastErr,
+		Credential: credentialKind(u.cfg), EmployeeSessions: employees}
 	if u.cs != nil {
 		s.ProtocolVersion = u.cs.InitializeResult().ProtocolVersion
 	}
@@ -536,4 +541,17 @@ func (t *upstreamTransport) send(r *http.Request, body io.ReadCloser) (*http.Res
 		resp = tagRelated(r.Context(), resp)
 	}
 	return resp, token, err
+}
+
+// credentialKind names how the gateway authenticates to the upstream of
+// cfg, for /readyz: servers[].auth.kind, "headers" for the older
+// servers[].headers, or "none".
+func credentialKind(cfg config.Server) string {
+	switch {
+	case cfg.Auth != nil && cfg.Auth.Kind != "":
+		return cfg.Auth.Kind
+	case len(cfg.Headers) > 0:
+		return config.AuthHeaders
+	}
+	return "none"
 }
