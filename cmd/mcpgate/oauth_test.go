@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"golang.org/x/oauth2"
 
 	"github.com/mcpgate/mcpgate/internal/testtools/devsignin"
 )
@@ -43,12 +44,7 @@ func TestDevOAuthFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := mcp.NewClient(&mcp.Implementation{Name: "oauth-client", Version: "1"}, nil)
-	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: r.baseURL() + "/mcp", OAuthHandler: h}, nil)
-	if err != nil {
-		t.Fatalf("connect with OAuth: %v", err)
-	}
-	defer cs.Close()
+	cs := connectOAuth(t, r.baseURL()+"/mcp", h)
 	if names := toolNames(t, cs); !slices.Contains(names, "hr__lookup_employee") {
 		t.Errorf("tools after sign-in: %v", names)
 	}
@@ -58,14 +54,7 @@ func TestDevOAuthFlow(t *testing.T) {
 	if n := signIns.Load(); n != 1 {
 		t.Errorf("signed in %d times, want 1", n)
 	}
-	tok, err := h.TokenSource(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := tok.Token()
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := currentToken(t, h)
 	if scope, _ := got.Extra("scope").(string); !sameScopes(scope, "notes:read hr") {
 		t.Errorf("granted scope %q, want the shipped policy's grant to bob: notes:read hr", scope)
 	}
@@ -96,22 +85,9 @@ func TestDevOAuthStepUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := mcp.NewClient(&mcp.Implementation{Name: "oauth-client", Version: "1"}, nil)
-	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: r.baseURL() + "/mcp", OAuthHandler: h}, nil)
-	if err != nil {
-		t.Fatalf("connect with OAuth: %v", err)
-	}
-	defer cs.Close()
+	cs := connectOAuth(t, r.baseURL()+"/mcp", h)
 	scope := func() string {
-		ts, err := h.TokenSource(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := ts.Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, _ := tok.Extra("scope").(string)
+		s, _ := currentToken(t, h).Extra("scope").(string)
 		return s
 	}
 	if s := scope(); !sameScopes(s, "notes:read") {
@@ -174,4 +150,31 @@ func sameScopes(a, b string) bool {
 	slices.Sort(x)
 	slices.Sort(y)
 	return slices.Equal(x, y)
+}
+
+// connectOAuth connects to endpoint with go-sdk's OAuth client h, which
+// signs in when the gateway answers 401; the session closes with the test.
+func connectOAuth(t *testing.T, endpoint string, h *auth.AuthorizationCodeHandler) *mcp.ClientSession {
+	t.Helper()
+	c := mcp.NewClient(&mcp.Implementation{Name: "oauth-client", Version: "1"}, nil)
+	cs, err := c.Connect(t.Context(), &mcp.StreamableClientTransport{Endpoint: endpoint, OAuthHandler: h}, nil)
+	if err != nil {
+		t.Fatalf("connect with OAuth: %v", err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// currentToken is the token h holds now.
+func currentToken(t *testing.T, h *auth.AuthorizationCodeHandler) *oauth2.Token {
+	t.Helper()
+	ts, err := h.TokenSource(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
