@@ -76,7 +76,8 @@ func wantExample(secret string) *Config {
 			Labels:    map[string]string{"env": "prod"},
 			Auth: &UpstreamAuth{Kind: AuthClientCredentials, TokenURL: "https://login.example.com/oauth2/token",
 				ClientID: "mcpgate-tickets", ClientSecret: &Secret{ValueFromFile: secret},
-				Scopes: []string{"tickets.read", "tickets.write"}, Resource: "https://tickets.internal.example/mcp",
+				Scopes: []UpstreamScope{{Name: "tickets.read", Level: ScopeLevelRead, Description: "Read tickets"},
+					{Name: "tickets.write", Level: ScopeLevelWrite}}, Resource: "https://tickets.internal.example/mcp",
 				AuthStyle: AuthStyleBasic},
 		}},
 		Auth: Auth{

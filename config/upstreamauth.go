@@ -74,10 +74,14 @@ type UpstreamAuth struct {
 	// rotated file or variable takes effect. It is required.
 	ClientSecret *Secret `yaml:"client_secret,omitempty"`
 
-	// Scopes are the upstream's scopes the gateway asks for (kind
-	// client_credentials), each an RFC 6749 scope token. If omitted, the
+	// Scopes is the upstream's scope catalogue (kind client_credentials):
+	// the scopes of its authorization server the gateway may ask for, each
+	// with the level of the upstream it covers. Which of them a token is
+	// asked with is a policy decision per request
+	// (data.mcpgate.authz.upstream_scopes); the gateway's own requests
+	// (listing the catalog) ask for those of level read. If omitted, the
 	// request names no scope and the authorization server decides.
-	Scopes []string `yaml:"scopes,omitempty"`
+	Scopes []UpstreamScope `yaml:"scopes,omitempty"`
 
 	// Audience is sent as the "audience" parameter of the token request
 	// (kind client_credentials), which some authorization servers use to
@@ -193,11 +197,7 @@ func (a *UpstreamAuth) validateClientCredentials(ps *problems, path string) {
 	} else if a.ClientSecret.sources() != 1 {
 		ps.add(path+".client_secret", "%s", errSecretSources)
 	}
-	for i, sc := range a.Scopes {
-		if !isScopeToken(sc) {
-			ps.add(path+".scopes["+strconv.Itoa(i)+"]", "%q is not a valid scope: use printable ASCII without spaces, '\"' or '\\'", sc)
-		}
-	}
+	validateUpstreamScopes(ps, path+".scopes", a.Scopes)
 	if hasControlChars(a.Audience) {
 		ps.add(path+".audience", "%s", errControlChars)
 	}

@@ -37,7 +37,12 @@ func TestUpstreamAuthRules(t *testing.T) {
 		"client_secret missing":  {withAuth("{kind: client_credentials, token_url: 'https://x/t', client_id: gw}"), "servers[0].auth.client_secret", "is required"},
 		"client_secret two":      {withAuth("{kind: client_credentials, token_url: 'https://x/t', client_id: gw, client_secret: {value_from_env: S, value_from_file: /f}}"), "servers[0].auth.client_secret", "set exactly one of value_from_env, value_from_file"},
 		"client_secret literal":  {withAuth("{kind: client_credentials, token_url: 'https://x/t', client_id: gw, client_secret: {value: s}}"), "servers[0].auth.client_secret.value", "unknown key"},
-		"scope with space":       {withAuth(ccAuth + ", scopes: ['notes read']}"), "servers[0].auth.scopes[0]", `"notes read" is not a valid scope`},
+		"scope with space":       {withAuth(ccAuth + ", scopes: ['notes read']}"), "servers[0].auth.scopes[0].name", `"notes read" is not a valid scope`},
+		"scope level":            {withAuth(ccAuth + ", scopes: [{name: a, level: admin}]}"), "servers[0].auth.scopes[0].level", `"admin" is not a level`},
+		"scope twice":            {withAuth(ccAuth + ", scopes: [a, {name: a, level: read}]}"), "servers[0].auth.scopes[1].name", `must be unique`},
+		"scope unknown key":      {withAuth(ccAuth + ", scopes: [{name: a, levle: read}]}"), "servers[0].auth.scopes[0]", `unknown key "levle"`},
+		"scope not a string":     {withAuth(ccAuth + ", scopes: [3]}"), "servers[0].auth.scopes[0]", `must be a scope name`},
+		"scope without name":     {withAuth(ccAuth + ", scopes: [{level: read}]}"), "servers[0].auth.scopes[0].name", `is required`},
 		"resource relative":      {withAuth(ccAuth + ", resource: notes}"), "servers[0].auth.resource", "use an absolute URI without a fragment (RFC 8707)"},
 		"auth_style":             {withAuth(ccAuth + ", auth_style: jwt}"), "servers[0].auth.auth_style", `"jwt" is not supported: use basic or post`},
 		"unknown auth key":       {withAuth(ccAuth + ", scope: x}"), "servers[0].auth.scope", `did you mean "scopes"?`},
@@ -53,9 +58,9 @@ func TestUpstreamAuthRules(t *testing.T) {
 func TestUpstreamAuthValid(t *testing.T) {
 	t.Parallel()
 	cfg := mustParse(t, withAuth(strings.Replace(ccAuth, "https://login.example", "http://127.0.0.1:9", 1)+
-		", allow_insecure_http: true, scopes: [notes.read, notes.write], audience: notes, resource: 'https://notes.example/mcp', auth_style: post}"))
+		", allow_insecure_http: true, scopes: [{name: notes.read, level: read, description: Read notes}, notes.write], audience: notes, resource: 'https://notes.example/mcp', auth_style: post}"))
 	want := &UpstreamAuth{Kind: AuthClientCredentials, TokenURL: "http://127.0.0.1:9/token", AllowInsecureHTTP: true,
-		ClientID: "gw", ClientSecret: &Secret{ValueFromEnv: "GW_SECRET"}, Scopes: []string{"notes.read", "notes.write"},
+		ClientID: "gw", ClientSecret: &Secret{ValueFromEnv: "GW_SECRET"}, Scopes: []UpstreamScope{{Name: "notes.read", Level: ScopeLevelRead, Description: "Read notes"}, {Name: "notes.write"}},
 		Audience: "notes", Resource: "https://notes.example/mcp", AuthStyle: AuthStylePost}
 	if diff := cmp.Diff(want, cfg.Servers[0].Auth); diff != "" {
 		t.Errorf("auth (-want +got):\n%s", diff)

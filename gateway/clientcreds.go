@@ -128,7 +128,7 @@ func (c *clientCredentials) fetch(ctx context.Context) (*oauth2.Token, error) {
 		ClientID:       c.auth.ClientID,
 		ClientSecret:   secret,
 		TokenURL:       c.auth.TokenURL,
-		Scopes:         c.auth.Scopes,
+		Scopes:         c.auth.ScopeNames(),
 		EndpointParams: url.Values{},
 		AuthStyle:      oauth2.AuthStyleInHeader,
 	}
