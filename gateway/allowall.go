@@ -33,3 +33,12 @@ func (a AllowAll) Check(ctx context.Context, in *policy.Input) policy.Decision {
 
 // Revision is constant: an allow-all policy never changes.
 func (AllowAll) Revision() string { return "allow-all" }
+
+// UpstreamScopes grants every scope of the upstream scope catalogue.
+func (AllowAll) UpstreamScopes(_ context.Context, in *policy.Input) policy.GrantDecision {
+	g := policy.GrantDecision{Scopes: []string{}, Reasons: []string{allowAllReason}, Revision: "allow-all"}
+	for _, s := range in.UpstreamScopes {
+		g.Scopes = append(g.Scopes, s.Name)
+	}
+	return g
+}

@@ -91,10 +91,13 @@ type decidedKey struct{}
 type decidedTarget struct {
 	server, name string
 	absent       bool
+	// in is the input the request was decided with, the base of its
+	// upstream-phase input (decideUpstreamScopes).
+	in *policy.Input
 }
 
 func withDecided(ctx context.Context, in *policy.Input, absent bool) context.Context {
-	d := decidedTarget{server: in.Server.Name, absent: absent}
+	d := decidedTarget{server: in.Server.Name, absent: absent, in: in}
 	switch {
 	case in.Tool != nil:
 		d.name = in.Tool.UpstreamName

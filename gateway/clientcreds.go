@@ -34,8 +34,10 @@ const maxTokenErrorText = 200
 var errTokenFetch = errors.New("upstream token")
 
 // clientCredentials obtains and caches the bearer token the gateway sends
-// to one upstream, with the OAuth 2.0 client credentials grant. The cache
-// outlives upstream sessions: a reconnect reuses a token still valid.
+// to one upstream, with the OAuth 2.0 client credentials grant: a token per
+// set of scopes policy decided (scopesFor), so that a call is never sent
+// with more than its own decision granted. The cache outlives upstream
+// sessions: a reconnect reuses a token still valid.
 //
 // The cache is ours rather than oauth2.ReuseTokenSourceWithExpiry because a
 // fetch must be bounded by the caller's context (a connect's deadline, a
@@ -48,8 +50,8 @@ type clientCredentials struct {
 	metrics *telemetry.Metrics // nil: none
 	tracer  trace.Tracer
 
-	mu    sync.Mutex // held across a fetch: concurrent callers wait for one
-	token *oauth2.Token
+	mu     sync.Mutex               // held across a fetch: concurrent callers wait for one
+	tokens map[string]*oauth2.Token // by scope set, space-separated
 }
 
 func newClientCredentials(s config.Server, base http.RoundTripper, margin time.Duration, metrics *telemetry.Metrics, tp trace.TracerProvider) *clientCredentials {
@@ -81,11 +83,13 @@ func newClientCredentials(s config.Server, base http.RoundTripper, margin time.D
 // Token returns a token valid for at least the margin, fetching one if the
 // cached one is missing or about to expire.
 func (c *clientCredentials) Token(ctx context.Context) (string, error) {
+	scopes := scopesFor(ctx, c.auth)
+	key := strings.Join(scopes, " ")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.token != nil && (c.token.Expiry.IsZero() || time.Until(c.token.Expiry) > c.margin) {
+	if t := c.tokens[key]; t != nil && (t.Expiry.IsZero() || time.Until(t.Expiry) > c.margin) {
 		c.metrics.RecordUpstreamToken(ctx, c.server, telemetry.UpstreamTokenCached)
-		return c.token.AccessToken, nil
+		return t.AccessToken, nil
 	}
 	// A span per fetch (never per cached use): the server and the token
 	// endpoint's host, never the client id's secret or the token.
@@ -95,14 +99,17 @@ func (c *clientCredentials) Token(ctx context.Context) (string, error) {
 	if u, err := url.Parse(c.auth.TokenURL); err == nil {
 		span.SetAttributes(attribute.String("server.address", u.Hostname()))
 	}
-	tok, err := c.fetch(ctx)
+	tok, err := c.fetch(ctx, scopes)
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		c.metrics.RecordUpstreamToken(ctx, c.server, telemetry.UpstreamTokenFailed)
 		return "", err
 	}
 	c.metrics.RecordUpstreamToken(ctx, c.server, telemetry.UpstreamTokenFetched)
-	c.token = tok
+	if c.tokens == nil {
+		c.tokens = map[string]*oauth2.Token{}
+	}
+	c.tokens[key] = tok
 	return tok.AccessToken, nil
 }
 
@@ -111,15 +118,17 @@ func (c *clientCredentials) Token(ctx context.Context) (string, error) {
 func (c *clientCredentials) Invalidate(token string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.token != nil && c.token.AccessToken == token {
-		c.token = nil
+	for k, t := range c.tokens {
+		if t.AccessToken == token {
+			delete(c.tokens, k)
+		}
 	}
 }
 
 // fetch requests a new token, reading the client secret now so that a
 // rotated file or variable takes effect. Errors name the server and the
 // token URL, never the secret.
-func (c *clientCredentials) fetch(ctx context.Context) (*oauth2.Token, error) {
+func (c *clientCredentials) fetch(ctx context.Context, scopes []string) (*oauth2.Token, error) {
 	secret, err := c.auth.ClientSecret.Resolve()
 	if err != nil {
 		return nil, c.fail(fmt.Errorf("client secret: %w", err))
@@ -128,7 +137,7 @@ func (c *clientCredentials) fetch(ctx context.Context) (*oauth2.Token, error) {
 		ClientID:       c.auth.ClientID,
 		ClientSecret:   secret,
 		TokenURL:       c.auth.TokenURL,
-		Scopes:         c.auth.ScopeNames(),
+		Scopes:         scopes,
 		EndpointParams: url.Values{},
 		AuthStyle:      oauth2.AuthStyleInHeader,
 	}

@@ -92,7 +92,7 @@ func ccServer(u *verifyingUpstream, as *zitadel.Server, secretFile string) confi
 		ClientID: zitadel.ClientID, ClientSecret: &config.Secret{ValueFromFile: secretFile},
 		// openid: the example server's userinfo endpoint, which the
 		// upstream verifies tokens with, names the subject only then.
-		Scopes: []config.UpstreamScope{{Name: "openid"}, {Name: "echo.read"}}}
+		Scopes: []config.UpstreamScope{{Name: "openid", Level: config.ScopeLevelRead}, {Name: "echo.read", Level: config.ScopeLevelRead}}}
 	return s
 }
 

@@ -50,6 +50,9 @@ func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstrea
 	if as == nil && u.employees != nil && !gatewayOwn(method) {
 		return g.callError(u, fmt.Errorf("%w: server %q takes calls only for a verified caller", errUnavailable, u.cfg.Name))
 	}
+	if ctx, err = g.decideUpstreamScopes(ctx, u, as); err != nil {
+		return err
+	}
 	cs, release, err := u.acquire(ctx, as)
 	if err != nil {
 		return g.callError(u, err)

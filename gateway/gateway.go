@@ -30,6 +30,10 @@ type Gateway struct {
 	subs    subscriptions
 	schemas *mcp.SchemaCache
 
+	// scoper decides upstream scopes: Options.Authorizer, when it can; nil
+	// otherwise, and then no server has an upstream scope catalogue.
+	scoper UpstreamScoper
+
 	// scopes are the catalogue entries of each server (Options.Catalogue),
 	// shared by the inputs of its calls.
 	scopes map[string][]policy.Scope
@@ -80,6 +84,7 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 		tracer:     opts.tracer(),
 		propagator: opts.propagator(),
 	}
+	g.scoper, _ = opts.Authorizer.(UpstreamScoper)
 	var err error
 	if g.proxies, err = newProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("gateway: trusted_proxies: %w", err)
@@ -93,6 +98,9 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	for _, s := range cfg.Servers {
 		if s.Auth != nil && s.Auth.Kind == config.AuthIdentityAssertion && opts.AssertionKeys == nil {
 			return nil, ErrNoAssertionKeys
+		}
+		if scopesTaken(s) && g.scoper == nil {
+			return nil, ErrNoUpstreamScoper
 		}
 		g.ups = append(g.ups, newUpstream(s, g))
 	}
