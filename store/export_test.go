@@ -34,8 +34,5 @@ func RawCount(s Store, ns string) (n int, err error) {
 	return n, err
 }
 
-// VaultStoreKey is the store key of a vault entry of (owner, name).
-func VaultStoreKey(owner, name string) string { return vaultStoreKey(owner, name) }
-
 // SetVaultClock sets the clock by which v checks the sealed expiry.
 func SetVaultClock(v *Vault, now func() time.Time) { v.now = now }

@@ -203,6 +203,11 @@ func vaultAD(header []byte, ns, owner, name string) []byte {
 	return appendFields(ad, ns, owner, name)
 }
 
+// VaultStoreKey returns the store key under which a vault keeps the entry
+// of (owner, name), in any namespace: for reading the store directly (an
+// audit that rows are ciphertext, a test), never needed to use a vault.
+func VaultStoreKey(owner, name string) string { return vaultStoreKey(owner, name) }
+
 // vaultStoreKey is the store key of (owner, name): base64url of the
 // SHA-256 of both, length-prefixed, so the store shows neither.
 func vaultStoreKey(owner, name string) string {
