@@ -230,13 +230,18 @@ func signedInByHeader(next http.Handler) http.Handler {
 // connectAs opens a client session as id, which sends id's own token.
 func connectAs(t *testing.T, gw *testGateway, version string, id *authn.Identity) *mcp.ClientSession {
 	t.Helper()
-	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	return connectWith(t, gw.URL, version, nil, employeeHTTPClient(id))
+}
+
+// employeeHTTPClient sends id's own token to the gateway, and names id for
+// signedInByHeader.
+func employeeHTTPClient(id *authn.Identity) *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		r = r.Clone(r.Context())
 		r.Header.Set("Authorization", "Bearer employee-token-"+id.Subject)
 		r.Header.Set("X-Test-User", id.Subject)
 		return http.DefaultTransport.RoundTrip(r)
 	})}
-	return connectWith(t, gw.URL, version, nil, hc)
 }
 
 func whoami(t *testing.T, cs *mcp.ClientSession) string {

@@ -53,6 +53,9 @@ func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstrea
 	if ctx, err = g.decideUpstreamScopes(ctx, u, as); err != nil {
 		return err
 	}
+	if err := g.requireConnected(ctx, ss, u, as); err != nil {
+		return g.callError(u, err)
+	}
 	cs, release, err := u.acquire(ctx, as)
 	if err != nil {
 		return g.callError(u, err)

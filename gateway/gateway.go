@@ -34,6 +34,9 @@ type Gateway struct {
 	// otherwise, and then no server has an upstream scope catalogue.
 	scoper UpstreamScoper
 
+	// elicitations are the URL elicitations sent for connections, by id.
+	elicitations elicitations
+
 	// scopes are the catalogue entries of each server (Options.Catalogue),
 	// shared by the inputs of its calls.
 	scopes map[string][]policy.Scope
@@ -98,6 +101,9 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	for _, s := range cfg.Servers {
 		if s.Auth != nil && s.Auth.Kind == config.AuthIdentityAssertion && opts.AssertionKeys == nil {
 			return nil, ErrNoAssertionKeys
+		}
+		if s.Auth != nil && s.Auth.Kind == config.AuthOAuth && opts.Connections == nil {
+			return nil, ErrNoConnections
 		}
 		if scopesTaken(s) && g.scoper == nil {
 			return nil, ErrNoUpstreamScoper
@@ -346,6 +352,8 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 		u.token = newClientCredentials(cfg, u.base, g.opts.upstreamTokenMargin(), g.opts.Metrics, g.opts.TracerProvider)
 	case cfg.Auth.Kind == config.AuthIdentityAssertion:
 		g.useAssertions(u)
+	case cfg.Auth.Kind == config.AuthOAuth:
+		g.useConnections(u)
 	}
 	u.onReady = func(ctx context.Context, cs *mcp.ClientSession) { g.subs.resubscribe(ctx, u, cs) }
 	u.client = mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: g.opts.version()}, g.relay.clientOptions(u, g))

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mcpgate/mcpgate/connections"
 	"github.com/mcpgate/mcpgate/policy"
 	"github.com/mcpgate/mcpgate/store"
 	"github.com/mcpgate/mcpgate/telemetry"
@@ -73,6 +74,10 @@ type Options struct {
 	// than a token's lifetime fetches a token for every request. If zero,
 	// DefaultUpstreamTokenMargin (30s).
 	UpstreamTokenMargin time.Duration
+	// Connections keeps employees' tokens for upstreams of auth kind oauth
+	// and runs the connect flow; New refuses such an upstream without it.
+	Connections *connections.Manager
+
 	// AssertionKeys sign the identity assertions sent to upstreams of auth
 	// kind identity_assertion; New refuses such an upstream without them.
 	// Serve them at AssertionJWKSPath (Routes) for upstreams to verify.

@@ -1,4 +1,4 @@
-package connect
+package connections
 
 import (
 	"context"
@@ -136,18 +136,18 @@ func New(opts Options) (*Manager, error) {
 		missing = append(missing, "Scopes")
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("connect: missing %s: employees' upstream tokens need them (fail closed)", strings.Join(missing, ", "))
+		return nil, fmt.Errorf("connections: missing %s: employees' upstream tokens need them (fail closed)", strings.Join(missing, ", "))
 	}
 	base, err := url.Parse(strings.TrimSuffix(opts.BaseURL, "/"))
 	if err != nil || !base.IsAbs() || base.Host == "" {
-		return nil, fmt.Errorf("connect: BaseURL %q is not an absolute URL: the OAuth redirect URI is built from it", opts.BaseURL)
+		return nil, fmt.Errorf("connections: BaseURL %q is not an absolute URL: the OAuth redirect URI is built from it", opts.BaseURL)
 	}
 	m := &Manager{opts: opts, base: base, upstreams: map[string]*Upstream{}, hc: opts.HTTPClient,
 		log: opts.Logger, meta: map[string]*serverMeta{}}
 	for i := range opts.Upstreams {
 		u := &opts.Upstreams[i]
 		if _, dup := m.upstreams[u.Name]; dup || u.Name == "" {
-			return nil, fmt.Errorf("connect: upstream %q: empty or repeated name", u.Name)
+			return nil, fmt.Errorf("connections: upstream %q: empty or repeated name", u.Name)
 		}
 		m.upstreams[u.Name] = u
 	}
@@ -197,7 +197,7 @@ var errUnknownUpstream = errors.New("not an upstream of auth kind oauth")
 func (m *Manager) upstream(name string) (*Upstream, error) {
 	u, ok := m.upstreams[name]
 	if !ok {
-		return nil, fmt.Errorf("connect: server %q: %w", name, errUnknownUpstream)
+		return nil, fmt.Errorf("connections: server %q: %w", name, errUnknownUpstream)
 	}
 	return u, nil
 }

@@ -1,4 +1,4 @@
-package connect
+package connections
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func (m *Manager) resolve(ctx context.Context, u *Upstream) (*serverMeta, error)
 	}
 	s, err := m.discover(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("connect: server %q: %w", u.Name, err)
+		return nil, fmt.Errorf("connections: server %q: %w", u.Name, err)
 	}
 	m.meta[u.Name] = s
 	return s, nil

@@ -1,4 +1,4 @@
-package connect
+package connections
 
 import (
 	"context"
@@ -69,7 +69,7 @@ func (m *Manager) takePending(ctx context.Context, kind, id string, who *authn.I
 		return nil, errLinkInvalid
 	}
 	if !sameEmployee(who, p.Issuer, p.Subject) {
-		m.log.Warn("connect: a link or callback opened by another employee than the one it was made for", "upstream", p.Upstream, "kind", kind)
+		m.log.Warn("connections: a link or callback opened by another employee than the one it was made for", "upstream", p.Upstream, "kind", kind)
 		return nil, errWrongEmployee
 	}
 	first, err := m.opts.Store.Create(ctx, nsUsed, kind+":"+id, nil, m.opts.Now().Add(m.opts.TicketTTL))
@@ -98,12 +98,12 @@ func (m *Manager) ConnectURL(ctx context.Context, upstream string, id *authn.Ide
 		return "", err
 	}
 	if id == nil {
-		return "", errors.New("connect: no employee")
+		return "", errors.New("connections: no employee")
 	}
 	ticket := newID()
 	if err := m.putPending(ctx, kindTicket, ticket, &pending{Issuer: id.Issuer, Subject: id.Subject, Upstream: upstream,
 		ElicitationID: elicitationID, Scopes: scopes}); err != nil {
-		return "", fmt.Errorf("connect: server %q: keeping the connect link: %w", upstream, err)
+		return "", fmt.Errorf("connections: server %q: keeping the connect link: %w", upstream, err)
 	}
 	return m.pageURL(PathStart, url.Values{"ticket": {ticket}}), nil
 }
@@ -138,20 +138,20 @@ func (m *Manager) start(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := m.resolve(r.Context(), u)
 	if err != nil {
-		m.log.Error("connect: discovery failed", "upstream", u.Name, "err", err)
+		m.log.Error("connections: discovery failed", "upstream", u.Name, "err", err)
 		m.page(w, http.StatusBadGateway, "Server unavailable", fmt.Sprintf("The gateway could not reach %s's authorization server. Try again later; the error is in the gateway's log.", u.Name))
 		return
 	}
 	cfg, err := s.oauth2Config(m.redirectURI(), scopes)
 	if err != nil {
-		m.log.Error("connect: client secret", "upstream", u.Name, "err", err)
+		m.log.Error("connections: client secret", "upstream", u.Name, "err", err)
 		m.page(w, http.StatusInternalServerError, "Not configured", "The gateway's client for this server is not configured correctly; the error is in its log.")
 		return
 	}
 	state, verifier := newID(), oauth2.GenerateVerifier()
 	if err := m.putPending(r.Context(), kindState, state, &pending{Issuer: id.Issuer, Subject: id.Subject, Upstream: u.Name,
 		ElicitationID: t.ElicitationID, Scopes: scopes, Verifier: verifier, ClientID: s.clientID, ASIssuer: s.issuer}); err != nil {
-		m.log.Error("connect: keeping the authorization state", "upstream", u.Name, "err", err)
+		m.log.Error("connections: keeping the authorization state", "upstream", u.Name, "err", err)
 		m.page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not keep the authorization under way; try again.")
 		return
 	}
@@ -184,12 +184,12 @@ func (m *Manager) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := m.exchange(r.Context(), u, p, q.Get("code"))
 	if err != nil {
-		m.log.Warn("connect: code exchange failed", "upstream", u.Name, "err", err)
+		m.log.Warn("connections: code exchange failed", "upstream", u.Name, "err", err)
 		m.page(w, http.StatusBadGateway, "Not connected", fmt.Sprintf("%s's authorization server did not issue a token: %v", u.Name, err))
 		return
 	}
 	if err := m.save(r.Context(), id, u.Name, rec); err != nil {
-		m.log.Error("connect: sealing the token", "upstream", u.Name, "err", err)
+		m.log.Error("connections: sealing the token", "upstream", u.Name, "err", err)
 		m.page(w, http.StatusServiceUnavailable, "Not connected", "The gateway could not store the token; try again.")
 		return
 	}
@@ -208,7 +208,7 @@ func (m *Manager) linkError(w http.ResponseWriter, err error) {
 	case errors.Is(err, errLinkInvalid), errors.Is(err, errLinkUsed):
 		m.page(w, http.StatusBadRequest, "Link not valid", err.Error())
 	default:
-		m.log.Error("connect: reading a pending authorization", "err", err)
+		m.log.Error("connections: reading a pending authorization", "err", err)
 		m.page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read this link; try again.")
 	}
 }
@@ -277,12 +277,12 @@ func (m *Manager) revokeUpstream(ctx context.Context, u *Upstream, r *record) {
 		}
 		resp, err := m.hc.Do(req)
 		if err != nil {
-			m.log.Warn("connect: revoking at the authorization server failed", "upstream", u.Name, "err", err)
+			m.log.Warn("connections: revoking at the authorization server failed", "upstream", u.Name, "err", err)
 			return
 		}
 		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			m.log.Warn("connect: the authorization server refused the revocation", "upstream", u.Name, "status", resp.StatusCode)
+			m.log.Warn("connections: the authorization server refused the revocation", "upstream", u.Name, "status", resp.StatusCode)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package connect
+package connections
 
 import (
 	"context"
@@ -27,7 +27,7 @@ type NotConnectedError struct {
 }
 
 func (e *NotConnectedError) Error() string {
-	return fmt.Sprintf("connect: server %q: %s: %s", e.Upstream, ErrNotConnected, e.Reason)
+	return fmt.Sprintf("connections: server %q: %s: %s", e.Upstream, ErrNotConnected, e.Reason)
 }
 
 func (e *NotConnectedError) Unwrap() error { return ErrNotConnected }
@@ -61,7 +61,7 @@ func (m *Manager) load(ctx context.Context, id *authn.Identity, upstream string)
 	}
 	var r record
 	if err := json.Unmarshal(raw, &r); err != nil || r.AccessToken == "" {
-		return nil, false, fmt.Errorf("connect: server %q: the stored token does not decode", upstream)
+		return nil, false, fmt.Errorf("connections: server %q: the stored token does not decode", upstream)
 	}
 	return &r, true, nil
 }
@@ -120,7 +120,7 @@ func (m *Manager) refresh(ctx context.Context, u *Upstream, id *authn.Identity, 
 	}
 	cfg, err := s.oauth2Config(m.redirectURI(), nil)
 	if err != nil {
-		return fmt.Errorf("connect: server %q: %w", u.Name, err)
+		return fmt.Errorf("connections: server %q: %w", u.Name, err)
 	}
 	old := &oauth2.Token{RefreshToken: r.RefreshToken, Expiry: time.Unix(1, 0)}
 	tok, err := cfg.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, m.hc), old).Token()
@@ -130,10 +130,10 @@ func (m *Manager) refresh(ctx context.Context, u *Upstream, id *authn.Identity, 
 			_ = m.opts.Vault.Delete(ctx, nsToken, employee(id), u.Name)
 			return &NotConnectedError{Upstream: u.Name, Scopes: r.Scopes, Reason: "the upstream no longer accepts your authorization"}
 		}
-		return fmt.Errorf("connect: server %q: refreshing the token at %s: %w", u.Name, s.tokenURL, describe(err))
+		return fmt.Errorf("connections: server %q: refreshing the token at %s: %w", u.Name, s.tokenURL, describe(err))
 	}
 	if err := checkBearer(tok); err != nil {
-		return fmt.Errorf("connect: server %q: refresh: %w", u.Name, err)
+		return fmt.Errorf("connections: server %q: refresh: %w", u.Name, err)
 	}
 	r.AccessToken, r.Expiry, r.Refreshed = tok.AccessToken, tok.Expiry, m.opts.Now()
 	if tok.RefreshToken != "" {

@@ -1,4 +1,4 @@
-// Package connect connects employees to upstreams of auth kind oauth: MCP
+// Package connections connects employees to upstreams of auth kind oauth: MCP
 // servers that want each employee's own OAuth token from their own
 // authorization server (GitHub's, Atlassian's remote MCP servers). The
 // gateway is the OAuth client; the employee authorizes it once, in a
@@ -27,4 +27,4 @@
 //   - accept a callback for an employee other than the one signed in, or a
 //     ticket or state twice;
 //   - log, trace or show a token, a refresh token, a verifier or a secret.
-package connect
+package connections

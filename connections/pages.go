@@ -1,4 +1,4 @@
-package connect
+package connections
 
 import (
 	"html/template"
@@ -77,7 +77,7 @@ func (m *Manager) connections(w http.ResponseWriter, r *http.Request) {
 	}
 	conns, err := m.Connections(r.Context(), id)
 	if err != nil {
-		m.log.Error("connect: listing connections", "err", err)
+		m.log.Error("connections: listing connections", "err", err)
 		m.page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read your connections.")
 		return
 	}
@@ -114,7 +114,7 @@ func (m *Manager) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := m.Revoke(r.Context(), id, upstream); err != nil {
-		m.log.Error("connect: revoking", "upstream", upstream, "err", err)
+		m.log.Error("connections: revoking", "upstream", upstream, "err", err)
 		m.page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not delete the connection.")
 		return
 	}

@@ -1,0 +1,179 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/connections"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// ErrNoConnections is returned by New when a server has auth kind oauth
+// and Options.Connections is nil: employees' upstream tokens need the
+// connect flow and the vault.
+var ErrNoConnections = errors.New("gateway: a server uses auth kind oauth: Options.Connections is required")
+
+// useConnections authenticates u with each employee's own OAuth token
+// (auth kind oauth), kept by Options.Connections: each employee calls over
+// a session of their own. The pooled session, which lists the catalog,
+// sends no token: such an upstream must let anyone initialize and list.
+func (g *Gateway) useConnections(u *upstream) {
+	m := g.opts.Connections
+	u.assertionFor = func(id *authn.Identity) tokenSource {
+		return &connectedToken{m: m, server: u.cfg.Name, id: id, auth: u}
+	}
+	u.employees = newEmployeeSessions(u, g.opts.employeeSessions(), g.opts.employeeSessionIdle())
+}
+
+// connectedToken is an employee's token for one upstream of auth kind
+// oauth: the scopes decided for the request in the context must be among
+// those the employee granted.
+type connectedToken struct {
+	m      *connections.Manager
+	server string
+	id     *authn.Identity
+	auth   *upstream
+}
+
+func (c *connectedToken) Token(ctx context.Context) (string, error) {
+	return c.m.Token(ctx, c.server, c.id, scopesFor(ctx, c.auth.cfg.Auth))
+}
+
+func (c *connectedToken) Invalidate(token string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.m.Invalidate(ctx, c.server, c.id, token)
+}
+
+// requireConnected answers a request of id's to u, an upstream of auth
+// kind oauth, that id has not connected (with the scopes policy decided
+// for it): with the URL elicitation error (-32042) of the 2025-11-25
+// revision, whose URL is a single-use connect link for id, u and this
+// request. The session ss is told when the connection completes
+// (notifications/elicitation/complete); the client then retries.
+func (g *Gateway) requireConnected(ctx context.Context, ss *mcp.ServerSession, u *upstream, id *authn.Identity) error {
+	if u.cfg.Auth == nil || u.cfg.Auth.Kind != config.AuthOAuth || id == nil {
+		return nil
+	}
+	_, err := g.opts.Connections.Token(ctx, u.cfg.Name, id, scopesFor(ctx, u.cfg.Auth))
+	var nc *connections.NotConnectedError
+	if !errors.As(err, &nc) {
+		return err // nil, or a failure the call reports as the upstream's
+	}
+	elicitation := newElicitationID()
+	link, err := g.opts.Connections.ConnectURL(ctx, u.cfg.Name, id, nc.Scopes, elicitation)
+	if err != nil {
+		return fmt.Errorf("%w: server %q: %v", errUnavailable, u.cfg.Name, err)
+	}
+	g.elicitations.add(elicitation, id, u.cfg.Name, ss)
+	return mcp.URLElicitationRequiredError([]*mcp.ElicitParams{{
+		Mode: "url", ElicitationID: elicitation, URL: link,
+		Message: fmt.Sprintf("%s needs your authorization (%s). Open %s in a browser signed in to the gateway, then retry.",
+			u.cfg.Name, nc.Reason, link),
+	}})
+}
+
+// ElicitationComplete tells the session that got elicitationID, if it is
+// still open and its employee is id, that the connection to upstream is
+// done: notifications/elicitation/complete. connections.Options.Connected
+// calls it. A session on another replica is not told; its client's retry
+// succeeds all the same.
+func (g *Gateway) ElicitationComplete(id *authn.Identity, upstream, elicitationID string) {
+	ss, ok := g.elicitations.take(elicitationID, id, upstream)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ss.NotifyElicitationComplete(ctx, &mcp.ElicitationCompleteParams{ElicitationID: elicitationID}); err != nil {
+		g.log.Debug("elicitation complete: the client's session did not take the notification", "upstream", upstream, "err", err)
+	}
+}
+
+// ConnectScopes decides which scopes id's browser asks upstream's
+// authorization server for on the connect page: policy, phase upstream,
+// method upstream/connect (no target), within the catalogue. An upstream
+// without a catalogue is asked no scope. connections.Options.Scopes calls it.
+func (g *Gateway) ConnectScopes(ctx context.Context, upstream string, id *authn.Identity) ([]string, error) {
+	u := g.upstreamByName(upstream)
+	if u == nil {
+		return nil, fmt.Errorf("no server %q", upstream)
+	}
+	if !scopesTaken(u.cfg) {
+		return nil, nil
+	}
+	// No decided target: the decision is the connect page's, for every
+	// call to come.
+	ctx, err := g.decideUpstreamScopes(context.WithValue(ctx, decidedKey{}, nil), u, id)
+	if err != nil {
+		return nil, err
+	}
+	return scopesFor(ctx, u.cfg.Auth), nil
+}
+
+func (g *Gateway) upstreamByName(name string) *upstream {
+	for _, u := range g.ups {
+		if u.cfg.Name == name {
+			return u
+		}
+	}
+	return nil
+}
+
+func newElicitationID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// maxPendingElicitations bounds the elicitations remembered for
+// notifications; the oldest is forgotten first (its client still retries).
+const maxPendingElicitations = 10000
+
+// elicitations remember which session each pending URL elicitation went
+// to, for notifications/elicitation/complete.
+type elicitations struct {
+	mu    sync.Mutex
+	byID  map[string]pendingElicitation
+	order []string
+}
+
+type pendingElicitation struct {
+	employee, upstream string
+	ss                 *mcp.ServerSession
+	at                 time.Time
+}
+
+func (e *elicitations) add(id string, who *authn.Identity, upstream string, ss *mcp.ServerSession) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.byID == nil {
+		e.byID = map[string]pendingElicitation{}
+	}
+	for len(e.order) >= maxPendingElicitations || (len(e.order) > 0 && time.Since(e.byID[e.order[0]].at) > connections.DefaultTicketTTL) {
+		delete(e.byID, e.order[0])
+		e.order = e.order[1:]
+	}
+	e.byID[id] = pendingElicitation{employee: employeeKey(who), upstream: upstream, ss: ss, at: time.Now()}
+	e.order = append(e.order, id)
+}
+
+// take returns the session of elicitation id if it was for who and
+// upstream, once.
+func (e *elicitations) take(id string, who *authn.Identity, upstream string) (*mcp.ServerSession, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, ok := e.byID[id]
+	if !ok || who == nil || p.employee != employeeKey(who) || p.upstream != upstream || p.ss == nil {
+		return nil, false
+	}
+	delete(e.byID, id)
+	return p.ss, true
+}

@@ -1,0 +1,295 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/connections"
+	"github.com/mcpgate/mcpgate/internal/testtools/dex"
+	"github.com/mcpgate/mcpgate/store"
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// The Dex users behind the gateway identities alice and bob.
+var (
+	dexAlice = dex.DexUser{Email: "alice@example.com", Username: "alice", Password: "alice-password"}
+	dexBob   = dex.DexUser{Email: "bob@example.com", Username: "bob", Password: "bob-password"}
+)
+
+const dexUpstreamClient = "mcpgate-tasks"
+
+// dexUpstream is an MCP server on loopback whose own authorization server
+// is Dex, like a SaaS MCP server: anyone may initialize and list; a call
+// needs a token Dex issued to the gateway's client (signature, issuer,
+// audience), and whoami answers the token's subject. It records every
+// Authorization header.
+type dexUpstream struct {
+	URL string
+
+	mu   sync.Mutex
+	seen []string
+}
+
+func startDexUpstream(t *testing.T, d *dex.Dex) *dexUpstream {
+	t.Helper()
+	p, err := oidc.NewProvider(context.Background(), d.Issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier := p.Verifier(&oidc.Config{ClientID: dexUpstreamClient})
+	srv := mcp.NewServer(&mcp.Implementation{Name: "tasks"}, nil)
+	srv.AddTool(&mcp.Tool{Name: "whoami", InputSchema: emptyObject}, func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: req.Extra.TokenInfo.UserID}}}, nil
+	})
+	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
+	verify := func(ctx context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
+		idt, err := verifier.Verify(ctx, token)
+		if err != nil {
+			return nil, auth.ErrInvalidToken
+		}
+		return &auth.TokenInfo{UserID: idt.Subject, Expiration: idt.Expiry}, nil
+	}
+	protected := auth.RequireBearerToken(verify, nil)(mcpHandler)
+	u := &dexUpstream{}
+	hs := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.seen = append(u.seen, r.Header.Get("Authorization"))
+		u.mu.Unlock()
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var msg struct {
+			Method string `json:"method"`
+		}
+		_ = json.Unmarshal(body, &msg)
+		if r.Header.Get("Authorization") == "" && msg.Method != "tools/call" {
+			mcpHandler.ServeHTTP(w, r) // anonymous discovery
+			return
+		}
+		protected.ServeHTTP(w, r)
+	}))
+	u.URL = hs.URL + "/mcp"
+	return u
+}
+
+func (u *dexUpstream) headers() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.seen)
+}
+
+// oauthGateway is a gateway whose upstream tasks has auth kind oauth with
+// Dex as its authorization server, and the connect pages mounted; the
+// browser's signed-in employee is the X-Test-User cookie.
+type oauthGateway struct {
+	*testGateway
+	dex *dex.Dex
+	up  *dexUpstream
+}
+
+func startOAuthGateway(t *testing.T) *oauthGateway {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	client := dex.DexClient{ID: dexUpstreamClient, Secret: "tasks-secret", RedirectURIs: []string{base + connections.PathCallback}}
+	d := dex.StartDex(t, []dex.DexClient{client}, []dex.DexUser{dexAlice, dexBob})
+	up := startDexUpstream(t, d)
+	st, err := store.OpenFile(filepath.Join(t.TempDir(), "store.db"), &store.Options{PurgeInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	vault, err := store.NewVault(st, [][]byte{bytes.Repeat([]byte{9}, store.VaultKeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gw *testGateway // set below; the manager's callbacks run only after
+	m, err := connections.New(connections.Options{
+		Upstreams: []connections.Upstream{{Name: "tasks", URL: up.URL, AuthorizationServer: d.Issuer, ClientID: client.ID,
+			ClientSecret: func() (string, error) { return client.Secret, nil }, AllowInsecureHTTP: true}},
+		Vault: vault, Store: st, BaseURL: base,
+		Identity: func(r *http.Request) (*authn.Identity, bool) {
+			c, err := r.Cookie("X-Test-User")
+			for _, id := range []*authn.Identity{alice, bob} {
+				if err == nil && c.Value == id.Subject {
+					return id, true
+				}
+			}
+			return nil, false
+		},
+		Scopes: func(ctx context.Context, upstream string, id *authn.Identity) ([]string, error) {
+			return gw.ConnectScopes(ctx, upstream, id)
+		},
+		Connected: func(id *authn.Identity, upstream, elicitation string) {
+			gw.ElicitationComplete(id, upstream, elicitation)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions()
+	opts.Connections = m
+	opts.HTTPMiddleware = []func(http.Handler) http.Handler{signedInByHeader}
+	opts.Routes = map[string]http.Handler{}
+	for _, p := range m.Paths() {
+		opts.Routes[p] = m.Handler()
+	}
+	s := upstreamConfig("tasks", up.URL)
+	s.Auth = &config.UpstreamAuth{Kind: config.AuthOAuth, Scopes: []config.UpstreamScope{
+		{Name: "openid", Level: config.ScopeLevelRead}, {Name: "email", Level: config.ScopeLevelRead}, {Name: "offline_access", Level: config.ScopeLevelRead}}}
+	gw = startGatewayOn(t, ln, opts, func(c *config.Config) {
+		c.PublicURL = base
+		c.Servers = []config.Server{noPrefix(s)}
+	})
+	if st := upstreamState(gw.Gateway, "tasks"); st != StateReady {
+		t.Fatalf("upstream is %s: the pooled session must list anonymously: %+v", st, gw.Status())
+	}
+	return &oauthGateway{testGateway: gw, dex: d, up: up}
+}
+
+// authorize does in a browser signed in to the gateway as id what the
+// employee does with the link: sign in to Dex as user and come back.
+func (g *oauthGateway) authorize(t *testing.T, link string, id *authn.Identity, user dex.DexUser) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(link)
+	jar.SetCookies(u, []*http.Cookie{{Name: "X-Test-User", Value: id.Subject}})
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatalf("connect link: %d without a redirect to the authorization server", resp.StatusCode)
+	}
+	cb, err := g.dex.SignIn(context.Background(), c, loc.String(), user.Email, user.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = c.Get(cb.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("callback: %d", resp.StatusCode)
+	}
+}
+
+// urlElicitation returns the single URL elicitation of a -32042 error.
+func urlElicitation(t *testing.T, err error) *mcp.ElicitParams {
+	t.Helper()
+	rpcErr := rpcError(t, err)
+	if rpcErr.Code != mcp.CodeURLElicitationRequired {
+		t.Fatalf("error %d %q, want -32042 URL elicitation required", rpcErr.Code, rpcErr.Message)
+	}
+	var data struct {
+		Elicitations []*mcp.ElicitParams `json:"elicitations"`
+	}
+	if err := json.Unmarshal(rpcErr.Data, &data); err != nil || len(data.Elicitations) != 1 {
+		t.Fatalf("error data %s: want one elicitation", rpcErr.Data)
+	}
+	e := data.Elicitations[0]
+	if e.Mode != "url" || e.ElicitationID == "" || !strings.Contains(e.URL, connections.PathStart) || e.Message == "" {
+		t.Fatalf("elicitation %+v: want mode url, an id, the connect link and a message", e)
+	}
+	return e
+}
+
+// The -32042 flow end to end with go-sdk's client in both eras: the first
+// call asks for a URL elicitation; the employee connects in the browser
+// (Dex's login form); a 2025 session is told the elicitation completed;
+// the retry reaches the upstream with the employee's own Dex token. Two
+// employees never share a token, and no gateway token goes upstream.
+func TestOAuthUpstreamURLElicitationFlow(t *testing.T) {
+	t.Parallel()
+	g := startOAuthGateway(t)
+	subjects := map[string]string{}
+	for _, tc := range []struct {
+		era, version string
+		id           *authn.Identity
+		user         dex.DexUser
+	}{{"2025-11-25", legacy, alice, dexAlice}, {"2026-07-28", modern, bob, dexBob}} {
+		t.Run(tc.era, func(t *testing.T) {
+			completed := make(chan string, 1)
+			opts := &mcp.ClientOptions{
+				Capabilities: &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{URL: &mcp.URLElicitationCapabilities{}}},
+				ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+					return &mcp.ElicitResult{Action: "decline"}, nil
+				},
+				ElicitationCompleteHandler: func(_ context.Context, req *mcp.ElicitationCompleteNotificationRequest) {
+					completed <- req.Params.ElicitationID
+				},
+			}
+			cs := connectWith(t, g.URL, tc.version, opts, employeeHTTPClient(tc.id))
+			_, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "whoami"})
+			e := urlElicitation(t, err)
+			g.authorize(t, e.URL, tc.id, tc.user)
+			if tc.version == legacy {
+				select {
+				case got := <-completed:
+					if got != e.ElicitationID {
+						t.Fatalf("elicitation complete for %q, want %q", got, e.ElicitationID)
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatal("no notifications/elicitation/complete on the 2025 session")
+				}
+			}
+			subjects[tc.id.Subject] = whoami(t, cs)
+		})
+	}
+	if subjects["alice"] == "" || subjects["alice"] == subjects["bob"] {
+		t.Fatalf("upstream subjects %q: each employee must arrive with their own Dex token", subjects)
+	}
+	noEmployeeToken(t, g.up.headers())
+}
+
+// A link is bound to the employee it was made for: bob cannot connect
+// with alice's link, and alice's calls still ask her to connect.
+func TestOAuthUpstreamLinkBoundToEmployee(t *testing.T) {
+	t.Parallel()
+	g := startOAuthGateway(t)
+	cs := connectAs(t, g.testGateway, legacy, alice)
+	_, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "whoami"})
+	e := urlElicitation(t, err)
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(e.URL)
+	jar.SetCookies(u, []*http.Cookie{{Name: "X-Test-User", Value: "bob"}})
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(e.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("alice's link in bob's browser: %d, want 403", resp.StatusCode)
+	}
+	_, err = cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "whoami"})
+	if e2 := urlElicitation(t, err); e2.ElicitationID == e.ElicitationID {
+		t.Fatal("a new call must get a new elicitation")
+	}
+}
