@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -20,11 +21,32 @@ const (
 	// AuthIdentityAssertion sends a short-lived JWT the gateway signs,
 	// naming the calling employee, with upstream sessions per employee.
 	AuthIdentityAssertion = "identity_assertion"
-	// AuthTokenExchange and AuthOAuth are reserved: they are refused until
-	// they are built (issue #13).
+	// AuthTokenExchange sends a bearer token the gateway obtains for the
+	// calling employee with OAuth 2.0 token exchange (RFC 8693), the
+	// employee's verified token as the subject token, with upstream
+	// sessions per employee.
 	AuthTokenExchange = "token_exchange"
-	AuthOAuth         = "oauth"
+	// AuthOAuth is reserved: it is refused until it is built (issue #13).
+	AuthOAuth = "oauth"
 )
+
+// Token types of RFC 8693 §3 a token_exchange subject token may be named
+// with (servers[].auth.subject_token_type).
+const (
+	// TokenTypeAccessToken is an OAuth 2.0 access token.
+	TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
+	// TokenTypeJWT is a JWT.
+	TokenTypeJWT = "urn:ietf:params:oauth:token-type:jwt"
+	// DefaultSubjectTokenType is used when subject_token_type is omitted.
+	DefaultSubjectTokenType = TokenTypeAccessToken
+)
+
+// reservedTokenParams are the token request parameters the gateway sets
+// itself (RFC 6749, 7523, 8693, 8707): token_params cannot set them.
+var reservedTokenParams = []string{
+	"grant_type", "subject_token", "subject_token_type", "requested_token_type", "actor_token", "actor_token_type",
+	"scope", "audience", "resource", "client_id", "client_secret", "client_assertion", "client_assertion_type",
+}
 
 // How client credentials are sent to the token endpoint
 // (servers[].auth.auth_style).
@@ -39,7 +61,7 @@ const (
 )
 
 // supportedAuthKinds names the kinds built so far, for messages.
-const supportedAuthKinds = AuthHeaders + ", " + AuthClientCredentials + " or " + AuthIdentityAssertion
+const supportedAuthKinds = AuthHeaders + ", " + AuthClientCredentials + ", " + AuthTokenExchange + " or " + AuthIdentityAssertion
 
 // upstreamAuthIssue is where the reserved kinds are tracked.
 const upstreamAuthIssue = "issue #13"
@@ -47,17 +69,17 @@ const upstreamAuthIssue = "issue #13"
 // UpstreamAuth is how the gateway authenticates itself to one upstream
 // server. The employee's own token never goes upstream, whatever the kind.
 type UpstreamAuth struct {
-	// Kind is "headers", "client_credentials" or "identity_assertion".
-	// "token_exchange" and "oauth" are reserved and refused for now
-	// (issue #13). It is required.
+	// Kind is "headers", "client_credentials", "token_exchange" or
+	// "identity_assertion". "oauth" is reserved and refused for now
+	// (issue #13). It is required. authKeys lists the keys of each kind.
 	Kind string `yaml:"kind"`
 
 	// Headers are the HTTP headers sent to the upstream (kind headers),
 	// each value read at every upstream (re)connect.
 	Headers []Header `yaml:"headers,omitempty"`
 
-	// TokenURL is the token endpoint of the authorization server (kind
-	// client_credentials). It must be https, or http on a loopback address
+	// TokenURL is the token endpoint of the authorization server (kinds
+	// client_credentials and token_exchange). It must be https, or http on a loopback address
 	// with AllowInsecureHTTP set.
 	TokenURL string `yaml:"token_url,omitempty"`
 
@@ -66,15 +88,16 @@ type UpstreamAuth struct {
 	AllowInsecureHTTP bool `yaml:"allow_insecure_http,omitempty"`
 
 	// ClientID is the gateway's client id at the authorization server
-	// (kind client_credentials). It is required.
+	// (kinds client_credentials and token_exchange). It is required.
 	ClientID string `yaml:"client_id,omitempty"`
 
-	// ClientSecret is the gateway's client secret (kind
-	// client_credentials), read again at every token request so that a
+	// ClientSecret is the gateway's client secret (kinds
+	// client_credentials and token_exchange), read again at every token request so that a
 	// rotated file or variable takes effect. It is required.
 	ClientSecret *Secret `yaml:"client_secret,omitempty"`
 
-	// Scopes is the upstream's scope catalogue (kind client_credentials):
+	// Scopes is the upstream's scope catalogue (kinds client_credentials
+	// and token_exchange):
 	// the scopes of its authorization server the gateway may ask for, each
 	// with the level of the upstream it covers. Which of them a token is
 	// asked with is a policy decision per request
@@ -84,7 +107,7 @@ type UpstreamAuth struct {
 	Scopes []UpstreamScope `yaml:"scopes,omitempty"`
 
 	// Audience is sent as the "audience" parameter of the token request
-	// (kind client_credentials), which some authorization servers use to
+	// (kinds client_credentials and token_exchange), which some authorization servers use to
 	// pick the token's audience; if omitted, none is sent. For kind
 	// identity_assertion it is the assertions' "aud"; if omitted, the
 	// server's URL.
@@ -102,6 +125,27 @@ type UpstreamAuth struct {
 	// "basic" (HTTP Basic) or "post" (form fields). If omitted, defaults to
 	// "basic".
 	AuthStyle string `yaml:"auth_style,omitempty"`
+
+	// SubjectTokenType names the employee's token in the token exchange
+	// (kind token_exchange): TokenTypeAccessToken or TokenTypeJWT. If
+	// omitted, defaults to TokenTypeAccessToken.
+	SubjectTokenType string `yaml:"subject_token_type,omitempty"`
+
+	// TokenParams are extra form parameters of the token exchange request
+	// (kind token_exchange), for authorization servers that need their own
+	// (Dex: connector_id). The parameters the gateway sets itself
+	// (grant_type, subject_token, scope, audience, resource, client
+	// authentication, ...) are refused. If omitted, none.
+	TokenParams map[string]string `yaml:"token_params,omitempty"`
+}
+
+// EffectiveSubjectTokenType returns SubjectTokenType, or
+// DefaultSubjectTokenType when omitted.
+func (a *UpstreamAuth) EffectiveSubjectTokenType() string {
+	if a.SubjectTokenType == "" {
+		return DefaultSubjectTokenType
+	}
+	return a.SubjectTokenType
 }
 
 // UpstreamHeaders returns the headers configured for the server: those of
@@ -146,10 +190,13 @@ func (s *Server) validateAuth(ps *problems, path string) {
 	case AuthHeaders:
 		validateHeaders(ps, ap+".headers", a.Headers)
 	case AuthClientCredentials:
-		a.validateClientCredentials(ps, ap)
+		a.validateTokenEndpoint(ps, ap)
 	case AuthIdentityAssertion:
 		a.validateIdentityAssertion(ps, ap)
-	case AuthTokenExchange, AuthOAuth:
+	case AuthTokenExchange:
+		a.validateTokenEndpoint(ps, ap)
+		a.validateTokenExchange(ps, ap)
+	case AuthOAuth:
 		ps.add(ap+".kind", "%q is not supported yet: see %s (use %s)", a.Kind, upstreamAuthIssue, supportedAuthKinds)
 	default:
 		ps.add(ap+".kind", "%q is not a kind of upstream credentials: use %s", a.Kind, supportedAuthKinds)
@@ -157,34 +204,43 @@ func (s *Server) validateAuth(ps *problems, path string) {
 	a.validateKeysOfKind(ps, ap)
 }
 
+// authKeys lists, for each key of servers[].auth but kind, the kinds
+// that take it.
+var authKeys = []struct {
+	key   string
+	kinds []string
+	set   func(*UpstreamAuth) bool
+}{
+	{"headers", []string{AuthHeaders}, func(a *UpstreamAuth) bool { return len(a.Headers) > 0 }},
+	{"token_url", tokenKinds, func(a *UpstreamAuth) bool { return a.TokenURL != "" }},
+	{"allow_insecure_http", tokenKinds, func(a *UpstreamAuth) bool { return a.AllowInsecureHTTP }},
+	{"client_id", tokenKinds, func(a *UpstreamAuth) bool { return a.ClientID != "" }},
+	{"client_secret", tokenKinds, func(a *UpstreamAuth) bool { return a.ClientSecret != nil }},
+	{"scopes", tokenKinds, func(a *UpstreamAuth) bool { return len(a.Scopes) > 0 }},
+	{"audience", []string{AuthClientCredentials, AuthTokenExchange, AuthIdentityAssertion}, func(a *UpstreamAuth) bool { return a.Audience != "" }},
+	{"resource", tokenKinds, func(a *UpstreamAuth) bool { return a.Resource != "" }},
+	{"auth_style", tokenKinds, func(a *UpstreamAuth) bool { return a.AuthStyle != "" }},
+	{"subject_token_type", []string{AuthTokenExchange}, func(a *UpstreamAuth) bool { return a.SubjectTokenType != "" }},
+	{"token_params", []string{AuthTokenExchange}, func(a *UpstreamAuth) bool { return len(a.TokenParams) > 0 }},
+	{"ttl", []string{AuthIdentityAssertion}, func(a *UpstreamAuth) bool { return a.TTL != 0 }},
+}
+
+// tokenKinds are the kinds that ask a token endpoint for their tokens.
+var tokenKinds = []string{AuthClientCredentials, AuthTokenExchange}
+
 // validateKeysOfKind refuses keys that belong to another kind, so a key
 // that would be silently ignored is reported.
 func (a *UpstreamAuth) validateKeysOfKind(ps *problems, path string) {
-	if a.Kind != AuthHeaders && len(a.Headers) > 0 {
-		ps.add(path+".headers", "applies only to kind %s", AuthHeaders)
-	}
-	if a.Kind != AuthIdentityAssertion && a.TTL != 0 {
-		ps.add(path+".ttl", "applies only to kind %s", AuthIdentityAssertion)
-	}
-	if a.Kind == AuthClientCredentials {
-		return
-	}
-	set := map[string]bool{
-		"token_url": a.TokenURL != "", "allow_insecure_http": a.AllowInsecureHTTP, "client_id": a.ClientID != "",
-		"client_secret": a.ClientSecret != nil, "scopes": len(a.Scopes) > 0, "audience": a.Audience != "",
-		"resource": a.Resource != "", "auth_style": a.AuthStyle != "",
-	}
-	for _, k := range []string{"token_url", "allow_insecure_http", "client_id", "client_secret", "scopes", "audience", "resource", "auth_style"} {
-		if k == "audience" && a.Kind == AuthIdentityAssertion {
-			continue
-		}
-		if set[k] {
-			ps.add(path+"."+k, "applies only to kind %s", AuthClientCredentials)
+	for _, k := range authKeys {
+		if k.set(a) && !slices.Contains(k.kinds, a.Kind) {
+			ps.add(path+"."+k.key, "applies only to kind %s", strings.Join(k.kinds, " or "))
 		}
 	}
 }
 
-func (a *UpstreamAuth) validateClientCredentials(ps *problems, path string) {
+// validateTokenEndpoint checks the keys of a kind that asks a token
+// endpoint for its tokens (client_credentials, token_exchange).
+func (a *UpstreamAuth) validateTokenEndpoint(ps *problems, path string) {
 	validateTokenURL(ps, path+".token_url", a.TokenURL, a.AllowInsecureHTTP)
 	switch {
 	case a.ClientID == "":
@@ -208,6 +264,27 @@ func (a *UpstreamAuth) validateClientCredentials(ps *problems, path string) {
 	}
 	if a.AuthStyle != "" && !slices.Contains([]string{AuthStyleBasic, AuthStylePost}, a.AuthStyle) {
 		ps.add(path+".auth_style", "%q is not supported: use %s or %s", a.AuthStyle, AuthStyleBasic, AuthStylePost)
+	}
+}
+
+// validateTokenExchange checks the keys of kind token_exchange alone.
+func (a *UpstreamAuth) validateTokenExchange(ps *problems, path string) {
+	switch a.SubjectTokenType {
+	case "", TokenTypeAccessToken, TokenTypeJWT:
+	default:
+		ps.add(path+".subject_token_type", "%q is not supported: use %s (the default) or %s", a.SubjectTokenType, TokenTypeAccessToken, TokenTypeJWT)
+	}
+	names := slices.Sorted(maps.Keys(a.TokenParams))
+	for _, k := range names {
+		p := path + ".token_params." + k
+		switch {
+		case slices.Contains(reservedTokenParams, strings.ToLower(k)):
+			ps.add(p, "cannot be set: the gateway sets %s itself", k)
+		case k == "" || !isScopeToken(k):
+			ps.add(p, "%q is not a valid parameter name: use printable ASCII without spaces", k)
+		case hasControlChars(a.TokenParams[k]):
+			ps.add(p, "%s", errControlChars)
+		}
 	}
 }
 
@@ -241,7 +318,7 @@ func (s *Server) provisionAuth(ps *problems, path string) {
 		_, err := h.resolve()
 		ps.addErr(hp+"["+strconv.Itoa(j)+"]."+h.sourceKey(), err)
 	}
-	if s.Auth != nil && s.Auth.Kind == AuthClientCredentials && s.Auth.ClientSecret != nil {
+	if s.Auth != nil && slices.Contains(tokenKinds, s.Auth.Kind) && s.Auth.ClientSecret != nil {
 		sec := s.Auth.ClientSecret
 		v, err := sec.Resolve()
 		if err == nil && hasControlChars(v) {

@@ -13,14 +13,28 @@ import (
 // mapping (a YAML flow mapping).
 func withAuth(auth string) string { return server("    auth: " + auth + "\n") }
 
+const txAuth = "{kind: token_exchange, token_url: 'http://127.0.0.1:9/token', client_id: gw, client_secret: {value_from_env: GW_SECRET}"
+
 const ccAuth = "{kind: client_credentials, token_url: 'https://login.example/token', client_id: gw, client_secret: {value_from_env: GW_SECRET}"
 
 func TestUpstreamAuthRules(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct{ yaml, path, msg string }{
-		"kind missing":           {withAuth("{headers: [{name: X-A, value: a}]}"), "servers[0].auth.kind", "is required: use headers, client_credentials or identity_assertion"},
+		"kind missing":           {withAuth("{headers: [{name: X-A, value: a}]}"), "servers[0].auth.kind", "is required: use headers, client_credentials, token_exchange or identity_assertion"},
 		"kind unknown":           {withAuth("{kind: mtls}"), "servers[0].auth.kind", `"mtls" is not a kind of upstream credentials`},
-		"token_exchange":         {withAuth("{kind: token_exchange}"), "servers[0].auth.kind", `"token_exchange" is not supported yet: see issue #13`},
+		"tx token_url missing":   {withAuth("{kind: token_exchange, client_id: gw, client_secret: {value_from_env: S}}"), "servers[0].auth.token_url", "is required"},
+		"tx client_id missing":   {withAuth("{kind: token_exchange, token_url: 'https://x/t', client_secret: {value_from_env: S}}"), "servers[0].auth.client_id", "is required"},
+		"tx secret missing":      {withAuth("{kind: token_exchange, token_url: 'https://x/t', client_id: gw}"), "servers[0].auth.client_secret", "is required"},
+		"tx token_url http":      {withAuth(txAuth + "}"), "servers[0].auth.token_url", "must be https"},
+		"tx subject type":        {withAuth(txAuth + ", allow_insecure_http: true, subject_token_type: 'urn:ietf:params:oauth:token-type:id_token'}"), "servers[0].auth.subject_token_type", `is not supported: use urn:ietf:params:oauth:token-type:access_token (the default) or urn:ietf:params:oauth:token-type:jwt`},
+		"tx reserved param":      {withAuth(txAuth + ", allow_insecure_http: true, token_params: {subject_token: x}}"), "servers[0].auth.token_params.subject_token", "cannot be set: the gateway sets subject_token itself"},
+		"tx reserved param case": {withAuth(txAuth + ", allow_insecure_http: true, token_params: {Scope: x}}"), "servers[0].auth.token_params.Scope", "cannot be set"},
+		"tx grant_type param":    {withAuth(txAuth + ", allow_insecure_http: true, token_params: {grant_type: password}}"), "servers[0].auth.token_params.grant_type", "cannot be set"},
+		"tx param name":          {withAuth(txAuth + ", allow_insecure_http: true, token_params: {'a b': x}}"), "servers[0].auth.token_params.a b", "is not a valid parameter name"},
+		"tx param value":         {withAuth(txAuth + ", allow_insecure_http: true, token_params: {a: \"x\\ny\"}}"), "servers[0].auth.token_params.a", "control characters"},
+		"tx key with cc":         {withAuth(ccAuth + ", subject_token_type: 'urn:ietf:params:oauth:token-type:jwt'}"), "servers[0].auth.subject_token_type", "applies only to kind token_exchange"},
+		"token_params with cc":   {withAuth(ccAuth + ", token_params: {connector_id: x}}"), "servers[0].auth.token_params", "applies only to kind token_exchange"},
+		"ttl with tx":            {withAuth(txAuth + ", allow_insecure_http: true, ttl: 1m}"), "servers[0].auth.ttl", "applies only to kind identity_assertion"},
 		"oauth":                  {withAuth("{kind: oauth}"), "servers[0].auth.kind", "not supported yet: see issue #13"},
 		"both headers and auth":  {server("    headers: [{name: X-A, value: a}]\n    auth: {kind: headers, headers: [{name: X-B, value: b}]}\n"), "servers[0].headers", "cannot be set together with auth: move the headers to auth.headers"},
 		"auth header reserved":   {withAuth("{kind: headers, headers: [{name: Host, value: a}]}"), "servers[0].auth.headers[0].name", "cannot be set"},
@@ -67,6 +81,21 @@ func TestUpstreamAuthValid(t *testing.T) {
 	}
 	if got := (&UpstreamAuth{}).EffectiveAuthStyle(); got != AuthStyleBasic {
 		t.Errorf("default auth_style = %q, want basic", got)
+	}
+}
+
+func TestTokenExchangeValid(t *testing.T) {
+	t.Parallel()
+	cfg := mustParse(t, withAuth(txAuth+", allow_insecure_http: true, scopes: [{name: notes.read, level: read}], audience: notes, "+
+		"resource: 'https://notes.example/mcp', subject_token_type: 'urn:ietf:params:oauth:token-type:jwt', token_params: {connector_id: corp}}"))
+	want := &UpstreamAuth{Kind: AuthTokenExchange, TokenURL: "http://127.0.0.1:9/token", AllowInsecureHTTP: true,
+		ClientID: "gw", ClientSecret: &Secret{ValueFromEnv: "GW_SECRET"}, Scopes: []UpstreamScope{{Name: "notes.read", Level: ScopeLevelRead}},
+		Audience: "notes", Resource: "https://notes.example/mcp", SubjectTokenType: TokenTypeJWT, TokenParams: map[string]string{"connector_id": "corp"}}
+	if diff := cmp.Diff(want, cfg.Servers[0].Auth); diff != "" {
+		t.Errorf("auth (-want +got):\n%s", diff)
+	}
+	if got := (&UpstreamAuth{}).EffectiveSubjectTokenType(); got != TokenTypeAccessToken {
+		t.Errorf("default subject_token_type = %q, want %s", got, TokenTypeAccessToken)
 	}
 }
 

@@ -68,6 +68,11 @@ func (v *view) authorize(next mcp.MethodHandler) mcp.MethodHandler {
 		if err != nil {
 			return nil, err
 		}
+		if extra := req.GetExtra(); extra != nil && v.g.exchanges {
+			// The caller's own token, for upstreams that exchange it
+			// (token_exchange): it goes to their token endpoints only.
+			ctx = withSubjectToken(ctx, identityOf(req), extra.Header)
+		}
 		return next(ctx, method, req)
 	}
 }

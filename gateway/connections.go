@@ -26,7 +26,7 @@ var ErrNoConnections = errors.New("gateway: a server uses auth kind oauth: Optio
 // sends no token: such an upstream must let anyone initialize and list.
 func (g *Gateway) useConnections(u *upstream) {
 	m := g.opts.Connections
-	u.assertionFor = func(id *authn.Identity) tokenSource {
+	u.credentialFor = func(_ context.Context, id *authn.Identity) tokenSource {
 		return &connectedToken{m: m, server: u.cfg.Name, id: id, auth: u}
 	}
 	u.employees = newEmployeeSessions(u, g.opts.employeeSessions(), g.opts.employeeSessionIdle())

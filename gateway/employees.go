@@ -18,9 +18,10 @@ const (
 )
 
 // employeeSessions are the upstream MCP sessions of one upstream whose
-// credentials name the employee (auth kind identity_assertion): sessions
-// follow credentials, so each employee calls over a session of their own,
-// opened with their own assertions, never over another's. There are at
+// credentials name the employee (auth kinds identity_assertion and
+// token_exchange): sessions follow credentials, so each employee calls over
+// a session of their own, opened with their own credentials, never over
+// another's. There are at
 // most max of them: opening one more closes the least recently used that
 // no call is using. One idle for longer than idle is closed.
 type employeeSessions struct {
@@ -75,7 +76,7 @@ func (e *employeeSessions) acquire(ctx context.Context, id *authn.Identity) (*mc
 	closeAll(evicted)
 	release := func() { e.release(s) }
 	if !ok {
-		e.open(runCtx, s, id)
+		e.open(runCtx, s, e.u.credentialFor(ctx, id))
 	}
 	select {
 	case <-s.ready:
@@ -90,9 +91,9 @@ func (e *employeeSessions) acquire(ctx context.Context, id *authn.Identity) (*mc
 	return s.cs, release, nil
 }
 
-// open connects s for id and forgets it when the session ends.
-func (e *employeeSessions) open(ctx context.Context, s *employeeSession, id *authn.Identity) {
-	cs, cancel, err := e.u.connectAs(ctx, id)
+// open connects s with token and forgets it when the session ends.
+func (e *employeeSessions) open(ctx context.Context, s *employeeSession, token tokenSource) {
+	cs, cancel, err := e.u.connectAs(ctx, token)
 	e.mu.Lock()
 	s.cs, s.err = cs, err
 	if err != nil {

@@ -33,6 +33,9 @@ type Gateway struct {
 	// scoper decides upstream scopes: Options.Authorizer, when it can; nil
 	// otherwise, and then no server has an upstream scope catalogue.
 	scoper UpstreamScoper
+	// exchanges is whether an upstream exchanges the caller's token
+	// (token_exchange): only then does a request's context carry it.
+	exchanges bool
 
 	// elicitations are the URL elicitations sent for connections, by id.
 	elicitations elicitations
@@ -108,6 +111,7 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 		if scopesTaken(s) && g.scoper == nil {
 			return nil, ErrNoUpstreamScoper
 		}
+		g.exchanges = g.exchanges || (s.Auth != nil && s.Auth.Kind == config.AuthTokenExchange)
 		g.ups = append(g.ups, newUpstream(s, g))
 	}
 	g.scopes = scopesByServer(cfg.Servers, opts.Catalogue)
@@ -325,9 +329,20 @@ func (g *Gateway) Close(ctx context.Context) error {
 func (g *Gateway) useAssertions(u *upstream) {
 	keys, iss, ttl, margin := g.opts.AssertionKeys, assertionIssuer(g.cfg), u.cfg.Auth.AssertionTTL(), g.opts.upstreamTokenMargin()
 	u.token = newAssertionSource(keys, serviceClaims(iss, u.cfg), ttl, margin, u.cfg.Name, g.opts.Metrics)
-	u.assertionFor = func(id *authn.Identity) tokenSource {
+	u.credentialFor = func(_ context.Context, id *authn.Identity) tokenSource {
 		return newAssertionSource(keys, employeeClaims(iss, u.cfg, id), ttl, margin, u.cfg.Name, g.opts.Metrics)
 	}
+	u.employees = newEmployeeSessions(u, g.opts.employeeSessions(), g.opts.employeeSessionIdle())
+}
+
+// useTokenExchange authenticates each employee's calls to u with tokens
+// exchanged for the employee's own (RFC 8693), over a session of their
+// own. The pooled session, which lists the catalog and holds the
+// gateway's subscriptions, has no employee and sends no Authorization:
+// the upstream must allow initialize and the lists without a token.
+func (g *Gateway) useTokenExchange(u *upstream) {
+	x := newTokenExchange(u.cfg, u.base, g.opts.upstreamTokenMargin(), g.opts.Metrics, g.opts.TracerProvider)
+	u.credentialFor = x.forEmployee
 	u.employees = newEmployeeSessions(u, g.opts.employeeSessions(), g.opts.employeeSessionIdle())
 }
 
@@ -354,6 +369,8 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 		g.useAssertions(u)
 	case cfg.Auth.Kind == config.AuthOAuth:
 		g.useConnections(u)
+	case cfg.Auth.Kind == config.AuthTokenExchange:
+		g.useTokenExchange(u)
 	}
 	u.onReady = func(ctx context.Context, cs *mcp.ClientSession) { g.subs.resubscribe(ctx, u, cs) }
 	u.client = mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: g.opts.version()}, g.relay.clientOptions(u, g))

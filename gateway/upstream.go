@@ -44,14 +44,17 @@ type upstream struct {
 	base   http.RoundTripper
 	// token is the bearer token source of the pooled session: client
 	// credentials, or the gateway's own identity assertions; nil for an
-	// upstream of neither kind.
+	// upstream of neither kind (token_exchange: the pooled session has no
+	// employee to exchange a token of, and sends none).
 	token tokenSource
-	// employees are the per-employee sessions of an upstream of auth kind
-	// identity_assertion, and assertionFor the source of an employee's
-	// assertions; nil for other kinds, whose calls share the pooled session.
-	employees    *employeeSessions
-	assertionFor func(*authn.Identity) tokenSource
-	log          *slog.Logger
+	// employees are the per-employee sessions of an upstream whose
+	// credentials name the employee (auth kinds identity_assertion and
+	// token_exchange), and credentialFor the token source of an employee's
+	// session, opened by the request in ctx; nil for other kinds, whose
+	// calls share the pooled session.
+	employees     *employeeSessions
+	credentialFor func(context.Context, *authn.Identity) tokenSource
+	log           *slog.Logger
 	// onChange is called, without locks held, after the upstream's features or
 	// state changed.
 	onChange func()
@@ -142,11 +145,11 @@ func (u *upstream) transport(token tokenSource) (mcp.Transport, error) {
 	return &mcp.StreamableClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc}, nil
 }
 
-// connectAs opens a session of the employee id's own, bounded by the
-// upstream's timeout. The returned cancel ends the session's context once
-// the session is over.
-func (u *upstream) connectAs(ctx context.Context, id *authn.Identity) (*mcp.ClientSession, context.CancelFunc, error) {
-	t, err := u.transport(u.assertionFor(id))
+// connectAs opens a session of an employee's own, authenticated by token
+// (u.credentialFor), bounded by the upstream's timeout. The returned cancel
+// ends the session's context once the session is over.
+func (u *upstream) connectAs(ctx context.Context, token tokenSource) (*mcp.ClientSession, context.CancelFunc, error) {
+	t, err := u.transport(token)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -162,6 +165,10 @@ func (u *upstream) connectAs(ctx context.Context, id *authn.Identity) (*mcp.Clie
 	}
 	cancel()
 	u.log.Warn("upstream session for an employee failed", "err", err)
+	if errors.Is(err, errTokenFetch) {
+		return nil, nil, fmt.Errorf("%w: server %q: the gateway could not obtain a credential for you from the server's authorization server; "+
+			"the gateway's log says why (ask its operators)", errUnavailable, u.cfg.Name)
+	}
 	return nil, nil, fmt.Errorf("%w: server %q did not open a session for you; try again later", errUnavailable, u.cfg.Name)
 }
 
