@@ -152,7 +152,10 @@ func (s *calendarStore) createEvent(_ context.Context, req *mcp.CallToolRequest,
 // must hold scope. The HTTP gate has checked both already; checking again
 // here keeps the tools closed should a request ever slip past it.
 func callerWith(req *mcp.CallToolRequest, scope string) (string, error) {
-	id := authn.IdentityFromTokenInfo(req.Extra.TokenInfo)
+	var id *authn.Identity
+	if req.Extra != nil { // nil off HTTP transports
+		id = authn.IdentityFromTokenInfo(req.Extra.TokenInfo)
+	}
 	switch {
 	case id == nil || id.Subject == "":
 		return "", errNoCaller

@@ -257,3 +257,74 @@ func TestCalendarAuthorizationServerRefusals(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNeedOf checks the gate's reading of a body against a plain decoding
+// with exact keys, as the SDK decodes: whenever the gate accepts a body
+// whose message calls a calendar tool, it asks for that tool's scope and a
+// token.
+func FuzzNeedOf(f *testing.F) {
+	for _, s := range []string{
+		callBody("create_event"), callBody("list_events"), `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`,
+		`[{"method":"ping"},` + callBody("create_event") + `]`, `{"method":"tools/call","params":{"name":"create_event","name":"x"}}`,
+		`{"Method":"tools/call","method":"ping"}`, `[]`, `{"method":"notifications/initialized"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n, err := needOf(body)
+		if err != nil {
+			return
+		}
+		var msgs []map[string]json.RawMessage
+		if json.Unmarshal(body, &msgs) != nil {
+			var one map[string]json.RawMessage
+			if json.Unmarshal(body, &one) != nil {
+				t.Fatalf("needOf accepted %q, which is no JSON object or array of objects", body)
+			}
+			msgs = append(msgs, one)
+		}
+		for _, m := range msgs {
+			var method string
+			_ = json.Unmarshal(m["method"], &method)
+			var params struct {
+				Name string `json:"name"`
+			}
+			_ = json.Unmarshal(m["params"], &params)
+			if method == "tools/call" && n.anonymous {
+				t.Fatalf("%q: a tools/call passes anonymously", body)
+			}
+			if s, ok := toolScopes[params.Name]; ok && method == "tools/call" && !slices.Contains(n.scopes, s) {
+				t.Fatalf("%q: calls %s without asking for %s (need %+v)", body, params.Name, s, n)
+			}
+		}
+	})
+}
+
+// The tools themselves refuse a call that carries no verified token, should
+// one ever get past the gate.
+func TestCalendarToolsNeedCaller(t *testing.T) {
+	t.Parallel()
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := NewCalendar().Connect(t.Context(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ss.Close() })
+	cs, err := newClient(nil).Connect(t.Context(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	for tool, args := range map[string]map[string]any{
+		"list_events":  {},
+		"create_event": {"title": "x", "start": "2026-12-10T09:00:00Z", "end": "2026-12-10T10:00:00Z"},
+	} {
+		res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: tool, Arguments: args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.IsError || !strings.Contains(firstText(t, res), "no verified caller") {
+			t.Errorf("%s without a token: error=%t %q; want a tool error", tool, res.IsError, firstText(t, res))
+		}
+	}
+}

@@ -327,6 +327,30 @@ func TestCalendarListing(t *testing.T) {
 		c.MetadataURL != strings.TrimSuffix(c.URL, "/mcp")+"/.well-known/oauth-protected-resource/mcp" {
 		t.Errorf("Calendar = %s %s %s %s", c.Name, c.URL, c.Issuer, c.MetadataURL)
 	}
+	origin := strings.TrimSuffix(c.URL, "/mcp")
+	for path, want := range map[string]map[string]any{
+		"/.well-known/oauth-protected-resource":        {"resource": c.URL, "authorization_servers": []any{c.Issuer}},
+		"/.well-known/oauth-protected-resource/mcp":    {"resource": c.URL, "authorization_servers": []any{c.Issuer}},
+		"/.well-known/oauth-authorization-server/auth": {"issuer": c.Issuer, "registration_endpoint": c.Issuer + "/register"},
+		"/auth/.well-known/oauth-authorization-server": {"issuer": c.Issuer, "token_endpoint": c.Issuer + "/token"},
+		"/.well-known/openid-configuration/auth":       {"issuer": c.Issuer},
+	} {
+		resp, err := http.Get(origin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&doc)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: status %d, %v", path, resp.StatusCode, err)
+		}
+		for k, v := range want {
+			if diff := cmp.Diff(v, doc[k]); diff != "" {
+				t.Errorf("GET %s: %s (-want +got):\n%s", path, k, diff)
+			}
+		}
+	}
 	cs := connectCalendar(t, &mcp.StreamableClientTransport{Endpoint: c.URL}, "2025-11-25")
 	res, err := cs.ListTools(t.Context(), nil)
 	if err != nil {
