@@ -63,6 +63,15 @@ type Server struct {
 // srv should not be passed to Start more than once: closing either server
 // closes every session of srv.
 func Start(ctx context.Context, name string, srv *mcp.Server, addr string) (*Server, error) {
+	ln, err := listen(ctx, name, addr)
+	if err != nil {
+		return nil, err
+	}
+	return serve(ctx, name, srv, ln, newMux(srv)), nil
+}
+
+// listen opens the loopback listener of a demo server.
+func listen(ctx context.Context, name, addr string) (net.Listener, error) {
 	if err := checkLoopback(addr); err != nil {
 		return nil, fmt.Errorf("demo: start %s: %w", name, err)
 	}
@@ -71,6 +80,12 @@ func Start(ctx context.Context, name string, srv *mcp.Server, addr string) (*Ser
 	if err != nil {
 		return nil, fmt.Errorf("demo: start %s: %w", name, err)
 	}
+	return ln, nil
+}
+
+// serve serves h on ln in the background; srv is the MCP server whose
+// sessions close with it.
+func serve(ctx context.Context, name string, srv *mcp.Server, ln net.Listener, h http.Handler) *Server {
 	s := &Server{
 		Name:      name,
 		URL:       "http://" + ln.Addr().String() + Path,
@@ -79,7 +94,7 @@ func Start(ctx context.Context, name string, srv *mcp.Server, addr string) (*Ser
 	}
 	fresh := new(freshConns)
 	s.httpServer = &http.Server{
-		Handler:           newMux(srv),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ConnState:         fresh.track,
 	}
@@ -90,7 +105,7 @@ func Start(ctx context.Context, name string, srv *mcp.Server, addr string) (*Ser
 	s.httpServer.RegisterOnShutdown(fresh.closeAll)
 	go func() { s.served <- s.httpServer.Serve(ln) }()
 	s.stopOnDone = context.AfterFunc(ctx, func() { _ = s.Close() })
-	return s, nil
+	return s
 }
 
 // StartAll starts the notes and hr demo servers on ephemeral loopback ports,
@@ -170,6 +185,13 @@ func checkLoopback(addr string) error {
 
 // newMux serves srv on [Path] only, routing each request by protocol era.
 func newMux(srv *mcp.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(Path, http.NewCrossOriginProtection().Handler(eraHandler(srv)))
+	return mux
+}
+
+// eraHandler serves srv over Streamable HTTP in both protocol eras.
+func eraHandler(srv *mcp.Server) http.Handler {
 	getServer := func(*http.Request) *mcp.Server { return srv }
 	// The event store makes notifications sent before a legacy client opens
 	// its standalone SSE stream wait for it instead of being dropped.
@@ -181,9 +203,7 @@ func newMux(srv *mcp.Server) http.Handler {
 		Stateless:                    true,
 		PropagateRequestCancellation: true,
 	})
-	mux := http.NewServeMux()
-	mux.Handle(Path, http.NewCrossOriginProtection().Handler(byEra(stateful, stateless)))
-	return mux
+	return byEra(stateful, stateless)
 }
 
 // byEra sends requests at protocol version 2026-07-28 or later to stateless,

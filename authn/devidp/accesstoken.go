@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,24 +62,54 @@ func (p *Provider) initKeys() error {
 // in through the client DevClientID, and returns it with its lifetime. It is
 // what `mcpgate dev token NAME` prints and what tests use.
 func (p *Provider) Token(user string) (string, time.Duration, error) {
+	return p.TokenFor(user, nil)
+}
+
+// TokenOptions shapes a token minted by [Provider.TokenFor].
+type TokenOptions struct {
+	// Scopes are the token's scopes, each one the provider supports. If
+	// nil, Options.Scopes.
+	Scopes []string
+	// Audience is the token's "aud". If empty, Options.Audience. Tests name
+	// another resource to prove that a resource server refuses a token
+	// meant for someone else.
+	Audience string
+}
+
+// TokenFor is [Provider.Token] with the scopes or the audience changed, for
+// tests of a resource server's scope and audience checks.
+func (p *Provider) TokenFor(user string, opts *TokenOptions) (string, time.Duration, error) {
 	u, ok := p.byName[user]
 	if !ok {
 		return "", 0, fmt.Errorf("devidp: token for %q: %w", user, ErrUnknownUser)
 	}
-	tok, err := p.mint(u, DevClientID, p.scopes)
+	scopes, aud := p.scopes, p.audience
+	if opts != nil && opts.Scopes != nil {
+		scopes = opts.Scopes
+	}
+	if opts != nil && opts.Audience != "" {
+		aud = opts.Audience
+	}
+	for _, s := range scopes {
+		if !slices.Contains(p.supported, s) {
+			return "", 0, fmt.Errorf("devidp: token for %q: scope %q: not supported; supported are %s", user, s, strings.Join(p.supported, " "))
+		}
+	}
+	tok, err := p.mint(u, DevClientID, aud, scopes)
 	if err != nil {
 		return "", 0, fmt.Errorf("devidp: token for %q: %w", user, err)
 	}
 	return tok, p.ttl, nil
 }
 
-// mint signs an access token for u, issued to clientID with the given scopes.
-func (p *Provider) mint(u User, clientID string, scopes []string) (string, error) {
+// mint signs an access token for u, issued to clientID for the audience
+// aud with the given scopes.
+func (p *Provider) mint(u User, clientID, aud string, scopes []string) (string, error) {
 	now := p.now()
 	claims := accessClaims{
 		Issuer:          p.issuer,
 		Subject:         u.Name,
-		Audience:        []string{p.audience},
+		Audience:        []string{aud},
 		AuthorizedParty: clientID,
 		ClientID:        clientID,
 		Expiry:          now.Add(p.ttl).Unix(),

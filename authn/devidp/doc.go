@@ -19,8 +19,11 @@
 // authorization code grant with mandatory PKCE S256, RFC 8707 resource
 // indicators (optional; a wrong one is refused) and RFC 9207 issuer
 // identification. Access tokens are RS256 JWTs (RFC 9068 shape, typ at+jwt)
-// whose audience is the gateway's resource URL. There are no refresh tokens
-// and no client ID metadata documents.
+// whose audience is the gateway's resource URL. Refresh tokens are off
+// unless [Options].RefreshTokenTTL is set: then clients that register the
+// refresh_token grant get one with each token, rotated on every use, and a
+// replayed one revokes its whole sign-in. There are no client ID metadata
+// documents.
 //
 // Two kinds of clients use it. MCP clients register themselves (public, or
 // confidential with a generated secret) and use the access token at the

@@ -45,7 +45,7 @@ func (p *Provider) initMetadata(iss *url.URL) error {
 		RegistrationEndpoint:                       p.issuer + pathRegister,
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query"},
-		GrantTypesSupported:                        []string{grantAuthzCode},
+		GrantTypesSupported:                        p.grantTypes(),
 		CodeChallengeMethodsSupported:              []string{challengeS256},
 		TokenEndpointAuthMethodsSupported:          []string{authNone, authPost, authBasic},
 		ScopesSupported:                            p.supported,

@@ -25,15 +25,17 @@ const (
 	// and by the /dev/token handler.
 	DevClientID = "mcpgate-dev"
 
-	codeTTL        = 60 * time.Second
-	csrfTTL        = 10 * time.Minute
-	maxSpentCSRF   = 10000 // spent sign-in form tokens remembered at once
-	maxClients     = 1000
-	maxCodes       = 10000
-	maxBodyBytes   = 64 << 10
-	challengeS256  = "S256"
-	grantAuthzCode = "authorization_code"
-	scopeOpenID    = "openid"
+	codeTTL          = 60 * time.Second
+	csrfTTL          = 10 * time.Minute
+	maxSpentCSRF     = 10000 // spent sign-in form tokens remembered at once
+	maxClients       = 1000
+	maxCodes         = 10000
+	maxRefreshTokens = 10000
+	maxBodyBytes     = 64 << 10
+	challengeS256    = "S256"
+	grantAuthzCode   = "authorization_code"
+	grantRefresh     = "refresh_token"
+	scopeOpenID      = "openid"
 )
 
 // ErrUnknownUser is returned by [Provider.Token] for a name that is not a demo user.
@@ -84,6 +86,12 @@ type Options struct {
 	// "profile", and answers a code granted with "openid" with an ID token
 	// as well (see [StaticClient]). If nil, there are none, and no ID tokens.
 	Clients []StaticClient
+	// RefreshTokenTTL, if positive, makes the provider issue refresh tokens
+	// (RFC 6749 §6) valid this long to clients that registered the
+	// refresh_token grant type (RFC 7591). Each use rotates the token; a
+	// rotated token presented again revokes every token descended from the
+	// same sign-in. If zero, there are no refresh tokens.
+	RefreshTokenTTL time.Duration
 	// DevTokenMinter, if set, mints the tokens of POST /dev/token instead
 	// of the provider: in authorization-server mode the gateway issues
 	// them, so that they carry the scopes its policy grants.
@@ -103,6 +111,7 @@ type Provider struct {
 	users      []User
 	byName     map[string]User
 	ttl        time.Duration
+	refreshTTL time.Duration
 	scopes     []string
 	// supported are the scopes granted on request: scopes, and the OpenID
 	// Connect ones when there are static clients.
@@ -121,9 +130,10 @@ type Provider struct {
 	// crossOrigin refuses sign-in form posts made by other sites.
 	crossOrigin *http.CrossOriginProtection
 
-	clients *clientStore
-	codes   *codeStore
-	handler http.Handler
+	clients  *clientStore
+	codes    *codeStore
+	refreshs *refreshStore
+	handler  http.Handler
 }
 
 // New validates opts, generates an in-memory RSA-2048 signing key and returns
@@ -140,6 +150,7 @@ func New(opts Options) (*Provider, error) {
 		users:       slices.Clone(opts.Users),
 		byName:      make(map[string]User, len(opts.Users)),
 		ttl:         opts.TokenTTL,
+		refreshTTL:  opts.RefreshTokenTTL,
 		scopes:      append([]string{}, opts.Scopes...),
 		minter:      opts.DevTokenMinter,
 		logger:      opts.Logger,
@@ -148,6 +159,7 @@ func New(opts Options) (*Provider, error) {
 		crossOrigin: http.NewCrossOriginProtection(),
 		clients:     newClientStore(opts.Clients, maxClients),
 		codes:       newCodeStore(maxCodes),
+		refreshs:    newRefreshStore(maxRefreshTokens),
 	}
 	p.supported = supportedScopes(opts)
 	rand.Read(p.csrfKey)
@@ -187,6 +199,9 @@ func checkOptions(opts *Options) (*url.URL, error) {
 	errs := []error{issErr, checkAudience(opts.Audience), checkUsers(opts.Users), checkStaticClients(opts.Clients)}
 	if opts.TokenTTL < 0 {
 		errs = append(errs, errors.New("token ttl: must be positive"))
+	}
+	if opts.RefreshTokenTTL < 0 {
+		errs = append(errs, errors.New("refresh token ttl: must be positive, or zero for no refresh tokens"))
 	}
 	for i, s := range opts.Scopes {
 		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {

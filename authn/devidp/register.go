@@ -37,7 +37,7 @@ func (p *Provider) serveRegister(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, &oauthError{Code: "invalid_client_metadata", Description: "body: must be a JSON object of client metadata"})
 		return
 	}
-	if oerr := normalizeClientMetadata(&md); oerr != nil {
+	if oerr := normalizeClientMetadata(&md, p.refreshTTL > 0); oerr != nil {
 		writeOAuthError(w, oerr)
 		return
 	}
@@ -63,8 +63,10 @@ func registrationResponseFor(c *client) *registrationResponse {
 }
 
 // normalizeClientMetadata checks the registration request and fills in the
-// values the provider actually applies.
-func normalizeClientMetadata(md *clientMetadata) *oauthError {
+// values the provider actually applies: the grant types are
+// authorization_code, plus refresh_token when the client asked for it and
+// the provider issues refresh tokens.
+func normalizeClientMetadata(md *clientMetadata, refresh bool) *oauthError {
 	if len(md.RedirectURIs) == 0 {
 		return &oauthError{Code: "invalid_redirect_uri", Description: "redirect_uris: at least one is required"}
 	}
@@ -81,12 +83,16 @@ func normalizeClientMetadata(md *clientMetadata) *oauthError {
 		return &oauthError{Code: "invalid_client_metadata", Description: "token_endpoint_auth_method: must be none, client_secret_post or client_secret_basic"}
 	}
 	if len(md.GrantTypes) > 0 && !slices.Contains(md.GrantTypes, grantAuthzCode) {
-		return &oauthError{Code: "invalid_client_metadata", Description: "grant_types: must include authorization_code, the only grant supported"}
+		return &oauthError{Code: "invalid_client_metadata", Description: "grant_types: must include authorization_code"}
 	}
 	if len(md.ResponseTypes) > 0 && !slices.Contains(md.ResponseTypes, "code") {
 		return &oauthError{Code: "invalid_client_metadata", Description: "response_types: must include code, the only response type supported"}
 	}
+	wantsRefresh := slices.Contains(md.GrantTypes, grantRefresh)
 	md.GrantTypes = []string{grantAuthzCode}
+	if refresh && wantsRefresh {
+		md.GrantTypes = append(md.GrantTypes, grantRefresh)
+	}
 	md.ResponseTypes = []string{"code"}
 	return nil
 }

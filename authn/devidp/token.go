@@ -19,17 +19,21 @@ type tokenResponse struct {
 	Scope       string `json:"scope,omitempty"`
 	// IDToken is the OpenID Connect ID token, for a code granted "openid".
 	IDToken string `json:"id_token,omitempty"`
+	// RefreshToken is issued to clients registered for the refresh_token
+	// grant when Options.RefreshTokenTTL is set.
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
-// serveToken is the token endpoint. It supports only the authorization code
-// grant with PKCE S256.
+// serveToken is the token endpoint. It supports the authorization code
+// grant with PKCE S256 and, when refresh tokens are on, the refresh token
+// grant.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	if !allowMethod(w, r, http.MethodPost) {
 		return
 	}
 	form, oerr := readForm(w, r)
 	if oerr == nil {
-		oerr = checkTokenRequest(form, p.audience)
+		oerr = p.checkTokenRequest(form)
 	}
 	if oerr != nil {
 		writeOAuthError(w, oerr)
@@ -40,31 +44,51 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, oerr)
 		return
 	}
-	ac, oerr := p.redeemCode(c, form)
+	var resp *tokenResponse
+	if form.Get("grant_type") == grantRefresh {
+		resp, oerr = p.refresh(c, form)
+	} else {
+		resp, oerr = p.exchangeCode(c, form)
+	}
 	if oerr != nil {
 		writeOAuthError(w, oerr)
-		return
-	}
-	resp, err := p.tokenResponse(ac, c.id)
-	if err != nil {
-		writeOAuthError(w, &oauthError{Code: "server_error", Description: "could not sign the token", Status: http.StatusInternalServerError})
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// tokenResponse mints the tokens for a redeemed code: an access token, and
-// an ID token if the code was granted "openid".
-func (p *Provider) tokenResponse(ac *authCode, clientID string) (*tokenResponse, error) {
-	tok, err := p.mint(ac.user, clientID, ac.scopes)
+// errSigning answers a token that could not be signed.
+var errSigning = &oauthError{Code: "server_error", Description: "could not sign the token", Status: http.StatusInternalServerError}
+
+// exchangeCode redeems the code of an authorization code grant.
+func (p *Provider) exchangeCode(c *client, form url.Values) (*tokenResponse, *oauthError) {
+	ac, oerr := p.redeemCode(c, form)
+	if oerr != nil {
+		return nil, oerr
+	}
+	resp, err := p.tokenResponse(ac, c)
+	if err != nil {
+		return nil, errSigning
+	}
+	return resp, nil
+}
+
+// tokenResponse mints the tokens for a redeemed code: an access token, an
+// ID token if the code was granted "openid", and a refresh token if the
+// client may have one.
+func (p *Provider) tokenResponse(ac *authCode, c *client) (*tokenResponse, error) {
+	tok, err := p.mint(ac.user, c.id, p.audience, ac.scopes)
 	if err != nil {
 		return nil, err
 	}
 	resp := &tokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(p.ttl.Seconds()), Scope: strings.Join(ac.scopes, " ")}
 	if wantsIDToken(ac) {
-		if resp.IDToken, err = p.mintIDToken(ac, clientID, tok); err != nil {
+		if resp.IDToken, err = p.mintIDToken(ac, c.id, tok); err != nil {
 			return nil, err
 		}
+	}
+	if p.issuesRefresh(c) {
+		resp.RefreshToken = p.refreshs.issue(&refreshFamily{clientID: c.id, user: ac.user, scopes: ac.scopes}, p.now(), p.refreshTTL)
 	}
 	return resp, nil
 }
@@ -88,14 +112,23 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) 
 	return r.PostForm, nil
 }
 
-// checkTokenRequest checks the shape of a token request before any code is
-// consumed.
-func checkTokenRequest(form url.Values, audience string) *oauthError {
+// checkTokenRequest checks the shape of a token request before any code or
+// refresh token is consumed.
+func (p *Provider) checkTokenRequest(form url.Values) *oauthError {
 	switch gt := form.Get("grant_type"); {
 	case gt == "":
 		return &oauthError{Code: "invalid_request", Description: "grant_type: required"}
+	case gt == grantRefresh && p.refreshTTL > 0:
+		return checkRefreshRequest(form, p.audience)
 	case gt != grantAuthzCode:
-		return &oauthError{Code: "unsupported_grant_type", Description: "grant_type: only authorization_code is supported"}
+		return &oauthError{Code: "unsupported_grant_type", Description: "grant_type: supported are " + strings.Join(p.grantTypes(), ", ")}
+	}
+	return checkCodeRequest(form, p.audience)
+}
+
+// checkCodeRequest checks the shape of an authorization code grant.
+func checkCodeRequest(form url.Values, audience string) *oauthError {
+	switch {
 	case form.Get("code") == "":
 		return &oauthError{Code: "invalid_request", Description: "code: required"}
 	case !isCodeVerifier(form.Get("code_verifier")):
