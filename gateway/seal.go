@@ -1,16 +1,12 @@
 package gateway
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
+	"github.com/mcpgate/mcpgate/internal/sealbox"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -31,11 +27,6 @@ const (
 	maxSealedParams = 4 << 10
 	// maxSealedIDLen bounds the session ids the gateway tries to open.
 	maxSealedIDLen = 8 << 10
-
-	sealFormat    byte = 1
-	kidLen             = 4
-	nonceLen           = 12
-	sealHeaderLen      = 1 + kidLen + nonceLen
 )
 
 var (
@@ -57,10 +48,9 @@ type sealedState struct {
 // sealer seals and opens session state. The first key seals; every key
 // opens, chosen by the key id in the sealed bytes.
 type sealer struct {
-	aad   []byte
-	kid   [kidLen]byte
-	aeads map[[kidLen]byte]cipher.AEAD
-	now   func() time.Time
+	box *sealbox.Box
+	aad []byte
+	now func() time.Time
 }
 
 // newSealer returns a sealer for keys (32 bytes each, the first sealing)
@@ -70,55 +60,24 @@ func newSealer(keys [][]byte, resource string) (*sealer, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("no session key")
 	}
-	s := &sealer{
-		aad:   []byte("mcpgate session\x00" + resource),
-		aeads: make(map[[kidLen]byte]cipher.AEAD, len(keys)),
-		now:   time.Now,
+	box, err := sealbox.New(keys, "session")
+	if err != nil {
+		return nil, err
 	}
-	for i, k := range keys {
-		block, err := aes.NewCipher(k)
-		if err != nil {
-			return nil, fmt.Errorf("session key %d: %w", i+1, err)
-		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return nil, fmt.Errorf("session key %d: %w", i+1, err)
-		}
-		id := keyID(k)
-		if i == 0 {
-			s.kid = id
-		}
-		if _, dup := s.aeads[id]; !dup {
-			s.aeads[id] = aead
-		}
-	}
-	return s, nil
+	return &sealer{box: box, aad: []byte("mcpgate session\x00" + resource), now: time.Now}, nil
 }
 
-func keyID(key []byte) (id [kidLen]byte) {
-	h := sha256.New()
-	h.Write([]byte("mcpgate session key id\x00"))
-	h.Write(key)
-	copy(id[:], h.Sum(nil))
-	return id
-}
-
-// seal returns st as a session id: base64url of format byte, key id,
-// nonce and the AES-GCM ciphertext, the first three also authenticated.
+// seal returns st as a session id: base64url of the sealed JSON.
 func (s *sealer) seal(st *sealedState) (string, error) {
 	plain, err := json.Marshal(st)
 	if err != nil {
 		return "", err
 	}
-	aead := s.aeads[s.kid]
-	buf := make([]byte, sealHeaderLen, sealHeaderLen+len(plain)+aead.Overhead())
-	buf[0] = sealFormat
-	copy(buf[1:], s.kid[:])
-	if _, err := rand.Read(buf[1+kidLen : sealHeaderLen]); err != nil {
+	sealed, err := s.box.Seal(plain, s.aad)
+	if err != nil {
 		return "", err
 	}
-	buf = aead.Seal(buf, buf[1+kidLen:sealHeaderLen], plain, s.additional(buf[:sealHeaderLen]))
-	return base64.RawURLEncoding.EncodeToString(buf), nil
+	return base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
 // open authenticates and decrypts a session id. Any failure is
@@ -128,14 +87,10 @@ func (s *sealer) open(id string) (*sealedState, error) {
 		return nil, errSealInvalid
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(id)
-	if err != nil || len(raw) < sealHeaderLen || raw[0] != sealFormat {
+	if err != nil {
 		return nil, errSealInvalid
 	}
-	aead, ok := s.aeads[[kidLen]byte(raw[1:1+kidLen])]
-	if !ok || len(raw) < sealHeaderLen+aead.Overhead() {
-		return nil, errSealInvalid
-	}
-	plain, err := aead.Open(nil, raw[1+kidLen:sealHeaderLen], raw[sealHeaderLen:], s.additional(raw[:sealHeaderLen]))
+	plain, err := s.box.Open(raw, s.aad)
 	if err != nil {
 		return nil, errSealInvalid
 	}
@@ -148,10 +103,6 @@ func (s *sealer) open(id string) (*sealedState, error) {
 		return nil, errSealExpired
 	}
 	return &st, nil
-}
-
-func (s *sealer) additional(header []byte) []byte {
-	return append(append([]byte(nil), header...), s.aad...)
 }
 
 // sealableParams returns the initialize parameters of a single initialize

@@ -65,6 +65,8 @@ func TestSealerRoundTripAndRefusals(t *testing.T) {
 		t.Errorf("old sealer opened an id of a key it lacks: %v", err)
 	}
 
+	// sealbox's layout: format byte, 4-byte key id, 12-byte nonce.
+	const kidLen, sealHeaderLen = 4, 17
 	other, _ := newSealer([][]byte{testKey(1)}, "https://other.example.com/mcp")
 	raw, _ := base64.RawURLEncoding.DecodeString(id)
 	flip := func(i int) string {
