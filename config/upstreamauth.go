@@ -26,7 +26,9 @@ const (
 	// employee's verified token as the subject token, with upstream
 	// sessions per employee.
 	AuthTokenExchange = "token_exchange"
-	// AuthOAuth is reserved: it is refused until it is built (issue #13).
+	// AuthOAuth sends each employee's own token from the upstream's own
+	// authorization server, which the employee authorizes once on the
+	// gateway's connect page; tokens are kept in the vault, per employee.
 	AuthOAuth = "oauth"
 )
 
@@ -61,17 +63,14 @@ const (
 )
 
 // supportedAuthKinds names the kinds built so far, for messages.
-const supportedAuthKinds = AuthHeaders + ", " + AuthClientCredentials + ", " + AuthTokenExchange + " or " + AuthIdentityAssertion
-
-// upstreamAuthIssue is where the reserved kinds are tracked.
-const upstreamAuthIssue = "issue #13"
+const supportedAuthKinds = AuthHeaders + ", " + AuthClientCredentials + ", " + AuthTokenExchange + ", " + AuthIdentityAssertion + " or " + AuthOAuth
 
 // UpstreamAuth is how the gateway authenticates itself to one upstream
 // server. The employee's own token never goes upstream, whatever the kind.
 type UpstreamAuth struct {
-	// Kind is "headers", "client_credentials", "token_exchange" or
-	// "identity_assertion". "oauth" is reserved and refused for now
-	// (issue #13). It is required. authKeys lists the keys of each kind.
+	// Kind is "headers", "client_credentials", "token_exchange",
+	// "identity_assertion" or "oauth". It is required. authKeys lists the
+	// keys of each kind.
 	Kind string `yaml:"kind"`
 
 	// Headers are the HTTP headers sent to the upstream (kind headers),
@@ -130,6 +129,12 @@ type UpstreamAuth struct {
 	// (kind token_exchange): TokenTypeAccessToken or TokenTypeJWT. If
 	// omitted, defaults to TokenTypeAccessToken.
 	SubjectTokenType string `yaml:"subject_token_type,omitempty"`
+
+	// AuthorizationServer is the issuer of the upstream's authorization
+	// server (kind oauth): https, or http on a loopback address with
+	// AllowInsecureHTTP. If omitted, it is discovered from the upstream's
+	// protected-resource metadata (RFC 9728).
+	AuthorizationServer string `yaml:"authorization_server,omitempty"`
 
 	// TokenParams are extra form parameters of the token exchange request
 	// (kind token_exchange), for authorization servers that need their own
@@ -197,7 +202,7 @@ func (s *Server) validateAuth(ps *problems, path string) {
 		a.validateTokenEndpoint(ps, ap)
 		a.validateTokenExchange(ps, ap)
 	case AuthOAuth:
-		ps.add(ap+".kind", "%q is not supported yet: see %s (use %s)", a.Kind, upstreamAuthIssue, supportedAuthKinds)
+		a.validateOAuth(ps, ap)
 	default:
 		ps.add(ap+".kind", "%q is not a kind of upstream credentials: use %s", a.Kind, supportedAuthKinds)
 	}
@@ -213,20 +218,25 @@ var authKeys = []struct {
 }{
 	{"headers", []string{AuthHeaders}, func(a *UpstreamAuth) bool { return len(a.Headers) > 0 }},
 	{"token_url", tokenKinds, func(a *UpstreamAuth) bool { return a.TokenURL != "" }},
-	{"allow_insecure_http", tokenKinds, func(a *UpstreamAuth) bool { return a.AllowInsecureHTTP }},
-	{"client_id", tokenKinds, func(a *UpstreamAuth) bool { return a.ClientID != "" }},
-	{"client_secret", tokenKinds, func(a *UpstreamAuth) bool { return a.ClientSecret != nil }},
-	{"scopes", tokenKinds, func(a *UpstreamAuth) bool { return len(a.Scopes) > 0 }},
+	{"authorization_server", []string{AuthOAuth}, func(a *UpstreamAuth) bool { return a.AuthorizationServer != "" }},
+	{"allow_insecure_http", clientKinds, func(a *UpstreamAuth) bool { return a.AllowInsecureHTTP }},
+	{"client_id", clientKinds, func(a *UpstreamAuth) bool { return a.ClientID != "" }},
+	{"client_secret", clientKinds, func(a *UpstreamAuth) bool { return a.ClientSecret != nil }},
+	{"scopes", clientKinds, func(a *UpstreamAuth) bool { return len(a.Scopes) > 0 }},
 	{"audience", []string{AuthClientCredentials, AuthTokenExchange, AuthIdentityAssertion}, func(a *UpstreamAuth) bool { return a.Audience != "" }},
-	{"resource", tokenKinds, func(a *UpstreamAuth) bool { return a.Resource != "" }},
+	{"resource", clientKinds, func(a *UpstreamAuth) bool { return a.Resource != "" }},
 	{"auth_style", tokenKinds, func(a *UpstreamAuth) bool { return a.AuthStyle != "" }},
 	{"subject_token_type", []string{AuthTokenExchange}, func(a *UpstreamAuth) bool { return a.SubjectTokenType != "" }},
 	{"token_params", []string{AuthTokenExchange}, func(a *UpstreamAuth) bool { return len(a.TokenParams) > 0 }},
 	{"ttl", []string{AuthIdentityAssertion}, func(a *UpstreamAuth) bool { return a.TTL != 0 }},
 }
 
-// tokenKinds are the kinds that ask a token endpoint for their tokens.
-var tokenKinds = []string{AuthClientCredentials, AuthTokenExchange}
+// tokenKinds are the kinds that ask a configured token endpoint for their
+// tokens; clientKinds, every kind where the gateway is an OAuth client.
+var (
+	tokenKinds  = []string{AuthClientCredentials, AuthTokenExchange}
+	clientKinds = []string{AuthClientCredentials, AuthTokenExchange, AuthOAuth}
+)
 
 // validateKeysOfKind refuses keys that belong to another kind, so a key
 // that would be silently ignored is reported.
@@ -257,11 +267,7 @@ func (a *UpstreamAuth) validateTokenEndpoint(ps *problems, path string) {
 	if hasControlChars(a.Audience) {
 		ps.add(path+".audience", "%s", errControlChars)
 	}
-	if a.Resource != "" {
-		if u, err := url.Parse(a.Resource); err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(a.Resource, "#") {
-			ps.add(path+".resource", "%q is not valid: use an absolute URI without a fragment (RFC 8707)", a.Resource)
-		}
-	}
+	validateResource(ps, path+".resource", a.Resource)
 	if a.AuthStyle != "" && !slices.Contains([]string{AuthStyleBasic, AuthStylePost}, a.AuthStyle) {
 		ps.add(path+".auth_style", "%q is not supported: use %s or %s", a.AuthStyle, AuthStyleBasic, AuthStylePost)
 	}
@@ -318,7 +324,7 @@ func (s *Server) provisionAuth(ps *problems, path string) {
 		_, err := h.resolve()
 		ps.addErr(hp+"["+strconv.Itoa(j)+"]."+h.sourceKey(), err)
 	}
-	if s.Auth != nil && slices.Contains(tokenKinds, s.Auth.Kind) && s.Auth.ClientSecret != nil {
+	if s.Auth != nil && slices.Contains(clientKinds, s.Auth.Kind) && s.Auth.ClientSecret != nil {
 		sec := s.Auth.ClientSecret
 		v, err := sec.Resolve()
 		if err == nil && hasControlChars(v) {

@@ -20,7 +20,7 @@ const ccAuth = "{kind: client_credentials, token_url: 'https://login.example/tok
 func TestUpstreamAuthRules(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct{ yaml, path, msg string }{
-		"kind missing":           {withAuth("{headers: [{name: X-A, value: a}]}"), "servers[0].auth.kind", "is required: use headers, client_credentials, token_exchange or identity_assertion"},
+		"kind missing":           {withAuth("{headers: [{name: X-A, value: a}]}"), "servers[0].auth.kind", "is required: use headers, client_credentials, token_exchange, identity_assertion or oauth"},
 		"kind unknown":           {withAuth("{kind: mtls}"), "servers[0].auth.kind", `"mtls" is not a kind of upstream credentials`},
 		"tx token_url missing":   {withAuth("{kind: token_exchange, client_id: gw, client_secret: {value_from_env: S}}"), "servers[0].auth.token_url", "is required"},
 		"tx client_id missing":   {withAuth("{kind: token_exchange, token_url: 'https://x/t', client_secret: {value_from_env: S}}"), "servers[0].auth.client_id", "is required"},
@@ -35,7 +35,12 @@ func TestUpstreamAuthRules(t *testing.T) {
 		"tx key with cc":         {withAuth(ccAuth + ", subject_token_type: 'urn:ietf:params:oauth:token-type:jwt'}"), "servers[0].auth.subject_token_type", "applies only to kind token_exchange"},
 		"token_params with cc":   {withAuth(ccAuth + ", token_params: {connector_id: x}}"), "servers[0].auth.token_params", "applies only to kind token_exchange"},
 		"ttl with tx":            {withAuth(txAuth + ", allow_insecure_http: true, ttl: 1m}"), "servers[0].auth.ttl", "applies only to kind identity_assertion"},
-		"oauth":                  {withAuth("{kind: oauth}"), "servers[0].auth.kind", "not supported yet: see issue #13"},
+		"oauth without vault":    {withAuth("{kind: oauth}"), "servers[0].auth.kind", "oauth needs store.vault_key_file"},
+		"oauth as http":          {withAuth("{kind: oauth, authorization_server: 'http://login.example'}"), "servers[0].auth.authorization_server", "must be https"},
+		"oauth secret alone":     {withAuth("{kind: oauth, client_secret: {value_from_env: S}}"), "servers[0].auth.client_secret", "needs client_id"},
+		"oauth token_url":        {withAuth("{kind: oauth, token_url: 'https://x/t'}"), "servers[0].auth.token_url", "applies only to kind client_credentials or token_exchange"},
+		"oauth as with cc":       {withAuth(ccAuth + ", authorization_server: 'https://x'}"), "servers[0].auth.authorization_server", "applies only to kind oauth"},
+		"oauth scope level":      {withAuth("{kind: oauth, scopes: [{name: repo, level: owner}]}"), "servers[0].auth.scopes[0].level", `"owner" is not a level`},
 		"both headers and auth":  {server("    headers: [{name: X-A, value: a}]\n    auth: {kind: headers, headers: [{name: X-B, value: b}]}\n"), "servers[0].headers", "cannot be set together with auth: move the headers to auth.headers"},
 		"auth header reserved":   {withAuth("{kind: headers, headers: [{name: Host, value: a}]}"), "servers[0].auth.headers[0].name", "cannot be set"},
 		"auth header sources":    {withAuth("{kind: headers, headers: [{name: X-A}]}"), "servers[0].auth.headers[0]", "set exactly one of"},

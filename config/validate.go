@@ -146,6 +146,7 @@ func (c *Config) validateServers(ps *problems) {
 		}
 		checkUnique(ps, prefixes, s.EffectivePrefix(), i, path+".prefix", rule)
 	}
+	c.validateOAuthNeeds(ps)
 }
 
 // checkUnique reports value, and returns false, when an earlier item
