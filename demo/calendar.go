@@ -51,6 +51,12 @@ type CalendarOptions struct {
 	// Users are the users who may sign in at the calendar's authorization
 	// server. If nil, devidp.DemoUsers().
 	Users []devidp.User
+	// Clients are configured confidential clients, authenticating with
+	// client_secret_basic or client_secret_post: the gateway's oauth
+	// upstream with a configured client ID and secret, say. They get
+	// refresh tokens. Clients that register themselves (RFC 7591) are
+	// accepted as well. If nil, there are none.
+	Clients []devidp.StaticClient
 	// TokenTTL is the access token lifetime. If zero, devidp.DefaultTokenTTL.
 	TokenTTL time.Duration
 	// RefreshTokenTTL is the refresh token lifetime. If zero,
@@ -134,7 +140,7 @@ func (c *Calendar) handler(opts *CalendarOptions, resource string, srv *mcp.Serv
 		refreshTTL = DefaultCalendarRefreshTTL
 	}
 	idp, err := devidp.New(devidp.Options{
-		Issuer: c.Issuer, Audience: resource, Users: opts.Users, Scopes: calendarScopes,
+		Issuer: c.Issuer, Audience: resource, Users: opts.Users, Scopes: calendarScopes, Clients: opts.Clients,
 		TokenTTL: opts.TokenTTL, RefreshTokenTTL: refreshTTL, Logger: logger,
 	})
 	if err != nil {

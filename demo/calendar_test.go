@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
 
+	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/internal/testtools/devsignin"
 )
 
@@ -188,7 +189,8 @@ func TestCalendarOAuthFlowByHand(t *testing.T) {
 		t.Errorf("AS metadata: S256 %v, grants %v, registration %q", asm.CodeChallengeMethodsSupported, asm.GrantTypesSupported, asm.RegistrationEndpoint)
 	}
 
-	cfg, tok := signInByHand(t, c, asm, "bob")
+	cfg := registerByHand(t, asm)
+	tok := signInByHand(t, c, cfg, "bob")
 	if tok.RefreshToken == "" {
 		t.Fatal("no refresh token")
 	}
@@ -216,23 +218,29 @@ func TestCalendarOAuthFlowByHand(t *testing.T) {
 	}
 }
 
-// signInByHand registers a public client, signs user in and exchanges the
-// code, with PKCE and the calendar as the resource.
-func signInByHand(t *testing.T, c *Calendar, asm *oauthex.AuthServerMeta, user string) (*oauth2.Config, *oauth2.Token) {
+// registerByHand registers a public client for the code and refresh grants.
+func registerByHand(t *testing.T, asm *oauthex.AuthServerMeta) *oauth2.Config {
 	t.Helper()
-	const callback = "http://127.0.0.1:9/callback"
 	reg, err := oauthex.RegisterClient(t.Context(), asm.RegistrationEndpoint, &oauthex.ClientRegistrationMetadata{
-		RedirectURIs: []string{callback}, GrantTypes: []string{"authorization_code", "refresh_token"}, TokenEndpointAuthMethod: "none",
+		RedirectURIs: []string{handCallback}, GrantTypes: []string{"authorization_code", "refresh_token"}, TokenEndpointAuthMethod: "none",
 	}, nil)
 	if err != nil {
 		t.Fatalf("register: %v", err)
 	}
-	cfg := &oauth2.Config{
+	return &oauth2.Config{
 		ClientID:    reg.ClientID,
 		Endpoint:    oauth2.Endpoint{AuthURL: asm.AuthorizationEndpoint, TokenURL: asm.TokenEndpoint, AuthStyle: oauth2.AuthStyleInParams},
-		RedirectURL: callback,
+		RedirectURL: handCallback,
 		Scopes:      calendarScopes,
 	}
+}
+
+const handCallback = "http://127.0.0.1:9/callback"
+
+// signInByHand signs user in for the client cfg and exchanges the code,
+// with PKCE and the calendar as the resource.
+func signInByHand(t *testing.T, c *Calendar, cfg *oauth2.Config, user string) *oauth2.Token {
+	t.Helper()
 	verifier := oauth2.GenerateVerifier()
 	resource := oauth2.SetAuthURLParam("resource", c.URL)
 	loc, err := devsignin.DevSignIn(t.Context(), browser(), cfg.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier), resource), user)
@@ -247,7 +255,40 @@ func signInByHand(t *testing.T, c *Calendar, asm *oauthex.AuthServerMeta, user s
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	return cfg, tok
+	return tok
+}
+
+// A configured client (the gateway with a client ID and secret) signs
+// employees in with client_secret_basic and gets refresh tokens.
+func TestCalendarConfiguredClient(t *testing.T) {
+	t.Parallel()
+	client := devidp.StaticClient{ID: "mcpgate", Secret: "s3cret", RedirectURIs: []string{handCallback}}
+	c := startCalendar(t, &CalendarOptions{Clients: []devidp.StaticClient{client}})
+	cfg := &oauth2.Config{
+		ClientID: client.ID, ClientSecret: client.Secret,
+		Endpoint:    oauth2.Endpoint{AuthURL: c.Issuer + "/authorize", TokenURL: c.Issuer + "/token", AuthStyle: oauth2.AuthStyleInHeader},
+		RedirectURL: handCallback,
+		Scopes:      []string{ScopeCalendarRead},
+	}
+	tok := signInByHand(t, c, cfg, "carol")
+	if tok.RefreshToken == "" || tok.Extra("scope") != ScopeCalendarRead {
+		t.Errorf("token: refresh %t, scope %v; want a refresh token and calendar.read", tok.RefreshToken != "", tok.Extra("scope"))
+	}
+	fresh, err := cfg.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	cs := connectCalendar(t, &mcp.StreamableClientTransport{Endpoint: c.URL, HTTPClient: withBearer(fresh.AccessToken)}, "2025-11-25")
+	if got := listEvents(t, cs); got.Owner != "carol" {
+		t.Errorf("owner %q, want carol", got.Owner)
+	}
+	if _, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "create_event", Arguments: map[string]any{}}); err == nil || !strings.Contains(err.Error(), "Forbidden") {
+		t.Errorf("create_event with a calendar.read token: err %v, want the 403", err)
+	}
+	cfg.ClientSecret = "wrong"
+	if _, err := cfg.Exchange(t.Context(), "x", oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil {
+		t.Error("a wrong client secret was accepted")
+	}
 }
 
 // Events belong to the token's subject: what alice creates, bob never sees.

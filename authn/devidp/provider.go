@@ -88,9 +88,10 @@ type Options struct {
 	Clients []StaticClient
 	// RefreshTokenTTL, if positive, makes the provider issue refresh tokens
 	// (RFC 6749 §6) valid this long to clients that registered the
-	// refresh_token grant type (RFC 7591). Each use rotates the token; a
-	// rotated token presented again revokes every token descended from the
-	// same sign-in. If zero, there are no refresh tokens.
+	// refresh_token grant type (RFC 7591), and to every static client. Each
+	// use rotates the token; a rotated token presented again revokes every
+	// token descended from the same sign-in. If zero, there are no refresh
+	// tokens.
 	RefreshTokenTTL time.Duration
 	// DevTokenMinter, if set, mints the tokens of POST /dev/token instead
 	// of the provider: in authorization-server mode the gateway issues

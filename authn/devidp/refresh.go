@@ -140,9 +140,10 @@ func (p *Provider) refresh(c *client, form url.Values) (*tokenResponse, *oauthEr
 	}, nil
 }
 
-// issuesRefresh reports whether c gets refresh tokens.
+// issuesRefresh reports whether c gets refresh tokens: a static client
+// always does, a registered one if it registered the grant.
 func (p *Provider) issuesRefresh(c *client) bool {
-	return p.refreshTTL > 0 && slices.Contains(c.GrantTypes, grantRefresh)
+	return p.refreshTTL > 0 && (c.static || slices.Contains(c.GrantTypes, grantRefresh))
 }
 
 // grantTypes are the grant types of the token endpoint.

@@ -250,3 +250,21 @@ func TestTokenFor(t *testing.T) {
 		t.Error("TokenFor minted an unsupported scope")
 	}
 }
+
+// Static clients get refresh tokens when the provider issues them, and not
+// otherwise (the gateway's federation today).
+func TestRefreshStaticClient(t *testing.T) {
+	t.Parallel()
+	for ttl, want := range map[time.Duration]bool{0: false, time.Hour: true} {
+		h := newHarnessWith(t, func(o *Options) { o.Clients = []StaticClient{gatewayClient()}; o.RefreshTokenTTL = ttl })
+		c := gatewayClient()
+		status, _, body := h.redeem(t, c, h.signInCode(t, staticParams(c)), basicAuth(c.ID, c.Secret))
+		var a tokenAnswer
+		if err := json.Unmarshal(body, &a); err != nil || status != http.StatusOK {
+			t.Fatalf("ttl %s: status %d %s", ttl, status, body)
+		}
+		if (a.RefreshToken != "") != want {
+			t.Errorf("ttl %s: refresh token issued %t, want %t", ttl, a.RefreshToken != "", want)
+		}
+	}
+}
