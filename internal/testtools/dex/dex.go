@@ -2,6 +2,7 @@ package dex
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,7 +135,8 @@ const DexStartTimeout = testtools.StartTimeout
 // dexConfig builds Dex's configuration. Only the web.http listener is
 // configured: without telemetry.http and grpc.addr Dex opens no other
 // socket.
-func dexConfig(issuer, addr string, clients []DexClient, users []DexUser) map[string]any {
+func dexConfig(issuer, addr string, opts DexOptions) map[string]any {
+	clients, users := opts.Clients, opts.Users
 	var sc []map[string]any
 	for _, c := range clients {
 		redirects := c.RedirectURIs
@@ -161,7 +163,7 @@ func dexConfig(issuer, addr string, clients []DexClient, users []DexUser) map[st
 		}
 		sp = append(sp, m)
 	}
-	return map[string]any{
+	cfg := map[string]any{
 		"issuer":  issuer,
 		"storage": map[string]any{"type": "memory"},
 		"web":     map[string]any{"http": addr},
@@ -176,6 +178,61 @@ func dexConfig(issuer, addr string, clients []DexClient, users []DexUser) map[st
 		"staticClients":    sc,
 		"staticPasswords":  sp,
 	}
+	if len(opts.Connectors) > 0 {
+		var conns []map[string]any
+		for _, c := range opts.Connectors {
+			conns = append(conns, map[string]any{"type": c.Type, "id": c.ID, "name": c.ID, "config": c.Config})
+		}
+		cfg["connectors"] = conns
+	}
+	return cfg
+}
+
+// DexOptions configure StartDexWith.
+type DexOptions struct {
+	// Clients are the static clients; if none, DefaultDexClient.
+	Clients []DexClient
+	// Users are the password database's users; if none, DefaultDexUser.
+	Users []DexUser
+	// Connectors are connectors besides the password database ("local"),
+	// e.g. OIDCConnector for token exchange.
+	Connectors []DexConnector
+}
+
+// DexConnector is an entry of Dex's "connectors".
+type DexConnector struct {
+	Type, ID string
+	// Config is the connector's configuration, as Dex documents it.
+	Config map[string]any
+}
+
+// OIDCConnector is a connector of type oidc, with id, to d (another Dex
+// playing the employees' identity provider), for RFC 8693 token exchange:
+// Dex verifies a subject access token by calling d's userinfo endpoint
+// with it (getUserInfo), and takes the user's groups from d
+// (insecureEnableGroups). client is the connector's client at d, whose
+// redirect URI it must list (DexRedirectURI by default); a token exchange
+// never redirects.
+func (d *Dex) OIDCConnector(id string, client DexClient) DexConnector {
+	redirect := DexRedirectURI
+	if len(client.RedirectURIs) > 0 {
+		redirect = client.RedirectURIs[0]
+	}
+	return DexConnector{Type: "oidc", ID: id, Config: map[string]any{
+		"issuer": d.Issuer, "clientID": client.ID, "clientSecret": client.Secret, "redirectURI": redirect,
+		"getUserInfo": true, "insecureEnableGroups": true, "scopes": []string{"openid", "profile", "email", "groups"},
+	}}
+}
+
+// DexSubject is the "sub" Dex gives the user userID of connector
+// connectorID: the base64url (unpadded) protobuf message {1: userID, 2:
+// connectorID} (Dex's internal.IDTokenSubject), for IDs under 128 bytes.
+func DexSubject(userID, connectorID string) string {
+	b := []byte{0x0a, byte(len(userID))}
+	b = append(b, userID...)
+	b = append(b, 0x12, byte(len(connectorID)))
+	b = append(b, connectorID...)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // StartDex starts Dex (DexBin) on a free loopback port with memory storage,
@@ -188,7 +245,15 @@ func dexConfig(issuer, addr string, clients []DexClient, users []DexUser) map[st
 // test ends. Its process group is killed in t.Cleanup.
 func StartDex(t testing.TB, clients []DexClient, users []DexUser) *Dex {
 	t.Helper()
+	return StartDexWith(t, DexOptions{Clients: clients, Users: users})
+}
+
+// StartDexWith is StartDex with options: connectors besides the password
+// database, too.
+func StartDexWith(t testing.TB, opts DexOptions) *Dex {
+	t.Helper()
 	bin := DexBin(t)
+	clients, users := opts.Clients, opts.Users
 	if len(clients) == 0 {
 		clients = []DexClient{DefaultDexClient}
 	}
@@ -197,6 +262,7 @@ func StartDex(t testing.TB, clients []DexClient, users []DexUser) *Dex {
 	}
 	clients = append([]DexClient(nil), clients...)
 	users = append([]DexUser(nil), users...)
+	opts.Clients, opts.Users = clients, users
 	for i, c := range clients {
 		if c.ID == "" {
 			t.Fatalf("StartDex: client %d has no ID", i)
@@ -246,7 +312,7 @@ func StartDex(t testing.TB, clients []DexClient, users []DexUser) *Dex {
 			Users:        users,
 			ConfigFile:   filepath.Join(dir, fmt.Sprintf("config-%d.yaml", attempt)),
 		}
-		data, err := json.MarshalIndent(dexConfig(d.Issuer, addr, clients, users), "", "  ")
+		data, err := json.MarshalIndent(dexConfig(d.Issuer, addr, opts), "", "  ")
 		if err != nil {
 			t.Fatal(err)
 		}
