@@ -1,11 +1,12 @@
 package authserver
 
 import (
-	"bytes"
 	"crypto/subtle"
 	"html/template"
 	"net/http"
 	"slices"
+
+	"github.com/mcpgate/mcpgate/internal/webpage"
 )
 
 // scopeView is a scope as a page shows it.
@@ -95,21 +96,9 @@ func (s *Server) errorPage(w http.ResponseWriter, status int, title, message str
 // posts, refused by the cross-origin protection where Sec-Fetch-Site is
 // not sent.
 func (s *Server) render(w http.ResponseWriter, status int, t *template.Template, data any) {
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
+	if err := webpage.Render(w, status, t, data); err != nil {
 		s.log.Error("authserver: render page", "page", t.Name(), "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
 }
 
 func displayName(sub Subject) string {

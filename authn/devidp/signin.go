@@ -1,7 +1,6 @@
 package devidp
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mcpgate/mcpgate/internal/webpage"
 )
 
 // signInPage lists the demo users as buttons of one form that re-posts the
@@ -83,23 +84,8 @@ func renderError(w http.ResponseWriter, status int, title, message string) {
 }
 
 // renderHTML writes a page that may not be framed, cached or given scripts.
-// The policy has no form-action: browsers apply it to the redirect that
-// follows the sign-in POST, which goes to the client's own redirect URI.
 func renderHTML(w http.ResponseWriter, status int, t *template.Template, data any) {
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
-		http.Error(w, "devidp: render page", http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "same-origin") // not no-referrer: that makes browsers send "Origin: null" with the form post
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	webpage.Render(w, status, t, data)
 }
 
 // csrfToken binds the sign-in form to its authorization request: it is the
