@@ -6,13 +6,18 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/connections"
+	"github.com/mcpgate/mcpgate/policy"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
 // ErrNoConnections is returned by New when a server has auth kind oauth
@@ -42,8 +47,11 @@ type connectedToken struct {
 	auth   *upstream
 }
 
+// Token returns the employee's token. A request's decided scopes must be
+// among those the employee granted; the session's own requests (opening
+// it, its notifications) take the token as it is.
 func (c *connectedToken) Token(ctx context.Context) (string, error) {
-	return c.m.Token(ctx, c.server, c.id, scopesFor(ctx, c.auth.cfg.Auth))
+	return c.m.Token(ctx, c.server, c.id, decidedScopes(ctx))
 }
 
 func (c *connectedToken) Invalidate(token string) {
@@ -62,13 +70,19 @@ func (g *Gateway) requireConnected(ctx context.Context, ss *mcp.ServerSession, u
 	if u.cfg.Auth == nil || u.cfg.Auth.Kind != config.AuthOAuth || id == nil {
 		return nil
 	}
-	_, err := g.opts.Connections.Token(ctx, u.cfg.Name, id, scopesFor(ctx, u.cfg.Auth))
+	_, err := g.opts.Connections.Token(ctx, u.cfg.Name, id, decidedScopes(ctx))
 	var nc *connections.NotConnectedError
 	if !errors.As(err, &nc) {
 		return err // nil, or a failure the call reports as the upstream's
 	}
+	return g.elicitConnection(ctx, ss, u, id, nc.Scopes, nc.Reason)
+}
+
+// elicitConnection is the URL elicitation error (-32042) asking id to
+// connect u with at least scopes, for reason; ss is told when it is done.
+func (g *Gateway) elicitConnection(ctx context.Context, ss *mcp.ServerSession, u *upstream, id *authn.Identity, scopes []string, reason string) error {
 	elicitation := newElicitationID()
-	link, err := g.opts.Connections.ConnectURL(ctx, u.cfg.Name, id, nc.Scopes, elicitation)
+	link, err := g.opts.Connections.ConnectURL(ctx, u.cfg.Name, id, scopes, elicitation)
 	if err != nil {
 		return fmt.Errorf("%w: server %q: %v", errUnavailable, u.cfg.Name, err)
 	}
@@ -76,7 +90,7 @@ func (g *Gateway) requireConnected(ctx context.Context, ss *mcp.ServerSession, u
 	return mcp.URLElicitationRequiredError([]*mcp.ElicitParams{{
 		Mode: "url", ElicitationID: elicitation, URL: link,
 		Message: fmt.Sprintf("%s needs your authorization (%s). Open %s in a browser signed in to the gateway, then retry.",
-			u.cfg.Name, nc.Reason, link),
+			u.cfg.Name, reason, link),
 	}})
 }
 
@@ -176,4 +190,100 @@ func (e *elicitations) take(id string, who *authn.Identity, upstream string) (*m
 	}
 	delete(e.byID, id)
 	return p.ss, true
+}
+
+// scopeHintKey holds, in the context of a request to an upstream of auth
+// kind oauth, the *scopeHint its transport fills in.
+type scopeHintKey struct{}
+
+// scopeHint is what an upstream answered 403 insufficient_scope with: the
+// scopes its challenge asks for (RFC 6750 §3.1).
+type scopeHint struct {
+	mu     sync.Mutex
+	scopes []string
+}
+
+func withScopeHint(ctx context.Context) (context.Context, *scopeHint) {
+	h := &scopeHint{}
+	return context.WithValue(ctx, scopeHintKey{}, h), h
+}
+
+func (h *scopeHint) get() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.scopes
+}
+
+// maxChallengeScopes bounds the scopes read from one challenge.
+const maxChallengeScopes = 32
+
+// noteInsufficientScope records, for a request whose context has a scope
+// hint, the scopes of a Bearer insufficient_scope challenge in header.
+func noteInsufficientScope(ctx context.Context, header http.Header) {
+	h, ok := ctx.Value(scopeHintKey{}).(*scopeHint)
+	if !ok {
+		return
+	}
+	challenges, err := oauthex.ParseWWWAuthenticate(header.Values("WWW-Authenticate"))
+	if err != nil {
+		return
+	}
+	for _, c := range challenges {
+		if !strings.EqualFold(c.Scheme, "bearer") || c.Params["error"] != "insufficient_scope" {
+			continue
+		}
+		scopes := strings.Fields(c.Params["scope"])
+		if len(scopes) > maxChallengeScopes {
+			scopes = scopes[:maxChallengeScopes]
+		}
+		h.mu.Lock()
+		h.scopes = scopes
+		h.mu.Unlock()
+		return
+	}
+}
+
+// stepUp answers a call that upstream u refused with 403
+// insufficient_scope, naming scopes, for id. Scopes outside u's catalogue
+// are never asked. When id's connection lacks some that policy lets id
+// connect with, the answer is a new URL elicitation (connect again, with
+// them); otherwise the upstream's refusal stands, with the reason. A
+// connection that already has every scope asked is never asked again: no
+// loop with an upstream that keeps refusing.
+func (g *Gateway) stepUp(ctx context.Context, ss *mcp.ServerSession, u *upstream, id *authn.Identity, asked []string, refused error) error {
+	var wanted []string
+	for _, s := range u.cfg.Auth.Scopes {
+		if slices.Contains(asked, s.Name) {
+			wanted = append(wanted, s.Name)
+		}
+	}
+	if len(wanted) == 0 {
+		return refused
+	}
+	conns, err := g.opts.Connections.Connections(ctx, id)
+	if err != nil {
+		return refused
+	}
+	var have []string
+	for _, c := range conns {
+		if c.Upstream == u.cfg.Name {
+			have = c.Scopes
+		}
+	}
+	missing := slices.DeleteFunc(slices.Clone(wanted), func(s string) bool { return slices.Contains(have, s) })
+	if len(missing) == 0 {
+		return refused
+	}
+	allowed, err := g.ConnectScopes(ctx, u.cfg.Name, id)
+	if err != nil {
+		return err
+	}
+	for _, s := range missing {
+		if !slices.Contains(allowed, s) {
+			return deniedError(policy.Decision{Reasons: []string{fmt.Sprintf(
+				"server %q needs upstream scope %s for this call, which policy does not let you grant it", u.cfg.Name, s)}})
+		}
+	}
+	return g.elicitConnection(ctx, ss, u, id, append(slices.Clone(have), missing...),
+		"this call needs more access than you granted: "+strings.Join(missing, " "))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,14 +25,16 @@ import (
 	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/mcpgate/mcpgate/internal/testtools/dex"
 	"github.com/mcpgate/mcpgate/internal/testtools/node"
+	"github.com/mcpgate/mcpgate/policy"
 	"github.com/mcpgate/mcpgate/store"
 	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // The Dex users behind the gateway identities alice and bob.
 var (
-	dexAlice = dex.DexUser{Email: "alice@example.com", Username: "alice", Password: "alice-password"}
+	dexAlice = dex.DexUser{Email: "alice@example.com", Username: "alice", Password: "alice-password", Groups: []string{"engineering"}}
 	dexBob   = dex.DexUser{Email: "bob@example.com", Username: "bob", Password: "bob-password"}
 )
 
@@ -44,8 +48,9 @@ const dexUpstreamClient = "mcpgate-tasks"
 type dexUpstream struct {
 	URL string
 
-	mu   sync.Mutex
-	seen []string
+	mu         sync.Mutex
+	seen       []string
+	rejectNext bool // refuse the next call's token once, as if revoked
 }
 
 func startDexUpstream(t *testing.T, d *dex.Dex) *dexUpstream {
@@ -56,6 +61,9 @@ func startDexUpstream(t *testing.T, d *dex.Dex) *dexUpstream {
 	}
 	verifier := p.Verifier(&oidc.Config{ClientID: dexUpstreamClient})
 	srv := mcp.NewServer(&mcp.Implementation{Name: "tasks"}, nil)
+	srv.AddTool(&mcp.Tool{Name: "team", InputSchema: emptyObject}, func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "team of " + req.Extra.TokenInfo.UserID}}}, nil
+	})
 	srv.AddTool(&mcp.Tool{Name: "whoami", InputSchema: emptyObject}, func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: req.Extra.TokenInfo.UserID}}}, nil
 	})
@@ -81,11 +89,41 @@ func startDexUpstream(t *testing.T, d *dex.Dex) *dexUpstream {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		var msg struct {
 			Method string `json:"method"`
+			Params struct {
+				Name string `json:"name"`
+			} `json:"params"`
 		}
 		_ = json.Unmarshal(body, &msg)
 		if r.Header.Get("Authorization") == "" && msg.Method != "tools/call" {
 			mcpHandler.ServeHTTP(w, r) // anonymous discovery
 			return
+		}
+		u.mu.Lock()
+		reject := u.rejectNext && msg.Method == "tools/call"
+		u.rejectNext = u.rejectNext && !reject
+		u.mu.Unlock()
+		if reject { // as if the token had been revoked
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			http.Error(w, "revoked", http.StatusUnauthorized)
+			return
+		}
+		if msg.Method == "tools/call" && msg.Params.Name == "stubborn" {
+			// stubborn asks for a scope every connection has, and still refuses.
+			w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="email"`)
+			http.Error(w, "insufficient scope", http.StatusForbidden)
+			return
+		}
+		if msg.Method == "tools/call" && msg.Params.Name == "team" {
+			// team needs the groups claim: scope groups.
+			token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			var claims struct {
+				Groups []string `json:"groups"`
+			}
+			if idt, err := verifier.Verify(r.Context(), token); err == nil && (idt.Claims(&claims) != nil || claims.Groups == nil) {
+				w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="openid groups"`)
+				http.Error(w, "insufficient scope", http.StatusForbidden)
+				return
+			}
 		}
 		protected.ServeHTTP(w, r)
 	}))
@@ -108,7 +146,9 @@ type oauthGateway struct {
 	up  *dexUpstream
 }
 
-func startOAuthGateway(t *testing.T) *oauthGateway {
+func startOAuthGateway(t *testing.T) *oauthGateway { return startOAuthGatewayWith(t, nil) }
+
+func startOAuthGatewayWith(t *testing.T, edit func(*Options, *config.Server)) *oauthGateway {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -161,6 +201,9 @@ func startOAuthGateway(t *testing.T) *oauthGateway {
 	s := upstreamConfig("tasks", up.URL)
 	s.Auth = &config.UpstreamAuth{Kind: config.AuthOAuth, Scopes: []config.UpstreamScope{
 		{Name: "openid", Level: config.ScopeLevelRead}, {Name: "email", Level: config.ScopeLevelRead}, {Name: "offline_access", Level: config.ScopeLevelRead}}}
+	if edit != nil {
+		edit(opts, &s)
+	}
 	gw = startGatewayOn(t, ln, opts, func(c *config.Config) {
 		c.PublicURL = base
 		c.Servers = []config.Server{noPrefix(s)}
@@ -356,4 +399,95 @@ func TestOAuthUpstreamURLElicitationTypeScriptClient(t *testing.T) {
 		t.Fatalf("retry: %+v: want the upstream's answer with alice's Dex subject", second)
 	}
 	noEmployeeToken(t, g.up.headers())
+}
+
+// stagedScoper allows every request. It grants every catalogue scope but
+// groups for calls; groups also on the connect page once connectGroups is
+// set.
+type stagedScoper struct {
+	AllowAll
+	connectGroups atomic.Bool
+}
+
+func (s *stagedScoper) UpstreamScopes(ctx context.Context, in *policy.Input) policy.GrantDecision {
+	g := s.AllowAll.UpstreamScopes(ctx, in)
+	if in.Method == policy.MethodUpstreamToken || !s.connectGroups.Load() {
+		g.Scopes = slices.DeleteFunc(g.Scopes, func(name string) bool { return name == "groups" })
+	}
+	return g
+}
+
+// connectAlice connects alice to tasks through the -32042 flow on a 2025
+// session, and returns the session.
+func (g *oauthGateway) connectAlice(t *testing.T) *mcp.ClientSession {
+	t.Helper()
+	cs := connectAs(t, g.testGateway, legacy, alice)
+	_, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "whoami"})
+	g.authorize(t, urlElicitation(t, err).URL, alice, dexAlice)
+	return cs
+}
+
+// An upstream's 403 insufficient_scope: a scope policy does not let the
+// employee grant is refused with the reason; once policy lets them, the
+// call asks them to connect again with it, and the retry succeeds; a
+// refusal for a scope the connection has is the upstream's answer, not a
+// new elicitation (no loop).
+func TestOAuthUpstreamStepUpOnInsufficientScope(t *testing.T) {
+	t.Parallel()
+	scoper := &stagedScoper{}
+	g := startOAuthGatewayWith(t, func(o *Options, s *config.Server) {
+		o.Authorizer = scoper
+		s.Auth.Scopes = append(s.Auth.Scopes, config.UpstreamScope{Name: "groups", Level: config.ScopeLevelRead})
+	})
+	cs := g.connectAlice(t)
+	sub := whoami(t, cs)
+
+	_, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "team"})
+	if rpcErr := rpcError(t, err); rpcErr.Code != CodeDenied || !strings.Contains(rpcErr.Message, "groups") {
+		t.Fatalf("a scope policy does not grant: %d %q, want denied naming groups", rpcErr.Code, rpcErr.Message)
+	}
+
+	scoper.connectGroups.Store(true)
+	_, err = cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "team"})
+	e := urlElicitation(t, err)
+	if !strings.Contains(e.Message, "groups") {
+		t.Errorf("elicitation message %q does not say which access is missing", e.Message)
+	}
+	g.authorize(t, e.URL, alice, dexAlice)
+	res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "team"})
+	if err != nil || res.IsError || textOf(t, res) != "team of "+sub {
+		t.Fatalf("team after connecting with groups: %v %+v", err, res)
+	}
+
+	_, err = cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "stubborn"})
+	if err == nil {
+		t.Fatal("stubborn succeeded")
+	}
+	var rpcErr *jsonrpc.Error
+	if errors.As(err, &rpcErr) && rpcErr.Code == mcp.CodeURLElicitationRequired {
+		t.Fatalf("a refusal for a scope the connection has asked to connect again: %v", err)
+	}
+}
+
+// An upstream that refuses the employee's token once (revoked) gets a
+// refreshed one on the retry, transparently.
+func TestOAuthUpstreamRetryAfter401(t *testing.T) {
+	t.Parallel()
+	g := startOAuthGateway(t)
+	cs := g.connectAlice(t)
+	whoami(t, cs)
+	before := len(g.up.headers())
+	g.up.mu.Lock()
+	g.up.rejectNext = true
+	g.up.mu.Unlock()
+	whoami(t, cs)
+	var bearers []string
+	for _, h := range g.up.headers()[before:] {
+		if strings.HasPrefix(h, "Bearer ") && !slices.Contains(bearers, h) {
+			bearers = append(bearers, h)
+		}
+	}
+	if len(bearers) != 2 {
+		t.Fatalf("the upstream saw %d distinct tokens after refusing one, want the refused one and a refreshed one", len(bearers))
+	}
 }

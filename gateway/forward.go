@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -55,6 +56,15 @@ func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstrea
 	}
 	if err := g.requireConnected(ctx, ss, u, as); err != nil {
 		return g.callError(u, err)
+	}
+	var hint *scopeHint
+	if u.cfg.Auth != nil && u.cfg.Auth.Kind == config.AuthOAuth && as != nil {
+		ctx, hint = withScopeHint(ctx)
+		defer func() {
+			if asked := hint.get(); err != nil && len(asked) > 0 {
+				err = g.stepUp(ctx, ss, u, as, asked, err)
+			}
+		}()
 	}
 	cs, release, err := u.acquire(ctx, as)
 	if err != nil {

@@ -502,6 +502,9 @@ type upstreamTransport struct {
 // requests can: they are built from byte slices).
 func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, token, err := t.send(r, r.Body)
+	if err == nil && resp.StatusCode == http.StatusForbidden {
+		noteInsufficientScope(r.Context(), resp.Header)
+	}
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || t.token == nil {
 		return resp, err
 	}

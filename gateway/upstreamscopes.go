@@ -39,6 +39,13 @@ func withUpstreamScopes(ctx context.Context, scopes []string) context.Context {
 	return context.WithValue(ctx, upstreamScopesKey{}, scopes)
 }
 
+// decidedScopes returns the upstream scopes decided for the request in
+// ctx; nil when none was (the gateway's own requests).
+func decidedScopes(ctx context.Context) []string {
+	s, _ := ctx.Value(upstreamScopesKey{}).([]string)
+	return s
+}
+
 // scopesFor returns the scopes a token asked for a request in ctx carries:
 // those policy decided for the request, or, for the gateway's own requests
 // (opening the pooled session, listing, subscriptions), which nobody asked
@@ -48,7 +55,7 @@ func scopesFor(ctx context.Context, auth *config.UpstreamAuth) []string {
 	if len(auth.Scopes) == 0 {
 		return nil
 	}
-	if s, ok := ctx.Value(upstreamScopesKey{}).([]string); ok {
+	if s := decidedScopes(ctx); s != nil {
 		return s
 	}
 	var out []string
