@@ -163,6 +163,16 @@ func (i *IdP) EffectiveScopes() []string {
 var reservedAuthParams = []string{"client_id", "redirect_uri", "state", "nonce", "code_challenge",
 	"code_challenge_method", "scope", "response_type", "response_mode", "request", "request_uri"}
 
+// validateAuthParams reports extra authorization request parameters that
+// the sign-in flow sets itself.
+func validateAuthParams(ps *problems, path string, params map[string]string) {
+	for k := range params {
+		if slices.Contains(reservedAuthParams, strings.ToLower(k)) {
+			ps.add(path+"."+k, "is set by the sign-in flow itself and cannot be configured")
+		}
+	}
+}
+
 func (a *AuthorizationServer) validate(ps *problems) {
 	if !a.Enabled {
 		return
@@ -181,11 +191,7 @@ func (a *AuthorizationServer) validate(ps *problems) {
 	if len(a.IdP.Scopes) > 0 && !slices.Contains(a.IdP.Scopes, "openid") {
 		ps.add(p+".idp.scopes", "must include openid: the gateway signs employees in with the IdP's ID token")
 	}
-	for k := range a.IdP.AuthParams {
-		if slices.Contains(reservedAuthParams, strings.ToLower(k)) {
-			ps.add(p+".idp.auth_params."+k, "is set by the sign-in flow itself and cannot be configured")
-		}
-	}
+	validateAuthParams(ps, p+".idp.auth_params", a.IdP.AuthParams)
 	if len(a.SigningKeys) == 0 {
 		ps.add(p+".signing_keys", "at least one key is required: PEM private keys from value_from_file (a mounted Secret) or value_from_env")
 	}

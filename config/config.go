@@ -108,6 +108,10 @@ type Config struct {
 	// MCP clients see, federating sign-in to the corporate IdP.
 	AuthorizationServer AuthorizationServer `yaml:"authorization_server"`
 
+	// WebSignIn signs employees in, in a browser, to the gateway's own
+	// pages.
+	WebSignIn WebSignIn `yaml:"web_sign_in"`
+
 	// IdentityAssertions holds the keys of the identity assertions the
 	// gateway signs for upstreams of auth kind identity_assertion.
 	IdentityAssertions IdentityAssertions `yaml:"identity_assertions"`
@@ -192,7 +196,8 @@ func Default() *Config {
 		Auth:               Auth{Leeway: DefaultLeeway, TokenCacheSize: DefaultTokenCacheSize},
 		AuthorizationServer: AuthorizationServer{AccessTokenTTL: DefaultAccessTokenTTL, RefreshTokenTTL: DefaultRefreshTokenTTL,
 			RefreshMaxLifetime: DefaultRefreshMaxLifetime, ConsentTTL: DefaultConsentTTL},
-		Policy: Policy{Library: DefaultPolicyLibrary, Timeout: DefaultPolicyTimeout, DecisionLogBuffer: DefaultDecisionLogBuffer},
+		WebSignIn: WebSignIn{TTL: DefaultWebSessionTTL},
+		Policy:    Policy{Library: DefaultPolicyLibrary, Timeout: DefaultPolicyTimeout, DecisionLogBuffer: DefaultDecisionLogBuffer},
 		Limits: Limits{MaxInitializeBytes: DefaultMaxInitializeBytes, SessionsPerUser: DefaultSessionsPerUser,
 			MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout, BodyReadTimeout: DefaultBodyReadTimeout},
 		Store: Store{Kind: DefaultStoreKind},

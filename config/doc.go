@@ -14,7 +14,7 @@
 //     neither reads files nor looks up environment variables.
 //   - [Config.Provision] reads, once each, the files and environment
 //     variables the document names: session_key_file, store.vault_key_file,
-//     policy.opa_config_file, the issuers' shared secrets and the store's
+//     web_sign_in.cookie_key_file, policy.opa_config_file, the issuers' shared secrets and the store's
 //     PostgreSQL DSN (store.dsn_from_env or store.dsn_from_file), returned
 //     as [Provisioned] for the running gateway, and the upstream header
 //     values, only checked there. `mcpgate serve` provisions once before

@@ -33,18 +33,23 @@ type Provisioned struct {
 	// unless it is enabled.
 	AuthorizationServer *ProvisionedAuthorizationServer
 
+	// WebCookieKeys seal web sign-in's session cookies, the sealing key
+	// first: web_sign_in.cookie_key_file's, or derived from SessionKeys.
+	// Nil unless web_sign_in is enabled.
+	WebCookieKeys [][]byte
+
 	// IdentityAssertionKeys are the parsed identity_assertions.signing_keys,
 	// in order: the first signs. Nil without any.
 	IdentityAssertionKeys []crypto.Signer
 }
 
 // Provision reads the files and environment variables that c, a validated
-// configuration, names, once each: the session and vault keys, the OPA
-// configuration, the issuers' shared secrets and the PostgreSQL
-// connection string of the store, returned as
-// [Provisioned], and the upstream header values and client secrets from
-// files and the environment, which are only checked here because they are
-// read again at each upstream (re)connect or token request, so rotated
+// configuration, names, once each: the session, vault and web cookie keys,
+// the OPA configuration, the issuers' shared secrets and the PostgreSQL
+// connection string of the store, returned as [Provisioned], and the
+// upstream header values and client secrets (web sign-in's too) from files
+// and the environment, which are only checked here because they are read
+// again at each upstream (re)connect, token request or sign-in, so rotated
 // secrets are picked up.
 //
 // Every problem is reported at once, as a [*ValidationError] whose key
@@ -58,6 +63,11 @@ func (c *Config) Provision() (*Provisioned, error) {
 		p.SessionKeys = keys
 	}
 	p.VaultKeys = c.Store.provisionVaultKeys(&ps, p.SessionKeys)
+	p.WebCookieKeys = c.provisionWebCookieKeys(&ps, p.SessionKeys, p.VaultKeys)
+	if c.WebSignIn.Enabled && c.WebSignIn.ClientSecret != nil {
+		_, err := c.WebSignIn.ClientSecret.Resolve()
+		ps.addErr("web_sign_in.client_secret", err)
+	}
 	for i, is := range c.Auth.Issuers {
 		if is.SharedSecret != nil {
 			secret, err := is.SharedSecret.Resolve()

@@ -134,13 +134,7 @@ func TestProvisionVaultKeys(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	k1, k2, k3 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{3}, 32)
-	keyFile := func(name string, keys ...[]byte) string {
-		var lines string
-		for _, k := range keys {
-			lines += base64.StdEncoding.EncodeToString(k) + "\n"
-		}
-		return writeTestFile(t, dir, name, lines)
-	}
+	keyFile := func(name string, keys ...[]byte) string { return writeKeyFile(t, dir, name, keys...) }
 	sessions := keyFile("sessions", k1)
 	missing := filepath.Join(dir, "missing")
 	tests := map[string]struct{ vault, msg string }{
@@ -186,4 +180,13 @@ func writeTestFile(t *testing.T, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// writeKeyFile writes keys, base64 one per line, to dir/name.
+func writeKeyFile(t *testing.T, dir, name string, keys ...[]byte) string {
+	var lines string
+	for _, k := range keys {
+		lines += base64.StdEncoding.EncodeToString(k) + "\n"
+	}
+	return writeTestFile(t, dir, name, lines)
 }

@@ -100,6 +100,7 @@ func (c *Config) problems() []Problem {
 	c.AuthorizationServer.validate(&ps)
 	c.validateAdvertisedScopes(&ps)
 	c.validateIdentityAssertions(&ps)
+	c.validateWebSignIn(&ps)
 	c.Limits.validate(&ps)
 	c.Policy.validate(&ps)
 	c.Telemetry.validate(&ps)

@@ -2,6 +2,7 @@ package websession
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,6 +28,7 @@ func TestSignInWithDex(t *testing.T) {
 	t.Run("callback", func(t *testing.T) { testHostileCallback(t, h) })
 	t.Run("cookies", func(t *testing.T) { testHostileCookies(t, h) })
 	t.Run("secret", func(t *testing.T) { testClientSecret(t, h) })
+	t.Run("claim mapping", func(t *testing.T) { testClaimMapping(t, h) })
 	t.Run("too many groups", func(t *testing.T) {
 		b := newBrowser(t)
 		resp, body := h.signIn(b, many, "/page")
@@ -190,6 +192,16 @@ func testNext(t *testing.T, h *harness) {
 	if resp, _ := h.signIn(b, alice, "/page?a=1&b=%2F"); resp.Header.Get("Location") != "/page?a=1&b=%2F" {
 		t.Errorf("callback sent the browser to %q", resp.Header.Get("Location"))
 	}
+	// Links with long next paths fill the sign-in cookie: the oldest
+	// sign-ins are forgotten, the newest one works.
+	b = newBrowser(t)
+	long := "/page?pad=" + strings.Repeat("p", maxNext-20)
+	for range maxPending + 1 {
+		h.startSignIn(b, long)
+	}
+	if resp, body := h.signIn(b, alice, long); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != long {
+		t.Errorf("sign-in after links with long next paths: %s: %s", resp.Status, body)
+	}
 	b = newBrowser(t)
 	if resp, _ := h.signIn(b, alice, ""); resp.Header.Get("Location") != "/" {
 		t.Errorf("callback without next sent the browser to %q, want Home", resp.Header.Get("Location"))
@@ -237,5 +249,32 @@ func TestOversizedClaims(t *testing.T) {
 	_, v := h.signedIn(alice)
 	if v.Identity.Email != alice.Email || len(v.Identity.Groups) != 2 || len(v.Identity.Claims) != 0 {
 		t.Errorf("identity = %+v, want the mapped fields without claims", v.Identity)
+	}
+}
+
+// testClaimMapping: Options.Claims maps the ID token as the issuer's
+// claims mapping does on /mcp.
+func testClaimMapping(t *testing.T, h *harness) {
+	o := h.opts
+	o.Claims = authn.ClaimMapping{Name: "email", Groups: "email"}
+	m := h.manager(o)
+	b := newBrowser(t)
+	cb := h.atDex(b, h.startSignIn(b, "/page"), alice)
+	rec := serveWith(b, m.Handler(), http.MethodGet, cb)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("callback: %d: %s", rec.Code, rec.Body)
+	}
+	req := httptest.NewRequest(http.MethodGet, h.srv.URL+"/page", nil)
+	for _, c := range rec.Result().Cookies() {
+		req.AddCookie(c)
+	}
+	rec = httptest.NewRecorder()
+	m.Require(servePage(m)).ServeHTTP(rec, req)
+	var v pageView
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("page: %d: %s", rec.Code, rec.Body)
+	}
+	if v.Identity.Name != alice.Email || !slices.Equal(v.Identity.Groups, []string{alice.Email}) {
+		t.Errorf("identity with name and groups mapped to email = %+v", v.Identity)
 	}
 }

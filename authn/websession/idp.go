@@ -137,5 +137,23 @@ func (p *idp) redeem(ctx context.Context, code string, fl *flow) (*idToken, erro
 	if err := idt.Claims(&claims); err != nil {
 		return nil, fmt.Errorf("read the ID token's claims: %w", err)
 	}
+	if err := checkAuthorizedParty(idt.Audience, claims, p.opts.ClientID); err != nil {
+		return nil, err
+	}
 	return &idToken{audience: idt.Audience, claims: claims}, nil
+}
+
+// checkAuthorizedParty applies OpenID Connect Core 3.1.3.7 (4, 5), which
+// go-oidc leaves out: an ID token for several audiences must name the
+// party it was issued to (azp), and an azp must be this client. A token
+// another client obtained with this client in its audience is refused.
+func checkAuthorizedParty(audience []string, claims map[string]any, clientID string) error {
+	azp, present := claims["azp"]
+	switch {
+	case present && azp != clientID:
+		return fmt.Errorf("the ID token was issued to another client (azp %q)", truncate(fmt.Sprint(azp), 100))
+	case !present && len(audience) > 1:
+		return errors.New("the ID token has several audiences and no azp")
+	}
+	return nil
 }

@@ -114,3 +114,23 @@ func TestSignInUnavailable(t *testing.T) {
 		t.Error("FromContext returned a bearer token's identity")
 	}
 }
+
+func TestCheckAuthorizedParty(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		aud    []string
+		claims map[string]any
+		ok     bool
+	}{
+		"one audience, no azp":         {[]string{"gw"}, map[string]any{}, true},
+		"azp is this client":           {[]string{"gw", "other"}, map[string]any{"azp": "gw"}, true},
+		"azp is another client":        {[]string{"gw", "other"}, map[string]any{"azp": "other"}, false},
+		"azp of another type":          {[]string{"gw"}, map[string]any{"azp": 1}, false},
+		"several audiences and no azp": {[]string{"gw", "other"}, map[string]any{}, false},
+	}
+	for name, tc := range cases {
+		if err := checkAuthorizedParty(tc.aud, tc.claims, "gw"); (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok %v", name, err, tc.ok)
+		}
+	}
+}

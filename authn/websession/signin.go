@@ -98,6 +98,12 @@ func (m *Manager) savePending(w http.ResponseWriter, p *pending) bool {
 		return true
 	}
 	v, ok, err := m.sealCookie(m.cookies.signIn, p)
+	for err == nil && !ok && len(p.Flows) > 1 {
+		// Long next paths: forget the oldest sign-ins rather than refuse
+		// the newest (links could otherwise block sign-in for minutes).
+		p.Flows = p.Flows[1:]
+		v, ok, err = m.sealCookie(m.cookies.signIn, p)
+	}
 	if err != nil || !ok {
 		m.log.Error("websession: cannot seal the sign-in cookie", "err", err)
 		return false

@@ -78,10 +78,14 @@ type Options struct {
 	// TTL is a session's lifetime from sign-in, at most MaxTTL. If zero,
 	// DefaultTTL.
 	TTL time.Duration
-	// Identity maps the verified ID token's claims to the employee. If
-	// nil, the default claim mapping (authn.ClaimMapping{}). Issuer is
-	// set to Options.Issuer and Expiry to the session's end whatever it
-	// returns.
+	// Claims maps the ID token's claims to the employee when Identity is
+	// nil: pass the issuer's mapping, so pages see the identity /mcp sees.
+	// The zero value is the default mapping (sub, email, name, groups).
+	Claims authn.ClaimMapping
+	// Identity, if not nil, maps the verified ID token's claims to the
+	// employee instead of Claims. Whatever it returns, the session's
+	// issuer is Options.Issuer, its audience the ID token's and its
+	// expiry the session's end.
 	Identity func(ctx context.Context, claims map[string]any) (*authn.Identity, error)
 	// Home is the local path sent to after sign-in without next. If
 	// empty, "/".
@@ -167,9 +171,7 @@ func defaults(o *Options) error {
 		o.Home = "/"
 	}
 	if o.Identity == nil {
-		o.Identity = func(_ context.Context, claims map[string]any) (*authn.Identity, error) {
-			return authn.IdentityFromClaims(authn.ClaimMapping{}, claims)
-		}
+		o.Identity = claimIdentity(o.Claims)
 	}
 	var errs []error
 	if err := checkURL(o.Issuer); err != nil {
@@ -231,4 +233,23 @@ func (m *Manager) Handler() http.Handler {
 // BaseURL's path, which a reverse proxy strips.
 func (m *Manager) local(path string) string {
 	return strings.TrimSuffix(m.base.Path, "/") + path
+}
+
+// errOverage is Entra ID's group overage: the token names a Graph query
+// instead of the groups.
+var errOverage = errors.New("the ID token has too many groups to list them (Entra ID group overage): " +
+	"assign groups to the application or use app roles (claims.groups: roles)")
+
+// claimIdentity maps claims with m, refusing a token whose groups were left
+// out for their number: the employee would otherwise be signed in without
+// the groups policy decides on.
+func claimIdentity(m authn.ClaimMapping) func(context.Context, map[string]any) (*authn.Identity, error) {
+	return func(_ context.Context, claims map[string]any) (*authn.Identity, error) {
+		if names, ok := claims["_claim_names"].(map[string]any); ok {
+			if _, over := names["groups"]; over {
+				return nil, errOverage
+			}
+		}
+		return authn.IdentityFromClaims(m, claims)
+	}
 }
