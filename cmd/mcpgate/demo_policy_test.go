@@ -14,6 +14,9 @@ import (
 // `mcpgate dev`, end to end with real tokens for the demo users (DESIGN §3):
 // alice may use notes' list/read/write but not delete_note and nothing of
 // hr; bob may use hr and read notes; carol everything; mallory nothing.
+// The calendar's tools are listed by level (alice write, bob read, carol
+// all); calling them needs each employee's own connection
+// (TestDevCalendarConnect).
 // Lists are filtered, and a hidden tool is refused on call too.
 func TestDevPolicyOutcome(t *testing.T) {
 	t.Parallel()
@@ -24,6 +27,11 @@ func TestDevPolicyOutcome(t *testing.T) {
 		"bob":     {"notes__list_notes", "notes__read_note", "hr__lookup_employee", "hr__salary_report"},
 		"carol":   all,
 		"mallory": nil,
+	}
+	calendar := map[string][]string{
+		"alice": {"calendar__create_event", "calendar__list_events"},
+		"bob":   {"calendar__list_events"},
+		"carol": {"calendar__create_event", "calendar__list_events"},
 	}
 	args := map[string]map[string]any{
 		"notes__list_notes":   {},
@@ -53,7 +61,7 @@ func TestDevPolicyOutcome(t *testing.T) {
 			cs := connect(t, r.baseURL()+"/mcp", strings.TrimSpace(token))
 			listed := toolNames(t, cs)
 			slices.Sort(listed)
-			wantSorted := slices.Clone(want)
+			wantSorted := append(slices.Clone(want), calendar[user]...)
 			slices.Sort(wantSorted)
 			if !slices.Equal(listed, wantSorted) {
 				t.Errorf("%s lists %v, want %v", user, listed, wantSorted)

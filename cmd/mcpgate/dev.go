@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,14 +19,17 @@ import (
 
 	"github.com/mcpgate/mcpgate/authn/authserver"
 	"github.com/mcpgate/mcpgate/authn/devidp"
+	"github.com/mcpgate/mcpgate/authn/websession"
 	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/connections"
 	"github.com/mcpgate/mcpgate/demo"
 	"github.com/mcpgate/mcpgate/gateway"
 	"github.com/mcpgate/mcpgate/internal/authrule"
 )
 
 const devAbout = `Run a gateway for local development, with no setup: it starts the demo
-upstream servers "notes" and "hr" on loopback, an embedded development OIDC
+upstream servers "notes", "hr" and "calendar" (which needs each employee's
+own OAuth authorization) on loopback, an embedded development OIDC
 provider with the demo users alice, bob, carol and mallory, and the shipped
 policy library (rego/) with its demo data, and serves them on --addr, which
 must be a loopback address. Decisions are logged to stderr. MCP clients sign in through the
@@ -74,17 +78,26 @@ func serveDev(ctx context.Context, addr string, log *slog.Logger, e *env) int {
 	if err != nil {
 		return fail(log, err)
 	}
-	defer closeDemos(demos, log)
+	defer func() { closeDemos(demos, log) }()
+	cal, err := demo.StartCalendar(context.WithoutCancel(ctx), "127.0.0.1:0", &demo.CalendarOptions{Logger: log})
+	if err != nil {
+		return fail(log, err)
+	}
+	demos = append(demos, cal.Server)
 	dir, err := os.MkdirTemp("", "mcpgate-dev-")
 	if err != nil {
 		return fail(log, err)
 	}
 	defer os.RemoveAll(dir)
+	files, err := writeDevFiles(dir)
+	if err != nil {
+		return fail(log, err)
+	}
 	ln, err := listenLoopback(ctx, addr, e)
 	if err != nil {
 		return fail(log, err)
 	}
-	cfg := devConfig(ln.Addr().String(), demos, filepath.Join(dir, "store.db"))
+	cfg := devConfig(ln.Addr().String(), demos, files)
 	prov, err := devProvision(cfg)
 	if err != nil {
 		ln.Close()
@@ -99,7 +112,7 @@ func serveDev(ctx context.Context, addr string, log *slog.Logger, e *env) int {
 	var as *authserver.Server // set before the listener serves
 	idp, err := devidp.New(devidp.Options{Issuer: cfg.AuthorizationServer.IdP.Issuer, Audience: cfg.MCPURL(), Logger: log,
 		Clients: []devidp.StaticClient{{ID: cfg.AuthorizationServer.IdP.ClientID, Secret: prov.AuthorizationServer.IdPClientSecret,
-			RedirectURIs: []string{cfg.PublicURL + authserver.PathCallback}, Name: "mcpgate dev"}},
+			RedirectURIs: []string{cfg.PublicURL + authserver.PathCallback, cfg.PublicURL + websession.PathCallback}, Name: "mcpgate dev"}},
 		DevTokenMinter: func(ctx context.Context, u devidp.User) (string, time.Duration, error) {
 			tok, _, ttl, err := as.IssueDirect(ctx, authserver.Subject{Sub: u.Name, Email: u.Email, Name: u.Name,
 				Groups: u.Groups, IdP: cfg.AuthorizationServer.IdP.Issuer}, devTokenClient, nil)
@@ -211,11 +224,32 @@ func loopbackHostOnly(next http.Handler) http.Handler {
 	})
 }
 
+// devFiles are the files of a dev run: the store, and the keys of the
+// vault and of web sign-in's cookies, generated for the run.
+type devFiles struct {
+	store, vaultKeys, cookieKeys string
+}
+
+// writeDevFiles generates the dev run's keys into dir.
+func writeDevFiles(dir string) (devFiles, error) {
+	f := devFiles{store: filepath.Join(dir, "store.db"), vaultKeys: filepath.Join(dir, "vault.keys"), cookieKeys: filepath.Join(dir, "cookie.keys")}
+	for _, path := range []string{f.vaultKeys, f.cookieKeys} {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		if err := os.WriteFile(path, []byte("# generated for this mcpgate dev run\n"+base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return f, fmt.Errorf("dev keys: %w", err)
+		}
+	}
+	return f, nil
+}
+
 // devConfig returns the configuration of the dev gateway: the defaults,
-// listening on listen, with every demo server as an upstream, the gateway
-// as the authorization server federating to the development identity
-// provider, the demo scope catalogue, and the store at storePath.
-func devConfig(listen string, demos []*demo.Server, storePath string) *config.Config {
+// listening on listen, with every demo server as an upstream (the
+// calendar with each employee's own OAuth token), the gateway as the
+// authorization server federating to the development identity provider,
+// web sign-in through it, the demo scope catalogue, and the store and keys
+// of files.
+func devConfig(listen string, demos []*demo.Server, files devFiles) *config.Config {
 	cfg := config.Default()
 	cfg.Listen = listen
 	cfg.PublicURL = "http://" + listen
@@ -226,18 +260,29 @@ func devConfig(listen string, demos []*demo.Server, storePath string) *config.Co
 		ClientSecret: &config.Secret{ValueFromEnv: devGenerated}}
 	cfg.AuthorizationServer.SigningKeys = []config.Secret{{ValueFromEnv: devGenerated}}
 	cfg.Scopes = devScopes()
-	cfg.Store.Path = storePath
+	cfg.Store.Path = files.store
+	cfg.Store.VaultKeyFile = files.vaultKeys
+	cfg.WebSignIn = config.WebSignIn{Enabled: true, CookieKeyFile: files.cookieKeys, TTL: config.Duration(8 * time.Hour)}
 	cfg.Policy.Timeout = devPolicyTimeout
 	cfg.ReadyzDetail = true // loopback only
 	for _, d := range demos {
-		cfg.Servers = append(cfg.Servers, config.Server{
+		s := config.Server{
 			Name:              d.Name,
 			URL:               d.URL,
 			Transport:         config.TransportStreamableHTTP,
 			AllowInsecureHTTP: true,
 			Timeout:           devUpstreamTimeout,
 			Labels:            map[string]string{"env": "demo"},
-		})
+		}
+		if d.Name == demo.CalendarName {
+			// Its authorization server is discovered from its metadata,
+			// and the gateway registers itself there.
+			s.Auth = &config.UpstreamAuth{Kind: config.AuthOAuth, AllowInsecureHTTP: true, Scopes: []config.UpstreamScope{
+				{Name: demo.ScopeCalendarRead, Level: config.ScopeLevelRead, Description: "Read your calendar"},
+				{Name: demo.ScopeCalendarWrite, Level: config.ScopeLevelWrite, Description: "Create events in your calendar"},
+			}}
+		}
+		cfg.Servers = append(cfg.Servers, s)
 	}
 	return cfg
 }
@@ -281,6 +326,7 @@ func printBanner(w io.Writer, cfg *config.Config, st gateway.Status, idp *devidp
 	fmt.Fprintf(w, "  upstreams:     %s\n", describeUpstreams(cfg, st))
 	fmt.Fprintf(w, "  sign-in:       %s/.well-known/oauth-authorization-server, federated to %s (demo users: %s)\n", cfg.PublicURL, idp.Issuer(), strings.Join(idp.Users(), ", "))
 	fmt.Fprintf(w, "  your grants:   %s%s\n", cfg.PublicURL, authserver.PathGrants)
+	fmt.Fprintf(w, "  connections:   %s%s (servers that need your own authorization, such as calendar)\n", cfg.PublicURL, connections.PathConnections)
 	fmt.Fprintf(w, "  token:         mcpgate dev token alice   or   curl -d user=alice %s/dev/token\n", cfg.PublicURL)
 	fmt.Fprintf(w, "  Claude Code:   claude mcp add --transport http mcpgate %s\n", url)
 	fmt.Fprintf(w, "  VS Code:       .vscode/mcp.json  {\"servers\": {\"mcpgate\": {\"type\": \"http\", \"url\": %q}}}\n", url)

@@ -47,7 +47,7 @@ func TestDev(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("dev token: exit %d: %s", code, stderr)
 			}
-			checkGateway(t, r.baseURL(), strings.TrimSpace(token))
+			checkGateway(t, r.baseURL(), strings.TrimSpace(token), demo.CalendarName)
 			checkBanner(t, r.out.String(), r.baseURL()+"/mcp")
 			// A rebound name (Host evil.example on 127.0.0.1) gets no token.
 			req, _ := http.NewRequest(http.MethodPost, r.baseURL()+"/dev/token", strings.NewReader("user=alice"))
@@ -116,7 +116,8 @@ func TestDevTokenErrors(t *testing.T) {
 // loaded one would, since gateway.New does not validate again.
 func TestDevConfigValid(t *testing.T) {
 	t.Parallel()
-	cfg := devConfig("127.0.0.1:8080", []*demo.Server{{Name: "notes", URL: "http://127.0.0.1:9000/mcp"}, {Name: "hr", URL: "http://127.0.0.1:9001/mcp"}}, "/tmp/store.db")
+	cfg := devConfig("127.0.0.1:8080", []*demo.Server{{Name: "notes", URL: "http://127.0.0.1:9000/mcp"}, {Name: "hr", URL: "http://127.0.0.1:9001/mcp"}, {Name: demo.CalendarName, URL: "http://127.0.0.1:9002/mcp"}},
+		devFiles{store: "/tmp/store.db", vaultKeys: "/tmp/vault.keys", cookieKeys: "/tmp/cookie.keys"})
 	if err := errors.Join(cfg.Validate(), cfg.RequireAuth(), cfg.RequireStore()); err != nil {
 		t.Errorf("devConfig does not validate:\n%v", err)
 	}

@@ -88,13 +88,14 @@ func (r *running) stop(t *testing.T) int {
 
 func (r *running) baseURL() string { return "http://" + r.addr.String() }
 
-// checkGateway checks that the gateway at base serves the demo upstreams to
+// checkGateway checks that the gateway at base serves the demo upstreams
+// (notes, hr and upstreams) to
 // alice, with token, as the shipped policy says (notes, not hr): her tools
 // through a go-sdk client, /healthz and /readyz; and that a caller without
 // a token is refused.
-func checkGateway(t *testing.T, base, token string) {
+func checkGateway(t *testing.T, base, token string, upstreams ...string) {
 	t.Helper()
-	checkReady(t, base)
+	checkReady(t, base, upstreams...)
 	checkHealthz(t, base)
 	checkUnauthorized(t, base)
 	cs := connect(t, base+"/mcp", token)
@@ -167,12 +168,15 @@ func checkHealthz(t *testing.T, base string) {
 	}
 }
 
-// checkReady waits until /readyz reports both demo upstreams ready. serve
-// connects upstreams in the background, so it may take a moment; the
-// deadline only bounds a failing test.
-func checkReady(t *testing.T, base string) {
+// checkReady waits until /readyz reports the demo upstreams notes and hr,
+// and those named, ready. serve connects upstreams in the background, so
+// it may take a moment; the deadline only bounds a failing test.
+func checkReady(t *testing.T, base string, upstreams ...string) {
 	t.Helper()
 	want := map[string]gateway.State{"notes": gateway.StateReady, "hr": gateway.StateReady}
+	for _, name := range upstreams {
+		want[name] = gateway.StateReady
+	}
 	var got map[string]gateway.State
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if got = upstreamStates(t, base); cmp.Equal(want, got) {

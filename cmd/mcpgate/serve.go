@@ -114,10 +114,16 @@ func newGateway(ctx context.Context, cfg *config.Config, prov *config.Provisione
 		stop()
 		return nil, nil, nil, err
 	}
+	pages, err := withEmployeePages(ctx, opts, cfg, prov, as, log)
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
 	if gw, err = gateway.New(cfg, opts); err != nil {
 		stop()
 		return nil, nil, nil, err
 	}
+	pages.gw = gw
 	observeGateway(opts, gw)
 	return gw, as, stop, nil
 }

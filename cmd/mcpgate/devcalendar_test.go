@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpgate/mcpgate/internal/testtools/devsignin"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// TestDevCalendarConnect runs the calendar of `mcpgate dev` as an employee
+// meets it: the first call answers -32042 with a connect link; in a
+// browser, the employee signs in to the gateway (web sign-in through the
+// development provider), is sent to the calendar's own authorization
+// server (discovered from its metadata, the gateway registered there),
+// signs in there, and comes back connected; the retry lists their own
+// events. The calendar never sees the gateway's token.
+func TestDevCalendarConnect(t *testing.T) {
+	t.Parallel()
+	r := start(t, newTestEnv(nil), "dev", "--addr", "127.0.0.1:0")
+	code, token, stderr := runCLI(t, nil, "dev", "token", "--addr", r.addr.String(), "alice")
+	if code != exitOK {
+		t.Fatalf("dev token: %s", stderr)
+	}
+	cs := connect(t, r.baseURL()+"/mcp", strings.TrimSpace(token))
+	_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "calendar__list_events", Arguments: map[string]any{}})
+	var rpcErr *jsonrpc.Error
+	if !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeURLElicitationRequired {
+		t.Fatalf("first calendar call: %v, want -32042", err)
+	}
+	var data struct {
+		Elicitations []*mcp.ElicitParams `json:"elicitations"`
+	}
+	if err := json.Unmarshal(rpcErr.Data, &data); err != nil || len(data.Elicitations) != 1 {
+		t.Fatalf("error data %s", rpcErr.Data)
+	}
+	link := data.Elicitations[0].URL
+	if !strings.HasPrefix(link, r.baseURL()+"/connect/start?ticket=") {
+		t.Fatalf("connect link %q is not the gateway's connect page", link)
+	}
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// The link sends a browser without a session to web sign-in, at the
+	// development provider.
+	back, err := devsignin.DevSignIn(t.Context(), browser, link, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := browser.Get(back.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	next, err := resp.Location()
+	if err != nil || !strings.HasPrefix(next.String(), "/connect/start?ticket=") && !strings.HasPrefix(next.String(), r.baseURL()+"/connect/start") {
+		t.Fatalf("after web sign-in: %d to %v, want back to the connect link; gateway log:\n%s", resp.StatusCode, next, r.err.String())
+	}
+	// The connect link, now signed in, sends the browser to the calendar's
+	// own authorization server.
+	cb, err := devsignin.DevSignIn(t.Context(), browser, resp.Request.URL.ResolveReference(next).String(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(cb.String(), r.baseURL()+"/connect/callback?") {
+		t.Fatalf("the calendar's authorization server sent the browser to %s, want the gateway's callback", cb)
+	}
+	resp, err = browser.Get(cb.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("callback: %d", resp.StatusCode)
+	}
+
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "calendar__list_events", Arguments: map[string]any{}})
+	if err != nil || res.IsError {
+		t.Fatalf("calendar call after connecting: %v %+v", err, res)
+	}
+	out, _ := json.Marshal(res.StructuredContent)
+	if !strings.Contains(string(out), `"owner":"alice"`) {
+		t.Errorf("list_events answered %s, want alice's own events", out)
+	}
+
+	// Her connections page lists the calendar.
+	resp, err = browser.Get(r.baseURL() + "/connections")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page strings.Builder
+	_, _ = io.Copy(&page, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page.String(), "calendar") || !strings.Contains(page.String(), "calendar.read") {
+		t.Errorf("connections page: %d %s", resp.StatusCode, page.String())
+	}
+}
