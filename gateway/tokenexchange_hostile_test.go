@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +17,12 @@ import (
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // exchangeEndpoint is a token endpoint written for the cases no real
@@ -102,8 +108,20 @@ func TestTokenExchangeRequest(t *testing.T) {
 	t.Parallel()
 	e := startExchangeEndpoint(t, answerJSON(http.StatusOK, issued("exchanged-token-1")))
 	s, up := hostileServer(t, e)
-	gw := startGateway(t, nil, s)
-	callEcho(t, connectWith(t, gw.URL, legacy, nil, employeeClient()))
+	rec := tracetest.NewSpanRecorder()
+	reader := sdkmetric.NewManualReader()
+	metrics, err := telemetry.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions()
+	opts.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	opts.Metrics = metrics
+	gw := startGateway(t, opts, s)
+	cs := connectWith(t, gw.URL, legacy, nil, employeeClient())
+	callEcho(t, cs)
+	callEcho(t, cs)
+	checkExchangeObserved(t, rec, reader)
 	forms := e.forms()
 	if len(forms) == 0 {
 		t.Fatal("no token request")
@@ -134,6 +152,35 @@ func TestTokenExchangeRequest(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(sent, " "), "Bearer exchanged-token-1") {
 		t.Errorf("upstream Authorization headers %q lack the exchanged token", sent)
+	}
+}
+
+// checkExchangeObserved checks that the exchanges were observed: a span
+// per exchange naming the server and the kind, never a token; counts by
+// server and outcome.
+func checkExchangeObserved(t *testing.T, rec *tracetest.SpanRecorder, reader *sdkmetric.ManualReader) {
+	t.Helper()
+	n := 0
+	for _, s := range rec.Ended() {
+		if s.Name() != "upstream.token" {
+			continue
+		}
+		n++
+		attrs := s.Attributes()
+		if !slices.Contains(attrs, attribute.String("mcpgate.upstream.credential", "token_exchange")) || !slices.Contains(attrs, telemetry.AttrServer.String("echo")) {
+			t.Errorf("span attributes %v lack the kind and the server", attrs)
+		}
+		for _, a := range attrs {
+			if v := a.Value.Emit(); strings.Contains(v, "employee-token") || strings.Contains(v, "exchanged-token") {
+				t.Errorf("span attribute %s carries a token", a.Key)
+			}
+		}
+	}
+	counts := tokenCounts(t, reader, "echo")
+	// One exchange for the session's own requests (read scopes), one for
+	// the calls (every scope, AllowAll); the second call's token is cached.
+	if n != 2 || counts[telemetry.UpstreamTokenFetched] != 2 || counts[telemetry.UpstreamTokenCached] < 1 {
+		t.Errorf("%d upstream.token spans, counts %v; want 2 exchanges, then the cache", n, counts)
 	}
 }
 
