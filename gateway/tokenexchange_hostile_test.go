@@ -21,7 +21,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
@@ -108,15 +107,7 @@ func TestTokenExchangeRequest(t *testing.T) {
 	t.Parallel()
 	e := startExchangeEndpoint(t, answerJSON(http.StatusOK, issued("exchanged-token-1")))
 	s, up := hostileServer(t, e)
-	rec := tracetest.NewSpanRecorder()
-	reader := sdkmetric.NewManualReader()
-	metrics, err := telemetry.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := testOptions()
-	opts.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	opts.Metrics = metrics
+	opts, rec, reader := observedOptions(t)
 	gw := startGateway(t, opts, s)
 	cs := connectWith(t, gw.URL, legacy, nil, employeeClient())
 	callEcho(t, cs)
