@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,6 +245,58 @@ func TestTokenExchangeHostileEndpoint(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An exchange that fails for a call over a session already open (here:
+// the wider scopes of a call are refused) fails that call with the same
+// clear answer, and the upstream never sees the call.
+func TestTokenExchangeRefusedForACall(t *testing.T) {
+	t.Parallel()
+	e := startExchangeEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.PostForm.Get("scope"), "echo.write") {
+			answerJSON(http.StatusBadRequest, map[string]string{"error": "invalid_scope"})(w, r)
+			return
+		}
+		answerJSON(http.StatusOK, issued("read-token"))(w, r)
+	})
+	s, up := hostileServer(t, e)
+	logs := &testtools.SyncBuffer{}
+	opts := testOptions()
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	var calls atomic.Int32
+	up.server.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if method == "tools/call" {
+				calls.Add(1)
+			}
+			return next(ctx, method, req)
+		}
+	})
+	gw := startGateway(t, opts, s)
+	cs := connectWith(t, gw.URL, legacy, nil, employeeClient())
+	// The employee's session opens with read scopes (its own requests);
+	// the call, which AllowAll grants every scope, is refused them.
+	_, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "echo__echo", Arguments: map[string]any{"text": "hi"}})
+	if rpcErr := rpcError(t, err); !strings.Contains(rpcErr.Message, `server "echo": the gateway could not obtain a credential for you`) {
+		t.Errorf("caller told %q, want that no credential could be obtained", rpcErr.Message)
+	}
+	if !strings.Contains(logs.String(), "invalid_scope") {
+		t.Errorf("the log does not say why:\n%s", logs)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the upstream received %d tools/call", n)
+	}
+	sessionOpened := false
+	for _, h := range up.seenHeaders() {
+		a := h.Get("Authorization")
+		sessionOpened = sessionOpened || a == "Bearer read-token"
+		if strings.Contains(a, "employee-token") {
+			t.Errorf("the upstream received the employee's token")
+		}
+	}
+	if !sessionOpened {
+		t.Errorf("the employee's session never opened with its read-scoped token: the test did not reach the call")
 	}
 }
 
