@@ -262,15 +262,7 @@ func TestClientCredentialsRetryAfter401(t *testing.T) {
 func TestClientCredentialsObserved(t *testing.T) {
 	t.Parallel()
 	as, up, secret := startClientCredentials(t, zitadel.ClientSecret)
-	rec := tracetest.NewSpanRecorder()
-	reader := sdkmetric.NewManualReader()
-	metrics, err := telemetry.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := testOptions()
-	opts.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	opts.Metrics = metrics
+	opts, rec, reader := observedOptions(t)
 	gw := startGateway(t, opts, ccServer(up, as, secret))
 	cs := connectWith(t, gw.URL, modern, nil, employeeClient())
 	callEcho(t, cs)
@@ -298,6 +290,21 @@ func TestClientCredentialsObserved(t *testing.T) {
 	if counts[telemetry.UpstreamTokenFetched] != 1 || counts[telemetry.UpstreamTokenCached] < 2 || counts[telemetry.UpstreamTokenFailed] != 0 {
 		t.Errorf("mcpgate.upstream.token.requests for echo: %v, want 1 fetched, at least 2 cached, none failed", counts)
 	}
+}
+
+// observedOptions are testOptions recording spans and metrics.
+func observedOptions(t *testing.T) (*Options, *tracetest.SpanRecorder, *sdkmetric.ManualReader) {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	reader := sdkmetric.NewManualReader()
+	metrics, err := telemetry.NewMetrics(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions()
+	opts.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	opts.Metrics = metrics
+	return opts, rec, reader
 }
 
 // tokenCounts returns mcpgate.upstream.token.requests of server by

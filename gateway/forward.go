@@ -181,9 +181,13 @@ func (g *Gateway) callError(u *upstream, err error) error {
 		return rpcErr
 	}
 	msg := fmt.Sprintf("mcpgate: server %q is unavailable; try again later", u.cfg.Name)
-	if errors.Is(err, errUnavailable) {
+	switch {
+	case errors.Is(err, errUnavailable):
 		msg = "mcpgate: " + err.Error()
-	} else {
+	case errors.Is(err, errTokenFetch):
+		msg = "mcpgate: " + noCredential(u.cfg.Name)
+		u.log.Warn("upstream call failed", "err", err)
+	default:
 		u.log.Warn("upstream call failed", "err", err)
 	}
 	data, _ := json.Marshal(map[string]string{"server": u.cfg.Name})

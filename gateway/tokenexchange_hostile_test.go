@@ -8,15 +8,21 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/telemetry"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // exchangeEndpoint is a token endpoint written for the cases no real
@@ -102,8 +108,12 @@ func TestTokenExchangeRequest(t *testing.T) {
 	t.Parallel()
 	e := startExchangeEndpoint(t, answerJSON(http.StatusOK, issued("exchanged-token-1")))
 	s, up := hostileServer(t, e)
-	gw := startGateway(t, nil, s)
-	callEcho(t, connectWith(t, gw.URL, legacy, nil, employeeClient()))
+	opts, rec, reader := observedOptions(t)
+	gw := startGateway(t, opts, s)
+	cs := connectWith(t, gw.URL, legacy, nil, employeeClient())
+	callEcho(t, cs)
+	callEcho(t, cs)
+	checkExchangeObserved(t, rec, reader)
 	forms := e.forms()
 	if len(forms) == 0 {
 		t.Fatal("no token request")
@@ -134,6 +144,35 @@ func TestTokenExchangeRequest(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(sent, " "), "Bearer exchanged-token-1") {
 		t.Errorf("upstream Authorization headers %q lack the exchanged token", sent)
+	}
+}
+
+// checkExchangeObserved checks that the exchanges were observed: a span
+// per exchange naming the server and the kind, never a token; counts by
+// server and outcome.
+func checkExchangeObserved(t *testing.T, rec *tracetest.SpanRecorder, reader *sdkmetric.ManualReader) {
+	t.Helper()
+	n := 0
+	for _, s := range rec.Ended() {
+		if s.Name() != "upstream.token" {
+			continue
+		}
+		n++
+		attrs := s.Attributes()
+		if !slices.Contains(attrs, attribute.String("mcpgate.upstream.credential", "token_exchange")) || !slices.Contains(attrs, telemetry.AttrServer.String("echo")) {
+			t.Errorf("span attributes %v lack the kind and the server", attrs)
+		}
+		for _, a := range attrs {
+			if v := a.Value.Emit(); strings.Contains(v, "employee-token") || strings.Contains(v, "exchanged-token") {
+				t.Errorf("span attribute %s carries a token", a.Key)
+			}
+		}
+	}
+	counts := tokenCounts(t, reader, "echo")
+	// One exchange for the session's own requests (read scopes), one for
+	// the calls (every scope, AllowAll); the second call's token is cached.
+	if n != 2 || counts[telemetry.UpstreamTokenFetched] != 2 || counts[telemetry.UpstreamTokenCached] < 1 {
+		t.Errorf("%d upstream.token spans, counts %v; want 2 exchanges, then the cache", n, counts)
 	}
 }
 
@@ -206,6 +245,58 @@ func TestTokenExchangeHostileEndpoint(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An exchange that fails for a call over a session already open (here:
+// the wider scopes of a call are refused) fails that call with the same
+// clear answer, and the upstream never sees the call.
+func TestTokenExchangeRefusedForACall(t *testing.T) {
+	t.Parallel()
+	e := startExchangeEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.PostForm.Get("scope"), "echo.write") {
+			answerJSON(http.StatusBadRequest, map[string]string{"error": "invalid_scope"})(w, r)
+			return
+		}
+		answerJSON(http.StatusOK, issued("read-token"))(w, r)
+	})
+	s, up := hostileServer(t, e)
+	logs := &testtools.SyncBuffer{}
+	opts := testOptions()
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	var calls atomic.Int32
+	up.server.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if method == "tools/call" {
+				calls.Add(1)
+			}
+			return next(ctx, method, req)
+		}
+	})
+	gw := startGateway(t, opts, s)
+	cs := connectWith(t, gw.URL, legacy, nil, employeeClient())
+	// The employee's session opens with read scopes (its own requests);
+	// the call, which AllowAll grants every scope, is refused them.
+	_, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "echo__echo", Arguments: map[string]any{"text": "hi"}})
+	if rpcErr := rpcError(t, err); !strings.Contains(rpcErr.Message, `server "echo": the gateway could not obtain a credential for you`) {
+		t.Errorf("caller told %q, want that no credential could be obtained", rpcErr.Message)
+	}
+	if !strings.Contains(logs.String(), "invalid_scope") {
+		t.Errorf("the log does not say why:\n%s", logs)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the upstream received %d tools/call", n)
+	}
+	sessionOpened := false
+	for _, h := range up.seenHeaders() {
+		a := h.Get("Authorization")
+		sessionOpened = sessionOpened || a == "Bearer read-token"
+		if strings.Contains(a, "employee-token") {
+			t.Errorf("the upstream received the employee's token")
+		}
+	}
+	if !sessionOpened {
+		t.Errorf("the employee's session never opened with its read-scoped token: the test did not reach the call")
 	}
 }
 

@@ -166,10 +166,17 @@ func (u *upstream) connectAs(ctx context.Context, token tokenSource) (*mcp.Clien
 	cancel()
 	u.log.Warn("upstream session for an employee failed", "err", err)
 	if errors.Is(err, errTokenFetch) {
-		return nil, nil, fmt.Errorf("%w: server %q: the gateway could not obtain a credential for you from the server's authorization server; "+
-			"the gateway's log says why (ask its operators)", errUnavailable, u.cfg.Name)
+		return nil, nil, fmt.Errorf("%w: %s", errUnavailable, noCredential(u.cfg.Name))
 	}
 	return nil, nil, fmt.Errorf("%w: server %q did not open a session for you; try again later", errUnavailable, u.cfg.Name)
+}
+
+// noCredential tells a caller that no upstream credential could be
+// obtained for them; the log says why (the caller is not told the token
+// endpoint's answer).
+func noCredential(server string) string {
+	return fmt.Sprintf("server %q: the gateway could not obtain a credential for you from the server's authorization server; "+
+		"the gateway's log says why (ask its operators)", server)
 }
 
 // serve watches a ready session until it is lost, dropped or ctx ends, and
