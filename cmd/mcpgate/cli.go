@@ -64,6 +64,7 @@ func commands() []command {
 		{"dev", "run a local gateway with demo upstreams, no setup (not for production)", runDev},
 		{"validate", "check a configuration file, including the env vars and files its headers read", runValidate},
 		{"policy", "test, evaluate and check Rego policies (test, eval, check, fmt)", runPolicy},
+		{"connections", "list and revoke employees' connections to servers of auth kind oauth", runConnections},
 		{"version", "print the version", runVersion},
 		{"help", "show this help, or a command's flags (help COMMAND)", runHelp},
 	}

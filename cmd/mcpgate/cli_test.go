@@ -16,7 +16,7 @@ func TestUsage(t *testing.T) {
 		"no args":             {nil, exitUsage, "", "usage: mcpgate COMMAND"},
 		"help":                {[]string{"help"}, exitOK, "usage: mcpgate COMMAND", ""},
 		"-h":                  {[]string{"-h"}, exitOK, "usage: mcpgate COMMAND", ""},
-		"--help":              {[]string{"--help"}, exitOK, "  validate  check a configuration file", ""},
+		"--help":              {[]string{"--help"}, exitOK, "  validate     check a configuration file", ""},
 		"help serve":          {[]string{"help", "serve"}, exitOK, "usage: mcpgate serve --config FILE", ""},
 		"help unknown":        {[]string{"help", "frob"}, exitUsage, "", `unknown command "frob"`},
 		"serve -h":            {[]string{"serve", "-h"}, exitOK, "-log-format", ""},
