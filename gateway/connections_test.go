@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bytes"
+	"fmt"
+	"log/slog"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +32,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
 // The Dex users behind the gateway identities alice and bob.
@@ -167,11 +171,19 @@ func startOAuthGatewayWith(t *testing.T, edit func(*Options, *config.Server)) *o
 	if err != nil {
 		t.Fatal(err)
 	}
+	opts := testOptions()
+	opts.HTTPMiddleware = []func(http.Handler) http.Handler{signedInByHeader}
+	s := upstreamConfig("tasks", up.URL)
+	s.Auth = &config.UpstreamAuth{Kind: config.AuthOAuth, Scopes: []config.UpstreamScope{
+		{Name: "openid", Level: config.ScopeLevelRead}, {Name: "email", Level: config.ScopeLevelRead}, {Name: "offline_access", Level: config.ScopeLevelRead}}}
+	if edit != nil {
+		edit(opts, &s)
+	}
 	var gw *testGateway // set below; the manager's callbacks run only after
 	m, err := connections.New(connections.Options{
 		Upstreams: []connections.Upstream{{Name: "tasks", URL: up.URL, AuthorizationServer: d.Issuer, ClientID: client.ID,
 			ClientSecret: func() (string, error) { return client.Secret, nil }, AllowInsecureHTTP: true}},
-		Vault: vault, Store: st, BaseURL: base,
+		Vault: vault, Store: st, BaseURL: base, Logger: opts.Logger,
 		Identity: func(r *http.Request) (*authn.Identity, bool) {
 			c, err := r.Cookie("X-Test-User")
 			for _, id := range []*authn.Identity{alice, bob} {
@@ -191,18 +203,10 @@ func startOAuthGatewayWith(t *testing.T, edit func(*Options, *config.Server)) *o
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := testOptions()
 	opts.Connections = m
-	opts.HTTPMiddleware = []func(http.Handler) http.Handler{signedInByHeader}
 	opts.Routes = map[string]http.Handler{}
 	for _, p := range m.Paths() {
 		opts.Routes[p] = m.Handler()
-	}
-	s := upstreamConfig("tasks", up.URL)
-	s.Auth = &config.UpstreamAuth{Kind: config.AuthOAuth, Scopes: []config.UpstreamScope{
-		{Name: "openid", Level: config.ScopeLevelRead}, {Name: "email", Level: config.ScopeLevelRead}, {Name: "offline_access", Level: config.ScopeLevelRead}}}
-	if edit != nil {
-		edit(opts, &s)
 	}
 	gw = startGatewayOn(t, ln, opts, func(c *config.Config) {
 		c.PublicURL = base
@@ -490,4 +494,66 @@ func TestOAuthUpstreamRetryAfter401(t *testing.T) {
 	if len(bearers) != 2 {
 		t.Fatalf("the upstream saw %d distinct tokens after refusing one, want the refused one and a refreshed one", len(bearers))
 	}
+}
+
+// No employee token, upstream token or secret appears in the gateway's
+// logs (debug level) or spans, through connecting, calling, a refusal
+// and a refresh.
+func TestOAuthUpstreamTokensNeverLoggedOrTraced(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	rec := tracetest.NewSpanRecorder()
+	g := startOAuthGatewayWith(t, func(o *Options, _ *config.Server) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	})
+	cs := g.connectAlice(t)
+	whoami(t, cs)
+	g.up.mu.Lock()
+	g.up.rejectNext = true
+	g.up.mu.Unlock()
+	whoami(t, cs) // refused once, refreshed
+	var secrets []string
+	for _, h := range g.up.headers() {
+		if token, ok := strings.CutPrefix(h, "Bearer "); ok {
+			secrets = append(secrets, token)
+		}
+	}
+	if len(secrets) < 2 {
+		t.Fatalf("the upstream saw %d tokens, want at least the first and the refreshed one", len(secrets))
+	}
+	secrets = append(secrets, "employee-token-alice", "tasks-secret")
+	var traced strings.Builder
+	for _, span := range rec.Ended() {
+		fmt.Fprintf(&traced, "%s %v %v %v\n", span.Name(), span.Attributes(), span.Events(), span.Status())
+	}
+	for _, secret := range secrets {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds a secret (%.12s…)", secret)
+		}
+		if strings.Contains(traced.String(), secret) {
+			t.Errorf("a span holds a secret (%.12s…)", secret)
+		}
+	}
+	if !strings.Contains(logs.String(), "employee connected an upstream") {
+		t.Error("the log does not record the connection: the check above read nothing")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
