@@ -21,9 +21,9 @@ const (
 // credentials name the employee (auth kinds identity_assertion and
 // token_exchange): sessions follow credentials, so each employee calls over
 // a session of their own, opened with their own credentials, never over
-// another's. There are at
-// most max of them: opening one more closes the least recently used that
-// no call is using. One idle for longer than idle is closed.
+// another's. There are at most max of them: opening one more closes the
+// least recently used that no call is using. One idle for longer than idle
+// is closed.
 type employeeSessions struct {
 	u    *upstream
 	max  int

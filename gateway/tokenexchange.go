@@ -138,7 +138,7 @@ func (secretToken) GoString() string             { return redacted }
 func (secretToken) LogValue() slog.Value         { return slog.StringValue(redacted) }
 func (secretToken) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 func (secretToken) MarshalText() ([]byte, error) { return []byte(redacted), nil }
-func (s secretToken) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
+func (secretToken) Format(f fmt.State, _ rune)   { _, _ = f.Write([]byte(redacted)) }
 
 // subjectTokenKey holds, in a request's context, the caller's verified
 // bearer token (subjectToken), for upstreams of auth kind token_exchange.

@@ -141,25 +141,40 @@ func (u *exchangeUpstream) seen() ([]string, []txCall) {
 	return slices.Clone(u.raw), slices.Clone(u.calls)
 }
 
-// txSetup is a gateway with real sign-in (the employees' Dex), the test
-// policy, and the notes upstream of auth kind token_exchange.
-type txSetup struct {
-	gw       *testGateway
-	up       *exchangeUpstream
+// txProviders are the two Dex servers (the employees' identity provider,
+// and the upstream's authorization server) and the employees' own tokens,
+// shared by the subtests of TestTokenExchange: Dex's start and its bcrypt
+// password checks are the heaviest part of these tests.
+type txProviders struct {
 	idp, as  *dex.Dex
 	tokens   map[string]string // employee's own access token, by username
 	subjects map[string]string // the upstream Dex's sub, by username
 }
 
-func startTokenExchange(t *testing.T) *txSetup {
+func startTxProviders(t *testing.T) *txProviders {
 	t.Helper()
 	idp := dex.StartDexWith(t, dex.DexOptions{Clients: []dex.DexClient{txEmployeeClient, txConnector}, Users: []dex.DexUser{txAlice, txBob}})
 	as := dex.StartDexWith(t, dex.DexOptions{Clients: []dex.DexClient{txGatewayClient}, Connectors: []dex.DexConnector{idp.OIDCConnector("idp", txConnector)}})
-	s := &txSetup{idp: idp, as: as, up: startExchangeUpstream(t, as), tokens: map[string]string{}, subjects: map[string]string{}}
+	p := &txProviders{idp: idp, as: as, tokens: map[string]string{}, subjects: map[string]string{}}
 	for _, u := range []dex.DexUser{txAlice, txBob} {
-		s.tokens[u.Username] = idp.PasswordToken(t, txEmployeeClient, u.Email, u.Password)
-		s.subjects[u.Username] = dex.DexSubject(dex.DexSubject(u.Username, "local"), "idp")
+		p.tokens[u.Username] = idp.PasswordToken(t, txEmployeeClient, u.Email, u.Password)
+		p.subjects[u.Username] = dex.DexSubject(dex.DexSubject(u.Username, "local"), "idp")
 	}
+	return p
+}
+
+// txSetup is a gateway with real sign-in (the employees' Dex), the test
+// policy, and the notes upstream of auth kind token_exchange.
+type txSetup struct {
+	*txProviders
+	gw *testGateway
+	up *exchangeUpstream
+}
+
+func startTokenExchange(t *testing.T, p *txProviders) *txSetup {
+	t.Helper()
+	idp, as := p.idp, p.as
+	s := &txSetup{txProviders: p, up: startExchangeUpstream(t, as)}
 	v, err := authn.NewVerifier(authn.Config{Resource: "http://gateway.test/mcp",
 		Issuers: []authn.IssuerConfig{{Issuer: idp.Issuer, Audiences: []string{txEmployeeClient.ID}}}})
 	if err != nil {
@@ -223,56 +238,71 @@ func callTx(t *testing.T, cs *mcp.ClientSession, tool string) (string, error) {
 	return textOf(t, res), nil
 }
 
+// TestTokenExchange runs the token exchange cases against one pair of Dex
+// servers, each case with a gateway and an upstream of its own. It is not
+// parallel with other tests: Dex starts and bcrypt while nothing else runs.
+func TestTokenExchange(t *testing.T) {
+	p := startTxProviders(t)
+	for era, version := range eras {
+		t.Run("sessions follow employees/"+era, func(t *testing.T) {
+			t.Parallel()
+			testTokenExchangeSessions(t, p, version)
+		})
+	}
+	for name, test := range map[string]func(*testing.T, *txProviders){
+		"policy narrows scopes": testTokenExchangeScopes,
+		"retry after 401":       testTokenExchangeRetry,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, p)
+		})
+	}
+}
+
 // Sessions follow credentials: alice's calls arrive as alice, bob's as
 // bob, each with tokens the upstream's Dex issued for them, over upstream
 // sessions of their own; the catalog came over the pooled session without
 // a token; no employee's token arrives.
-func TestTokenExchangeSessionsFollowEmployees(t *testing.T) {
-	t.Parallel()
-	for era, version := range eras {
-		t.Run(era, func(t *testing.T) {
-			t.Parallel()
-			s := startTokenExchange(t)
-			a, b := s.connect(t, version, "alice"), s.connect(t, version, "bob")
-			for _, step := range []struct {
-				cs   *mcp.ClientSession
-				user string
-			}{{a, "alice"}, {b, "bob"}, {a, "alice"}, {b, "bob"}} {
-				got, err := callTx(t, step.cs, "whoami")
-				if err != nil || got != s.subjects[step.user] {
-					t.Errorf("whoami as %s = %q, %v; want %q", step.user, got, err, s.subjects[step.user])
-				}
-			}
-			raw, calls := s.up.seen()
-			if !slices.Contains(raw, "") {
-				t.Errorf("no request came without a token: the pooled session should send none")
-			}
-			sessions := map[string]string{} // upstream session → sub
-			for _, c := range calls {
-				if c.session == "" {
-					continue // 2026-07-28: no sessions
-				}
-				if sub, ok := sessions[c.session]; ok && sub != c.sub {
-					t.Errorf("upstream session %s carried calls of %s and %s", c.session, sub, c.sub)
-				}
-				sessions[c.session] = c.sub
-			}
-			if version == legacy && len(sessions) != 2 {
-				t.Errorf("calls went over %d upstream sessions, want 2 (one per employee)", len(sessions))
-			}
-			if st := s.gw.Status().Upstreams[0]; st.Credential != config.AuthTokenExchange || st.EmployeeSessions != 2 {
-				t.Errorf("status: credential %q, %d employee sessions; want token_exchange and 2", st.Credential, st.EmployeeSessions)
-			}
-		})
+func testTokenExchangeSessions(t *testing.T, p *txProviders, version string) {
+	s := startTokenExchange(t, p)
+	a, b := s.connect(t, version, "alice"), s.connect(t, version, "bob")
+	for _, step := range []struct {
+		cs   *mcp.ClientSession
+		user string
+	}{{a, "alice"}, {b, "bob"}, {a, "alice"}, {b, "bob"}} {
+		got, err := callTx(t, step.cs, "whoami")
+		if err != nil || got != s.subjects[step.user] {
+			t.Errorf("whoami as %s = %q, %v; want %q", step.user, got, err, s.subjects[step.user])
+		}
+	}
+	raw, calls := s.up.seen()
+	if !slices.Contains(raw, "") {
+		t.Errorf("no request came without a token: the pooled session should send none")
+	}
+	sessions := map[string]string{} // upstream session → sub
+	for _, c := range calls {
+		if c.session == "" {
+			continue // 2026-07-28: no sessions
+		}
+		if sub, ok := sessions[c.session]; ok && sub != c.sub {
+			t.Errorf("upstream session %s carried calls of %s and %s", c.session, sub, c.sub)
+		}
+		sessions[c.session] = c.sub
+	}
+	if version == legacy && len(sessions) != 2 {
+		t.Errorf("calls went over %d upstream sessions, want 2 (one per employee)", len(sessions))
+	}
+	if st := s.gw.Status().Upstreams[0]; st.Credential != config.AuthTokenExchange || st.EmployeeSessions != 2 {
+		t.Errorf("status: credential %q, %d employee sessions; want token_exchange and 2", st.Credential, st.EmployeeSessions)
 	}
 }
 
 // Policy narrows the scopes of every call: reading gets a token issued
 // with email only, writing one with groups too, and a tool for which the
 // policy grants no scope is refused before anything is asked upstream.
-func TestTokenExchangePolicyNarrowsScopes(t *testing.T) {
-	t.Parallel()
-	s := startTokenExchange(t)
+func testTokenExchangeScopes(t *testing.T, p *txProviders) {
+	s := startTokenExchange(t, p)
 	a := s.connect(t, legacy, "alice")
 	for _, tool := range []string{"read_note", "write_note", "read_note"} {
 		if _, err := callTx(t, a, tool); err != nil {
@@ -297,9 +327,8 @@ func TestTokenExchangePolicyNarrowsScopes(t *testing.T) {
 
 // An upstream that refuses an exchanged token before its expiry gets the
 // request again, once, with a token exchanged anew.
-func TestTokenExchangeRetryAfter401(t *testing.T) {
-	t.Parallel()
-	s := startTokenExchange(t)
+func testTokenExchangeRetry(t *testing.T, p *txProviders) {
+	s := startTokenExchange(t, p)
 	a := s.connect(t, legacy, "alice")
 	if _, err := callTx(t, a, "read_note"); err != nil {
 		t.Fatal(err)

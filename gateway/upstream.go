@@ -494,8 +494,8 @@ type tokenSource interface {
 // upstreamTransport sends the headers configured for one upstream, and only
 // those: requests to upstreams are built by the SDK client from scratch, so
 // nothing of the downstream request (Authorization, cookies) can leak here.
-// With a token source (auth kind client_credentials or identity_assertion)
-// it also sends its bearer token.
+// With a token source (auth kind client_credentials, token_exchange or
+// identity_assertion) it also sends its bearer token.
 type upstreamTransport struct {
 	base       http.RoundTripper
 	header     http.Header
