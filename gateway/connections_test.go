@@ -2,12 +2,12 @@ package gateway
 
 import (
 	"bytes"
-	"fmt"
-	"log/slog"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
