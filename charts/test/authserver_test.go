@@ -205,6 +205,11 @@ httpRoute: {enabled: true, parentRefs: [{name: public}], hostnames: [mcp.example
 		"mode off":  {minimal + exposed, "/mcp /.well-known/oauth-protected-resource"},
 		"mode on":   {authServer + exposed, "/mcp /.well-known/oauth-protected-resource /oauth" + asPaths},
 		"own paths": {authServer + ownPaths, "/mcp /oauth" + asPaths},
+		"employee pages": {minimal + exposed + `
+config:
+  web_sign_in: {enabled: true}
+  servers: [{name: github, url: "https://api.githubcopilot.com/mcp/", auth: {kind: oauth}}]
+`, "/mcp /.well-known/oauth-protected-resource /signin /signout /connect /connections"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := mustRender(t, tc.values)

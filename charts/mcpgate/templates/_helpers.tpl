@@ -252,15 +252,41 @@ mcpgate.terminationGracePeriodSeconds: the pod's grace period.
 mcpgate.authServerPaths: with config.authorization_server.enabled, the
 paths of the authorization server that must reach the gateway besides /mcp
 and the protected-resource metadata: /oauth/* (authorize, callback, consent,
-token, revoke, register, jwks, grants) and its two metadata documents. As a
-JSON list of ingress paths.
+token, revoke, register, jwks, grants) and its two metadata documents; and
+the employees' pages (mcpgate.employeePaths). As a JSON list of ingress
+paths.
 */}}
 {{- define "mcpgate.authServerPaths" -}}
+{{- $out := list }}
 {{- if dig "authorization_server" "enabled" false .Values.config }}
-{{- list (dict "path" "/oauth" "pathType" "Prefix") (dict "path" "/.well-known/oauth-authorization-server" "pathType" "ImplementationSpecific") (dict "path" "/.well-known/openid-configuration" "pathType" "ImplementationSpecific") | toJson }}
-{{- else }}
-{{- list | toJson }}
+{{- $out = list (dict "path" "/oauth" "pathType" "Prefix") (dict "path" "/.well-known/oauth-authorization-server" "pathType" "ImplementationSpecific") (dict "path" "/.well-known/openid-configuration" "pathType" "ImplementationSpecific") }}
 {{- end }}
+{{- range include "mcpgate.employeePaths" . | fromJsonArray }}{{ $out = append $out . }}{{ end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/*
+mcpgate.employeePaths: the gateway's pages for employees in a browser:
+web sign-in (/signin, /signin/callback, /signout) with
+config.web_sign_in.enabled, and with a server of auth kind oauth the
+connect pages (/connect/start, /connect/callback) and /connections. As a
+JSON list of ingress paths (prefixes).
+*/}}
+{{- define "mcpgate.employeePaths" -}}
+{{- $out := list }}
+{{- if dig "web_sign_in" "enabled" false .Values.config }}
+{{- $out = append $out (dict "path" "/signin" "pathType" "Prefix") }}
+{{- $out = append $out (dict "path" "/signout" "pathType" "Prefix") }}
+{{- end }}
+{{- $oauth := false }}
+{{- range (get .Values.config "servers" | default list) }}
+{{- if eq (dig "auth" "kind" "" .) "oauth" }}{{ $oauth = true }}{{ end }}
+{{- end }}
+{{- if $oauth }}
+{{- $out = append $out (dict "path" "/connect" "pathType" "Prefix") }}
+{{- $out = append $out (dict "path" "/connections" "pathType" "Prefix") }}
+{{- end }}
+{{- toJson $out }}
 {{- end }}
 
 {{/*
