@@ -139,7 +139,7 @@ func (m *Manager) start(w http.ResponseWriter, r *http.Request) {
 	s, err := m.resolve(r.Context(), u)
 	if err != nil {
 		m.log.Error("connections: discovery failed", "upstream", u.Name, "err", err)
-		m.page(w, http.StatusBadGateway, "Server unavailable", fmt.Sprintf("The gateway could not reach %s's authorization server. Try again later; the error is in the gateway's log.", u.Name))
+		m.page(w, http.StatusBadGateway, "Server unavailable", fmt.Sprintf("The gateway could not reach %s's authorization server; the error is in the gateway's log. Retry the request in your MCP client later for a new link.", u.Name))
 		return
 	}
 	cfg, err := s.oauth2Config(m.redirectURI(), scopes)
@@ -152,7 +152,7 @@ func (m *Manager) start(w http.ResponseWriter, r *http.Request) {
 	if err := m.putPending(r.Context(), kindState, state, &pending{Issuer: id.Issuer, Subject: id.Subject, Upstream: u.Name,
 		ElicitationID: t.ElicitationID, Scopes: scopes, Verifier: verifier, ClientID: s.clientID, ASIssuer: s.issuer}); err != nil {
 		m.log.Error("connections: keeping the authorization state", "upstream", u.Name, "err", err)
-		m.page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not keep the authorization under way; try again.")
+		m.page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not keep the authorization under way. Retry the request in your MCP client for a new link.")
 		return
 	}
 	http.Redirect(w, r, cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier),
@@ -190,7 +190,7 @@ func (m *Manager) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := m.save(r.Context(), id, u.Name, rec); err != nil {
 		m.log.Error("connections: sealing the token", "upstream", u.Name, "err", err)
-		m.page(w, http.StatusServiceUnavailable, "Not connected", "The gateway could not store the token; try again.")
+		m.page(w, http.StatusServiceUnavailable, "Not connected", "The gateway could not store the token. Retry the request in your MCP client for a new link.")
 		return
 	}
 	m.log.Info("employee connected an upstream", "upstream", u.Name, "scopes", strings.Join(rec.Scopes, " "))

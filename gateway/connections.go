@@ -86,7 +86,11 @@ func (g *Gateway) elicitConnection(ctx context.Context, ss *mcp.ServerSession, u
 	if err != nil {
 		return fmt.Errorf("%w: server %q: %v", errUnavailable, u.cfg.Name, err)
 	}
-	g.elicitations.add(elicitation, id, u.cfg.Name, ss)
+	if ss != nil && ss.InitializeParams() != nil && ss.InitializeParams().ProtocolVersion < statelessVersion {
+		// A 2025 session can be told when the connection is done; a
+		// 2026-07-28 request has no session to tell: its client retries.
+		g.elicitations.add(elicitation, id, u.cfg.Name, ss)
+	}
 	return mcp.URLElicitationRequiredError([]*mcp.ElicitParams{{
 		Mode: "url", ElicitationID: elicitation, URL: link,
 		Message: fmt.Sprintf("%s needs your authorization (%s). Open %s in a browser signed in to the gateway, then retry.",
