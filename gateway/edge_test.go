@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -298,5 +300,63 @@ func TestReadyzWithoutDetail(t *testing.T) {
 	}
 	if st := gw.Status(); len(st.Upstreams) != 1 || st.Upstreams[0].Error == "" {
 		t.Errorf("Status() keeps the detail for the process itself: %+v", st)
+	}
+}
+
+// A header read from a file is read again while the upstream session
+// lasts: after the file is rotated, calls over the same session carry the
+// new value (no reconnect); a file that disappears keeps the last value.
+func TestHeaderFileRotatedWithoutReconnect(t *testing.T) {
+	t.Parallel()
+	up := startLegacyUpstream(t, echoServer("sink", nil, nil)) // a session to keep
+	secretFile := t.TempDir() + "/key"
+	if err := writeFile(secretFile, "key-1\n"); err != nil {
+		t.Fatal(err)
+	}
+	s := upstreamConfig("sink", up.URL)
+	s.Auth = &config.UpstreamAuth{Kind: config.AuthHeaders, Headers: []config.Header{{Name: "X-Api-Key", ValueFromFile: secretFile}}}
+	opts := testOptions()
+	opts.HeaderRecheck = time.Millisecond
+	gw := startGateway(t, opts, s)
+	cs := connect(t, gw.URL, legacy, nil)
+	lastKey := func() string {
+		seen := up.seenHeaders()
+		return seen[len(seen)-1].Get("X-Api-Key")
+	}
+	call := func() {
+		t.Helper()
+		if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "sink__echo"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call()
+	if got := lastKey(); got != "key-1" {
+		t.Fatalf("first call: X-Api-Key %q", got)
+	}
+	if err := writeFile(secretFile, "key-2\n"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); lastKey() != "key-2"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after rotating the file, the upstream still gets %q", lastKey())
+		}
+		call()
+	}
+	sessions := map[string]bool{}
+	for _, h := range up.seenHeaders() {
+		if id := h.Get("Mcp-Session-Id"); id != "" {
+			sessions[id] = true
+		}
+	}
+	if len(sessions) != 1 {
+		t.Fatalf("upstream sessions %v: the rotation must not need a reconnect", sessions)
+	}
+	if err := os.Remove(secretFile); err != nil {
+		t.Fatal(err)
+	}
+	call()
+	call()
+	if got := lastKey(); got != "key-2" {
+		t.Fatalf("after the file disappeared: X-Api-Key %q, want the last value read", got)
 	}
 }

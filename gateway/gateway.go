@@ -372,6 +372,7 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 	case cfg.Auth.Kind == config.AuthTokenExchange:
 		g.useTokenExchange(u)
 	}
+	u.headers = &upstreamHeaders{cfg: cfg, recheck: g.opts.headerRecheck(), log: u.log}
 	u.onReady = func(ctx context.Context, cs *mcp.ClientSession) { g.subs.resubscribe(ctx, u, cs) }
 	u.client = mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: g.opts.version()}, g.relay.clientOptions(u, g))
 	u.client.AddReceivingMiddleware((&upstreamRelay{g.relay, u}).passThroughMiddleware)

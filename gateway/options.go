@@ -69,6 +69,12 @@ type Options struct {
 	// ProbeInterval is how often an idle upstream session is checked. If
 	// zero, 15s.
 	ProbeInterval time.Duration
+	// HeaderRecheck is how often an upstream's configured headers are read
+	// again from their files and variables while its session lasts, so a
+	// rotated Secret takes effect without a reconnect. If zero,
+	// DefaultHeaderRecheck (10s).
+	HeaderRecheck time.Duration
+
 	// UpstreamTokenMargin is how long before its expiry an upstream's
 	// client credentials token is replaced by a new one. A margin longer
 	// than a token's lifetime fetches a token for every request. If zero,
@@ -135,6 +141,10 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 func (o *Options) probeInterval() time.Duration { return orDefault(o.ProbeInterval, 15*time.Second) }
+
+func (o *Options) headerRecheck() time.Duration {
+	return orDefault(o.HeaderRecheck, DefaultHeaderRecheck)
+}
 
 func (o *Options) upstreamTokenMargin() time.Duration {
 	return orDefault(o.UpstreamTokenMargin, DefaultUpstreamTokenMargin)

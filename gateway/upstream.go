@@ -48,13 +48,15 @@ type upstream struct {
 	// employee to exchange a token of, and sends none).
 	token tokenSource
 	// employees are the per-employee sessions of an upstream whose
-	// credentials name the employee (auth kinds identity_assertion and
-	// token_exchange), and credentialFor the token source of an employee's
+	// credentials name the employee (auth kinds identity_assertion,
+	// token_exchange and oauth), and credentialFor the token source of an employee's
 	// session, opened by the request in ctx; nil for other kinds, whose
 	// calls share the pooled session.
 	employees     *employeeSessions
 	credentialFor func(context.Context, *authn.Identity) tokenSource
 	log           *slog.Logger
+	// headers are the configured headers, read again when rotated.
+	headers *upstreamHeaders
 	// onChange is called, without locks held, after the upstream's features or
 	// state changed.
 	onChange func()
@@ -129,12 +131,11 @@ func (u *upstream) connect(ctx context.Context) (*mcp.ClientSession, error) {
 // transport is the MCP transport of one upstream session: the upstream's
 // headers and, with a token source, its bearer tokens.
 func (u *upstream) transport(token tokenSource) (mcp.Transport, error) {
-	header, err := u.cfg.ResolveHeaders()
-	if err != nil {
+	if _, err := u.headers.fresh(); err != nil {
 		return nil, err
 	}
 	hc := &http.Client{
-		Transport: &upstreamTransport{base: u.base, header: header, token: token, propagator: u.opts.propagator()},
+		Transport: &upstreamTransport{base: u.base, headers: u.headers, token: token, propagator: u.opts.propagator()},
 		// A redirect would carry the upstream's credentials to wherever
 		// the upstream points: the configured URL is the only target.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -498,7 +499,7 @@ type tokenSource interface {
 // identity_assertion) it also sends its bearer token.
 type upstreamTransport struct {
 	base       http.RoundTripper
-	header     http.Header
+	headers    *upstreamHeaders
 	token      tokenSource
 	propagator propagation.TextMapPropagator
 }
@@ -536,12 +537,18 @@ func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func (t *upstreamTransport) send(r *http.Request, body io.ReadCloser) (*http.Response, string, error) {
 	r = r.Clone(r.Context())
 	r.Body = body
-	for k, v := range t.header {
+	header, err := t.headers.current()
+	if err != nil {
+		if body != nil {
+			_ = body.Close()
+		}
+		return nil, "", err
+	}
+	for k, v := range header {
 		r.Header[k] = v
 	}
 	var token string
 	if t.token != nil {
-		var err error
 		if token, err = t.token.Token(r.Context()); err != nil {
 			if body != nil {
 				_ = body.Close()
