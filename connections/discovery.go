@@ -87,8 +87,15 @@ func (m *Manager) discover(ctx context.Context, u *Upstream) (*serverMeta, error
 	if checkEndpoint(asm.RevocationEndpoint, u.AllowInsecureHTTP) == nil {
 		s.revocationURL = asm.RevocationEndpoint
 	}
-	if u.ClientID != "" {
+	switch {
+	case u.ClientID != "":
 		s.clientID, s.clientSecret = u.ClientID, u.ClientSecret
+		return s, nil
+	case asm.ClientIDMetadataDocumentSupported && m.base.Scheme == "https":
+		// The MCP authorization spec's preferred registration: the
+		// client id is the URL of the gateway's metadata document, which
+		// the server fetches; a public client, PKCE its proof.
+		s.clientID = m.clientMetadataURL()
 		return s, nil
 	}
 	rc, err := m.registeredClient(ctx, u, issuer, asm)
@@ -212,4 +219,23 @@ func checkEndpoint(raw string, allowHTTP bool) error {
 		return nil
 	}
 	return fmt.Errorf("%q must be https (http only on loopback with allow_insecure_http)", raw)
+}
+
+// clientMetadataURL is the gateway's client id at servers that support
+// Client ID Metadata Documents.
+func (m *Manager) clientMetadataURL() string { return m.pageURL(PathClientMetadata, nil) }
+
+// clientMetadata is the gateway's Client ID Metadata Document
+// (draft-ietf-oauth-client-id-metadata-document): a public client that
+// redirects only to the connect callback.
+func (m *Manager) clientMetadata() map[string]any {
+	return map[string]any{
+		"client_id":                  m.clientMetadataURL(),
+		"client_name":                "mcpgate",
+		"client_uri":                 m.pageURL("", nil),
+		"redirect_uris":              []string{m.redirectURI()},
+		"grant_types":                []string{"authorization_code", "refresh_token"},
+		"response_types":             []string{"code"},
+		"token_endpoint_auth_method": "none",
+	}
 }

@@ -21,6 +21,10 @@ const (
 	PathCallback    = "/connect/callback"
 	PathConnections = "/connections"
 	PathRevoke      = "/connections/revoke"
+	// PathClientMetadata is the gateway's OAuth Client ID Metadata
+	// Document: its client_id at authorization servers that support them.
+	// Public: authorization servers fetch it, nobody signs in.
+	PathClientMetadata = "/connect/client-metadata.json"
 )
 
 // Defaults of Options.

@@ -1,6 +1,7 @@
 package connections
 
 import (
+	"encoding/json"
 	"html/template"
 	"net/http"
 	"time"
@@ -16,12 +17,24 @@ func (m *Manager) Handler() http.Handler {
 	mux.HandleFunc("GET "+PathCallback, m.callback)
 	mux.HandleFunc("GET "+PathConnections, m.connections)
 	mux.HandleFunc("POST "+PathRevoke, m.revoke)
+	mux.HandleFunc("GET "+PathClientMetadata, m.serveClientMetadata)
 	return securityHeaders(mux)
 }
 
-// Paths lists the paths Handler serves.
+// Paths lists the pages Handler serves for signed-in employees; mount them
+// behind web sign-in. PublicPaths lists what it serves to anyone (the
+// client metadata document authorization servers fetch).
 func (m *Manager) Paths() []string {
 	return []string{PathStart, PathCallback, PathConnections, PathRevoke}
+}
+
+// PublicPaths lists the paths of Handler that need no sign-in.
+func (m *Manager) PublicPaths() []string { return []string{PathClientMetadata} }
+
+func (m *Manager) serveClientMetadata(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_ = json.NewEncoder(w).Encode(m.clientMetadata())
 }
 
 func securityHeaders(next http.Handler) http.Handler {
@@ -30,7 +43,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cache-Control", "no-store")
+		if r.URL.Path != PathClientMetadata {
+			h.Set("Cache-Control", "no-store")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -119,6 +119,9 @@ func withEmployeePages(ctx context.Context, opts *gateway.Options, cfg *config.C
 	for _, path := range p.connect.Paths() {
 		opts.Routes[path] = pages
 	}
+	for _, path := range p.connect.PublicPaths() {
+		opts.Routes[path] = p.connect.Handler()
+	}
 	return p, nil
 }
 
