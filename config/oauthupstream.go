@@ -39,8 +39,9 @@ func validateResource(ps *problems, path, raw string) {
 }
 
 // validateOAuthNeeds checks what kind oauth needs beyond the server: the
-// vault, where employees' tokens are kept, and the public URL, under which
-// the connect page and the OAuth redirect URI are.
+// vault, where employees' tokens are kept, the public URL, under which the
+// connect page and the OAuth redirect URI are, and web sign-in, which tells
+// the connect page who the employee is.
 func (c *Config) validateOAuthNeeds(ps *problems) {
 	for i := range c.Servers {
 		s := &c.Servers[i]
@@ -54,6 +55,9 @@ func (c *Config) validateOAuthNeeds(ps *problems) {
 		}
 		if c.PublicURL == "" {
 			needs = append(needs, "public_url: the connect page and the OAuth redirect URI are under it")
+		}
+		if !c.WebSignIn.Enabled {
+			needs = append(needs, "web_sign_in (enabled: true): employees open the connect page in a browser signed in to the gateway")
 		}
 		if len(needs) > 0 {
 			ps.add(path, "oauth needs %s", strings.Join(needs, "; and "))

@@ -36,6 +36,7 @@ func TestUpstreamAuthRules(t *testing.T) {
 		"token_params with cc":   {withAuth(ccAuth + ", token_params: {connector_id: x}}"), "servers[0].auth.token_params", "applies only to kind token_exchange"},
 		"ttl with tx":            {withAuth(txAuth + ", allow_insecure_http: true, ttl: 1m}"), "servers[0].auth.ttl", "applies only to kind identity_assertion"},
 		"oauth without vault":    {withAuth("{kind: oauth}"), "servers[0].auth.kind", "oauth needs store.vault_key_file"},
+		"oauth without web":      {withAuth("{kind: oauth}"), "servers[0].auth.kind", "web_sign_in (enabled: true): employees open the connect page"},
 		"oauth as http":          {withAuth("{kind: oauth, authorization_server: 'http://login.example'}"), "servers[0].auth.authorization_server", "must be https"},
 		"oauth secret alone":     {withAuth("{kind: oauth, client_secret: {value_from_env: S}}"), "servers[0].auth.client_secret", "needs client_id"},
 		"oauth token_url":        {withAuth("{kind: oauth, token_url: 'https://x/t'}"), "servers[0].auth.token_url", "applies only to kind client_credentials or token_exchange"},

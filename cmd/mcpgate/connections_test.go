@@ -39,6 +39,8 @@ func TestConnectionsCLI(t *testing.T) {
 auth:
   issuers: [{issuer: "https://idp.example"}]
 store: {path: `+dir+`/store.db, vault_key_file: `+writeFile(t, dir, "vault.keys", base64.StdEncoding.EncodeToString(vaultKey)+"\n")+`}
+web_sign_in: {enabled: true, client_id: gw, client_secret: {value_from_file: `+writeFile(t, dir, "web-secret", "s")+`},
+  cookie_key_file: `+writeFile(t, dir, "cookie.keys", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{6}, 32))+"\n")+`}
 servers:
   - name: tasks
     url: http://127.0.0.1:1/mcp
