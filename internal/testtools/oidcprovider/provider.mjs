@@ -33,6 +33,8 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: false },
   },
   ttl: { ClientCredentials: cfg.token_ttl },
+  // The algorithms of the gateway's client keys (ES384 is not a default).
+  enabledJWA: { clientAuthSigningAlgValues: ['RS256', 'ES256', 'ES384'] },
 });
 // Why a client was refused, for the test's log: never the assertion.
 provider.on('grant.error', (ctx, err) => {
