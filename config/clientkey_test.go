@@ -115,7 +115,7 @@ func mustKey[K any](k K, err error) K {
 	return k
 }
 
-func pemOf(t *testing.T, key any) []byte {
+func pemOf(t testing.TB, key any) []byte {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
@@ -126,4 +126,31 @@ func pemOf(t *testing.T, key any) []byte {
 
 func pkcs1(k *rsa.PrivateKey) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+}
+
+// FuzzParseClientKey checks that ParseClientKey never panics and accepts
+// only the keys it promises.
+func FuzzParseClientKey(f *testing.F) {
+	f.Add(pemOf(f, mustKey(ecdsa.GenerateKey(elliptic.P384(), rand.Reader))))
+	f.Add(pemOf(f, ed25519.NewKeyFromSeed(make([]byte, 32))))
+	f.Add([]byte("-----BEGIN EC PRIVATE KEY-----\nMAA=\n-----END EC PRIVATE KEY-----\n"))
+	f.Add([]byte("-----BEGIN RSA PRIVATE KEY-----\n-----END RSA PRIVATE KEY-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		key, err := ParseClientKey(data)
+		if err != nil {
+			return
+		}
+		switch k := key.(type) {
+		case *rsa.PrivateKey:
+			if k.N.BitLen() < 2048 {
+				t.Fatalf("accepted an RSA key of %d bits", k.N.BitLen())
+			}
+		case *ecdsa.PrivateKey:
+			if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
+				t.Fatalf("accepted curve %s", k.Curve.Params().Name)
+			}
+		default:
+			t.Fatalf("accepted a key of type %T", key)
+		}
+	})
 }
