@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/mcpgate/mcpgate/internal/testtools/oidcprovider"
@@ -298,5 +300,47 @@ func TestClientAssertionKeyErrors(t *testing.T) {
 				t.Errorf("the key's content is in the error: %v", err)
 			}
 		})
+	}
+}
+
+// Token exchange authenticates the gateway with private_key_jwt as client
+// credentials do: oidc-provider authenticates the client assertion, checks
+// the subject token is one it issued, and issues the gateway's client a
+// token; a forged subject token and a key it does not know are refused.
+func TestPrivateKeyJWTTokenExchange(t *testing.T) {
+	t.Parallel()
+	jwk, keyPEM := newClientKey(t, "p256", "")
+	_, wrongPEM := newClientKey(t, "p256", "")
+	as := oidcprovider.Start(t, oidcprovider.Client{ID: pkjwtClient, Keys: []jose.JSONWebKey{jwk}, Scopes: []string{"echo.read"}}, 300)
+	keyFile := filepath.Join(t.TempDir(), "client.pem")
+	writeKey(t, keyFile, keyPEM)
+	s := upstreamConfig("echo", "http://127.0.0.1:1/mcp")
+	s.Auth = &config.UpstreamAuth{Kind: config.AuthTokenExchange, TokenURL: as.TokenURL(), AllowInsecureHTTP: true,
+		ClientID: pkjwtClient, AuthStyle: config.AuthStylePrivateKeyJWT, ClientKey: &config.Secret{ValueFromFile: keyFile},
+		Scopes: []config.UpstreamScope{{Name: "echo.read", Level: config.ScopeLevelRead}}}
+	x := newTokenExchange(s, http.DefaultTransport, DefaultUpstreamTokenMargin, nil, nil)
+	exchange := func(sub, subjectToken string) (string, error) {
+		id := &authn.Identity{Subject: sub, Issuer: "https://idp.example"}
+		ctx := withSubjectToken(ctxTimeout(t), id, http.Header{"Authorization": {"Bearer " + subjectToken}})
+		return x.forEmployee(ctx, id).Token(ctx)
+	}
+
+	subject, err := as.SubjectToken(ctxTimeout(t), "echo.read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := exchange("alice", subject)
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	if in, err := as.Introspect(ctxTimeout(t), tok); err != nil || !in.Active || in.ClientID != pkjwtClient || in.Scope != "echo.read" {
+		t.Errorf("exchanged token: Introspect = %+v, %v; want active for %s with scope echo.read", in, err, pkjwtClient)
+	}
+	if _, err := exchange("bob", "forged-subject-token"); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("forged subject token: %v, want invalid_grant", err)
+	}
+	writeKey(t, keyFile, wrongPEM)
+	if _, err := exchange("carol", subject); err == nil || !strings.Contains(err.Error(), "invalid_client") {
+		t.Errorf("unknown key: %v, want invalid_client", err)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/mcpgate/mcpgate/internal/testtools/node"
@@ -33,6 +35,14 @@ const (
 const (
 	introspectorID     = "resource-server"
 	introspectorSecret = "resource-server-secret"
+)
+
+// SubjectClientID and SubjectClientSecret are a client of
+// client_secret_basic with the client credentials grant, whose access
+// tokens are subject tokens the server accepts in a token exchange.
+const (
+	SubjectClientID     = "employee-app"
+	SubjectClientSecret = "employee-app-secret"
 )
 
 //go:embed provider.mjs
@@ -92,6 +102,7 @@ func writeConfig(t testing.TB, path, port string, c Client, tokenTTL int) {
 	data, err := json.Marshal(map[string]any{
 		"port": p, "client_id": c.ID, "jwks": jose.JSONWebKeySet{Keys: c.Keys}, "scopes": c.Scopes,
 		"introspector_id": introspectorID, "introspector_secret": introspectorSecret, "token_ttl": tokenTTL,
+		"subject_client_id": SubjectClientID, "subject_client_secret": SubjectClientSecret,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -135,4 +146,16 @@ func (s *Server) Introspect(ctx context.Context, token string) (Introspection, e
 		return Introspection{}, fmt.Errorf("introspection: %w", err)
 	}
 	return in, nil
+}
+
+// SubjectToken returns a fresh access token of SubjectClientID with scope,
+// a subject token the server accepts in a token exchange.
+func (s *Server) SubjectToken(ctx context.Context, scope string) (string, error) {
+	cc := clientcredentials.Config{ClientID: SubjectClientID, ClientSecret: SubjectClientSecret, TokenURL: s.TokenURL(),
+		Scopes: strings.Fields(scope), AuthStyle: oauth2.AuthStyleInHeader}
+	tok, err := cc.Token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("subject token: %w", err)
+	}
+	return tok.AccessToken, nil
 }
