@@ -308,6 +308,51 @@ func provisionSigningKeys(ps *problems, path string, keys []Secret) []crypto.Sig
 // signing_keys: RSA (at least 2048 bits), ECDSA P-256 or Ed25519, in
 // PKCS#8, PKCS#1 or SEC 1 form.
 func ParseSigningKey(data []byte) (crypto.Signer, error) {
+	return parsePrivateKey(data, keyRules{curves: []elliptic.Curve{elliptic.P256()}, ed25519: true, types: "RSA, ECDSA P-256 or Ed25519"})
+}
+
+// keyRules are the private keys a key setting accepts: RSA of at least
+// 2048 bits always, ECDSA on curves, Ed25519 if ed25519; types says so in
+// messages.
+type keyRules struct {
+	curves  []elliptic.Curve
+	ed25519 bool
+	types   string
+}
+
+// parsePrivateKey parses the PEM private key of data and checks it
+// against rules.
+func parsePrivateKey(data []byte, rules keyRules) (crypto.Signer, error) {
+	key, err := parsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, err
+	}
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < 2048 {
+			return nil, fmt.Errorf("RSA key of %d bits is too small: use at least 2048", k.N.BitLen())
+		}
+		return k, nil
+	case *ecdsa.PrivateKey:
+		if !slices.Contains(rules.curves, k.Curve) {
+			names := make([]string, len(rules.curves))
+			for i, c := range rules.curves {
+				names[i] = c.Params().Name
+			}
+			return nil, fmt.Errorf("ECDSA curve %s is not supported: use %s", k.Curve.Params().Name, strings.Join(names, " or "))
+		}
+		return k, nil
+	case ed25519.PrivateKey:
+		if rules.ed25519 {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("key type %T is not supported: use %s", key, rules.types)
+}
+
+// parsePrivateKeyPEM parses the one PEM block of data as a private key in
+// PKCS#8, PKCS#1 or SEC 1 form.
+func parsePrivateKeyPEM(data []byte) (any, error) {
 	block, rest := pem.Decode(data)
 	if block == nil {
 		return nil, errors.New("no PEM block: expected a private key such as the output of openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256")
@@ -330,22 +375,7 @@ func ParseSigningKey(data []byte) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", block.Type, err)
 	}
-	switch k := key.(type) {
-	case *rsa.PrivateKey:
-		if k.N.BitLen() < 2048 {
-			return nil, fmt.Errorf("RSA key of %d bits is too small: use at least 2048", k.N.BitLen())
-		}
-		return k, nil
-	case *ecdsa.PrivateKey:
-		if k.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("ECDSA curve %s is not supported: use P-256", k.Curve.Params().Name)
-		}
-		return k, nil
-	case ed25519.PrivateKey:
-		return k, nil
-	default:
-		return nil, fmt.Errorf("key type %T is not supported: use RSA, ECDSA P-256 or Ed25519", key)
-	}
+	return key, nil
 }
 
 // validateAdvertisedScopes checks, in authorization-server mode, that the

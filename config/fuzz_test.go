@@ -23,6 +23,7 @@ func FuzzParse(f *testing.F) {
 		"servers: [&s {name: a, url: 'https://a'}, *s]\n",
 		"a: &a [*a]\n",
 		"naming: {separator: '.'}\n" + minimal,
+		withAuth(pkjwtAuth + ", client_key: {value_from_file: /k.pem}, client_key_id: k1, client_assertion_audience: 'https://login.example'}"),
 	} {
 		f.Add([]byte(seed))
 	}

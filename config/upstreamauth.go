@@ -92,8 +92,26 @@ type UpstreamAuth struct {
 
 	// ClientSecret is the gateway's client secret (kinds
 	// client_credentials and token_exchange), read again at every token request so that a
-	// rotated file or variable takes effect. It is required.
+	// rotated file or variable takes effect. It is required, except with
+	// auth_style private_key_jwt, which refuses it.
 	ClientSecret *Secret `yaml:"client_secret,omitempty"`
+
+	// ClientKey is the PEM private key the gateway signs its client
+	// assertions with (auth_style private_key_jwt, where it is required):
+	// RSA of at least 2048 bits (RS256), ECDSA P-256 (ES256) or P-384
+	// (ES384), typically a mounted Secret. It is read again at every token
+	// request, so that a rotated key takes effect.
+	ClientKey *Secret `yaml:"client_key,omitempty"`
+
+	// ClientKeyID is the "kid" header of the client assertions (auth_style
+	// private_key_jwt): the id the authorization server registered the
+	// public key under. If omitted, none is sent.
+	ClientKeyID string `yaml:"client_key_id,omitempty"`
+
+	// ClientAssertionAudience is the "aud" of the client assertions
+	// (auth_style private_key_jwt), for authorization servers that want
+	// their issuer there. If omitted, defaults to TokenURL.
+	ClientAssertionAudience string `yaml:"client_assertion_audience,omitempty"`
 
 	// Scopes is the upstream's scope catalogue (kinds client_credentials
 	// and token_exchange):
@@ -121,8 +139,9 @@ type UpstreamAuth struct {
 	Resource string `yaml:"resource,omitempty"`
 
 	// AuthStyle is how the client authenticates at the token endpoint:
-	// "basic" (HTTP Basic) or "post" (form fields). If omitted, defaults to
-	// "basic".
+	// "basic" (client_secret in HTTP Basic), "post" (client_secret in form
+	// fields) or "private_key_jwt" (a JWT signed with client_key). If
+	// omitted, defaults to "basic".
 	AuthStyle string `yaml:"auth_style,omitempty"`
 
 	// SubjectTokenType names the employee's token in the token exchange
@@ -222,6 +241,9 @@ var authKeys = []struct {
 	{"allow_insecure_http", clientKinds, func(a *UpstreamAuth) bool { return a.AllowInsecureHTTP }},
 	{"client_id", clientKinds, func(a *UpstreamAuth) bool { return a.ClientID != "" }},
 	{"client_secret", clientKinds, func(a *UpstreamAuth) bool { return a.ClientSecret != nil }},
+	{"client_key", tokenKinds, func(a *UpstreamAuth) bool { return a.ClientKey != nil }},
+	{"client_key_id", tokenKinds, func(a *UpstreamAuth) bool { return a.ClientKeyID != "" }},
+	{"client_assertion_audience", tokenKinds, func(a *UpstreamAuth) bool { return a.ClientAssertionAudience != "" }},
 	{"scopes", clientKinds, func(a *UpstreamAuth) bool { return len(a.Scopes) > 0 }},
 	{"audience", []string{AuthClientCredentials, AuthTokenExchange, AuthIdentityAssertion}, func(a *UpstreamAuth) bool { return a.Audience != "" }},
 	{"resource", clientKinds, func(a *UpstreamAuth) bool { return a.Resource != "" }},
@@ -258,18 +280,14 @@ func (a *UpstreamAuth) validateTokenEndpoint(ps *problems, path string) {
 	case hasControlChars(a.ClientID):
 		ps.add(path+".client_id", "%s", errControlChars)
 	}
-	if a.ClientSecret == nil {
-		ps.add(path+".client_secret", "is required: set value_from_env or value_from_file")
-	} else if a.ClientSecret.sources() != 1 {
-		ps.add(path+".client_secret", "%s", errSecretSources)
-	}
+	a.validateClientAuth(ps, path)
 	validateUpstreamScopes(ps, path+".scopes", a.Scopes)
 	if hasControlChars(a.Audience) {
 		ps.add(path+".audience", "%s", errControlChars)
 	}
 	validateResource(ps, path+".resource", a.Resource)
-	if a.AuthStyle != "" && !slices.Contains([]string{AuthStyleBasic, AuthStylePost}, a.AuthStyle) {
-		ps.add(path+".auth_style", "%q is not supported: use %s or %s", a.AuthStyle, AuthStyleBasic, AuthStylePost)
+	if a.AuthStyle != "" && !slices.Contains([]string{AuthStyleBasic, AuthStylePost, AuthStylePrivateKeyJWT}, a.AuthStyle) {
+		ps.add(path+".auth_style", "%q is not supported: use %s, %s or %s", a.AuthStyle, AuthStyleBasic, AuthStylePost, AuthStylePrivateKeyJWT)
 	}
 }
 
@@ -331,6 +349,9 @@ func (s *Server) provisionAuth(ps *problems, path string) {
 			err = fmt.Errorf("the secret contains control characters")
 		}
 		ps.addErr(path+".auth.client_secret."+sec.sourceKey(), err)
+	}
+	if s.Auth != nil && slices.Contains(tokenKinds, s.Auth.Kind) {
+		s.Auth.provisionClientKey(ps, path)
 	}
 }
 

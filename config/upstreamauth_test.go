@@ -64,7 +64,7 @@ func TestUpstreamAuthRules(t *testing.T) {
 		"scope not a string":     {withAuth(ccAuth + ", scopes: [3]}"), "servers[0].auth.scopes[0]", `must be a scope name`},
 		"scope without name":     {withAuth(ccAuth + ", scopes: [{level: read}]}"), "servers[0].auth.scopes[0].name", `is required`},
 		"resource relative":      {withAuth(ccAuth + ", resource: notes}"), "servers[0].auth.resource", "use an absolute URI without a fragment (RFC 8707)"},
-		"auth_style":             {withAuth(ccAuth + ", auth_style: jwt}"), "servers[0].auth.auth_style", `"jwt" is not supported: use basic or post`},
+		"auth_style":             {withAuth(ccAuth + ", auth_style: jwt}"), "servers[0].auth.auth_style", `"jwt" is not supported: use basic, post or private_key_jwt`},
 		"unknown auth key":       {withAuth(ccAuth + ", scope: x}"), "servers[0].auth.scope", `did you mean "scopes"?`},
 	}
 	for name, tc := range tests {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -30,7 +31,6 @@ const employeeToken = "Bearer employee-token-4f1c"
 // valid) and records every raw Authorization header.
 type verifyingUpstream struct {
 	URL string
-	as  *zitadel.Server
 
 	mu         sync.Mutex
 	seen       []string // raw Authorization headers, in order
@@ -40,7 +40,17 @@ type verifyingUpstream struct {
 
 func startVerifyingUpstream(t *testing.T, as *zitadel.Server) *verifyingUpstream {
 	t.Helper()
-	u := &verifyingUpstream{as: as}
+	return startCheckingUpstream(t, func(ctx context.Context, token string) bool {
+		sub, err := as.Verify(ctx, token)
+		return err == nil && sub == zitadel.ClientID
+	})
+}
+
+// startCheckingUpstream is startVerifyingUpstream with valid deciding
+// whether a token is valid (asking its authorization server).
+func startCheckingUpstream(t *testing.T, valid func(ctx context.Context, token string) bool) *verifyingUpstream {
+	t.Helper()
+	u := &verifyingUpstream{}
 	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return echoServer("echo", nil, nil) }, nil)
 	hs := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw := r.Header.Get("Authorization")
@@ -53,7 +63,7 @@ func startVerifyingUpstream(t *testing.T, as *zitadel.Server) *verifyingUpstream
 			http.Error(w, "no bearer token", http.StatusUnauthorized)
 			return
 		}
-		if sub, err := as.Verify(r.Context(), token); err != nil || sub != zitadel.ClientID {
+		if !valid(r.Context(), token) {
 			http.Error(w, "invalid token", http.StatusUnauthorized)
 			return
 		}
@@ -199,28 +209,7 @@ func TestClientCredentialsWrongSecretThenRotated(t *testing.T) {
 	t.Parallel()
 	const wrong = "not-the-secret-9d2e"
 	as, up, secret := startClientCredentials(t, wrong)
-	logs := &testtools.SyncBuffer{}
-	opts := testOptions()
-	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
-	gw := startGateway(t, opts, ccServer(up, as, secret))
-	st := gw.Status().Upstreams[0]
-	if st.State != StateDown || st.Credential != "client_credentials" {
-		t.Fatalf("upstream is %s with credential %q, want down with client_credentials", st.State, st.Credential)
-	}
-	for _, want := range []string{`server "echo"`, as.TokenURL(), "invalid_client"} {
-		if !strings.Contains(st.Error, want) {
-			t.Errorf("/readyz error %q does not contain %q", st.Error, want)
-		}
-	}
-	// The state changes before the line is logged.
-	eventually(t, "the upstream unavailable log line", func() bool {
-		return strings.Contains(logs.String(), "upstream unavailable")
-	})
-	for _, want := range []string{"upstream=echo", `server \"echo\"`, as.TokenURL(), "invalid_client"} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("log does not contain %q:\n%s", want, logs)
-		}
-	}
+	gw, st, logs := startRefusedGateway(t, ccServer(up, as, secret))
 	if strings.Contains(st.Error+logs.String(), wrong) {
 		t.Errorf("the secret is in /readyz or the log")
 	}
@@ -232,6 +221,38 @@ func TestClientCredentialsWrongSecretThenRotated(t *testing.T) {
 		return upstreamState(gw.Gateway, "echo") == StateReady
 	})
 	callEcho(t, connect(t, gw.URL, legacy, nil))
+}
+
+// startRefusedGateway starts a gateway for s, whose authorization server
+// refuses the gateway's client, and checks that the upstream is down with
+// an error naming the server, the token URL and the refusal, in /readyz's
+// detail and the log. It returns the gateway, the upstream's state and the
+// log.
+func startRefusedGateway(t *testing.T, s config.Server) (*testGateway, UpstreamStatus, *testtools.SyncBuffer) {
+	t.Helper()
+	logs := &testtools.SyncBuffer{}
+	opts := testOptions()
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	gw := startGateway(t, opts, s)
+	st := gw.Status().Upstreams[0]
+	if st.State != StateDown || st.Credential != "client_credentials" {
+		t.Fatalf("upstream is %s with credential %q, want down with client_credentials", st.State, st.Credential)
+	}
+	for _, want := range []string{`server "echo"`, s.Auth.TokenURL, "invalid_client"} {
+		if !strings.Contains(st.Error, want) {
+			t.Errorf("/readyz error %q does not contain %q", st.Error, want)
+		}
+	}
+	// The state changes before the line is logged.
+	eventually(t, "the upstream unavailable log line", func() bool {
+		return strings.Contains(logs.String(), "upstream unavailable")
+	})
+	for _, want := range []string{"upstream=echo", `server \"echo\"`, s.Auth.TokenURL, "invalid_client"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log does not contain %q:\n%s", want, logs)
+		}
+	}
+	return gw, st, logs
 }
 
 // An upstream that refuses a token before its expiry (revoked) gets the

@@ -82,8 +82,8 @@ func (e *tokenEndpoint) cached(ctx context.Context) {
 
 // request asks for a Bearer token with scopes and the grant's params
 // (grant_type among them; client_credentials if absent), adding the
-// configured audience and resource. The client secret is read now, so
-// that a rotated file or variable takes effect. A span per request (the
+// configured audience and resource. The client secret or key is read now,
+// so that a rotated file or variable takes effect. A span per request (the
 // server and the endpoint's host, never a secret or a token). Errors name
 // the server and the token URL, never the secret.
 func (e *tokenEndpoint) request(ctx context.Context, scopes []string, params url.Values) (*oauth2.Token, error) {
@@ -109,23 +109,17 @@ func (e *tokenEndpoint) request(ctx context.Context, scopes []string, params url
 // grant_type (its documented escape for other grants), and parses the
 // answer and its errors as RFC 6749 §5 says, reading at most 1 MiB.
 func (e *tokenEndpoint) send(ctx context.Context, scopes []string, params url.Values) (*oauth2.Token, error) {
-	secret, err := e.auth.ClientSecret.Resolve()
-	if err != nil {
-		return nil, fmt.Errorf("client secret: %w", err)
-	}
 	cc := clientcredentials.Config{
 		ClientID:       e.auth.ClientID,
-		ClientSecret:   secret,
 		TokenURL:       e.auth.TokenURL,
 		Scopes:         scopes,
 		EndpointParams: url.Values{},
-		AuthStyle:      oauth2.AuthStyleInHeader,
-	}
-	if e.auth.EffectiveAuthStyle() == config.AuthStylePost {
-		cc.AuthStyle = oauth2.AuthStyleInParams
 	}
 	for k, v := range params {
 		cc.EndpointParams[k] = v
+	}
+	if err := e.authenticate(&cc); err != nil {
+		return nil, err
 	}
 	if e.auth.Audience != "" {
 		cc.EndpointParams.Set("audience", e.auth.Audience)
@@ -146,6 +140,34 @@ func (e *tokenEndpoint) send(ctx context.Context, scopes []string, params url.Va
 		}
 	}
 	return tok, nil
+}
+
+// authenticate sets how cc authenticates the client at the token
+// endpoint (auth_style): the client secret, read now, in HTTP Basic or in
+// form fields; or, for private_key_jwt, a client assertion signed now with
+// the key read now, beside client_id in the form.
+func (e *tokenEndpoint) authenticate(cc *clientcredentials.Config) error {
+	switch e.auth.EffectiveAuthStyle() {
+	case config.AuthStylePrivateKeyJWT:
+		assertion, err := signClientAssertion(e.auth, time.Now())
+		if err != nil {
+			return err
+		}
+		cc.AuthStyle = oauth2.AuthStyleInParams
+		cc.EndpointParams.Set("client_assertion_type", clientAssertionType)
+		cc.EndpointParams.Set("client_assertion", assertion)
+		return nil
+	case config.AuthStylePost:
+		cc.AuthStyle = oauth2.AuthStyleInParams
+	default:
+		cc.AuthStyle = oauth2.AuthStyleInHeader
+	}
+	secret, err := e.auth.ClientSecret.Resolve()
+	if err != nil {
+		return fmt.Errorf("client secret: %w", err)
+	}
+	cc.ClientSecret = secret
+	return nil
 }
 
 // describeTokenError words a token request's failure from the token

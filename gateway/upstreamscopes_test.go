@@ -53,6 +53,7 @@ type tokenRequests struct {
 
 	mu     sync.Mutex
 	scopes []string
+	forms  []url.Values // every request's form, in order
 }
 
 func startTokenRequests(t *testing.T, tokenURL string) *tokenRequests {
@@ -70,6 +71,7 @@ func startTokenRequests(t *testing.T, tokenURL string) *tokenRequests {
 		}
 		tr.mu.Lock()
 		tr.scopes = append(tr.scopes, r.PostForm.Get("scope"))
+		tr.forms = append(tr.forms, r.PostForm)
 		tr.mu.Unlock()
 		body := r.PostForm.Encode()
 		r.Body, r.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
@@ -77,6 +79,13 @@ func startTokenRequests(t *testing.T, tokenURL string) *tokenRequests {
 	}))
 	tr.URL = hs.URL + target.Path
 	return tr
+}
+
+// sent returns the form of every token request so far.
+func (tr *tokenRequests) sent() []url.Values {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return slices.Clone(tr.forms)
 }
 
 func (tr *tokenRequests) asked() []string {

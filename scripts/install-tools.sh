@@ -34,6 +34,9 @@ INSPECTOR_VERSION=2.12.0
 # The TypeScript SDK, for scripted clients (e2e/testdata/*.mjs): its
 # StreamableHTTPClientTransport and OAuth client provider.
 TS_SDK_VERSION=1.32.2
+# node-oidc-provider: a real authorization server that authenticates clients
+# with private_key_jwt (internal/testtools/oidcprovider).
+OIDC_PROVIDER_VERSION=9.13.3
 # Dex v2.45.1. Its module path has no /v2 suffix, so the Go module proxy knows
 # the release only by the pseudo-version of the tag's commit.
 DEX_VERSION=v2.45.1
@@ -338,6 +341,7 @@ install_tools() {
   npm_install "$MCPGATE_NPM_DIR/inspector-$INSPECTOR_VERSION" \
     "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
   npm_install "$MCPGATE_NPM_DIR/sdk-$TS_SDK_VERSION" "@modelcontextprotocol/sdk@$TS_SDK_VERSION"
+  npm_install "$MCPGATE_NPM_DIR/oidc-provider-$OIDC_PROVIDER_VERSION" "oidc-provider@$OIDC_PROVIDER_VERSION"
 }
 
 print_summary() {

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
@@ -62,6 +63,15 @@ func New(keys []crypto.Signer, typ string) (*Set, error) {
 	var err error
 	s.jwks, err = json.Marshal(set)
 	return s, err
+}
+
+// Algorithm returns the JWS algorithm key signs with: RS256 (RSA), ES256
+// (ECDSA P-256), ES384 (ECDSA P-384) or EdDSA (Ed25519).
+func Algorithm(key crypto.Signer) (jose.SignatureAlgorithm, error) {
+	if k, ok := key.(*ecdsa.PrivateKey); ok && k.Curve == elliptic.P384() {
+		return jose.ES384, nil
+	}
+	return algorithmOf(key)
 }
 
 func algorithmOf(k crypto.Signer) (jose.SignatureAlgorithm, error) {
