@@ -29,6 +29,12 @@ type view struct {
 	// requests, which have no initialize of their own (see authz.go).
 	sessionGate sessionGate
 
+	// listing is held for writing while a sync changes the registered
+	// features, and for reading while a list request is answered: a list
+	// never sees a sync half done (a page of the old set, a page of the
+	// new, or a set still being added to).
+	listing sync.RWMutex
+
 	mu        sync.Mutex
 	revision  uint64
 	tools     map[string]*toolEntry
@@ -77,6 +83,7 @@ func (g *Gateway) newView(key string, f filter) *view {
 		UnsubscribeHandler: v.unsubscribe,
 	})
 	v.server.AddSendingMiddleware(dropUnsubscribedListChanged)
+	v.server.AddReceivingMiddleware(v.wholeLists)
 	// A name of an unavailable server gets an error naming the server
 	// rather than "unknown tool". Inside authorize (the SDK makes a
 	// middleware added later the outer one): a caller the policy does not
@@ -98,6 +105,8 @@ func (v *view) sync(cat *catalog, policyRevision string) {
 		return
 	}
 	v.revision, v.policyRevision = cat.revision, policyRevision
+	v.listing.Lock()
+	defer v.listing.Unlock()
 	syncSet(v.tools, cat.tools, func(e *toolEntry) bool {
 		return v.filter == nil || v.filter.Tool(e)
 	}, func(_ string, e *toolEntry) { v.server.AddTool(e.tool, v.g.toolHandler(e)) }, v.server.RemoveTools)
@@ -112,6 +121,21 @@ func (v *view) sync(cat *catalog, policyRevision string) {
 	}, func(_ string, e *templateEntry) {
 		v.server.AddResourceTemplate(e.template, v.g.resourceHandler(e.up))
 	}, v.server.RemoveResourceTemplates)
+}
+
+// listMethods are the requests that page through a view's features.
+var listMethods = map[string]bool{"tools/list": true, "prompts/list": true, "resources/list": true, "resources/templates/list": true}
+
+// wholeLists answers list requests between syncs, never during one.
+func (v *view) wholeLists(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if !listMethods[method] {
+			return next(ctx, method, req)
+		}
+		v.listing.RLock()
+		defer v.listing.RUnlock()
+		return next(ctx, method, req)
+	}
 }
 
 // dropUnsubscribedListChanged keeps list_changed notifications meant for
