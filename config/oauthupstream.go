@@ -16,6 +16,8 @@ func (a *UpstreamAuth) validateOAuth(ps *problems, path string) {
 		validateTokenURL(ps, path+".authorization_server", a.AuthorizationServer, a.AllowInsecureHTTP)
 	}
 	switch {
+	case a.ClientID != "" && a.AuthorizationServer == "":
+		ps.add(path+".authorization_server", "is required with client_id: the gateway's client and its secret go only to the authorization server the configuration names, never to one the upstream's metadata names")
 	case a.ClientID == "" && a.ClientSecret != nil:
 		ps.add(path+".client_secret", "needs client_id: a client secret belongs to a configured client (leave both out to register the gateway dynamically)")
 	case hasControlChars(a.ClientID):

@@ -39,6 +39,7 @@ func TestUpstreamAuthRules(t *testing.T) {
 		"oauth without web":      {withAuth("{kind: oauth}"), "servers[0].auth.kind", "web_sign_in (enabled: true): employees open the connect page"},
 		"oauth as http":          {withAuth("{kind: oauth, authorization_server: 'http://login.example'}"), "servers[0].auth.authorization_server", "must be https"},
 		"oauth secret alone":     {withAuth("{kind: oauth, client_secret: {value_from_env: S}}"), "servers[0].auth.client_secret", "needs client_id"},
+		"oauth client, no as":    {withAuth("{kind: oauth, client_id: gw}"), "servers[0].auth.authorization_server", "is required with client_id"},
 		"oauth token_url":        {withAuth("{kind: oauth, token_url: 'https://x/t'}"), "servers[0].auth.token_url", "applies only to kind client_credentials or token_exchange"},
 		"oauth as with cc":       {withAuth(ccAuth + ", authorization_server: 'https://x'}"), "servers[0].auth.authorization_server", "applies only to kind oauth"},
 		"oauth scope level":      {withAuth("{kind: oauth, scopes: [{name: repo, level: owner}]}"), "servers[0].auth.scopes[0].level", `"owner" is not a level`},

@@ -3,27 +3,17 @@ package connections
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
-	"github.com/mcpgate/mcpgate/store"
 )
 
 // BenchmarkToken is what a call to an upstream of auth kind oauth pays for
 // its token: a read from the embedded store and an AES-256-GCM open, per
 // request to the upstream.
 func BenchmarkToken(b *testing.B) {
-	st, err := store.OpenFile(filepath.Join(b.TempDir(), "store.db"), &store.Options{PurgeInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	vault, err := store.NewVault(st, [][]byte{bytes.Repeat([]byte{1}, store.VaultKeySize)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, vault := fileVault(b, 1)
 	m, err := New(Options{Upstreams: []Upstream{{Name: "calendar", URL: "https://calendar.example/mcp"}},
 		Vault: vault, Store: st, BaseURL: "https://mcp.example.com",
 		Identity: signedIn,

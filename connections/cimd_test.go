@@ -1,7 +1,6 @@
 package connections
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -88,15 +87,7 @@ func TestConnectWithClientMetadataDocument(t *testing.T) {
 	t.Cleanup(func() { asSrv.Close() })
 
 	// The gateway: its vault in a store of its own.
-	gst, err := store.OpenFile(filepath.Join(t.TempDir(), "gw.db"), &store.Options{PurgeInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gst.Close() })
-	vault, err := store.NewVault(gst, [][]byte{bytes.Repeat([]byte{4}, store.VaultKeySize)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gst, vault := fileVault(t, 4)
 	m, err := New(Options{
 		Upstreams: []Upstream{{Name: "calendar", URL: upstreamURL, AuthorizationServer: asIssuer, AllowInsecureHTTP: true}},
 		Vault:     vault, Store: gst, BaseURL: gw.URL, Identity: signedIn,
@@ -110,14 +101,14 @@ func TestConnectWithClientMetadataDocument(t *testing.T) {
 	gatewayHandler = m.Handler()
 
 	// The document is public, and names the gateway's callback.
-	resp, err := gw.Client().Get(gw.URL + PathClientMetadata)
+	resp, err := gw.Client().Get(gw.URL + PathClientMetadata + "/calendar.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc map[string]any
 	err = json.NewDecoder(resp.Body).Decode(&doc)
 	resp.Body.Close()
-	if err != nil || doc["client_id"] != gw.URL+PathClientMetadata || doc["token_endpoint_auth_method"] != "none" {
+	if err != nil || doc["client_id"] != gw.URL+PathClientMetadata+"/calendar.json" || doc["token_endpoint_auth_method"] != "none" {
 		t.Fatalf("client metadata document: %v %v", doc, err)
 	}
 
@@ -137,14 +128,14 @@ func TestConnectWithClientMetadataDocument(t *testing.T) {
 	}
 	resp.Body.Close()
 	authorize, err := resp.Location()
-	if err != nil || authorize.Query().Get("client_id") != gw.URL+PathClientMetadata {
+	if err != nil || authorize.Query().Get("client_id") != gw.URL+PathClientMetadata+"/calendar.json" {
 		t.Fatalf("the authorization request %v names client %q, want the metadata document's URL", authorize, authorize.Query().Get("client_id"))
 	}
 	back, err := devsignin.DevSignIn(context.Background(), browser, authorize.String(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb, err := devsignin.FollowToClient(context.Background(), browser, back, gw.URL+PathCallback, "allow")
+	cb, err := devsignin.FollowToClient(context.Background(), browser, back, gw.URL+PathCallback+"/calendar", "allow")
 	if err != nil {
 		t.Fatal(err)
 	}

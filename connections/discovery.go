@@ -14,8 +14,18 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// metaTTL is how long discovered metadata is reused.
-const metaTTL = time.Hour
+// metaTTL is how long discovered metadata is reused; metaFailureTTL, how
+// long a failed discovery is answered from memory.
+const (
+	metaTTL        = time.Hour
+	metaFailureTTL = 10 * time.Second
+)
+
+// metaFailure is a failed discovery and when it happened.
+type metaFailure struct {
+	err error
+	at  time.Time
+}
 
 // serverMeta is what the gateway knows of an upstream's authorization
 // server, and its client there.
@@ -24,9 +34,12 @@ type serverMeta struct {
 	authURL       string
 	tokenURL      string
 	revocationURL string
-	clientID      string
-	clientSecret  func() (string, error) // nil: public client
-	fetched       time.Time
+	// issParam: the server sends iss in its authorization responses (RFC
+	// 9207), which the callback then requires.
+	issParam     bool
+	clientID     string
+	clientSecret func() (string, error) // nil: public client
+	fetched      time.Time
 }
 
 // oauth2Config is the authorization code client for the upstream.
@@ -53,15 +66,30 @@ type registeredClient struct {
 // resolve returns the upstream's authorization server metadata and the
 // gateway's client there, discovering and registering on first use.
 func (m *Manager) resolve(ctx context.Context, u *Upstream) (*serverMeta, error) {
+	// One discovery at a time per upstream; a slow or failing server holds
+	// up only its own upstream, and a failure is remembered for a while
+	// rather than tried again by every request.
+	unlock := m.locks.lock("meta\x00" + u.Name)
+	defer unlock()
 	m.metaMu.Lock()
-	defer m.metaMu.Unlock()
-	if s := m.meta[u.Name]; s != nil && m.opts.Now().Sub(s.fetched) < metaTTL {
+	s, failed := m.meta[u.Name], m.metaErr[u.Name]
+	m.metaMu.Unlock()
+	now := m.opts.Now()
+	switch {
+	case s != nil && now.Sub(s.fetched) < metaTTL:
 		return s, nil
+	case failed != nil && now.Sub(failed.at) < metaFailureTTL:
+		return nil, failed.err
 	}
 	s, err := m.discover(ctx, u)
+	m.metaMu.Lock()
+	defer m.metaMu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("connections: server %q: %w", u.Name, err)
+		err = fmt.Errorf("connections: server %q: %w", u.Name, err)
+		m.metaErr[u.Name] = &metaFailure{err: err, at: now}
+		return nil, err
 	}
+	delete(m.metaErr, u.Name)
 	m.meta[u.Name] = s
 	return s, nil
 }
@@ -74,7 +102,7 @@ func (m *Manager) discover(ctx context.Context, u *Upstream) (*serverMeta, error
 			return nil, err
 		}
 	}
-	asm, err := m.authServerMeta(ctx, issuer)
+	asm, err := m.authServerMeta(ctx, u, issuer)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +111,8 @@ func (m *Manager) discover(ctx context.Context, u *Upstream) (*serverMeta, error
 			return nil, fmt.Errorf("authorization server %s: %s: %w", issuer, e.name, err)
 		}
 	}
-	s := &serverMeta{issuer: issuer, authURL: asm.AuthorizationEndpoint, tokenURL: asm.TokenEndpoint, fetched: m.opts.Now()}
+	s := &serverMeta{issuer: issuer, authURL: asm.AuthorizationEndpoint, tokenURL: asm.TokenEndpoint, fetched: m.opts.Now(),
+		issParam: asm.AuthorizationResponseIssParameterSupported}
 	if checkEndpoint(asm.RevocationEndpoint, u.AllowInsecureHTTP) == nil {
 		s.revocationURL = asm.RevocationEndpoint
 	}
@@ -95,7 +124,7 @@ func (m *Manager) discover(ctx context.Context, u *Upstream) (*serverMeta, error
 		// The MCP authorization spec's preferred registration: the
 		// client id is the URL of the gateway's metadata document, which
 		// the server fetches; a public client, PKCE its proof.
-		s.clientID = m.clientMetadataURL()
+		s.clientID = m.clientMetadataURL(u)
 		return s, nil
 	}
 	rc, err := m.registeredClient(ctx, u, issuer, asm)
@@ -139,7 +168,7 @@ func (m *Manager) discoverIssuer(ctx context.Context, u *Upstream) (string, erro
 
 // authServerMeta fetches RFC 8414 metadata, or OpenID Connect discovery
 // for servers that only have that (Dex, most IdPs).
-func (m *Manager) authServerMeta(ctx context.Context, issuer string) (*oauthex.AuthServerMeta, error) {
+func (m *Manager) authServerMeta(ctx context.Context, u *Upstream, issuer string) (*oauthex.AuthServerMeta, error) {
 	iu, err := url.Parse(issuer)
 	if err != nil || !iu.IsAbs() {
 		return nil, fmt.Errorf("authorization server %q is not an absolute URL", issuer)
@@ -152,7 +181,7 @@ func (m *Manager) authServerMeta(ctx context.Context, issuer string) (*oauthex.A
 		root + "/.well-known/openid-configuration" + path,
 		strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration",
 	} {
-		asm, err := oauthex.GetAuthServerMeta(ctx, mu, issuer, m.hc)
+		asm, err := oauthex.GetAuthServerMeta(ctx, mu, issuer, m.client(u))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -185,12 +214,12 @@ func (m *Manager) registeredClient(ctx context.Context, u *Upstream, issuer stri
 		return nil, fmt.Errorf("registration_endpoint: %w", err)
 	}
 	resp, err := oauthex.RegisterClient(ctx, asm.RegistrationEndpoint, &oauthex.ClientRegistrationMetadata{
-		RedirectURIs: []string{m.redirectURI()}, ClientName: "mcpgate",
+		RedirectURIs: []string{m.redirectURI(u)}, ClientName: "mcpgate",
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
 		TokenEndpointAuthMethod: "client_secret_basic",
-	}, m.hc)
+	}, m.client(u))
 	if err != nil {
-		return nil, fmt.Errorf("dynamic client registration at %s: %w", asm.RegistrationEndpoint, err)
+		return nil, fmt.Errorf("dynamic client registration at %s: %w", asm.RegistrationEndpoint, truncated(err))
 	}
 	rc := &registeredClient{ClientID: resp.ClientID, ClientSecret: resp.ClientSecret}
 	raw, _ := json.Marshal(rc)
@@ -221,21 +250,34 @@ func checkEndpoint(raw string, allowHTTP bool) error {
 	return fmt.Errorf("%q must be https (http only on loopback with allow_insecure_http)", raw)
 }
 
-// clientMetadataURL is the gateway's client id at servers that support
-// Client ID Metadata Documents.
-func (m *Manager) clientMetadataURL() string { return m.pageURL(PathClientMetadata, nil) }
+// clientMetadataURL is the gateway's client id for u at servers that
+// support Client ID Metadata Documents.
+func (m *Manager) clientMetadataURL(u *Upstream) string {
+	return m.pageURL(PathClientMetadata+"/"+url.PathEscape(u.Name)+".json", nil)
+}
 
-// clientMetadata is the gateway's Client ID Metadata Document
+// clientMetadata is the gateway's Client ID Metadata Document for u
 // (draft-ietf-oauth-client-id-metadata-document): a public client that
-// redirects only to the connect callback.
-func (m *Manager) clientMetadata() map[string]any {
+// redirects only to u's connect callback.
+func (m *Manager) clientMetadata(u *Upstream) map[string]any {
 	return map[string]any{
-		"client_id":                  m.clientMetadataURL(),
+		"client_id":                  m.clientMetadataURL(u),
 		"client_name":                "mcpgate",
 		"client_uri":                 m.pageURL("", nil),
-		"redirect_uris":              []string{m.redirectURI()},
+		"redirect_uris":              []string{m.redirectURI(u)},
 		"grant_types":                []string{"authorization_code", "refresh_token"},
 		"response_types":             []string{"code"},
 		"token_endpoint_auth_method": "none",
 	}
+}
+
+// maxErrorText bounds the text of a remote error kept in an error.
+const maxErrorText = 300
+
+// truncated shortens an error that may quote a remote answer.
+func truncated(err error) error {
+	if msg := err.Error(); len(msg) > maxErrorText {
+		return errors.New(msg[:maxErrorText] + "…")
+	}
+	return err
 }

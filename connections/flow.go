@@ -28,6 +28,8 @@ type pending struct {
 	Verifier string `json:"verifier,omitempty"`
 	ClientID string `json:"client_id,omitempty"`
 	ASIssuer string `json:"as_issuer,omitempty"`
+	// IssParam: the authorization server sends iss (RFC 9207).
+	IssParam bool `json:"iss_param,omitempty"`
 }
 
 const (
@@ -142,7 +144,7 @@ func (m *Manager) start(w http.ResponseWriter, r *http.Request) {
 		m.page(w, http.StatusBadGateway, "Server unavailable", fmt.Sprintf("The gateway could not reach %s's authorization server; the error is in the gateway's log. Retry the request in your MCP client later for a new link.", u.Name))
 		return
 	}
-	cfg, err := s.oauth2Config(m.redirectURI(), scopes)
+	cfg, err := s.oauth2Config(m.redirectURI(u), scopes)
 	if err != nil {
 		m.log.Error("connections: client secret", "upstream", u.Name, "err", err)
 		m.page(w, http.StatusInternalServerError, "Not configured", "The gateway's client for this server is not configured correctly; the error is in its log.")
@@ -150,7 +152,8 @@ func (m *Manager) start(w http.ResponseWriter, r *http.Request) {
 	}
 	state, verifier := newID(), oauth2.GenerateVerifier()
 	if err := m.putPending(r.Context(), kindState, state, &pending{Issuer: id.Issuer, Subject: id.Subject, Upstream: u.Name,
-		ElicitationID: t.ElicitationID, Scopes: scopes, Verifier: verifier, ClientID: s.clientID, ASIssuer: s.issuer}); err != nil {
+		ElicitationID: t.ElicitationID, Scopes: scopes, Verifier: verifier, ClientID: s.clientID, ASIssuer: s.issuer,
+		IssParam: s.issParam}); err != nil {
 		m.log.Error("connections: keeping the authorization state", "upstream", u.Name, "err", err)
 		m.page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not keep the authorization under way. Retry the request in your MCP client for a new link.")
 		return
@@ -173,6 +176,17 @@ func (m *Manager) callback(w http.ResponseWriter, r *http.Request) {
 		m.linkError(w, err)
 		return
 	}
+	// The answer must come back where this upstream's authorization
+	// server was told to send it, and, when that server says who it is
+	// (RFC 9207), from that server: an authorization server of another
+	// upstream cannot slip its code into this flow (mix-up).
+	iss := q.Get("iss")
+	if r.PathValue("upstream") != p.Upstream || iss != "" && iss != p.ASIssuer || iss == "" && p.IssParam {
+		m.log.Warn("connections: a callback for another upstream or from another authorization server refused (mix-up)",
+			"upstream", p.Upstream, "path", r.PathValue("upstream"), "iss", truncate(iss, 200), "employee", id.Subject)
+		m.page(w, http.StatusBadRequest, "Authorization not valid", "This answer does not come from the server the authorization was started with. Nothing was stored.")
+		return
+	}
 	if e := q.Get("error"); e != "" {
 		m.page(w, http.StatusForbidden, "Not connected", fmt.Sprintf("%s's authorization server answered %q. Nothing was stored.", p.Upstream, truncate(e, 64)))
 		return
@@ -184,8 +198,8 @@ func (m *Manager) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := m.exchange(r.Context(), u, p, q.Get("code"))
 	if err != nil {
-		m.log.Warn("connections: code exchange failed", "upstream", u.Name, "err", err)
-		m.page(w, http.StatusBadGateway, "Not connected", fmt.Sprintf("%s's authorization server did not issue a token: %v", u.Name, err))
+		m.log.Warn("connections: code exchange failed", "upstream", u.Name, "employee", id.Subject, "err", err)
+		m.page(w, http.StatusBadGateway, "Not connected", fmt.Sprintf("%s's authorization server did not issue a token; the error is in the gateway's log. Retry the request in your MCP client for a new link.", u.Name))
 		return
 	}
 	if err := m.save(r.Context(), id, u.Name, rec); err != nil {
@@ -193,7 +207,8 @@ func (m *Manager) callback(w http.ResponseWriter, r *http.Request) {
 		m.page(w, http.StatusServiceUnavailable, "Not connected", "The gateway could not store the token. Retry the request in your MCP client for a new link.")
 		return
 	}
-	m.log.Info("employee connected an upstream", "upstream", u.Name, "scopes", strings.Join(rec.Scopes, " "))
+	m.log.Info("employee connected an upstream", "upstream", u.Name, "employee", id.Subject, "issuer", id.Issuer,
+		"scopes", strings.Join(rec.Scopes, " "))
 	if m.opts.Connected != nil {
 		m.opts.Connected(id, u.Name, p.ElicitationID)
 	}
@@ -225,11 +240,11 @@ func (m *Manager) exchange(ctx context.Context, u *Upstream, p *pending, code st
 	if s.issuer != p.ASIssuer || s.clientID != p.ClientID {
 		return nil, errors.New("the authorization server or client changed during the authorization: start again")
 	}
-	cfg, err := s.oauth2Config(m.redirectURI(), p.Scopes)
+	cfg, err := s.oauth2Config(m.redirectURI(u), p.Scopes)
 	if err != nil {
 		return nil, err
 	}
-	tok, err := cfg.Exchange(context.WithValue(ctx, oauth2.HTTPClient, m.hc), code,
+	tok, err := cfg.Exchange(context.WithValue(ctx, oauth2.HTTPClient, m.client(u)), code,
 		oauth2.VerifierOption(p.Verifier), oauth2.SetAuthURLParam("resource", u.resource()))
 	if err != nil {
 		return nil, describe(err)
@@ -244,15 +259,15 @@ func (m *Manager) exchange(ctx context.Context, u *Upstream, p *pending, code st
 	}
 	now := m.opts.Now()
 	return &record{AccessToken: tok.AccessToken, TokenType: tok.TokenType, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry,
-		Scopes: scopes, Issuer: s.issuer, ClientID: s.clientID, Connected: now}, nil
+		Scopes: scopes, Asked: p.Scopes, Issuer: s.issuer, ClientID: s.clientID, Connected: now}, nil
 }
 
 // revokeUpstream asks the authorization server to revoke r's tokens (RFC
 // 7009), when it offers revocation; failures are logged only.
 func (m *Manager) revokeUpstream(ctx context.Context, u *Upstream, r *record) {
 	s, err := m.resolve(ctx, u)
-	if err != nil || s.revocationURL == "" {
-		return
+	if err != nil || s.revocationURL == "" || s.issuer != r.Issuer || s.clientID != r.ClientID {
+		return // tokens go only to the server that issued them
 	}
 	for _, t := range []struct{ token, hint string }{{r.RefreshToken, "refresh_token"}, {r.AccessToken, "access_token"}} {
 		if t.token == "" {
@@ -275,7 +290,7 @@ func (m *Manager) revokeUpstream(ctx context.Context, u *Upstream, r *record) {
 		if s.clientSecret != nil {
 			req.SetBasicAuth(url.QueryEscape(s.clientID), url.QueryEscape(secret))
 		}
-		resp, err := m.hc.Do(req)
+		resp, err := m.client(u).Do(req)
 		if err != nil {
 			m.log.Warn("connections: revoking at the authorization server failed", "upstream", u.Name, "err", err)
 			return

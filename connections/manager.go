@@ -12,19 +12,26 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/internal/safehttp"
 	"github.com/mcpgate/mcpgate/store"
 )
 
 // Paths of the pages Handler serves, under Options.BaseURL.
 const (
-	PathStart       = "/connect/start"
+	PathStart = "/connect/start"
+	// PathCallback is the prefix of the OAuth redirect URIs: one per
+	// upstream, PathCallback + "/" + its name, so that a callback is only
+	// ever taken for the upstream whose authorization server was asked (no
+	// mix-up between upstreams, RFC 9700 §4.4).
 	PathCallback    = "/connect/callback"
 	PathConnections = "/connections"
 	PathRevoke      = "/connections/revoke"
-	// PathClientMetadata is the gateway's OAuth Client ID Metadata
-	// Document: its client_id at authorization servers that support them.
-	// Public: authorization servers fetch it, nobody signs in.
-	PathClientMetadata = "/connect/client-metadata.json"
+	// PathClientMetadata is the prefix of the gateway's OAuth Client ID
+	// Metadata Documents, one per upstream (PathClientMetadata + "/" + its
+	// name + ".json", naming only that upstream's redirect URI): its
+	// client_id at authorization servers that support them. Public:
+	// authorization servers fetch them, nobody signs in.
+	PathClientMetadata = "/connect/client-metadata"
 )
 
 // Defaults of Options.
@@ -40,6 +47,7 @@ const (
 	nsClient  = "connect/client"  // vault: owner server, name issuer
 	nsPending = "connect/pending" // vault: owner ticket or state id
 	nsUsed    = "connect/used"    // store: single-use marks
+	nsLock    = "connect/lock"    // store: a connection's row lock
 )
 
 // Upstream is an upstream of auth kind oauth.
@@ -116,10 +124,15 @@ type Manager struct {
 	base      *url.URL
 	upstreams map[string]*Upstream
 	hc        *http.Client
-	log       *slog.Logger
+	// guarded makes the requests to endpoints the upstream's metadata
+	// chose (not the configuration): private and loopback addresses
+	// refused (internal/safehttp).
+	guarded *http.Client
+	log     *slog.Logger
 
-	metaMu sync.Mutex
-	meta   map[string]*serverMeta // by upstream name
+	metaMu  sync.Mutex
+	meta    map[string]*serverMeta  // by upstream name
+	metaErr map[string]*metaFailure // by upstream name
 
 	locks keyedMutex // per (employee, upstream): one refresh at a time
 }
@@ -147,7 +160,7 @@ func New(opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("connections: BaseURL %q is not an absolute URL: the OAuth redirect URI is built from it", opts.BaseURL)
 	}
 	m := &Manager{opts: opts, base: base, upstreams: map[string]*Upstream{}, hc: opts.HTTPClient,
-		log: opts.Logger, meta: map[string]*serverMeta{}}
+		log: opts.Logger, meta: map[string]*serverMeta{}, metaErr: map[string]*metaFailure{}}
 	for i := range opts.Upstreams {
 		u := &opts.Upstreams[i]
 		if _, dup := m.upstreams[u.Name]; dup || u.Name == "" {
@@ -155,10 +168,12 @@ func New(opts Options) (*Manager, error) {
 		}
 		m.upstreams[u.Name] = u
 	}
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if m.hc == nil {
-		m.hc = &http.Client{Timeout: DefaultHTTPTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		m.hc = &http.Client{Timeout: DefaultHTTPTimeout, CheckRedirect: noRedirect}
 	}
+	m.guarded = &http.Client{Timeout: DefaultHTTPTimeout, CheckRedirect: noRedirect,
+		Transport: safehttp.New(nil).Transport()}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -185,8 +200,22 @@ func (m *Manager) pageURL(path string, q url.Values) string {
 	return u.String()
 }
 
-// redirectURI is the OAuth redirect URI the gateway registers and uses.
-func (m *Manager) redirectURI() string { return m.pageURL(PathCallback, nil) }
+// redirectURI is the OAuth redirect URI the gateway registers and uses
+// for u.
+func (m *Manager) redirectURI(u *Upstream) string {
+	return m.pageURL(PathCallback+"/"+url.PathEscape(u.Name), nil)
+}
+
+// client is the HTTP client of requests to u's authorization server: any
+// address for one the configuration names (or in development), public
+// addresses only for one the upstream's metadata named. Options.HTTPClient
+// replaces both.
+func (m *Manager) client(u *Upstream) *http.Client {
+	if m.opts.HTTPClient != nil || u.AuthorizationServer != "" || u.AllowInsecureHTTP {
+		return m.hc
+	}
+	return m.guarded
+}
 
 // employee is the vault owner of an employee's tokens: the issuer and
 // subject that identify them.

@@ -64,17 +64,9 @@ func startHarness(t *testing.T, edit func(*Options)) *harness {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	client := dex.DexClient{ID: "mcpgate-calendar", Secret: "calendar-secret", RedirectURIs: []string{base + PathCallback}}
+	client := dex.DexClient{ID: "mcpgate-calendar", Secret: "calendar-secret", RedirectURIs: []string{base + PathCallback + "/calendar"}}
 	d := dex.StartDex(t, []dex.DexClient{client}, []dex.DexUser{alice, bob})
-	st, err := store.OpenFile(filepath.Join(t.TempDir(), "store.db"), &store.Options{PurgeInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	vault, err := store.NewVault(st, [][]byte{bytes.Repeat([]byte{7}, store.VaultKeySize)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, vault := fileVault(t, 7)
 	h := &harness{dex: d, st: st, base: base, vault: vault, granted: []string{"openid", "email", "offline_access"}}
 	opts := Options{
 		Upstreams: []Upstream{{Name: "calendar", URL: "http://127.0.0.1:1/mcp", AuthorizationServer: d.Issuer,
@@ -233,7 +225,7 @@ func TestConnectFlowWithDex(t *testing.T) {
 	h.m.opts.RefreshMargin = DefaultRefreshMargin
 
 	// Revoking ends the connection.
-	if err := h.m.Revoke(ctx, employees["alice"], "calendar"); err != nil {
+	if _, err := h.m.Revoke(ctx, employees["alice"], "calendar"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.m.Token(ctx, "calendar", employees["alice"], nil); !errors.Is(err, ErrNotConnected) {
@@ -300,8 +292,8 @@ func TestConnectPagesRefuse(t *testing.T) {
 		"no ticket":               {"alice", h.base + PathStart, http.StatusBadRequest},
 		"unknown ticket":          {"alice", h.base + PathStart + "?ticket=abc", http.StatusBadRequest},
 		"oversized ticket":        {"alice", h.base + PathStart + "?ticket=" + strings.Repeat("a", 10000), http.StatusBadRequest},
-		"callback without state":  {"alice", h.base + PathCallback + "?code=x", http.StatusBadRequest},
-		"callback unknown state":  {"alice", h.base + PathCallback + "?code=x&state=nope", http.StatusBadRequest},
+		"callback without state":  {"alice", h.base + PathCallback + "/calendar?code=x", http.StatusBadRequest},
+		"callback unknown state":  {"alice", h.base + PathCallback + "/calendar?code=x&state=nope", http.StatusBadRequest},
 		"connections signed out":  {"", h.base + PathConnections, http.StatusUnauthorized},
 		"start with POST refused": {"alice", "", http.StatusMethodNotAllowed},
 	} {
@@ -339,7 +331,7 @@ func TestConnectPagesRefuse(t *testing.T) {
 	c := h.browser(t, "alice")
 	resp, _ := get(t, c, link)
 	auth, _ := resp.Location()
-	resp, body := get(t, c, h.base+PathCallback+"?error=access_denied&state="+url.QueryEscape(auth.Query().Get("state")))
+	resp, body := get(t, c, h.base+PathCallback+"/calendar?error=access_denied&state="+url.QueryEscape(auth.Query().Get("state")))
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "access_denied") {
 		t.Fatalf("error callback: %d %s", resp.StatusCode, body)
 	}
@@ -379,4 +371,20 @@ func TestNewRefusesMissingParts(t *testing.T) {
 	if _, err := New(Options{BaseURL: "https://gw.example"}); err == nil || !strings.Contains(err.Error(), "Vault, Store, Identity, Scopes") {
 		t.Fatalf("New without parts: %v", err)
 	}
+}
+
+// fileVault opens a file store in a test directory and a vault over it
+// with one key, every byte keyByte.
+func fileVault(tb testing.TB, keyByte byte) (store.Store, *store.Vault) {
+	tb.Helper()
+	st, err := store.OpenFile(filepath.Join(tb.TempDir(), "store.db"), &store.Options{PurgeInterval: -1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	vault, err := store.NewVault(st, [][]byte{bytes.Repeat([]byte{keyByte}, store.VaultKeySize)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st, vault
 }

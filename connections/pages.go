@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
-	"time"
+	"strings"
 )
 
 // Handler serves the connect link (PathStart), the OAuth callback
@@ -14,10 +14,10 @@ import (
 func (m *Manager) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathStart, m.start)
-	mux.HandleFunc("GET "+PathCallback, m.callback)
+	mux.HandleFunc("GET "+PathCallback+"/{upstream}", m.callback)
 	mux.HandleFunc("GET "+PathConnections, m.connections)
 	mux.HandleFunc("POST "+PathRevoke, m.revoke)
-	mux.HandleFunc("GET "+PathClientMetadata, m.serveClientMetadata)
+	mux.HandleFunc("GET "+PathClientMetadata+"/{document}", m.serveClientMetadata)
 	return securityHeaders(mux)
 }
 
@@ -25,16 +25,22 @@ func (m *Manager) Handler() http.Handler {
 // behind web sign-in. PublicPaths lists what it serves to anyone (the
 // client metadata document authorization servers fetch).
 func (m *Manager) Paths() []string {
-	return []string{PathStart, PathCallback, PathConnections, PathRevoke}
+	return []string{PathStart, PathCallback + "/", PathConnections, PathRevoke}
 }
 
 // PublicPaths lists the paths of Handler that need no sign-in.
-func (m *Manager) PublicPaths() []string { return []string{PathClientMetadata} }
+func (m *Manager) PublicPaths() []string { return []string{PathClientMetadata + "/"} }
 
-func (m *Manager) serveClientMetadata(w http.ResponseWriter, _ *http.Request) {
+func (m *Manager) serveClientMetadata(w http.ResponseWriter, r *http.Request) {
+	name, ok := strings.CutSuffix(r.PathValue("document"), ".json")
+	u, known := m.upstreams[name]
+	if !ok || !known {
+		http.NotFound(w, r)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	_ = json.NewEncoder(w).Encode(m.clientMetadata())
+	_ = json.NewEncoder(w).Encode(m.clientMetadata(u))
 }
 
 func securityHeaders(next http.Handler) http.Handler {
@@ -43,7 +49,7 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		if r.URL.Path != PathClientMetadata {
+		if !strings.HasPrefix(r.URL.Path, PathClientMetadata+"/") {
 			h.Set("Cache-Control", "no-store")
 		}
 		next.ServeHTTP(w, r)
@@ -57,8 +63,8 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.4rem;bo
 button{padding:.3rem .8rem}</style></head>
 <body><h1>{{.Title}}</h1><p>{{.Message}}</p>
 {{if .Connections}}<table><tr><th>Server</th><th>Scopes</th><th>Connected</th><th></th></tr>
-{{range .Connections}}<tr><td>{{.Upstream}}</td><td>{{range $i, $s := .Scopes}}{{if $i}} {{end}}{{$s}}{{end}}</td>
-<td>{{.Connected.Format "2006-01-02 15:04 MST"}}</td>
+{{range .Connections}}<tr><td>{{.Upstream}}</td>{{if .Unreadable}}<td colspan="2">can no longer be read: disconnect, then connect again</td>{{else}}<td>{{range $i, $s := .Scopes}}{{if $i}} {{end}}{{$s}}{{end}}</td>
+<td>{{.Connected.Format "2006-01-02 15:04 MST"}}</td>{{end}}
 <td><form method="post" action="{{$.RevokePath}}"><input type="hidden" name="csrf" value="{{$.CSRF}}">
 <input type="hidden" name="upstream" value="{{.Upstream}}"><button type="submit">Disconnect</button></form></td></tr>{{end}}
 </table>{{end}}
@@ -128,11 +134,11 @@ func (m *Manager) revoke(w http.ResponseWriter, r *http.Request) {
 		m.page(w, http.StatusBadRequest, "Unknown server", "There is no such server to disconnect.")
 		return
 	}
-	if err := m.Revoke(r.Context(), id, upstream); err != nil {
+	if _, err := m.Revoke(r.Context(), id, upstream); err != nil {
 		m.log.Error("connections: revoking", "upstream", upstream, "err", err)
 		m.page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not delete the connection.")
 		return
 	}
-	m.log.Info("employee disconnected an upstream", "upstream", upstream, "at", time.Now().UTC())
+	m.log.Info("employee disconnected an upstream", "upstream", upstream, "employee", id.Subject, "issuer", id.Issuer)
 	http.Redirect(w, r, m.base.Path+PathConnections, http.StatusSeeOther)
 }

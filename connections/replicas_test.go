@@ -35,7 +35,7 @@ func TestConnectReplicasOnPostgres(t *testing.T) {
 		backends = append(backends, "http://"+ln.Addr().String())
 	}
 	rr := testtools.StartRoundRobin(t, backends...)
-	client := dex.DexClient{ID: "mcpgate-calendar", Secret: "calendar-secret", RedirectURIs: []string{rr.URL + PathCallback}}
+	client := dex.DexClient{ID: "mcpgate-calendar", Secret: "calendar-secret", RedirectURIs: []string{rr.URL + PathCallback + "/calendar"}}
 	d := dex.StartDex(t, []dex.DexClient{client}, []dex.DexUser{alice})
 	key := bytes.Repeat([]byte{3}, store.VaultKeySize)
 	var replicas []*Manager
@@ -84,7 +84,7 @@ func TestConnectReplicasOnPostgres(t *testing.T) {
 			t.Errorf("replayed callback through the load balancer: %d, want 400", resp.StatusCode)
 		}
 	}
-	if err := replicas[1].Revoke(ctx, employees["alice"], "calendar"); err != nil {
+	if _, err := replicas[1].Revoke(ctx, employees["alice"], "calendar"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := replicas[0].Token(ctx, "calendar", employees["alice"], nil); !errors.Is(err, ErrNotConnected) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/store"
 	"golang.org/x/oauth2"
 )
 
@@ -24,13 +25,22 @@ type NotConnectedError struct {
 	Upstream string
 	Scopes   []string
 	Reason   string
+	// Cause, if set, is why a stored connection cannot be used (a vault
+	// row sealed with a key no longer configured, say).
+	Cause error
 }
 
 func (e *NotConnectedError) Error() string {
 	return fmt.Sprintf("connections: server %q: %s: %s", e.Upstream, ErrNotConnected, e.Reason)
 }
 
-func (e *NotConnectedError) Unwrap() error { return ErrNotConnected }
+// Unwrap gives ErrNotConnected and the cause.
+func (e *NotConnectedError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{ErrNotConnected, e.Cause}
+	}
+	return []error{ErrNotConnected}
+}
 
 // record is an employee's token for one upstream, as sealed in the vault.
 type record struct {
@@ -39,10 +49,13 @@ type record struct {
 	RefreshToken string    `json:"refresh_token,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Scopes       []string  `json:"scopes"`
-	Issuer       string    `json:"issuer"`
-	ClientID     string    `json:"client_id"`
-	Connected    time.Time `json:"connected"`
-	Refreshed    time.Time `json:"refreshed,omitzero"`
+	// Asked are the scopes asked at connect: one asked and not granted is
+	// not asked again by every call (the server refused it).
+	Asked     []string  `json:"asked,omitempty"`
+	Issuer    string    `json:"issuer"`
+	ClientID  string    `json:"client_id"`
+	Connected time.Time `json:"connected"`
+	Refreshed time.Time `json:"refreshed,omitzero"`
 }
 
 // vaultExpiry is how long the vault keeps r: until its access token
@@ -61,7 +74,7 @@ func (m *Manager) load(ctx context.Context, id *authn.Identity, upstream string)
 	}
 	var r record
 	if err := json.Unmarshal(raw, &r); err != nil || r.AccessToken == "" {
-		return nil, false, fmt.Errorf("connections: server %q: the stored token does not decode", upstream)
+		return nil, false, fmt.Errorf("connections: server %q: %w", upstream, errUndecodable)
 	}
 	return &r, true, nil
 }
@@ -87,19 +100,20 @@ func (m *Manager) Token(ctx context.Context, upstream string, id *authn.Identity
 	}
 	unlock := m.locks.lock(employee(id) + "\x00" + upstream)
 	defer unlock()
-	r, ok, err := m.load(ctx, id, upstream)
+	r, err := m.usable(ctx, id, upstream, scopes)
+	if err != nil || !m.expiring(r) {
+		return tokenOf(r), err
+	}
+	// Refresh under the row's lock in the store, which every replica and
+	// the command line take: one refresh at a time, and none that brings
+	// back a connection revoked meanwhile.
+	release, err := m.lockRow(ctx, id, upstream)
 	if err != nil {
 		return "", err
 	}
-	if !ok {
-		return "", &NotConnectedError{Upstream: upstream, Scopes: scopes, Reason: "you have not connected this server yet"}
-	}
-	if missing := without(scopes, r.Scopes); len(missing) > 0 {
-		return "", &NotConnectedError{Upstream: upstream, Scopes: union(r.Scopes, scopes),
-			Reason: "this request needs scopes you did not grant: " + strings.Join(missing, " ")}
-	}
-	if r.Expiry.IsZero() || r.Expiry.Sub(m.opts.Now()) > m.opts.RefreshMargin {
-		return r.AccessToken, nil
+	defer release()
+	if r, err = m.usable(ctx, id, upstream, scopes); err != nil || !m.expiring(r) {
+		return tokenOf(r), err // another replica refreshed it, or it is gone
 	}
 	if r.RefreshToken == "" {
 		_ = m.opts.Vault.Delete(ctx, nsToken, employee(id), upstream)
@@ -111,19 +125,68 @@ func (m *Manager) Token(ctx context.Context, upstream string, id *authn.Identity
 	return r.AccessToken, nil
 }
 
-// refresh replaces r's tokens with a refresh token grant, and saves r. A
-// refresh token the server refuses (invalid_grant) ends the connection.
+func tokenOf(r *record) string {
+	if r == nil {
+		return ""
+	}
+	return r.AccessToken
+}
+
+func (m *Manager) expiring(r *record) bool {
+	return !r.Expiry.IsZero() && r.Expiry.Sub(m.opts.Now()) <= m.opts.RefreshMargin
+}
+
+// usable returns id's stored connection to upstream if it covers scopes,
+// or the *NotConnectedError that asks id to connect (again).
+func (m *Manager) usable(ctx context.Context, id *authn.Identity, upstream string, scopes []string) (*record, error) {
+	r, ok, err := m.load(ctx, id, upstream)
+	switch {
+	case errors.Is(err, store.ErrVaultUnknownKey), errors.Is(err, store.ErrVaultInvalid), errors.Is(err, errUndecodable):
+		m.log.Warn("connections: a stored connection cannot be read; the employee is asked to connect again",
+			"upstream", upstream, "employee", id.Subject, "err", err)
+		return nil, &NotConnectedError{Upstream: upstream, Scopes: scopes, Cause: err,
+			Reason: "your stored authorization cannot be read any more"}
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, &NotConnectedError{Upstream: upstream, Scopes: scopes, Reason: "you have not connected this server yet"}
+	}
+	missing := without(scopes, r.Scopes)
+	if len(missing) == 0 {
+		return r, nil
+	}
+	if refused := intersect(missing, r.Asked); len(refused) > 0 {
+		// Asked at connect and not granted: asking again would loop.
+		return nil, fmt.Errorf("connections: server %q did not grant %s when you connected: disconnect it at %s and connect again to ask once more",
+			upstream, strings.Join(refused, " "), m.pageURL(PathConnections, nil))
+	}
+	return nil, &NotConnectedError{Upstream: upstream, Scopes: union(r.Scopes, scopes),
+		Reason: "this request needs scopes you did not grant: " + strings.Join(missing, " ")}
+}
+
+// refresh replaces r's tokens with a refresh token grant, and saves r; the
+// caller holds the row's lock. A refresh token goes only to the
+// authorization server and client that issued it: when the upstream's
+// metadata names another one now, the connection ends instead. A refresh
+// token the server refuses (invalid_grant) ends the connection. Scopes
+// the server adds beyond those granted are not recorded.
 func (m *Manager) refresh(ctx context.Context, u *Upstream, id *authn.Identity, r *record) error {
 	s, err := m.resolve(ctx, u)
 	if err != nil {
 		return err
 	}
-	cfg, err := s.oauth2Config(m.redirectURI(), nil)
+	if s.issuer != r.Issuer || s.clientID != r.ClientID {
+		_ = m.opts.Vault.Delete(ctx, nsToken, employee(id), u.Name)
+		m.log.Warn("connections: the upstream's authorization server or client changed since the employee connected; the old refresh token is not sent to the new one",
+			"upstream", u.Name, "employee", id.Subject, "was", r.Issuer, "now", s.issuer)
+		return &NotConnectedError{Upstream: u.Name, Scopes: r.Scopes, Reason: "the server's authorization server changed"}
+	}
+	cfg, err := s.oauth2Config(m.redirectURI(u), nil)
 	if err != nil {
 		return fmt.Errorf("connections: server %q: %w", u.Name, err)
 	}
 	old := &oauth2.Token{RefreshToken: r.RefreshToken, Expiry: time.Unix(1, 0)}
-	tok, err := cfg.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, m.hc), old).Token()
+	tok, err := cfg.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, m.client(u)), old).Token()
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.ErrorCode == "invalid_grant" {
@@ -140,7 +203,7 @@ func (m *Manager) refresh(ctx context.Context, u *Upstream, id *authn.Identity, 
 		r.RefreshToken = tok.RefreshToken
 	}
 	if granted := grantedScopes(tok); granted != nil {
-		r.Scopes = granted
+		r.Scopes = intersect(granted, r.Scopes) // never more than granted at connect
 	}
 	return m.save(ctx, id, u.Name, r)
 }
@@ -153,6 +216,11 @@ func (m *Manager) Invalidate(ctx context.Context, upstream string, id *authn.Ide
 	}
 	unlock := m.locks.lock(employee(id) + "\x00" + upstream)
 	defer unlock()
+	release, err := m.lockRow(ctx, id, upstream)
+	if err != nil {
+		return
+	}
+	defer release()
 	r, ok, err := m.load(ctx, id, upstream)
 	if err != nil || !ok || r.AccessToken != token {
 		return
@@ -173,44 +241,92 @@ type Connection struct {
 	Connected time.Time `json:"connected"`
 	Expiry    time.Time `json:"expiry,omitzero"`
 	Refreshes bool      `json:"refreshes"`
+	// Unreadable says the stored connection cannot be read any more (a
+	// vault key removed): it can only be revoked, or replaced by
+	// connecting again.
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
-// Connections lists id's connections, in upstream order.
+// Connections lists id's connections, in upstream order. A stored
+// connection that cannot be read (a vault key removed) is listed without
+// scopes, so that it can be seen and revoked.
 func (m *Manager) Connections(ctx context.Context, id *authn.Identity) ([]Connection, error) {
 	var out []Connection
 	for _, u := range m.opts.Upstreams {
 		r, ok, err := m.load(ctx, id, u.Name)
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrVaultUnknownKey), errors.Is(err, store.ErrVaultInvalid), errors.Is(err, errUndecodable):
+			out = append(out, Connection{Upstream: u.Name, Unreadable: true})
+		case err != nil:
 			return nil, err
-		}
-		if ok {
+		case ok:
 			out = append(out, Connection{Upstream: u.Name, Scopes: r.Scopes, Connected: r.Connected, Expiry: r.Expiry, Refreshes: r.RefreshToken != ""})
 		}
 	}
 	return out, nil
 }
 
-// Revoke ends id's connection to upstream: the token is deleted from the
-// vault, and revoked at the authorization server when it offers RFC 7009
-// revocation (best effort: the deletion stands either way).
-func (m *Manager) Revoke(ctx context.Context, id *authn.Identity, upstream string) error {
+// Revoke ends id's connection to upstream, and reports whether there was
+// one: the row is deleted from the vault (even one that cannot be read any
+// more), and the tokens revoked at the authorization server that issued
+// them when it offers RFC 7009 revocation (best effort: the deletion
+// stands either way). It waits for a refresh under way on any replica, so
+// that none brings the connection back.
+func (m *Manager) Revoke(ctx context.Context, id *authn.Identity, upstream string) (bool, error) {
 	u, err := m.upstream(upstream)
 	if err != nil {
-		return err
+		return false, err
 	}
 	unlock := m.locks.lock(employee(id) + "\x00" + upstream)
 	defer unlock()
-	r, ok, err := m.load(ctx, id, upstream)
+	release, err := m.lockRow(ctx, id, upstream)
 	if err != nil {
-		return err
+		return false, err
 	}
+	defer release()
+	r, ok, loadErr := m.load(ctx, id, upstream)
 	if err := m.opts.Vault.Delete(ctx, nsToken, employee(id), upstream); err != nil {
-		return err
+		return false, err
 	}
 	if ok {
 		m.revokeUpstream(ctx, u, r)
 	}
-	return nil
+	return ok || loadErr != nil, nil
+}
+
+// Defaults of the row lock.
+const (
+	rowLockLease = 30 * time.Second      // how long a holder that died blocks others
+	rowLockWait  = 15 * time.Second      // how long to wait for a holder
+	rowLockPoll  = 20 * time.Millisecond // how often to try again
+)
+
+// lockRow takes the lock of id's row for upstream in the store: an entry
+// created atomically (one of many concurrent creators wins, on any
+// replica), which expires if its holder dies. The returned release
+// deletes it.
+func (m *Manager) lockRow(ctx context.Context, id *authn.Identity, upstream string) (func(), error) {
+	key := store.VaultStoreKey(employee(id), upstream)
+	ctx, cancel := context.WithTimeout(ctx, rowLockWait)
+	defer cancel()
+	for {
+		created, err := m.opts.Store.Create(ctx, nsLock, key, nil, m.opts.Now().Add(rowLockLease))
+		if err != nil {
+			return nil, fmt.Errorf("connections: server %q: locking the connection: %w", upstream, err)
+		}
+		if created {
+			return func() {
+				dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer dcancel()
+				_ = m.opts.Store.Delete(dctx, nsLock, key)
+			}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connections: server %q: the connection is busy (a refresh or revocation under way); try again", upstream)
+		case <-time.After(rowLockPoll):
+		}
+	}
 }
 
 // checkBearer refuses a token response that is not a bearer token.
@@ -256,6 +372,20 @@ func without(a, b []string) []string {
 	}
 	return out
 }
+
+// intersect returns the elements of a also in b.
+func intersect(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// errUndecodable is a vault entry that opens but is no record.
+var errUndecodable = errors.New("the stored connection does not decode")
 
 // union returns a followed by the elements of b not in a.
 func union(a, b []string) []string {

@@ -159,7 +159,7 @@ func startOAuthGatewayWith(t *testing.T, edit func(*Options, *config.Server)) *o
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	client := dex.DexClient{ID: dexUpstreamClient, Secret: "tasks-secret", RedirectURIs: []string{base + connections.PathCallback}}
+	client := dex.DexClient{ID: dexUpstreamClient, Secret: "tasks-secret", RedirectURIs: []string{base + connections.PathCallback + "/tasks"}}
 	d := dex.StartDex(t, []dex.DexClient{client}, []dex.DexUser{dexAlice, dexBob})
 	up := startDexUpstream(t, d)
 	st, err := store.OpenFile(filepath.Join(t.TempDir(), "store.db"), &store.Options{PurgeInterval: -1})

@@ -69,6 +69,10 @@ func (reg *registry) add(ss *mcp.ServerSession, user, key string) {
 	var victim *openSession
 	if len(reg.byUser[user]) > reg.perUser {
 		victim = reg.idlest(user, s)
+		// Out of the count now, not when its close is seen: a burst of
+		// sessions must not see the user over the limit meanwhile.
+		delete(reg.byID, victim.ss.ID())
+		delete(reg.byUser[user], victim)
 	}
 	reg.mu.Unlock()
 	go func() {

@@ -191,9 +191,14 @@ func runConnectionsRevoke(ctx context.Context, args []string, e *env) int {
 		return exitFail
 	}
 	for _, s := range servers {
-		if err := m.Revoke(ctx, id, s); err != nil {
+		had, err := m.Revoke(ctx, id, s)
+		if err != nil {
 			fmt.Fprintf(e.stderr, "mcpgate connections revoke: %s: %v\n", s, err)
 			return exitFail
+		}
+		if !had {
+			fmt.Fprintf(e.stdout, "%s at %s had no connection to %s (check --subject and --issuer)\n", id.Subject, id.Issuer, s)
+			continue
 		}
 		fmt.Fprintf(e.stdout, "revoked %s's connection to %s\n", id.Subject, s)
 	}

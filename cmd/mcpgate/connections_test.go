@@ -30,7 +30,7 @@ func TestConnectionsCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	client := dex.DexClient{ID: "mcpgate-tasks", Secret: "tasks-secret", RedirectURIs: []string{base + connections.PathCallback}}
+	client := dex.DexClient{ID: "mcpgate-tasks", Secret: "tasks-secret", RedirectURIs: []string{base + connections.PathCallback + "/tasks"}}
 	alice := dex.DexUser{Email: "alice@example.com", Username: "alice", Password: "alice-password"}
 	d := dex.StartDex(t, []dex.DexClient{client}, []dex.DexUser{alice})
 	dir := t.TempDir()

@@ -70,7 +70,7 @@ func TestDevCalendarConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(cb.String(), r.baseURL()+"/connect/callback?") {
+	if !strings.HasPrefix(cb.String(), r.baseURL()+"/connect/callback/calendar?") {
 		t.Fatalf("the calendar's authorization server sent the browser to %s, want the gateway's callback", cb)
 	}
 	resp, err = browser.Get(cb.String())

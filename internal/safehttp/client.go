@@ -81,6 +81,13 @@ func New(opts *Options) *Client {
 	return newClient(opts, nil)
 }
 
+// Transport returns the client's HTTP transport: its address rules at
+// every connection (a request to a refused address fails with an error
+// wrapping ErrForbiddenAddress), no proxy. It is for callers that must
+// POST (token and registration endpoints someone else chose); they set
+// their own timeout, body limit and redirect policy.
+func (c *Client) Transport() http.RoundTripper { return c.hc.Transport }
+
 // newClient returns a Client whose dialer connects to hosts[name] for a
 // host name in hosts (tests only) and resolves every other name with DNS.
 func newClient(opts *Options, hosts map[string]netip.Addr) *Client {

@@ -264,3 +264,29 @@ func TestSendsHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Transport applies the address rules to requests of any method: a POST to
+// a loopback token endpoint is refused before connecting, and goes through
+// when private networks are allowed.
+func TestTransportRefusesPrivateAddresses(t *testing.T) {
+	t.Parallel()
+	srv := newTLSServer(t, hello)
+	c := safehttp.New(&safehttp.Options{RootCAs: srv.roots()})
+	t.Cleanup(c.CloseIdleConnections)
+	hc := &http.Client{Transport: c.Transport()}
+	_, err := hc.Post(srv.URL+"/token", "application/x-www-form-urlencoded", strings.NewReader("grant_type=x"))
+	wantRefused(t, err, "loopback address")
+	if n := srv.hits.Load(); n != 0 {
+		t.Errorf("the server received %d requests, want none", n)
+	}
+	open := safehttp.New(&safehttp.Options{RootCAs: srv.roots(), InsecureAllowPrivateNetworks: true})
+	t.Cleanup(open.CloseIdleConnections)
+	resp, err := (&http.Client{Transport: open.Transport()}).Post(srv.URL+"/token", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("allowed POST: %d", resp.StatusCode)
+	}
+}
