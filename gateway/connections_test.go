@@ -343,64 +343,80 @@ func TestOAuthUpstreamLinkBoundToEmployee(t *testing.T) {
 	}
 }
 
-// The -32042 flow with the TypeScript SDK's client (2025-11-25: no
-// TypeScript client speaks 2026-07-28 yet): the error arrives as the SDK's
-// URL elicitation error, the employee authorizes in the browser, the
-// client is told the elicitation completed, and its retry reaches the
-// upstream with the employee's own token.
-func TestOAuthUpstreamURLElicitationTypeScriptClient(t *testing.T) {
+// The -32042 flow with the TypeScript SDK's clients: @modelcontextprotocol/sdk
+// 1.x (2025-11-25) and @modelcontextprotocol/client 2.x pinned to
+// 2026-07-28. The error arrives as the SDK's URL elicitation error, the
+// employee authorizes in the browser, a 2025 session is told the
+// elicitation completed, and the retry reaches the upstream with the
+// employee's own token.
+func TestOAuthUpstreamURLElicitationTypeScriptClients(t *testing.T) {
 	t.Parallel()
 	node22 := node.Node22(t)
-	script := node.ScriptWithModules(t, "testdata/connect_client.mjs", node.NPMModules(t, node.TSSDKPackage, node.TSSDK))
 	g := startOAuthGateway(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := testtools.CommandContext(ctx, node22, script)
-	cmd.Env = append(node.Env(t, node22), "MCP_URL="+g.URL, "TEST_USER=alice", "TOOL=whoami")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Wait() }()
-	out := json.NewDecoder(stdout)
-	var first struct {
-		Code        int64             `json:"code"`
-		Elicitation *mcp.ElicitParams `json:"elicitation"`
-		Fatal       string            `json:"fatal"`
-	}
-	if err := out.Decode(&first); err != nil || first.Fatal != "" || first.Elicitation == nil {
-		t.Fatalf("first line: %+v, %v; stderr: %s", first, err, stderr.String())
-	}
-	if first.Code != mcp.CodeURLElicitationRequired || first.Elicitation.Mode != "url" || !strings.Contains(first.Elicitation.URL, connections.PathStart) {
-		t.Fatalf("the TypeScript client saw %d %+v, want -32042 with a url elicitation to the connect page", first.Code, first.Elicitation)
-	}
-	g.authorize(t, first.Elicitation.URL, alice, dexAlice)
-	if _, err := io.WriteString(stdin, "authorized\n"); err != nil {
-		t.Fatal(err)
-	}
-	var second struct {
-		Result    string   `json:"result"`
-		IsError   bool     `json:"is_error"`
-		Completed []string `json:"completed"`
-		Fatal     string   `json:"fatal"`
-	}
-	if err := out.Decode(&second); err != nil || second.Fatal != "" {
-		t.Fatalf("second line: %+v, %v; stderr: %s", second, err, stderr.String())
-	}
-	if !slices.Equal(second.Completed, []string{first.Elicitation.ElicitationID}) {
-		t.Errorf("elicitation complete notifications %q, want %q", second.Completed, first.Elicitation.ElicitationID)
-	}
-	if second.IsError || second.Result == "" || second.Result == "alice" {
-		t.Fatalf("retry: %+v: want the upstream's answer with alice's Dex subject", second)
+	for _, tc := range []struct {
+		name, script, prefix, pkg, protocol string
+		id                                  *authn.Identity
+		user                                dex.DexUser
+	}{
+		{"sdk 1.x, 2025-11-25", "testdata/connect_client.mjs", node.TSSDKPackage, node.TSSDK, "2025-11-25", alice, dexAlice},
+		{"client 2.x, 2026-07-28", "testdata/connect_client_v2.mjs", node.TSClientPackage, node.TSClient, "2026-07-28", bob, dexBob},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			script := node.ScriptWithModules(t, tc.script, node.NPMModules(t, tc.prefix, tc.pkg))
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := testtools.CommandContext(ctx, node22, script)
+			cmd.Env = append(node.Env(t, node22), "MCP_URL="+g.URL, "TEST_USER="+tc.id.Subject, "TOOL=whoami", "PROTOCOL="+tc.protocol)
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Wait() }()
+			out := json.NewDecoder(stdout)
+			var first struct {
+				Code        int64             `json:"code"`
+				Elicitation *mcp.ElicitParams `json:"elicitation"`
+				Protocol    string            `json:"protocol"`
+				Fatal       string            `json:"fatal"`
+			}
+			if err := out.Decode(&first); err != nil || first.Fatal != "" || first.Elicitation == nil {
+				t.Fatalf("first line: %+v, %v; stderr: %s", first, err, stderr.String())
+			}
+			if first.Code != mcp.CodeURLElicitationRequired || first.Elicitation.Mode != "url" || !strings.Contains(first.Elicitation.URL, connections.PathStart) {
+				t.Fatalf("the TypeScript client saw %d %+v, want -32042 with a url elicitation to the connect page", first.Code, first.Elicitation)
+			}
+			if tc.protocol == "2026-07-28" && first.Protocol != tc.protocol {
+				t.Fatalf("the client negotiated %s, want %s", first.Protocol, tc.protocol)
+			}
+			g.authorize(t, first.Elicitation.URL, tc.id, tc.user)
+			if _, err := io.WriteString(stdin, "authorized\n"); err != nil {
+				t.Fatal(err)
+			}
+			var second struct {
+				Result    string   `json:"result"`
+				IsError   bool     `json:"is_error"`
+				Completed []string `json:"completed"`
+				Fatal     string   `json:"fatal"`
+			}
+			if err := out.Decode(&second); err != nil || second.Fatal != "" {
+				t.Fatalf("second line: %+v, %v; stderr: %s", second, err, stderr.String())
+			}
+			if tc.protocol < "2026-07-28" && !slices.Equal(second.Completed, []string{first.Elicitation.ElicitationID}) {
+				t.Errorf("elicitation complete notifications %q, want %q", second.Completed, first.Elicitation.ElicitationID)
+			}
+			if second.IsError || second.Result == "" || second.Result == tc.id.Subject {
+				t.Fatalf("retry: %+v: want the upstream's answer with the employee's Dex subject", second)
+			}
+		})
 	}
 	noEmployeeToken(t, g.up.headers())
 }

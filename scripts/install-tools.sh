@@ -34,6 +34,9 @@ INSPECTOR_VERSION=2.12.0
 # The TypeScript SDK, for scripted clients (e2e/testdata/*.mjs): its
 # StreamableHTTPClientTransport and OAuth client provider.
 TS_SDK_VERSION=1.32.2
+# The TypeScript SDK's next client package, which also speaks the 2026-07-28
+# revision (server/discover, stateless requests): a real client of both eras.
+TS_CLIENT_VERSION=2.4.0
 # node-oidc-provider: a real authorization server that authenticates clients
 # with private_key_jwt (internal/testtools/oidcprovider).
 OIDC_PROVIDER_VERSION=9.13.3
@@ -341,6 +344,7 @@ install_tools() {
   npm_install "$MCPGATE_NPM_DIR/inspector-$INSPECTOR_VERSION" \
     "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
   npm_install "$MCPGATE_NPM_DIR/sdk-$TS_SDK_VERSION" "@modelcontextprotocol/sdk@$TS_SDK_VERSION"
+  npm_install "$MCPGATE_NPM_DIR/client-$TS_CLIENT_VERSION" "@modelcontextprotocol/client@$TS_CLIENT_VERSION"
   npm_install "$MCPGATE_NPM_DIR/oidc-provider-$OIDC_PROVIDER_VERSION" "oidc-provider@$OIDC_PROVIDER_VERSION"
 }
 

@@ -17,6 +17,15 @@ const TSSDKPackage = "sdk-1.32.2"
 // TSSDK is the npm name of the TypeScript MCP SDK.
 const TSSDK = "@modelcontextprotocol/sdk"
 
+// TSClientPackage is the npm prefix holding the TypeScript SDK's client
+// package of its next major version, @modelcontextprotocol/client, which
+// speaks the 2026-07-28 revision too. Its version is
+// scripts/install-tools.sh's TS_CLIENT_VERSION.
+const TSClientPackage = "client-2.4.0"
+
+// TSClient is the npm name of that client package.
+const TSClient = "@modelcontextprotocol/client"
+
 // NPMModules returns the node_modules directory of the npm prefix
 // pkgPrefixName pre-installed by scripts/install-tools.sh (under
 // testtools.NPMDir), checking that the package pkg is installed there.
