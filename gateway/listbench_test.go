@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/policy"
+	"github.com/mcpgate/mcpgate/rego"
+)
+
+// shippedLibraryWithGroups loads the shipped policy library with its demo
+// data, the groups replaced by n groups, group gNNNN granting every tool of
+// server "big" (issue #14's data size: 1,000 groups).
+func shippedLibraryWithGroups(tb testing.TB, n int) *policy.Engine {
+	tb.Helper()
+	modules, data, err := rego.Library()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	groups := map[string]any{}
+	for i := range n {
+		groups[fmt.Sprintf("g%04d", i)] = map[string]any{"servers": map[string]any{
+			"big": map[string]any{"tools": map[string]any{"*": "all"}},
+		}}
+	}
+	data["mcpgate"].(map[string]any)["config"].(map[string]any)["groups"] = groups
+	engine := policy.NewEngine(policy.Options{Timeout: 10 * time.Second})
+	if err := engine.LoadModules(modules, data); err != nil {
+		tb.Fatal(err)
+	}
+	return engine
+}
+
+// BenchmarkFirstList is the first tools/list of a new identity over 200
+// tools (issue #14: ≤ 10 ms), with the shipped library and 1,000 groups:
+// each iteration signs in a new employee, whose view is built, each entry
+// decided, and the first page listed.
+func BenchmarkFirstList(b *testing.B) {
+	up := startUpstream(b, manyTools("big", 200))
+	opts := testOptions()
+	opts.Authorizer = shippedLibraryWithGroups(b, 1000)
+	opts.PageSize = 1000
+	var next atomic.Int64
+	opts.HTTPMiddleware = []func(http.Handler) http.Handler{func(h http.Handler) http.Handler {
+		inner := signedIn(h)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := &authn.Identity{Issuer: "https://idp.test", Subject: r.Header.Get("X-Bench-User"), Groups: []string{"g0007"},
+				Expiry: time.Now().Add(time.Hour)}
+			inner.ServeHTTP(w, r.WithContext(withTestIdentity(r.Context(), id)))
+		})
+	}}
+	gw := startGateway(b, opts, upstreamConfig("big", up.URL))
+	b.ReportAllocs()
+	for b.Loop() {
+		user := "user-" + strconv.FormatInt(next.Add(1), 10)
+		cs := connectWith(b, gw.URL, modern, nil, &http.Client{Transport: headerTransport{http.Header{"X-Bench-User": {user}}}})
+		res, err := cs.ListTools(b.Context(), nil)
+		if err != nil || len(res.Tools) != 200 {
+			b.Fatalf("list: %d tools, %v", len(res.Tools), err)
+		}
+		cs.Close()
+	}
+}
