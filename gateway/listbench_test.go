@@ -2,13 +2,17 @@ package gateway
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"runtime"
+	"strings"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/policy"
 	"github.com/mcpgate/mcpgate/rego"
 )
@@ -65,4 +69,49 @@ func BenchmarkFirstList(b *testing.B) {
 		}
 		cs.Close()
 	}
+}
+
+// BenchmarkIdleSession is the gateway's memory per idle stateful session
+// (issue #14: ≤ 32 KiB): each iteration opens a 2025-11-25 session with
+// raw requests (initialize, initialized; no event stream), and the heap in
+// use after a collection, divided by the sessions, is reported. Run with
+// -benchtime Nx (e.g. 500x): the sessions stay open until the end.
+func BenchmarkIdleSession(b *testing.B) {
+	up := startUpstream(b, echoServer("echo", nil, nil))
+	gw := startGatewayConfig(b, nil, func(c *config.Config) {
+		c.Servers = []config.Server{upstreamConfig("echo", up.URL)}
+		c.Limits.SessionsPerUser = 1 << 20 // one test user opens them all
+	})
+	post := func(session, body string) string {
+		req, _ := http.NewRequest(http.MethodPost, gw.URL, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+			req.Header.Set("Mcp-Protocol-Version", legacy)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			b.Fatalf("%s: status %d", body, resp.StatusCode)
+		}
+		return resp.Header.Get("Mcp-Session-Id")
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for b.Loop() {
+		id := post("", initBody(`{"protocolVersion":"`+legacy+`","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}`))
+		post(id, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if n := gw.SessionCount(); n < b.N {
+		b.Fatalf("%d sessions open, want %d", n, b.N)
+	}
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(b.N), "B/session")
 }
