@@ -32,7 +32,7 @@ var ErrNoConnections = errors.New("gateway: a server uses auth kind oauth: Optio
 func (g *Gateway) useConnections(u *upstream) {
 	m := g.opts.Connections
 	u.credentialFor = func(_ context.Context, id *authn.Identity) tokenSource {
-		return &connectedToken{m: m, server: u.cfg.Name, id: id, auth: u}
+		return &connectedToken{m: m, server: u.cfg.Name, id: id}
 	}
 	u.employees = newEmployeeSessions(u, g.opts.employeeSessions(), g.opts.employeeSessionIdle())
 }
@@ -44,7 +44,6 @@ type connectedToken struct {
 	m      *connections.Manager
 	server string
 	id     *authn.Identity
-	auth   *upstream
 }
 
 // Token returns the employee's token. A request's decided scopes must be
