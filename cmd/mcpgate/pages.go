@@ -34,6 +34,11 @@ type employeePages struct {
 // could not connect, and nothing is served open.
 func withEmployeePages(ctx context.Context, opts *gateway.Options, cfg *config.Config, prov *config.Provisioned, as *authserver.Server, log *slog.Logger) (*employeePages, error) {
 	p := &employeePages{}
+	ups := oauthUpstreams(cfg)
+	home := "/" // web sign-in's landing page: the connections page, when there is one
+	if len(ups) > 0 {
+		home = connections.PathConnections
+	}
 	provider, signIn := cfg.WebSignInProvider()
 	if signIn {
 		var secret func() (string, error) // nil: a public client
@@ -51,7 +56,7 @@ func withEmployeePages(ctx context.Context, opts *gateway.Options, cfg *config.C
 		p.web, err = websession.New(ctx, websession.Options{Issuer: provider.Issuer, ClientID: provider.ClientID,
 			ClientSecret: secret, Scopes: provider.Scopes, AuthParams: provider.AuthParams, BaseURL: cfg.PublicURL,
 			Keys: prov.WebCookieKeys, TTL: cfg.WebSignIn.TTL.Std(), Claims: claimMapping(provider.Claims), Logger: log,
-			Home: connections.PathConnections})
+			Home: home})
 		if err != nil {
 			return nil, fmt.Errorf("web_sign_in: %w", err)
 		}
@@ -60,7 +65,6 @@ func withEmployeePages(ctx context.Context, opts *gateway.Options, cfg *config.C
 			opts.Routes[path] = p.web.Handler()
 		}
 	}
-	ups := oauthUpstreams(cfg)
 	if len(ups) == 0 {
 		return p, nil
 	}
