@@ -73,6 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer os.RemoveAll(dir)
 	}
 	f.opts.Dir = dir
+	f.opts.Progress = stderr
 	if f.opts.MCPGateBin == "" {
 		if f.opts.MCPGateBin, err = build(ctx, f.repo, dir, stderr); err != nil {
 			fmt.Fprintf(stderr, "sidebyside: %v\n", err)

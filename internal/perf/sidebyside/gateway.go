@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -62,7 +63,7 @@ func startGateway(ctx context.Context, o Options, dir, upstream string, log io.W
 		return nil, err
 	}
 	g.url = "http://" + addr + "/mcp"
-	issuer, err := g.startIDP()
+	issuer, err := g.startIDP(log)
 	if err != nil {
 		return nil, err
 	}
@@ -92,13 +93,14 @@ func startGateway(ctx context.Context, o Options, dir, upstream string, log io.W
 
 // startIDP serves the development provider on its own loopback port and
 // mints the caller's token for the gateway's URL. It returns the issuer.
-func (g *gatewaySetup) startIDP() (string, error) {
+func (g *gatewaySetup) startIDP(log io.Writer) (string, error) {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("identity provider: %w", err)
 	}
 	issuer := "http://" + ln.Addr().String() + "/idp"
-	p, err := devidp.New(devidp.Options{Issuer: issuer, Audience: g.url, Users: []devidp.User{benchUser}, TokenTTL: 24 * time.Hour})
+	p, err := devidp.New(devidp.Options{Issuer: issuer, Audience: g.url, Users: []devidp.User{benchUser},
+		TokenTTL: 24 * time.Hour, Logger: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		ln.Close()
 		return "", fmt.Errorf("identity provider: %w", err)

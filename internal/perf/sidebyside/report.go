@@ -119,8 +119,23 @@ func (r *Report) Print(w io.Writer) {
 					t, c, x.throughput, x.p50, x.p99, x.cpuPerCall["upstream"], hopCPU, coll, x.errors)
 			}
 		}
+		r.printErrors(w, era)
 		r.printRatios(w, era)
 	}
+}
+
+// printErrors lists the kinds of failed calls, if any, by target.
+func (r *Report) printErrors(w io.Writer, era string) {
+	for _, m := range r.Runs {
+		if m.Era != era || len(m.Summary.Errors) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nerrors of %s, c=%d, round %d:", m.Target, m.Concurrency, m.Round)
+		for _, k := range m.Summary.ErrorKinds() {
+			fmt.Fprintf(w, " %s ×%d", k, m.Summary.Errors[k])
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 // printRatios writes mcpgate ÷ the bare proxy for the targets:

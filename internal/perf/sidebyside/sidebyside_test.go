@@ -94,9 +94,12 @@ func TestRatios(t *testing.T) {
 		measurement("proxy", 16, 1, 1, 2000, 100, map[string]time.Duration{"proxy": 25 * ms}),
 		measurement("mcpgate", 16, 1, 1, 1000, 100, map[string]time.Duration{"mcpgate": 100 * ms}),
 	}}
+	r.Runs[7].Summary.Calls, r.Runs[7].Summary.Errors = 103, map[string]int{"timeout": 1, "jsonrpc -32603": 2}
 	var b bytes.Buffer
 	r.Print(&b)
 	for _, want := range []string{
+		"errors of mcpgate, c=16, round 0: jsonrpc -32603 ×2 timeout ×1",
+		"| mcpgate | 16 | 1000 | 1.000 | 1.000 | 0.000 | 1.000 | – | 3 |",
 		"| added latency p50, c=1 | 4.00× |",       // (2.2-1)/(1.3-1): the proxy's median round
 		"| added latency p99, c=1 | 3.75× |",       // (5-2)/(2.8-2)
 		"| CPU per call of the hop, c=1 | 2.00× |", // 1 ms ÷ (150 ms / 300 calls)
