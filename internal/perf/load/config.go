@@ -55,6 +55,10 @@ type Config struct {
 	Timeout time.Duration
 	// Progress, if set, receives a progress line once a second.
 	Progress io.Writer
+	// OnMeasure, if set, is called with true just before the measured
+	// calls start (sessions connected, warmup done) and with false just
+	// after the last one ends, e.g. to read the servers' CPU time.
+	OnMeasure func(start bool)
 }
 
 // withDefaults returns c with its zero fields defaulted, or the first

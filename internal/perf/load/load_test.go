@@ -121,13 +121,21 @@ func TestErrorsCounted(t *testing.T) {
 }
 
 // TestWarmupNotMeasured: the warmup's calls reach the server but not the
-// summary.
+// summary, and OnMeasure brackets exactly the measured calls.
 func TestWarmupNotMeasured(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
-	s := run(t, Config{URL: srv.URL, Token: "good-token", Count: 5, Warmup: 50 * time.Millisecond})
-	if s.Calls != 5 || srv.calls.Load() <= 5 {
-		t.Errorf("summary calls %d (want 5), server calls %d (want more: the warmup's)", s.Calls, srv.calls.Load())
+	var atStart, atEnd int64 = -1, -1
+	onMeasure := func(start bool) {
+		if start {
+			atStart = srv.calls.Load()
+		} else {
+			atEnd = srv.calls.Load()
+		}
+	}
+	s := run(t, Config{URL: srv.URL, Token: "good-token", Count: 5, Warmup: 50 * time.Millisecond, OnMeasure: onMeasure})
+	if s.Calls != 5 || atStart <= 0 || atEnd-atStart != 5 {
+		t.Errorf("summary calls %d (want 5); server calls when measuring started %d (want > 0: the warmup's), during %d (want 5)", s.Calls, atStart, atEnd-atStart)
 	}
 }
 

@@ -32,7 +32,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	r := &runner{cfg: cfg, sessions: sessions, params: &mcp.CallToolParams{Name: cfg.Tool, Arguments: cfg.Arguments}}
 	if cfg.Warmup > 0 {
 		warm := &runner{cfg: cfg, sessions: sessions, params: r.params}
-		warm.cfg.Count, warm.cfg.Duration, warm.cfg.Rate, warm.cfg.Progress = 0, cfg.Warmup, 0, nil
+		warm.cfg.Count, warm.cfg.Duration, warm.cfg.Rate, warm.cfg.Progress, warm.cfg.OnMeasure = 0, cfg.Warmup, 0, nil, nil
 		warm.run(ctx)
 	}
 	if err := ctx.Err(); err != nil {
@@ -86,6 +86,9 @@ type worker struct {
 }
 
 func (r *runner) run(ctx context.Context) *Summary {
+	if r.cfg.OnMeasure != nil {
+		r.cfg.OnMeasure(true)
+	}
 	start := time.Now()
 	stop := r.startProgress(start)
 	workers := make([]*worker, r.cfg.Concurrency)
@@ -103,6 +106,9 @@ func (r *runner) run(ctx context.Context) *Summary {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	if r.cfg.OnMeasure != nil {
+		r.cfg.OnMeasure(false)
+	}
 	stop()
 	return r.summarize(workers, elapsed)
 }

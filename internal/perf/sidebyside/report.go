@@ -1,0 +1,202 @@
+//go:build linux
+
+package sidebyside
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/mcpgate/mcpgate/internal/perf/load"
+)
+
+// Measurement is one measured run of one target.
+type Measurement struct {
+	Target      string
+	Era         string
+	Concurrency int
+	Round       int
+	Summary     *load.Summary
+	// CPU is the CPU time each server process spent during the measured
+	// calls: upstream, proxy, mcpgate and collector (zero when off).
+	CPU map[string]time.Duration
+}
+
+// Report holds every run of a side-by-side measurement.
+type Report struct {
+	Options Options
+	Runs    []Measurement
+	// Decisions is the number of lines in mcpgate's decision log;
+	// CallEvalP50 and CallEvalP90 are percentiles of its call-phase
+	// evaluation times (eval_ns).
+	Decisions                int
+	CallEvalP50, CallEvalP90 time.Duration
+	// Spans is the number of spans the collector received.
+	Spans int
+}
+
+// cell aggregates the rounds of one target at one era and concurrency:
+// medians of the rounds' throughput and percentiles, CPU per call over all
+// of them.
+type cell struct {
+	calls, errors int
+	throughput    float64
+	p50, p99      float64
+	cpuPerCall    map[string]float64 // ms per successful call, by process
+}
+
+func (r *Report) cell(target, era string, c int) cell {
+	var out cell
+	var tput, p50, p99 []float64
+	cpu := map[string]time.Duration{}
+	ok := 0
+	for _, m := range r.Runs {
+		if m.Target != target || m.Era != era || m.Concurrency != c {
+			continue
+		}
+		tput = append(tput, m.Summary.Throughput)
+		p50 = append(p50, m.Summary.Latency.P50)
+		p99 = append(p99, m.Summary.Latency.P99)
+		out.calls += m.Summary.Calls
+		out.errors += m.Summary.Calls - m.Summary.OK
+		ok += m.Summary.OK
+		for p, d := range m.CPU {
+			cpu[p] += d
+		}
+	}
+	out.throughput, out.p50, out.p99 = median(tput), median(p50), median(p99)
+	out.cpuPerCall = map[string]float64{}
+	if ok > 0 {
+		for p, d := range cpu {
+			out.cpuPerCall[p] = float64(d) / float64(time.Millisecond) / float64(ok)
+		}
+	}
+	return out
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// hop names the process a target adds in front of the upstream.
+var hop = map[string]string{"proxy": "proxy", "mcpgate": "mcpgate"}
+
+// Print writes the tables and the ratios of issue #14's target table.
+func (r *Report) Print(w io.Writer) {
+	o := r.Options
+	fmt.Fprintf(w, "side by side: %d round(s) × %v per target, warmup %v, %d generated groups\n", o.Rounds, o.Duration, o.Warmup, o.Groups)
+	fmt.Fprintf(w, "decision log: %d decisions; call-phase evaluation p50 %v, p90 %v\n", r.Decisions, r.CallEvalP50, r.CallEvalP90)
+	fmt.Fprintf(w, "tracing: %s\n", r.tracing())
+	fmt.Fprintln(w, "medians of the rounds; CPU per call = process CPU time (/proc) ÷ successful calls, in ms")
+	for _, era := range o.Eras {
+		fmt.Fprintf(w, "\n%s\n\n", era)
+		fmt.Fprintln(w, "| target | c | calls/s | p50 ms | p99 ms | CPU/call upstream | CPU/call hop | CPU/call collector | errors |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+		for _, c := range o.Concurrency {
+			for _, t := range []string{"direct", "proxy", "mcpgate"} {
+				x := r.cell(t, era, c)
+				hopCPU := "–"
+				if p, ok := hop[t]; ok {
+					hopCPU = fmt.Sprintf("%.3f", x.cpuPerCall[p])
+				}
+				coll := "–"
+				if t == "mcpgate" && o.Tracing {
+					coll = fmt.Sprintf("%.3f", x.cpuPerCall["collector"])
+				}
+				fmt.Fprintf(w, "| %s | %d | %.0f | %.3f | %.3f | %.3f | %s | %s | %d |\n",
+					t, c, x.throughput, x.p50, x.p99, x.cpuPerCall["upstream"], hopCPU, coll, x.errors)
+			}
+		}
+		r.printErrors(w, era)
+		r.printRatios(w, era)
+	}
+}
+
+// printErrors lists the kinds of failed calls, if any, by target.
+func (r *Report) printErrors(w io.Writer, era string) {
+	for _, m := range r.Runs {
+		if m.Era != era || len(m.Summary.Errors) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nerrors of %s, c=%d, round %d:", m.Target, m.Concurrency, m.Round)
+		for _, k := range m.Summary.ErrorKinds() {
+			fmt.Fprintf(w, " %s ×%d", k, m.Summary.Errors[k])
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// printRatios writes mcpgate ÷ the bare proxy for the issue's targets:
+// added latency at c=1 ((mcpgate − direct) ÷ (proxy − direct)), the hop's
+// CPU per call, and throughput at the highest concurrency.
+func (r *Report) printRatios(w io.Writer, era string) {
+	o := r.Options
+	fmt.Fprintf(w, "\n| ratio, mcpgate ÷ bare proxy (%s) | measured | must | aim |\n|---|---|---|---|\n", era)
+	if slices.Contains(o.Concurrency, 1) {
+		d, p, g := r.cell("direct", era, 1), r.cell("proxy", era, 1), r.cell("mcpgate", era, 1)
+		fmt.Fprintf(w, "| added latency p50, c=1 | %s | ≤ 1.5× | ≤ 1.2× |\n", ratio(g.p50-d.p50, p.p50-d.p50))
+		fmt.Fprintf(w, "| added latency p99, c=1 | %s | ≤ 2× | ≤ 1.5× |\n", ratio(g.p99-d.p99, p.p99-d.p99))
+	}
+	for _, c := range o.Concurrency {
+		p, g := r.cell("proxy", era, c), r.cell("mcpgate", era, c)
+		fmt.Fprintf(w, "| CPU per call of the hop, c=%d | %s | ≤ 1.8× | ≤ 1.3× |\n", c, ratio(g.cpuPerCall["mcpgate"], p.cpuPerCall["proxy"]))
+	}
+	top := slices.Max(o.Concurrency)
+	p, g := r.cell("proxy", era, top), r.cell("mcpgate", era, top)
+	fmt.Fprintf(w, "| throughput, c=%d | %s | ≥ 0.6× | ≥ 0.8× |\n", top, ratio(g.throughput, p.throughput))
+}
+
+// ratio formats a ÷ b, or says why there is none.
+func ratio(a, b float64) string {
+	if b <= 0 {
+		return "n/a (the proxy's figure is not above 0)"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func (r *Report) tracing() string {
+	if r.Options.Tracing {
+		return fmt.Sprintf("on, every span exported over OTLP to a local collector (%d spans received)", r.Spans)
+	}
+	return "off"
+}
+
+// readDecisions reads mcpgate's decision log: the number of decisions and
+// the call phase's evaluation times.
+func (r *Report) readDecisions(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var evals []time.Duration
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		r.Decisions++
+		var d struct {
+			Phase  string `json:"phase"`
+			EvalNS int64  `json:"eval_ns"`
+		}
+		if json.Unmarshal(sc.Bytes(), &d) == nil && d.Phase == "call" {
+			evals = append(evals, time.Duration(d.EvalNS))
+		}
+	}
+	if len(evals) > 0 {
+		slices.Sort(evals)
+		r.CallEvalP50 = evals[(len(evals)-1)/2].Round(time.Microsecond)
+		r.CallEvalP90 = evals[(len(evals)-1)*9/10].Round(time.Microsecond)
+	}
+}

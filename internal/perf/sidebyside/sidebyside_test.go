@@ -1,0 +1,195 @@
+//go:build linux
+
+package sidebyside
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpgate/mcpgate/internal/perf/load"
+)
+
+// TestMain lets Run start this test binary as the upstream and the proxy,
+// as cmd/sidebyside does with itself.
+func TestMain(m *testing.M) {
+	if hidden, err := Hidden(os.Args[1:]); hidden {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+func TestParseStat(t *testing.T) {
+	t.Parallel()
+	rest := " S 1 2 3 4 5 6 7 8 9 10 %s %s 0 0 20 0 12 0 100 0 0"
+	cases := map[string]struct {
+		line string
+		want time.Duration
+		err  string
+	}{
+		"plain":            {"42 (mcpgate)" + strings.ReplaceAll(strings.Replace(rest, "%s", "150", 1), "%s", "50"), 2 * time.Second, ""},
+		"name with parens": {"42 (a) b (c) d)" + strings.ReplaceAll(strings.Replace(rest, "%s", "3", 1), "%s", "4"), 70 * time.Millisecond, ""},
+		"no name":          {"42 mcpgate S 1 2", 0, "without ')'"},
+		"short":            {"42 (x) S 1 2 3", 0, "want ≥ 13"},
+		"garbage ticks":    {"42 (x)" + strings.ReplaceAll(rest, "%s", "lots"), 0, "not a tick count"},
+		"negative ticks":   {"42 (x)" + strings.ReplaceAll(rest, "%s", "-1"), 0, "not a tick count"},
+		"empty":            {"", 0, "without ')'"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := parseStat(c.line)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Errorf("err = %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || got != c.want {
+				t.Errorf("parseStat = %v, %v; want %v", got, err, c.want)
+			}
+		})
+	}
+}
+
+// TestCPUTimeOfSelf: this process's CPU time is readable and does not go
+// backwards.
+func TestCPUTimeOfSelf(t *testing.T) {
+	t.Parallel()
+	a, err := cpuTimeOf(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cpuTimeOf(os.Getpid())
+	if err != nil || b < a {
+		t.Errorf("cpu time %v then %v, %v", a, b, err)
+	}
+	if _, err := cpuTimeOf(-1); err == nil {
+		t.Error("cpu time of pid -1: no error")
+	}
+}
+
+func measurement(target string, c int, p50, p99, tput float64, ok int, cpu map[string]time.Duration) Measurement {
+	return Measurement{Target: target, Era: load.Version2025, Concurrency: c,
+		Summary: &load.Summary{Calls: ok, OK: ok, Throughput: tput, Latency: load.Latency{P50: p50, P99: p99}}, CPU: cpu}
+}
+
+// TestRatios: the ratios are those of issue #14's target table, from
+// medians of the rounds and CPU summed over them.
+func TestRatios(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	r := &Report{Options: Options{Rounds: 1, Eras: []string{load.Version2025}, Concurrency: []int{1, 16}}, Runs: []Measurement{
+		measurement("direct", 1, 1.0, 2.0, 1000, 100, nil),
+		measurement("proxy", 1, 1.5, 3.0, 800, 100, map[string]time.Duration{"proxy": 50 * ms}),
+		measurement("proxy", 1, 1.1, 2.5, 800, 100, map[string]time.Duration{"proxy": 50 * ms}),
+		measurement("proxy", 1, 1.3, 2.8, 800, 100, map[string]time.Duration{"proxy": 50 * ms}),
+		measurement("mcpgate", 1, 2.2, 5.0, 300, 100, map[string]time.Duration{"mcpgate": 100 * ms}),
+		measurement("direct", 16, 1, 1, 4000, 100, nil),
+		measurement("proxy", 16, 1, 1, 2000, 100, map[string]time.Duration{"proxy": 25 * ms}),
+		measurement("mcpgate", 16, 1, 1, 1000, 100, map[string]time.Duration{"mcpgate": 100 * ms}),
+	}}
+	r.Runs[7].Summary.Calls, r.Runs[7].Summary.Errors = 103, map[string]int{"timeout": 1, "jsonrpc -32603": 2}
+	var b bytes.Buffer
+	r.Print(&b)
+	for _, want := range []string{
+		"errors of mcpgate, c=16, round 0: jsonrpc -32603 ×2 timeout ×1",
+		"| mcpgate | 16 | 1000 | 1.000 | 1.000 | 0.000 | 1.000 | – | 3 |",
+		"| added latency p50, c=1 | 4.00× |",       // (2.2-1)/(1.3-1): the proxy's median round
+		"| added latency p99, c=1 | 3.75× |",       // (5-2)/(2.8-2)
+		"| CPU per call of the hop, c=1 | 2.00× |", // 1 ms ÷ (150 ms / 300 calls)
+		"| CPU per call of the hop, c=16 | 4.00× |",
+		"| throughput, c=16 | 0.50× |",
+		"| proxy | 1 | 800 | 1.300 | 2.800 | 0.000 | 0.500 | – | 0 |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	r.Runs[1].Summary.Latency.P50, r.Runs[2].Summary.Latency.P50, r.Runs[3].Summary.Latency.P50 = 0.9, 0.9, 0.9
+	b.Reset()
+	r.Print(&b)
+	if !strings.Contains(b.String(), "| added latency p50, c=1 | n/a") {
+		t.Errorf("a proxy faster than direct gives a ratio:\n%s", b.String())
+	}
+}
+
+// TestHiddenRefuses: the hidden subcommands take only what Run passes.
+func TestHiddenRefuses(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{nil, {"serve"}, {hiddenProxy}, {hiddenProxy, "a", "b"}} {
+		if hidden, err := Hidden(args); hidden || err != nil {
+			t.Errorf("Hidden(%q) = %v, %v", args, hidden, err)
+		}
+	}
+	for _, target := range []string{"ftp://127.0.0.1:1", "127.0.0.1:1", "http://", "::"} {
+		if err := ServeProxy(target, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "must be an http URL") {
+			t.Errorf("ServeProxy(%q) = %v", target, err)
+		}
+	}
+}
+
+// TestRun runs the whole side by side briefly, with tracing when the
+// collector is installed: every target takes its turns in rotation in both
+// eras, every call succeeds, each hop's CPU is read, mcpgate logs its
+// decisions and the collector receives its spans.
+func TestRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds mcpgate and starts four processes")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mcpgate")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/mcpgate").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	collector := filepath.Join(os.Getenv("MCPGATE_TOOLS_BIN"), "otelcol-mcpgate")
+	_, err := os.Stat(collector)
+	tracing := os.Getenv("MCPGATE_TOOLS_BIN") != "" && err == nil
+	if !tracing && os.Getenv("MCPGATE_E2E_REQUIRED") != "" {
+		t.Fatalf("otelcol-mcpgate not in $MCPGATE_TOOLS_BIN (scripts/install-tools.sh)")
+	}
+	rep, err := Run(t.Context(), Options{MCPGateBin: bin, CollectorBin: collector, Tracing: tracing, Groups: 1000,
+		Duration: 300 * time.Millisecond, Rounds: 2, Concurrency: []int{1, 2}, Dir: dir})
+	if err != nil {
+		servers, _ := os.ReadFile(filepath.Join(dir, "servers.log"))
+		t.Fatalf("%v\nservers.log:\n%s", err, servers)
+	}
+	if len(rep.Runs) != 2*2*2*3 {
+		t.Fatalf("%d runs, want 24", len(rep.Runs))
+	}
+	want := []string{"direct", "proxy", "mcpgate", "proxy", "mcpgate", "direct"}
+	mcpgateCalls := 0
+	for i, m := range rep.Runs {
+		if m.Target != want[i%6] {
+			t.Errorf("run %d: %s, want %s (turns A B C, B C A)", i, m.Target, want[i%6])
+		}
+		if m.Summary.OK == 0 || m.Summary.Calls != m.Summary.OK {
+			t.Errorf("run %d (%s %s c=%d): %d calls, %d ok, errors %v", i, m.Target, m.Era, m.Concurrency, m.Summary.Calls, m.Summary.OK, m.Summary.Errors)
+		}
+		if hop, ok := hop[m.Target]; ok && m.CPU[hop] <= 0 {
+			t.Errorf("run %d (%s): no CPU time read for %s", i, m.Target, hop)
+		}
+		if m.Target == "mcpgate" {
+			mcpgateCalls += m.Summary.OK
+		}
+	}
+	if rep.Decisions < mcpgateCalls || rep.CallEvalP50 <= 0 {
+		t.Errorf("%d decisions logged (call p50 %v) for %d calls through mcpgate", rep.Decisions, rep.CallEvalP50, mcpgateCalls)
+	}
+	if tracing && rep.Spans < mcpgateCalls {
+		t.Errorf("collector received %d spans for %d calls", rep.Spans, mcpgateCalls)
+	}
+	var b bytes.Buffer
+	rep.Print(&b)
+	for _, s := range []string{"| mcpgate | 2 |", "| throughput, c=2 |", load.Version2026} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("report lacks %q:\n%s", s, b.String())
+		}
+	}
+}
