@@ -134,6 +134,9 @@ func (l *DecisionLog) write(r *record) {
 	if !toOPA && l.w == nil {
 		return
 	}
+	if r.lazy != nil {
+		r.boundInput(r.lazy)
+	}
 	line := r.line(l.logger.Load()) // masked once, for every sink
 	if toOPA {
 		if err := forwardToOPA(r, &line); err != nil {
@@ -207,19 +210,20 @@ type record struct {
 	input                                   ast.Value // unmasked, bounded; masked on the log goroutine
 	truncated                               []string  // JSON pointers of what bounding cut from input
 	policy                                  *compiled // the generation that decided
+	cached                                  bool      // served by the decision cache
+	lazy                                    *Input    // converted to input on the log goroutine (cached decisions)
 }
 
 func newRecord(ctx context.Context, now time.Time, in *Input, input ast.Value, d Decision, err error, elapsed time.Duration, c *compiled) record {
-	// Bounded here, on the caller's goroutine, so that the queue never
-	// holds a huge input (see logbounds.go).
-	b := bounder{budget: maxLoggedLine}
-	if input != nil {
-		input, _ = b.bound(input)
-	}
 	r := record{
 		time: now, decisionID: d.ID, traceID: TraceID(ctx),
 		allow: d.Allow, reasons: boundStrings(d.Reasons), requiredScopes: boundStrings(d.RequiredScopes),
-		revision: d.Revision, evalNS: elapsed.Nanoseconds(), input: input, truncated: b.pointers(), policy: c,
+		revision: d.Revision, evalNS: elapsed.Nanoseconds(), policy: c,
+	}
+	if input != nil {
+		// Bounded here, on the caller's goroutine, so that the queue never
+		// holds a huge input (see logbounds.go).
+		r.setInput(input)
 	}
 	if c != nil {
 		r.path = c.path
@@ -234,6 +238,22 @@ func newRecord(ctx context.Context, now time.Time, in *Input, input ast.Value, d
 		r.sessionID, _ = truncateString(r.sessionID)
 	}
 	return r
+}
+
+// setInput bounds input into r.
+func (r *record) setInput(input ast.Value) {
+	b := bounder{budget: maxLoggedLine}
+	r.input, _ = b.bound(input)
+	r.truncated = b.pointers()
+}
+
+// boundInput converts in for a decision the cache served, on the log's
+// goroutine; a conversion that fails leaves the line without input.
+func (r *record) boundInput(in *Input) {
+	r.lazy = nil
+	if input, err := in.ASTValue(); err == nil {
+		r.setInput(input)
+	}
 }
 
 // target names what the request is about, and its upstream server. In
@@ -284,10 +304,13 @@ type logLine struct {
 	Granted  []string `json:"granted,omitzero"`
 	Revision string   `json:"policy_revision"`
 	EvalNS   int64    `json:"eval_ns"`
-	Error    string   `json:"error,omitempty"`
-	Input    any      `json:"input,omitempty"`
-	Erased   []string `json:"erased,omitempty"`
-	Masked   []string `json:"masked,omitempty"`
+	// Cached is true when the decision cache served the decision
+	// (Engine.DecideCached): the policy was not evaluated for this call.
+	Cached bool     `json:"cached,omitempty"`
+	Error  string   `json:"error,omitempty"`
+	Input  any      `json:"input,omitempty"`
+	Erased []string `json:"erased,omitempty"`
+	Masked []string `json:"masked,omitempty"`
 	// Truncated lists the JSON pointers (under input) of values the log
 	// cut to its bounds; InputOmitted says why the input is missing from a
 	// line that would have been too long.
@@ -301,7 +324,7 @@ func (r *record) line(log *slog.Logger) logLine {
 		Time: r.time.UTC().Format(time.RFC3339Nano), DecisionID: r.decisionID, TraceID: r.traceID,
 		SessionID: r.sessionID, UserSub: r.userSub, Phase: r.phase, Method: r.method,
 		Target: r.target, Server: r.server, Allow: r.allow, Reasons: r.reasons, Granted: r.granted,
-		Revision: r.revision, EvalNS: r.evalNS, Error: r.err,
+		Revision: r.revision, EvalNS: r.evalNS, Cached: r.cached, Error: r.err,
 		Input: input, Erased: erased, Masked: masked, Truncated: r.truncated,
 	}
 }

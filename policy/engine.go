@@ -50,6 +50,10 @@ type Options struct {
 	// of a library module is a load error. Reloads (WatchDir) keep the
 	// library. If nil, LoadDir loads the directory alone.
 	Library map[string]string
+	// CacheSize bounds the decision cache of DecideCached, in decisions
+	// per policy revision. If zero, defaults to DefaultCacheSize; if
+	// negative, DecideCached is Decide.
+	CacheSize int
 	// Now is the clock for decision timestamps and time.now_ns().
 	// If nil, time.Now.
 	Now func() time.Time
@@ -92,6 +96,15 @@ type Engine struct {
 // compiled is one immutable generation of the policy.
 type compiled struct {
 	decision rego.PreparedEvalQuery
+	// partial is the decision with the per-call fields unknown: it tells
+	// whether a decision may be cached (cache.go).
+	partial rego.PreparedPartialQuery
+	perCall *perCallRules
+	cache   *decisionCache // nil when Options.CacheSize is negative
+	// learning holds a token while a partial evaluation runs (cache.go);
+	// learned counts them, for tests.
+	learning chan struct{}
+	learned  sync.WaitGroup
 	grant    rego.PreparedEvalQuery
 	upstream rego.PreparedEvalQuery // the upstream scopes
 	// mask is data.system.log.mask, or nil when the policy defines none.

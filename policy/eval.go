@@ -52,8 +52,14 @@ func (e *Engine) Check(ctx context.Context, in *Input) Decision {
 }
 
 func (e *Engine) decide(ctx context.Context, in *Input, record bool) Decision {
+	d, _ := e.decideOn(ctx, e.current.Load(), in, record)
+	return d
+}
+
+// decideOn decides with the policy c (nil when none is loaded), and
+// returns the cause of a failure too.
+func (e *Engine) decideOn(ctx context.Context, c *compiled, in *Input, record bool) (Decision, error) {
 	start := time.Now()
-	c := e.current.Load()
 	input, rs, err := e.evaluate(ctx, c, in, func(c *compiled) *rego.PreparedEvalQuery { return &c.decision })
 	var d Decision
 	if err == nil {
@@ -65,7 +71,7 @@ func (e *Engine) decide(ctx context.Context, in *Input, record bool) Decision {
 		d.Reasons = []string{ReasonDenied}
 	}
 	e.settle(ctx, &d, outcome{in: in, input: input, err: err, start: start, policy: c, record: record})
-	return d
+	return d, err
 }
 
 // outcome is what settle needs to know about an evaluation.
@@ -81,6 +87,9 @@ type outcome struct {
 	granted []string
 	// path is the decision path of a scope document; empty for a decision.
 	path string
+	// cached is set when the decision cache served the decision: input is
+	// nil, and the log converts in on its own goroutine.
+	cached bool
 }
 
 // settle completes a decision: its id and revision, the failure's log line
@@ -99,6 +108,9 @@ func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
 		r.granted = boundStrings(o.granted)
 		if o.path != "" {
 			r.path = o.path
+		}
+		if o.cached {
+			r.cached, r.lazy = true, o.in
 		}
 		l.enqueue(r)
 	}

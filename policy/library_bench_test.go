@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func libraryEngineN(tb testing.TB, n int) *Engine {
 		}
 		groups[fmt.Sprintf("group-%04d", i)] = map[string]any{"servers": servers}
 	}
-	e := NewEngine(Options{Logger: slog.New(slog.DiscardHandler)})
+	e := NewEngine(Options{Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute}) // no flakes on a busy machine
 	if err := e.LoadModules(modules, data); err != nil {
 		tb.Fatal(err)
 	}
@@ -112,5 +113,27 @@ func BenchmarkLibraryCallSmallData(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		e.Decide(context.Background(), in)
+	}
+}
+
+// BenchmarkLibraryCallCached is BenchmarkLibraryCall served from the
+// decision cache (DecideCached; read_note has no argument rules), with the
+// decision log on: what a repeated call of one identity costs.
+func BenchmarkLibraryCallCached(b *testing.B) {
+	dl := NewDecisionLog(io.Discard, 1<<16)
+	defer dl.Close()
+	e := libraryEngine(b)
+	e.dlog.Store(dl)
+	in := libraryInput(PhaseCall, "notes", "read_note")
+	key := CacheKey{Identity: "alice-token-fingerprint", Target: "catalog-7/notes__read_note"}
+	ctx := context.Background()
+	e.DecideCached(ctx, key, in)
+	e.current.Load().learned.Wait()
+	if hit, ok := e.current.Load().cache.get(cacheKey{key.Identity, key.Target, in.Phase, in.Method}); !ok || hit == nil || !hit.Allow {
+		b.Fatalf("fixture call not cached as an allow: %v", hit)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.DecideCached(ctx, key, in)
 	}
 }

@@ -183,6 +183,12 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 		}
 		*q.into = pq
 	}
+	partial, err := rego.New(append(common, rego.Query(partialQuery(e.opts.Query)), rego.ParsedUnknowns(perCallUnknowns))...).PrepareForPartial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare partial %s: %w", e.opts.Query, err)
+	}
+	c.partial, c.perCall, c.cache = partial, newPerCallRules(compiler), newDecisionCache(e.opts.CacheSize)
+	c.learning = make(chan struct{}, 1)
 	if len(compiler.GetRules(maskRef)) == 0 {
 		return c, nil
 	}

@@ -94,7 +94,7 @@ _group_rank[group] := _best_rank(grants) if {
 	input.phase in {"list", "call", "upstream"}
 	_kind
 	some group in _groups
-	grants := _grants_of(_cfg.groups[group])
+	grants := _grants_of(data.mcpgate.config.groups[group])
 	count(grants) > 0
 }
 
@@ -118,7 +118,7 @@ grants contains msg if {
 	input.phase == "initialize"
 	count(_session_groups) == 0
 	some group in _groups
-	_cfg.groups[group]
+	data.mcpgate.config.groups[group]
 	msg := sprintf("group %s has grants, so it may open sessions", [group])
 }
 
@@ -155,12 +155,12 @@ _group_list := "groups: none" if {
 # (and sees only what the list phase grants them). A user whose groups grant
 # nothing is refused at the door: a session would serve them nothing and
 # still cost the gateway memory.
-_session_groups := {g | some g in object.get(_cfg, ["initialize", "groups"], [])}
+_session_groups := {g | some g in object.get(data.mcpgate.config, ["initialize", "groups"], [])}
 
 _session_allowed if {
 	count(_session_groups) == 0
 	some group in _groups
-	_cfg.groups[group]
+	data.mcpgate.config.groups[group]
 }
 
 _session_allowed if {

@@ -13,12 +13,14 @@
 package mcpgate.authz
 
 # _argument_rules are the constraints of the called tool (one lookup).
-_argument_rules := _cfg.arguments[_server][input.tool.upstream_name] if {
+_argument_rules := data.mcpgate.config.arguments[_server][input.tool.upstream_name] if {
 	_call_phase
 	_kind == "tool"
 }
 
-_arguments := object.get(input, "arguments", {})
+default _arguments := {}
+
+_arguments := input.arguments
 
 deny contains msg if {
 	some name, rule in _argument_rules

@@ -45,20 +45,37 @@ allow if {
 
 # reasons explain the decision: who granted an allowed request, or every
 # rule that denied it.
-reasons := grants if {
-	allow
-} else := deny if {
-	count(deny) > 0
-} else := {"no rule allows this request"}
+# (Three rules, not an else chain: partial evaluation, which the decision
+# cache relies on, inlines these but keeps an else chain as a call.)
+reasons := grants if allow
 
-# _cfg is the editable data (rego/data.json).
+reasons := deny if {
+	not allow
+	count(deny) > 0
+}
+
+reasons := {"no rule allows this request"} if {
+	not allow
+	count(deny) == 0
+}
+
+# _cfg is the editable data (rego/data.json). The library itself writes
+# data.mcpgate.config.<key> in full: partial evaluation (the decision
+# cache) would otherwise copy the whole document into every expression
+# that reads it, which costs milliseconds with a thousand groups.
 _cfg := data.mcpgate.config
 
 _phases := {"initialize", "list", "call", "register", "grant", "upstream"}
 
 # _phase is null when the input has none (never undefined: "not x in s"
 # is undefined, not true, when x is).
-_phase := object.get(input, "phase", null)
+# Fields are read by name, never as object.get(input, ...) or input[x]: the
+# gateway's decision cache partially evaluates the decision with the
+# per-call fields unknown (docs/policy.md), and a read of the whole input
+# would make every decision depend on them.
+default _phase := null
+
+_phase := input.phase
 
 # _target_phase is true in the phases that name one tool, prompt or resource.
 _target_phase if input.phase in {"list", "call"}
@@ -105,7 +122,13 @@ deny contains msg if {
 	msg := sprintf("request names more than one target (%s)", [concat(", ", sort(_kinds))])
 }
 
-_target := input[_kind]
+_target := input.tool if {
+	_kind == "tool"
+} else := input.prompt if {
+	_kind == "prompt"
+} else := input.resource if {
+	_kind == "resource"
+}
 
 # _server is the upstream the target belongs to; in the upstream phase
 # without a target (the connect page), the server of the input.

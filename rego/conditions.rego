@@ -16,12 +16,12 @@ package mcpgate.authz
 # _conditions are the condition objects for the target's server.
 _conditions contains c if {
 	_call_phase
-	c := _cfg.conditions[_server]
+	c := data.mcpgate.config.conditions[_server]
 }
 
 _conditions contains c if {
 	_call_phase
-	c := _cfg.conditions["*"]
+	c := data.mcpgate.config.conditions["*"]
 }
 
 _now_ns := time.parse_rfc3339_ns(input.request.time)
@@ -104,4 +104,6 @@ deny contains msg if {
 }
 
 # _client_name is never undefined ("not x in s" would be undefined too).
-_client_name := object.get(input, ["client", "name"], "unnamed")
+default _client_name := "unnamed"
+
+_client_name := input.client.name

@@ -50,7 +50,7 @@ _listed_grants[name] contains group if {
 	some name in _requested
 	_catalogue[name]
 	some group in _groups
-	group in object.get(_cfg, ["scope_grants", name], [])
+	group in object.get(data.mcpgate.config, ["scope_grants", name], [])
 }
 
 _granted contains name if some name, _ in _level_grants
@@ -107,7 +107,7 @@ _server_text(server) := sprintf("server %s", [server]) if server != "*"
 # of that server, else of the patterns that match it, as for access (labels
 # are not known here); for "*", on any server. 0 when it has none.
 _group_level(group, server) := max(array.concat([0], [_grant_level(grant) |
-	some grant in _server_grants(_cfg.groups[group], server)
+	some grant in _server_grants(data.mcpgate.config.groups[group], server)
 ])) if server != "*"
 
 # _server_grants is _grants_of (access.rego) for any server, without labels.
@@ -120,7 +120,7 @@ _server_grants(entry, server) := [grant] if {
 ]
 
 _group_level(group, "*") := max(array.concat([0], [_grant_level(grant) |
-	some grant in _every_grant(_cfg.groups[group])
+	some grant in _every_grant(data.mcpgate.config.groups[group])
 ]))
 
 # _every_grant lists the grants of one group's entry, of servers and labels.

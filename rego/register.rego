@@ -16,7 +16,7 @@
 #                            "localhost" for native clients). Default: any.
 package mcpgate.authz
 
-_registration_cfg := object.get(_cfg, "registration", {})
+_registration_cfg := object.get(data.mcpgate.config, "registration", {})
 
 _registration := object.get(input, "registration", {})
 

@@ -10,12 +10,12 @@ package mcpgate.authz
 
 _server_scopes contains scope if {
 	_call_phase
-	some scope in _cfg.scopes[_server]
+	some scope in data.mcpgate.config.scopes[_server]
 }
 
 _server_scopes contains scope if {
 	_call_phase
-	some scope in _cfg.scopes["*"]
+	some scope in data.mcpgate.config.scopes["*"]
 }
 
 _token_scopes := {s | some s in object.get(input.token, "scopes", [])}

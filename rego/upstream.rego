@@ -54,11 +54,11 @@ _upstream_level[group] := rank if {
 	some group, rank in _group_rank
 }
 
-_upstream_level[group] := _server_level(_grants_of(_cfg.groups[group])) if {
+_upstream_level[group] := _server_level(_grants_of(data.mcpgate.config.groups[group])) if {
 	_upstream_server
 	not _kind
 	some group in _groups
-	_cfg.groups[group]
+	data.mcpgate.config.groups[group]
 }
 
 _server_level(grants) := max(array.concat([0], [_grant_level(grant) | some grant in grants]))

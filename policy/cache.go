@@ -1,0 +1,208 @@
+package policy
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// DefaultCacheSize is the number of decisions the decision cache keeps
+// per policy revision when Options.CacheSize is zero.
+const DefaultCacheSize = 10000
+
+// CacheKey names a request for the decision cache (Engine.DecideCached).
+// The engine adds the input's phase and method, and keeps one cache per
+// policy revision (modules and data), so a reload empties it.
+type CacheKey struct {
+	// Identity must determine input.user and input.token: a fingerprint
+	// of the verified token's claims, computed once per token.
+	Identity string
+	// Target must determine everything else in the input except the
+	// per-call fields (arguments, request, client): the server and its
+	// labels, the target and its attributes, the scope catalogue. The
+	// gateway uses the catalog revision and the target's name.
+	Target string
+}
+
+// cacheKey is a CacheKey with the phase and method of the input.
+type cacheKey struct{ identity, target, phase, method string }
+
+// perCallUnknowns are the input fields that may change from one call to
+// the next for the same identity and target: partial evaluation treats them
+// as unknown, so a decision that reads them is never cached.
+var perCallUnknowns = []*ast.Term{
+	ast.MustParseTerm("input.arguments"),
+	ast.MustParseTerm("input.request"),
+	ast.MustParseTerm("input.client"),
+}
+
+// partialQuery binds the decision to a variable for partial evaluation.
+func partialQuery(query string) string { return "x = " + query }
+
+// learnTimeout bounds one partial evaluation (partial evaluation of the
+// shipped library takes tens of milliseconds: OPA re-walks the rules a
+// saved expression may reach).
+const learnTimeout = 2 * time.Second
+
+// DecideCached is Decide for a request named by key: a decision that the
+// policy makes from the identity and the target alone is evaluated once per
+// (key, phase, method, policy revision) and then served from a bounded
+// LRU cache; a decision that reads arguments, the request (its time) or
+// the client is evaluated every time. Partial evaluation with those fields
+// unknown decides which is which (see docs/policy.md); it runs in the
+// background, one at a time, after the first evaluation of a key, so a
+// miss costs what Decide costs. Every call is still written to the
+// decision log, with cached set when the cache served it. An empty
+// Identity or Target is Decide. Failed decisions are never cached. The
+// returned Reasons and RequiredScopes may be shared: do not modify them.
+// in must not be modified after the call: the decision log reads it later.
+func (e *Engine) DecideCached(ctx context.Context, key CacheKey, in *Input) Decision {
+	c := e.current.Load()
+	if c == nil || c.cache == nil || in == nil || key.Identity == "" || key.Target == "" {
+		return e.Decide(ctx, in)
+	}
+	k := cacheKey{identity: key.Identity, target: key.Target, phase: in.Phase, method: in.Method}
+	hit, known := c.cache.get(k)
+	if hit != nil {
+		start := time.Now()
+		d := *hit
+		e.settle(ctx, &d, outcome{in: in, start: start, policy: c, record: true, cached: true})
+		return d
+	}
+	d, err := e.decideOn(ctx, c, in, true)
+	if err == nil && !known {
+		e.learn(c, k, in, d)
+	}
+	return d
+}
+
+// learn starts the partial evaluation that tells whether d, the decision
+// for in, holds whatever the per-call fields, unless one is running; the
+// key is then cached: with d, or as evaluated every time.
+func (e *Engine) learn(c *compiled, k cacheKey, in *Input, d Decision) {
+	select {
+	case c.learning <- struct{}{}:
+	default:
+		return // busy: learn it on a later call
+	}
+	known := *in
+	known.Arguments, known.Request, known.Client = nil, Request{}, nil
+	input, err := known.ASTValue()
+	if err != nil {
+		<-c.learning
+		return
+	}
+	c.cache.put(k, nil) // evaluated every time until learned
+	kept := Decision{Allow: d.Allow, Reasons: d.Reasons, RequiredScopes: d.RequiredScopes}
+	c.learned.Add(1)
+	go func() {
+		defer c.learned.Done()
+		defer func() { <-c.learning }()
+		switch unconditional, err := e.unconditional(c, input); {
+		case err != nil:
+			c.cache.remove(k) // learn it on a later call
+		case unconditional:
+			c.cache.put(k, &kept)
+		}
+	}()
+}
+
+// unconditional reports whether the decision for input, which lacks the
+// per-call fields, is the same whatever they are: partial evaluation with
+// them unknown leaves a residual that reads none of them, calls no
+// non-deterministic built-in, and uses no rule of the policy that could
+// (c.perCall). On an error the answer is no, and the caller learns nothing.
+func (e *Engine) unconditional(c *compiled, input ast.Value) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), learnTimeout)
+	defer cancel()
+	pq, err := c.partial.Partial(ctx, rego.EvalParsedInput(input), rego.EvalTime(e.opts.Now()))
+	if err != nil {
+		return false, err
+	}
+	if len(pq.Queries) == 0 {
+		return false, nil
+	}
+	for _, q := range pq.Queries {
+		if c.perCall.reads(q) {
+			return false, nil
+		}
+	}
+	for _, m := range pq.Support {
+		if c.perCall.reads(m) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// decisionCache is a bounded LRU of decisions; a nil decision means the
+// request is evaluated every time (or until partial evaluation has said
+// otherwise).
+type decisionCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[cacheKey]*list.Element
+	ll  list.List // of *cacheEntry, most recent first
+}
+
+type cacheEntry struct {
+	key cacheKey
+	d   *Decision
+}
+
+func newDecisionCache(size int) *decisionCache {
+	if size < 0 {
+		return nil
+	}
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	return &decisionCache{max: size, m: make(map[cacheKey]*list.Element)}
+}
+
+func (dc *decisionCache) get(k cacheKey) (d *Decision, ok bool) {
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	el, ok := dc.m[k]
+	if !ok {
+		return nil, false
+	}
+	dc.ll.MoveToFront(el)
+	return el.Value.(*cacheEntry).d, true
+}
+
+func (dc *decisionCache) put(k cacheKey, d *Decision) {
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	if el, ok := dc.m[k]; ok {
+		el.Value.(*cacheEntry).d = d
+		dc.ll.MoveToFront(el)
+		return
+	}
+	dc.m[k] = dc.ll.PushFront(&cacheEntry{key: k, d: d})
+	if dc.ll.Len() > dc.max {
+		oldest := dc.ll.Back()
+		dc.ll.Remove(oldest)
+		delete(dc.m, oldest.Value.(*cacheEntry).key)
+	}
+}
+
+func (dc *decisionCache) remove(k cacheKey) {
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	if el, ok := dc.m[k]; ok {
+		dc.ll.Remove(el)
+		delete(dc.m, k)
+	}
+}
+
+// len is the number of cached requests, for tests.
+func (dc *decisionCache) len() int {
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	return dc.ll.Len()
+}

@@ -1,0 +1,234 @@
+package policy
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/mcpgate/mcpgate/internal/testtools"
+)
+
+// cachedLines decides each input under key with a fresh decision log and
+// returns the decisions and the log's lines.
+func cachedLines(t *testing.T, e *Engine, key CacheKey, ins ...*Input) ([]Decision, []map[string]any) {
+	t.Helper()
+	var buf testtools.SyncBuffer
+	dl := NewDecisionLog(&buf, 100)
+	e.dlog.Store(dl)
+	defer e.dlog.Store(nil)
+	var ds []Decision
+	for _, in := range ins {
+		ds = append(ds, e.DecideCached(context.Background(), key, in))
+		e.current.Load().learned.Wait()
+	}
+	if err := dl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(buf.String()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != len(ins) {
+		t.Fatalf("%d decision-log lines for %d decisions", len(lines), len(ins))
+	}
+	return ds, lines
+}
+
+// decideLearned is DecideCached that waits for what the cache learns.
+func decideLearned(e *Engine, key CacheKey, in *Input) Decision {
+	d := e.DecideCached(context.Background(), key, in)
+	e.current.Load().learned.Wait()
+	return d
+}
+
+func cachedFlags(lines []map[string]any) []bool {
+	var out []bool
+	for _, l := range lines {
+		out = append(out, l["cached"] == true)
+	}
+	return out
+}
+
+func TestDecideCachedLibrary(t *testing.T) {
+	t.Parallel()
+	e := libraryEngineN(t, 10)
+	key := CacheKey{Identity: "alice-token", Target: "rev1/notes__read_note"}
+	read := libraryInput(PhaseCall, "notes", "read_note")
+	ds, lines := cachedLines(t, e, key, read, read, read)
+	if diff := cmp.Diff([]bool{false, true, true}, cachedFlags(lines)); diff != "" {
+		t.Errorf("read_note served from the cache (-want +got):\n%s", diff)
+	}
+	for i, d := range ds {
+		if !d.Allow || d.ID == "" || d.Revision == "" {
+			t.Errorf("decision %d: %+v, want an allow with id and revision", i, d)
+		}
+	}
+	if ds[1].ID == ds[2].ID {
+		t.Error("cached decisions share a decision id")
+	}
+	// The cached line still carries the input, arguments masked.
+	in, _ := lines[1]["input"].(map[string]any)
+	if in["tool"] == nil || lines[1]["user_sub"] != "alice" {
+		t.Errorf("cached line lacks the input: %v", lines[1])
+	}
+	if !cmp.Equal(lines[1]["erased"], []any{"/input/arguments/body"}) {
+		t.Errorf("cached line: erased %v, want the argument body masked", lines[1]["erased"])
+	}
+
+	// write_note has argument rules: evaluated every time, and the
+	// arguments decide.
+	wkey := CacheKey{Identity: "alice-token", Target: "rev1/notes__write_note"}
+	ok := libraryInput(PhaseCall, "notes", "write_note")
+	bad := libraryInput(PhaseCall, "notes", "write_note")
+	bad.Arguments = map[string]any{"body": "no id"}
+	ds, lines = cachedLines(t, e, wkey, ok, bad, ok, bad)
+	if diff := cmp.Diff([]bool{false, false, false, false}, cachedFlags(lines)); diff != "" {
+		t.Errorf("write_note served from the cache (-want +got):\n%s", diff)
+	}
+	if got := []bool{ds[0].Allow, ds[1].Allow, ds[2].Allow, ds[3].Allow}; !cmp.Equal(got, []bool{true, false, true, false}) {
+		t.Errorf("write_note decisions %v, want allow, deny, allow, deny", got)
+	}
+	// Denials are cached too.
+	del := libraryInput(PhaseCall, "hr", "salary_report")
+	ds, lines = cachedLines(t, e, CacheKey{Identity: "alice-token", Target: "rev1/hr__salary_report"}, del, del)
+	if ds[1].Allow || !cmp.Equal(ds[0].Reasons, ds[1].Reasons) || !cmp.Equal(cachedFlags(lines), []bool{false, true}) {
+		t.Errorf("salary_report: %+v then %+v (cached %v), want the same denial, then cached", ds[0], ds[1], cachedFlags(lines))
+	}
+}
+
+// TestDecideCachedPerCallPolicies proves that a policy reading something
+// per call is never served from the cache, however it reads it.
+func TestDecideCachedPerCallPolicies(t *testing.T) {
+	t.Parallel()
+	policies := map[string]string{
+		"arguments":          `decision := {"allow": input.arguments.id == "n1", "reasons": []}`,
+		"request time":       `decision := {"allow": input.request.time < "2026-06-01", "reasons": []}`,
+		"session":            `decision := {"allow": input.request.session_id == "s1", "reasons": []}`,
+		"client":             `decision := {"allow": object.get(input, ["client", "name"], "x") == "x", "reasons": []}`,
+		"whole input":        `decision := {"allow": count(object.keys(input)) > 0, "reasons": [sprintf("%v", [object.get(input, "arguments", {})])]}`,
+		"dynamic key":        "k := concat(\"\", [\"argu\", \"ments\"])\ndecision := {\"allow\": input[k].id == \"n1\", \"reasons\": []}",
+		"clock":              `decision := {"allow": time.now_ns() > 0, "reasons": [sprintf("%d", [time.now_ns()])]}`,
+		"random":             `decision := {"allow": rand.intn("x", 2) >= 0, "reasons": [sprintf("%d", [rand.intn("x", 1000)])]}`,
+		"through a rule":     "ok if input.arguments.id == \"n1\"\ndefault ok := false\ndecision := {\"allow\": ok, \"reasons\": []}",
+		"through a function": "f(x) := x.arguments.id\ndecision := {\"allow\": f(input) == \"n1\", \"reasons\": []}",
+		"with":               "g := input.tool.name\ndecision := {\"allow\": true, \"reasons\": [g]} if { g with input.tool.name as input.arguments.id }",
+	}
+	for name, body := range policies {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t, authzModule(body), Options{})
+			in := callInput("alice")
+			_, lines := cachedLines(t, e, CacheKey{Identity: "alice", Target: "notes__read_note"}, in, in, in)
+			if diff := cmp.Diff([]bool{false, false, false}, cachedFlags(lines)); diff != "" {
+				t.Errorf("served from the cache (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecideCachedInvalidatedByReload(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, authzModule(`decision := {"allow": true, "reasons": ["v1"]}`), Options{})
+	key, in := CacheKey{Identity: "alice", Target: "t"}, callInput("alice")
+	decideLearned(e, key, in)
+	if d := e.DecideCached(context.Background(), key, in); !d.Allow {
+		t.Fatalf("v1: %+v", d)
+	}
+	if err := e.LoadModules(authzModule(`decision := {"allow": false, "reasons": ["v2"]}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.DecideCached(context.Background(), key, in); d.Allow || !cmp.Equal(d.Reasons, []string{"v2"}) {
+		t.Errorf("after reload: %+v, want the new policy's denial", d)
+	}
+	// Data is part of the revision too.
+	if err := e.LoadModules(authzModule(`decision := {"allow": data.open, "reasons": []}`), map[string]any{"open": false}); err != nil {
+		t.Fatal(err)
+	}
+	decideLearned(e, key, in)
+	if err := e.LoadModules(authzModule(`decision := {"allow": data.open, "reasons": []}`), map[string]any{"open": true}); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.DecideCached(context.Background(), key, in); !d.Allow {
+		t.Errorf("after a data change: %+v, want allow", d)
+	}
+}
+
+func TestDecideCachedFailuresNotCached(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, authzModule(`decision := {"allow": true, "reasons": []}`), Options{})
+	key, in := CacheKey{Identity: "alice", Target: "t"}, callInput("alice")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if d := e.DecideCached(ctx, key, in); d.Allow {
+		t.Fatalf("canceled: %+v, want deny", d)
+	}
+	if n := e.current.Load().cache.len(); n != 0 {
+		t.Errorf("a failed decision was cached (%d entries)", n)
+	}
+	if d := decideLearned(e, key, in); !d.Allow {
+		t.Errorf("after a failure: %+v, want allow", d)
+	}
+	// A cached allow does not outlive a canceled caller's right to an
+	// answer either: the hit is an allow, as the policy says.
+	if d := e.DecideCached(ctx, key, in); !d.Allow {
+		t.Errorf("hit: %+v", d)
+	}
+	// A malformed decision is never cached.
+	e2 := newEngine(t, authzModule(`decision := {"allow": "yes"}`), Options{})
+	for range 2 {
+		if d := decideLearned(e2, key, in); d.Allow {
+			t.Errorf("malformed: %+v, want deny", d)
+		}
+	}
+	if n := e2.current.Load().cache.len(); n != 0 {
+		t.Errorf("a malformed decision was cached (%d entries)", n)
+	}
+}
+
+func TestDecideCachedHostileKeys(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, authzModule(`decision := {"allow": input.user.sub == "alice", "reasons": []}`), Options{CacheSize: 2})
+	ctx := context.Background()
+	if d := e.DecideCached(ctx, CacheKey{Identity: "x", Target: "t"}, nil); d.Allow {
+		t.Errorf("nil input: %+v, want deny", d)
+	}
+	// Empty keys are not cached: mallory with an empty identity key is
+	// decided as mallory, not as whoever came first.
+	decideLearned(e, CacheKey{Target: "t"}, callInput("alice"))
+	if d := e.DecideCached(ctx, CacheKey{Target: "t"}, callInput("mallory")); d.Allow {
+		t.Errorf("empty identity key: %+v, want deny", d)
+	}
+	if n := e.current.Load().cache.len(); n != 0 {
+		t.Errorf("empty keys cached %d entries", n)
+	}
+	// The phase and method are part of the key.
+	decideLearned(e, CacheKey{Identity: "alice", Target: "t"}, callInput("alice"))
+	list := callInput("mallory")
+	list.Phase = PhaseList
+	if d := e.DecideCached(ctx, CacheKey{Identity: "alice", Target: "t"}, list); d.Allow {
+		t.Errorf("another phase under the same key served from the cache: %+v", d)
+	}
+	// Bounded.
+	for i := range 10 {
+		decideLearned(e, CacheKey{Identity: fmt.Sprint(i), Target: "t"}, callInput("alice"))
+	}
+	if n := e.current.Load().cache.len(); n != 2 {
+		t.Errorf("cache holds %d entries, want its bound 2", n)
+	}
+	// Off.
+	off := newEngine(t, authzModule(`decision := {"allow": true, "reasons": []}`), Options{CacheSize: -1})
+	_, lines := cachedLines(t, off, CacheKey{Identity: "a", Target: "t"}, callInput("alice"), callInput("alice"))
+	if diff := cmp.Diff([]bool{false, false}, cachedFlags(lines)); diff != "" {
+		t.Errorf("cache off (-want +got):\n%s", diff)
+	}
+}
