@@ -2,6 +2,9 @@ package authn
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
@@ -35,6 +38,26 @@ type Identity struct {
 	Expiry time.Time
 	// Claims holds every claim of the token, as decoded from JSON.
 	Claims map[string]any
+	// PolicyKey fingerprints everything a policy sees of the caller (the
+	// fields above but Expiry, claims included): equal keys, equal
+	// input.user and input.token. Verify sets it, once per token; empty
+	// when unknown, and then no decision is served from a cache.
+	PolicyKey string
+}
+
+// policyKey computes Identity.PolicyKey: SHA-256 of the JSON of the fields
+// policy sees (encoding/json sorts map keys, so equal content, equal key).
+func policyKey(id *Identity) string {
+	raw, err := json.Marshal(struct {
+		Iss, Sub, Email, Name, ClientID string
+		Groups, Scopes, Aud             []string
+		Claims                          map[string]any
+	}{id.Issuer, id.Subject, id.Email, id.Name, id.ClientID, id.Groups, id.Scopes, id.Audience, id.Claims})
+	if err != nil {
+		return "" // not cacheable: decided every time
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:16])
 }
 
 type identityKey struct{}

@@ -132,6 +132,7 @@ func (v *Verifier) check(is *issuer, tok *oidc.IDToken, claims map[string]any, n
 		return nil, invalid(reasonSubject, nil)
 	}
 	id.Issuer, id.Audience, id.Expiry = tok.Issuer, tok.Audience, exp
+	id.PolicyKey = policyKey(id)
 	return &verified{
 		id:     id,
 		userID: sessionUserID(id.Issuer, id.Subject),

@@ -36,7 +36,42 @@ func TestVerifyAlgorithms(t *testing.T) {
 	}
 }
 
-func isClaimsField(p cmp.Path) bool { return p.Last().String() == ".Claims" }
+// isClaimsField matches the fields derived from all the claims (Claims
+// and PolicyKey), which the identity tests leave to tests of their own.
+func isClaimsField(p cmp.Path) bool {
+	last := p.Last().String()
+	return last == ".Claims" || last == ".PolicyKey"
+}
+
+// PolicyKey is set by Verify, equal for equal content and different when
+// anything policy sees differs.
+func TestPolicyKey(t *testing.T) {
+	t.Parallel()
+	a := &Identity{Issuer: "i", Subject: "alice", Groups: []string{"eng"}, Claims: map[string]any{"sub": "alice", "x": 1.0}}
+	same := &Identity{Issuer: "i", Subject: "alice", Groups: []string{"eng"}, Claims: map[string]any{"x": 1.0, "sub": "alice"}}
+	if policyKey(a) == "" || policyKey(a) != policyKey(same) {
+		t.Fatalf("equal identities: %q %q", policyKey(a), policyKey(same))
+	}
+	for name, other := range map[string]*Identity{
+		"subject": {Issuer: "i", Subject: "bob", Groups: []string{"eng"}, Claims: a.Claims},
+		"group":   {Issuer: "i", Subject: "alice", Groups: []string{"admin"}, Claims: a.Claims},
+		"claim":   {Issuer: "i", Subject: "alice", Groups: []string{"eng"}, Claims: map[string]any{"sub": "alice", "x": 2.0}},
+		"issuer":  {Issuer: "j", Subject: "alice", Groups: []string{"eng"}, Claims: a.Claims},
+		"scopes":  {Issuer: "i", Subject: "alice", Groups: []string{"eng"}, Scopes: []string{"s"}, Claims: a.Claims},
+	} {
+		if policyKey(other) == policyKey(a) {
+			t.Errorf("a different %s, the same key", name)
+		}
+	}
+	e := newTestEnv(t, nil)
+	id, err := e.v.Verify(t.Context(), e.token("user-1", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.PolicyKey == "" || id.PolicyKey != policyKey(id) {
+		t.Errorf("Verify set PolicyKey %q, want %q", id.PolicyKey, policyKey(id))
+	}
+}
 
 // TestVerifyRefuses covers every way a token must be refused, with the
 // reason Verify reports.

@@ -30,10 +30,29 @@ const CodeDenied = -32001
 // policy revision, decision id: the id of the decision-log line) and its
 // metrics.
 func (g *Gateway) decideObserved(ctx context.Context, in *policy.Input) policy.Decision {
+	return g.decideObservedKeyed(ctx, policy.CacheKey{}, in)
+}
+
+// CachingAuthorizer is an Authorizer with a decision cache
+// (policy.Engine.DecideCached): a decision the policy makes from the
+// caller and the target alone is served from the cache, and still logged.
+type CachingAuthorizer interface {
+	DecideCached(ctx context.Context, key policy.CacheKey, in *policy.Input) policy.Decision
+}
+
+// decideObservedKeyed is decideObserved for a request named by key (the
+// caller's PolicyKey and the target's key): served from the authorizer's
+// cache when it has one and the policy allows it.
+func (g *Gateway) decideObservedKeyed(ctx context.Context, key policy.CacheKey, in *policy.Input) policy.Decision {
 	ctx, span := g.tracer.Start(ctx, "mcpgate.policy "+in.Phase)
 	defer span.End()
 	start := time.Now()
-	d := g.opts.Authorizer.Decide(ctx, in)
+	var d policy.Decision
+	if c, ok := g.opts.Authorizer.(CachingAuthorizer); ok && key.Identity != "" && key.Target != "" {
+		d = c.DecideCached(ctx, key, in)
+	} else {
+		d = g.opts.Authorizer.Decide(ctx, in)
+	}
 	span.SetAttributes(attribute.String("mcpgate.policy.phase", in.Phase), attribute.Bool("mcpgate.policy.allow", d.Allow),
 		attribute.String("mcpgate.policy.revision", d.Revision), attribute.String("mcpgate.policy.decision_id", d.ID))
 	g.opts.Metrics.RecordPolicyDecision(ctx, in.Phase, d.Allow, time.Since(start))
@@ -139,10 +158,10 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) (cont
 	// servers, tools, prompts or resources exist beyond what it may list.
 	// Such a target is never dispatched.
 	shown := true
-	in, err := v.g.callInput(id, method, req.GetParams(), v)
+	in, target, err := v.g.callInput(id, method, req.GetParams(), v)
 	if errors.Is(err, errNoTarget) {
 		shown = false
-		in, err = v.g.callInput(id, method, req.GetParams(), v.g.catalog())
+		in, target, err = v.g.callInput(id, method, req.GetParams(), v.g.catalog())
 	}
 	absent := false
 	if errors.Is(err, errNoTarget) {
@@ -150,7 +169,7 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) (cont
 		// with what its name tells (server, upstream name, arguments): a
 		// caller the policy allows learns that the server is unavailable
 		// (absentServerMiddleware answers); to any other it does not exist.
-		absent = true
+		absent, target = true, ""
 		in, err = v.g.absentInput(id, method, req.GetParams())
 	}
 	switch {
@@ -162,7 +181,7 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) (cont
 		return ctx, notFound(method, req.GetParams())
 	}
 	fillRequest(in, req)
-	d := v.g.decideObserved(ctx, in)
+	d := v.g.decideObservedKeyed(ctx, policy.CacheKey{Identity: id.PolicyKey, Target: target}, in)
 	switch {
 	case d.Allow && (shown || absent):
 		return withDecided(ctx, in, absent), nil

@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -30,6 +32,7 @@ type toolEntry struct {
 	upstreamName string
 	tool         *mcp.Tool // the definition clients see, with the gateway's name
 	raw          []byte    // the upstream definition, to detect changes
+	digest       string    // of raw: the definition's part of a decision cache key
 }
 
 type promptEntry struct {
@@ -37,12 +40,14 @@ type promptEntry struct {
 	upstreamName string
 	prompt       *mcp.Prompt
 	raw          []byte
+	digest       string
 }
 
 type resourceEntry struct {
 	up       *upstream
 	resource *mcp.Resource
 	raw      []byte
+	digest   string
 }
 
 type templateEntry struct {
@@ -50,6 +55,7 @@ type templateEntry struct {
 	template *mcp.ResourceTemplate
 	match    *regexp.Regexp // nil when the URI template does not parse
 	raw      []byte
+	digest   string
 }
 
 // list fetches every page of every feature kind the upstream advertises.
@@ -80,7 +86,8 @@ func (u *upstream) list(ctx context.Context, cs *mcp.ClientSession) (*features, 
 			if err != nil {
 				return nil, fmt.Errorf("list resources: %w", err)
 			}
-			f.resources = append(f.resources, &resourceEntry{up: u, resource: r, raw: mustJSON(r)})
+			raw := mustJSON(r)
+			f.resources = append(f.resources, &resourceEntry{up: u, resource: r, raw: raw, digest: digestOf(raw)})
 		}
 		for t, err := range cs.ResourceTemplates(ctx, nil) {
 			if err != nil {
@@ -100,14 +107,14 @@ func (f *features) addTool(u *upstream, t *mcp.Tool) {
 	raw := mustJSON(t)
 	exposed := *t
 	exposed.Name = u.namer.name(u.prefix, t.Name)
-	f.tools = append(f.tools, &toolEntry{up: u, upstreamName: t.Name, tool: &exposed, raw: raw})
+	f.tools = append(f.tools, &toolEntry{up: u, upstreamName: t.Name, tool: &exposed, raw: raw, digest: digestOf(raw)})
 }
 
 func (f *features) addPrompt(u *upstream, p *mcp.Prompt) {
 	raw := mustJSON(p)
 	exposed := *p
 	exposed.Name = u.namer.name(u.prefix, p.Name)
-	f.prompts = append(f.prompts, &promptEntry{up: u, upstreamName: p.Name, prompt: &exposed, raw: raw})
+	f.prompts = append(f.prompts, &promptEntry{up: u, upstreamName: p.Name, prompt: &exposed, raw: raw, digest: digestOf(raw)})
 }
 
 func (f *features) addTemplate(u *upstream, t *mcp.ResourceTemplate) {
@@ -116,7 +123,8 @@ func (f *features) addTemplate(u *upstream, t *mcp.ResourceTemplate) {
 		f.skipped = append(f.skipped, fmt.Sprintf("resource template %q: %v", t.URITemplate, err))
 		return
 	}
-	f.templates = append(f.templates, &templateEntry{up: u, template: t, match: tmpl.Regexp(), raw: mustJSON(t)})
+	raw := mustJSON(t)
+	f.templates = append(f.templates, &templateEntry{up: u, template: t, match: tmpl.Regexp(), raw: raw, digest: digestOf(raw)})
 }
 
 // reuse replaces entries that are unchanged since old with old's pointers.
@@ -173,4 +181,11 @@ func mustJSON(v any) []byte {
 		panic(fmt.Sprintf("gateway: encode %T: %v", v, err))
 	}
 	return data
+}
+
+// digestOf names an upstream definition in a decision cache key: SHA-256
+// of its JSON, so a changed definition is a new key.
+func digestOf(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:16])
 }

@@ -67,47 +67,53 @@ var errNoTarget = errors.New("no such target")
 // targets t does not resolve, and another error for a request that cannot
 // be decided (arguments the gateway cannot read): both are refused, never
 // forwarded undecided.
-func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params, t targets) (*policy.Input, error) {
-	in, err := g.targetInput(id, method, params, t)
+//
+// It also returns the target's key for the decision cache: a name of
+// everything in the input that is neither the caller nor a per-call field
+// (the method, the server, the target and the digest of its upstream
+// definition): equal keys, equal target fields.
+func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params, t targets) (*policy.Input, string, error) {
+	in, key, err := g.targetInput(id, method, params, t)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	in.Catalogue = g.scopes[in.Server.Name]
-	return in, nil
+	return in, method + "\x00" + in.Server.Name + "\x00" + key, nil
 }
 
-// targetInput is callInput without the catalogue.
-func (g *Gateway) targetInput(id *authn.Identity, method string, params mcp.Params, t targets) (*policy.Input, error) {
+// targetInput is callInput without the catalogue, and with the key of the
+// target alone.
+func (g *Gateway) targetInput(id *authn.Identity, method string, params mcp.Params, t targets) (*policy.Input, string, error) {
 	in := baseInput(id, policy.PhaseCall, method)
 	switch p := params.(type) {
 	case *mcp.CallToolParamsRaw:
 		e := t.tool(p.Name)
 		if e == nil {
-			return nil, errNoTarget
+			return nil, "", errNoTarget
 		}
 		args, err := rawArguments(p.Arguments)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		in.Server, in.Tool, in.Arguments = g.serverInput(e.up), toolInput(e), args
+		return in, e.tool.Name + "\x00" + e.digest, nil
 	case *mcp.GetPromptParams:
 		e := t.prompt(p.Name)
 		if e == nil {
-			return nil, errNoTarget
+			return nil, "", errNoTarget
 		}
 		in.Server = g.serverInput(e.up)
 		in.Prompt = &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name, Description: e.prompt.Description}
 		in.Arguments = stringArguments(p.Arguments)
+		return in, e.prompt.Name + "\x00" + e.digest, nil
 	case *mcp.ReadResourceParams:
 		return g.resourceInput(in, t, p.URI)
 	case *mcp.SubscribeParams:
 		return g.resourceInput(in, t, p.URI)
 	case *mcp.CompleteParams:
 		return g.completionInput(in, t, p)
-	default:
-		return nil, errNoTarget
 	}
-	return in, nil
+	return nil, "", errNoTarget
 }
 
 // absentInput is the call-phase input of a tool call or prompt whose name
@@ -150,30 +156,31 @@ var callParams = map[string]func() mcp.Params{
 	"completion/complete": func() mcp.Params { return new(mcp.CompleteParams) },
 }
 
-func (g *Gateway) resourceInput(in *policy.Input, t targets, uri string) (*policy.Input, error) {
+func (g *Gateway) resourceInput(in *policy.Input, t targets, uri string) (*policy.Input, string, error) {
 	res := &policy.Resource{URI: uri}
 	var u *upstream
+	var digest string
 	if e := t.resource(uri); e != nil {
-		u, res.Name, res.MIMEType = e.up, e.resource.Name, e.resource.MIMEType
+		u, res.Name, res.MIMEType, digest = e.up, e.resource.Name, e.resource.MIMEType, e.digest
 	} else if e := t.template(uri); e != nil {
-		u, res.URITemplate, res.Name, res.MIMEType = e.up, e.template.URITemplate, e.template.Name, e.template.MIMEType
+		u, res.URITemplate, res.Name, res.MIMEType, digest = e.up, e.template.URITemplate, e.template.Name, e.template.MIMEType, e.digest
 	} else {
-		return nil, errNoTarget
+		return nil, "", errNoTarget
 	}
 	res.Server = u.cfg.Name
 	in.Server, in.Resource = g.serverInput(u), res
-	return in, nil
+	return in, uri + "\x00" + digest, nil
 }
 
-func (g *Gateway) completionInput(in *policy.Input, t targets, p *mcp.CompleteParams) (*policy.Input, error) {
+func (g *Gateway) completionInput(in *policy.Input, t targets, p *mcp.CompleteParams) (*policy.Input, string, error) {
 	if p == nil || p.Ref == nil {
-		return nil, errNoTarget
+		return nil, "", errNoTarget
 	}
 	switch p.Ref.Type {
 	case "ref/prompt":
 		e := t.prompt(p.Ref.Name)
 		if e == nil {
-			return nil, errNoTarget
+			return nil, "", errNoTarget
 		}
 		in.Server = g.serverInput(e.up)
 		in.Prompt = &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name}
@@ -185,13 +192,13 @@ func (g *Gateway) completionInput(in *policy.Input, t targets, p *mcp.CompletePa
 			in.Server = g.serverInput(e.up)
 			in.Resource = &policy.Resource{URI: e.resource.URI, Name: e.resource.Name, Server: e.up.cfg.Name}
 		} else {
-			return nil, errNoTarget
+			return nil, "", errNoTarget
 		}
 	default:
-		return nil, errNoTarget
+		return nil, "", errNoTarget
 	}
 	in.Arguments = map[string]any{p.Argument.Name: p.Argument.Value}
-	return in, nil
+	return in, "", nil // the argument is per call: decided every time
 }
 
 // identityOf returns the verified caller of an MCP request.

@@ -22,7 +22,7 @@ func (g *Gateway) peekCall(e *envelope, id *authn.Identity) *policy.Input {
 	if json.Unmarshal(e.Params, params) != nil {
 		return nil
 	}
-	in, err := g.callInput(id, e.Method, params, g.catalog())
+	in, _, err := g.callInput(id, e.Method, params, g.catalog())
 	if err != nil {
 		return nil // the MCP layer refuses it
 	}
