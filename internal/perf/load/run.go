@@ -29,9 +29,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			s.Close()
 		}
 	}()
-	r := &runner{cfg: cfg, sessions: sessions, params: &mcp.CallToolParams{Name: cfg.Tool, Arguments: cfg.Arguments}}
+	r := &runner{cfg: cfg, sessions: sessions}
 	if cfg.Warmup > 0 {
-		warm := &runner{cfg: cfg, sessions: sessions, params: r.params}
+		warm := &runner{cfg: cfg, sessions: sessions}
 		warm.cfg.Count, warm.cfg.Duration, warm.cfg.Rate, warm.cfg.Progress, warm.cfg.OnMeasure = 0, cfg.Warmup, 0, nil, nil
 		warm.run(ctx)
 	}
@@ -71,7 +71,6 @@ func connect(ctx context.Context, cfg Config) ([]*mcp.ClientSession, error) {
 type runner struct {
 	cfg      Config
 	sessions []*mcp.ClientSession
-	params   *mcp.CallToolParams
 
 	next  atomic.Int64 // the next call (closed loop with Count) or slot (fixed rate) to claim
 	done  atomic.Int64 // calls finished, failed ones included
@@ -169,7 +168,8 @@ func (r *runner) fixedRate(ctx context.Context, cs *mcp.ClientSession, start tim
 // call makes one call and records its outcome, its latency counted from t0.
 func (r *runner) call(ctx context.Context, cs *mcp.ClientSession, w *worker, t0 time.Time) {
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	res, err := cs.CallTool(cctx, r.params)
+	// Params of their own per call: the SDK writes into them (_meta).
+	res, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: r.cfg.Tool, Arguments: r.cfg.Arguments})
 	cancel()
 	lat := time.Since(t0)
 	r.done.Add(1)

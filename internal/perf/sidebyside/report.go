@@ -126,16 +126,20 @@ func (r *Report) Print(w io.Writer) {
 
 // printErrors lists the kinds of failed calls, if any, by target.
 func (r *Report) printErrors(w io.Writer, era string) {
+	listed := false
 	for _, m := range r.Runs {
 		if m.Era != era || len(m.Summary.Errors) == 0 {
 			continue
 		}
+		listed = true
 		fmt.Fprintf(w, "\nerrors of %s, c=%d, round %d:", m.Target, m.Concurrency, m.Round)
 		for _, k := range m.Summary.ErrorKinds() {
 			fmt.Fprintf(w, " %s ×%d", k, m.Summary.Errors[k])
 		}
 	}
-	fmt.Fprintln(w)
+	if listed {
+		fmt.Fprintln(w)
+	}
 }
 
 // printRatios writes mcpgate ÷ the bare proxy for the targets:
