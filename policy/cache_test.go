@@ -28,9 +28,19 @@ func cachedLines(t *testing.T, e *Engine, key CacheKey, ins ...*Input) ([]Decisi
 	if err := dl.Close(); err != nil {
 		t.Fatal(err)
 	}
+	lines := logLines(t, buf.String())
+	if len(lines) != len(ins) {
+		t.Fatalf("%d decision-log lines for %d decisions", len(lines), len(ins))
+	}
+	return ds, lines
+}
+
+// logLines parses the lines of a decision log.
+func logLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
 	var lines []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(buf.String()))
-	sc.Buffer(nil, 1<<20)
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<22)
 	for sc.Scan() {
 		var m map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
@@ -38,10 +48,7 @@ func cachedLines(t *testing.T, e *Engine, key CacheKey, ins ...*Input) ([]Decisi
 		}
 		lines = append(lines, m)
 	}
-	if len(lines) != len(ins) {
-		t.Fatalf("%d decision-log lines for %d decisions", len(lines), len(ins))
-	}
-	return ds, lines
+	return lines
 }
 
 // decideLearned is DecideCached that waits for what the cache learns.

@@ -189,6 +189,13 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 	}
 	c.partial, c.perCall, c.cache = partial, newPerCallRules(compiler), newDecisionCache(e.opts.CacheSize)
 	c.learning = make(chan struct{}, 1)
+	if listRef, err := ast.ParseRef(e.opts.ListQuery); err == nil && len(compiler.GetRules(listRef)) > 0 {
+		list, err := rego.New(append(common, rego.Query(e.opts.ListQuery), rego.GenerateJSON(keepAST))...).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", e.opts.ListQuery, err)
+		}
+		c.list, c.listPath = &list, queryPath(e.opts.ListQuery)
+	}
 	if len(compiler.GetRules(maskRef)) == 0 {
 		return c, nil
 	}
