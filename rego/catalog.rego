@@ -24,13 +24,32 @@ _entry_visible(entry) if {
 	count(kinds) == 1
 	kind := kinds[0]
 	target := entry[kind]
-	server := target.server
-	not _entry_elsewhere(entry, server)
-	labels := object.get(object.get(entry, "server", {}), "labels", {})
+	not _entry_elsewhere(entry, target.server)
 	needed := _needed_rank_of(kind, target)
-	some group in _groups
-	grants := _grants_in(data.mcpgate.config.groups[group], server, labels)
+	some grants in _catalog_grants[_entry_server(entry, target)]
 	_best_rank_in(grants, _section_of(kind), _keys_of(kind, target)) >= needed
+}
+
+# _entry_server is the server and labels that decide an entry's grants.
+_entry_server(entry, target) := [target.server, object.get(object.get(entry, "server", {}), "labels", {})]
+
+# _catalog_grants are the grants of each group of the user, per server of
+# the catalog (as _entry_server names it): computed once per server, not
+# once per entry. A group without grants for the server grants nothing, as
+# in _group_rank.
+_catalog_grants := {server: {group: grants |
+	some group in _groups
+	grants := _grants_in(data.mcpgate.config.groups[group], server[0], server[1])
+	count(grants) > 0
+} |
+	some server in _catalog_servers
+}
+
+_catalog_servers contains _entry_server(entry, entry[kind]) if {
+	input.phase == "list"
+	some entry in input.catalog
+	some kind in ["tool", "prompt", "resource"]
+	is_object(entry[kind])
 }
 
 # _entry_elsewhere: the entry's server is not the one its target names.
