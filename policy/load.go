@@ -183,7 +183,11 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 		}
 		*q.into = pq
 	}
-	partial, err := rego.New(append(common, rego.Query(partialQuery(e.opts.Query)), rego.ParsedUnknowns(perCallUnknowns))...).PrepareForPartial(ctx)
+	// Shallow inlining also turns off copy propagation, which rewrites terms
+	// in place, interned ones included, while other goroutines evaluate
+	// decisions (a data race in OPA v1.22.4 that -race shows).
+	partial, err := rego.New(append(common, rego.Query(partialQuery(e.opts.Query)),
+		rego.ParsedUnknowns(perCallUnknowns), rego.ShallowInlining(true))...).PrepareForPartial(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("prepare partial %s: %w", e.opts.Query, err)
 	}
