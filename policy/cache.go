@@ -101,10 +101,10 @@ func (e *Engine) learn(c *compiled, k cacheKey, in *Input, d Decision) {
 	go func() {
 		defer c.learned.Done()
 		defer func() { <-c.learning }()
-		switch unconditional, err := e.unconditional(c, input); {
-		case err != nil:
-			c.cache.remove(k) // learn it on a later call
-		case unconditional:
+		// On an error the key stays "evaluated every time" for this
+		// revision: a policy whose partial evaluation keeps failing must
+		// not keep a core busy retrying it.
+		if unconditional, err := e.unconditional(c, input); err == nil && unconditional {
 			c.cache.put(k, &kept)
 		}
 	}()
@@ -114,7 +114,7 @@ func (e *Engine) learn(c *compiled, k cacheKey, in *Input, d Decision) {
 // per-call fields, is the same whatever they are: partial evaluation with
 // them unknown leaves a residual that reads none of them, calls no
 // non-deterministic built-in, and uses no rule of the policy that could
-// (c.perCall). On an error the answer is no, and the caller learns nothing.
+// (c.perCall). On an error the answer is no.
 func (e *Engine) unconditional(c *compiled, input ast.Value) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), learnTimeout)
 	defer cancel()
@@ -187,15 +187,6 @@ func (dc *decisionCache) put(k cacheKey, d *Decision) {
 		oldest := dc.ll.Back()
 		dc.ll.Remove(oldest)
 		delete(dc.m, oldest.Value.(*cacheEntry).key)
-	}
-}
-
-func (dc *decisionCache) remove(k cacheKey) {
-	dc.mu.Lock()
-	defer dc.mu.Unlock()
-	if el, ok := dc.m[k]; ok {
-		dc.ll.Remove(el)
-		delete(dc.m, k)
 	}
 }
 

@@ -24,10 +24,14 @@ _entry_visible(entry) if {
 	count(kinds) == 1
 	kind := kinds[0]
 	target := entry[kind]
+	by_group := _catalog_grants[_entry_server(entry, target)]
+	count(by_group) > 0 # most entries of a large catalog end here
 	not _entry_elsewhere(entry, target.server)
 	needed := _needed_rank_of(kind, target)
-	some grants in _catalog_grants[_entry_server(entry, target)]
-	_best_rank_in(grants, _section_of(kind), _keys_of(kind, target)) >= needed
+	section := _section_of(kind)
+	keys := _keys_of(kind, target)
+	some grants in by_group
+	_best_rank_in(grants, section, keys) >= needed
 }
 
 # _entry_server is the server and labels that decide an entry's grants.
