@@ -58,7 +58,8 @@ const learnTimeout = 2 * time.Second
 // decision log, with cached set when the cache served it. An empty
 // Identity or Target is Decide. Failed decisions are never cached. The
 // returned Reasons and RequiredScopes may be shared: do not modify them.
-// in must not be modified after the call: the decision log reads it later.
+// The decision log converts a cached call's input later, from a shallow
+// copy of in: do not modify the maps and slices in reaches after the call.
 func (e *Engine) DecideCached(ctx context.Context, key CacheKey, in *Input) Decision {
 	c := e.current.Load()
 	if c == nil || c.cache == nil || in == nil || key.Identity == "" || key.Target == "" {

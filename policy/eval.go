@@ -109,8 +109,10 @@ func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
 		if o.path != "" {
 			r.path = o.path
 		}
-		if o.cached {
-			r.cached, r.lazy = true, o.in
+		if o.cached && o.in != nil {
+			// A copy: the log reads it later, and callers reuse inputs.
+			lazy := *o.in
+			r.cached, r.lazy = true, &lazy
 		}
 		l.enqueue(r)
 	}
