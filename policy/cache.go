@@ -43,9 +43,8 @@ var perCallUnknowns = []*ast.Term{
 // partialQuery binds the decision to a variable for partial evaluation.
 func partialQuery(query string) string { return "x = " + query }
 
-// learnTimeout bounds one partial evaluation (partial evaluation of the
-// shipped library takes tens of milliseconds: OPA re-walks the rules a
-// saved expression may reach).
+// learnTimeout bounds one partial evaluation (about 20 ms for the shipped
+// library: OPA re-walks the rules a saved expression may reach).
 const learnTimeout = 2 * time.Second
 
 // DecideCached is Decide for a request named by key: a decision that the
@@ -59,7 +58,8 @@ const learnTimeout = 2 * time.Second
 // decision log, with cached set when the cache served it. An empty
 // Identity or Target is Decide. Failed decisions are never cached. The
 // returned Reasons and RequiredScopes may be shared: do not modify them.
-// in must not be modified after the call: the decision log reads it later.
+// The decision log converts a cached call's input later, from a shallow
+// copy of in: do not modify the maps and slices in reaches after the call.
 func (e *Engine) DecideCached(ctx context.Context, key CacheKey, in *Input) Decision {
 	c := e.current.Load()
 	if c == nil || c.cache == nil || in == nil || key.Identity == "" || key.Target == "" {
@@ -102,10 +102,10 @@ func (e *Engine) learn(c *compiled, k cacheKey, in *Input, d Decision) {
 	go func() {
 		defer c.learned.Done()
 		defer func() { <-c.learning }()
-		switch unconditional, err := e.unconditional(c, input); {
-		case err != nil:
-			c.cache.remove(k) // learn it on a later call
-		case unconditional:
+		// On an error the key stays "evaluated every time" for this
+		// revision: a policy whose partial evaluation keeps failing must
+		// not keep a core busy retrying it.
+		if unconditional, err := e.unconditional(c, input); err == nil && unconditional {
 			c.cache.put(k, &kept)
 		}
 	}()
@@ -115,7 +115,7 @@ func (e *Engine) learn(c *compiled, k cacheKey, in *Input, d Decision) {
 // per-call fields, is the same whatever they are: partial evaluation with
 // them unknown leaves a residual that reads none of them, calls no
 // non-deterministic built-in, and uses no rule of the policy that could
-// (c.perCall). On an error the answer is no, and the caller learns nothing.
+// (c.perCall). On an error the answer is no.
 func (e *Engine) unconditional(c *compiled, input ast.Value) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), learnTimeout)
 	defer cancel()
@@ -188,15 +188,6 @@ func (dc *decisionCache) put(k cacheKey, d *Decision) {
 		oldest := dc.ll.Back()
 		dc.ll.Remove(oldest)
 		delete(dc.m, oldest.Value.(*cacheEntry).key)
-	}
-}
-
-func (dc *decisionCache) remove(k cacheKey) {
-	dc.mu.Lock()
-	defer dc.mu.Unlock()
-	if el, ok := dc.m[k]; ok {
-		dc.ll.Remove(el)
-		delete(dc.m, k)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -28,9 +29,19 @@ func cachedLines(t *testing.T, e *Engine, key CacheKey, ins ...*Input) ([]Decisi
 	if err := dl.Close(); err != nil {
 		t.Fatal(err)
 	}
+	lines := logLines(t, buf.String())
+	if len(lines) != len(ins) {
+		t.Fatalf("%d decision-log lines for %d decisions", len(lines), len(ins))
+	}
+	return ds, lines
+}
+
+// logLines parses the lines of a decision log.
+func logLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
 	var lines []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(buf.String()))
-	sc.Buffer(nil, 1<<20)
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<22)
 	for sc.Scan() {
 		var m map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
@@ -38,10 +49,7 @@ func cachedLines(t *testing.T, e *Engine, key CacheKey, ins ...*Input) ([]Decisi
 		}
 		lines = append(lines, m)
 	}
-	if len(lines) != len(ins) {
-		t.Fatalf("%d decision-log lines for %d decisions", len(lines), len(ins))
-	}
-	return ds, lines
+	return lines
 }
 
 // decideLearned is DecideCached that waits for what the cache learns.
@@ -230,5 +238,54 @@ func TestDecideCachedHostileKeys(t *testing.T) {
 	_, lines := cachedLines(t, off, CacheKey{Identity: "a", Target: "t"}, callInput("alice"), callInput("alice"))
 	if diff := cmp.Diff([]bool{false, false}, cachedFlags(lines)); diff != "" {
 		t.Errorf("cache off (-want +got):\n%s", diff)
+	}
+}
+
+// TestDecideCachedConcurrent learns while other goroutines decide: with
+// -race it proves that partial evaluation leaves the prepared policy alone
+// (OPA's copy propagation rewrites terms in place; shallow inlining keeps
+// it off), and every decision stays right.
+func TestDecideCachedConcurrent(t *testing.T) {
+	t.Parallel()
+	e := libraryEngineN(t, 10)
+	ctx := context.Background()
+	tools := []string{"read_note", "write_note", "delete_note", "list_notes"}
+	want := map[string]bool{}
+	for _, tool := range tools {
+		want[tool] = e.Decide(ctx, libraryInput(PhaseCall, "notes", tool)).Allow
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 6*200)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				tool := tools[(g+i)%len(tools)]
+				in := libraryInput(PhaseCall, "notes", tool)
+				key := CacheKey{Identity: fmt.Sprint("alice-", i), Target: "notes__" + tool}
+				if d := e.DecideCached(ctx, key, in); d.Allow != want[tool] {
+					errs <- fmt.Sprintf("%s: allow %v, want %v (%v)", tool, d.Allow, want[tool], d.Reasons)
+				}
+			}
+		})
+	}
+	// A policy whose partial evaluation copy propagation rewrote in place,
+	// interned terms ([] here) included.
+	small := newEngine(t, authzModule(`decision := {"allow": input.user.sub == "alice", "reasons": []}`), Options{})
+	for g := range 2 {
+		wg.Go(func() {
+			for i := range 200 {
+				key := CacheKey{Identity: fmt.Sprint(g, "-", i), Target: "t"}
+				if d := small.DecideCached(ctx, key, callInput("alice")); !d.Allow {
+					errs <- fmt.Sprintf("small policy: %+v, want allow", d)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	e.current.Load().learned.Wait()
+	small.current.Load().learned.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -35,6 +35,11 @@ type Options struct {
 	// not define it: without it every upstream credential is asked for no
 	// scope. If empty, defaults to DefaultUpstreamScopesQuery.
 	UpstreamScopesQuery string
+	// ListQuery is the Rego query that yields the visible entries of a
+	// catalog (DecideList). A policy need not define it: without it
+	// DecideList makes one decision per entry. If empty, defaults to
+	// DefaultListQuery.
+	ListQuery string
 	// Timeout bounds one evaluation; a decision that takes longer denies
 	// with ReasonTimeout. If zero, defaults to DefaultTimeout.
 	Timeout time.Duration
@@ -107,6 +112,10 @@ type compiled struct {
 	learned  sync.WaitGroup
 	grant    rego.PreparedEvalQuery
 	upstream rego.PreparedEvalQuery // the upstream scopes
+	// list is the visible catalog entries, or nil when the policy does not
+	// define them (DecideList).
+	list     *rego.PreparedEvalQuery
+	listPath string
 	// mask is data.system.log.mask, or nil when the policy defines none.
 	mask      *rego.PreparedEvalQuery
 	timeout   time.Duration
@@ -132,6 +141,9 @@ func NewEngine(opts Options) *Engine {
 	}
 	if opts.UpstreamScopesQuery == "" {
 		opts.UpstreamScopesQuery = DefaultUpstreamScopesQuery
+	}
+	if opts.ListQuery == "" {
+		opts.ListQuery = DefaultListQuery
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout

@@ -109,8 +109,10 @@ func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
 		if o.path != "" {
 			r.path = o.path
 		}
-		if o.cached {
-			r.cached, r.lazy = true, o.in
+		if o.cached && o.in != nil {
+			// A copy: the log reads it later, and callers reuse inputs.
+			lazy := *o.in
+			r.cached, r.lazy = true, &lazy
 		}
 		l.enqueue(r)
 	}
@@ -120,15 +122,37 @@ func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
 // the timeout. The input is returned for the decision log even when the
 // evaluation fails.
 func (e *Engine) evaluate(ctx context.Context, c *compiled, in *Input, query func(*compiled) *rego.PreparedEvalQuery) (ast.Value, rego.ResultSet, error) {
+	if c == nil {
+		input, err := convertInput(in, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return input, nil, ErrNoPolicy
+	}
+	return e.evaluateWith(ctx, c, in, query(c), nil)
+}
+
+// convertInput converts in, and adds to it with extend when not nil.
+func convertInput(in *Input, extend func(ast.Value) (ast.Value, error)) (ast.Value, error) {
 	if in == nil {
-		return nil, nil, ErrNoInput
+		return nil, ErrNoInput
 	}
 	input, err := in.ASTValue()
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrNoInput, err)
+	if err == nil && extend != nil {
+		input, err = extend(input)
 	}
-	if c == nil {
-		return input, nil, ErrNoPolicy
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoInput, err)
+	}
+	return input, nil
+}
+
+// evaluateWith is evaluate with the query given, and the converted input
+// extended by extend when not nil (DecideList adds the catalog).
+func (e *Engine) evaluateWith(ctx context.Context, c *compiled, in *Input, pq *rego.PreparedEvalQuery, extend func(ast.Value) (ast.Value, error)) (ast.Value, rego.ResultSet, error) {
+	input, err := convertInput(in, extend)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return input, nil, ctxError(err)
@@ -138,7 +162,7 @@ func (e *Engine) evaluate(ctx context.Context, c *compiled, in *Input, query fun
 	// One flag per call, tripped by the context without a goroutine.
 	flag := topdown.NewCancel()
 	defer context.AfterFunc(ctx, flag.Cancel)()
-	rs, err := query(c).Eval(ctx,
+	rs, err := pq.Eval(ctx,
 		rego.EvalParsedInput(input),
 		rego.EvalExternalCancel(flag),
 		rego.EvalTime(e.opts.Now()),

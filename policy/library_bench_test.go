@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -135,5 +136,25 @@ func BenchmarkLibraryCallCached(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		e.DecideCached(ctx, key, in)
+	}
+}
+
+// BenchmarkLibraryDecideList200 is BenchmarkLibraryList200 as one
+// evaluation over the catalog (DecideList, data.mcpgate.authz.visible).
+func BenchmarkLibraryDecideList200(b *testing.B) {
+	e := libraryEngine(b)
+	in := libraryInput(PhaseList, "notes", "x")
+	entries := make([]ListEntry, 200)
+	for i := range entries {
+		one := libraryInput(PhaseList, fmt.Sprintf("server_%d", i%20), fmt.Sprintf("tool_%d", i))
+		entries[i] = ListEntry{Server: one.Server, Tool: one.Tool}
+	}
+	ctx := context.Background()
+	if visible := e.DecideList(ctx, in, entries); !slices.Contains(visible, true) {
+		b.Fatal("no entry visible")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.DecideList(ctx, in, entries)
 	}
 }

@@ -183,12 +183,23 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 		}
 		*q.into = pq
 	}
-	partial, err := rego.New(append(common, rego.Query(partialQuery(e.opts.Query)), rego.ParsedUnknowns(perCallUnknowns))...).PrepareForPartial(ctx)
+	// Shallow inlining also turns off copy propagation, which rewrites terms
+	// in place, interned ones included, while other goroutines evaluate
+	// decisions (a data race in OPA v1.22.4 that -race shows).
+	partial, err := rego.New(append(common, rego.Query(partialQuery(e.opts.Query)),
+		rego.ParsedUnknowns(perCallUnknowns), rego.ShallowInlining(true))...).PrepareForPartial(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("prepare partial %s: %w", e.opts.Query, err)
 	}
 	c.partial, c.perCall, c.cache = partial, newPerCallRules(compiler), newDecisionCache(e.opts.CacheSize)
 	c.learning = make(chan struct{}, 1)
+	if listRef, err := ast.ParseRef(e.opts.ListQuery); err == nil && len(compiler.GetRules(listRef)) > 0 {
+		list, err := rego.New(append(common, rego.Query(e.opts.ListQuery), rego.GenerateJSON(keepAST))...).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", e.opts.ListQuery, err)
+		}
+		c.list, c.listPath = &list, queryPath(e.opts.ListQuery)
+	}
 	if len(compiler.GetRules(maskRef)) == 0 {
 		return c, nil
 	}

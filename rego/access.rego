@@ -21,33 +21,55 @@ _rank := {"none": 0, "read": 1, "write": 2, "all": 3}
 # _labels are the labels of the target's server (null when it has none).
 _labels := object.get(input.server, "labels", {})
 
+# The rules that rank a target take it as arguments (the *_in and *_of
+# functions), so that a whole catalog (catalog.rego) is decided by the same
+# rules as one target; the rules without arguments apply them to the input.
+
+# _target_server and _target_labels are _server and _labels, null and {}
+# when undefined (a function argument cannot be undefined).
+default _target_server := null
+
+_target_server := _server
+
+default _target_labels := {}
+
+_target_labels := _labels
+
 # Patterns are the names containing * or ?; only they go to glob.match.
-# _grants_of returns the grants of one group's entry that apply to the
-# target's server, most specific first.
-_grants_of(entry) := [grant] if {
-	grant := entry.servers[_server]
+# _grants_in returns the grants of one group's entry that apply to server
+# (null for none), most specific first.
+_grants_in(entry, server, labels) := [grant] if {
+	grant := entry.servers[server]
 } else := grants if {
 	entry.labels
 	grants := [grant |
-		some key, value in _labels
+		some key, value in labels
 		grant := entry.labels[key][value]
 	]
 	count(grants) > 0
 } else := [grant |
+	is_string(server)
 	some pattern, grant in entry.servers
 	regex.match(`[*?]`, pattern)
-	glob.match(pattern, null, _server)
+	glob.match(pattern, null, server)
 ]
 
+# _grants_of is _grants_in for the target's server.
+_grants_of(entry) := _grants_in(entry, _target_server, _target_labels)
+
 # _section is the part of a grant that covers the target's kind.
-_section := {"tool": "tools", "prompt": "prompts", "resource": "resources"}[_kind]
+_section := _section_of(_kind)
+
+_section_of(kind) := {"tool": "tools", "prompt": "prompts", "resource": "resources"}[kind]
 
 # _target_keys are the names a grant may list the target under.
-_target_keys := [_target.upstream_name] if {
-	_kind != "resource"
+_target_keys := _keys_of(_kind, _target)
+
+_keys_of(kind, target) := [target.upstream_name] if {
+	kind != "resource"
 } else := [key |
 	some field in ["uri", "uri_template"]
-	key := _target[field]
+	key := target[field]
 ]
 
 # _value_rank turns a grant value into a rank; anything unknown is none.
@@ -55,37 +77,39 @@ _value_rank(value) := 3 if {
 	value == true
 } else := object.get(_rank, value, 0)
 
-# _grant_rank is the rank one grant gives the target, undefined when it
+# _grant_rank_in is the rank one grant gives the target, undefined when it
 # does not mention the target. Exact names are object lookups; patterns
 # are only tried when no exact entry exists.
-_grant_rank(grant) := _value_rank(grant[_section][_target_keys[0]]) if {
-	count(_target_keys) == 1
+_grant_rank_in(grant, section, keys) := _value_rank(grant[section][keys[0]]) if {
+	count(keys) == 1
 } else := max(ranks) if {
 	ranks := [_value_rank(value) |
-		some key in _target_keys
-		value := grant[_section][key]
+		some key in keys
+		value := grant[section][key]
 	]
 	count(ranks) > 0
 } else := max(ranks) if {
 	ranks := [_value_rank(value) |
-		some pattern, value in grant[_section]
+		some pattern, value in grant[section]
 		regex.match(`[*?]`, pattern)
-		some key in _target_keys
+		some key in keys
 		glob.match(pattern, null, key)
 	]
 	count(ranks) > 0
 }
 
-# _best_rank is the best rank a group's grants give the target (0 when
+# _best_rank_in is the best rank a group's grants give the target (0 when
 # they do not mention it). Most groups have one grant for a server.
-_best_rank([grant]) := rank if {
-	rank := _grant_rank(grant)
+_best_rank_in([grant], section, keys) := rank if {
+	rank := _grant_rank_in(grant, section, keys)
 } else := 0
 
-_best_rank(grants) := max(array.concat(ranks, [0])) if {
+_best_rank_in(grants, section, keys) := max(array.concat(ranks, [0])) if {
 	count(grants) != 1
-	ranks := [r | some grant in grants; r := _grant_rank(grant)]
+	ranks := [r | some grant in grants; r := _grant_rank_in(grant, section, keys)]
 }
+
+_best_rank(grants) := _best_rank_in(grants, _section, _target_keys)
 
 # _group_rank is, per group of the user with a grant for the server, its
 # best rank for the target (0 when the grants do not mention it): in the

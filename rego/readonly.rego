@@ -50,3 +50,14 @@ deny contains msg if {
 	rank == 2
 	msg := sprintf("group %s may not use destructive tool %s", [group, _target_name])
 }
+
+# _needed_rank_of is _needed_rank for a target given as arguments (a
+# catalog entry, catalog.rego). _needed_rank itself stays a rule of the
+# input: without a target (the upstream phase's connect page) it is 3.
+_needed_rank_of(kind, target) := 1 if {
+	kind != "tool"
+} else := 1 if {
+	object.get(target, "annotations", {}).readOnlyHint == true
+} else := 3 if {
+	not object.get(target, "annotations", {}).destructiveHint == false
+} else := 2

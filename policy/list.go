@@ -1,0 +1,132 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// DefaultListQuery is the set of visible catalog entries (DecideList).
+const DefaultListQuery = "data.mcpgate.authz.visible"
+
+var kCatalog = ast.StringTerm("catalog")
+
+// ListEntry is one entry of the catalog a list view is decided for: the
+// server and exactly one target, as a list-phase Input carries them.
+type ListEntry struct {
+	Server   *Server
+	Tool     *Tool
+	Prompt   *Prompt
+	Resource *Resource
+}
+
+func (l *ListEntry) astValue() ast.Value {
+	b := fields(2)
+	if l.Server != nil {
+		b.add(kServer, l.Server.astValue())
+	}
+	in := Input{Tool: l.Tool, Prompt: l.Prompt, Resource: l.Resource}
+	in.addTargets(&b)
+	return b.object()
+}
+
+// DecideList decides the list phase for a whole catalog: visible[i] says
+// whether entries[i] may appear in the caller's lists, as Decide would say
+// for in with the entry's server and target. in is the list-phase input
+// without server and target (they are ignored). With a policy that defines
+// Options.ListQuery (the shipped library does) this is one evaluation and
+// one decision-log line, whose input carries the catalog as
+// input.catalog; otherwise it is one Decide per entry. Every failure hides
+// every entry: no policy, an evaluation error, a result that is not a set
+// or array of entry indexes.
+func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry) []bool {
+	visible := make([]bool, len(entries))
+	c := e.current.Load()
+	if c == nil || c.list == nil || in == nil {
+		for i := range entries {
+			visible[i] = e.Decide(ctx, entryInput(in, &entries[i])).Allow
+		}
+		return visible
+	}
+	start := time.Now()
+	base := *in
+	base.Server, base.Tool, base.Prompt, base.Resource = nil, nil, nil, nil
+	input, rs, err := e.evaluateWith(ctx, c, &base, c.list, func(v ast.Value) (ast.Value, error) {
+		return withCatalog(v, entries)
+	})
+	shown := 0
+	if err == nil {
+		shown, err = readVisible(rs, visible)
+	}
+	d := Decision{Allow: shown > 0, Reasons: []string{fmt.Sprintf("%d of %d catalog entries visible", shown, len(entries))}}
+	if err != nil {
+		clear(visible)
+		d = Decision{Reasons: []string{reason(err)}}
+	}
+	e.settle(ctx, &d, outcome{in: &base, input: input, err: err, start: start, policy: c, record: true, path: c.listPath})
+	return visible
+}
+
+// entryInput is in with the entry's server and target.
+func entryInput(in *Input, entry *ListEntry) *Input {
+	if in == nil {
+		return nil
+	}
+	one := *in
+	one.Server, one.Tool, one.Prompt, one.Resource = entry.Server, entry.Tool, entry.Prompt, entry.Resource
+	return &one
+}
+
+func withCatalog(input ast.Value, entries []ListEntry) (ast.Value, error) {
+	obj, ok := input.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("input is %T, not an object", input)
+	}
+	terms := make([]*ast.Term, len(entries))
+	for i := range entries {
+		terms[i] = ast.NewTerm(entries[i].astValue())
+	}
+	obj.Insert(kCatalog, ast.ArrayTerm(terms...))
+	return obj, nil
+}
+
+// readVisible marks the indexes the result lists in visible and returns
+// how many there are.
+func readVisible(rs rego.ResultSet, visible []bool) (int, error) {
+	if len(rs) == 0 {
+		return 0, ErrUndefined
+	}
+	if len(rs) > 1 || len(rs[0].Expressions) != 1 {
+		return 0, fmt.Errorf("%w: %d results", ErrMalformed, len(rs))
+	}
+	var elems []*ast.Term
+	switch v := rs[0].Expressions[0].Value.(type) {
+	case ast.Set:
+		elems = v.Slice()
+	case *ast.Array:
+		for i := range v.Len() {
+			elems = append(elems, v.Elem(i))
+		}
+	default:
+		return 0, fmt.Errorf("%w: visible must be a set or array of catalog indexes", ErrMalformed)
+	}
+	shown := 0
+	for _, t := range elems {
+		n, ok := t.Value.(ast.Number)
+		if !ok {
+			return 0, fmt.Errorf("%w: visible must contain catalog indexes only", ErrMalformed)
+		}
+		i, ok := n.Int()
+		if !ok || i < 0 || i >= len(visible) {
+			return 0, fmt.Errorf("%w: visible must contain catalog indexes only", ErrMalformed)
+		}
+		if !visible[i] {
+			visible[i] = true
+			shown++
+		}
+	}
+	return shown, nil
+}

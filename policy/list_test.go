@@ -1,0 +1,144 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/rego"
+)
+
+// randomCatalog is n entries of random targets, some of them malformed.
+func randomCatalog(r *rand.Rand, n int) []ListEntry {
+	entries := make([]ListEntry, n)
+	for i := range entries {
+		in := randomInput(r)
+		entries[i] = ListEntry{Server: in.Server, Tool: in.Tool, Prompt: in.Prompt, Resource: in.Resource}
+		if r.IntN(20) == 0 {
+			entries[i].Server = nil
+		}
+	}
+	return entries
+}
+
+func listInput(r *rand.Rand) *Input {
+	in := randomInput(r)
+	in.Phase, in.Method, in.Arguments = PhaseList, "tools/list", nil
+	in.Server, in.Tool, in.Prompt, in.Resource = nil, nil, nil, nil
+	return in
+}
+
+// TestDecideListEqualsDecide: the shipped library's one evaluation over
+// the catalog shows exactly the entries that one list decision per entry
+// allows.
+func TestDecideListEqualsDecide(t *testing.T) {
+	t.Parallel()
+	modules, _, err := rego.Library()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := loadedEngine(t, modules, diffData(t))
+	if e.current.Load().list == nil {
+		t.Fatal("the shipped library defines no visible set")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	ctx, shown, total := context.Background(), 0, 0
+	for round := range 40 {
+		in, entries := listInput(r), randomCatalog(r, 50)
+		got := e.DecideList(ctx, in, entries)
+		for i := range entries {
+			want := e.Decide(ctx, entryInput(in, &entries[i])).Allow
+			if got[i] != want {
+				bs, _ := json.Marshal(entryInput(in, &entries[i]))
+				t.Fatalf("round %d entry %d %s: visible %v, Decide allows %v", round, i, bs, got[i], want)
+			}
+			if want {
+				shown++
+			}
+			total++
+		}
+	}
+	if shown < total/20 || shown > total*19/20 {
+		t.Errorf("%d of %d entries visible: the generator does not exercise both outcomes", shown, total)
+	}
+}
+
+func TestDecideListWithoutVisibleRule(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, authzModule(`decision := {"allow": input.tool.name == "a", "reasons": []}`), Options{})
+	entries := []ListEntry{{Tool: &Tool{Name: "a"}}, {Tool: &Tool{Name: "b"}}, {Prompt: &Prompt{Name: "a"}}}
+	got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, entries)
+	if diff := cmp.Diff([]bool{true, false, false}, got); diff != "" {
+		t.Errorf("per-entry fallback (-want +got):\n%s", diff)
+	}
+}
+
+func TestDecideListFailsClosed(t *testing.T) {
+	t.Parallel()
+	entries := []ListEntry{{Tool: &Tool{Name: "a"}}, {Tool: &Tool{Name: "b"}}}
+	tests := map[string]string{
+		"not a set":    `visible := "everything"`,
+		"not an index": `visible := {"a"}`,
+		"out of range": `visible := {0, 2}`,
+		"negative":     `visible := {0, -1}`,
+		"fraction":     `visible := {0.5}`,
+		"error":        `visible contains i if { some i, _ in input.catalog; to_number("x") }`,
+		"conflict":     "visible := {0}\nvisible := {1} if input.phase",
+	}
+	for name, body := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t, authzModule(body+"\ndecision := {\"allow\": true, \"reasons\": []}"), Options{})
+			if got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, entries); !cmp.Equal(got, []bool{false, false}) {
+				t.Errorf("visible %v, want none", got)
+			}
+		})
+	}
+	e := newEngine(t, authzModule(`visible := {0, 1}`), Options{})
+	if got := e.DecideList(context.Background(), nil, entries); !cmp.Equal(got, []bool{false, false}) {
+		t.Errorf("nil input: visible %v, want none", got)
+	}
+	if got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, entries); !cmp.Equal(got, []bool{true, true}) {
+		t.Errorf("array result: visible %v, want both", got)
+	}
+	none := NewEngine(Options{Logger: e.log})
+	if got := none.DecideList(context.Background(), &Input{Phase: PhaseList}, entries); !cmp.Equal(got, []bool{false, false}) {
+		t.Errorf("no policy: visible %v, want none", got)
+	}
+}
+
+// TestDecideListLogged: one line per list, with the catalog in its input,
+// bounded however large the catalog.
+func TestDecideListLogged(t *testing.T) {
+	t.Parallel()
+	e := libraryEngineN(t, 10)
+	var buf testtools.SyncBuffer
+	dl := NewDecisionLog(&buf, 10)
+	e.dlog.Store(dl)
+	entries := make([]ListEntry, 5000)
+	for i := range entries {
+		entries[i] = ListEntry{Server: &Server{Name: "notes"}, Tool: &Tool{Name: fmt.Sprintf("notes__t%d", i), UpstreamName: fmt.Sprintf("t%d", i), Server: "notes"}}
+	}
+	in := libraryInput(PhaseList, "notes", "x")
+	got := e.DecideList(context.Background(), in, entries)
+	if err := dl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range got {
+		if v {
+			t.Fatalf("entry %d visible: alice's engineering grants write tools, these are destructive", i)
+		}
+	}
+	lines := logLines(t, buf.String())
+	if len(lines) != 1 {
+		t.Fatalf("%d decision-log lines, want 1", len(lines))
+	}
+	l := lines[0]
+	if l["phase"] != "list" || l["allow"] != false || l["input_omitted"] == nil && l["truncated"] == nil {
+		t.Errorf("list line: %v", l)
+	}
+}
