@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/policy"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // policyFilter is the list phase for one identity: each catalog entry is
@@ -46,4 +48,82 @@ func (f *policyFilter) ResourceTemplate(e *templateEntry) bool {
 		in.Method, in.Server = "resources/templates/list", f.g.serverInput(e.up)
 		in.Resource = &policy.Resource{URITemplate: e.template.URITemplate, Name: e.template.Name, Server: e.up.cfg.Name, MIMEType: e.template.MIMEType}
 	})
+}
+
+// ListAuthorizer is an Authorizer that decides the list phase of a whole
+// catalog in one evaluation (policy.Engine.DecideList): visible[i] is the
+// list decision of entries[i], one decision-log line for them all.
+type ListAuthorizer interface {
+	DecideList(ctx context.Context, in *policy.Input, entries []policy.ListEntry) []bool
+}
+
+// decided is a list phase already decided for a whole catalog.
+type decided struct {
+	tools     map[*toolEntry]bool
+	prompts   map[*promptEntry]bool
+	resources map[*resourceEntry]bool
+	templates map[*templateEntry]bool
+}
+
+func (d *decided) Tool(e *toolEntry) bool                 { return d.tools[e] }
+func (d *decided) Prompt(e *promptEntry) bool             { return d.prompts[e] }
+func (d *decided) Resource(e *resourceEntry) bool         { return d.resources[e] }
+func (d *decided) ResourceTemplate(e *templateEntry) bool { return d.templates[e] }
+
+// forCatalog decides the list phase of cat for f's caller: with a
+// ListAuthorizer, one evaluation per kind of feature (each with its own
+// list method, as the per-entry inputs have), else f itself, entry by
+// entry.
+func (f *policyFilter) forCatalog(cat *catalog) filter {
+	la, ok := f.g.opts.Authorizer.(ListAuthorizer)
+	if !ok {
+		return f
+	}
+	return &decided{
+		tools: decideKind(f, la, "tools/list", cat.tools, func(e *toolEntry) policy.ListEntry {
+			return policy.ListEntry{Server: f.g.serverInput(e.up), Tool: toolInput(e)}
+		}),
+		prompts: decideKind(f, la, "prompts/list", cat.prompts, func(e *promptEntry) policy.ListEntry {
+			return policy.ListEntry{Server: f.g.serverInput(e.up), Prompt: &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName,
+				Server: e.up.cfg.Name, Description: e.prompt.Description}}
+		}),
+		resources: decideKind(f, la, "resources/list", cat.resources, func(e *resourceEntry) policy.ListEntry {
+			return policy.ListEntry{Server: f.g.serverInput(e.up), Resource: &policy.Resource{URI: e.resource.URI, Name: e.resource.Name,
+				Server: e.up.cfg.Name, MIMEType: e.resource.MIMEType}}
+		}),
+		templates: decideKind(f, la, "resources/templates/list", cat.templates, func(e *templateEntry) policy.ListEntry {
+			return policy.ListEntry{Server: f.g.serverInput(e.up), Resource: &policy.Resource{URITemplate: e.template.URITemplate,
+				Name: e.template.Name, Server: e.up.cfg.Name, MIMEType: e.template.MIMEType}}
+		}),
+	}
+}
+
+// decideKind decides the entries of one kind in one evaluation, observed
+// like any decision (a span, the decision metric).
+func decideKind[E comparable](f *policyFilter, la ListAuthorizer, method string, entries map[string]E, entry func(E) policy.ListEntry) map[E]bool {
+	out := make(map[E]bool, len(entries))
+	if len(entries) == 0 {
+		return out
+	}
+	keys := make([]E, 0, len(entries))
+	list := make([]policy.ListEntry, 0, len(entries))
+	for _, e := range entries {
+		keys = append(keys, e)
+		list = append(list, entry(e))
+	}
+	ctx, span := f.g.tracer.Start(context.Background(), "mcpgate.policy "+policy.PhaseList)
+	defer span.End()
+	start := time.Now()
+	visible := la.DecideList(ctx, baseInput(f.id, policy.PhaseList, method), list)
+	shown := 0
+	for i, e := range keys {
+		out[e] = visible[i]
+		if visible[i] {
+			shown++
+		}
+	}
+	span.SetAttributes(attribute.String("mcpgate.policy.phase", policy.PhaseList), attribute.Int("mcpgate.policy.entries", len(list)),
+		attribute.Int("mcpgate.policy.visible", shown))
+	f.g.opts.Metrics.RecordPolicyDecision(ctx, policy.PhaseList, shown > 0, time.Since(start))
+	return out
 }

@@ -105,19 +105,23 @@ func (v *view) sync(cat *catalog, policyRevision string) {
 		return
 	}
 	v.revision, v.policyRevision = cat.revision, policyRevision
+	f := v.filter
+	if pf, ok := f.(*policyFilter); ok {
+		f = pf.forCatalog(cat) // the whole catalog in one decision per kind
+	}
 	v.listing.Lock()
 	defer v.listing.Unlock()
 	syncSet(v.tools, cat.tools, func(e *toolEntry) bool {
-		return v.filter == nil || v.filter.Tool(e)
+		return f == nil || f.Tool(e)
 	}, func(_ string, e *toolEntry) { v.server.AddTool(e.tool, v.g.toolHandler(e)) }, v.server.RemoveTools)
 	syncSet(v.prompts, cat.prompts, func(e *promptEntry) bool {
-		return v.filter == nil || v.filter.Prompt(e)
+		return f == nil || f.Prompt(e)
 	}, func(_ string, e *promptEntry) { v.server.AddPrompt(e.prompt, v.g.promptHandler(e)) }, v.server.RemovePrompts)
 	syncSet(v.resources, cat.resources, func(e *resourceEntry) bool {
-		return v.filter == nil || v.filter.Resource(e)
+		return f == nil || f.Resource(e)
 	}, func(_ string, e *resourceEntry) { v.server.AddResource(e.resource, v.g.resourceHandler(e.up)) }, v.server.RemoveResources)
 	syncSet(v.templates, cat.templates, func(e *templateEntry) bool {
-		return v.filter == nil || v.filter.ResourceTemplate(e)
+		return f == nil || f.ResourceTemplate(e)
 	}, func(_ string, e *templateEntry) {
 		v.server.AddResourceTemplate(e.template, v.g.resourceHandler(e.up))
 	}, v.server.RemoveResourceTemplates)
