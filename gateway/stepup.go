@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,22 +12,37 @@ import (
 	"github.com/mcpgate/mcpgate/policy"
 )
 
-// peekCall builds the input of a call-phase request from its envelope, or
-// returns nil.
-func (g *Gateway) peekCall(e *envelope, id *authn.Identity) *policy.Input {
+// peekCall builds the input of a call-phase request from its envelope, and
+// its decision cache key, or returns nil.
+func (g *Gateway) peekCall(e *envelope, id *authn.Identity) (*policy.Input, policy.CacheKey) {
 	mk, ok := callParams[e.Method]
 	if !ok {
-		return nil
+		return nil, policy.CacheKey{}
 	}
 	params := mk()
 	if json.Unmarshal(e.Params, params) != nil {
-		return nil
+		return nil, policy.CacheKey{}
 	}
-	in, _, err := g.callInput(id, e.Method, params, g.catalog())
+	in, target, err := g.callInput(id, e.Method, params, g.catalog())
 	if err != nil {
-		return nil // the MCP layer refuses it
+		return nil, policy.CacheKey{} // the MCP layer refuses it
 	}
-	return in
+	return in, policy.CacheKey{Identity: id.PolicyKey, Target: target}
+}
+
+// CheckingAuthorizer is an Authorizer whose look ahead reads its decision
+// cache (policy.Engine.CheckCached).
+type CheckingAuthorizer interface {
+	CheckCached(ctx context.Context, key policy.CacheKey, in *policy.Input) policy.Decision
+}
+
+// lookAhead is the step-up look ahead of in: from the decision cache when
+// the authorizer has one, else Check.
+func (g *Gateway) lookAhead(ctx context.Context, key policy.CacheKey, in *policy.Input) policy.Decision {
+	if c, ok := g.opts.Authorizer.(CheckingAuthorizer); ok {
+		return c.CheckCached(ctx, key, in)
+	}
+	return g.opts.Authorizer.Check(ctx, in)
 }
 
 // missingScopes returns the scopes a decision requires that the token lacks.
@@ -53,11 +69,11 @@ func (g *Gateway) stepUpChallenge(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if in := g.peekCall(e, id); in != nil {
+		if in, key := g.peekCall(e, id); in != nil {
 			// A look ahead: the MCP layer decides (and logs) the request
 			// again with what only the session knows. A step-up answer is
 			// the decision of record, so it is decided again and logged.
-			d := g.opts.Authorizer.Check(r.Context(), in)
+			d := g.lookAhead(r.Context(), key, in)
 			if missing := missingScopes(d, id.Scopes); !d.Allow && len(missing) > 0 {
 				d = g.opts.Authorizer.Decide(r.Context(), in)
 				if missing = missingScopes(d, id.Scopes); !d.Allow && len(missing) > 0 {

@@ -80,6 +80,23 @@ func (e *Engine) DecideCached(ctx context.Context, key CacheKey, in *Input) Deci
 	return d
 }
 
+// CheckCached is Check for a request named by key: the cached decision
+// when the cache holds one for key (learned by DecideCached), else Check.
+// Never logged, never learning: a look ahead only reads the cache that
+// the decisions of record fill.
+func (e *Engine) CheckCached(ctx context.Context, key CacheKey, in *Input) Decision {
+	c := e.current.Load()
+	if c == nil || c.cache == nil || in == nil || key.Identity == "" || key.Target == "" {
+		return e.Check(ctx, in)
+	}
+	if hit, _ := c.cache.get(cacheKey{identity: key.Identity, target: key.Target, phase: in.Phase, method: in.Method}); hit != nil {
+		d := *hit
+		d.ID, d.Revision = newDecisionID(), c.revision
+		return d
+	}
+	return e.Check(ctx, in)
+}
+
 // learn starts the partial evaluation that tells whether d, the decision
 // for in, holds whatever the per-call fields, unless one is running; the
 // key is then cached: with d, or as evaluated every time.

@@ -289,3 +289,36 @@ func TestDecideCachedConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// CheckCached reads what DecideCached learned, without logging: before the
+// key is learned it is Check, after it the cached decision; a per-call
+// policy is always evaluated (and follows the arguments).
+func TestCheckCached(t *testing.T) {
+	t.Parallel()
+	var buf testtools.SyncBuffer
+	dl := NewDecisionLog(&buf, 100)
+	e := newEngine(t, authzModule(`decision := {"allow": input.tool.name == "notes__read_note", "reasons": ["by name"]}`), Options{DecisionLog: dl})
+	key := CacheKey{Identity: "alice", Target: "notes__read_note"}
+	in := callInput("alice")
+	if d := e.CheckCached(context.Background(), key, in); !d.Allow || d.ID == "" || d.Revision == "" {
+		t.Fatalf("before learning: %+v", d)
+	}
+	decideLearned(e, key, in) // the decision of record learns the key
+	if d := e.CheckCached(context.Background(), key, in); !d.Allow || d.ID == "" || d.Revision != e.Revision() {
+		t.Fatalf("after learning: %+v", d)
+	}
+	if err := dl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if lines := logLines(t, buf.String()); len(lines) != 1 {
+		t.Fatalf("%d decision-log lines, want only DecideCached's: the look ahead is never logged", len(lines))
+	}
+
+	per := newEngine(t, authzModule(`decision := {"allow": input.arguments.id == "n1", "reasons": []}`), Options{})
+	open, closed := callInput("alice"), callInput("alice")
+	open.Arguments, closed.Arguments = map[string]any{"id": "n1"}, map[string]any{"id": "n2"}
+	decideLearned(per, key, open)
+	if d := per.CheckCached(context.Background(), key, closed); d.Allow {
+		t.Fatal("a per-call decision was served from the cache to the look ahead")
+	}
+}
