@@ -277,7 +277,7 @@ const maxErrorText = 300
 // truncated shortens an error that may quote a remote answer.
 func truncated(err error) error {
 	if msg := err.Error(); len(msg) > maxErrorText {
-		return errors.New(msg[:maxErrorText] + "…")
+		return errors.New(truncate(msg, maxErrorText))
 	}
 	return err
 }

@@ -155,6 +155,33 @@ func TestRowLockSerializesRefreshAndRevoke(t *testing.T) {
 	ctx := context.Background()
 	alice := employees["alice"]
 	saveExpiring(t, a, as.URL)
+
+	// While another replica holds the row's lock, neither a refresh nor a
+	// revocation goes ahead: each waits, here until its deadline, and
+	// changes nothing.
+	release, err := a.lockRow(ctx, alice, "calendar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		t.Cleanup(cancel)
+		return c
+	}
+	if _, err := b.Revoke(short(), alice, "calendar"); err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Errorf("revoking while another holds the lock: %v, want busy", err)
+	}
+	if _, err := b.Token(short(), "calendar", alice, nil); err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Errorf("refreshing while another holds the lock: %v, want busy", err)
+	}
+	if n := as.received.Load(); n != 0 {
+		t.Fatalf("%d refreshes while the lock was held", n)
+	}
+	if conns, _ := a.Connections(ctx, alice); len(conns) != 1 {
+		t.Fatalf("the connection changed while the lock was held: %+v", conns)
+	}
+	release()
+
 	var wg sync.WaitGroup
 	for i := range 8 {
 		m := []*Manager{a, b}[i%2]

@@ -50,6 +50,11 @@ type connectedToken struct {
 // among those the employee granted; the session's own requests (opening
 // it, its notifications) take the token as it is.
 func (c *connectedToken) Token(ctx context.Context) (string, error) {
+	if p, ok := ctx.Value(prefetchedKey{}).(*prefetched); ok {
+		if t := p.take(c.server, employeeKey(c.id)); t != "" {
+			return t, nil
+		}
+	}
 	return c.m.Token(ctx, c.server, c.id, decidedScopes(ctx))
 }
 
@@ -65,16 +70,47 @@ func (c *connectedToken) Invalidate(token string) {
 // revision, whose URL is a single-use connect link for id, u and this
 // request. The session ss is told when the connection completes
 // (notifications/elicitation/complete); the client then retries.
-func (g *Gateway) requireConnected(ctx context.Context, ss *mcp.ServerSession, u *upstream, id *authn.Identity) error {
+//
+// The token it looked up is kept in the returned context for the call's
+// first upstream request (connectedToken.Token): one vault read per call,
+// not two.
+func (g *Gateway) requireConnected(ctx context.Context, ss *mcp.ServerSession, u *upstream, id *authn.Identity) (context.Context, error) {
 	if u.cfg.Auth == nil || u.cfg.Auth.Kind != config.AuthOAuth || id == nil {
-		return nil
+		return ctx, nil
 	}
-	_, err := g.opts.Connections.Token(ctx, u.cfg.Name, id, decidedScopes(ctx))
+	token, err := g.opts.Connections.Token(ctx, u.cfg.Name, id, decidedScopes(ctx))
+	if err == nil {
+		return context.WithValue(ctx, prefetchedKey{}, &prefetched{server: u.cfg.Name, employee: employeeKey(id), token: token}), nil
+	}
 	var nc *connections.NotConnectedError
 	if !errors.As(err, &nc) {
-		return err // nil, or a failure the call reports as the upstream's
+		return ctx, err // a failure the call reports as the upstream's
 	}
-	return g.elicitConnection(ctx, ss, u, id, nc.Scopes, nc.Reason)
+	return ctx, g.elicitConnection(ctx, ss, u, id, nc.Scopes, nc.Reason)
+}
+
+// prefetchedKey holds, in a call's context, the *prefetched token
+// requireConnected looked up.
+type prefetchedKey struct{}
+
+// prefetched is an employee's token for one upstream, looked up for one
+// call and handed out once: a second request of the call (the retry after
+// a 401, whose token was invalidated) asks the vault again.
+type prefetched struct {
+	mu               sync.Mutex
+	server, employee string
+	token            string
+}
+
+func (p *prefetched) take(server, employee string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.server != server || p.employee != employee {
+		return ""
+	}
+	t := p.token
+	p.token = ""
+	return t
 }
 
 // elicitConnection is the URL elicitation error (-32042) asking id to
@@ -126,13 +162,13 @@ func (g *Gateway) ConnectScopes(ctx context.Context, upstream string, id *authn.
 	if !scopesTaken(u.cfg) {
 		return nil, nil
 	}
-	// No decided target: the decision is the connect page's, for every
-	// call to come.
-	ctx, err := g.decideUpstreamScopes(context.WithValue(ctx, decidedKey{}, nil), u, id)
+	// The connect page's decision, for every call to come: no target,
+	// even when a call asks (a step-up on 403 insufficient_scope).
+	ctx, err := g.decideScopes(ctx, u, id, nil)
 	if err != nil {
 		return nil, err
 	}
-	return scopesFor(ctx, u.cfg.Auth), nil
+	return decidedScopes(ctx), nil
 }
 
 func (g *Gateway) upstreamByName(name string) *upstream {

@@ -54,7 +54,7 @@ func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstrea
 	if ctx, err = g.decideUpstreamScopes(ctx, u, as); err != nil {
 		return err
 	}
-	if err := g.requireConnected(ctx, ss, u, as); err != nil {
+	if ctx, err = g.requireConnected(ctx, ss, u, as); err != nil {
 		return g.callError(u, err)
 	}
 	var hint *scopeHint

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
@@ -88,12 +89,25 @@ func scopesTaken(cfg config.Server) bool {
 // catalogue order. A decision that fails, or grants nothing, refuses the
 // request: the upstream is never asked for a scope policy did not grant.
 func (g *Gateway) decideUpstreamScopes(ctx context.Context, u *upstream, id *authn.Identity) (context.Context, error) {
+	var call *policy.Input
+	if d, ok := ctx.Value(decidedKey{}).(decidedTarget); ok && d.server == u.cfg.Name {
+		call = d.in
+	}
+	return g.decideScopes(ctx, u, id, call)
+}
+
+// decideScopes decides u's upstream scopes for id: for one call (call, the
+// input it was decided with), or, when call is nil, on the connect page
+// for every call to come.
+func (g *Gateway) decideScopes(ctx context.Context, u *upstream, id *authn.Identity, call *policy.Input) (context.Context, error) {
 	if !scopesTaken(u.cfg) || id == nil {
 		return ctx, nil
 	}
-	in := g.upstreamInput(ctx, u, id)
+	in := g.upstreamInput(u, id, call)
 	sctx, span := g.tracer.Start(ctx, "mcpgate.policy "+policy.PhaseUpstream)
+	start := time.Now()
 	d := g.scoper.UpstreamScopes(sctx, in)
+	g.opts.Metrics.RecordPolicyDecision(sctx, policy.PhaseUpstream, len(d.Scopes) > 0, time.Since(start))
 	span.End()
 	if d.Err != nil {
 		return ctx, deniedError(policy.Decision{Reasons: d.Reasons, ID: d.ID, Revision: d.Revision})
@@ -112,12 +126,12 @@ func (g *Gateway) decideUpstreamScopes(ctx context.Context, u *upstream, id *aut
 }
 
 // upstreamInput is the upstream-phase input of a request to u by id: the
-// call-phase input the request was decided with (its target, without its
-// arguments), or, when ctx carries none, the server alone.
-func (g *Gateway) upstreamInput(ctx context.Context, u *upstream, id *authn.Identity) *policy.Input {
+// call-phase input call the request was decided with (its target, without
+// its arguments), or, when call is nil, the server alone.
+func (g *Gateway) upstreamInput(u *upstream, id *authn.Identity, call *policy.Input) *policy.Input {
 	var in policy.Input
-	if d, ok := ctx.Value(decidedKey{}).(decidedTarget); ok && d.in != nil && d.server == u.cfg.Name {
-		in = *d.in
+	if call != nil {
+		in = *call
 		in.Arguments = nil
 		in.Catalogue = nil
 		in.Method = policy.MethodUpstreamToken
