@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mcpgate/mcpgate/internal/testtools"
@@ -270,7 +271,9 @@ func TestDecideCachedConcurrent(t *testing.T) {
 	}
 	// A policy whose partial evaluation copy propagation rewrote in place,
 	// interned terms ([] here) included.
-	small := newEngine(t, authzModule(`decision := {"allow": input.user.sub == "alice", "reasons": []}`), Options{})
+	// A generous timeout, as libraryEngineN has: under -race beside the
+	// other packages on two cores, 100 ms is not always enough.
+	small := newEngine(t, authzModule(`decision := {"allow": input.user.sub == "alice", "reasons": []}`), Options{Timeout: time.Minute})
 	for g := range 2 {
 		wg.Go(func() {
 			for i := range 200 {
@@ -297,7 +300,7 @@ func TestCheckCached(t *testing.T) {
 	t.Parallel()
 	var buf testtools.SyncBuffer
 	dl := NewDecisionLog(&buf, 100)
-	e := newEngine(t, authzModule(`decision := {"allow": input.tool.name == "notes__read_note", "reasons": ["by name"]}`), Options{DecisionLog: dl})
+	e := newEngine(t, authzModule(`decision := {"allow": input.tool.name == "notes__read_note", "reasons": ["by name"]}`), Options{DecisionLog: dl, Timeout: time.Minute})
 	key := CacheKey{Identity: "alice", Target: "notes__read_note"}
 	in := callInput("alice")
 	if d := e.CheckCached(context.Background(), key, in); !d.Allow || d.ID == "" || d.Revision == "" {
@@ -314,7 +317,7 @@ func TestCheckCached(t *testing.T) {
 		t.Fatalf("%d decision-log lines, want only DecideCached's: the look ahead is never logged", len(lines))
 	}
 
-	per := newEngine(t, authzModule(`decision := {"allow": input.arguments.id == "n1", "reasons": []}`), Options{})
+	per := newEngine(t, authzModule(`decision := {"allow": input.arguments.id == "n1", "reasons": []}`), Options{Timeout: time.Minute})
 	open, closed := callInput("alice"), callInput("alice")
 	open.Arguments, closed.Arguments = map[string]any{"id": "n1"}, map[string]any{"id": "n2"}
 	decideLearned(per, key, open)
