@@ -48,7 +48,7 @@ func (v *view) decideInitialize(ctx context.Context, req mcp.Request) error {
 	if d := v.g.decideObserved(ctx, in); !d.Allow {
 		return deniedError(d)
 	}
-	v.g.bindSession(req, v.bindKey)
+	v.g.bindSession(req, v)
 	return nil
 }
 

@@ -131,22 +131,14 @@ func TestMalformedRequests(t *testing.T) {
 	up := startUpstream(t, echoServer("up", nil, nil))
 	gw := startGateway(t, nil, upstreamConfig("up", up.URL))
 	post := func(t *testing.T, version, body string, header map[string]string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, gw.URL, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
+		h := map[string]string{}
 		if version != "" {
-			req.Header.Set("Mcp-Protocol-Version", version)
+			h["Mcp-Protocol-Version"] = version
 		}
 		for k, v := range header {
-			req.Header.Set(k, v)
+			h[k] = v
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return postMCP(t, gw.URL, body, h)
 	}
 	cases := map[string]struct {
 		version, body string

@@ -33,6 +33,9 @@ type toolEntry struct {
 	tool         *mcp.Tool // the definition clients see, with the gateway's name
 	raw          []byte    // the upstream definition, to detect changes
 	digest       string    // of raw: the definition's part of a decision cache key
+	// paramHeaders: the input schema maps arguments to Mcp-Param-*
+	// headers (x-mcp-header), which the fast path does not send.
+	paramHeaders bool
 }
 
 type promptEntry struct {
@@ -107,7 +110,8 @@ func (f *features) addTool(u *upstream, t *mcp.Tool) {
 	raw := mustJSON(t)
 	exposed := *t
 	exposed.Name = u.namer.name(u.prefix, t.Name)
-	f.tools = append(f.tools, &toolEntry{up: u, upstreamName: t.Name, tool: &exposed, raw: raw, digest: digestOf(raw)})
+	f.tools = append(f.tools, &toolEntry{up: u, upstreamName: t.Name, tool: &exposed, raw: raw, digest: digestOf(raw),
+		paramHeaders: bytes.Contains(raw, []byte(`"x-mcp-header"`))})
 }
 
 func (f *features) addPrompt(u *upstream, p *mcp.Prompt) {

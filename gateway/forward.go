@@ -80,7 +80,7 @@ func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstrea
 			err = call(ctx, cs, upstreamMeta(cs, ss, in, meta))
 		}
 	}
-	if err != nil && !isAnswer(err) && ctx.Err() == nil {
+	if err != nil && !isAnswer(err) && !errors.Is(err, errHandOver) && ctx.Err() == nil {
 		u.abandonFor(as, cs)
 	}
 	return g.callError(u, g.timeoutError(ctx, u, err))
@@ -101,7 +101,7 @@ func upstreamMeta(cs *mcp.ClientSession, ss *mcp.ServerSession, in, meta mcp.Met
 	if out == nil {
 		out = mcp.Meta{}
 	}
-	legacyClient := ss.InitializeParams() != nil && ss.InitializeParams().ProtocolVersion < statelessVersion
+	legacyClient := ss != nil && ss.InitializeParams() != nil && ss.InitializeParams().ProtocolVersion < statelessVersion
 	if caps, ok := in[mcp.MetaKeyClientCapabilities]; ok {
 		out[mcp.MetaKeyClientCapabilities] = caps
 	} else if legacyClient {
@@ -170,7 +170,7 @@ func (g *Gateway) timeoutError(ctx context.Context, u *upstream, err error) erro
 // else becomes a JSON-RPC error naming the server. Details of the failure
 // (addresses, transport errors) stay in the gateway's log and /readyz.
 func (g *Gateway) callError(u *upstream, err error) error {
-	if err == nil || errors.Is(err, context.Canceled) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, errHandOver) {
 		return err
 	}
 	if isAnswer(err) {

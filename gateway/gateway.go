@@ -59,6 +59,11 @@ type Gateway struct {
 	// deadlineWarning reports once that the body read deadline cannot be set.
 	deadlineWarning sync.Once
 
+	fastStats fastStats
+
+	// clientInfo is the gateway as an MCP client names itself upstream.
+	clientInfo *mcp.Implementation
+
 	// tracer and propagator are resolved once from the options.
 	tracer     trace.Tracer
 	propagator propagation.TextMapPropagator
@@ -89,6 +94,7 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 
 		tracer:     opts.tracer(),
 		propagator: opts.propagator(),
+		clientInfo: &mcp.Implementation{Name: "mcpgate", Version: opts.version()},
 	}
 	g.scoper, _ = opts.Authorizer.(UpstreamScoper)
 	var err error
@@ -138,6 +144,13 @@ func (g *Gateway) Start(ctx context.Context) {
 		defer g.stopped.Done()
 		g.maintain(ctx)
 	}()
+	if timeout := time.Duration(g.cfg.SessionIdleTimeout); timeout > 0 {
+		g.stopped.Add(1)
+		go func() {
+			defer g.stopped.Done()
+			g.registry.idleSweep(ctx, timeout, min(timeout/10, time.Minute))
+		}()
+	}
 	for _, u := range g.ups {
 		g.stopped.Add(1)
 		go func() {
@@ -212,6 +225,12 @@ func (g *Gateway) catalog() *catalog { return g.cat.Load() }
 // viewFor returns the cached view of a request's caller, building it on
 // first use. Callers with the same identity (see identityKey) share a view.
 func (g *Gateway) viewFor(r *http.Request) *mcp.Server {
+	return g.viewOf(r).server
+}
+
+// viewOf returns the view of r's caller, in line with the catalog and the
+// policy.
+func (g *Gateway) viewOf(r *http.Request) *view {
 	id, _ := authn.FromContext(r.Context())
 	key, f := identityKey(id), &policyFilter{g: g, id: id}
 	g.viewsMu.Lock()
@@ -224,7 +243,7 @@ func (g *Gateway) viewFor(r *http.Request) *mcp.Server {
 	}
 	g.viewsMu.Unlock()
 	v.sync(g.catalog(), g.policyRevision())
-	return v.server
+	return v
 }
 
 // evictViewsLocked makes room for one more view by dropping views that no
@@ -374,7 +393,7 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 	}
 	u.headers = &upstreamHeaders{cfg: cfg, recheck: g.opts.headerRecheck(), log: u.log}
 	u.onReady = func(ctx context.Context, cs *mcp.ClientSession) { g.subs.resubscribe(ctx, u, cs) }
-	u.client = mcp.NewClient(&mcp.Implementation{Name: "mcpgate", Version: g.opts.version()}, g.relay.clientOptions(u, g))
+	u.client = mcp.NewClient(g.clientInfo, g.relay.clientOptions(u, g))
 	u.client.AddReceivingMiddleware((&upstreamRelay{g.relay, u}).passThroughMiddleware)
 	return u
 }

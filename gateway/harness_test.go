@@ -329,3 +329,23 @@ func newLoopbackServer(t testing.TB, h http.Handler) *httptest.Server {
 	t.Cleanup(hs.Close)
 	return hs
 }
+
+// postMCP POSTs body to the gateway at url as a Streamable HTTP client
+// would (JSON, accepting both answers), with header on top, and returns
+// the answer's status and body.
+func postMCP(t testing.TB, url, body string, header map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctxTimeout(t), http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

@@ -35,8 +35,9 @@ func (g *Gateway) Handler() http.Handler {
 // 2025 revisions, chosen by the MCP-Protocol-Version header.
 func (g *Gateway) mcpHandler() http.Handler {
 	limit := int64(g.cfg.MaxRequestBytes)
+	// Idle sessions are closed by the registry (idleSweep), which sees
+	// the requests the fast path serves without the SDK.
 	var stateful http.Handler = mcp.NewStreamableHTTPHandler(g.viewFor, &mcp.StreamableHTTPOptions{
-		SessionTimeout:      time.Duration(g.cfg.SessionIdleTimeout),
 		MaxRequestBodyBytes: limit,
 		Logger:              g.log,
 	})
@@ -46,7 +47,8 @@ func (g *Gateway) mcpHandler() http.Handler {
 		PropagateRequestCancellation: true,
 		Logger:                       g.log,
 	})
-	stateful = g.sameIdentity(stateful)
+	stateful = g.sameIdentity(g.fastPath(stateful, true))
+	fastStateless := g.fastPath(stateless, false)
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.withClientAddress(r)
 		if counted(r) {
@@ -58,7 +60,7 @@ func (g *Gateway) mcpHandler() http.Handler {
 		}
 		w.Header().Set("X-Accel-Buffering", "no")
 		if v := r.Header.Get("Mcp-Protocol-Version"); v >= statelessVersion {
-			stateless.ServeHTTP(w, g.withRequestID(r))
+			fastStateless.ServeHTTP(w, g.withRequestID(r))
 			return
 		}
 		if g.sessions != nil {

@@ -239,15 +239,15 @@ func fillRequest(in *policy.Input, req mcp.Request) {
 	if extra := req.GetExtra(); extra != nil && extra.Header != nil {
 		in.Request.RemoteAddr = extra.Header.Get(clientAddrHeader)
 	}
-	ss, _ := req.GetSession().(*mcp.ServerSession)
-	if ss == nil {
-		return
-	}
-	in.Request.SessionID = ss.ID()
-	if p := ss.InitializeParams(); p != nil {
-		in.Request.ProtocolVersion = p.ProtocolVersion
-		if p.ClientInfo != nil {
-			in.Client = &policy.Client{Name: p.ClientInfo.Name, Version: p.ClientInfo.Version}
+	// A 2026-07-28 request on the fast path has no session: what it
+	// says of itself is in its _meta.
+	if ss, _ := req.GetSession().(*mcp.ServerSession); ss != nil {
+		in.Request.SessionID = ss.ID()
+		if p := ss.InitializeParams(); p != nil {
+			in.Request.ProtocolVersion = p.ProtocolVersion
+			if p.ClientInfo != nil {
+				in.Client = &policy.Client{Name: p.ClientInfo.Name, Version: p.ClientInfo.Version}
+			}
 		}
 	}
 	if meta := paramsMeta(req); meta != nil {

@@ -116,7 +116,7 @@ func requestTarget(req mcp.Request) string {
 
 func serverAttributes(method, target string, req mcp.Request) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{semconv.McpMethodNameKey.String(method)}
-	if ss, ok := req.GetSession().(*mcp.ServerSession); ok {
+	if ss, _ := req.GetSession().(*mcp.ServerSession); ss != nil {
 		if id := ss.ID(); id != "" {
 			attrs = append(attrs, semconv.McpSessionID(id))
 		}

@@ -19,6 +19,9 @@ import (
 type Options struct {
 	// Logger receives the gateway's logs. If nil, slog.Default() is used.
 	Logger *slog.Logger
+	// SDKForwarding sends every request through the SDK's server and
+	// client, as before the fast path (fastcall.go): for comparisons.
+	SDKForwarding bool
 	// Version is reported as the server and client version. If empty, "dev".
 	Version string
 	// Instructions are sent to clients in the initialize result.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -37,10 +38,21 @@ type registry struct {
 
 type openSession struct {
 	ss       *mcp.ServerSession
+	view     *view // the view that serves it
 	user     string
 	key      string // sessionKey of the identity that opened it
 	lastUsed time.Time
 	inflight int
+	// posts counts the POSTs in flight: a session is idle (idleSweep)
+	// when none is, however long its GET event stream has been open.
+	posts int
+	// logLevel is the level the client asked for with logging/setLevel
+	// ("" until it does): the fast path filters the upstream's log
+	// messages by it, as the SDK's session does (fastcall.go).
+	logLevel string
+	// calls cancel the fast-path calls in flight by JSON-RPC id, for
+	// the client's notifications/cancelled.
+	calls map[string]context.CancelFunc
 }
 
 func newRegistry(perUser int, onEvict func(*mcp.ServerSession)) *registry {
@@ -50,7 +62,7 @@ func newRegistry(perUser int, onEvict func(*mcp.ServerSession)) *registry {
 
 // add records a session initialize admitted, until it ends, and closes the
 // user's session idle longest when the user now holds too many.
-func (reg *registry) add(ss *mcp.ServerSession, user, key string) {
+func (reg *registry) add(ss *mcp.ServerSession, v *view, user, key string) {
 	id := ss.ID()
 	if id == "" {
 		return
@@ -60,7 +72,7 @@ func (reg *registry) add(ss *mcp.ServerSession, user, key string) {
 		reg.mu.Unlock()
 		return
 	}
-	s := &openSession{ss: ss, user: user, key: key, lastUsed: time.Now()}
+	s := &openSession{ss: ss, view: v, user: user, key: key, lastUsed: time.Now()}
 	reg.byID[id] = s
 	if reg.byUser[user] == nil {
 		reg.byUser[user] = map[*openSession]bool{}
@@ -121,7 +133,7 @@ func (reg *registry) remove(id string) {
 // begin notes a request of session id by a caller with session key key. It
 // reports false when the session was opened by another identity; otherwise
 // the caller must call the returned end when the request is done.
-func (reg *registry) begin(id, key string) (end func(), ok bool) {
+func (reg *registry) begin(id, key string, post bool) (end func(), ok bool) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
 	s, known := reg.byID[id]
@@ -132,13 +144,111 @@ func (reg *registry) begin(id, key string) (end func(), ok bool) {
 		return nil, false
 	}
 	s.inflight++
+	if post {
+		s.posts++
+	}
 	s.lastUsed = time.Now()
 	return func() {
 		reg.mu.Lock()
 		s.inflight--
+		if post {
+			s.posts--
+		}
 		s.lastUsed = time.Now()
 		reg.mu.Unlock()
 	}, true
+}
+
+// fastSession is what the fast path needs of an open session.
+type fastSession struct {
+	ss       *mcp.ServerSession
+	view     *view
+	logLevel string
+}
+
+// fast returns the open session id, or false when this registry does not
+// hold it (the SDK answers for it).
+func (reg *registry) fast(id string) (fastSession, bool) {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	s, ok := reg.byID[id]
+	if !ok || s.view == nil {
+		return fastSession{}, false
+	}
+	return fastSession{ss: s.ss, view: s.view, logLevel: s.logLevel}, true
+}
+
+// setLogLevel records the level session id asked for.
+func (reg *registry) setLogLevel(id, level string) {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if s, ok := reg.byID[id]; ok {
+		s.logLevel = level
+	}
+}
+
+// track registers a fast-path call of session id under its JSON-RPC id,
+// so that the client's notifications/cancelled reaches it; the returned
+// function unregisters it.
+func (reg *registry) track(id, call string, cancel context.CancelFunc) func() {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	s, ok := reg.byID[id]
+	if !ok {
+		return func() {}
+	}
+	if s.calls == nil {
+		s.calls = map[string]context.CancelFunc{}
+	}
+	s.calls[call] = cancel
+	return func() {
+		reg.mu.Lock()
+		if s.calls[call] != nil {
+			delete(s.calls, call)
+		}
+		reg.mu.Unlock()
+	}
+}
+
+// cancel cancels the fast-path call of session id named call, if any.
+func (reg *registry) cancel(id, call string) {
+	reg.mu.Lock()
+	var cancel context.CancelFunc
+	if s, ok := reg.byID[id]; ok {
+		cancel = s.calls[call]
+	}
+	reg.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// idleSweep closes, every interval until ctx ends, the sessions that had
+// no POST in flight for timeout. The gateway keeps this clock rather than
+// the SDK's handler, because requests on the fast path (fastcall.go) never
+// reach the SDK's session.
+func (reg *registry) idleSweep(ctx context.Context, timeout, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cutoff := time.Now().Add(-timeout)
+		var idle []*mcp.ServerSession
+		reg.mu.Lock()
+		for _, s := range reg.byID {
+			if s.posts == 0 && s.lastUsed.Before(cutoff) {
+				idle = append(idle, s.ss)
+			}
+		}
+		reg.mu.Unlock()
+		for _, ss := range idle {
+			ss.Close()
+		}
+	}
 }
 
 // count returns the number of sessions this registry holds.
@@ -148,8 +258,8 @@ func (reg *registry) count() int {
 	return len(reg.byID)
 }
 
-// bindSession records a session initialize admitted.
-func (g *Gateway) bindSession(req mcp.Request, key string) {
+// bindSession records a session initialize admitted, served by v.
+func (g *Gateway) bindSession(req mcp.Request, v *view) {
 	ss, _ := req.GetSession().(*mcp.ServerSession)
 	if ss == nil {
 		return
@@ -158,7 +268,7 @@ func (g *Gateway) bindSession(req mcp.Request, key string) {
 	if extra := req.GetExtra(); extra != nil && extra.TokenInfo != nil {
 		user = extra.TokenInfo.UserID
 	}
-	g.registry.add(ss, user, key)
+	g.registry.add(ss, v, user, v.bindKey)
 }
 
 // sameIdentity serves a request of a stateful session only when its caller
@@ -172,7 +282,7 @@ func (g *Gateway) sameIdentity(next http.Handler) http.Handler {
 			return
 		}
 		caller, _ := authn.FromContext(r.Context())
-		end, ok := g.registry.begin(id, sessionKey(caller))
+		end, ok := g.registry.begin(id, sessionKey(caller), r.Method == http.MethodPost)
 		if !ok {
 			http.Error(w, "session not found: the token's identity (groups, claims) is not the one this session "+
 				"was opened with; initialize a new session", http.StatusNotFound)

@@ -121,7 +121,7 @@ func TestCatalogueScopeStepUp(t *testing.T) {
 			var resp struct {
 				Result *mcp.CallToolResult `json:"result"`
 			}
-			if err := json.Unmarshal(firstSSEData([]byte(body)), &resp); err != nil || resp.Result == nil || resp.Result.IsError {
+			if err := json.Unmarshal(responseMessage(body), &resp); err != nil || resp.Result == nil || resp.Result.IsError {
 				t.Errorf("the call was not forwarded: %s", body)
 			}
 		})
@@ -172,4 +172,14 @@ func callTool(t *testing.T, url, token, tool string, args map[string]any) (int, 
 		t.Fatal(err)
 	}
 	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(got)
+}
+
+// responseMessage is the JSON-RPC message answering a POST: the body of an
+// application/json answer, or the first event of an event stream (the
+// transport allows either).
+func responseMessage(body string) []byte {
+	if b := strings.TrimSpace(body); strings.HasPrefix(b, "{") {
+		return []byte(b)
+	}
+	return firstSSEData([]byte(body))
 }

@@ -5,9 +5,10 @@ import (
 	"bytes"
 )
 
-// The gateway reads server-sent events in two places: the event streams of
-// upstream calls, rewritten as they pass (tag.go), and the response of an
-// in-process initialize (inprocess.go). Both read fields with these rules.
+// The gateway reads server-sent events in three places: the event streams of
+// upstream calls, rewritten as they pass (tag.go) or relayed by the fast
+// path (fastcall.go), and the response of an in-process initialize
+// (inprocess.go). All read fields with these rules.
 
 // sseData returns the value of a data field, given a line of an event
 // stream without its line ending, and whether the line is one.

@@ -19,7 +19,8 @@ import (
 // the SDK reads it. Responses pass through untouched.
 func tagRelated(ctx context.Context, resp *http.Response) *http.Response {
 	pc, ok := ctx.Value(pendingCallKey{}).(*pendingCall)
-	if !ok {
+	if !ok || ctx.Value(fastCallKey{}) != nil {
+		// The fast path reads the stream itself: it knows the call.
 		return resp
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))

@@ -73,6 +73,10 @@ type upstream struct {
 	changed  chan struct{} // closed and replaced on every state change
 	dropped  chan struct{} // closed when the current session is abandoned
 
+	// fast is the HTTP client of the fast path (fastcall.go).
+	fastOnce sync.Once
+	fast     *http.Client
+
 	refresh      chan struct{} // asks run to re-list features
 	changedKinds atomic.Uint32 // which kinds the upstream said changed
 }

@@ -22,6 +22,8 @@ type view struct {
 	bindKey string
 	server  *mcp.Server
 	filter  filter
+	// fastChain serves the fast path's calls.
+	fastChain mcp.MethodHandler
 	// policyRevision is the policy revision the view was last synced with.
 	policyRevision string
 
@@ -93,6 +95,9 @@ func (g *Gateway) newView(key string, f filter) *view {
 	v.server.AddReceivingMiddleware(v.absentServerMiddleware)
 	v.server.AddReceivingMiddleware(v.authorize)
 	v.server.AddReceivingMiddleware(g.observe) // outermost: every request's SERVER span
+	// The fast path's calls (fastcall.go) go through the same middleware,
+	// in the same order, to the handler that forwards them.
+	v.fastChain = g.observe(v.authorize(v.absentServerMiddleware(g.fastTool)))
 	return v
 }
 

@@ -1,0 +1,594 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/mcpgate/mcpgate/config"
+)
+
+// The fast path serves a tools/call without decoding the call's result into
+// SDK types and encoding it again on either hop: the arguments and the
+// upstream's result travel as the bytes they arrived as, and only the
+// envelope is rewritten (the id, the tool's name, _meta). The call goes
+// through the same steps as on the SDK's path — the view's receiving
+// middleware (the SERVER span and metric, admission, the call-phase
+// decision of record, the answer for a server that is down) and forward
+// (timeouts, upstream scopes and credentials, the CLIENT span, 401 retry) —
+// only the last step, the upstream request and the relay of its answer, is
+// done here: one HTTP POST to the upstream, its answer streamed back.
+//
+// It is taken only where nothing the SDK does for a call is lost, and the
+// SDK serves everything else exactly as before:
+//   - the upstream's pooled session speaks 2026-07-28 (stateless: a call is
+//     one POST, with no session of its own and no server-to-client
+//     requests), over Streamable HTTP, with credentials that do not name
+//     the employee (no per-employee sessions, no oauth connections);
+//   - the tool has no x-mcp-header parameters (Mcp-Param-* headers);
+//   - the request is one tools/call whose params the gateway reads
+//     completely (no field it does not know), on a session this replica
+//     holds (2025 revisions) or with matching standard headers
+//     (2026-07-28).
+//
+// What the upstream sends on the call's stream is relayed as the SDK's
+// path relays it: progress with the client's own token (and only when the
+// client asked for progress), log messages at the level the client asked
+// for, list_changed as a refresh of the upstream's features; a
+// server-to-client request (which a 2026-07-28 upstream must not send) is
+// dropped. A 2026-07-28 upstream that needs input answers with an
+// input-required result: a 2026-07-28 client gets it as it is; for a client
+// of a 2025 revision the call is handed over to the SDK's path, which
+// asks the client and retries (the upstream sees the call once more, as it
+// would a client's retry). A hand-over after progress was relayed cannot be
+// made, and the client gets an error saying so.
+
+// fastCallKey holds the *fastCall of a request on the fast path.
+type fastCallKey struct{}
+
+// errHandOver stops the fast path before anything was answered: the SDK's
+// path serves the request instead.
+var errHandOver = errors.New("mcpgate: handed over to the SDK's path")
+
+// fastCall is one tools/call on the fast path.
+type fastCall struct {
+	w  http.ResponseWriter
+	id json.RawMessage // the client's JSON-RPC id, as it sent it
+	v  *view
+	ss *mcp.ServerSession // the client's session; nil for 2026-07-28
+	// legacy: a client of a 2025 revision; logLevel its session's level.
+	legacy   bool
+	logLevel string
+
+	streaming bool            // the answer is an event stream, begun
+	result    json.RawMessage // the upstream's result
+	isError   bool            // the result's isError
+}
+
+// fastParams are the params of a tools/call as the fast path reads them:
+// a field not listed here sends the request the SDK's way.
+type fastParams struct {
+	Meta           mcp.Meta        `json:"_meta,omitempty"`
+	Name           string          `json:"name"`
+	Arguments      json.RawMessage `json:"arguments,omitempty"`
+	InputResponses json.RawMessage `json:"inputResponses,omitempty"`
+	RequestState   string          `json:"requestState,omitempty"`
+}
+
+// fastPath serves what it can of next's requests (next is the SDK's
+// stateful handler when stateful, its stateless one otherwise).
+func (g *Gateway) fastPath(next http.Handler, stateful bool) http.Handler {
+	if g.opts.SDKForwarding {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if env := envelopeOf(r.Context()); env != nil && stateful {
+			g.noteSessionMessage(r, env)
+		}
+		if !g.serveFast(w, r, stateful) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// noteSessionMessage keeps what the fast path needs to know of a 2025
+// session's other messages: its logging level, and cancellations of calls
+// the fast path serves. The SDK handles the messages as well.
+func (g *Gateway) noteSessionMessage(r *http.Request, env *envelope) {
+	switch env.Method {
+	case "logging/setLevel":
+		var p struct {
+			Level string `json:"level"`
+		}
+		if json.Unmarshal(env.Params, &p) == nil && logLevelRank(p.Level) >= 0 {
+			g.registry.setLogLevel(r.Header.Get(sessionIDHeader), p.Level)
+		}
+	case "notifications/cancelled":
+		var p struct {
+			RequestID json.RawMessage `json:"requestId"`
+		}
+		if json.Unmarshal(env.Params, &p) == nil && len(p.RequestID) > 0 {
+			g.registry.cancel(r.Header.Get(sessionIDHeader), string(p.RequestID))
+		}
+	}
+}
+
+// serveFast serves r on the fast path and reports true, or reports false
+// having written nothing.
+func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful bool) bool {
+	env := envelopeOf(r.Context())
+	if env == nil || env.Method != "tools/call" || !validID(env.ID) || !acceptsBoth(r.Header) {
+		return false
+	}
+	var p fastParams
+	dec := json.NewDecoder(bytes.NewReader(env.Params))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&p) != nil || p.Name == "" || dec.More() {
+		return false
+	}
+	fc := &fastCall{w: w, id: env.ID}
+	ctx := r.Context()
+	if stateful {
+		sid := r.Header.Get(sessionIDHeader)
+		s, ok := g.registry.fast(sid)
+		if !ok {
+			return false
+		}
+		ip := s.ss.InitializeParams()
+		if ip == nil || ip.ProtocolVersion >= statelessVersion {
+			return false
+		}
+		if v := r.Header.Get("Mcp-Protocol-Version"); v != "" && v != ip.ProtocolVersion {
+			return false
+		}
+		fc.ss, fc.v, fc.legacy, fc.logLevel = s.ss, s.view, true, s.logLevel
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer g.registry.track(sid, string(env.ID), cancel)()
+	} else {
+		if r.Header.Get("Mcp-Method") != env.Method || r.Header.Get("Mcp-Name") != p.Name {
+			return false // the SDK answers the mismatch
+		}
+		if v, _ := p.Meta[mcp.MetaKeyProtocolVersion].(string); v != r.Header.Get("Mcp-Protocol-Version") {
+			return false
+		}
+		fc.v = g.viewOf(r)
+	}
+	e := fc.v.tool(p.Name)
+	if e == nil || !fastEligible(e) {
+		return false
+	}
+	if stateful && trace.SpanFromContext(ctx).IsRecording() {
+		ctx = context.WithValue(ctx, requestIDKey{}, strings.Trim(string(env.ID), `"`))
+	}
+	ctx = context.WithValue(ctx, fastCallKey{}, fc)
+	ctx = context.WithValue(ctx, fastParamsKey{}, &p)
+	req := &mcp.CallToolRequest{Session: fc.ss,
+		Params: &mcp.CallToolParamsRaw{Meta: p.Meta, Name: p.Name, Arguments: p.Arguments},
+		Extra:  &mcp.RequestExtra{TokenInfo: auth.TokenInfoFromContext(ctx), Header: r.Header}}
+	_, err := fc.v.fastChain(ctx, "tools/call", req)
+	if errors.Is(err, errHandOver) {
+		g.fastStats.handedOver.Add(1)
+		if !fc.streaming {
+			return false
+		}
+		err = &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: "mcpgate: the upstream asked for input after it reported progress; this client's protocol revision cannot be asked for it on this call"}
+	}
+	fc.finish(err)
+	g.fastStats.served.Add(1)
+	return true
+}
+
+// fastStats count what the fast path did, for tests.
+type fastStats struct {
+	served     atomic.Int64 // answered on the fast path
+	handedOver atomic.Int64 // begun, then handed over to the SDK's path
+}
+
+// validID reports whether id is a JSON-RPC request id: a string or a
+// number (an id of another kind is the SDK's to refuse).
+func validID(id json.RawMessage) bool {
+	if len(id) == 0 {
+		return false
+	}
+	switch c := id[0]; {
+	case c == '"', c == '-', c >= '0' && c <= '9':
+		return json.Valid(id)
+	}
+	return false
+}
+
+type fastParamsKey struct{}
+
+// fastEligible reports whether calls to e can take the fast path.
+func fastEligible(e *toolEntry) bool {
+	u := e.up
+	if e.paramHeaders || u.employees != nil || u.cfg.Transport == config.TransportSSE ||
+		(u.cfg.Auth != nil && u.cfg.Auth.Kind == config.AuthOAuth) {
+		return false
+	}
+	cs, err := u.session()
+	return err == nil && isStateless(cs)
+}
+
+// acceptsBoth reports whether a POST accepts both answers the Streamable
+// HTTP transport may give (the SDK refuses one that does not).
+func acceptsBoth(h http.Header) bool {
+	var jsonOK, streamOK bool
+	for _, v := range h.Values("Accept") {
+		for _, part := range strings.Split(v, ",") {
+			mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+			switch strings.TrimSpace(mt) {
+			case "application/json", "application/*":
+				jsonOK = true
+			case "text/event-stream", "text/*":
+				streamOK = true
+			case "*/*":
+				jsonOK, streamOK = true, true
+			}
+		}
+	}
+	return jsonOK && streamOK
+}
+
+// fastTool is the innermost handler of the fast path's chain: what the
+// SDK's dispatch and toolHandler do on the SDK's path, with the upstream
+// request made here.
+func (g *Gateway) fastTool(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+	fc := ctx.Value(fastCallKey{}).(*fastCall)
+	p := ctx.Value(fastParamsKey{}).(*fastParams)
+	e := fc.v.tool(p.Name)
+	if e == nil {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown tool %q", p.Name)}
+	}
+	if err := g.checkDecided(ctx, e.up, e.upstreamName); err != nil {
+		return nil, err
+	}
+	if !fastEligible(e) {
+		return nil, errHandOver // the upstream's session changed meanwhile
+	}
+	err := g.forward(ctx, fc.ss, e.up, identityOf(req), method, e.upstreamName, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
+		if !isStateless(cs) {
+			return errHandOver
+		}
+		return fc.call(ctx, g, e, cs, meta, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &mcp.CallToolResult{IsError: fc.isError}, nil
+}
+
+// upstreamIDs numbers the fast path's upstream requests.
+var upstreamIDs atomic.Int64
+
+// fastRequest is the tools/call the fast path sends upstream.
+type fastRequest struct {
+	JSONRPC string     `json:"jsonrpc"`
+	ID      int64      `json:"id"`
+	Method  string     `json:"method"`
+	Params  fastParams `json:"params"`
+}
+
+// call sends the call to the upstream's stateless endpoint and relays its
+// answer.
+func (fc *fastCall) call(ctx context.Context, g *Gateway, e *toolEntry, cs *mcp.ClientSession, meta mcp.Meta, p *fastParams) error {
+	u := e.up
+	if meta == nil {
+		meta = mcp.Meta{}
+	}
+	version := cs.InitializeResult().ProtocolVersion
+	// The per-request keys of 2026-07-28, as the SDK's client sets them
+	// (upstreamMeta has set the client's capabilities and log level).
+	meta[mcp.MetaKeyProtocolVersion] = version
+	meta[mcp.MetaKeyClientInfo] = g.clientInfo
+	if _, ok := meta[mcp.MetaKeyClientCapabilities]; !ok {
+		meta[mcp.MetaKeyClientCapabilities] = map[string]any{}
+	}
+	if fc.legacy {
+		// Ask for what the session asked for, not everything: the SDK's
+		// session would drop the rest.
+		if _, asked := meta[mcp.MetaKeyLogLevel]; asked && fc.logLevel != "" {
+			meta[mcp.MetaKeyLogLevel] = fc.logLevel
+		} else {
+			delete(meta, mcp.MetaKeyLogLevel)
+		}
+	}
+	id := upstreamIDs.Add(1)
+	// The arguments go as the client sent them: no HTML escaping.
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(fastRequest{JSONRPC: "2.0", ID: id, Method: "tools/call", Params: fastParams{
+		Meta: meta, Name: e.upstreamName, Arguments: p.Arguments, InputResponses: p.InputResponses, RequestState: p.RequestState}}); err != nil {
+		return fmt.Errorf("encode the upstream request: %w", err)
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.cfg.URL, bytes.NewReader(body.Bytes()))
+	if err != nil {
+		return err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "application/json, text/event-stream")
+	hr.Header.Set("Mcp-Protocol-Version", version)
+	hr.Header.Set("Mcp-Method", "tools/call")
+	hr.Header.Set("Mcp-Name", e.upstreamName)
+	resp, err := u.fastClient().Do(hr)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	want := []byte(fmt.Sprint(id))
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if resp.StatusCode != http.StatusOK {
+		// A 2026-07-28 server answers some JSON-RPC errors with HTTP 400
+		// or 404 (SEP-2575): the error is its answer.
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if mt == "application/json" && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound) {
+			var rpcErr *jsonrpc.Error
+			if _, err := fc.message(ctx, u, want, data); errors.As(err, &rpcErr) {
+				return rpcErr
+			}
+		}
+		return fmt.Errorf("upstream answered HTTP %d", resp.StatusCode)
+	}
+	switch mt {
+	case "application/json":
+		data, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		done, err := fc.message(ctx, u, want, data)
+		if err == nil && !done {
+			err = errors.New("upstream answered without a response to the call")
+		}
+		return err
+	case "text/event-stream":
+		src := readerPool.Get().(*bufio.Reader)
+		src.Reset(resp.Body)
+		defer func() { src.Reset(nil); readerPool.Put(src) }()
+		return readEvents(src, func(data []byte) (bool, error) { return fc.message(ctx, u, want, data) })
+	}
+	return fmt.Errorf("upstream answered with content type %q", mt)
+}
+
+// upstreamMessage is what the fast path reads of a message on a call's stream.
+type upstreamMessage struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  *jsonrpc.Error  `json:"error"`
+}
+
+// message handles one message of the upstream's answer and reports
+// whether it was the response to the call (id want).
+func (fc *fastCall) message(ctx context.Context, u *upstream, want, data []byte) (bool, error) {
+	var m upstreamMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return false, fmt.Errorf("upstream sent a message that is not JSON-RPC: %w", err)
+	}
+	switch {
+	case m.Method != "" && len(m.ID) == 0:
+		fc.notification(ctx, u, &m)
+		return false, nil
+	case m.Method != "":
+		u.log.Debug("dropped a request the upstream sent during a call; 2026-07-28 servers ask with input-required results",
+			"method", m.Method)
+		return false, nil
+	case !bytes.Equal(m.ID, want):
+		return false, nil
+	case m.Error != nil:
+		return true, m.Error
+	case len(m.Result) == 0:
+		return true, errors.New("upstream response has neither result nor error")
+	}
+	var head struct {
+		IsError    bool   `json:"isError"`
+		ResultType string `json:"resultType"`
+	}
+	if err := json.Unmarshal(m.Result, &head); err != nil {
+		return true, fmt.Errorf("upstream result is not an object: %w", err)
+	}
+	if head.ResultType == "input_required" && fc.legacy {
+		return true, errHandOver
+	}
+	fc.result, fc.isError = m.Result, head.IsError
+	return true, nil
+}
+
+// notification relays what the upstream notified on the call's stream.
+func (fc *fastCall) notification(ctx context.Context, u *upstream, m *upstreamMessage) {
+	switch m.Method {
+	case "notifications/progress":
+		pc, _ := ctx.Value(pendingCallKey{}).(*pendingCall)
+		var p map[string]json.RawMessage
+		if pc == nil || pc.token == nil || json.Unmarshal(m.Params, &p) != nil {
+			return
+		}
+		var token string
+		if json.Unmarshal(p["progressToken"], &token) != nil || token != pc.id {
+			return // not this call's token
+		}
+		p["progressToken"], _ = json.Marshal(pc.token)
+		delete(p, "_meta")
+		fc.notify(m.Method, p)
+	case "notifications/message":
+		if fc.legacy {
+			var p struct {
+				Level string `json:"level"`
+			}
+			if fc.logLevel == "" || json.Unmarshal(m.Params, &p) != nil || logLevelRank(p.Level) < logLevelRank(fc.logLevel) {
+				return
+			}
+		}
+		fc.notify(m.Method, m.Params)
+	case "notifications/tools/list_changed":
+		u.requestRefresh(changedTools)
+	case "notifications/prompts/list_changed":
+		u.requestRefresh(changedPrompts)
+	case "notifications/resources/list_changed":
+		u.requestRefresh(changedResources)
+	}
+}
+
+// logLevels are the MCP log levels, lowest first.
+var logLevels = []string{"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
+
+// logLevelRank is level's rank among logLevels, or -1.
+func logLevelRank(level string) int {
+	for i, l := range logLevels {
+		if l == level {
+			return i
+		}
+	}
+	return -1
+}
+
+// notify sends the client a notification on the call's event stream,
+// beginning the stream.
+func (fc *fastCall) notify(method string, params any) {
+	msg, err := json.Marshal(struct {
+		JSONRPC string `json:"jsonrpc"`
+		Method  string `json:"method"`
+		Params  any    `json:"params,omitempty"`
+	}{"2.0", method, params})
+	if err != nil {
+		return
+	}
+	fc.event(msg)
+}
+
+func (fc *fastCall) event(msg []byte) {
+	if !fc.streaming {
+		fc.streaming = true
+		h := fc.w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache, no-transform")
+		fc.w.WriteHeader(http.StatusOK)
+	}
+	var b bytes.Buffer
+	b.Grow(len(msg) + 24)
+	b.WriteString("event: message\ndata: ")
+	b.Write(msg)
+	b.WriteString("\n\n")
+	_, _ = fc.w.Write(b.Bytes())
+	_ = http.NewResponseController(fc.w).Flush()
+}
+
+// finish answers the call: its result, or err as a JSON-RPC error.
+func (fc *fastCall) finish(err error) {
+	var b bytes.Buffer
+	b.WriteString(`{"jsonrpc":"2.0","id":`)
+	b.Write(fc.id)
+	if err == nil {
+		b.WriteString(`,"result":`)
+		b.Write(fc.result)
+	} else {
+		var rpcErr *jsonrpc.Error
+		if !errors.As(err, &rpcErr) {
+			rpcErr = &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: err.Error()}
+		}
+		e, _ := json.Marshal(rpcErr)
+		b.WriteString(`,"error":`)
+		b.Write(e)
+	}
+	b.WriteByte('}')
+	if fc.streaming {
+		fc.event(b.Bytes())
+		return
+	}
+	fc.w.Header().Set("Content-Type", "application/json")
+	fc.w.WriteHeader(fc.status(err))
+	_, _ = fc.w.Write(b.Bytes())
+}
+
+// status is the HTTP status of an answer with err: for a 2026-07-28
+// client, some JSON-RPC errors have their own (SEP-2575), as the SDK's
+// handler sends them.
+func (fc *fastCall) status(err error) int {
+	var rpcErr *jsonrpc.Error
+	if fc.legacy || !errors.As(err, &rpcErr) {
+		return http.StatusOK
+	}
+	switch rpcErr.Code {
+	case jsonrpc.CodeMethodNotFound:
+		return http.StatusNotFound
+	case jsonrpc.CodeInvalidParams, codeMissingClientCapability, codeUnsupportedProtocolVersion:
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
+}
+
+// codeUnsupportedProtocolVersion is the 2026-07-28 UnsupportedProtocolVersion error.
+const codeUnsupportedProtocolVersion = -32022
+
+// readEvents reads a server-sent event stream, calling handle with the
+// data of each event until handle reports it is done. A stream that ends
+// before is an error.
+func readEvents(src *bufio.Reader, handle func([]byte) (bool, error)) error {
+	var data bytes.Buffer
+	var line []byte
+	for {
+		line = line[:0]
+		for {
+			chunk, err := src.ReadSlice('\n')
+			line = append(line, chunk...)
+			if err == bufio.ErrBufferFull {
+				continue
+			}
+			if err == io.EOF {
+				return errors.New("upstream stream ended before the response to the call")
+			}
+			if err != nil {
+				return err
+			}
+			break
+		}
+		line = sseLine(line)
+		if len(line) == 0 {
+			if data.Len() == 0 {
+				continue
+			}
+			if done, err := handle(data.Bytes()); done || err != nil {
+				return err
+			}
+			data.Reset()
+			continue
+		}
+		// event:, id:, retry: and comments need nothing here.
+		if d, ok := sseData(line); ok {
+			if data.Len() > 0 {
+				data.WriteByte('\n')
+			}
+			data.Write(d)
+		}
+	}
+}
+
+// fastClient is the HTTP client of the fast path's requests to u: the
+// transport of u's pooled session (its headers, its token source, the
+// trace context), without the SDK's session on top.
+func (u *upstream) fastClient() *http.Client {
+	u.fastOnce.Do(func() {
+		u.fast = &http.Client{
+			Transport:     &upstreamTransport{base: u.base, headers: u.headers, token: u.token, propagator: u.opts.propagator()},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	})
+	return u.fast
+}

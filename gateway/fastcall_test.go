@@ -1,0 +1,286 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// TestFastPathTakesEligibleCalls: a call to a 2026-07-28 upstream takes the
+// fast path in both client eras, one to a 2025 upstream the SDK's path, and
+// both answer alike (the same result as with SDKForwarding).
+func TestFastPathTakesEligibleCalls(t *testing.T) {
+	t.Parallel()
+	modernUp := startUpstream(t, echoServer("modern", nil, nil))
+	legacyUp := startLegacyUpstream(t, echoServer("legacy", nil, nil))
+	servers := []config.Server{upstreamConfig("modern", modernUp.URL), upstreamConfig("legacy", legacyUp.URL)}
+	gw := startGateway(t, nil, servers...)
+	sdkOpts := testOptions()
+	sdkOpts.SDKForwarding = true
+	sdk := startGateway(t, sdkOpts, servers...)
+	for name, version := range eras {
+		t.Run(name, func(t *testing.T) {
+			cs := connect(t, gw.URL, version, nil)
+			viaSDK := connect(t, sdk.URL, version, nil)
+			for _, tc := range []struct {
+				tool string
+				fast bool
+			}{{"modern__echo", true}, {"legacy__echo", false}} {
+				before := gw.fastStats.served.Load()
+				params := &mcp.CallToolParams{Name: tc.tool, Arguments: map[string]any{"n": 1, "s": "é\u2028<"}}
+				res, err := cs.CallTool(ctxTimeout(t), params)
+				if err != nil {
+					t.Fatalf("%s: %v", tc.tool, err)
+				}
+				want, err := viaSDK.CallTool(ctxTimeout(t), params)
+				if err != nil {
+					t.Fatalf("%s through the SDK's path: %v", tc.tool, err)
+				}
+				if got, w := textOf(t, res), textOf(t, want); got != w {
+					t.Errorf("%s: fast path answered %q, the SDK's path %q", tc.tool, got, w)
+				}
+				if took := gw.fastStats.served.Load() > before; took != tc.fast {
+					t.Errorf("%s: fast path taken %v, want %v", tc.tool, took, tc.fast)
+				}
+			}
+		})
+	}
+	if n := sdk.fastStats.served.Load(); n != 0 {
+		t.Errorf("SDKForwarding: %d calls took the fast path", n)
+	}
+}
+
+// TestFastPathLogLevel: on the fast path, a 2025 session gets the
+// upstream's log messages at the level it set, as from the SDK's session.
+func TestFastPathLogLevel(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, interactiveServer(make(chan string, 4), make(chan string, 4)))
+	gw := startGateway(t, nil, upstreamConfig("up", up.URL))
+	logs := make(chan *mcp.LoggingMessageParams, 8)
+	cs := connect(t, gw.URL, legacy, &mcp.ClientOptions{
+		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) { logs <- req.Params },
+	})
+	call := func() {
+		t.Helper()
+		before := gw.fastStats.served.Load()
+		if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__chatty"}); err != nil {
+			t.Fatal(err)
+		}
+		if gw.fastStats.served.Load() == before {
+			t.Fatal("the call did not take the fast path")
+		}
+	}
+	call() // no level set: no messages
+	if err := cs.SetLoggingLevel(ctxTimeout(t), &mcp.SetLoggingLevelParams{Level: "warning"}); err != nil {
+		t.Fatal(err)
+	}
+	call() // an info message is below warning
+	if err := cs.SetLoggingLevel(ctxTimeout(t), &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+		t.Fatal(err)
+	}
+	call()
+	p := recvLog(t, logs, "the message at the level asked for")
+	if p.Data != "hello from upstream" || p.Level != "info" {
+		t.Errorf("log message %+v", p)
+	}
+	// A ping makes sure every notification sent before it was handled.
+	if err := cs.Ping(ctxTimeout(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-logs:
+		t.Errorf("a message below the session's level was relayed: %+v", p)
+	default:
+	}
+}
+
+// hostileUpstream serves a go-sdk server, except that its tools/call
+// requests are answered by answer, chosen by the tool's name.
+func hostileUpstream(t *testing.T, tools []string, answer func(tool string, w http.ResponseWriter, r *http.Request)) string {
+	t.Helper()
+	s := mcp.NewServer(&mcp.Implementation{Name: "hostile"}, nil)
+	for _, name := range tools {
+		s.AddTool(&mcp.Tool{Name: name, InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{}, nil
+		})
+	}
+	stateless := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})
+	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Mcp-Method") == "tools/call" {
+			answer(r.Header.Get("Mcp-Name"), w, r)
+			return
+		}
+		stateless.ServeHTTP(w, r)
+	}))
+	return srv.URL + "/mcp"
+}
+
+// TestFastPathHostileUpstream: whatever an upstream answers a call, the
+// client gets a result or a clear error, and the gateway keeps serving.
+func TestFastPathHostileUpstream(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("x", 1<<20) // one event line far beyond the reader's buffer
+	answers := map[string]func(w http.ResponseWriter, id json.RawMessage){
+		"big": func(w http.ResponseWriter, id json.RawMessage) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprintf(w, "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[{\"type\":\"text\",\"text\":%q}]}}\n\n", id, big)
+		},
+		"split": func(w http.ResponseWriter, id json.RawMessage) { // data over several lines, CRLF endings
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprintf(w, ": comment\r\nid: 7\r\ndata: {\"jsonrpc\":\"2.0\",\r\ndata: \"id\":%s,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"whole\"}]}}\r\n\r\n", id)
+		},
+		"garbage": func(w http.ResponseWriter, _ json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, "<html>not json")
+		},
+		"wrong-id": func(w http.ResponseWriter, _ json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"jsonrpc":"2.0","id":987654321,"result":{"content":[]}}`)
+		},
+		"truncated": func(w http.ResponseWriter, _ json.RawMessage) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"x\",\"progress\":1}}\n\n")
+		},
+		"http-500": func(w http.ResponseWriter, _ json.RawMessage) {
+			http.Error(w, "boom", http.StatusInternalServerError)
+		},
+		"html": func(w http.ResponseWriter, _ json.RawMessage) {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<p>hello</p>")
+		},
+		"not-object": func(w http.ResponseWriter, id json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":[1,2]}`, id)
+		},
+		"rpc-error": func(w http.ResponseWriter, id json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32602,"message":"bad arguments, says the upstream"}}`, id)
+		},
+	}
+	var tools []string
+	for name := range answers {
+		tools = append(tools, name)
+	}
+	url := hostileUpstream(t, tools, func(tool string, w http.ResponseWriter, r *http.Request) {
+		var msg struct {
+			ID json.RawMessage `json:"id"`
+		}
+		json.NewDecoder(r.Body).Decode(&msg)
+		answers[tool](w, msg.ID)
+	})
+	good := startUpstream(t, echoServer("good", nil, nil))
+	gw := startGateway(t, nil, upstreamConfig("hostile", url), upstreamConfig("good", good.URL))
+	for name, version := range eras {
+		t.Run(name, func(t *testing.T) {
+			cs := connect(t, gw.URL, version, nil)
+			call := func(tool string) (*mcp.CallToolResult, error) {
+				// A failed call makes the gateway reconnect the upstream:
+				// wait until it is back, so every answer is tried.
+				eventually(t, "the hostile upstream ready", func() bool { return upstreamState(gw.Gateway, "hostile") == StateReady })
+				return cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "hostile__" + tool})
+			}
+			for _, tool := range []string{"big", "split"} {
+				res, err := call(tool)
+				if err != nil {
+					t.Fatalf("%s: %v", tool, err)
+				}
+				if got := textOf(t, res); (tool == "big" && got != big) || (tool == "split" && got != "whole") {
+					t.Errorf("%s: got %d bytes of text, want the upstream's", tool, len(got))
+				}
+			}
+			if _, err := call("rpc-error"); err == nil || !strings.Contains(err.Error(), "bad arguments, says the upstream") {
+				t.Errorf("rpc-error: %v, want the upstream's own error", err)
+			}
+			for _, tool := range []string{"garbage", "wrong-id", "truncated", "http-500", "html", "not-object"} {
+				_, err := call(tool)
+				if err == nil || !strings.Contains(err.Error(), `server \"hostile\"`) && !strings.Contains(err.Error(), `server "hostile"`) {
+					t.Errorf("%s: %v, want an error naming the server", tool, err)
+				}
+			}
+			if res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "good__echo"}); err != nil || textOf(t, res) != "good:{}" && textOf(t, res) != "good:" {
+				t.Errorf("the other upstream after the hostile answers: %v %v", res, err)
+			}
+		})
+	}
+}
+
+// TestFastPathOddRequests: requests the fast path does not take are the
+// SDK's to answer, as before; those it takes get its answers.
+func TestFastPathOddRequests(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, echoServer("up", nil, nil))
+	gw := startGateway(t, nil, upstreamConfig("up", up.URL))
+	post := func(body string, header map[string]string) (int, string) {
+		t.Helper()
+		h := map[string]string{"Mcp-Protocol-Version": modern, "Mcp-Method": "tools/call", "Mcp-Name": "up__echo"}
+		for k, v := range header {
+			h[k] = v
+		}
+		return postMCP(t, gw.URL, body, h)
+	}
+	meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
+	for name, tc := range map[string]struct {
+		body   string
+		header map[string]string
+		fast   bool
+		want   string // in the answer
+	}{
+		"plain call":            {`{"jsonrpc":"2.0","id":"a\"b","method":"tools/call","params":{"name":"up__echo","arguments":{"k":1},` + meta + `}}`, nil, true, `"id":"a\"b"`},
+		"arguments not object":  {`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"up__echo","arguments":[1],` + meta + `}}`, nil, true, "tool arguments must be a JSON object"},
+		"unknown tool":          {`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"up__nope",` + meta + `}}`, map[string]string{"Mcp-Name": "up__nope"}, false, `unknown tool`},
+		"unknown params field":  {`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"up__echo","extra":1,` + meta + `}}`, nil, false, `"id":4`},
+		"object id":             {`{"jsonrpc":"2.0","id":{"x":1},"method":"tools/call","params":{"name":"up__echo",` + meta + `}}`, nil, false, ""},
+		"header name mismatch":  {`{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"up__echo",` + meta + `}}`, map[string]string{"Mcp-Name": "other"}, false, ""},
+		"json accept only":      {`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"up__echo",` + meta + `}}`, map[string]string{"Accept": "application/json"}, false, ""},
+		"meta version mismatch": {`{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"up__echo","_meta":{"io.modelcontextprotocol/protocolVersion":"2025-11-25"}}}`, nil, false, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := gw.fastStats.served.Load()
+			status, body := post(tc.body, tc.header)
+			if took := gw.fastStats.served.Load() > before; took != tc.fast {
+				t.Errorf("fast path taken %v, want %v (HTTP %d %s)", took, tc.fast, status, body)
+			}
+			if !strings.Contains(body, tc.want) {
+				t.Errorf("HTTP %d %s, want %q in it", status, body, tc.want)
+			}
+			if tc.fast && status != http.StatusOK {
+				t.Errorf("HTTP %d, want 200 with the JSON-RPC answer", status)
+			}
+		})
+	}
+}
+
+// TestSessionIdleTimeout: the gateway closes a 2025 session idle for
+// session_idle_timeout, and one in use on the fast path stays open.
+func TestSessionIdleTimeout(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, echoServer("up", nil, nil))
+	gw := startGatewayConfig(t, nil, func(c *config.Config) {
+		c.Servers = []config.Server{upstreamConfig("up", up.URL)}
+		c.SessionIdleTimeout = config.Duration(time.Second)
+	})
+	cs := connect(t, gw.URL, legacy, nil)
+	before := gw.fastStats.served.Load()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo"}); err != nil {
+			t.Fatalf("a session in use was closed: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if gw.fastStats.served.Load() == before {
+		t.Fatal("the calls did not take the fast path")
+	}
+	eventually(t, "the idle session closed", func() bool { return gw.registry.count() == 0 })
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo"}); err == nil {
+		t.Error("a call on a session closed for idleness succeeded")
+	}
+}
