@@ -80,6 +80,9 @@ func startGateway(ctx context.Context, o Options, dir, upstream string, log io.W
 			return nil, err
 		}
 	}
+	if o.CPUProfile != "" {
+		env = append(env, "MCPGATE_CPUPROFILE="+o.CPUProfile)
+	}
 	cmd := exec.CommandContext(ctx, o.MCPGateBin, "serve", "--config", cfg)
 	cmd.Env = env
 	if g.gw, err = start("mcpgate serve", cmd, log); err != nil {

@@ -21,6 +21,9 @@ type Options struct {
 	// CollectorBin is the OpenTelemetry Collector (otelcol-mcpgate of
 	// scripts/install-tools.sh). Required when Tracing.
 	CollectorBin string
+	// CPUProfile, if set, is where mcpgate writes a CPU profile of its
+	// whole run (MCPGATE_CPUPROFILE).
+	CPUProfile string
 	// Tracing exports every span of mcpgate over OTLP to the collector.
 	Tracing bool
 	// Groups is the number of generated groups in the policy data, beside
