@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -331,7 +332,7 @@ func (fc *fastCall) call(ctx context.Context, g *Gateway, e *toolEntry, cs *mcp.
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer release(resp.Body)
 	want := []byte(fmt.Sprint(id))
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if resp.StatusCode != http.StatusOK {
@@ -592,3 +593,20 @@ func (u *upstream) fastClient() *http.Client {
 	})
 	return u.fast
 }
+
+// release closes an upstream answer's body once the call is done with it.
+// Only a body read to its end lets its connection serve the next call; an
+// event stream ends just after the response, so the rest is read (up to
+// drainLimit, waiting at most drainTime for an upstream that keeps the
+// stream open) before closing.
+func release(body io.ReadCloser) {
+	timer := time.AfterFunc(drainTime, func() { body.Close() })
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, drainLimit))
+	timer.Stop()
+	body.Close()
+}
+
+const (
+	drainLimit = 64 << 10
+	drainTime  = 20 * time.Millisecond
+)

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -282,5 +284,35 @@ func TestSessionIdleTimeout(t *testing.T) {
 	eventually(t, "the idle session closed", func() bool { return gw.registry.count() == 0 })
 	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo"}); err == nil {
 		t.Error("a call on a session closed for idleness succeeded")
+	}
+}
+
+// TestFastPathReusesConnections: calls on the fast path reuse their
+// connections to the upstream rather than dialling one per call.
+func TestFastPathReusesConnections(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t, echoServer("up", nil, nil))
+	var dials atomic.Int64
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	dial := base.DialContext
+	base.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return dial(ctx, network, addr)
+	}
+	opts := testOptions()
+	opts.Transport = base
+	gw := startGateway(t, opts, upstreamConfig("up", up.URL))
+	cs := connect(t, gw.URL, legacy, nil)
+	before, served := dials.Load(), gw.fastStats.served.Load()
+	for range 50 {
+		if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := gw.fastStats.served.Load() - served; n != 50 {
+		t.Fatalf("%d of 50 calls took the fast path", n)
+	}
+	if n := dials.Load() - before; n > 5 {
+		t.Errorf("50 calls dialled the upstream %d times", n)
 	}
 }

@@ -131,10 +131,18 @@ func (o *Options) version() string {
 
 func (o *Options) transport() http.RoundTripper {
 	if o.Transport == nil {
-		return http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// Calls to one upstream in parallel keep their connections: Go's
+		// default of 2 idle connections per host would close and dial
+		// again under any load (each transport serves one upstream).
+		t.MaxIdleConnsPerHost = maxIdleUpstreamConns
+		return t
 	}
 	return o.Transport
 }
+
+// maxIdleUpstreamConns bounds the idle connections kept to one upstream.
+const maxIdleUpstreamConns = 64
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {

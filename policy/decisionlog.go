@@ -22,6 +22,10 @@ const DefaultDecisionLogBuffer = 10000
 // dropWarnInterval bounds how often dropped decisions are reported.
 const dropWarnInterval = 10 * time.Second
 
+// flushInterval is the longest a decision-log line waits in the buffer
+// once the queue is empty.
+const flushInterval = 10 * time.Millisecond
+
 type traceIDKey struct{}
 
 // WithTraceID returns ctx carrying the trace id that decisions made under it
@@ -112,6 +116,13 @@ func (l *DecisionLog) run() {
 	defer close(l.done)
 	tick := time.NewTicker(dropWarnInterval)
 	defer tick.Stop()
+	// Lines reach the file when the queue is empty, at most every
+	// flushInterval: a write per decision would cost a system call per
+	// call under load.
+	flushTimer := time.NewTimer(flushInterval)
+	flushTimer.Stop()
+	var lastFlush time.Time
+	pending := false
 	for {
 		select {
 		case r, ok := <-l.ch:
@@ -120,9 +131,20 @@ func (l *DecisionLog) run() {
 				return
 			}
 			l.write(&r)
-			if len(l.ch) == 0 {
-				l.flush()
+			if len(l.ch) > 0 || pending {
+				continue
 			}
+			if wait := flushInterval - time.Since(lastFlush); wait > 0 {
+				pending = true
+				flushTimer.Reset(wait)
+				continue
+			}
+			l.flush()
+			lastFlush = time.Now()
+		case <-flushTimer.C:
+			pending = false
+			l.flush()
+			lastFlush = time.Now()
 		case <-tick.C:
 			l.warn(false)
 		}
