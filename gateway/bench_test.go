@@ -23,6 +23,11 @@ func BenchmarkToolCall(b *testing.B) {
 	target, _ := url.Parse(up.URL)
 	proxy := newLoopbackServer(b, httputil.NewSingleHostReverseProxy(target))
 	gw := startGateway(b, nil, upstreamConfig("echo", up.URL))
+	// mcpgate without its fast path: every message decoded and encoded
+	// by the SDK's server and client, as before issue #14.
+	sdkOpts := testOptions()
+	sdkOpts.SDKForwarding = true
+	viaSDK := startGateway(b, sdkOpts, upstreamConfig("echo", up.URL))
 	// mcpgate with sign-in (token verified, cached) and a policy decision
 	// per call, logged; its upstream is its own echo server.
 	full, idp, _ := signedInGateway(b)
@@ -39,6 +44,7 @@ func BenchmarkToolCall(b *testing.B) {
 		{"direct", up.URL, "echo", nil},
 		{"reverseproxy", proxy.URL + "/mcp", "echo", nil},
 		{"mcpgate", gw.URL, "echo__echo", nil},
+		{"mcpgate-sdk-forwarding", viaSDK.URL, "echo__echo", nil},
 		{"mcpgate-traced", traced.URL, "echo__echo", nil},
 		{"mcpgate-signin-policy", full, "up__echo", token},
 	}
