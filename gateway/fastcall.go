@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,17 +68,24 @@ var errHandOver = errors.New("mcpgate: handed over to the SDK's path")
 
 // fastCall is one tools/call on the fast path.
 type fastCall struct {
-	w  http.ResponseWriter
-	id json.RawMessage // the client's JSON-RPC id, as it sent it
-	v  *view
-	ss *mcp.ServerSession // the client's session; nil for 2026-07-28
+	w   http.ResponseWriter
+	id  json.RawMessage // the client's JSON-RPC id, as it sent it
+	v   *view
+	ss  *mcp.ServerSession // the client's session; nil for 2026-07-28
+	sid string             // its id
 	// legacy: a client of a 2025 revision; logLevel its session's level.
 	legacy   bool
 	logLevel string
 
+	mu        sync.Mutex      // guards the answer: relayed requests write too
 	streaming bool            // the answer is an event stream, begun
 	result    json.RawMessage // the upstream's result
 	isError   bool            // the result's isError
+
+	// asks are the upstream's requests being relayed to the client, by
+	// the upstream's id, and asking counts them (fastsession.go).
+	asks   map[string]context.CancelFunc
+	asking sync.WaitGroup
 }
 
 // fastParams are the params of a tools/call as the fast path reads them:
@@ -97,12 +106,25 @@ func (g *Gateway) fastPath(next http.Handler, stateful bool) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if env := envelopeOf(r.Context()); env != nil && stateful {
+			if g.answered(r, env) {
+				w.WriteHeader(http.StatusAccepted)
+				return
+			}
 			g.noteSessionMessage(r, env)
 		}
 		if !g.serveFast(w, r, stateful) {
 			next.ServeHTTP(w, r)
 		}
 	})
+}
+
+// answered hands a client's response to the fast-path call that relayed
+// the request it answers, and reports whether there was one.
+func (g *Gateway) answered(r *http.Request, env *envelope) bool {
+	if env.Method != "" || !validID(env.ID) {
+		return false
+	}
+	return g.registry.answer(r.Header.Get(sessionIDHeader), string(env.ID), env.Body)
 }
 
 // noteSessionMessage keeps what the fast path needs to know of a 2025
@@ -155,7 +177,7 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 		if v := r.Header.Get("Mcp-Protocol-Version"); v != "" && v != ip.ProtocolVersion {
 			return false
 		}
-		fc.ss, fc.v, fc.legacy, fc.logLevel = s.ss, s.view, true, s.logLevel
+		fc.ss, fc.sid, fc.v, fc.legacy, fc.logLevel = s.ss, sid, s.view, true, s.logLevel
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
@@ -184,7 +206,10 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 	_, err := fc.v.fastChain(ctx, "tools/call", req)
 	if errors.Is(err, errHandOver) {
 		g.fastStats.handedOver.Add(1)
-		if !fc.streaming {
+		fc.mu.Lock()
+		streaming := fc.streaming
+		fc.mu.Unlock()
+		if !streaming {
 			return false
 		}
 		err = &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
@@ -223,8 +248,8 @@ func fastEligible(e *toolEntry) bool {
 		(u.cfg.Auth != nil && u.cfg.Auth.Kind == config.AuthOAuth) {
 		return false
 	}
-	cs, err := u.session()
-	return err == nil && isStateless(cs)
+	_, err := u.session()
+	return err == nil
 }
 
 // acceptsBoth reports whether a POST accepts both answers the Streamable
@@ -264,9 +289,6 @@ func (g *Gateway) fastTool(ctx context.Context, method string, req mcp.Request) 
 		return nil, errHandOver // the upstream's session changed meanwhile
 	}
 	err := g.forward(ctx, fc.ss, e.up, identityOf(req), method, e.upstreamName, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
-		if !isStateless(cs) {
-			return errHandOver
-		}
 		return fc.call(ctx, g, e, cs, meta, p)
 	})
 	if err != nil {
@@ -286,28 +308,59 @@ type fastRequest struct {
 	Params  fastParams `json:"params"`
 }
 
-// call sends the call to the upstream's stateless endpoint and relays its
-// answer.
+// call sends the call to the upstream, statelessly or over a session of
+// the 2025 revisions (fastsession.go), and relays its answer.
 func (fc *fastCall) call(ctx context.Context, g *Gateway, e *toolEntry, cs *mcp.ClientSession, meta mcp.Meta, p *fastParams) error {
+	u := e.up
+	for attempt := 0; ; attempt++ {
+		t := fc.target(ctx, u, cs)
+		err := fc.send(ctx, g, e, t, maps.Clone(meta), p)
+		if !errors.Is(err, errSessionGone) {
+			return err
+		}
+		if t.own == nil {
+			return mcp.ErrSessionMissing // forward renews the pooled session
+		}
+		u.dropOwnSession(t.own)
+		if attempt > 0 {
+			return fmt.Errorf("upstream forgot the fast path's session twice")
+		}
+	}
+}
+
+// errSessionGone: the upstream answered 404 to a request of a session.
+var errSessionGone = errors.New("upstream session not found")
+
+// send makes one attempt of the call over t.
+func (fc *fastCall) send(ctx context.Context, g *Gateway, e *toolEntry, t fastTarget, meta mcp.Meta, p *fastParams) error {
 	u := e.up
 	if meta == nil {
 		meta = mcp.Meta{}
 	}
-	version := cs.InitializeResult().ProtocolVersion
-	// The per-request keys of 2026-07-28, as the SDK's client sets them
-	// (upstreamMeta has set the client's capabilities and log level).
-	meta[mcp.MetaKeyProtocolVersion] = version
-	meta[mcp.MetaKeyClientInfo] = g.clientInfo
-	if _, ok := meta[mcp.MetaKeyClientCapabilities]; !ok {
-		meta[mcp.MetaKeyClientCapabilities] = map[string]any{}
-	}
-	if fc.legacy {
-		// Ask for what the session asked for, not everything: the SDK's
-		// session would drop the rest.
-		if _, asked := meta[mcp.MetaKeyLogLevel]; asked && fc.logLevel != "" {
-			meta[mcp.MetaKeyLogLevel] = fc.logLevel
-		} else {
-			delete(meta, mcp.MetaKeyLogLevel)
+	if t.session == "" {
+		// The per-request keys of 2026-07-28, as the SDK's client sets
+		// them (upstreamMeta has set the client's capabilities and level).
+		meta[mcp.MetaKeyProtocolVersion] = t.version
+		meta[mcp.MetaKeyClientInfo] = g.clientInfo
+		if _, ok := meta[mcp.MetaKeyClientCapabilities]; !ok {
+			meta[mcp.MetaKeyClientCapabilities] = map[string]any{}
+		}
+		if fc.legacy {
+			// Ask for what the session asked for, not everything: the
+			// SDK's session would drop the rest.
+			if _, asked := meta[mcp.MetaKeyLogLevel]; asked && fc.logLevel != "" {
+				meta[mcp.MetaKeyLogLevel] = fc.logLevel
+			} else {
+				delete(meta, mcp.MetaKeyLogLevel)
+			}
+		}
+	} else {
+		// A session of the 2025 revisions: no per-request protocol keys
+		// (a 2025 upstream may refuse a call that has them).
+		for k := range meta {
+			if strings.HasPrefix(k, "io.modelcontextprotocol/") {
+				delete(meta, k)
+			}
 		}
 	}
 	id := upstreamIDs.Add(1)
@@ -323,25 +376,33 @@ func (fc *fastCall) call(ctx context.Context, g *Gateway, e *toolEntry, cs *mcp.
 	if err != nil {
 		return err
 	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Accept", "application/json, text/event-stream")
-	hr.Header.Set("Mcp-Protocol-Version", version)
-	hr.Header.Set("Mcp-Method", "tools/call")
-	hr.Header.Set("Mcp-Name", e.upstreamName)
+	setSessionHeaders(hr.Header, t.version, t.session)
+	if t.session == "" {
+		hr.Header.Set("Mcp-Method", "tools/call")
+		hr.Header.Set("Mcp-Name", e.upstreamName)
+	} else {
+		// In a session, a call ended early is cancelled with a message.
+		stop := context.AfterFunc(ctx, func() { u.cancelUpstream(t, id, "the client's call ended") })
+		defer stop()
+	}
 	resp, err := u.fastClient().Do(hr)
 	if err != nil {
 		return err
 	}
 	defer release(resp.Body)
+	defer fc.endAsks() // before the body is released: nothing is asked after the call
 	want := []byte(fmt.Sprint(id))
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode == http.StatusNotFound && t.session != "" {
+			return errSessionGone
+		}
 		// A 2026-07-28 server answers some JSON-RPC errors with HTTP 400
 		// or 404 (SEP-2575): the error is its answer.
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if mt == "application/json" && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound) {
 			var rpcErr *jsonrpc.Error
-			if _, err := fc.message(ctx, u, want, data); errors.As(err, &rpcErr) {
+			if _, err := fc.message(ctx, g, u, t, want, data); errors.As(err, &rpcErr) {
 				return rpcErr
 			}
 		}
@@ -353,7 +414,7 @@ func (fc *fastCall) call(ctx context.Context, g *Gateway, e *toolEntry, cs *mcp.
 		if err != nil {
 			return err
 		}
-		done, err := fc.message(ctx, u, want, data)
+		done, err := fc.message(ctx, g, u, t, want, data)
 		if err == nil && !done {
 			err = errors.New("upstream answered without a response to the call")
 		}
@@ -362,7 +423,7 @@ func (fc *fastCall) call(ctx context.Context, g *Gateway, e *toolEntry, cs *mcp.
 		src := readerPool.Get().(*bufio.Reader)
 		src.Reset(resp.Body)
 		defer func() { src.Reset(nil); readerPool.Put(src) }()
-		return readEvents(src, func(data []byte) (bool, error) { return fc.message(ctx, u, want, data) })
+		return readEvents(src, func(data []byte) (bool, error) { return fc.message(ctx, g, u, t, want, data) })
 	}
 	return fmt.Errorf("upstream answered with content type %q", mt)
 }
@@ -378,7 +439,7 @@ type upstreamMessage struct {
 
 // message handles one message of the upstream's answer and reports
 // whether it was the response to the call (id want).
-func (fc *fastCall) message(ctx context.Context, u *upstream, want, data []byte) (bool, error) {
+func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fastTarget, want, data []byte) (bool, error) {
 	var m upstreamMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		return false, fmt.Errorf("upstream sent a message that is not JSON-RPC: %w", err)
@@ -387,9 +448,12 @@ func (fc *fastCall) message(ctx context.Context, u *upstream, want, data []byte)
 	case m.Method != "" && len(m.ID) == 0:
 		fc.notification(ctx, u, &m)
 		return false, nil
-	case m.Method != "":
+	case m.Method != "" && t.session == "":
 		u.log.Debug("dropped a request the upstream sent during a call; 2026-07-28 servers ask with input-required results",
 			"method", m.Method)
+		return false, nil
+	case m.Method != "":
+		fc.relayRequest(ctx, g, u, t, &m)
 		return false, nil
 	case !bytes.Equal(m.ID, want):
 		return false, nil
@@ -438,6 +502,13 @@ func (fc *fastCall) notification(ctx context.Context, u *upstream, m *upstreamMe
 			}
 		}
 		fc.notify(m.Method, m.Params)
+	case "notifications/cancelled":
+		var p struct {
+			RequestID json.RawMessage `json:"requestId"`
+		}
+		if json.Unmarshal(m.Params, &p) == nil {
+			fc.cancelAsk(string(p.RequestID))
+		}
 	case "notifications/tools/list_changed":
 		u.requestRefresh(changedTools)
 	case "notifications/prompts/list_changed":
@@ -475,6 +546,8 @@ func (fc *fastCall) notify(method string, params any) {
 }
 
 func (fc *fastCall) event(msg []byte) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
 	if !fc.streaming {
 		fc.streaming = true
 		h := fc.w.Header()
@@ -509,7 +582,10 @@ func (fc *fastCall) finish(err error) {
 		b.Write(e)
 	}
 	b.WriteByte('}')
-	if fc.streaming {
+	fc.mu.Lock()
+	streaming := fc.streaming
+	fc.mu.Unlock()
+	if streaming {
 		fc.event(b.Bytes())
 		return
 	}

@@ -16,14 +16,23 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// TestFastPathTakesEligibleCalls: a call to a 2026-07-28 upstream takes the
-// fast path in both client eras, one to a 2025 upstream the SDK's path, and
-// both answer alike (the same result as with SDKForwarding).
+// TestFastPathTakesEligibleCalls: calls to upstreams of either era take
+// the fast path in both client eras (a 2025 client's call goes to a
+// 2026-07-28 upstream in a 2025 session of the fast path's own), one to a
+// tool with x-mcp-header parameters the SDK's path, and all answer as the
+// SDK's path does (the same gateway with SDKForwarding).
 func TestFastPathTakesEligibleCalls(t *testing.T) {
 	t.Parallel()
 	modernUp := startUpstream(t, echoServer("modern", nil, nil))
 	legacyUp := startLegacyUpstream(t, echoServer("legacy", nil, nil))
-	servers := []config.Server{upstreamConfig("modern", modernUp.URL), upstreamConfig("legacy", legacyUp.URL)}
+	hdr := echoServer("hdr", nil, nil)
+	hdr.AddTool(&mcp.Tool{Name: "regional", InputSchema: json.RawMessage(
+		`{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}}}`)},
+		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "hdr:" + string(req.Params.Arguments)}}}, nil
+		})
+	hdrUp := startUpstream(t, hdr)
+	servers := []config.Server{upstreamConfig("modern", modernUp.URL), upstreamConfig("legacy", legacyUp.URL), upstreamConfig("hdr", hdrUp.URL)}
 	gw := startGateway(t, nil, servers...)
 	sdkOpts := testOptions()
 	sdkOpts.SDKForwarding = true
@@ -32,12 +41,15 @@ func TestFastPathTakesEligibleCalls(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cs := connect(t, gw.URL, version, nil)
 			viaSDK := connect(t, sdk.URL, version, nil)
+			// Listed first: a client sends Mcp-Param-* headers for tools it knows.
+			toolNames(t, cs)
+			toolNames(t, viaSDK)
 			for _, tc := range []struct {
 				tool string
 				fast bool
-			}{{"modern__echo", true}, {"legacy__echo", false}} {
+			}{{"modern__echo", true}, {"legacy__echo", true}, {"hdr__regional", false}} {
 				before := gw.fastStats.served.Load()
-				params := &mcp.CallToolParams{Name: tc.tool, Arguments: map[string]any{"n": 1, "s": "é\u2028<"}}
+				params := &mcp.CallToolParams{Name: tc.tool, Arguments: map[string]any{"n": 1, "s": "é\u2028<", "region": "eu"}}
 				res, err := cs.CallTool(ctxTimeout(t), params)
 				if err != nil {
 					t.Fatalf("%s: %v", tc.tool, err)
@@ -57,6 +69,15 @@ func TestFastPathTakesEligibleCalls(t *testing.T) {
 	}
 	if n := sdk.fastStats.served.Load(); n != 0 {
 		t.Errorf("SDKForwarding: %d calls took the fast path", n)
+	}
+	// The 2025 client's call reached the 2026-07-28 upstream in a 2025
+	// session.
+	var inSession bool
+	for _, h := range modernUp.seenHeaders() {
+		inSession = inSession || h.Get("Mcp-Protocol-Version") == legacy && h.Get("Mcp-Session-Id") != ""
+	}
+	if !inSession {
+		t.Error("no request of a 2025 session reached the upstream that speaks both eras")
 	}
 }
 
@@ -314,5 +335,32 @@ func TestFastPathReusesConnections(t *testing.T) {
 	}
 	if n := dials.Load() - before; n > 5 {
 		t.Errorf("50 calls dialled the upstream %d times", n)
+	}
+}
+
+// TestFastPathSessionForgotten: an upstream that forgets the session a
+// fast-path call goes over (a restart) gets a new one and the call is sent
+// once more, whether the session is the fast path's own or the pooled one.
+func TestFastPathSessionForgotten(t *testing.T) {
+	t.Parallel()
+	modernUp := startUpstream(t, echoServer("modern", nil, nil))
+	legacyUp := startLegacyUpstream(t, echoServer("legacy", nil, nil))
+	gw := startGateway(t, nil, upstreamConfig("modern", modernUp.URL), upstreamConfig("legacy", legacyUp.URL))
+	cs := connect(t, gw.URL, legacy, nil)
+	for _, tc := range []struct {
+		tool string
+		up   *testUpstream
+	}{{"modern__echo", modernUp}, {"legacy__echo", legacyUp}} {
+		for i := range 2 {
+			before := gw.fastStats.served.Load()
+			res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: tc.tool, Arguments: map[string]any{"i": i}})
+			if err != nil || !strings.Contains(textOf(t, res), fmt.Sprintf(`{"i":%d}`, i)) {
+				t.Fatalf("%s, call %d: %v %v", tc.tool, i, err, res)
+			}
+			if gw.fastStats.served.Load() == before {
+				t.Errorf("%s, call %d did not take the fast path", tc.tool, i)
+			}
+			tc.up.forgetSessions()
+		}
 	}
 }

@@ -393,6 +393,7 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 	}
 	u.headers = &upstreamHeaders{cfg: cfg, recheck: g.opts.headerRecheck(), log: u.log}
 	u.onReady = func(ctx context.Context, cs *mcp.ClientSession) { g.subs.resubscribe(ctx, u, cs) }
+	u.clientInfo = g.clientInfo
 	u.client = mcp.NewClient(g.clientInfo, g.relay.clientOptions(u, g))
 	u.client.AddReceivingMiddleware((&upstreamRelay{g.relay, u}).passThroughMiddleware)
 	return u

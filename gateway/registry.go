@@ -53,6 +53,9 @@ type openSession struct {
 	// calls cancel the fast-path calls in flight by JSON-RPC id, for
 	// the client's notifications/cancelled.
 	calls map[string]context.CancelFunc
+	// asks are the requests fast-path calls relayed to the client, by
+	// the id the gateway gave them: the client's answer goes there.
+	asks map[string]chan []byte
 }
 
 func newRegistry(perUser int, onEvict func(*mcp.ServerSession)) *registry {
@@ -208,6 +211,46 @@ func (reg *registry) track(id, call string, cancel context.CancelFunc) func() {
 		}
 		reg.mu.Unlock()
 	}
+}
+
+// expect registers a request relayed to session id's client under call,
+// a JSON id: the returned channel receives the client's answer; done
+// unregisters it.
+func (reg *registry) expect(id, call string) (<-chan []byte, func()) {
+	ch := make(chan []byte, 1)
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	s, ok := reg.byID[id]
+	if !ok {
+		return ch, func() {}
+	}
+	if s.asks == nil {
+		s.asks = map[string]chan []byte{}
+	}
+	s.asks[call] = ch
+	return ch, func() {
+		reg.mu.Lock()
+		delete(s.asks, call)
+		reg.mu.Unlock()
+	}
+}
+
+// answer hands body, the client's answer, to the request session id
+// relayed under call, and reports whether one was waiting.
+func (reg *registry) answer(id, call string, body []byte) bool {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	s, ok := reg.byID[id]
+	if !ok {
+		return false
+	}
+	ch, ok := s.asks[call]
+	if !ok {
+		return false
+	}
+	delete(s.asks, call) // one answer per request
+	ch <- body
+	return true
 }
 
 // cancel cancels the fast-path call of session id named call, if any.

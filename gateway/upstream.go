@@ -73,9 +73,13 @@ type upstream struct {
 	changed  chan struct{} // closed and replaced on every state change
 	dropped  chan struct{} // closed when the current session is abandoned
 
-	// fast is the HTTP client of the fast path (fastcall.go).
-	fastOnce sync.Once
-	fast     *http.Client
+	// fast is the HTTP client of the fast path (fastcall.go), own its
+	// session of the 2025 revisions (fastsession.go).
+	fastOnce   sync.Once
+	fast       *http.Client
+	ownMu      sync.Mutex
+	own        *rawSession
+	clientInfo *mcp.Implementation
 
 	refresh      chan struct{} // asks run to re-list features
 	changedKinds atomic.Uint32 // which kinds the upstream said changed
@@ -99,6 +103,7 @@ func (u *upstream) run(ctx context.Context) {
 		_ = cs.Close()
 		u.setReconnecting(err)
 	}
+	u.closeOwnSession()
 }
 
 // connect opens a session, bounded by the upstream's timeout, and lists its
@@ -285,11 +290,16 @@ func (u *upstream) setReady(cs *mcp.ClientSession, f *features) {
 	f.reuse(u.features)
 	u.cs, u.state, u.lastErr, u.since, u.features = cs, StateReady, "", time.Now(), f
 	u.dropped = make(chan struct{})
-	u.broadcastLocked()
 	u.mu.Unlock()
 	u.log.Info("upstream ready", "protocol", cs.InitializeResult().ProtocolVersion,
 		"tools", len(f.tools), "prompts", len(f.prompts), "resources", len(f.resources))
+	// The catalog holds the features before anyone waiting is told the
+	// upstream is ready (WaitSettled: a client connecting right after must
+	// find them).
 	u.onChange()
+	u.mu.Lock()
+	u.broadcastLocked()
+	u.mu.Unlock()
 }
 
 // setReconnecting records that a ready session ended. Its features stay in

@@ -444,7 +444,12 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
+	// Its own transport: httptest.Server.Close closes the idle connections
+	// of http.DefaultTransport, which broke a request of a parallel test
+	// that had just picked one ("CloseIdleConnections called").
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 20 * time.Second, Transport: tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

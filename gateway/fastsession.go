@@ -1,0 +1,386 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// The fast path over sessions of the 2025 revisions.
+//
+// A call of a 2025 client goes to the upstream in the client's era: over
+// the pooled session when the upstream speaks only the 2025 revisions, and
+// otherwise over a session of its own that the fast path opens with the
+// upstream (2025-11-25; one per upstream, opened on first use, opened
+// again when the upstream forgets it). A 2026-07-28 upstream costs more per
+// stateless request than per request of a session, and a 2025 client in a
+// 2025 session needs no bridging of input-required results.
+//
+// Over a session the upstream may ask the client during the call
+// (elicitation, sampling, roots): the request goes to the calling client on
+// the call's own event stream under an id of the gateway's, the client's
+// answer (a POST of its session) is taken at the edge and posted to the
+// upstream's session under the upstream's id. A client that did not declare
+// the capability is not asked (the upstream gets -32021); a 2026-07-28
+// client cannot be asked during a call, and the upstream is told so. When
+// the call ends early (the client cancelled, the timeout), the upstream
+// gets notifications/cancelled.
+
+// fastTarget is where one fast-path call is sent.
+type fastTarget struct {
+	version string
+	session string      // the upstream's session id; "" for a stateless request
+	own     *rawSession // the fast path's own session, when it is the one
+}
+
+// rawSession is a session the fast path opened with an upstream.
+type rawSession struct {
+	id, version string
+}
+
+// legacyVersion is the revision of the fast path's own sessions.
+const legacyVersion = "2025-11-25"
+
+// fastTarget picks where a call over cs goes.
+func (fc *fastCall) target(ctx context.Context, u *upstream, cs *mcp.ClientSession) fastTarget {
+	version := cs.InitializeResult().ProtocolVersion
+	if !isStateless(cs) {
+		return fastTarget{version: version, session: cs.ID()}
+	}
+	if fc.legacy {
+		s, err := u.ownSession(ctx)
+		if err == nil {
+			return fastTarget{version: s.version, session: s.id, own: s}
+		}
+		u.log.Debug("no session of the 2025 revisions for the fast path; calling statelessly", "err", err)
+	}
+	return fastTarget{version: version}
+}
+
+// ownSession returns the fast path's session with u, opening it if needed.
+func (u *upstream) ownSession(ctx context.Context) (*rawSession, error) {
+	u.ownMu.Lock()
+	defer u.ownMu.Unlock()
+	if u.own != nil {
+		return u.own, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, u.timeout())
+	defer cancel()
+	s, err := u.openOwn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u.own = s
+	return s, nil
+}
+
+// dropOwnSession forgets s, which the upstream forgot.
+func (u *upstream) dropOwnSession(s *rawSession) {
+	u.ownMu.Lock()
+	defer u.ownMu.Unlock()
+	if u.own == s {
+		u.own = nil
+	}
+}
+
+// closeOwnSession ends the fast path's session with u, if it has one.
+func (u *upstream) closeOwnSession() {
+	u.ownMu.Lock()
+	s := u.own
+	u.own = nil
+	u.ownMu.Unlock()
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u.cfg.URL, nil)
+	if err != nil {
+		return
+	}
+	req.Header.Set(sessionIDHeader, s.id)
+	req.Header.Set("Mcp-Protocol-Version", s.version)
+	if resp, err := u.fastClient().Do(req); err == nil {
+		release(resp.Body)
+	}
+}
+
+// openOwn initialises a session of the 2025 revisions with u, as the
+// gateway's SDK client would: the same client information and
+// capabilities, and every log level asked for (each client session is
+// given its own).
+func (u *upstream) openOwn(ctx context.Context) (*rawSession, error) {
+	caps := map[string]any{"roots": map[string]any{}, "sampling": map[string]any{}, "elicitation": map[string]any{}}
+	params := map[string]any{"protocolVersion": legacyVersion, "capabilities": caps, "clientInfo": u.clientInfo}
+	var res struct {
+		ProtocolVersion string `json:"protocolVersion"`
+		Capabilities    struct {
+			Logging json.RawMessage `json:"logging"`
+		} `json:"capabilities"`
+	}
+	s := &rawSession{version: legacyVersion}
+	sid, err := u.rawRequest(ctx, s, "initialize", params, &res)
+	if err != nil {
+		return nil, fmt.Errorf("initialize: %w", err)
+	}
+	if sid == "" || !strings.HasPrefix(res.ProtocolVersion, "2025-") {
+		return nil, fmt.Errorf("initialize: the upstream answered version %q, session id %q", res.ProtocolVersion, sid)
+	}
+	s.id, s.version = sid, res.ProtocolVersion
+	if _, err := u.rawRequest(ctx, s, "notifications/initialized", nil, nil); err != nil {
+		return nil, fmt.Errorf("notifications/initialized: %w", err)
+	}
+	if len(res.Capabilities.Logging) > 0 {
+		if _, err := u.rawRequest(ctx, s, "logging/setLevel", map[string]any{"level": "debug"}, nil); err != nil {
+			u.log.Debug("set the fast path's session log level", "err", err)
+		}
+	}
+	return s, nil
+}
+
+// rawRequest sends one message of the fast path's own session (a request,
+// or a notification when out is nil and method starts with
+// "notifications/"), decoding a request's result into out. It returns the
+// session id the upstream answered with.
+func (u *upstream) rawRequest(ctx context.Context, s *rawSession, method string, params any, out any) (string, error) {
+	msg := map[string]any{"jsonrpc": "2.0", "method": method}
+	if params != nil {
+		msg["params"] = params
+	}
+	notification := strings.HasPrefix(method, "notifications/")
+	if !notification {
+		msg["id"] = upstreamIDs.Add(1)
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	setSessionHeaders(req.Header, s.version, s.id)
+	resp, err := u.fastClient().Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer release(resp.Body)
+	if notification {
+		if resp.StatusCode/100 != 2 {
+			return "", fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		return resp.Header.Get(sessionIDHeader), nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	var answer struct {
+		Result json.RawMessage `json:"result"`
+		Error  *jsonrpc.Error  `json:"error"`
+	}
+	handle := func(data []byte) (bool, error) {
+		if json.Unmarshal(data, &answer) != nil || (answer.Result == nil && answer.Error == nil) {
+			return false, nil // a notification before the answer
+		}
+		return true, nil
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt == "text/event-stream" {
+		err = readEvents(bufio.NewReader(resp.Body), handle)
+	} else {
+		data, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if done, _ := handle(data); rerr != nil || !done {
+			err = errors.New("no answer")
+		}
+	}
+	switch {
+	case err != nil:
+		return "", err
+	case answer.Error != nil:
+		return "", answer.Error
+	case out != nil:
+		if err := json.Unmarshal(answer.Result, out); err != nil {
+			return "", err
+		}
+	}
+	return resp.Header.Get(sessionIDHeader), nil
+}
+
+func setSessionHeaders(h http.Header, version, session string) {
+	h.Set("Content-Type", "application/json")
+	h.Set("Accept", "application/json, text/event-stream")
+	h.Set("Mcp-Protocol-Version", version)
+	if session != "" {
+		h.Set(sessionIDHeader, session)
+	}
+}
+
+// ask relays a request the upstream made during the call to the calling
+// client and returns the client's answer: a result, or the error the
+// upstream gets.
+func (fc *fastCall) ask(ctx context.Context, g *Gateway, m *upstreamMessage) (json.RawMessage, *jsonrpc.Error) {
+	what := map[string]string{"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}[m.Method]
+	switch {
+	case m.Method == "ping":
+		return json.RawMessage(`{}`), nil
+	case what == "":
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "mcpgate: " + m.Method + " is not relayed to clients"}
+	case !fc.legacy:
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf(
+			"mcpgate: the client speaks MCP 2026-07-28, which cannot answer a server's %s request during a call; the upstream must use an input-required result", what)}
+	}
+	var caps *mcp.ClientCapabilities
+	if p := fc.ss.InitializeParams(); p != nil {
+		caps = p.Capabilities
+	}
+	if caps == nil || what == "elicitation" && caps.Elicitation == nil ||
+		what == "sampling" && caps.Sampling == nil || what == "roots" && caps.RootsV2 == nil {
+		return nil, &jsonrpc.Error{Code: codeMissingClientCapability,
+			Message: fmt.Sprintf("mcpgate: the client did not declare the %s capability", what)}
+	}
+	id := json.RawMessage(`"mcpgate-` + rand.Text() + `"`) // rand.Text is base32: nothing to escape
+	answer, done := g.registry.expect(fc.sid, string(id))
+	defer done()
+	msg, err := json.Marshal(struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Method  string          `json:"method"`
+		Params  json.RawMessage `json:"params,omitempty"`
+	}{"2.0", id, m.Method, m.Params})
+	if err != nil {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgate: cannot relay the request"}
+	}
+	fc.event(msg)
+	select {
+	case body := <-answer:
+		var reply struct {
+			Result json.RawMessage `json:"result"`
+			Error  *jsonrpc.Error  `json:"error"`
+		}
+		if err := json.Unmarshal(body, &reply); err != nil || (reply.Result == nil && reply.Error == nil) {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgate: the client's answer is not a JSON-RPC response"}
+		}
+		if reply.Error != nil {
+			return nil, reply.Error
+		}
+		return reply.Result, nil
+	case <-ctx.Done():
+		// The client stops working on it too.
+		if msg, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "notifications/cancelled",
+			"params": map[string]any{"requestId": id, "reason": "the server cancelled the request"}}); err == nil {
+			fc.event(msg)
+		}
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgate: the request was cancelled before the client answered"}
+	}
+}
+
+// answerUpstream posts the answer to the upstream's request id over t.
+func (fc *fastCall) answerUpstream(ctx context.Context, u *upstream, t fastTarget, id json.RawMessage, result json.RawMessage, rpcErr *jsonrpc.Error) error {
+	msg := struct {
+		JSONRPC string          `json:"jsonrpc"`
+		ID      json.RawMessage `json:"id"`
+		Result  json.RawMessage `json:"result,omitempty"`
+		Error   *jsonrpc.Error  `json:"error,omitempty"`
+	}{"2.0", id, result, rpcErr}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	return u.postToSession(ctx, t, body)
+}
+
+// cancelUpstream tells the upstream, off the call's path, that the call
+// with id over t is cancelled.
+func (u *upstream) cancelUpstream(t fastTarget, id int64, reason string) {
+	body, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "notifications/cancelled",
+		"params": map[string]any{"requestId": id, "reason": reason}})
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := u.postToSession(ctx, t, body); err != nil {
+		u.log.Debug("tell the upstream a call was cancelled", "err", err)
+	}
+}
+
+// postToSession posts a response or notification to the session of t.
+func (u *upstream) postToSession(ctx context.Context, t fastTarget, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	setSessionHeaders(req.Header, t.version, t.session)
+	resp, err := u.fastClient().Do(req)
+	if err != nil {
+		return err
+	}
+	defer release(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("upstream answered HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// relayRequest relays the upstream's request m to the client and answers
+// the upstream, on a goroutine of its own: the call's stream is read on,
+// so that the upstream can cancel the request (notifications/cancelled)
+// or report progress meanwhile.
+func (fc *fastCall) relayRequest(ctx context.Context, g *Gateway, u *upstream, t fastTarget, m *upstreamMessage) {
+	actx, cancel := context.WithCancel(ctx)
+	key := string(m.ID)
+	fc.mu.Lock()
+	if fc.asks == nil {
+		fc.asks = map[string]context.CancelFunc{}
+	}
+	fc.asks[key] = cancel
+	fc.mu.Unlock()
+	fc.asking.Add(1)
+	go func() {
+		defer fc.asking.Done()
+		defer cancel()
+		result, rpcErr := fc.ask(actx, g, m)
+		fc.mu.Lock()
+		delete(fc.asks, key)
+		fc.mu.Unlock()
+		if actx.Err() != nil {
+			return // cancelled by the upstream, or the call is over: no answer is due
+		}
+		if err := fc.answerUpstream(ctx, u, t, m.ID, result, rpcErr); err != nil {
+			u.log.Debug("answer the upstream's request", "method", m.Method, "err", err)
+		}
+	}()
+}
+
+// cancelAsk cancels the relay of the upstream's request id, which the
+// upstream cancelled.
+func (fc *fastCall) cancelAsk(id string) {
+	fc.mu.Lock()
+	cancel := fc.asks[id]
+	fc.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// endAsks cancels every relay still running and waits for them.
+func (fc *fastCall) endAsks() {
+	fc.mu.Lock()
+	for _, cancel := range fc.asks {
+		cancel()
+	}
+	fc.mu.Unlock()
+	fc.asking.Wait()
+}
