@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -362,5 +363,64 @@ func TestFastPathSessionForgotten(t *testing.T) {
 			}
 			tc.up.forgetSessions()
 		}
+	}
+}
+
+// TestFastPathBoundsRelayedRequests: an upstream that asks the client more
+// than maxAsks things at once during one call gets an error for the rest,
+// and the client is asked only maxAsks at a time.
+func TestFastPathBoundsRelayedRequests(t *testing.T) {
+	t.Parallel()
+	const asks = maxAsks + 4
+	s := mcp.NewServer(&mcp.Implementation{Name: "flood"}, nil)
+	s.AddTool(&mcp.Tool{Name: "flood", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		errs := make(chan error, asks)
+		for range asks {
+			go func() {
+				_, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "?",
+					RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{"x": map[string]any{"type": "string"}}}})
+				errs <- err
+			}()
+		}
+		refused := 0
+		for range asks {
+			if err := <-errs; err != nil {
+				refused++
+			}
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprint("refused=", refused)}}}, nil
+	})
+	up := startLegacyUpstream(t, s)
+	gw := startGateway(t, nil, upstreamConfig("f", up.URL))
+	var mu sync.Mutex
+	waiting := 0
+	all := make(chan struct{})
+	cs := connect(t, gw.URL, legacy, &mcp.ClientOptions{
+		ElicitationHandler: func(ctx context.Context, _ *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			mu.Lock()
+			waiting++
+			if waiting == maxAsks {
+				close(all)
+			}
+			mu.Unlock()
+			select { // every answer waits until maxAsks are waiting at once
+			case <-all:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"x": "y"}}, nil
+		},
+	})
+	res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "f__flood"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := textOf(t, res), fmt.Sprint("refused=", asks-maxAsks); got != want {
+		t.Errorf("%s, want %s", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if waiting != maxAsks {
+		t.Errorf("the client was asked %d times, want %d", waiting, maxAsks)
 	}
 }

@@ -70,21 +70,33 @@ func (fc *fastCall) target(ctx context.Context, u *upstream, cs *mcp.ClientSessi
 }
 
 // ownSession returns the fast path's session with u, opening it if needed.
+// An upstream that would not open one is not asked again for ownRetry.
 func (u *upstream) ownSession(ctx context.Context) (*rawSession, error) {
 	u.ownMu.Lock()
 	defer u.ownMu.Unlock()
 	if u.own != nil {
 		return u.own, nil
 	}
+	if time.Now().Before(u.ownRetry) {
+		return nil, errors.New("the upstream did not open one a short while ago")
+	}
 	ctx, cancel := context.WithTimeout(ctx, u.timeout())
 	defer cancel()
 	s, err := u.openOwn(ctx)
 	if err != nil {
+		u.ownRetry = time.Now().Add(ownRetryAfter)
 		return nil, err
 	}
 	u.own = s
 	return s, nil
 }
+
+// ownRetryAfter is how long calls go statelessly after the upstream did
+// not open a session for the fast path.
+const ownRetryAfter = time.Minute
+
+// maxAsks bounds the requests of one call relayed to its client at once.
+const maxAsks = 16
 
 // dropOwnSession forgets s, which the upstream forgot.
 func (u *upstream) dropOwnSession(s *rawSession) {
@@ -344,6 +356,13 @@ func (fc *fastCall) relayRequest(ctx context.Context, g *Gateway, u *upstream, t
 	fc.mu.Lock()
 	if fc.asks == nil {
 		fc.asks = map[string]context.CancelFunc{}
+	}
+	if len(fc.asks) >= maxAsks {
+		fc.mu.Unlock()
+		cancel()
+		_ = fc.answerUpstream(ctx, u, t, m.ID, nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: fmt.Sprintf("mcpgate: more than %d requests of one call are waiting for the client", maxAsks)})
+		return
 	}
 	fc.asks[key] = cancel
 	fc.mu.Unlock()

@@ -79,6 +79,7 @@ type upstream struct {
 	fast       *http.Client
 	ownMu      sync.Mutex
 	own        *rawSession
+	ownRetry   time.Time // no new own session asked for before
 	clientInfo *mcp.Implementation
 
 	refresh      chan struct{} // asks run to re-list features
