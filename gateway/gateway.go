@@ -60,6 +60,8 @@ type Gateway struct {
 	deadlineWarning sync.Once
 
 	fastStats fastStats
+	// keys caches the view and session keys of callers (viewkey.go).
+	keys keyCache
 
 	// clientInfo is the gateway as an MCP client names itself upstream.
 	clientInfo *mcp.Implementation
@@ -232,13 +234,14 @@ func (g *Gateway) viewFor(r *http.Request) *mcp.Server {
 // policy.
 func (g *Gateway) viewOf(r *http.Request) *view {
 	id, _ := authn.FromContext(r.Context())
-	key, f := identityKey(id), &policyFilter{g: g, id: id}
+	keys := g.keys.of(id)
+	key, f := keys.view, &policyFilter{g: g, id: id}
 	g.viewsMu.Lock()
 	v, ok := g.views[key]
 	if !ok {
 		g.evictViewsLocked()
 		v = g.newView(key, f)
-		v.bindKey = sessionKey(id)
+		v.bindKey = keys.session
 		g.views[key] = v
 	}
 	g.viewsMu.Unlock()

@@ -325,7 +325,7 @@ func (g *Gateway) sameIdentity(next http.Handler) http.Handler {
 			return
 		}
 		caller, _ := authn.FromContext(r.Context())
-		end, ok := g.registry.begin(id, sessionKey(caller), r.Method == http.MethodPost)
+		end, ok := g.registry.begin(id, g.keys.of(caller).session, r.Method == http.MethodPost)
 		if !ok {
 			http.Error(w, "session not found: the token's identity (groups, claims) is not the one this session "+
 				"was opened with; initialize a new session", http.StatusNotFound)

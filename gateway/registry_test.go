@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -84,4 +85,26 @@ func TestInitializeTooLarge(t *testing.T) {
 		t.Errorf("%d sessions after a refused initialize", n)
 	}
 	connect(t, gw.URL, legacy, nil) // an ordinary initialize works
+}
+
+// TestKeyCache: the cached keys of an identity are those computed from
+// it, per PolicyKey; an identity without one is computed every time.
+func TestKeyCache(t *testing.T) {
+	var c keyCache
+	a := &authn.Identity{Issuer: "i", Subject: "alice", Groups: []string{"eng"}, Scopes: []string{"mcp"}, PolicyKey: "k-alice"}
+	b := &authn.Identity{Issuer: "i", Subject: "bob", Groups: []string{"ops"}, PolicyKey: "k-bob"}
+	for range 2 {
+		for _, id := range []*authn.Identity{a, b, {Issuer: "i", Subject: "carol"}, nil} {
+			got := c.of(id)
+			if want := (callerKeys{view: identityKey(id), session: sessionKey(id)}); got != want {
+				t.Errorf("keys of %+v: %+v, want %+v", id, got, want)
+			}
+		}
+	}
+	if c.of(a) == c.of(b) {
+		t.Error("two identities share keys")
+	}
+	if len(c.keys) != 2 {
+		t.Errorf("%d identities cached, want the 2 with a PolicyKey", len(c.keys))
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"maps"
+	"sync"
 
 	"github.com/mcpgate/mcpgate/authn"
 )
@@ -59,4 +60,38 @@ func sessionKey(id *authn.Identity) string {
 		delete(c.Claims, k)
 	}
 	return identityKey(&c)
+}
+
+// callerKeys are the view key and session key of one identity.
+type callerKeys struct{ view, session string }
+
+// keyCache remembers the keys of identities by their PolicyKey, which
+// fingerprints everything both keys are computed from: a request of a
+// known token costs a map lookup, not two JSON encodings and hashes.
+type keyCache struct {
+	mu   sync.Mutex
+	keys map[string]callerKeys
+}
+
+// maxCachedKeys bounds the cache; it starts over when full.
+const maxCachedKeys = 10_000
+
+func (c *keyCache) of(id *authn.Identity) callerKeys {
+	if id == nil || id.PolicyKey == "" {
+		return callerKeys{view: identityKey(id), session: sessionKey(id)}
+	}
+	c.mu.Lock()
+	k, ok := c.keys[id.PolicyKey]
+	c.mu.Unlock()
+	if ok {
+		return k
+	}
+	k = callerKeys{view: identityKey(id), session: sessionKey(id)}
+	c.mu.Lock()
+	if c.keys == nil || len(c.keys) >= maxCachedKeys {
+		c.keys = map[string]callerKeys{}
+	}
+	c.keys[id.PolicyKey] = k
+	c.mu.Unlock()
+	return k
 }
