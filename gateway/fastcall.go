@@ -24,10 +24,11 @@ import (
 	"github.com/mcpgate/mcpgate/config"
 )
 
-// The fast path serves a tools/call without decoding the call's result into
-// SDK types and encoding it again on either hop: the arguments and the
-// upstream's result travel as the bytes they arrived as, and only the
-// envelope is rewritten (the id, the tool's name, _meta). The call goes
+// The fast path serves tools/call, prompts/get and resources/read without
+// decoding the result into SDK types and encoding it again on either hop:
+// the arguments and the upstream's result travel as the bytes they arrived
+// as, and only the envelope is rewritten (the id, the tool's or prompt's
+// name, _meta; a read result's cacheScope is made private). The call goes
 // through the same steps as on the SDK's path — the view's receiving
 // middleware (the SERVER span and metric, admission, the call-phase
 // decision of record, the answer for a server that is down) and forward
@@ -42,8 +43,9 @@ import (
 //     requests), over Streamable HTTP, with credentials that do not name
 //     the employee (no per-employee sessions, no oauth connections);
 //   - the tool has no x-mcp-header parameters (Mcp-Param-* headers);
-//   - the request is one tools/call whose params the gateway reads
-//     completely (no field it does not know), on a session this replica
+//   - the request is one tools/call, prompts/get or resources/read whose
+//     params the gateway reads completely (no field it does not know),
+//     whose name or URI is plain ASCII, on a session this replica
 //     holds (2025 revisions) or with matching standard headers
 //     (2026-07-28).
 //
@@ -66,13 +68,14 @@ type fastCallKey struct{}
 // path serves the request instead.
 var errHandOver = errors.New("mcpgate: handed over to the SDK's path")
 
-// fastCall is one tools/call on the fast path.
+// fastCall is one request on the fast path.
 type fastCall struct {
-	w   http.ResponseWriter
-	id  json.RawMessage // the client's JSON-RPC id, as it sent it
-	v   *view
-	ss  *mcp.ServerSession // the client's session; nil for 2026-07-28
-	sid string             // its id
+	w      http.ResponseWriter
+	id     json.RawMessage // the client's JSON-RPC id, as it sent it
+	method string
+	v      *view
+	ss     *mcp.ServerSession // the client's session; nil for 2026-07-28
+	sid    string             // its id
 	// legacy: a client of a 2025 revision; logLevel its session's level.
 	legacy   bool
 	logLevel string
@@ -88,15 +91,76 @@ type fastCall struct {
 	asking sync.WaitGroup
 }
 
-// fastParams are the params of a tools/call as the fast path reads them:
-// a field not listed here sends the request the SDK's way.
+// fastParams are the params of a request as the fast path reads them: a
+// field not listed here sends the request the SDK's way.
 type fastParams struct {
 	Meta           mcp.Meta        `json:"_meta,omitempty"`
-	Name           string          `json:"name"`
+	Name           string          `json:"name,omitempty"`
+	URI            string          `json:"uri,omitempty"`
 	Arguments      json.RawMessage `json:"arguments,omitempty"`
 	InputResponses json.RawMessage `json:"inputResponses,omitempty"`
 	RequestState   string          `json:"requestState,omitempty"`
 }
+
+// fastOp is what a request on the fast path is for, resolved in the
+// caller's view: the upstream, and the name (a tool's or prompt's
+// upstream name, a resource's URI) the upstream request carries.
+type fastOp struct {
+	method string
+	up     *upstream
+	// name is the upstream name of a tool or prompt, "" for a resource
+	// (what checkDecided compares); upstream is what the upstream gets
+	// in params and in Mcp-Name.
+	name, upstream string
+}
+
+// resolve finds what p names in v for method, or reports false.
+func (fc *fastCall) resolve(method string, p *fastParams) (fastOp, bool) {
+	switch method {
+	case "tools/call":
+		if e := fc.v.tool(p.Name); e != nil && !e.paramHeaders {
+			return fastOp{method, e.up, e.upstreamName, e.upstreamName}, true
+		}
+	case "prompts/get":
+		if e := fc.v.prompt(p.Name); e != nil {
+			return fastOp{method, e.up, e.upstreamName, e.upstreamName}, true
+		}
+	case "resources/read":
+		if u := fc.v.owner(p.URI); u != nil {
+			return fastOp{method, u, "", p.URI}, true
+		}
+	}
+	return fastOp{}, false
+}
+
+// fastRequestOf is the request the view's middleware sees for p.
+func fastRequestOf(method string, p *fastParams, ss *mcp.ServerSession, extra *mcp.RequestExtra) (mcp.Request, bool) {
+	switch method {
+	case "tools/call":
+		if p.Name == "" || p.URI != "" {
+			return nil, false
+		}
+		return &mcp.CallToolRequest{Session: ss, Extra: extra,
+			Params: &mcp.CallToolParamsRaw{Meta: p.Meta, Name: p.Name, Arguments: p.Arguments}}, true
+	case "prompts/get":
+		var args map[string]string
+		if p.Name == "" || p.URI != "" || len(p.Arguments) > 0 && json.Unmarshal(p.Arguments, &args) != nil {
+			return nil, false
+		}
+		return &mcp.GetPromptRequest{Session: ss, Extra: extra,
+			Params: &mcp.GetPromptParams{Meta: p.Meta, Name: p.Name, Arguments: args}}, true
+	case "resources/read":
+		if p.URI == "" || p.Name != "" || len(p.Arguments) > 0 {
+			return nil, false
+		}
+		return &mcp.ReadResourceRequest{Session: ss, Extra: extra,
+			Params: &mcp.ReadResourceParams{Meta: p.Meta, URI: p.URI}}, true
+	}
+	return nil, false
+}
+
+// fastMethods are the methods the fast path serves.
+var fastMethods = map[string]bool{"tools/call": true, "prompts/get": true, "resources/read": true}
 
 // fastPath serves what it can of next's requests (next is the SDK's
 // stateful handler when stateful, its stateless one otherwise).
@@ -153,16 +217,16 @@ func (g *Gateway) noteSessionMessage(r *http.Request, env *envelope) {
 // having written nothing.
 func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful bool) bool {
 	env := envelopeOf(r.Context())
-	if env == nil || env.Method != "tools/call" || !validID(env.ID) || !acceptsBoth(r.Header) {
+	if env == nil || !fastMethods[env.Method] || !validID(env.ID) || !acceptsBoth(r.Header) {
 		return false
 	}
 	var p fastParams
 	dec := json.NewDecoder(bytes.NewReader(env.Params))
 	dec.DisallowUnknownFields()
-	if dec.Decode(&p) != nil || p.Name == "" || dec.More() {
+	if dec.Decode(&p) != nil || dec.More() {
 		return false
 	}
-	fc := &fastCall{w: w, id: env.ID}
+	fc := &fastCall{w: w, id: env.ID, method: env.Method}
 	ctx := r.Context()
 	if stateful {
 		sid := r.Header.Get(sessionIDHeader)
@@ -178,12 +242,8 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 			return false
 		}
 		fc.ss, fc.sid, fc.v, fc.legacy, fc.logLevel = s.ss, sid, s.view, true, s.logLevel
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		defer g.registry.track(sid, string(env.ID), cancel)()
 	} else {
-		if r.Header.Get("Mcp-Method") != env.Method || r.Header.Get("Mcp-Name") != p.Name {
+		if r.Header.Get("Mcp-Method") != env.Method || r.Header.Get("Mcp-Name") != p.Name+p.URI {
 			return false // the SDK answers the mismatch
 		}
 		if v, _ := p.Meta[mcp.MetaKeyProtocolVersion].(string); v != r.Header.Get("Mcp-Protocol-Version") {
@@ -191,19 +251,25 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 		}
 		fc.v = g.viewOf(r)
 	}
-	e := fc.v.tool(p.Name)
-	if e == nil || !fastEligible(e) {
+	req, ok := fastRequestOf(env.Method, &p, fc.ss, &mcp.RequestExtra{TokenInfo: auth.TokenInfoFromContext(ctx), Header: r.Header})
+	if !ok {
 		return false
 	}
-	if stateful && trace.SpanFromContext(ctx).IsRecording() {
-		ctx = context.WithValue(ctx, requestIDKey{}, strings.Trim(string(env.ID), `"`))
+	if op, ok := fc.resolve(env.Method, &p); !ok || !fastUpstream(op.up) || !headerSafe(op.upstream) {
+		return false
+	}
+	if stateful {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer g.registry.track(fc.sid, string(env.ID), cancel)()
+		if trace.SpanFromContext(ctx).IsRecording() {
+			ctx = context.WithValue(ctx, requestIDKey{}, strings.Trim(string(env.ID), `"`))
+		}
 	}
 	ctx = context.WithValue(ctx, fastCallKey{}, fc)
 	ctx = context.WithValue(ctx, fastParamsKey{}, &p)
-	req := &mcp.CallToolRequest{Session: fc.ss,
-		Params: &mcp.CallToolParamsRaw{Meta: p.Meta, Name: p.Name, Arguments: p.Arguments},
-		Extra:  &mcp.RequestExtra{TokenInfo: auth.TokenInfoFromContext(ctx), Header: r.Header}}
-	_, err := fc.v.fastChain(ctx, "tools/call", req)
+	_, err := fc.v.fastChain(ctx, env.Method, req)
 	if errors.Is(err, errHandOver) {
 		g.fastStats.handedOver.Add(1)
 		fc.mu.Lock()
@@ -218,6 +284,17 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 	fc.finish(err)
 	g.fastStats.served.Add(1)
 	return true
+}
+
+// headerSafe reports whether v can be sent as an HTTP header value as it
+// is (Mcp-Name); others go the SDK's way, which encodes them.
+func headerSafe(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return v == strings.TrimSpace(v)
 }
 
 // fastStats count what the fast path did, for tests.
@@ -241,10 +318,9 @@ func validID(id json.RawMessage) bool {
 
 type fastParamsKey struct{}
 
-// fastEligible reports whether calls to e can take the fast path.
-func fastEligible(e *toolEntry) bool {
-	u := e.up
-	if e.paramHeaders || u.employees != nil || u.cfg.Transport == config.TransportSSE ||
+// fastUpstream reports whether requests to u can take the fast path.
+func fastUpstream(u *upstream) bool {
+	if u.employees != nil || u.cfg.Transport == config.TransportSSE ||
 		(u.cfg.Auth != nil && u.cfg.Auth.Kind == config.AuthOAuth) {
 		return false
 	}
@@ -272,29 +348,32 @@ func acceptsBoth(h http.Header) bool {
 	return jsonOK && streamOK
 }
 
-// fastTool is the innermost handler of the fast path's chain: what the
-// SDK's dispatch and toolHandler do on the SDK's path, with the upstream
-// request made here.
-func (g *Gateway) fastTool(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+// fastForward is the innermost handler of the fast path's chain: what the
+// SDK's dispatch and the handlers of forward.go do on the SDK's path, with
+// the upstream request made here.
+func (g *Gateway) fastForward(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 	fc := ctx.Value(fastCallKey{}).(*fastCall)
 	p := ctx.Value(fastParamsKey{}).(*fastParams)
-	e := fc.v.tool(p.Name)
-	if e == nil {
-		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown tool %q", p.Name)}
+	op, ok := fc.resolve(method, p)
+	if !ok {
+		return nil, notFound(method, req.GetParams())
 	}
-	if err := g.checkDecided(ctx, e.up, e.upstreamName); err != nil {
+	if err := g.checkDecided(ctx, op.up, op.name); err != nil {
 		return nil, err
 	}
-	if !fastEligible(e) {
+	if !fastUpstream(op.up) {
 		return nil, errHandOver // the upstream's session changed meanwhile
 	}
-	err := g.forward(ctx, fc.ss, e.up, identityOf(req), method, e.upstreamName, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
-		return fc.call(ctx, g, e, cs, meta, p)
+	err := g.forward(ctx, fc.ss, op.up, identityOf(req), method, op.name, p.Meta, func(ctx context.Context, cs *mcp.ClientSession, meta mcp.Meta) error {
+		return fc.call(ctx, g, op, cs, meta, p)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &mcp.CallToolResult{IsError: fc.isError}, nil
+	if method == "tools/call" {
+		return &mcp.CallToolResult{IsError: fc.isError}, nil
+	}
+	return nil, nil
 }
 
 // upstreamIDs numbers the fast path's upstream requests.
@@ -310,11 +389,11 @@ type fastRequest struct {
 
 // call sends the call to the upstream, statelessly or over a session of
 // the 2025 revisions (fastsession.go), and relays its answer.
-func (fc *fastCall) call(ctx context.Context, g *Gateway, e *toolEntry, cs *mcp.ClientSession, meta mcp.Meta, p *fastParams) error {
-	u := e.up
+func (fc *fastCall) call(ctx context.Context, g *Gateway, op fastOp, cs *mcp.ClientSession, meta mcp.Meta, p *fastParams) error {
+	u := op.up
 	for attempt := 0; ; attempt++ {
 		t := fc.target(ctx, u, cs)
-		err := fc.send(ctx, g, e, t, maps.Clone(meta), p)
+		err := fc.send(ctx, g, op, t, maps.Clone(meta), p)
 		if !errors.Is(err, errSessionGone) {
 			return err
 		}
@@ -332,8 +411,8 @@ func (fc *fastCall) call(ctx context.Context, g *Gateway, e *toolEntry, cs *mcp.
 var errSessionGone = errors.New("upstream session not found")
 
 // send makes one attempt of the call over t.
-func (fc *fastCall) send(ctx context.Context, g *Gateway, e *toolEntry, t fastTarget, meta mcp.Meta, p *fastParams) error {
-	u := e.up
+func (fc *fastCall) send(ctx context.Context, g *Gateway, op fastOp, t fastTarget, meta mcp.Meta, p *fastParams) error {
+	u := op.up
 	if meta == nil {
 		meta = mcp.Meta{}
 	}
@@ -368,8 +447,13 @@ func (fc *fastCall) send(ctx context.Context, g *Gateway, e *toolEntry, t fastTa
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(fastRequest{JSONRPC: "2.0", ID: id, Method: "tools/call", Params: fastParams{
-		Meta: meta, Name: e.upstreamName, Arguments: p.Arguments, InputResponses: p.InputResponses, RequestState: p.RequestState}}); err != nil {
+	params := fastParams{Meta: meta, Arguments: p.Arguments, InputResponses: p.InputResponses, RequestState: p.RequestState}
+	if op.method == "resources/read" {
+		params.URI = op.upstream
+	} else {
+		params.Name = op.upstream
+	}
+	if err := enc.Encode(fastRequest{JSONRPC: "2.0", ID: id, Method: op.method, Params: params}); err != nil {
 		return fmt.Errorf("encode the upstream request: %w", err)
 	}
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.cfg.URL, bytes.NewReader(body.Bytes()))
@@ -378,8 +462,8 @@ func (fc *fastCall) send(ctx context.Context, g *Gateway, e *toolEntry, t fastTa
 	}
 	setSessionHeaders(hr.Header, t.version, t.session)
 	if t.session == "" {
-		hr.Header.Set("Mcp-Method", "tools/call")
-		hr.Header.Set("Mcp-Name", e.upstreamName)
+		hr.Header.Set("Mcp-Method", op.method)
+		hr.Header.Set("Mcp-Name", op.upstream)
 	} else {
 		// In a session, a call ended early is cancelled with a message.
 		stop := context.AfterFunc(ctx, func() { u.cancelUpstream(t, id, "the client's call ended") })
@@ -472,8 +556,36 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 	if head.ResultType == "input_required" && fc.legacy {
 		return true, errHandOver
 	}
+	if fc.method == "resources/read" {
+		var err error
+		if m.Result, err = privateCache(m.Result); err != nil {
+			return true, err
+		}
+	}
 	fc.result, fc.isError = m.Result, head.IsError
 	return true, nil
+}
+
+// privateCache marks a read result as cacheable only by the caller's own
+// client (cacheScope "private", the upstream's ttlMs kept), as the SDK's
+// path does (ServerOptions.SetCacheable): what a caller reads depends on
+// who the caller is. The contents stay as they are.
+func privateCache(result json.RawMessage) (json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(result, &fields); err != nil {
+		return nil, fmt.Errorf("upstream result is not an object: %w", err)
+	}
+	fields["cacheScope"] = json.RawMessage(`"private"`)
+	if _, ok := fields["ttlMs"]; !ok {
+		fields["ttlMs"] = json.RawMessage(`0`)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(fields); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 // notification relays what the upstream notified on the call's stream.

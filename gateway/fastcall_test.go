@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -372,6 +371,9 @@ func TestFastPathSessionForgotten(t *testing.T) {
 func TestFastPathBoundsRelayedRequests(t *testing.T) {
 	t.Parallel()
 	const asks = maxAsks + 4
+	// The client answers once the upstream has had every refusal it is
+	// due (or after a while, when it has not: the test then fails).
+	release := make(chan struct{})
 	s := mcp.NewServer(&mcp.Implementation{Name: "flood"}, nil)
 	s.AddTool(&mcp.Tool{Name: "flood", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		errs := make(chan error, asks)
@@ -385,26 +387,22 @@ func TestFastPathBoundsRelayedRequests(t *testing.T) {
 		refused := 0
 		for range asks {
 			if err := <-errs; err != nil {
-				refused++
+				if refused++; refused == asks-maxAsks {
+					close(release)
+				}
 			}
 		}
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprint("refused=", refused)}}}, nil
 	})
 	up := startLegacyUpstream(t, s)
 	gw := startGateway(t, nil, upstreamConfig("f", up.URL))
-	var mu sync.Mutex
-	waiting := 0
-	all := make(chan struct{})
+	var asked atomic.Int64
 	cs := connect(t, gw.URL, legacy, &mcp.ClientOptions{
 		ElicitationHandler: func(ctx context.Context, _ *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-			mu.Lock()
-			waiting++
-			if waiting == maxAsks {
-				close(all)
-			}
-			mu.Unlock()
-			select { // every answer waits until maxAsks are waiting at once
-			case <-all:
+			asked.Add(1)
+			select {
+			case <-release:
+			case <-time.After(5 * time.Second):
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
@@ -418,9 +416,75 @@ func TestFastPathBoundsRelayedRequests(t *testing.T) {
 	if got, want := textOf(t, res), fmt.Sprint("refused=", asks-maxAsks); got != want {
 		t.Errorf("%s, want %s", got, want)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if waiting != maxAsks {
-		t.Errorf("the client was asked %d times, want %d", waiting, maxAsks)
+	if n := asked.Load(); n != maxAsks {
+		t.Errorf("the client was asked %d times, want %d", n, maxAsks)
+	}
+}
+
+// promptsAndResources serves a prompt and a resource whose read result
+// says any cache may keep it.
+func promptsAndResources(name string) *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: name}, nil)
+	s.AddPrompt(&mcp.Prompt{Name: "greet", Arguments: []*mcp.PromptArgument{{Name: "who"}}},
+		func(_ context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+			return &mcp.GetPromptResult{Messages: []*mcp.PromptMessage{{Role: "user",
+				Content: &mcp.TextContent{Text: name + " greets " + req.Params.Arguments["who"] + " <&>"}}}}, nil
+		})
+	uri := "notes://" + name + "/a"
+	s.AddResource(&mcp.Resource{URI: uri, Name: "a", MIMEType: "text/plain"},
+		func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+			res := &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "text/plain", Text: "note of " + name}}}
+			res.TTLMs, res.CacheScope = 5000, "public"
+			return res, nil
+		})
+	return s
+}
+
+// TestFastPathPromptsAndResources: prompts/get and resources/read take the
+// fast path in both eras, to upstreams of both eras, and answer as the
+// SDK's path does; a read result is cacheable only privately.
+func TestFastPathPromptsAndResources(t *testing.T) {
+	t.Parallel()
+	modernUp := startUpstream(t, promptsAndResources("modern"))
+	legacyUp := startLegacyUpstream(t, promptsAndResources("legacy"))
+	servers := []config.Server{upstreamConfig("modern", modernUp.URL), upstreamConfig("legacy", legacyUp.URL)}
+	gw := startGateway(t, nil, servers...)
+	sdkOpts := testOptions()
+	sdkOpts.SDKForwarding = true
+	sdk := startGateway(t, sdkOpts, servers...)
+	for name, version := range eras {
+		t.Run(name, func(t *testing.T) {
+			cs := connect(t, gw.URL, version, nil)
+			viaSDK := connect(t, sdk.URL, version, nil)
+			for _, up := range []string{"modern", "legacy"} {
+				before := gw.fastStats.served.Load()
+				params := &mcp.GetPromptParams{Name: up + "__greet", Arguments: map[string]string{"who": "ann"}}
+				got, err := cs.GetPrompt(ctxTimeout(t), params)
+				if err != nil {
+					t.Fatalf("%s prompt: %v", up, err)
+				}
+				want, err := viaSDK.GetPrompt(ctxTimeout(t), params)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g, w := got.Messages[0].Content.(*mcp.TextContent).Text, want.Messages[0].Content.(*mcp.TextContent).Text; g != w || g != up+" greets ann <&>" {
+					t.Errorf("%s prompt: fast path %q, SDK's path %q", up, g, w)
+				}
+				uri := "notes://" + up + "/a"
+				read, err := cs.ReadResource(ctxTimeout(t), &mcp.ReadResourceParams{URI: uri})
+				if err != nil {
+					t.Fatalf("%s read: %v", up, err)
+				}
+				if read.Contents[0].Text != "note of "+up || read.CacheScope != "private" || read.TTLMs != 5000 {
+					t.Errorf("%s read: %q, cache %q for %d ms; want the note, private, 5000 ms", up, read.Contents[0].Text, read.CacheScope, read.TTLMs)
+				}
+				if n := gw.fastStats.served.Load() - before; n != 2 {
+					t.Errorf("%s: %d of the prompt and the read took the fast path", up, n)
+				}
+			}
+			if _, err := cs.ReadResource(ctxTimeout(t), &mcp.ReadResourceParams{URI: "notes://nobody/x"}); err == nil {
+				t.Error("a read of an unknown resource succeeded")
+			}
+		})
 	}
 }

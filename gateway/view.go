@@ -97,7 +97,7 @@ func (g *Gateway) newView(key string, f filter) *view {
 	v.server.AddReceivingMiddleware(g.observe) // outermost: every request's SERVER span
 	// The fast path's calls (fastcall.go) go through the same middleware,
 	// in the same order, to the handler that forwards them.
-	v.fastChain = g.observe(v.authorize(v.absentServerMiddleware(g.fastTool)))
+	v.fastChain = g.observe(v.authorize(v.absentServerMiddleware(g.fastForward)))
 	return v
 }
 
