@@ -281,8 +281,8 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 		err = &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
 			Message: "mcpgate: the upstream asked for input after it reported progress; this client's protocol revision cannot be asked for it on this call"}
 	}
+	g.fastStats.served.Add(1) // before the answer: a client may look right after it
 	fc.finish(err)
-	g.fastStats.served.Add(1)
 	return true
 }
 

@@ -138,9 +138,12 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 }
 
 // Start connects to every upstream in the background. Upstreams that are down
-// are retried with backoff; the gateway serves whatever is available.
+// are retried with backoff; the gateway serves whatever is available. The
+// upstream sessions last until Close, which ends them after the requests
+// in flight are done: ctx's values are kept, its cancellation is not (a
+// SIGTERM must not cut the calls that shutdown waits for).
 func (g *Gateway) Start(ctx context.Context) {
-	ctx, g.cancel = context.WithCancel(ctx)
+	ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	g.stopped.Add(1)
 	go func() {
 		defer g.stopped.Done()
