@@ -87,8 +87,9 @@ type fastCall struct {
 
 	// asks are the upstream's requests being relayed to the client, by
 	// the upstream's id, and asking counts them (fastsession.go).
-	asks   map[string]context.CancelFunc
-	asking sync.WaitGroup
+	asks    map[string]context.CancelFunc
+	running int // relays not yet done
+	asking  sync.WaitGroup
 }
 
 // fastParams are the params of a request as the fast path reads them: a
@@ -217,7 +218,7 @@ func (g *Gateway) noteSessionMessage(r *http.Request, env *envelope) {
 // having written nothing.
 func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful bool) bool {
 	env := envelopeOf(r.Context())
-	if env == nil || !fastMethods[env.Method] || !validID(env.ID) || !acceptsBoth(r.Header) {
+	if env == nil || !fastMethods[env.Method] || !validID(env.ID) || !acceptsBoth(r.Header) || !canonical(env) {
 		return false
 	}
 	var p fastParams
@@ -246,8 +247,8 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 		if r.Header.Get("Mcp-Method") != env.Method || r.Header.Get("Mcp-Name") != p.Name+p.URI {
 			return false // the SDK answers the mismatch
 		}
-		if v, _ := p.Meta[mcp.MetaKeyProtocolVersion].(string); v != r.Header.Get("Mcp-Protocol-Version") {
-			return false
+		if v, _ := p.Meta[mcp.MetaKeyProtocolVersion].(string); v != statelessVersion || v != r.Header.Get("Mcp-Protocol-Version") {
+			return false // other versions: the SDK knows which it supports
 		}
 		fc.v = g.viewOf(r)
 	}
@@ -303,17 +304,28 @@ type fastStats struct {
 	handedOver atomic.Int64 // begun, then handed over to the SDK's path
 }
 
-// validID reports whether id is a JSON-RPC request id: a string or a
-// number (an id of another kind is the SDK's to refuse).
+// validID reports whether id is a JSON-RPC request id the fast path
+// echoes as it came: a string or an integer (any other id is the SDK's to
+// refuse or normalise).
 func validID(id json.RawMessage) bool {
 	if len(id) == 0 {
 		return false
 	}
 	switch c := id[0]; {
-	case c == '"', c == '-', c >= '0' && c <= '9':
+	case c == '"':
 		return json.Valid(id)
+	case c == '-', c >= '0' && c <= '9':
+		return json.Valid(id) && !bytes.ContainsAny(id, ".eE")
 	}
 	return false
+}
+
+// canonical reports whether the message names its members exactly as
+// the protocol spells them: encoding/json, which parsed the envelope, also
+// matches "METHOD" or "Id", which the SDK refuses.
+func canonical(env *envelope) bool {
+	return bytes.Contains(env.Body, []byte(`"jsonrpc"`)) && bytes.Contains(env.Body, []byte(`"method"`)) &&
+		bytes.Contains(env.Body, []byte(`"id"`)) && bytes.Contains(env.Body, []byte(`"2.0"`))
 }
 
 type fastParamsKey struct{}
@@ -376,13 +388,21 @@ func (g *Gateway) fastForward(ctx context.Context, method string, req mcp.Reques
 	return nil, nil
 }
 
-// upstreamIDs numbers the fast path's upstream requests.
+// upstreamIDs numbers the fast path's upstream requests. Their ids are
+// strings ("mcpgate-f-N"): over a pooled session they share the id space
+// of the gateway's SDK client, which numbers its requests 1, 2, 3…
 var upstreamIDs atomic.Int64
+
+func nextUpstreamID() string { return fmt.Sprintf("mcpgate-f-%d", upstreamIDs.Add(1)) }
+
+// maxUpstreamMessage bounds one message of an upstream's answer (a JSON
+// body or one event), as the SDK's client bounds an event.
+const maxUpstreamMessage = 16 << 20
 
 // fastRequest is the tools/call the fast path sends upstream.
 type fastRequest struct {
 	JSONRPC string     `json:"jsonrpc"`
-	ID      int64      `json:"id"`
+	ID      string     `json:"id"`
 	Method  string     `json:"method"`
 	Params  fastParams `json:"params"`
 }
@@ -442,7 +462,7 @@ func (fc *fastCall) send(ctx context.Context, g *Gateway, op fastOp, t fastTarge
 			}
 		}
 	}
-	id := upstreamIDs.Add(1)
+	id := nextUpstreamID()
 	// The arguments go as the client sent them: no HTML escaping.
 	var body bytes.Buffer
 	enc := json.NewEncoder(&body)
@@ -475,7 +495,7 @@ func (fc *fastCall) send(ctx context.Context, g *Gateway, op fastOp, t fastTarge
 	}
 	defer release(resp.Body)
 	defer fc.endAsks() // before the body is released: nothing is asked after the call
-	want := []byte(fmt.Sprint(id))
+	want, _ := json.Marshal(id)
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if resp.StatusCode != http.StatusOK {
 		if resp.StatusCode == http.StatusNotFound && t.session != "" {
@@ -494,9 +514,12 @@ func (fc *fastCall) send(ctx context.Context, g *Gateway, op fastOp, t fastTarge
 	}
 	switch mt {
 	case "application/json":
-		data, err := io.ReadAll(resp.Body)
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamMessage+1))
 		if err != nil {
 			return err
+		}
+		if len(data) > maxUpstreamMessage {
+			return fmt.Errorf("upstream answer exceeds %d bytes", maxUpstreamMessage)
 		}
 		done, err := fc.message(ctx, g, u, t, want, data)
 		if err == nil && !done {
@@ -737,6 +760,9 @@ func readEvents(src *bufio.Reader, handle func([]byte) (bool, error)) error {
 		for {
 			chunk, err := src.ReadSlice('\n')
 			line = append(line, chunk...)
+			if len(line)+data.Len() > maxUpstreamMessage {
+				return fmt.Errorf("upstream event exceeds %d bytes", maxUpstreamMessage)
+			}
 			if err == bufio.ErrBufferFull {
 				continue
 			}

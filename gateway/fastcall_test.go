@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,10 +34,7 @@ func TestFastPathTakesEligibleCalls(t *testing.T) {
 		})
 	hdrUp := startUpstream(t, hdr)
 	servers := []config.Server{upstreamConfig("modern", modernUp.URL), upstreamConfig("legacy", legacyUp.URL), upstreamConfig("hdr", hdrUp.URL)}
-	gw := startGateway(t, nil, servers...)
-	sdkOpts := testOptions()
-	sdkOpts.SDKForwarding = true
-	sdk := startGateway(t, sdkOpts, servers...)
+	gw, sdk := fastAndSDKGateways(t, servers...)
 	for name, version := range eras {
 		t.Run(name, func(t *testing.T) {
 			cs := connect(t, gw.URL, version, nil)
@@ -183,6 +181,16 @@ func TestFastPathHostileUpstream(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":[1,2]}`, id)
 		},
+		"endless-line": func(w http.ResponseWriter, _ json.RawMessage) { // one line over the bound, never ended
+			w.Header().Set("Content-Type", "text/event-stream")
+			chunk := []byte(strings.Repeat("y", 1<<20))
+			io.WriteString(w, "data: ")
+			for range 17 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		},
 		"rpc-error": func(w http.ResponseWriter, id json.RawMessage) {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32602,"message":"bad arguments, says the upstream"}}`, id)
@@ -222,7 +230,7 @@ func TestFastPathHostileUpstream(t *testing.T) {
 			if _, err := call("rpc-error"); err == nil || !strings.Contains(err.Error(), "bad arguments, says the upstream") {
 				t.Errorf("rpc-error: %v, want the upstream's own error", err)
 			}
-			for _, tool := range []string{"garbage", "wrong-id", "truncated", "http-500", "html", "not-object"} {
+			for _, tool := range []string{"garbage", "wrong-id", "truncated", "http-500", "html", "not-object", "endless-line"} {
 				_, err := call(tool)
 				if err == nil || !strings.Contains(err.Error(), `server \"hostile\"`) && !strings.Contains(err.Error(), `server "hostile"`) {
 					t.Errorf("%s: %v, want an error naming the server", tool, err)
@@ -256,13 +264,17 @@ func TestFastPathOddRequests(t *testing.T) {
 		fast   bool
 		want   string // in the answer
 	}{
-		"plain call":            {`{"jsonrpc":"2.0","id":"a\"b","method":"tools/call","params":{"name":"up__echo","arguments":{"k":1},` + meta + `}}`, nil, true, `"id":"a\"b"`},
-		"arguments not object":  {`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"up__echo","arguments":[1],` + meta + `}}`, nil, true, "tool arguments must be a JSON object"},
-		"unknown tool":          {`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"up__nope",` + meta + `}}`, map[string]string{"Mcp-Name": "up__nope"}, false, `unknown tool`},
-		"unknown params field":  {`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"up__echo","extra":1,` + meta + `}}`, nil, false, `"id":4`},
-		"object id":             {`{"jsonrpc":"2.0","id":{"x":1},"method":"tools/call","params":{"name":"up__echo",` + meta + `}}`, nil, false, ""},
-		"header name mismatch":  {`{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"up__echo",` + meta + `}}`, map[string]string{"Mcp-Name": "other"}, false, ""},
-		"json accept only":      {`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"up__echo",` + meta + `}}`, map[string]string{"Accept": "application/json"}, false, ""},
+		"plain call":                     {`{"jsonrpc":"2.0","id":"a\"b","method":"tools/call","params":{"name":"up__echo","arguments":{"k":1},` + meta + `}}`, nil, true, `"id":"a\"b"`},
+		"arguments not object":           {`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"up__echo","arguments":[1],` + meta + `}}`, nil, true, "tool arguments must be a JSON object"},
+		"unknown tool":                   {`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"up__nope",` + meta + `}}`, map[string]string{"Mcp-Name": "up__nope"}, false, `unknown tool`},
+		"unknown params field":           {`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"up__echo","extra":1,` + meta + `}}`, nil, false, `"id":4`},
+		"object id":                      {`{"jsonrpc":"2.0","id":{"x":1},"method":"tools/call","params":{"name":"up__echo",` + meta + `}}`, nil, false, ""},
+		"header name mismatch":           {`{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"up__echo",` + meta + `}}`, map[string]string{"Mcp-Name": "other"}, false, ""},
+		"json accept only":               {`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"up__echo",` + meta + `}}`, map[string]string{"Accept": "application/json"}, false, ""},
+		"member not spelled canonically": {`{"jsonrpc":"2.0","ID":10,"method":"tools/call","params":{"name":"up__echo",` + meta + `}}`, nil, false, ""},
+		"fractional id":                  {`{"jsonrpc":"2.0","id":1.0,"method":"tools/call","params":{"name":"up__echo",` + meta + `}}`, nil, false, ""},
+		"unsupported version": {`{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"up__echo","_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01"}}}`,
+			map[string]string{"Mcp-Protocol-Version": "2099-01-01"}, false, ""},
 		"meta version mismatch": {`{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"up__echo","_meta":{"io.modelcontextprotocol/protocolVersion":"2025-11-25"}}}`, nil, false, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -448,10 +460,7 @@ func TestFastPathPromptsAndResources(t *testing.T) {
 	modernUp := startUpstream(t, promptsAndResources("modern"))
 	legacyUp := startLegacyUpstream(t, promptsAndResources("legacy"))
 	servers := []config.Server{upstreamConfig("modern", modernUp.URL), upstreamConfig("legacy", legacyUp.URL)}
-	gw := startGateway(t, nil, servers...)
-	sdkOpts := testOptions()
-	sdkOpts.SDKForwarding = true
-	sdk := startGateway(t, sdkOpts, servers...)
+	gw, sdk := fastAndSDKGateways(t, servers...)
 	for name, version := range eras {
 		t.Run(name, func(t *testing.T) {
 			cs := connect(t, gw.URL, version, nil)
@@ -487,4 +496,91 @@ func TestFastPathPromptsAndResources(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFastPathIgnoresProgressElsewhere: an upstream that reports a fast-path
+// call's progress outside the call's stream (on its session's GET stream)
+// is not relayed, and does not bring the gateway down (found in review:
+// the SDK's relay took the fast call for one of its own, whose 2026-07-28
+// client has no session).
+func TestFastPathIgnoresProgressElsewhere(t *testing.T) {
+	t.Parallel()
+	srv := mcp.NewServer(&mcp.Implementation{Name: "p", Version: "1"}, nil)
+	sent := make(chan struct{})
+	var once sync.Once
+	srv.AddTool(&mcp.Tool{Name: "slow", InputSchema: emptyObject},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			// Not related to the request: it goes on the session's GET stream.
+			_ = req.Session.NotifyProgress(context.Background(), &mcp.ProgressNotificationParams{ProgressToken: req.Params.GetProgressToken(), Progress: 1})
+			once.Do(func() { close(sent) })
+			time.Sleep(200 * time.Millisecond) // the gateway's SDK client handles it meanwhile
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil
+		})
+	up := startLegacyUpstream(t, srv)
+	gw := startGateway(t, nil, upstreamConfig("up", up.URL))
+	progress := make(chan struct{}, 1)
+	cs := connect(t, gw.URL, modern, &mcp.ClientOptions{ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) {
+		progress <- struct{}{}
+	}})
+	p := &mcp.CallToolParams{Name: "up__slow"}
+	p.SetProgressToken("tok")
+	res, err := cs.CallTool(ctxTimeout(t), p)
+	if err != nil || textOf(t, res) != "ok" {
+		t.Fatalf("call: %v %v", err, res)
+	}
+	<-sent
+	select {
+	case <-progress:
+		t.Error("progress sent outside the call's stream was relayed")
+	default:
+	}
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__slow"}); err != nil {
+		t.Errorf("the gateway after the stray progress: %v", err)
+	}
+}
+
+// TestFastPathCallEndsWithItsSession: a client that ends its session (2025,
+// DELETE) with a call in flight on the fast path has the call cancelled
+// upstream, as the SDK's path cancels its handlers.
+func TestFastPathCallEndsWithItsSession(t *testing.T) {
+	t.Parallel()
+	started, cancelled := make(chan string, 4), make(chan string, 4)
+	up := startUpstream(t, interactiveServer(started, cancelled))
+	gw := startGateway(t, nil, upstreamConfig("up", up.URL))
+	cs := connect(t, gw.URL, legacy, nil)
+	before := gw.fastStats.served.Load()
+	go cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "up__block"})
+	select {
+	case <-started:
+	case <-ctxTimeout(t).Done():
+		t.Fatal("the call did not reach the upstream")
+	}
+	// The DELETE a client sends to end its session (the go-sdk client's
+	// Close sends it only after its streams end, here 20 s later).
+	req, _ := http.NewRequestWithContext(ctxTimeout(t), http.MethodDelete, gw.URL, nil)
+	req.Header.Set("Mcp-Session-Id", cs.ID())
+	req.Header.Set("Mcp-Protocol-Version", legacy)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("DELETE: HTTP %d", resp.StatusCode)
+	}
+	select {
+	case <-cancelled:
+	case <-ctxTimeout(t).Done():
+		t.Fatal("the upstream call outlived the client's session")
+	}
+	eventually(t, "the call answered on the fast path", func() bool { return gw.fastStats.served.Load() > before })
+}
+
+// fastAndSDKGateways starts two gateways for servers: one as it runs, one
+// with SDKForwarding, whose answers the fast path's must equal.
+func fastAndSDKGateways(t *testing.T, servers ...config.Server) (fast, sdk *testGateway) {
+	t.Helper()
+	opts := testOptions()
+	opts.SDKForwarding = true
+	return startGateway(t, nil, servers...), startGateway(t, opts, servers...)
 }

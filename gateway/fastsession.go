@@ -77,10 +77,14 @@ func (u *upstream) ownSession(ctx context.Context) (*rawSession, error) {
 	if u.own != nil {
 		return u.own, nil
 	}
+	if u.ownClosed {
+		return nil, errors.New("the gateway is shutting down")
+	}
 	if time.Now().Before(u.ownRetry) {
 		return nil, errors.New("the upstream did not open one a short while ago")
 	}
-	ctx, cancel := context.WithTimeout(ctx, u.timeout())
+	// Not the caller's to cancel: its session serves every 2025 client.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.timeout())
 	defer cancel()
 	s, err := u.openOwn(ctx)
 	if err != nil {
@@ -111,7 +115,7 @@ func (u *upstream) dropOwnSession(s *rawSession) {
 func (u *upstream) closeOwnSession() {
 	u.ownMu.Lock()
 	s := u.own
-	u.own = nil
+	u.own, u.ownClosed = nil, true
 	u.ownMu.Unlock()
 	if s == nil {
 		return
@@ -173,7 +177,7 @@ func (u *upstream) rawRequest(ctx context.Context, s *rawSession, method string,
 	}
 	notification := strings.HasPrefix(method, "notifications/")
 	if !notification {
-		msg["id"] = upstreamIDs.Add(1)
+		msg["id"] = nextUpstreamID()
 	}
 	body, err := json.Marshal(msg)
 	if err != nil {
@@ -262,6 +266,10 @@ func (fc *fastCall) ask(ctx context.Context, g *Gateway, m *upstreamMessage) (js
 		return nil, &jsonrpc.Error{Code: codeMissingClientCapability,
 			Message: fmt.Sprintf("mcpgate: the client did not declare the %s capability", what)}
 	}
+	params := m.Params
+	if m.Method == "roots/list" {
+		params = nil // as the SDK's path asks: nothing of the upstream's _meta
+	}
 	id := json.RawMessage(`"mcpgate-` + rand.Text() + `"`) // rand.Text is base32: nothing to escape
 	answer, done := g.registry.expect(fc.sid, string(id))
 	defer done()
@@ -270,7 +278,7 @@ func (fc *fastCall) ask(ctx context.Context, g *Gateway, m *upstreamMessage) (js
 		ID      json.RawMessage `json:"id"`
 		Method  string          `json:"method"`
 		Params  json.RawMessage `json:"params,omitempty"`
-	}{"2.0", id, m.Method, m.Params})
+	}{"2.0", id, m.Method, params})
 	if err != nil {
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgate: cannot relay the request"}
 	}
@@ -315,7 +323,7 @@ func (fc *fastCall) answerUpstream(ctx context.Context, u *upstream, t fastTarge
 
 // cancelUpstream tells the upstream, off the call's path, that the call
 // with id over t is cancelled.
-func (u *upstream) cancelUpstream(t fastTarget, id int64, reason string) {
+func (u *upstream) cancelUpstream(t fastTarget, id, reason string) {
 	body, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "notifications/cancelled",
 		"params": map[string]any{"requestId": id, "reason": reason}})
 	if err != nil {
@@ -357,14 +365,21 @@ func (fc *fastCall) relayRequest(ctx context.Context, g *Gateway, u *upstream, t
 	if fc.asks == nil {
 		fc.asks = map[string]context.CancelFunc{}
 	}
-	if len(fc.asks) >= maxAsks {
+	var refusal string
+	switch _, dup := fc.asks[key]; {
+	case dup:
+		refusal = "mcpgate: a request with this id is already waiting for the client"
+	case fc.running >= maxAsks:
+		refusal = fmt.Sprintf("mcpgate: more than %d requests of one call are waiting for the client", maxAsks)
+	}
+	if refusal != "" {
 		fc.mu.Unlock()
 		cancel()
-		_ = fc.answerUpstream(ctx, u, t, m.ID, nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
-			Message: fmt.Sprintf("mcpgate: more than %d requests of one call are waiting for the client", maxAsks)})
+		_ = fc.answerUpstream(ctx, u, t, m.ID, nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: refusal})
 		return
 	}
 	fc.asks[key] = cancel
+	fc.running++
 	fc.mu.Unlock()
 	fc.asking.Add(1)
 	go func() {
@@ -373,6 +388,7 @@ func (fc *fastCall) relayRequest(ctx context.Context, g *Gateway, u *upstream, t
 		result, rpcErr := fc.ask(actx, g, m)
 		fc.mu.Lock()
 		delete(fc.asks, key)
+		fc.running--
 		fc.mu.Unlock()
 		if actx.Err() != nil {
 			return // cancelled by the upstream, or the call is over: no answer is due

@@ -51,8 +51,8 @@ type openSession struct {
 	// messages by it, as the SDK's session does (fastcall.go).
 	logLevel string
 	// calls cancel the fast-path calls in flight by JSON-RPC id, for
-	// the client's notifications/cancelled.
-	calls map[string]context.CancelFunc
+	// the client's notifications/cancelled and when the session ends.
+	calls map[string]*context.CancelFunc
 	// asks are the requests fast-path calls relayed to the client, by
 	// the id the gateway gave them: the client's answer goes there.
 	asks map[string]chan []byte
@@ -86,8 +86,7 @@ func (reg *registry) add(ss *mcp.ServerSession, v *view, user, key string) {
 		victim = reg.idlest(user, s)
 		// Out of the count now, not when its close is seen: a burst of
 		// sessions must not see the user over the limit meanwhile.
-		delete(reg.byID, victim.ss.ID())
-		delete(reg.byUser[user], victim)
+		reg.forgetLocked(victim)
 	}
 	reg.mu.Unlock()
 	go func() {
@@ -121,15 +120,25 @@ func (reg *registry) idlest(user string, except *openSession) *openSession {
 
 func (reg *registry) remove(id string) {
 	reg.mu.Lock()
-	defer reg.mu.Unlock()
 	s, ok := reg.byID[id]
-	if !ok {
-		return
+	if ok {
+		reg.forgetLocked(s)
 	}
-	delete(reg.byID, id)
+	reg.mu.Unlock()
+}
+
+// forgetLocked drops s from the registry and cancels its fast-path calls:
+// a call does not outlive its session, as on the SDK's path.
+func (reg *registry) forgetLocked(s *openSession) {
+	if reg.byID[s.ss.ID()] == s {
+		delete(reg.byID, s.ss.ID())
+	}
 	delete(reg.byUser[s.user], s)
 	if len(reg.byUser[s.user]) == 0 {
 		delete(reg.byUser, s.user)
+	}
+	for _, cancel := range s.calls {
+		(*cancel)()
 	}
 }
 
@@ -201,12 +210,13 @@ func (reg *registry) track(id, call string, cancel context.CancelFunc) func() {
 		return func() {}
 	}
 	if s.calls == nil {
-		s.calls = map[string]context.CancelFunc{}
+		s.calls = map[string]*context.CancelFunc{}
 	}
-	s.calls[call] = cancel
+	entry := &cancel
+	s.calls[call] = entry
 	return func() {
 		reg.mu.Lock()
-		if s.calls[call] != nil {
+		if s.calls[call] == entry { // not another call that reused the id
 			delete(s.calls, call)
 		}
 		reg.mu.Unlock()
@@ -256,13 +266,13 @@ func (reg *registry) answer(id, call string, body []byte) bool {
 // cancel cancels the fast-path call of session id named call, if any.
 func (reg *registry) cancel(id, call string) {
 	reg.mu.Lock()
-	var cancel context.CancelFunc
+	var cancel *context.CancelFunc
 	if s, ok := reg.byID[id]; ok {
 		cancel = s.calls[call]
 	}
 	reg.mu.Unlock()
 	if cancel != nil {
-		cancel()
+		(*cancel)()
 	}
 }
 
@@ -284,6 +294,10 @@ func (reg *registry) idleSweep(ctx context.Context, timeout, interval time.Durat
 		reg.mu.Lock()
 		for _, s := range reg.byID {
 			if s.posts == 0 && s.lastUsed.Before(cutoff) {
+				// Out of the registry before it is closed: a request
+				// that comes meanwhile finds no session (404), never one
+				// closing under it.
+				reg.forgetLocked(s)
 				idle = append(idle, s.ss)
 			}
 		}

@@ -37,9 +37,13 @@ type relay struct {
 
 // pendingCall is one forwarded request that has not finished.
 type pendingCall struct {
-	id    string
-	up    *upstream // the only upstream whose messages may name this call
-	ss    *mcp.ServerSession
+	id string
+	up *upstream // the only upstream whose messages may name this call
+	ss *mcp.ServerSession
+	// fast: a call on the fast path, which relays only what arrives on
+	// the call's own stream; messages elsewhere naming it are dropped
+	// (its ss is nil for a 2026-07-28 client).
+	fast  bool
 	ctx   context.Context
 	token any // the client's progress token, or nil
 
@@ -102,7 +106,8 @@ func (r *relay) begin(ctx context.Context, ss *mcp.ServerSession, u *upstream, i
 	// progress tokens), and messages naming a call are accepted only from
 	// the upstream serving it.
 	id := "mcpgate-" + rand.Text()
-	pc := &pendingCall{id: id, up: u, ss: ss, ctx: ctx, token: in["progressToken"], settled: make(chan struct{}, 1)}
+	pc := &pendingCall{id: id, up: u, ss: ss, ctx: ctx, token: in["progressToken"], settled: make(chan struct{}, 1),
+		fast: ctx.Value(fastCallKey{}) != nil}
 	var out mcp.Meta
 	if pc.token != nil {
 		out = mcp.Meta{"progressToken": id}
@@ -127,7 +132,7 @@ func (r *relay) lookup(u *upstream, id any) *pendingCall {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if pc := r.calls[s]; pc != nil && pc.up == u {
+	if pc := r.calls[s]; pc != nil && pc.up == u && !pc.fast {
 		return pc
 	}
 	return nil

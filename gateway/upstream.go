@@ -80,6 +80,7 @@ type upstream struct {
 	ownMu      sync.Mutex
 	own        *rawSession
 	ownRetry   time.Time // no new own session asked for before
+	ownClosed  bool      // the upstream's run ended: no new own session
 	clientInfo *mcp.Implementation
 
 	refresh      chan struct{} // asks run to re-list features
