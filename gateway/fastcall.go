@@ -86,7 +86,8 @@ type fastCall struct {
 	isError   bool            // the result's isError
 
 	// asks are the upstream's requests being relayed to the client, by
-	// the upstream's id, and asking counts them (fastsession.go).
+	// the upstream's id; running counts those not done, asking waits for
+	// them (fastsession.go).
 	asks    map[string]context.CancelFunc
 	running int // relays not yet done
 	asking  sync.WaitGroup
@@ -368,7 +369,7 @@ func (g *Gateway) fastForward(ctx context.Context, method string, req mcp.Reques
 	p := ctx.Value(fastParamsKey{}).(*fastParams)
 	op, ok := fc.resolve(method, p)
 	if !ok {
-		return nil, notFound(method, req.GetParams())
+		return nil, errHandOver // the view changed since serveFast: the SDK answers as it is now
 	}
 	if err := g.checkDecided(ctx, op.up, op.name); err != nil {
 		return nil, err
