@@ -74,10 +74,8 @@ type fastCall struct {
 	id     json.RawMessage // the client's JSON-RPC id, as it sent it
 	method string
 	v      *view
-	ss     *mcp.ServerSession // the client's session; nil for 2026-07-28
-	sid    string             // its id
-	// legacy: a client of a 2025 revision; logLevel its session's level.
-	legacy   bool
+	ss     *mcp.ServerSession // the client's session (2025 revisions); nil for 2026-07-28
+	// logLevel is the level the client's session asked for.
 	logLevel string
 
 	mu        sync.Mutex      // guards the answer: relayed requests write too
@@ -92,6 +90,10 @@ type fastCall struct {
 	running int // relays not yet done
 	asking  sync.WaitGroup
 }
+
+// legacy reports whether the client speaks a 2025 revision (it has a
+// session).
+func (fc *fastCall) legacy() bool { return fc.ss != nil }
 
 // fastParams are the params of a request as the fast path reads them: a
 // field not listed here sends the request the SDK's way.
@@ -243,7 +245,7 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 		if v := r.Header.Get("Mcp-Protocol-Version"); v != "" && v != ip.ProtocolVersion {
 			return false
 		}
-		fc.ss, fc.sid, fc.v, fc.legacy, fc.logLevel = s.ss, sid, s.view, true, s.logLevel
+		fc.ss, fc.v, fc.logLevel = s.ss, s.view, s.logLevel
 	} else {
 		if r.Header.Get("Mcp-Method") != env.Method || r.Header.Get("Mcp-Name") != p.Name+p.URI {
 			return false // the SDK answers the mismatch
@@ -264,7 +266,7 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
-		defer g.registry.track(fc.sid, string(env.ID), cancel)()
+		defer g.registry.track(fc.ss.ID(), string(env.ID), cancel)()
 		if trace.SpanFromContext(ctx).IsRecording() {
 			ctx = context.WithValue(ctx, requestIDKey{}, strings.Trim(string(env.ID), `"`))
 		}
@@ -445,7 +447,7 @@ func (fc *fastCall) send(ctx context.Context, g *Gateway, op fastOp, t fastTarge
 		if _, ok := meta[mcp.MetaKeyClientCapabilities]; !ok {
 			meta[mcp.MetaKeyClientCapabilities] = map[string]any{}
 		}
-		if fc.legacy {
+		if fc.legacy() {
 			// Ask for what the session asked for, not everything: the
 			// SDK's session would drop the rest.
 			if _, asked := meta[mcp.MetaKeyLogLevel]; asked && fc.logLevel != "" {
@@ -577,7 +579,7 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 	if err := json.Unmarshal(m.Result, &head); err != nil {
 		return true, fmt.Errorf("upstream result is not an object: %w", err)
 	}
-	if head.ResultType == "input_required" && fc.legacy {
+	if head.ResultType == "input_required" && fc.legacy() {
 		return true, errHandOver
 	}
 	if fc.method == "resources/read" {
@@ -629,7 +631,7 @@ func (fc *fastCall) notification(ctx context.Context, u *upstream, m *upstreamMe
 		delete(p, "_meta")
 		fc.notify(m.Method, p)
 	case "notifications/message":
-		if fc.legacy {
+		if fc.legacy() {
 			var p struct {
 				Level string `json:"level"`
 			}
@@ -735,7 +737,7 @@ func (fc *fastCall) finish(err error) {
 // handler sends them.
 func (fc *fastCall) status(err error) int {
 	var rpcErr *jsonrpc.Error
-	if fc.legacy || !errors.As(err, &rpcErr) {
+	if fc.legacy() || !errors.As(err, &rpcErr) {
 		return http.StatusOK
 	}
 	switch rpcErr.Code {

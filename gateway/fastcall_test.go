@@ -584,3 +584,33 @@ func fastAndSDKGateways(t *testing.T, servers ...config.Server) (fast, sdk *test
 	opts.SDKForwarding = true
 	return startGateway(t, nil, servers...), startGateway(t, opts, servers...)
 }
+
+// TestFastPathHandsOverInputRequired: a 2025 client calling an upstream
+// that speaks only 2026-07-28 (no session of the 2025 revisions to ask it
+// in) meets an input-required result; the fast path hands the call to the
+// SDK's path, which asks the client and retries.
+func TestFastPathHandsOverInputRequired(t *testing.T) {
+	t.Parallel()
+	srv := interactiveServer(make(chan string, 4), make(chan string, 4))
+	stateless := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Stateless: true})
+	up := newLoopbackServer(t, stateless)
+	gw := startGateway(t, nil, upstreamConfig("up", up.URL+"/mcp"))
+	var asked string
+	cs := connect(t, gw.URL, legacy, &mcp.ClientOptions{
+		ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			asked = req.Params.Message
+			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"colour": "teal"}}, nil
+		},
+	})
+	before := gw.fastStats.handedOver.Load()
+	res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__ask"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := textOf(t, res); got != "accept:teal" || asked != "favourite colour?" {
+		t.Errorf("result %q after being asked %q", got, asked)
+	}
+	if gw.fastStats.handedOver.Load() == before {
+		t.Error("the call was not handed over to the SDK's path")
+	}
+}

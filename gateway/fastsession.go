@@ -59,7 +59,7 @@ func (fc *fastCall) target(ctx context.Context, u *upstream, cs *mcp.ClientSessi
 	if !isStateless(cs) {
 		return fastTarget{version: version, session: cs.ID()}
 	}
-	if fc.legacy {
+	if fc.legacy() {
 		s, err := u.ownSession(ctx)
 		if err == nil {
 			return fastTarget{version: s.version, session: s.id, own: s}
@@ -253,7 +253,7 @@ func (fc *fastCall) ask(ctx context.Context, g *Gateway, m *upstreamMessage) (js
 		return json.RawMessage(`{}`), nil
 	case what == "":
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "mcpgate: " + m.Method + " is not relayed to clients"}
-	case !fc.legacy:
+	case !fc.legacy():
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf(
 			"mcpgate: the client speaks MCP 2026-07-28, which cannot answer a server's %s request during a call; the upstream must use an input-required result", what)}
 	}
@@ -271,7 +271,7 @@ func (fc *fastCall) ask(ctx context.Context, g *Gateway, m *upstreamMessage) (js
 		params = nil // as the SDK's path asks: nothing of the upstream's _meta
 	}
 	id := json.RawMessage(`"mcpgate-` + rand.Text() + `"`) // rand.Text is base32: nothing to escape
-	answer, done := g.registry.expect(fc.sid, string(id))
+	answer, done := g.registry.expect(fc.ss.ID(), string(id))
 	defer done()
 	msg, err := json.Marshal(struct {
 		JSONRPC string          `json:"jsonrpc"`

@@ -19,7 +19,7 @@ import (
 // the SDK reads it. Responses pass through untouched.
 func tagRelated(ctx context.Context, resp *http.Response) *http.Response {
 	pc, ok := ctx.Value(pendingCallKey{}).(*pendingCall)
-	if !ok || ctx.Value(fastCallKey{}) != nil {
+	if !ok || pc.fast {
 		// The fast path reads the stream itself: it knows the call.
 		return resp
 	}
