@@ -85,13 +85,14 @@ func percentiles(d []time.Duration) Latency {
 		sum += x
 	}
 	return Latency{
-		P50: ms(rank(d, 0.50)), P90: ms(rank(d, 0.90)), P99: ms(rank(d, 0.99)),
+		P50: ms(Rank(d, 0.50)), P90: ms(Rank(d, 0.90)), P99: ms(Rank(d, 0.99)),
 		Max: ms(d[len(d)-1]), Mean: ms(sum / time.Duration(len(d))),
 	}
 }
 
 // rank is the nearest-rank percentile p of the sorted d.
-func rank(d []time.Duration, p float64) time.Duration {
+// Rank is the nearest-rank p-quantile of d, which is sorted and not empty.
+func Rank(d []time.Duration, p float64) time.Duration {
 	i := int(math.Ceil(float64(len(d))*p)) - 1
 	return d[max(0, min(i, len(d)-1))]
 }

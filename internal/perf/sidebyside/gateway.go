@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,7 +72,7 @@ func startGateway(ctx context.Context, o Options, dir, upstream string, log io.W
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "mcpgate.yaml")
-	if err := os.WriteFile(cfg, []byte(gatewayConfig(addr, issuer, filepath.Join(dir, "policy"), g.decisionLog, upstream)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(gatewayConfig(addr, issuer, filepath.Join(dir, "policy"), g.decisionLog, upstream, slices.Max(o.Concurrency))), 0o600); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
 	env := []string{"HOME=" + dir, "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_LOGS_EXPORTER=none"}
@@ -118,10 +119,12 @@ func (g *gatewaySetup) startIDP(log io.Writer) (string, error) {
 
 // gatewayConfig is the configuration of the measured gateway: sign-in at
 // issuer, the built-in library with the data of policyDir, the decision
-// log to a file, one upstream.
-func gatewayConfig(addr, issuer, policyDir, decisionLog, upstream string) string {
+// log to a file, one upstream, and room for sessions sessions of the one
+// user the load signs in as (the default limit is 32).
+func gatewayConfig(addr, issuer, policyDir, decisionLog, upstream string, sessions int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "listen: %q\nshutdown_grace: 1s\n", addr)
+	fmt.Fprintf(&b, "limits:\n  sessions_per_user: %d\n", max(sessions, 32))
 	fmt.Fprintf(&b, "auth:\n  issuers:\n    - issuer: %q\n", issuer)
 	fmt.Fprintf(&b, "policy:\n  dir: %q\n  library: builtin\n  decision_log: %q\n", policyDir, decisionLog)
 	fmt.Fprintf(&b, "servers:\n  - name: %s\n    url: %q\n    allow_insecure_http: true\n", gatewayServer, upstream)

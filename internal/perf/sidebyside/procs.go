@@ -108,6 +108,11 @@ func (p *proc) stop() {
 	if p == nil {
 		return
 	}
+	select {
+	case <-p.done: // stopped already: its process group may be another's by now
+		return
+	default:
+	}
 	pgid := -p.cmd.Process.Pid
 	_ = syscall.Kill(pgid, syscall.SIGTERM)
 	select {

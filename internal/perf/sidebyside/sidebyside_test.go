@@ -100,9 +100,9 @@ func TestRatios(t *testing.T) {
 	for _, want := range []string{
 		"errors of mcpgate, c=16, round 0: jsonrpc -32603 ×2 timeout ×1",
 		"| mcpgate | 16 | 1000 | 1.000 | 1.000 | 0.000 | 1.000 | – | 3 |",
-		"| added latency p50, c=1 | 4.00× |",       // (2.2-1)/(1.3-1): the proxy's median round
-		"| added latency p99, c=1 | 3.75× |",       // (5-2)/(2.8-2)
-		"| CPU per call of the hop, c=1 | 2.00× |", // 1 ms ÷ (150 ms / 300 calls)
+		"| added latency p50, c=1 | 4.00× (1.200 ÷ 0.300 ms) |", // (2.2-1)/(1.3-1): the proxy's median round
+		"| added latency p99, c=1 | 3.75× (3.000 ÷ 0.800 ms) |", // (5-2)/(2.8-2)
+		"| CPU per call of the hop, c=1 | 2.00× |",              // 1 ms ÷ (150 ms / 300 calls)
 		"| CPU per call of the hop, c=16 | 4.00× |",
 		"| throughput, c=16 | 0.50× |",
 		"| proxy | 1 | 800 | 1.300 | 2.800 | 0.000 | 0.500 | – | 0 |",
@@ -116,6 +116,14 @@ func TestRatios(t *testing.T) {
 	r.Print(&b)
 	if !strings.Contains(b.String(), "| added latency p50, c=1 | n/a") {
 		t.Errorf("a proxy faster than direct gives a ratio:\n%s", b.String())
+	}
+	// mcpgate faster than direct: no ratio, which would be negative and
+	// read as a pass.
+	r.Runs[4].Summary.Latency.P50 = 0.8
+	b.Reset()
+	r.Print(&b)
+	if !strings.Contains(b.String(), "| added latency p50, c=1 | n/a (mcpgate -0.200 ms against direct)") {
+		t.Errorf("mcpgate faster than direct gives a ratio:\n%s", b.String())
 	}
 }
 
