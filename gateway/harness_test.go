@@ -335,6 +335,13 @@ func newLoopbackServer(t testing.TB, h http.Handler) *httptest.Server {
 // the answer's status and body.
 func postMCP(t testing.TB, url, body string, header map[string]string) (int, string) {
 	t.Helper()
+	status, _, got := postMCPHeader(t, url, body, header)
+	return status, got
+}
+
+// postMCPHeader is postMCP returning the answer's header too.
+func postMCPHeader(t testing.TB, url, body string, header map[string]string) (int, http.Header, string) {
+	t.Helper()
 	req, _ := http.NewRequestWithContext(ctxTimeout(t), http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
@@ -347,5 +354,14 @@ func postMCP(t testing.TB, url, body string, header map[string]string) (int, str
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// sessionHeader is the header of a request of a 2025 session (none
+// without one).
+func sessionHeader(session string) map[string]string {
+	if session == "" {
+		return map[string]string{}
+	}
+	return map[string]string{"Mcp-Session-Id": session, "Mcp-Protocol-Version": legacy}
 }

@@ -2,11 +2,9 @@ package gateway
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -83,23 +81,11 @@ func BenchmarkIdleSession(b *testing.B) {
 		c.Limits.SessionsPerUser = 1 << 20 // one test user opens them all
 	})
 	post := func(session, body string) string {
-		req, _ := http.NewRequest(http.MethodPost, gw.URL, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		if session != "" {
-			req.Header.Set("Mcp-Session-Id", session)
-			req.Header.Set("Mcp-Protocol-Version", legacy)
+		status, header, _ := postMCPHeader(b, gw.URL, body, sessionHeader(session))
+		if status >= 300 {
+			b.Fatalf("%s: status %d", body, status)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			b.Fatalf("%s: status %d", body, resp.StatusCode)
-		}
-		return resp.Header.Get("Mcp-Session-Id")
+		return header.Get("Mcp-Session-Id")
 	}
 	var before, after runtime.MemStats
 	runtime.GC()

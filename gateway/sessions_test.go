@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -379,21 +378,9 @@ func rawPost(t *testing.T, url, token, session, body string) (int, string, strin
 // rawPostHeader is rawPost returning the whole response header.
 func rawPostHeader(t *testing.T, url, token, session, body string) (int, http.Header, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	if session != "" {
-		req.Header.Set("Mcp-Session-Id", session)
-		req.Header.Set("Mcp-Protocol-Version", legacy)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	got, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(got)
+	h := sessionHeader(session)
+	h["Authorization"] = "Bearer " + token
+	return postMCPHeader(t, url, body, h)
 }
 
 func initBody(params string) string {
