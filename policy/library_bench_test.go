@@ -34,7 +34,7 @@ func libraryEngineN(tb testing.TB, n int) *Engine {
 		}
 		groups[fmt.Sprintf("group-%04d", i)] = map[string]any{"servers": servers}
 	}
-	e := NewEngine(Options{Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute}) // no flakes on a busy machine
+	e := NewEngine(Options{Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute, Library: modules}) // no flakes on a busy machine
 	if err := e.LoadModules(modules, data); err != nil {
 		tb.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func libraryBefore(tb testing.TB) map[string]string {
 func loadedEngine(tb testing.TB, modules map[string]string, data map[string]any) *Engine {
 	tb.Helper()
 	// A timeout is a difference too: none on a busy test machine.
-	e := NewEngine(Options{Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute})
+	e := NewEngine(Options{Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute, Library: modules})
 	if err := e.LoadModules(modules, data); err != nil {
 		tb.Fatal(err)
 	}

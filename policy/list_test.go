@@ -4,8 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mcpgate/mcpgate/internal/testtools"
@@ -140,5 +144,47 @@ func TestDecideListLogged(t *testing.T) {
 	l := lines[0]
 	if l["phase"] != "list" || l["allow"] != false || l["input_omitted"] == nil && l["truncated"] == nil {
 		t.Errorf("list line: %v", l)
+	}
+}
+
+// TestDecideListSeesTheTeamsRules: a rule the security team adds to the
+// library's package (a deny, as docs/policy.md invites) is not in the
+// library's one-evaluation list, so lists are decided entry by entry and
+// hide what the decision refuses.
+func TestDecideListSeesTheTeamsRules(t *testing.T) {
+	t.Parallel()
+	library, _, err := rego.Library()
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules := maps.Clone(library)
+	modules["team.rego"] = "package mcpgate.authz\n\ndeny contains \"team rule: no tools in lists\" if {\n\tinput.phase == \"list\"\n\tinput.tool\n}\n"
+	e := NewEngine(Options{Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute, Library: library})
+	if err := e.LoadModules(modules, diffData(t)); err != nil {
+		t.Fatal(err)
+	}
+	if e.current.Load().list != nil {
+		t.Error("the library's list query stands for a package with the team's rules in it")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	hidden := 0
+	for range 10 {
+		in, entries := listInput(r), randomCatalog(r, 30)
+		got := e.DecideList(context.Background(), in, entries)
+		for i := range entries {
+			d := e.Decide(context.Background(), entryInput(in, &entries[i]))
+			if got[i] != d.Allow {
+				t.Fatalf("entry %d: visible %v, Decide allows %v", i, got[i], d.Allow)
+			}
+			if entries[i].Tool != nil && got[i] {
+				t.Fatalf("entry %d: a tool is visible despite the team's rule", i)
+			}
+			if slices.Contains(d.Reasons, "team rule: no tools in lists") {
+				hidden++
+			}
+		}
+	}
+	if hidden == 0 {
+		t.Error("the team's rule hid nothing: the catalog has no tools the library would show")
 	}
 }

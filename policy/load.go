@@ -193,7 +193,7 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 	}
 	c.partial, c.perCall, c.cache = partial, newPerCallRules(compiler), newDecisionCache(e.opts.CacheSize)
 	c.learning = make(chan struct{}, 1)
-	if listRef, err := ast.ParseRef(e.opts.ListQuery); err == nil && len(compiler.GetRules(listRef)) > 0 {
+	if listRef, err := ast.ParseRef(e.opts.ListQuery); err == nil && len(compiler.GetRules(listRef)) > 0 && listOwnsPackage(compiler, listRef, e.opts.Library) {
 		list, err := rego.New(append(common, rego.Query(e.opts.ListQuery), rego.GenerateJSON(keepAST))...).PrepareForEval(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("prepare %s: %w", e.opts.ListQuery, err)
@@ -209,6 +209,34 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 	}
 	c.mask = &mask
 	return c, nil
+}
+
+// listOwnsPackage reports whether the list query can stand for the
+// decision of each entry: the library's list rule evaluates the library's
+// own rules, so a rule another module adds to the package (a deny of the
+// security team's, as docs/policy.md invites) would be missed, and a
+// list would show what the decision refuses. Then each entry is decided
+// on its own. The library's modules are those LoadDir adds (named with
+// libraryPrefix) or, for LoadModules, those named as in library; a module
+// that defines the list rule itself owns it.
+func listOwnsPackage(compiler *ast.Compiler, listRef ast.Ref, library map[string]string) bool {
+	pkg := listRef[:len(listRef)-1]
+	name, _ := listRef[len(listRef)-1].Value.(ast.String)
+	for file, m := range compiler.Modules {
+		_, named := library[file]
+		if !m.Package.Path.Equal(pkg) || named || strings.HasPrefix(file, libraryPrefix) {
+			continue
+		}
+		definesList := false
+		for _, r := range m.Rules {
+			v, _ := r.Head.Ref()[0].Value.(ast.Var)
+			definesList = definesList || string(v) == string(name)
+		}
+		if !definesList {
+			return false
+		}
+	}
+	return true
 }
 
 // keepAST hands results back as ast.Value, so reading the decision needs no

@@ -83,7 +83,7 @@ func devAuthorizer(log *slog.Logger, stderr io.Writer) (*policy.Engine, func(), 
 		return nil, nil, err
 	}
 	dl := policy.NewDecisionLog(stderr, config.DefaultDecisionLogBuffer)
-	e := policy.NewEngine(policy.Options{Logger: log, DecisionLog: dl, Timeout: time.Duration(devPolicyTimeout)})
+	e := policy.NewEngine(policy.Options{Logger: log, DecisionLog: dl, Timeout: time.Duration(devPolicyTimeout), Library: modules})
 	if err := e.LoadModules(modules, data); err != nil {
 		dl.Close()
 		return nil, nil, fmt.Errorf("shipped policy library: %w", err)
