@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -39,9 +40,10 @@ func (l *ListEntry) astValue() ast.Value {
 // without server and target (they are ignored). With a policy that defines
 // Options.ListQuery (the shipped library does) this is one evaluation and
 // one decision-log line, whose input carries the catalog as
-// input.catalog; otherwise it is one Decide per entry. Every failure hides
-// every entry: no policy, an evaluation error, a result that is not a set
-// or array of entry indexes.
+// input.catalog; otherwise it is one Decide per entry. A list evaluation
+// that times out (a large catalog) is followed by one Decide per entry.
+// Every other failure hides every entry: no policy, an evaluation error, a
+// result that is not a set or array of entry indexes.
 func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry) []bool {
 	visible := make([]bool, len(entries))
 	c := e.current.Load()
@@ -67,6 +69,14 @@ func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry)
 		d = Decision{Reasons: []string{reason(err)}}
 	}
 	e.settle(ctx, &d, outcome{in: &base, input: input, err: err, start: start, policy: c, record: true, path: c.listPath})
+	if errors.Is(err, ErrTimeout) && ctx.Err() == nil {
+		// A catalog too large to decide within one decision's timeout is
+		// decided entry by entry, each within its own: hiding every entry
+		// would last until the catalog or the policy changed.
+		for i := range entries {
+			visible[i] = e.Decide(ctx, entryInput(in, &entries[i])).Allow
+		}
+	}
 	return visible
 }
 

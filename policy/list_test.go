@@ -188,3 +188,17 @@ func TestDecideListSeesTheTeamsRules(t *testing.T) {
 		t.Error("the team's rule hid nothing: the catalog has no tools the library would show")
 	}
 }
+
+// TestDecideListTimeoutDecidesEachEntry: a list evaluation that exceeds
+// the timeout (a catalog too large for one decision's time) is followed
+// by one decision per entry, rather than hiding every entry until the
+// catalog or the policy changes.
+func TestDecideListTimeoutDecidesEachEntry(t *testing.T) {
+	t.Parallel()
+	slow := "visible contains i if {\n\tsome i, _ in input.catalog\n\tcount(numbers.range(1, 3000000)) > 0\n}\n"
+	e := newEngine(t, authzModule(slow+`decision := {"allow": input.tool.name == "a", "reasons": []}`), Options{Timeout: 50 * time.Millisecond})
+	entries := []ListEntry{{Tool: &Tool{Name: "a"}}, {Tool: &Tool{Name: "b"}}}
+	if got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, entries); !cmp.Equal(got, []bool{true, false}) {
+		t.Errorf("visible %v, want the per-entry decisions [true false]", got)
+	}
+}
