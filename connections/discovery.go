@@ -86,7 +86,9 @@ func (m *Manager) resolve(ctx context.Context, u *Upstream) (*serverMeta, error)
 	defer m.metaMu.Unlock()
 	if err != nil {
 		err = fmt.Errorf("connections: server %q: %w", u.Name, err)
-		m.metaErr[u.Name] = &metaFailure{err: err, at: now}
+		if ctx.Err() == nil { // not one caller's cancellation: everyone's answer for a while
+			m.metaErr[u.Name] = &metaFailure{err: err, at: now}
+		}
 		return nil, err
 	}
 	delete(m.metaErr, u.Name)

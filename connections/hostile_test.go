@@ -246,3 +246,24 @@ func saveExpiring(t *testing.T, m *Manager, issuer string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDiscoveryCancelledIsNotRemembered: one caller giving up during
+// discovery (its browser or call gone) does not leave its cancellation as
+// every employee's answer for a while.
+func TestDiscoveryCancelledIsNotRemembered(t *testing.T) {
+	t.Parallel()
+	as := startHostileAS(t, "calendar.read")
+	m, _ := managerFor(t, as.URL)
+	u, err := m.upstream("calendar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.resolve(cancelled, u); err == nil {
+		t.Fatal("a discovery with a cancelled context succeeded")
+	}
+	if _, err := m.resolve(context.Background(), u); err != nil {
+		t.Errorf("the next caller got the cancelled caller's failure: %v", err)
+	}
+}

@@ -97,6 +97,7 @@ func withEmployeePages(ctx context.Context, opts *gateway.Options, cfg *config.C
 			if ok && asIssuer != "" {
 				c := *id
 				c.Issuer = asIssuer
+				c.PolicyKey = "" // fingerprints the identity as verified, not this copy
 				id = &c
 			}
 			return id, ok
