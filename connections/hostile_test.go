@@ -159,7 +159,7 @@ func TestRowLockSerializesRefreshAndRevoke(t *testing.T) {
 	// While another replica holds the row's lock, neither a refresh nor a
 	// revocation goes ahead: each waits, here until its deadline, and
 	// changes nothing.
-	release, err := a.lockRow(ctx, alice, "calendar")
+	_, release, err := a.lockRow(ctx, alice, "calendar")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func (m *Manager) Token(ctx context.Context, upstream string, id *authn.Identity
 	// Refresh under the row's lock in the store, which every replica and
 	// the command line take: one refresh at a time, and none that brings
 	// back a connection revoked meanwhile.
-	release, err := m.lockRow(ctx, id, upstream)
+	ctx, release, err := m.lockRow(ctx, id, upstream)
 	if err != nil {
 		return "", err
 	}
@@ -216,7 +216,7 @@ func (m *Manager) Invalidate(ctx context.Context, upstream string, id *authn.Ide
 	}
 	unlock := m.locks.lock(employee(id) + "\x00" + upstream)
 	defer unlock()
-	release, err := m.lockRow(ctx, id, upstream)
+	ctx, release, err := m.lockRow(ctx, id, upstream)
 	if err != nil {
 		return
 	}
@@ -279,7 +279,7 @@ func (m *Manager) Revoke(ctx context.Context, id *authn.Identity, upstream strin
 	}
 	unlock := m.locks.lock(employee(id) + "\x00" + upstream)
 	defer unlock()
-	release, err := m.lockRow(ctx, id, upstream)
+	ctx, release, err := m.lockRow(ctx, id, upstream)
 	if err != nil {
 		return false, err
 	}
@@ -301,32 +301,21 @@ const (
 	rowLockPoll  = 20 * time.Millisecond // how often to try again
 )
 
-// lockRow takes the lock of id's row for upstream in the store: an entry
-// created atomically (one of many concurrent creators wins, on any
-// replica), which expires if its holder dies. The returned release
-// deletes it.
-func (m *Manager) lockRow(ctx context.Context, id *authn.Identity, upstream string) (func(), error) {
+// lockRow takes the lock of id's row for upstream in the store
+// (store.Lock: one holder across replicas and the command line, expiring
+// if its holder dies). The returned context ends before the lease does:
+// work under the lock runs in it. release frees the lock if it is still
+// this holder's.
+func (m *Manager) lockRow(ctx context.Context, id *authn.Identity, upstream string) (context.Context, func(), error) {
 	key := store.VaultStoreKey(employee(id), upstream)
-	ctx, cancel := context.WithTimeout(ctx, rowLockWait)
-	defer cancel()
-	for {
-		created, err := m.opts.Store.Create(ctx, nsLock, key, nil, m.opts.Now().Add(rowLockLease))
-		if err != nil {
-			return nil, fmt.Errorf("connections: server %q: locking the connection: %w", upstream, err)
-		}
-		if created {
-			return func() {
-				dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer dcancel()
-				_ = m.opts.Store.Delete(dctx, nsLock, key)
-			}, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("connections: server %q: the connection is busy (a refresh or revocation under way); try again", upstream)
-		case <-time.After(rowLockPoll):
-		}
+	held, release, err := store.Lock(ctx, m.opts.Store, nsLock, key, rowLockLease, rowLockWait, rowLockPoll, m.opts.Now)
+	switch {
+	case errors.Is(err, store.ErrLockBusy) || err != nil && ctx.Err() != nil:
+		return nil, nil, fmt.Errorf("connections: server %q: the connection is busy (a refresh or revocation under way); try again", upstream)
+	case err != nil:
+		return nil, nil, fmt.Errorf("connections: server %q: locking the connection: %w", upstream, err)
 	}
+	return held, release, nil
 }
 
 // checkBearer refuses a token response that is not a bearer token.

@@ -186,7 +186,7 @@ func (s *Server) serveConsent(w http.ResponseWriter, r *http.Request) {
 // remember stores the employee's consent to the client, with the scopes
 // consented before, and lists the client on the employee's grants page.
 func (s *Server) remember(ctx context.Context, cr *consentRequest) error {
-	unlock, err := s.lockUser(ctx, cr.Subject.Sub)
+	ctx, unlock, err := s.lockUser(ctx, cr.Subject.Sub)
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ var errConsentGone = errors.New("the consent was revoked")
 // Families. A code is issued only under a consent: if it was revoked
 // meanwhile, errConsentGone.
 func (s *Server) addFamily(ctx context.Context, sub, clientID, family string) (string, error) {
-	unlock, err := s.lockUser(ctx, sub)
+	ctx, unlock, err := s.lockUser(ctx, sub)
 	if err != nil {
 		return "", err
 	}

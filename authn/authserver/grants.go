@@ -98,7 +98,7 @@ func (s *Server) serveGrantsRevoke(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusForbidden, "Not signed in", "Your session expired. Open the grants page again.")
 		return
 	}
-	unlock, err := s.lockUser(ctx, bs.Subject.Sub)
+	ctx, unlock, err := s.lockUser(ctx, bs.Subject.Sub)
 	if err != nil {
 		s.storeFailure(w, err)
 		return

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/mcpgate/mcpgate/store"
 )
 
 // Bounds of the per-employee lock.
@@ -22,26 +24,13 @@ var errUserLocked = errors.New("the employee's consents are being changed by ano
 // (read, change, write back), across replicas: the store has no
 // transactions, and two authorizations at once would otherwise lose a
 // refresh-token family from the consent that revocation reads, or a
-// client from the list the grants page shows. The lock is a record
-// created once (Store.Create); it expires after userLockTTL should its
-// holder die.
-func (s *Server) lockUser(ctx context.Context, sub string) (unlock func(), err error) {
-	key := hashKey(sub)
-	deadline := time.Now().Add(userLockWait)
-	for {
-		ok, err := s.opts.Store.Create(ctx, nsUserLock, key, []byte{1}, s.now().Add(userLockTTL))
-		switch {
-		case err != nil:
-			return nil, err
-		case ok:
-			return func() { s.opts.Store.Delete(context.WithoutCancel(ctx), nsUserLock, key) }, nil
-		case time.Now().After(deadline):
-			return nil, errUserLocked
-		}
-		select {
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
-		case <-time.After(userLockRetry):
-		}
+// client from the list the grants page shows. The lock is store.Lock's,
+// expiring after userLockTTL should its holder die; the work under it runs
+// in the returned context, which ends before that.
+func (s *Server) lockUser(ctx context.Context, sub string) (context.Context, func(), error) {
+	held, unlock, err := store.Lock(ctx, s.opts.Store, nsUserLock, hashKey(sub), userLockTTL, userLockWait, userLockRetry, s.now)
+	if errors.Is(err, store.ErrLockBusy) {
+		return nil, nil, errUserLocked
 	}
+	return held, unlock, err
 }
