@@ -499,6 +499,22 @@ func (fc *fastCall) send(ctx context.Context, g *Gateway, op fastOp, t fastTarge
 	defer release(resp.Body)
 	defer fc.endAsks() // before the body is released: nothing is asked after the call
 	want, _ := json.Marshal(id)
+	err = fc.answer(ctx, g, u, t, resp, want)
+	var rpcErr *jsonrpc.Error
+	if err != nil && !errors.As(err, &rpcErr) && !errors.Is(err, errSessionGone) && !errors.Is(err, errHandOver) && ctx.Err() == nil {
+		err = fmt.Errorf("%w: %w", errBadAnswer, err)
+	}
+	return err
+}
+
+// errBadAnswer marks an answer of the upstream to one call that the fast
+// path could not use (not JSON-RPC, cut short, another status or content
+// type): the call fails, but the upstream's session is not taken for
+// broken, as a failed round trip would be (forward re-establishes those).
+var errBadAnswer = errors.New("unusable answer")
+
+// answer relays the upstream's answer resp to the call with id want.
+func (fc *fastCall) answer(ctx context.Context, g *Gateway, u *upstream, t fastTarget, resp *http.Response, want []byte) error {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if resp.StatusCode != http.StatusOK {
 		if resp.StatusCode == http.StatusNotFound && t.session != "" {

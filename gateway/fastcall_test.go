@@ -212,11 +212,30 @@ func TestFastPathHostileUpstream(t *testing.T) {
 	for name, version := range eras {
 		t.Run(name, func(t *testing.T) {
 			cs := connect(t, gw.URL, version, nil)
+			var hostileUp *upstream
+			for _, u := range gw.ups {
+				if u.cfg.Name == "hostile" {
+					hostileUp = u
+				}
+			}
+			pooled, _ := hostileUp.session()
 			call := func(tool string) (*mcp.CallToolResult, error) {
-				// A failed call makes the gateway reconnect the upstream:
-				// wait until it is back, so every answer is tried.
-				eventually(t, "the hostile upstream ready", func() bool { return upstreamState(gw.Gateway, "hostile") == StateReady })
-				return cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "hostile__" + tool})
+				// The upstream and its tool in the caller's view, so every
+				// answer is tried on the fast path.
+				name := "hostile__" + tool
+				eventually(t, "the hostile upstream back in the caller's view", func() bool {
+					if upstreamState(gw.Gateway, "hostile") != StateReady || gw.catalog().tool(name) == nil {
+						return false
+					}
+					s, ok := gw.registry.fast(cs.ID())
+					return version == modern || ok && s.view.tool(name) != nil
+				})
+				before := gw.fastStats.served.Load()
+				res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: name})
+				if gw.fastStats.served.Load() == before {
+					t.Errorf("%s: the call did not take the fast path", tool)
+				}
+				return res, err
 			}
 			for _, tool := range []string{"big", "split"} {
 				res, err := call(tool)
@@ -235,6 +254,9 @@ func TestFastPathHostileUpstream(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), `server \"hostile\"`) && !strings.Contains(err.Error(), `server "hostile"`) {
 					t.Errorf("%s: %v, want an error naming the server", tool, err)
 				}
+			}
+			if now, _ := hostileUp.session(); now != pooled {
+				t.Error("an unusable answer to one call re-established the upstream's session")
 			}
 			if res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "good__echo"}); err != nil || textOf(t, res) != "good:{}" && textOf(t, res) != "good:" {
 				t.Errorf("the other upstream after the hostile answers: %v %v", res, err)
@@ -529,13 +551,16 @@ func TestFastPathIgnoresProgressElsewhere(t *testing.T) {
 		t.Fatalf("call: %v %v", err, res)
 	}
 	<-sent
+	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__slow"}); err != nil {
+		t.Errorf("the gateway after the stray progress: %v", err)
+	}
+	// One more round trip after both calls, so that a relayed progress
+	// had its time to reach the client's handler.
+	toolNames(t, cs)
 	select {
 	case <-progress:
 		t.Error("progress sent outside the call's stream was relayed")
 	default:
-	}
-	if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__slow"}); err != nil {
-		t.Errorf("the gateway after the stray progress: %v", err)
 	}
 }
 
@@ -549,7 +574,12 @@ func TestFastPathCallEndsWithItsSession(t *testing.T) {
 	gw := startGateway(t, nil, upstreamConfig("up", up.URL))
 	cs := connect(t, gw.URL, legacy, nil)
 	before := gw.fastStats.served.Load()
-	go cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "up__block"})
+	callDone := make(chan struct{})
+	go func() {
+		defer close(callDone)
+		cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__block"})
+	}()
+	defer func() { <-callDone }()
 	select {
 	case <-started:
 	case <-ctxTimeout(t).Done():

@@ -80,7 +80,7 @@ func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstrea
 			err = call(ctx, cs, upstreamMeta(cs, ss, in, meta))
 		}
 	}
-	if err != nil && !isAnswer(err) && !errors.Is(err, errHandOver) && ctx.Err() == nil {
+	if err != nil && !isAnswer(err) && !errors.Is(err, errHandOver) && !errors.Is(err, errBadAnswer) && ctx.Err() == nil {
 		u.abandonFor(as, cs)
 	}
 	return g.callError(u, g.timeoutError(ctx, u, err))
