@@ -26,6 +26,7 @@ type hostileAS struct {
 	*httptest.Server
 	scope    string
 	received atomic.Int32
+	revoked  atomic.Int32 // revocation requests (RFC 7009)
 }
 
 func startHostileAS(t *testing.T, scope string) *hostileAS {
@@ -35,7 +36,7 @@ func startHostileAS(t *testing.T, scope string) *hostileAS {
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": as.URL, "authorization_endpoint": as.URL + "/authorize",
-			"token_endpoint": as.URL + "/token", "response_types_supported": []string{"code"},
+			"token_endpoint": as.URL + "/token", "revocation_endpoint": as.URL + "/revoke", "response_types_supported": []string{"code"},
 			"code_challenge_methods_supported": []string{"S256"}})
 	})
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
@@ -44,6 +45,7 @@ func startHostileAS(t *testing.T, scope string) *hostileAS {
 		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at-" + r.PostFormValue("refresh_token"),
 			"token_type": "Bearer", "expires_in": 3600, "refresh_token": "rt-next", "scope": as.scope})
 	})
+	mux.HandleFunc("POST /revoke", func(w http.ResponseWriter, r *http.Request) { as.revoked.Add(1) })
 	as.Server = httptest.NewServer(mux)
 	t.Cleanup(as.Close)
 	return as
@@ -265,5 +267,30 @@ func TestDiscoveryCancelledIsNotRemembered(t *testing.T) {
 	}
 	if _, err := m.resolve(context.Background(), u); err != nil {
 		t.Errorf("the next caller got the cancelled caller's failure: %v", err)
+	}
+}
+
+// TestRevocationStaysWithItsIssuer: disconnecting sends the tokens to the
+// revocation endpoint of the server that issued them, and to no other
+// (the upstream's authorization server changed since the connect).
+func TestRevocationStaysWithItsIssuer(t *testing.T) {
+	t.Parallel()
+	as := startHostileAS(t, "calendar.read")
+	m, _ := managerFor(t, as.URL)
+	alice := employees["alice"]
+	saveExpiring(t, m, "https://another-issuer.example")
+	if ok, err := m.Revoke(context.Background(), alice, "calendar"); err != nil || !ok {
+		t.Fatalf("revoke: %v %v", ok, err)
+	}
+	if n := as.revoked.Load(); n != 0 {
+		t.Errorf("tokens of another issuer were sent to this server's revocation endpoint (%d requests)", n)
+	}
+	// The same with tokens this server issued: they are revoked there.
+	saveExpiring(t, m, as.URL)
+	if ok, err := m.Revoke(context.Background(), alice, "calendar"); err != nil || !ok {
+		t.Fatalf("revoke: %v %v", ok, err)
+	}
+	if n := as.revoked.Load(); n != 2 {
+		t.Errorf("%d revocation requests for this server's own refresh and access token, want 2", n)
 	}
 }
