@@ -294,3 +294,36 @@ func TestRevocationStaysWithItsIssuer(t *testing.T) {
 		t.Errorf("%d revocation requests for this server's own refresh and access token, want 2", n)
 	}
 }
+
+// TestCallbackWithoutIssRefused: an authorization server that says it
+// names itself in its answers (RFC 9207) and an answer without the name
+// is refused: another server may have sent it (mix-up).
+func TestCallbackWithoutIssRefused(t *testing.T) {
+	t.Parallel()
+	as := startHostileAS(t, "calendar.read")
+	m, _ := managerFor(t, as.URL)
+	alice := employees["alice"]
+	for _, tc := range []struct {
+		query  string
+		status int
+	}{
+		{"state=s1&code=c", http.StatusBadRequest},                                                // no iss although promised
+		{"state=s2&code=c&iss=" + url.QueryEscape("https://evil.example"), http.StatusBadRequest}, // another server's
+	} {
+		state := strings.TrimPrefix(strings.SplitN(tc.query, "&", 2)[0], "state=")
+		if err := m.putPending(context.Background(), kindState, state, &pending{Issuer: alice.Issuer, Subject: alice.Subject,
+			Upstream: "calendar", Verifier: "v", ClientID: "gw", ASIssuer: as.URL, IssParam: true}); err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodGet, PathCallback+"/calendar?"+tc.query, nil)
+		req.AddCookie(&http.Cookie{Name: signInCookie, Value: "alice"})
+		w := httptest.NewRecorder()
+		m.Handler().ServeHTTP(w, req)
+		if w.Code != tc.status || !strings.Contains(w.Body.String(), "does not come from the server") {
+			t.Errorf("%s: %d %s, want %d and the mix-up page", tc.query, w.Code, w.Body.String(), tc.status)
+		}
+		if n := as.received.Load(); n != 0 {
+			t.Fatalf("%s: the code was exchanged (%d token requests)", tc.query, n)
+		}
+	}
+}
