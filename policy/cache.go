@@ -24,7 +24,10 @@ type CacheKey struct {
 	// Target must determine everything else in the input except the
 	// per-call fields (arguments, request, client): the server and its
 	// labels, the target and its attributes, the scope catalogue. The
-	// gateway uses the catalog revision and the target's name.
+	// gateway uses the method, the server's name, the target's name and a
+	// digest of the target's definition as the upstream sent it (server
+	// labels and the scope catalogue come from the configuration, which a
+	// change of restarts).
 	Target string
 }
 
@@ -136,6 +139,9 @@ func (e *Engine) learn(c *compiled, k cacheKey, in *Input, d Decision) {
 func (e *Engine) unconditional(c *compiled, input ast.Value) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), learnTimeout)
 	defer cancel()
+	if c.clockBound {
+		return false, nil
+	}
 	pq, err := c.partial.Partial(ctx, rego.EvalParsedInput(input), rego.EvalTime(e.opts.Now()))
 	if err != nil {
 		return false, err

@@ -128,6 +128,7 @@ func TestDecideCachedPerCallPolicies(t *testing.T) {
 		"dynamic key":        "k := concat(\"\", [\"argu\", \"ments\"])\ndecision := {\"allow\": input[k].id == \"n1\", \"reasons\": []}",
 		"clock":              `decision := {"allow": time.now_ns() > 0, "reasons": [sprintf("%d", [time.now_ns()])]}`,
 		"random":             `decision := {"allow": rand.intn("x", 2) >= 0, "reasons": [sprintf("%d", [rand.intn("x", 1000)])]}`,
+		"certificate clock":  `decision := {"allow": crypto.x509.parse_and_verify_certificates("not a certificate")[0] == false, "reasons": []}`,
 		"through a rule":     "ok if input.arguments.id == \"n1\"\ndefault ok := false\ndecision := {\"allow\": ok, \"reasons\": []}",
 		"through a function": "f(x) := x.arguments.id\ndecision := {\"allow\": f(input) == \"n1\", \"reasons\": []}",
 		"with":               "g := input.tool.name\ndecision := {\"allow\": true, \"reasons\": [g]} if { g with input.tool.name as input.arguments.id }",

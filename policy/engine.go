@@ -105,7 +105,10 @@ type compiled struct {
 	// whether a decision may be cached (cache.go).
 	partial rego.PreparedPartialQuery
 	perCall *perCallRules
-	cache   *decisionCache // nil when Options.CacheSize is negative
+	// clockBound: the decision uses a built-in that reads the clock
+	// (readsClock), so no decision is cached.
+	clockBound bool
+	cache      *decisionCache // nil when Options.CacheSize is negative
 	// learning holds a token while a partial evaluation runs (cache.go);
 	// learned counts them, for tests.
 	learning chan struct{}

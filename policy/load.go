@@ -192,6 +192,9 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 		return nil, fmt.Errorf("prepare partial %s: %w", e.opts.Query, err)
 	}
 	c.partial, c.perCall, c.cache = partial, newPerCallRules(compiler), newDecisionCache(e.opts.CacheSize)
+	if queryRef, err := ast.ParseRef(e.opts.Query); err == nil {
+		c.clockBound = c.perCall.usesClock(queryRef)
+	}
 	c.learning = make(chan struct{}, 1)
 	if listRef, err := ast.ParseRef(e.opts.ListQuery); err == nil && len(compiler.GetRules(listRef)) > 0 && listOwnsPackage(compiler, listRef, e.opts.Library) {
 		list, err := rego.New(append(common, rego.Query(e.opts.ListQuery), rego.GenerateJSON(keepAST))...).PrepareForEval(ctx)

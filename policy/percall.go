@@ -12,10 +12,11 @@ import (
 type perCallRules struct {
 	compiler *ast.Compiler
 	tainted  map[string]bool // rule path → reads something per call
+	clocked  map[string]bool // rule path → calls a readsClock built-in
 }
 
 func newPerCallRules(compiler *ast.Compiler) *perCallRules {
-	p := &perCallRules{compiler: compiler, tainted: map[string]bool{}}
+	p := &perCallRules{compiler: compiler, tainted: map[string]bool{}, clocked: map[string]bool{}}
 	type node struct {
 		path string
 		deps []string
@@ -28,25 +29,59 @@ func newPerCallRules(compiler *ast.Compiler) *perCallRules {
 				if p.direct(rule) {
 					p.tainted[path] = true
 				}
+				if callsClock(rule) {
+					p.clocked[path] = true
+				}
 				nodes = append(nodes, node{path, p.ruleDeps(rule)})
 			}
 		}
 	}
-	for changed := true; changed; {
-		changed = false
-		for _, n := range nodes {
-			if p.tainted[n.path] {
-				continue
-			}
-			for _, d := range n.deps {
-				if p.tainted[d] {
-					p.tainted[n.path], changed = true, true
-					break
+	for _, set := range []map[string]bool{p.tainted, p.clocked} {
+		for changed := true; changed; {
+			changed = false
+			for _, n := range nodes {
+				if set[n.path] {
+					continue
+				}
+				for _, d := range n.deps {
+					if set[d] {
+						set[n.path], changed = true, true
+						break
+					}
 				}
 			}
 		}
 	}
 	return p
+}
+
+// callsClock reports whether x calls a readsClock built-in.
+func callsClock(x any) bool {
+	found := false
+	ast.WalkTerms(x, func(t *ast.Term) bool {
+		if call, ok := t.Value.(ast.Call); ok && len(call) > 0 && readsClock[call[0].String()] {
+			found = true
+		}
+		return found
+	})
+	ast.WalkExprs(x, func(e *ast.Expr) bool {
+		if e.IsCall() && readsClock[e.Operator().String()] {
+			found = true
+		}
+		return found
+	})
+	return found
+}
+
+// usesClock reports whether the rules at ref use a readsClock built-in,
+// directly or through the rules they use.
+func (p *perCallRules) usesClock(ref ast.Ref) bool {
+	for _, r := range p.compiler.GetRules(ref) {
+		if p.clocked[r.Path().String()] {
+			return true
+		}
+	}
+	return false
 }
 
 // direct reports whether x reads a per-call field itself, calls a
@@ -109,6 +144,15 @@ func (p *perCallRules) unsafeCall(ref ast.Ref) bool {
 	}
 	b, ok := ast.BuiltinMap[ref.String()]
 	return !ok || b.Nondeterministic
+}
+
+// readsClock are built-ins that check against the wall clock although OPA
+// does not mark them non-deterministic, so partial evaluation works them
+// out once: a decision learned with one would outlive the certificate it
+// checked. A policy whose decision uses one is never cached (usesClock).
+var readsClock = map[string]bool{
+	"crypto.x509.parse_and_verify_certificates":              true,
+	"crypto.x509.parse_and_verify_certificates_with_options": true,
 }
 
 func (p *perCallRules) isRule(ref ast.Ref) bool {
