@@ -61,6 +61,10 @@ func (s *serverMeta) oauth2Config(redirectURI string, scopes []string) (*oauth2.
 type registeredClient struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret,omitempty"`
+	// RedirectURI is the redirect URI it was registered with: a client
+	// registered for another (public_url changed, or before redirect URIs
+	// were per upstream) is registered again.
+	RedirectURI string `json:"redirect_uri,omitempty"`
 }
 
 // resolve returns the upstream's authorization server metadata and the
@@ -205,7 +209,7 @@ func (m *Manager) registeredClient(ctx context.Context, u *Upstream, issuer stri
 		return nil, err
 	} else if ok {
 		var rc registeredClient
-		if err := json.Unmarshal(raw, &rc); err == nil && rc.ClientID != "" {
+		if err := json.Unmarshal(raw, &rc); err == nil && rc.ClientID != "" && rc.RedirectURI == m.redirectURI(u) {
 			return &rc, nil
 		}
 	}
@@ -223,7 +227,7 @@ func (m *Manager) registeredClient(ctx context.Context, u *Upstream, issuer stri
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client registration at %s: %w", asm.RegistrationEndpoint, truncated(err))
 	}
-	rc := &registeredClient{ClientID: resp.ClientID, ClientSecret: resp.ClientSecret}
+	rc := &registeredClient{ClientID: resp.ClientID, ClientSecret: resp.ClientSecret, RedirectURI: m.redirectURI(u)}
 	raw, _ := json.Marshal(rc)
 	var expires time.Time
 	if !resp.ClientSecretExpiresAt.IsZero() {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/store"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
 // hostileAS is an authorization server that answers every refresh with the
@@ -325,5 +327,45 @@ func TestCallbackWithoutIssRefused(t *testing.T) {
 		if n := as.received.Load(); n != 0 {
 			t.Fatalf("%s: the code was exchanged (%d token requests)", tc.query, n)
 		}
+	}
+}
+
+// TestRegisteredClientFollowsRedirectURI: a client the gateway registered
+// for another redirect URI (public_url changed, or one URI for every
+// upstream as before) is registered again rather than used with a URI the
+// server does not know; one registered for this URI is reused.
+func TestRegisteredClientFollowsRedirectURI(t *testing.T) {
+	t.Parallel()
+	var registrations atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /register", func(w http.ResponseWriter, r *http.Request) {
+		n := registrations.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(map[string]any{"client_id": fmt.Sprintf("client-%d", n), "redirect_uris": []string{"x"}})
+	})
+	reg := httptest.NewServer(mux)
+	t.Cleanup(reg.Close)
+	m, _ := managerFor(t, reg.URL)
+	u, err := m.upstream("calendar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := json.Marshal(registeredClient{ClientID: "old-client"}) // registered before the URI was kept
+	if err := m.opts.Vault.Put(context.Background(), nsClient, u.Name, reg.URL, old, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	asm := &oauthex.AuthServerMeta{Issuer: reg.URL, RegistrationEndpoint: reg.URL + "/register"}
+	for i := range 2 {
+		rc, err := m.registeredClient(context.Background(), u, reg.URL, asm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rc.ClientID != "client-1" || rc.RedirectURI != m.redirectURI(u) {
+			t.Errorf("call %d: client %+v, want client-1 registered for %s", i, rc, m.redirectURI(u))
+		}
+	}
+	if n := registrations.Load(); n != 1 {
+		t.Errorf("%d registrations, want 1 (again once for the new URI, then reused)", n)
 	}
 }
