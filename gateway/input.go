@@ -95,7 +95,7 @@ func (g *Gateway) targetInput(id *authn.Identity, method string, params mcp.Para
 		if err != nil {
 			return nil, "", err
 		}
-		in.Server, in.Tool, in.Arguments = g.serverInput(e.up), toolInput(e), args
+		in.Server, in.Tool, in.Arguments, in.ArgumentsSize = g.serverInput(e.up), toolInput(e), args, len(p.Arguments)
 		return in, e.tool.Name + "\x00" + e.digest, nil
 	case *mcp.GetPromptParams:
 		e := t.prompt(p.Name)
@@ -104,7 +104,7 @@ func (g *Gateway) targetInput(id *authn.Identity, method string, params mcp.Para
 		}
 		in.Server = g.serverInput(e.up)
 		in.Prompt = &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name, Description: e.prompt.Description}
-		in.Arguments = stringArguments(p.Arguments)
+		in.Arguments, in.ArgumentsSize = stringArguments(p.Arguments)
 		return in, e.prompt.Name + "\x00" + e.digest, nil
 	case *mcp.ReadResourceParams:
 		return g.resourceInput(in, t, p.URI)
@@ -131,14 +131,15 @@ func (g *Gateway) absentInput(id *authn.Identity, method string, params mcp.Para
 		if err != nil {
 			return nil, err
 		}
-		in.Server, in.Arguments = g.serverInput(u), args
+		in.Server, in.Arguments, in.ArgumentsSize = g.serverInput(u), args, len(p.Arguments)
 		in.Tool = &policy.Tool{Name: p.Name, UpstreamName: rest, Server: u.cfg.Name}
 	case *mcp.GetPromptParams:
 		u, rest := g.catalog().absentTarget(p.Name)
 		if u == nil {
 			return nil, errNoTarget
 		}
-		in.Server, in.Arguments = g.serverInput(u), stringArguments(p.Arguments)
+		in.Server = g.serverInput(u)
+		in.Arguments, in.ArgumentsSize = stringArguments(p.Arguments)
 		in.Prompt = &policy.Prompt{Name: p.Name, UpstreamName: rest, Server: u.cfg.Name}
 	default:
 		return nil, errNoTarget
@@ -225,12 +226,14 @@ func rawArguments(raw json.RawMessage) (map[string]any, error) {
 	return args, nil
 }
 
-func stringArguments(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
+// stringArguments are a prompt's arguments for the policy, and their size.
+func stringArguments(m map[string]string) (map[string]any, int) {
+	out, size := make(map[string]any, len(m)), 0
 	for k, v := range m {
 		out[k] = v
+		size += len(k) + len(v)
 	}
-	return out
+	return out, size
 }
 
 // fillRequest adds what the request and its MCP session tell: the client's

@@ -326,3 +326,33 @@ func TestCheckCached(t *testing.T) {
 		t.Fatal("a per-call decision was served from the cache to the look ahead")
 	}
 }
+
+// TestCachedRecordBoundsLargeArguments: a decision served from the cache
+// queues its input for the log's goroutine, except large arguments, which
+// are bounded at once: the queue must not hold thousands of request bodies.
+func TestCachedRecordBoundsLargeArguments(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, authzModule(`decision := {"allow": input.tool.name == "notes__read_note", "reasons": []}`), Options{})
+	key := CacheKey{Identity: "alice", Target: "notes__read_note"}
+	e.DecideCached(context.Background(), key, callInput("alice")) // learns
+	e.current.Load().learned.Wait()
+	// A log whose goroutine is not running: what is queued stays queued.
+	l := &DecisionLog{ch: make(chan record, 4), done: make(chan struct{})}
+	e.dlog.Store(l)
+	defer e.dlog.Store(nil)
+	small, large := callInput("alice"), callInput("alice")
+	small.ArgumentsSize = 100
+	large.ArgumentsSize = maxLazyArguments + 1
+	for _, in := range []*Input{small, large} {
+		if d := e.DecideCached(context.Background(), key, in); !d.Allow {
+			t.Fatalf("denied: %v", d.Reasons)
+		}
+	}
+	queued := []record{<-l.ch, <-l.ch}
+	if !queued[0].cached || queued[0].lazy == nil {
+		t.Errorf("small arguments: cached %v, lazy %v; want the input left to the log's goroutine", queued[0].cached, queued[0].lazy != nil)
+	}
+	if !queued[1].cached || queued[1].lazy != nil || queued[1].input == nil {
+		t.Errorf("large arguments: cached %v, lazy %v, input %v; want the input bounded at once", queued[1].cached, queued[1].lazy != nil, queued[1].input != nil)
+	}
+}

@@ -92,6 +92,10 @@ type outcome struct {
 	cached bool
 }
 
+// maxLazyArguments is the largest arguments (in bytes, as sent) a cached
+// decision's record keeps whole until the log's goroutine bounds them.
+const maxLazyArguments = 16 << 10
+
 // settle completes a decision: its id and revision, the failure's log line
 // and the decision-log record.
 func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
@@ -111,8 +115,15 @@ func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
 		}
 		if o.cached && o.in != nil {
 			// A copy: the log reads it later, and callers reuse inputs.
+			// Large arguments are bounded now: the queue must not hold
+			// thousands of whole request bodies.
 			lazy := *o.in
-			r.cached, r.lazy = true, &lazy
+			r.cached = true
+			if o.in.ArgumentsSize > maxLazyArguments {
+				r.boundInput(&lazy)
+			} else {
+				r.lazy = &lazy
+			}
 		}
 		l.enqueue(r)
 	}

@@ -102,6 +102,10 @@ type Input struct {
 	// arguments (prompts/get) or the completion argument
 	// (completion/complete), in the call phase only.
 	Arguments map[string]any `json:"arguments,omitempty"`
+	// ArgumentsSize is the size in bytes of the arguments as the client
+	// sent them (not part of the input): the decision log bounds large
+	// ones at once rather than queueing them whole (settle).
+	ArgumentsSize int `json:"-"`
 
 	// Catalogue is, in the grant phase, the whole scope catalogue of the
 	// configuration; in the call phase, only its entries for the target's
