@@ -270,14 +270,14 @@ func TestFastPathHostileUpstream(t *testing.T) {
 func TestFastPathOddRequests(t *testing.T) {
 	t.Parallel()
 	up := startUpstream(t, echoServer("up", nil, nil))
-	gw := startGateway(t, nil, upstreamConfig("up", up.URL))
-	post := func(body string, header map[string]string) (int, string) {
+	gw, sdk := fastAndSDKGateways(t, upstreamConfig("up", up.URL))
+	post := func(url, body string, header map[string]string) (int, string) {
 		t.Helper()
 		h := map[string]string{"Mcp-Protocol-Version": modern, "Mcp-Method": "tools/call", "Mcp-Name": "up__echo"}
 		for k, v := range header {
 			h[k] = v
 		}
-		return postMCP(t, gw.URL, body, h)
+		return postMCP(t, url, body, h)
 	}
 	meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
 	for name, tc := range map[string]struct {
@@ -301,9 +301,13 @@ func TestFastPathOddRequests(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := gw.fastStats.served.Load()
-			status, body := post(tc.body, tc.header)
+			status, body := post(gw.URL, tc.body, tc.header)
 			if took := gw.fastStats.served.Load() > before; took != tc.fast {
 				t.Errorf("fast path taken %v, want %v (HTTP %d %s)", took, tc.fast, status, body)
+			}
+			// What the fast path leaves is answered exactly as without it.
+			if wantStatus, wantBody := post(sdk.URL, tc.body, tc.header); !tc.fast && (status != wantStatus || body != wantBody) {
+				t.Errorf("HTTP %d %q, want the SDK's answer HTTP %d %q", status, body, wantStatus, wantBody)
 			}
 			if !strings.Contains(body, tc.want) {
 				t.Errorf("HTTP %d %s, want %q in it", status, body, tc.want)

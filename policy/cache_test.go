@@ -308,8 +308,15 @@ func TestCheckCached(t *testing.T) {
 		t.Fatalf("before learning: %+v", d)
 	}
 	decideLearned(e, key, in) // the decision of record learns the key
-	if d := e.CheckCached(context.Background(), key, in); !d.Allow || d.ID == "" || d.Revision != e.Revision() {
+	d := e.CheckCached(context.Background(), key, in)
+	if !d.Allow || d.ID == "" || d.Revision != e.Revision() {
 		t.Fatalf("after learning: %+v", d)
+	}
+	// Served from the cache: its reasons are the cached decision's own, not
+	// those of a new evaluation.
+	hit, _ := e.current.Load().cache.get(cacheKey{identity: key.Identity, target: key.Target, phase: in.Phase, method: in.Method})
+	if hit == nil || len(d.Reasons) == 0 || len(hit.Reasons) == 0 || &d.Reasons[0] != &hit.Reasons[0] {
+		t.Fatalf("after learning the look ahead evaluated the policy again (cached %+v)", hit)
 	}
 	if err := dl.Close(); err != nil {
 		t.Fatal(err)
