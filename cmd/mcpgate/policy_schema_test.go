@@ -276,6 +276,9 @@ func checkSchemaType(t *testing.T, path string, typ reflect.Type, s *jsonschema.
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue // not part of the document (encoding/json skips it)
+		}
 		props = append(props, name)
 		if o := strings.Split(opts, ","); !slices.Contains(o, "omitempty") && !slices.Contains(o, "omitzero") {
 			required = append(required, name)
