@@ -25,7 +25,7 @@ func startCollector(bin, dir string) (*proc, []string, error) {
 	}
 	cfg := map[string]any{
 		"receivers":  map[string]any{"otlp": map[string]any{"protocols": map[string]any{"http": map[string]any{"endpoint": addr}}}},
-		"processors": map[string]any{"batch": map[string]any{"timeout": "100ms"}},
+		"processors": map[string]any{"batch": map[string]any{}},
 		"exporters":  map[string]any{"debug": map[string]any{"verbosity": "basic"}},
 		"service": map[string]any{
 			"telemetry": map[string]any{"metrics": map[string]any{"level": "none"}, "logs": map[string]any{"level": "info"}},
@@ -57,7 +57,6 @@ func startCollector(bin, dir string) (*proc, []string, error) {
 	env := []string{
 		"HOME=" + dir,
 		"OTEL_TRACES_EXPORTER=otlp",
-		"OTEL_BSP_SCHEDULE_DELAY=100", // ms: a batch at most this long after its spans (cpuSettle)
 		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + addr,
 		"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
 		"OTEL_TRACES_SAMPLER=always_on",

@@ -145,11 +145,6 @@ func preflight(ctx context.Context, eras []string, targets []target) error {
 	return nil
 }
 
-// cpuSettle is how long after the measured calls their processes' CPU
-// time is read: longer than mcpgate's span batch delay and the
-// collector's batch timeout.
-const cpuSettle = 300 * time.Millisecond
-
 // measure runs the load once at t and reads the CPU time each server
 // process spent during the measured calls.
 func measure(ctx context.Context, o Options, s *servers, t target, era string, c int) (Measurement, error) {
@@ -170,9 +165,6 @@ func measure(ctx context.Context, o Options, s *servers, t target, era string, c
 			if start {
 				read(before)
 			} else {
-				// Work of the measured calls done just after them (spans
-				// exported in batches, every 100 ms at most) is theirs.
-				time.Sleep(cpuSettle)
 				read(after)
 			}
 		},
