@@ -122,7 +122,7 @@ type fastOp struct {
 func (fc *fastCall) resolve(method string, p *fastParams) (fastOp, bool) {
 	switch method {
 	case "tools/call":
-		if e := fc.v.tool(p.Name); e != nil && !e.paramHeaders {
+		if e := fc.v.tool(p.Name); e != nil && len(e.params) == 0 {
 			return fastOp{method, e.up, e.upstreamName, e.upstreamName}, true
 		}
 	case "prompts/get":

@@ -33,9 +33,9 @@ type toolEntry struct {
 	tool         *mcp.Tool // the definition clients see, with the gateway's name
 	raw          []byte    // the upstream definition, to detect changes
 	digest       string    // of raw: the definition's part of a decision cache key
-	// paramHeaders: the input schema maps arguments to Mcp-Param-*
-	// headers (x-mcp-header), which the fast path does not send.
-	paramHeaders bool
+	// params: the input schema maps arguments to Mcp-Param-* headers
+	// (x-mcp-header), which the fast path does not send.
+	params []paramBinding
 }
 
 type promptEntry struct {
@@ -111,7 +111,7 @@ func (f *features) addTool(u *upstream, t *mcp.Tool) {
 	exposed := *t
 	exposed.Name = u.namer.name(u.prefix, t.Name)
 	f.tools = append(f.tools, &toolEntry{up: u, upstreamName: t.Name, tool: &exposed, raw: raw, digest: digestOf(raw),
-		paramHeaders: bytes.Contains(raw, []byte(`"x-mcp-header"`))})
+		params: paramBindings(raw)})
 }
 
 func (f *features) addPrompt(u *upstream, p *mcp.Prompt) {

@@ -207,7 +207,7 @@ func (g *Gateway) toolHandler(e *toolEntry) mcp.ToolHandler {
 			if len(p.Arguments) > 0 {
 				params.Arguments = p.Arguments
 			}
-			res, err = cs.CallTool(ctx, params)
+			res, err = cs.CallTool(withParamBindings(ctx, e.params), params)
 			return err
 		})
 		if err != nil {

@@ -552,6 +552,7 @@ func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // the trace context. It returns the token it sent.
 func (t *upstreamTransport) send(r *http.Request, body io.ReadCloser) (*http.Response, string, error) {
 	r = r.Clone(r.Context())
+	setCallParamHeaders(r)
 	r.Body = body
 	header, err := t.headers.current()
 	if err != nil {
