@@ -3,6 +3,7 @@ package policy
 import (
 	"container/list"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -69,17 +70,26 @@ func (e *Engine) DecideCached(ctx context.Context, key CacheKey, in *Input) Deci
 		return e.Decide(ctx, in)
 	}
 	k := cacheKey{identity: key.Identity, target: key.Target, phase: in.Phase, method: in.Method}
-	hit, known := c.cache.get(k)
+	hit, res, known := c.cache.lookup(k)
 	if hit != nil {
 		start := time.Now()
 		d := *hit
 		e.settle(ctx, &d, outcome{in: in, start: start, policy: c, record: true, cached: true})
 		return d
 	}
+	if res != nil {
+		return e.decideResidual(ctx, c, in, res, true)
+	}
 	d, err := e.decideOn(ctx, c, in, true)
 	if err == nil && !known {
 		e.learn(c, k, in, d)
 	}
+	return d
+}
+
+// decideResidual is decideOn with the residual res of c's decision.
+func (e *Engine) decideResidual(ctx context.Context, c *compiled, in *Input, res *rego.PreparedEvalQuery, record bool) Decision {
+	d, _ := e.decideWith(ctx, c, in, func(*compiled) *rego.PreparedEvalQuery { return res }, residualDecision, outcome{record: record, residual: true})
 	return d
 }
 
@@ -92,10 +102,14 @@ func (e *Engine) CheckCached(ctx context.Context, key CacheKey, in *Input) Decis
 	if c == nil || c.cache == nil || in == nil || key.Identity == "" || key.Target == "" {
 		return e.Check(ctx, in)
 	}
-	if hit, _ := c.cache.get(cacheKey{identity: key.Identity, target: key.Target, phase: in.Phase, method: in.Method}); hit != nil {
+	hit, res, _ := c.cache.lookup(cacheKey{identity: key.Identity, target: key.Target, phase: in.Phase, method: in.Method})
+	if hit != nil {
 		d := *hit
 		d.ID, d.Revision = newDecisionID(), c.revision
 		return d
+	}
+	if res != nil {
+		return e.decideResidual(ctx, c, in, res, false)
 	}
 	return e.Check(ctx, in)
 }
@@ -125,8 +139,19 @@ func (e *Engine) learn(c *compiled, k cacheKey, in *Input, d Decision) {
 		// On an error the key stays "evaluated every time" for this
 		// revision: a policy whose partial evaluation keeps failing must
 		// not keep a core busy retrying it.
-		if unconditional, err := e.unconditional(c, input); err == nil && unconditional {
+		unconditional, pq, err := e.unconditional(c, input)
+		switch {
+		case err != nil:
+		case unconditional:
 			c.cache.put(k, &kept)
+		default:
+			// A residual that fails to compile leaves the key evaluated
+			// in full, as it was.
+			if res, err := c.residual(pq); err == nil && res != nil {
+				c.cache.putResidual(k, res)
+			} else if err != nil {
+				e.log.Debug("policy: residual not used", "err", err)
+			}
 		}
 	}()
 }
@@ -136,31 +161,39 @@ func (e *Engine) learn(c *compiled, k cacheKey, in *Input, d Decision) {
 // them unknown leaves a residual that reads none of them, calls no
 // non-deterministic built-in, and uses no rule of the policy that could
 // (c.perCall). On an error the answer is no.
-func (e *Engine) unconditional(c *compiled, input ast.Value) (bool, error) {
+func (e *Engine) unconditional(c *compiled, input ast.Value) (bool, *rego.PartialQueries, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), learnTimeout)
 	defer cancel()
 	if c.clockBound {
-		return false, nil
+		return false, nil, errClockBound
 	}
 	pq, err := c.partial.Partial(ctx, rego.EvalParsedInput(input), rego.EvalTime(e.opts.Now()))
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	if len(pq.Queries) == 0 {
-		return false, nil
+		return false, nil, errNoResidual
 	}
 	for _, q := range pq.Queries {
 		if c.perCall.reads(q) {
-			return false, nil
+			return false, pq, nil
 		}
 	}
 	for _, m := range pq.Support {
 		if c.perCall.reads(m) {
-			return false, nil
+			return false, pq, nil
 		}
 	}
-	return true, nil
+	return true, pq, nil
 }
+
+var (
+	// errClockBound: the policy's decision checks against the wall clock
+	// in a way partial evaluation would fix once (readsClock).
+	errClockBound = errors.New("the decision reads the clock")
+	// errNoResidual: partial evaluation found the decision undefined.
+	errNoResidual = errors.New("no residual")
+)
 
 // decisionCache is a bounded LRU of decisions; a nil decision means the
 // request is evaluated every time (or until partial evaluation has said
@@ -175,6 +208,9 @@ type decisionCache struct {
 type cacheEntry struct {
 	key cacheKey
 	d   *Decision
+	// res is the residual to evaluate when d is nil (residual.go); nil
+	// when the key is evaluated in full.
+	res *rego.PreparedEvalQuery
 }
 
 func newDecisionCache(size int) *decisionCache {
@@ -188,25 +224,41 @@ func newDecisionCache(size int) *decisionCache {
 }
 
 func (dc *decisionCache) get(k cacheKey) (d *Decision, ok bool) {
+	d, _, ok = dc.lookup(k)
+	return d, ok
+}
+
+// lookup returns what the cache knows of k: a decision, a residual to
+// evaluate, or neither (evaluated in full); ok is false for a key it has
+// never seen.
+func (dc *decisionCache) lookup(k cacheKey) (d *Decision, res *rego.PreparedEvalQuery, ok bool) {
 	dc.mu.Lock()
 	defer dc.mu.Unlock()
 	el, ok := dc.m[k]
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	dc.ll.MoveToFront(el)
-	return el.Value.(*cacheEntry).d, true
+	ent := el.Value.(*cacheEntry)
+	return ent.d, ent.res, true
 }
 
-func (dc *decisionCache) put(k cacheKey, d *Decision) {
+func (dc *decisionCache) put(k cacheKey, d *Decision) { dc.store(&cacheEntry{key: k, d: d}) }
+
+func (dc *decisionCache) putResidual(k cacheKey, res *rego.PreparedEvalQuery) {
+	dc.store(&cacheEntry{key: k, res: res})
+}
+
+func (dc *decisionCache) store(ent *cacheEntry) {
+	k := ent.key
 	dc.mu.Lock()
 	defer dc.mu.Unlock()
 	if el, ok := dc.m[k]; ok {
-		el.Value.(*cacheEntry).d = d
+		el.Value = ent
 		dc.ll.MoveToFront(el)
 		return
 	}
-	dc.m[k] = dc.ll.PushFront(&cacheEntry{key: k, d: d})
+	dc.m[k] = dc.ll.PushFront(ent)
 	if dc.ll.Len() > dc.max {
 		oldest := dc.ll.Back()
 		dc.ll.Remove(oldest)

@@ -115,25 +115,28 @@ func TestDecideCachedLibrary(t *testing.T) {
 	}
 }
 
+// perCallPolicies read something per call, each in its own way.
+var perCallPolicies = map[string]string{
+	"arguments":          `decision := {"allow": input.arguments.id == "n1", "reasons": []}`,
+	"request time":       `decision := {"allow": input.request.time < "2026-06-01", "reasons": []}`,
+	"session":            `decision := {"allow": input.request.session_id == "s1", "reasons": []}`,
+	"client":             `decision := {"allow": object.get(input, ["client", "name"], "x") == "x", "reasons": []}`,
+	"whole input":        `decision := {"allow": count(object.keys(input)) > 0, "reasons": [sprintf("%v", [object.get(input, "arguments", {})])]}`,
+	"dynamic key":        "k := concat(\"\", [\"argu\", \"ments\"])\ndecision := {\"allow\": input[k].id == \"n1\", \"reasons\": []}",
+	"clock":              `decision := {"allow": time.now_ns() > 0, "reasons": [sprintf("%d", [time.now_ns()])]}`,
+	"random":             `decision := {"allow": rand.intn("x", 2) >= 0, "reasons": [sprintf("%d", [rand.intn("x", 1000)])]}`,
+	"certificate clock":  `decision := {"allow": crypto.x509.parse_and_verify_certificates("not a certificate")[0] == false, "reasons": []}`,
+	"through a rule":     "ok if input.arguments.id == \"n1\"\ndefault ok := false\ndecision := {\"allow\": ok, \"reasons\": []}",
+	"through a function": "f(x) := x.arguments.id\ndecision := {\"allow\": f(input) == \"n1\", \"reasons\": []}",
+	"with":               "g := input.tool.name\ndecision := {\"allow\": true, \"reasons\": [g]} if { g with input.tool.name as input.arguments.id }",
+	"rule metadata":      "# METADATA\n# title: by id\nf(x) := sprintf(\"%v %v\", [rego.metadata.rule(), x]) if x == \"n1\" else := sprintf(\"%v\", [rego.metadata.rule()])\ndecision := {\"allow\": input.arguments.id == \"n1\", \"reasons\": [f(input.arguments.id)]}",
+}
+
 // TestDecideCachedPerCallPolicies proves that a policy reading something
 // per call is never served from the cache, however it reads it.
 func TestDecideCachedPerCallPolicies(t *testing.T) {
 	t.Parallel()
-	policies := map[string]string{
-		"arguments":          `decision := {"allow": input.arguments.id == "n1", "reasons": []}`,
-		"request time":       `decision := {"allow": input.request.time < "2026-06-01", "reasons": []}`,
-		"session":            `decision := {"allow": input.request.session_id == "s1", "reasons": []}`,
-		"client":             `decision := {"allow": object.get(input, ["client", "name"], "x") == "x", "reasons": []}`,
-		"whole input":        `decision := {"allow": count(object.keys(input)) > 0, "reasons": [sprintf("%v", [object.get(input, "arguments", {})])]}`,
-		"dynamic key":        "k := concat(\"\", [\"argu\", \"ments\"])\ndecision := {\"allow\": input[k].id == \"n1\", \"reasons\": []}",
-		"clock":              `decision := {"allow": time.now_ns() > 0, "reasons": [sprintf("%d", [time.now_ns()])]}`,
-		"random":             `decision := {"allow": rand.intn("x", 2) >= 0, "reasons": [sprintf("%d", [rand.intn("x", 1000)])]}`,
-		"certificate clock":  `decision := {"allow": crypto.x509.parse_and_verify_certificates("not a certificate")[0] == false, "reasons": []}`,
-		"through a rule":     "ok if input.arguments.id == \"n1\"\ndefault ok := false\ndecision := {\"allow\": ok, \"reasons\": []}",
-		"through a function": "f(x) := x.arguments.id\ndecision := {\"allow\": f(input) == \"n1\", \"reasons\": []}",
-		"with":               "g := input.tool.name\ndecision := {\"allow\": true, \"reasons\": [g]} if { g with input.tool.name as input.arguments.id }",
-	}
-	for name, body := range policies {
+	for name, body := range perCallPolicies {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newEngine(t, authzModule(body), Options{})
@@ -361,5 +364,49 @@ func TestCachedRecordBoundsLargeArguments(t *testing.T) {
 	}
 	if !queued[1].cached || queued[1].lazy != nil || queued[1].input == nil {
 		t.Errorf("large arguments: cached %v, lazy %v, input %v; want the input bounded at once", queued[1].cached, queued[1].lazy != nil, queued[1].input != nil)
+	}
+}
+
+// TestResidualsFollowPerCallFields: a key whose decision reads a per-call
+// field is then decided by its residual (logged "residual": true), which
+// decides every variation of the per-call fields as Decide does; a policy
+// that checks certificates against the clock is never given one.
+func TestResidualsFollowPerCallFields(t *testing.T) {
+	t.Parallel()
+	noResidual := map[string]bool{"certificate clock": true, "rule metadata": true}
+	// Their reasons change from one evaluation to the next by design.
+	allowOnly := map[string]bool{"clock": true, "random": true}
+	for name, body := range perCallPolicies {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEngine(t, authzModule(body), Options{})
+			key := CacheKey{Identity: "alice", Target: "notes__read_note"}
+			decideLearned(e, key, callInput("alice"))
+			var ins []*Input
+			for i, id := range []any{"n1", "n2", nil, 7.0} {
+				in := callInput("alice")
+				in.Arguments = map[string]any{"id": id}
+				in.Request.SessionID = fmt.Sprintf("s%d", i%2+1)
+				in.Request.Time = time.Date(2026, time.Month(1+i*3), 2, 3, 4, 5, 0, time.UTC)
+				if i%2 == 1 {
+					in.Client = &Client{Name: "x"}
+				}
+				ins = append(ins, in)
+			}
+			ds, lines := cachedLines(t, e, key, ins...)
+			for i, in := range ins {
+				want := decisionOnly(e.Decide(context.Background(), in))
+				got := decisionOnly(ds[i])
+				if allowOnly[name] {
+					want, got = Decision{Allow: want.Allow}, Decision{Allow: got.Allow}
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("variation %d: (-Decide +DecideCached):\n%s", i, diff)
+				}
+				if residual := lines[i]["residual"] == true; residual == noResidual[name] {
+					t.Errorf("variation %d: logged residual %v", i, residual)
+				}
+			}
+		})
 	}
 }

@@ -233,6 +233,7 @@ type record struct {
 	truncated                               []string  // JSON pointers of what bounding cut from input
 	policy                                  *compiled // the generation that decided
 	cached                                  bool      // served by the decision cache
+	residual                                bool      // evaluated from a residual (residual.go)
 	lazy                                    *Input    // converted to input on the log goroutine (cached decisions)
 }
 
@@ -328,11 +329,14 @@ type logLine struct {
 	EvalNS   int64    `json:"eval_ns"`
 	// Cached is true when the decision cache served the decision
 	// (Engine.DecideCached): the policy was not evaluated for this call.
-	Cached bool     `json:"cached,omitempty"`
-	Error  string   `json:"error,omitempty"`
-	Input  any      `json:"input,omitempty"`
-	Erased []string `json:"erased,omitempty"`
-	Masked []string `json:"masked,omitempty"`
+	Cached bool `json:"cached,omitempty"`
+	// Residual is true when the decision was evaluated from the residual
+	// of partial evaluation for its identity and target (residual.go).
+	Residual bool     `json:"residual,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	Input    any      `json:"input,omitempty"`
+	Erased   []string `json:"erased,omitempty"`
+	Masked   []string `json:"masked,omitempty"`
 	// Truncated lists the JSON pointers (under input) of values the log
 	// cut to its bounds; InputOmitted says why the input is missing from a
 	// line that would have been too long.
@@ -346,7 +350,7 @@ func (r *record) line(log *slog.Logger) logLine {
 		Time: r.time.UTC().Format(time.RFC3339Nano), DecisionID: r.decisionID, TraceID: r.traceID,
 		SessionID: r.sessionID, UserSub: r.userSub, Phase: r.phase, Method: r.method,
 		Target: r.target, Server: r.server, Allow: r.allow, Reasons: r.reasons, Granted: r.granted,
-		Revision: r.revision, EvalNS: r.evalNS, Cached: r.cached, Error: r.err,
+		Revision: r.revision, EvalNS: r.evalNS, Cached: r.cached, Residual: r.residual, Error: r.err,
 		Input: input, Erased: erased, Masked: masked, Truncated: r.truncated,
 	}
 }

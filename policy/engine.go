@@ -8,9 +8,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/server"
+	"github.com/open-policy-agent/opa/v1/storage"
 )
 
 // Defaults for Options.
@@ -109,6 +111,11 @@ type compiled struct {
 	// (readsClock), so no decision is cached.
 	clockBound bool
 	cache      *decisionCache // nil when Options.CacheSize is negative
+	// parsed are the policy's modules as parsed, before compilation, for
+	// residuals (residual.go); nil for bundles. store holds the data.
+	parsed    map[string]*ast.Module
+	store     storage.Store
+	residuals residuals
 	// learning holds a token while a partial evaluation runs (cache.go);
 	// learned counts them, for tests.
 	learning chan struct{}

@@ -59,18 +59,25 @@ func (e *Engine) decide(ctx context.Context, in *Input, record bool) Decision {
 // decideOn decides with the policy c (nil when none is loaded), and
 // returns the cause of a failure too.
 func (e *Engine) decideOn(ctx context.Context, c *compiled, in *Input, record bool) (Decision, error) {
+	return e.decideWith(ctx, c, in, func(c *compiled) *rego.PreparedEvalQuery { return &c.decision }, parseDecision, outcome{record: record})
+}
+
+// decideWith decides with the query that query picks from c, whose
+// result parse reads; o says how it is logged (record, residual).
+func (e *Engine) decideWith(ctx context.Context, c *compiled, in *Input, query func(*compiled) *rego.PreparedEvalQuery, parse func(rego.ResultSet) (Decision, error), o outcome) (Decision, error) {
 	start := time.Now()
-	input, rs, err := e.evaluate(ctx, c, in, func(c *compiled) *rego.PreparedEvalQuery { return &c.decision })
+	input, rs, err := e.evaluate(ctx, c, in, query)
 	var d Decision
 	if err == nil {
-		d, err = parseDecision(rs)
+		d, err = parse(rs)
 	}
 	if err != nil {
 		d = Decision{Reasons: []string{reason(err)}}
 	} else if !d.Allow && len(d.Reasons) == 0 {
 		d.Reasons = []string{ReasonDenied}
 	}
-	e.settle(ctx, &d, outcome{in: in, input: input, err: err, start: start, policy: c, record: record})
+	o.in, o.input, o.err, o.start, o.policy = in, input, err, start, c
+	e.settle(ctx, &d, o)
 	return d, err
 }
 
@@ -90,6 +97,8 @@ type outcome struct {
 	// cached is set when the decision cache served the decision: input is
 	// nil, and the log converts in on its own goroutine.
 	cached bool
+	// residual is set when the decision was the residual's (residual.go).
+	residual bool
 }
 
 // maxLazyArguments is the largest arguments (in bytes, as sent) a cached
@@ -113,6 +122,7 @@ func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
 		if o.path != "" {
 			r.path = o.path
 		}
+		r.residual = o.residual
 		if o.cached && o.in != nil {
 			// A copy: the log reads it later, and callers reuse inputs.
 			// Large arguments are bounded now: the queue must not hold
@@ -200,6 +210,11 @@ func parseDecision(rs rego.ResultSet) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
+	return decisionOf(obj)
+}
+
+// decisionOf reads {allow, reasons, required_scopes} from obj.
+func decisionOf(obj ast.Object) (Decision, error) {
 	ok := false
 	var allow ast.Boolean
 	if t := obj.Get(kAllow); t != nil {

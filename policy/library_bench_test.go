@@ -158,3 +158,27 @@ func BenchmarkLibraryDecideList200(b *testing.B) {
 		e.DecideList(ctx, in, entries)
 	}
 }
+
+// BenchmarkLibraryCallResidual is BenchmarkLibraryCall for a call whose
+// decision reads its arguments (write_note has argument constraints), so
+// it cannot be cached: DecideCached evaluates the residual learned for
+// its identity and target. As BenchmarkLibraryCall, without a decision
+// log.
+func BenchmarkLibraryCallResidual(b *testing.B) {
+	e := libraryEngine(b)
+	in := libraryInput(PhaseCall, "notes", "write_note")
+	key := CacheKey{Identity: "alice-token-fingerprint", Target: "catalog-7/notes__write_note"}
+	ctx := context.Background()
+	e.DecideCached(ctx, key, in)
+	e.current.Load().learned.Wait()
+	if _, res, _ := e.current.Load().cache.lookup(cacheKey{key.Identity, key.Target, in.Phase, in.Method}); res == nil {
+		b.Fatal("no residual learned for the fixture call")
+	}
+	if d := e.DecideCached(ctx, key, in); !d.Allow {
+		b.Fatalf("fixture call denied: %v", d.Reasons)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.DecideCached(ctx, key, in)
+	}
+}

@@ -160,7 +160,7 @@ func (e *Engine) install(modules map[string]*ast.Module, raw map[string][]byte, 
 	if err != nil {
 		return e.fail(fmt.Errorf("%w: %w", ErrLoad, err))
 	}
-	c.revision, c.source = revision, source
+	c.revision, c.source, c.parsed = revision, source, modules
 	e.swap(c)
 	return nil
 }
@@ -171,7 +171,7 @@ func (e *Engine) install(modules map[string]*ast.Module, raw map[string][]byte, 
 func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled, error) {
 	ctx := context.Background()
 	common := append([]func(*rego.Rego){rego.Compiler(compiler), rego.Store(store)}, EvalOptions()...)
-	c := &compiled{timeout: e.opts.Timeout, path: queryPath(e.opts.Query),
+	c := &compiled{timeout: e.opts.Timeout, path: queryPath(e.opts.Query), store: store,
 		grantPath: queryPath(e.opts.GrantQuery), upstreamPath: queryPath(e.opts.UpstreamScopesQuery)}
 	for _, q := range []struct {
 		query string

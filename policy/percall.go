@@ -11,12 +11,13 @@ import (
 // unconditional.
 type perCallRules struct {
 	compiler *ast.Compiler
-	tainted  map[string]bool // rule path → reads something per call
-	clocked  map[string]bool // rule path → calls a readsClock built-in
+	tainted  map[string]bool     // rule path → reads something per call
+	clocked  map[string]bool     // rule path → calls a readsClock built-in
+	deps     map[string][]string // rule path → the paths of the rules it uses
 }
 
 func newPerCallRules(compiler *ast.Compiler) *perCallRules {
-	p := &perCallRules{compiler: compiler, tainted: map[string]bool{}, clocked: map[string]bool{}}
+	p := &perCallRules{compiler: compiler, tainted: map[string]bool{}, clocked: map[string]bool{}, deps: map[string][]string{}}
 	type node struct {
 		path string
 		deps []string
@@ -32,7 +33,9 @@ func newPerCallRules(compiler *ast.Compiler) *perCallRules {
 				if callsClock(rule) {
 					p.clocked[path] = true
 				}
-				nodes = append(nodes, node{path, p.ruleDeps(rule)})
+				deps := p.ruleDeps(rule)
+				nodes = append(nodes, node{path, deps})
+				p.deps[path] = append(p.deps[path], deps...)
 			}
 		}
 	}
