@@ -367,6 +367,54 @@ func TestCachedRecordBoundsLargeArguments(t *testing.T) {
 	}
 }
 
+// residualPolicies are per-call policies whose residuals reach rules
+// through references with variables (found in review: such rules were left
+// out of the residual, and a deny became an allow).
+var residualPolicies = map[string]map[string]string{
+	"every over a ref-head set": {"p.rego": `package mcpgate.authz
+blocked.delete if true
+blocked.drop if true
+default allow := false
+allow if every op in input.arguments.ops { not blocked[op] }
+decision := {"allow": allow, "reasons": []}
+`},
+	"comprehension over another package": {"p.rego": `package mcpgate.authz
+default allow := false
+allow if count([op | some op in input.arguments.ops; data.mcpgate.deny[op]]) == 0
+decision := {"allow": allow, "reasons": []}
+`, "d.rego": `package mcpgate.deny
+delete := true
+`},
+	"ref-head set by argument": {"p.rego": `package mcpgate.authz
+blocked.delete if input.arguments.id == "n1"
+blocked.drop if input.arguments.id == "n1"
+default allow := false
+allow if not blocked[input.arguments.op]
+decision := {"allow": allow, "reasons": []}
+`},
+	"another package by argument": {"p.rego": `package mcpgate.authz
+default allow := false
+allow if not data.mcpgate.deny[input.arguments.op].hit
+decision := {"allow": allow, "reasons": []}
+`, "d.rego": `package mcpgate.deny
+delete.hit if input.arguments.id == "n1"
+`},
+	"per-call rule behind a variable": {"p.rego": `package mcpgate.authz
+bad.mcp if input.arguments.id == "n1"
+default allow := false
+allow if every s in input.token.scopes { not bad[s] }
+decision := {"allow": allow, "reasons": []}
+`},
+	"import alias": {"p.rego": `package mcpgate.authz
+import data.mcpgate.lib as l
+default allow := false
+allow if not l.bad
+decision := {"allow": allow, "reasons": []}
+`, "l.rego": `package mcpgate.lib
+bad if input.arguments.id == "n1"
+`},
+}
+
 // TestResidualsFollowPerCallFields: a key whose decision reads a per-call
 // field is then decided by its residual (logged "residual": true), which
 // decides every variation of the per-call fields as Decide does; a policy
@@ -376,16 +424,23 @@ func TestResidualsFollowPerCallFields(t *testing.T) {
 	noResidual := map[string]bool{"certificate clock": true, "rule metadata": true}
 	// Their reasons change from one evaluation to the next by design.
 	allowOnly := map[string]bool{"clock": true, "random": true}
+	policies := map[string]map[string]string{}
 	for name, body := range perCallPolicies {
+		policies[name] = authzModule(body)
+	}
+	for name, modules := range residualPolicies {
+		policies[name] = modules
+	}
+	for name, modules := range policies {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			e := newEngine(t, authzModule(body), Options{})
+			e := newEngine(t, modules, Options{})
 			key := CacheKey{Identity: "alice", Target: "notes__read_note"}
 			decideLearned(e, key, callInput("alice"))
 			var ins []*Input
 			for i, id := range []any{"n1", "n2", nil, 7.0} {
 				in := callInput("alice")
-				in.Arguments = map[string]any{"id": id}
+				in.Arguments = map[string]any{"id": id, "op": []any{"delete", "read"}[i%2], "ops": [][]any{{"delete"}, {"read"}, {}, {"drop", "x"}}[i]}
 				in.Request.SessionID = fmt.Sprintf("s%d", i%2+1)
 				in.Request.Time = time.Date(2026, time.Month(1+i*3), 2, 3, 4, 5, 0, time.UTC)
 				if i%2 == 1 {

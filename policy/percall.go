@@ -165,12 +165,14 @@ func (p *perCallRules) isRule(ref ast.Ref) bool {
 	return ref.HasPrefix(ast.DefaultRootRef) && len(p.compiler.GetRules(ref)) > 0
 }
 
-// ruleDeps are the paths of the rules x refers to.
+// ruleDeps are the paths of the rules x refers to. A reference with a
+// variable (blocked[op], data.pkg[x].y) may reach every rule under its
+// ground prefix: GetRules of the whole reference finds none of them.
 func (p *perCallRules) ruleDeps(x any) []string {
 	var deps []string
 	ast.WalkRefs(x, func(r ast.Ref) bool {
 		if r.HasPrefix(ast.DefaultRootRef) {
-			for _, rule := range p.compiler.GetRules(r) {
+			for _, rule := range p.compiler.GetRules(r.GroundPrefix()) {
 				deps = append(deps, rule.Path().String())
 			}
 		}

@@ -100,6 +100,9 @@ func (c *compiled) residual(pq *rego.PartialQueries) (*rego.PreparedEvalQuery, e
 	if compiler.Compile(modules); compiler.Failed() {
 		return nil, fmt.Errorf("compile residual: %w", compiler.Errors)
 	}
+	if err := c.perCall.sameRules(compiler); err != nil {
+		return nil, err
+	}
 	prepared, err := rego.New(append([]func(*rego.Rego){rego.Compiler(compiler), rego.Store(c.store),
 		rego.ParsedQuery(pq.Queries[0]), rego.GenerateJSON(keepAST)}, EvalOptions()...)...).PrepareForEval(context.Background())
 	if err != nil {
@@ -118,6 +121,31 @@ func (c *compiled) residual(pq *rego.PartialQueries) (*rego.PreparedEvalQuery, e
 	}
 	c.residuals.m[digest] = &prepared
 	return &prepared, nil
+}
+
+// sameRules checks that every reference of the residual's compiled
+// modules to the policy's rules finds all the rules it finds in the
+// policy: a reference to a rule left out would be undefined, not an error,
+// and could turn a deny into an allow.
+func (p *perCallRules) sameRules(residual *ast.Compiler) error {
+	var err error
+	for _, m := range residual.Modules {
+		// Rules only: a package or import path names a whole package, of
+		// which the residual rightly keeps only what it uses.
+		for _, rule := range m.Rules {
+			ast.WalkRefs(rule, func(r ast.Ref) bool {
+				if err != nil || !r.HasPrefix(ast.DefaultRootRef) || r.HasPrefix(partialRoot) {
+					return err != nil
+				}
+				gp := r.GroundPrefix()
+				if got, want := len(residual.GetRules(gp)), len(p.compiler.GetRules(gp)); got != want {
+					err = fmt.Errorf("residual: %v reaches %d rules of the %d in the policy", gp, got, want)
+				}
+				return err != nil
+			})
+		}
+	}
+	return err
 }
 
 // readsMetadata reports whether rules call rego.metadata.rule or
