@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
@@ -105,11 +107,13 @@ func decideKind[E comparable](f *policyFilter, la ListAuthorizer, method string,
 	if len(entries) == 0 {
 		return out
 	}
+	// In the catalog's order (by name), not the map's: the engine shares
+	// a list decision among callers only for the same catalog.
 	keys := make([]E, 0, len(entries))
 	list := make([]policy.ListEntry, 0, len(entries))
-	for _, e := range entries {
-		keys = append(keys, e)
-		list = append(list, entry(e))
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
+		keys = append(keys, entries[name])
+		list = append(list, entry(entries[name]))
 	}
 	ctx, span := f.g.tracer.Start(context.Background(), "mcpgate.policy "+policy.PhaseList)
 	defer span.End()

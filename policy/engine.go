@@ -126,6 +126,10 @@ type compiled struct {
 	// define them (DecideList).
 	list     *rego.PreparedEvalQuery
 	listPath string
+	// listReads says what the list query reads, nil when its results are
+	// not shared between callers (listcache.go); lists holds them.
+	listReads *listReads
+	lists     listResults
 	// mask is data.system.log.mask, or nil when the policy defines none.
 	mask      *rego.PreparedEvalQuery
 	timeout   time.Duration

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -56,14 +57,29 @@ func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry)
 	start := time.Now()
 	base := *in
 	base.Server, base.Tool, base.Prompt, base.Resource = nil, nil, nil, nil
-	input, rs, err := e.evaluateWith(ctx, c, &base, c.list, func(v ast.Value) (ast.Value, error) {
-		return withCatalog(v, entries)
-	})
-	shown := 0
-	if err == nil {
-		shown, err = readVisible(rs, visible)
+	catalog := catalogTerms(entries)
+	var key [sha256.Size]byte
+	if c.listReads != nil {
+		if input, err := base.ASTValue(); err == nil {
+			key = c.listReads.key(input, catalog)
+			if hit := c.lists.get(key); hit != nil {
+				copy(visible, hit)
+				d := listDecision(visible)
+				e.settle(ctx, &d, outcome{in: &base, start: start, policy: c, record: true, path: c.listPath, cached: true})
+				return visible
+			}
+		}
 	}
-	d := Decision{Allow: shown > 0, Reasons: []string{fmt.Sprintf("%d of %d catalog entries visible", shown, len(entries))}}
+	input, rs, err := e.evaluateWith(ctx, c, &base, c.list, func(v ast.Value) (ast.Value, error) {
+		return withCatalog(v, catalog)
+	})
+	if err == nil {
+		err = readVisible(rs, visible)
+	}
+	if err == nil && c.listReads != nil {
+		c.lists.put(key, visible)
+	}
+	d := listDecision(visible)
 	if err != nil {
 		clear(visible)
 		d = Decision{Reasons: []string{reason(err)}}
@@ -90,27 +106,43 @@ func entryInput(in *Input, entry *ListEntry) *Input {
 	return &one
 }
 
-func withCatalog(input ast.Value, entries []ListEntry) (ast.Value, error) {
-	obj, ok := input.(ast.Object)
-	if !ok {
-		return nil, fmt.Errorf("input is %T, not an object", input)
-	}
+// catalogTerms are the entries as input.catalog has them.
+func catalogTerms(entries []ListEntry) []*ast.Term {
 	terms := make([]*ast.Term, len(entries))
 	for i := range entries {
 		terms[i] = ast.NewTerm(entries[i].astValue())
 	}
-	obj.Insert(kCatalog, ast.ArrayTerm(terms...))
+	return terms
+}
+
+func withCatalog(input ast.Value, catalog []*ast.Term) (ast.Value, error) {
+	obj, ok := input.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("input is %T, not an object", input)
+	}
+	obj.Insert(kCatalog, ast.ArrayTerm(catalog...))
 	return obj, nil
 }
 
-// readVisible marks the indexes the result lists in visible and returns
-// how many there are.
-func readVisible(rs rego.ResultSet, visible []bool) (int, error) {
+// listDecision is the decision-log record of a list: allowed when an entry
+// is visible.
+func listDecision(visible []bool) Decision {
+	shown := 0
+	for _, v := range visible {
+		if v {
+			shown++
+		}
+	}
+	return Decision{Allow: shown > 0, Reasons: []string{fmt.Sprintf("%d of %d catalog entries visible", shown, len(visible))}}
+}
+
+// readVisible marks the indexes the result lists in visible.
+func readVisible(rs rego.ResultSet, visible []bool) error {
 	if len(rs) == 0 {
-		return 0, ErrUndefined
+		return ErrUndefined
 	}
 	if len(rs) > 1 || len(rs[0].Expressions) != 1 {
-		return 0, fmt.Errorf("%w: %d results", ErrMalformed, len(rs))
+		return fmt.Errorf("%w: %d results", ErrMalformed, len(rs))
 	}
 	var elems []*ast.Term
 	switch v := rs[0].Expressions[0].Value.(type) {
@@ -121,22 +153,18 @@ func readVisible(rs rego.ResultSet, visible []bool) (int, error) {
 			elems = append(elems, v.Elem(i))
 		}
 	default:
-		return 0, fmt.Errorf("%w: visible must be a set or array of catalog indexes", ErrMalformed)
+		return fmt.Errorf("%w: visible must be a set or array of catalog indexes", ErrMalformed)
 	}
-	shown := 0
 	for _, t := range elems {
 		n, ok := t.Value.(ast.Number)
 		if !ok {
-			return 0, fmt.Errorf("%w: visible must contain catalog indexes only", ErrMalformed)
+			return fmt.Errorf("%w: visible must contain catalog indexes only", ErrMalformed)
 		}
 		i, ok := n.Int()
 		if !ok || i < 0 || i >= len(visible) {
-			return 0, fmt.Errorf("%w: visible must contain catalog indexes only", ErrMalformed)
+			return fmt.Errorf("%w: visible must contain catalog indexes only", ErrMalformed)
 		}
-		if !visible[i] {
-			visible[i] = true
-			shown++
-		}
+		visible[i] = true
 	}
-	return shown, nil
+	return nil
 }

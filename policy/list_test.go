@@ -202,3 +202,103 @@ func TestDecideListTimeoutDecidesEachEntry(t *testing.T) {
 		t.Errorf("visible %v, want the per-entry decisions [true false]", got)
 	}
 }
+
+// TestDecideListShared: the shipped library's list decisions read only
+// the caller's groups (and the phase), so callers who share them share
+// the list decision (logged as cached), which is always what one Decide
+// per entry allows; a list rule that reads the subject keeps callers
+// apart, and one that reads the whole input shares nothing.
+func TestDecideListShared(t *testing.T) {
+	t.Parallel()
+	modules, _, err := rego.Library()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := loadedEngine(t, modules, diffData(t))
+	var paths []string
+	for _, p := range e.current.Load().listReads.paths {
+		paths = append(paths, p.String())
+	}
+	if diff := cmp.Diff([]string{"input.phase", "input.user.groups"}, paths); diff != "" {
+		t.Errorf("what the library's list decisions read (-want +got):\n%s", diff)
+	}
+	var buf testtools.SyncBuffer
+	dl := NewDecisionLog(&buf, 1000)
+	e.dlog.Store(dl)
+	r := rand.New(rand.NewPCG(7, 8))
+	catalogs := [][]ListEntry{randomCatalog(r, 40), randomCatalog(r, 40), randomCatalog(r, 40)}
+	groupSets := [][]string{{"engineering"}, {"ops", "sales"}, {"hr"}, nil}
+	ctx := context.Background()
+	const rounds = 60
+	for round := range rounds {
+		in := listInput(r) // a new subject, email, token and request each time
+		in.User.Groups = groupSets[r.IntN(len(groupSets))]
+		entries := catalogs[r.IntN(len(catalogs))]
+		got := e.DecideList(ctx, in, entries)
+		for i := range entries {
+			if want := e.Decide(ctx, entryInput(in, &entries[i])).Allow; got[i] != want {
+				bs, _ := json.Marshal(entryInput(in, &entries[i]))
+				t.Fatalf("round %d entry %d %s: visible %v, Decide allows %v", round, i, bs, got[i], want)
+			}
+		}
+	}
+	if err := dl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	shared := 0
+	for _, l := range logLines(t, buf.String()) {
+		if l["phase"] == "list" && l["cached"] == true {
+			shared++
+		}
+	}
+	// 12 (groups, catalog) pairs: every round after the first of its pair.
+	if shared < rounds-12 {
+		t.Errorf("%d of %d list decisions shared, want at least %d", shared, rounds, rounds-12)
+	}
+
+	for name, tc := range map[string]struct {
+		rule   string
+		shared bool
+	}{
+		"subject":     {`visible contains i if { some i, entry in input.catalog; entry.tool.upstream_name == input.user.sub }`, false},
+		"whole input": {`visible contains i if { some i, entry in input.catalog; object.get(input, ["user", "sub"], "") == entry.tool.upstream_name }`, false},
+		"groups only": {`visible contains i if { some i, entry in input.catalog; entry.tool.upstream_name in input.user.groups }`, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEngine(t, authzModule(tc.rule+"\ndecision := {\"allow\": false, \"reasons\": []}"), Options{})
+			entries := []ListEntry{{Server: &Server{Name: "s"}, Tool: &Tool{Name: "s__alice", UpstreamName: "alice", Server: "s"}},
+				{Server: &Server{Name: "s"}, Tool: &Tool{Name: "s__bob", UpstreamName: "bob", Server: "s"}}}
+			var buf testtools.SyncBuffer
+			dl := NewDecisionLog(&buf, 10)
+			e.dlog.Store(dl)
+			for _, sub := range []string{"alice", "bob", "alice"} {
+				in := &Input{Phase: PhaseList, Method: "tools/list", User: User{Sub: sub, Groups: []string{"alice"}}}
+				got := e.DecideList(context.Background(), in, entries)
+				want := []bool{sub == "alice", sub == "bob"}
+				if tc.shared {
+					want = []bool{true, false}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: visible %v, want %v", sub, got, want)
+				}
+			}
+			if err := dl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var cached []bool
+			for _, l := range logLines(t, buf.String()) {
+				cached = append(cached, l["cached"] == true)
+			}
+			want := []bool{false, false, true} // the subject is part of the key
+			switch {
+			case name == "whole input":
+				want = []bool{false, false, false}
+			case tc.shared:
+				want = []bool{false, true, true}
+			}
+			if !slices.Equal(cached, want) {
+				t.Errorf("cached %v, want %v", cached, want)
+			}
+		})
+	}
+}

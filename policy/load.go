@@ -202,6 +202,9 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 			return nil, fmt.Errorf("prepare %s: %w", e.opts.ListQuery, err)
 		}
 		c.list, c.listPath = &list, queryPath(e.opts.ListQuery)
+		if c.cache != nil {
+			c.listReads = c.perCall.newListReads(listRef)
+		}
 	}
 	if len(compiler.GetRules(maskRef)) == 0 {
 		return c, nil

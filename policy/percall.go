@@ -11,13 +11,15 @@ import (
 // unconditional.
 type perCallRules struct {
 	compiler *ast.Compiler
-	tainted  map[string]bool     // rule path → reads something per call
-	clocked  map[string]bool     // rule path → calls a readsClock built-in
-	deps     map[string][]string // rule path → the paths of the rules it uses
+	tainted  map[string]bool        // rule path → reads something per call
+	clocked  map[string]bool        // rule path → calls a readsClock built-in
+	deps     map[string][]string    // rule path → the paths of the rules it uses
+	rules    map[string][]*ast.Rule // rule path → its rules (else branches included)
 }
 
 func newPerCallRules(compiler *ast.Compiler) *perCallRules {
-	p := &perCallRules{compiler: compiler, tainted: map[string]bool{}, clocked: map[string]bool{}, deps: map[string][]string{}}
+	p := &perCallRules{compiler: compiler, tainted: map[string]bool{}, clocked: map[string]bool{}, deps: map[string][]string{},
+		rules: map[string][]*ast.Rule{}}
 	type node struct {
 		path string
 		deps []string
@@ -33,6 +35,7 @@ func newPerCallRules(compiler *ast.Compiler) *perCallRules {
 				if callsClock(rule) {
 					p.clocked[path] = true
 				}
+				p.rules[path] = append(p.rules[path], rule)
 				deps := p.ruleDeps(rule)
 				nodes = append(nodes, node{path, deps})
 				p.deps[path] = append(p.deps[path], deps...)
@@ -90,6 +93,22 @@ func (p *perCallRules) usesClock(ref ast.Ref) bool {
 // direct reports whether x reads a per-call field itself, calls a
 // non-deterministic or unknown built-in, or replaces a document with `with`.
 func (p *perCallRules) direct(x any) bool {
+	if p.unsafe(x) {
+		return true
+	}
+	found := false
+	ast.WalkRefs(x, func(r ast.Ref) bool {
+		if readsPerCall(r) {
+			found = true
+		}
+		return found
+	})
+	return found
+}
+
+// unsafe reports whether x calls a non-deterministic or unknown built-in,
+// or replaces a document with `with`.
+func (p *perCallRules) unsafe(x any) bool {
 	found := false
 	ast.WalkExprs(x, func(e *ast.Expr) bool {
 		if len(e.With) > 0 || p.unsafeCall(e.Operator()) {
@@ -102,12 +121,6 @@ func (p *perCallRules) direct(x any) bool {
 			if ref, ok := call[0].Value.(ast.Ref); ok && p.unsafeCall(ref) {
 				found = true
 			}
-		}
-		return found
-	})
-	ast.WalkRefs(x, func(r ast.Ref) bool {
-		if readsPerCall(r) {
-			found = true
 		}
 		return found
 	})
