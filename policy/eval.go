@@ -94,8 +94,8 @@ type outcome struct {
 	granted []string
 	// path is the decision path of a scope document; empty for a decision.
 	path string
-	// cached is set when the decision cache served the decision: input is
-	// nil, and the log converts in on its own goroutine.
+	// cached is set when a cache served the decision; when input is nil,
+	// the log converts in on its own goroutine.
 	cached bool
 	// residual is set when the decision was the residual's (residual.go).
 	residual bool
@@ -122,13 +122,12 @@ func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
 		if o.path != "" {
 			r.path = o.path
 		}
-		r.residual = o.residual
-		if o.cached && o.in != nil {
+		r.residual, r.cached = o.residual, o.cached
+		if o.cached && o.in != nil && o.input == nil {
 			// A copy: the log reads it later, and callers reuse inputs.
 			// Large arguments are bounded now: the queue must not hold
 			// thousands of whole request bodies.
 			lazy := *o.in
-			r.cached = true
 			if o.in.ArgumentsSize > maxLazyArguments {
 				r.boundInput(&lazy)
 			} else {

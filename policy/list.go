@@ -59,13 +59,16 @@ func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry)
 	base.Server, base.Tool, base.Prompt, base.Resource = nil, nil, nil, nil
 	catalog := catalogTerms(entries)
 	var key [sha256.Size]byte
+	keyed := false
 	if c.listReads != nil {
 		if input, err := base.ASTValue(); err == nil {
-			key = c.listReads.key(input, catalog)
+			key, keyed = c.listReads.key(input, catalog), true
 			if hit := c.lists.get(key); hit != nil {
 				copy(visible, hit)
 				d := listDecision(visible)
-				e.settle(ctx, &d, outcome{in: &base, start: start, policy: c, record: true, path: c.listPath, cached: true})
+				// Logged with the catalog, as an evaluated list is.
+				logged, _ := withCatalog(input, catalog)
+				e.settle(ctx, &d, outcome{in: &base, input: logged, start: start, policy: c, record: true, path: c.listPath, cached: true})
 				return visible
 			}
 		}
@@ -76,7 +79,7 @@ func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry)
 	if err == nil {
 		err = readVisible(rs, visible)
 	}
-	if err == nil && c.listReads != nil {
+	if err == nil && keyed {
 		c.lists.put(key, visible)
 	}
 	d := listDecision(visible)

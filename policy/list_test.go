@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,8 +248,16 @@ func TestDecideListShared(t *testing.T) {
 	}
 	shared := 0
 	for _, l := range logLines(t, buf.String()) {
-		if l["phase"] == "list" && l["cached"] == true {
+		if !strings.Contains(fmt.Sprint(l["reasons"]), "catalog entries visible") {
+			continue // a Decide of one entry, above
+		}
+		if l["cached"] == true {
 			shared++
+		}
+		// Shared or not, the line has the catalog it decided.
+		in, _ := l["input"].(map[string]any)
+		if catalog, _ := in["catalog"].([]any); len(catalog) != 40 {
+			t.Fatalf("list line without its catalog: %v", l)
 		}
 	}
 	// 12 (groups, catalog) pairs: every round after the first of its pair.
