@@ -37,7 +37,7 @@ func (v *view) decideInitialize(ctx context.Context, req mcp.Request) error {
 	if id == nil {
 		return deniedError(policy.Decision{Reasons: []string{"no verified identity"}})
 	}
-	in := baseInput(id, policy.PhaseInitialize, "initialize")
+	in := v.g.baseInput(id, policy.PhaseInitialize, "initialize")
 	fillRequest(in, req)
 	if p, ok := req.GetParams().(*mcp.InitializeParams); ok && p != nil {
 		in.Request.ProtocolVersion = p.ProtocolVersion
@@ -79,7 +79,7 @@ func (sg *sessionGate) admit(ctx context.Context, v *view, req mcp.Request) erro
 	if id == nil {
 		return deniedError(policy.Decision{Reasons: []string{"no verified identity"}})
 	}
-	in := baseInput(id, policy.PhaseInitialize, "initialize")
+	in := v.g.baseInput(id, policy.PhaseInitialize, "initialize")
 	fillRequest(in, req)
 	key := gateKey{addr: in.Request.RemoteAddr, protocol: in.Request.ProtocolVersion}
 	if in.Client != nil {

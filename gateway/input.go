@@ -12,12 +12,12 @@ import (
 
 // baseInput is the part of a policy input that comes from the caller, and
 // the time of the decision.
-func baseInput(id *authn.Identity, phase, method string) *policy.Input {
+func (g *Gateway) baseInput(id *authn.Identity, phase, method string) *policy.Input {
 	in := &policy.Input{Phase: phase, Method: method, User: policy.User{Groups: []string{}, Claims: map[string]any{}},
 		Token: policy.Token{Scopes: []string{}, Aud: []string{}}, Request: policy.Request{Time: time.Now().UTC()}}
 	if id != nil {
 		in.User = policy.User{Sub: id.Subject, Iss: id.Issuer, Email: id.Email, Name: id.Name,
-			Groups: nonNil(id.Groups), Claims: id.Claims}
+			Groups: nonNil(id.Groups), Claims: id.Claims, Memo: g.keys.of(id).user}
 		in.Token = policy.Token{Scopes: nonNil(id.Scopes), ClientID: id.ClientID, Aud: nonNil(id.Audience)}
 	}
 	return in
@@ -84,7 +84,7 @@ func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params
 // targetInput is callInput without the catalogue, and with the key of the
 // target alone.
 func (g *Gateway) targetInput(id *authn.Identity, method string, params mcp.Params, t targets) (*policy.Input, string, error) {
-	in := baseInput(id, policy.PhaseCall, method)
+	in := g.baseInput(id, policy.PhaseCall, method)
 	switch p := params.(type) {
 	case *mcp.CallToolParamsRaw:
 		e := t.tool(p.Name)
@@ -120,7 +120,7 @@ func (g *Gateway) targetInput(id *authn.Identity, method string, params mcp.Para
 // belongs to a server that has no features right now (it is down), or
 // errNoTarget.
 func (g *Gateway) absentInput(id *authn.Identity, method string, params mcp.Params) (*policy.Input, error) {
-	in := baseInput(id, policy.PhaseCall, method)
+	in := g.baseInput(id, policy.PhaseCall, method)
 	switch p := params.(type) {
 	case *mcp.CallToolParamsRaw:
 		u, rest := g.catalog().absentTarget(p.Name)

@@ -20,7 +20,7 @@ type policyFilter struct {
 }
 
 func (f *policyFilter) decide(target func(*policy.Input)) bool {
-	in := baseInput(f.id, policy.PhaseList, "")
+	in := f.g.baseInput(f.id, policy.PhaseList, "")
 	target(in)
 	return f.g.decideObserved(context.Background(), in).Allow
 }
@@ -118,7 +118,7 @@ func decideKind[E comparable](f *policyFilter, la ListAuthorizer, method string,
 	ctx, span := f.g.tracer.Start(context.Background(), "mcpgate.policy "+policy.PhaseList)
 	defer span.End()
 	start := time.Now()
-	visible := la.DecideList(ctx, baseInput(f.id, policy.PhaseList, method), list)
+	visible := la.DecideList(ctx, f.g.baseInput(f.id, policy.PhaseList, method), list)
 	shown := 0
 	for i, e := range keys {
 		out[e] = visible[i]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/policy"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -88,17 +89,26 @@ func TestInitializeTooLarge(t *testing.T) {
 }
 
 // TestKeyCache: the cached keys of an identity are those computed from
-// it, per PolicyKey; an identity without one is computed every time.
+// it, per PolicyKey, with one user memo per PolicyKey; an identity without
+// one is computed every time, and has no memo.
 func TestKeyCache(t *testing.T) {
 	var c keyCache
 	a := &authn.Identity{Issuer: "i", Subject: "alice", Groups: []string{"eng"}, Scopes: []string{"mcp"}, PolicyKey: "k-alice"}
 	b := &authn.Identity{Issuer: "i", Subject: "bob", Groups: []string{"ops"}, PolicyKey: "k-bob"}
+	memos := map[*authn.Identity]*policy.UserMemo{}
 	for range 2 {
 		for _, id := range []*authn.Identity{a, b, {Issuer: "i", Subject: "carol"}, nil} {
 			got := c.of(id)
-			if want := (callerKeys{view: identityKey(id), session: sessionKey(id)}); got != want {
+			if want := (callerKeys{view: identityKey(id), session: sessionKey(id), user: got.user}); got != want {
 				t.Errorf("keys of %+v: %+v, want %+v", id, got, want)
 			}
+			if (got.user != nil) != (id != nil && id.PolicyKey != "") {
+				t.Errorf("keys of %+v: user memo %v", id, got.user)
+			}
+			if m, seen := memos[id]; seen && id != nil && id.PolicyKey != "" && m != got.user {
+				t.Errorf("keys of %+v: a new user memo each time", id)
+			}
+			memos[id] = got.user
 		}
 	}
 	if c.of(a) == c.of(b) {

@@ -136,7 +136,7 @@ func (g *Gateway) upstreamInput(u *upstream, id *authn.Identity, call *policy.In
 		in.Catalogue = nil
 		in.Method = policy.MethodUpstreamToken
 	} else {
-		in = *baseInput(id, policy.PhaseUpstream, policy.MethodUpstreamConnect)
+		in = *g.baseInput(id, policy.PhaseUpstream, policy.MethodUpstreamConnect)
 		in.Server = g.serverInput(u)
 	}
 	in.Phase = policy.PhaseUpstream

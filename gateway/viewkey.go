@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/policy"
 )
 
 // volatileClaims change with every token of the same caller and must not
@@ -63,7 +64,12 @@ func sessionKey(id *authn.Identity) string {
 }
 
 // callerKeys are the view key and session key of one identity.
-type callerKeys struct{ view, session string }
+type callerKeys struct {
+	view, session string
+	// user keeps the caller's policy input user converted once (nil
+	// when the identity has no PolicyKey).
+	user *policy.UserMemo
+}
 
 // keyCache remembers the keys of identities by their PolicyKey, which
 // fingerprints everything both keys are computed from: a request of a
@@ -86,7 +92,7 @@ func (c *keyCache) of(id *authn.Identity) callerKeys {
 	if ok {
 		return k
 	}
-	k = callerKeys{view: identityKey(id), session: sessionKey(id)}
+	k = callerKeys{view: identityKey(id), session: sessionKey(id), user: &policy.UserMemo{}}
 	c.mu.Lock()
 	if c.keys == nil || len(c.keys) >= maxCachedKeys {
 		c.keys = map[string]callerKeys{}

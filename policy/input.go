@@ -1,6 +1,11 @@
 package policy
 
-import "time"
+import (
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
 
 // Phases of a decision. The phase tells a policy what is being decided.
 const (
@@ -132,6 +137,19 @@ type User struct {
 	Name   string         `json:"name,omitempty"`
 	Groups []string       `json:"groups"`
 	Claims map[string]any `json:"claims"`
+	// Memo, when set, keeps the user's Rego value once converted, for a
+	// caller that builds the same User for many requests (the gateway,
+	// once per verified token): the claims are converted once, not per
+	// decision. The fields must not change once the memo is used.
+	Memo *UserMemo `json:"-"`
+}
+
+// UserMemo holds a User's converted value (User.Memo). The zero value is
+// ready to use.
+type UserMemo struct {
+	once sync.Once
+	v    ast.Value
+	err  error
 }
 
 // Token describes the access token the request carried.

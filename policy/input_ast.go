@@ -112,6 +112,14 @@ func (u *User) isZero() bool {
 }
 
 func (u *User) astValue() (ast.Value, error) {
+	if m := u.Memo; m != nil {
+		m.once.Do(func() { m.v, m.err = u.convert() })
+		return m.v, m.err
+	}
+	return u.convert()
+}
+
+func (u *User) convert() (ast.Value, error) {
 	b := fields(6)
 	b.str(kSub, u.Sub)
 	b.str(kIss, u.Iss)

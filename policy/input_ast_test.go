@@ -78,6 +78,7 @@ func TestASTValueMatchesJSON(t *testing.T) {
 		"upstream":                          upstreamInput(),
 		"upstream connect, nothing set":     {Phase: PhaseUpstream, Method: MethodUpstreamConnect, Server: &Server{}, UpstreamScopes: []UpstreamScope{{}}},
 		"empty upstream scopes":             {UpstreamScopes: []UpstreamScope{}},
+		"user with a memo":                  withMemo(fullInput()),
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -98,5 +99,39 @@ func TestASTValueMatchesJSON(t *testing.T) {
 				t.Errorf("ASTValue differs from the JSON encoding:\n got: %v\nwant: %v", got, want)
 			}
 		})
+	}
+}
+
+func withMemo(in *Input) *Input {
+	in.User.Memo = &UserMemo{}
+	return in
+}
+
+// TestUserMemo: inputs whose users share a memo share one conversion of
+// the user, which is what converting each would give.
+func TestUserMemo(t *testing.T) {
+	t.Parallel()
+	memo := &UserMemo{}
+	a, b := fullInput(), fullInput()
+	a.User.Memo, b.User.Memo = memo, memo
+	b.Phase = PhaseList
+	va, err := a.ASTValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vb, err := b.ASTValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua, ub := va.(ast.Object).Get(ast.StringTerm("user")), vb.(ast.Object).Get(ast.StringTerm("user"))
+	if ua.Value != ub.Value {
+		t.Error("the user was converted twice")
+	}
+	plain, err := fullInput().ASTValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := plain.(ast.Object).Get(ast.StringTerm("user")); ua.Value.Compare(want.Value) != 0 {
+		t.Errorf("memoized user %v, want %v", ua, want)
 	}
 }
