@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/rego"
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // decide runs one decision through an engine with a decision log and
@@ -188,4 +190,112 @@ func orNil(x []any) any {
 		return nil
 	}
 	return x
+}
+
+// TestMaskShared: a mask rule is evaluated once per shape of event that
+// it reads (the shipped library's: the target and the arguments' names)
+// and its result reused, and every line is masked as the rule says for
+// that line; a rule that reads argument values is evaluated per value, one
+// that reads the whole event or upserts objects shares nothing.
+func TestMaskShared(t *testing.T) {
+	t.Parallel()
+	modules, _, err := rego.Library()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := loadedEngine(t, modules, diffData(t))
+	c := lib.current.Load()
+	reads := func(refs []ast.Ref) (out []string) {
+		for _, r := range refs {
+			out = append(out, r.String())
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{"input.input.prompt", "input.input.tool"}, reads(c.maskReads.paths)); diff != "" {
+		t.Errorf("paths the library's mask reads (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"input.input.arguments"}, reads(c.maskReads.keys)); diff != "" {
+		t.Errorf("keys the library's mask reads (-want +got):\n%s", diff)
+	}
+
+	custom := map[string]struct {
+		mask   string
+		shared bool
+	}{
+		"library": {"", true},
+		"argument values": {`mask contains "/input/arguments/id" if startswith(input.input.arguments.id, "tok_")
+mask contains "/input/arguments/password"`, true},
+		"whole event": {`mask contains "/input/arguments/id" if startswith(object.get(input, ["input", "arguments", "id"], ""), "tok_")
+mask contains "/input/arguments/password"`, false},
+		"object upsert": {`mask contains {"op": "upsert", "path": "/input/arguments/id", "value": {"v": "***"}} if startswith(input.input.arguments.id, "tok_")
+mask contains "/input/arguments/password"`, true},
+	}
+	for name, tc := range custom {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			mods := map[string]string{"authz.rego": allowAlice, "mask.rego": "package system.log\n" + tc.mask}
+			var data map[string]any
+			if name == "library" {
+				mods, data = modules, diffData(t)
+			}
+			var out testtools.SyncBuffer
+			dl := NewDecisionLog(&out, 64)
+			e := loadedEngine(t, mods, data)
+			e.dlog.Store(dl)
+			args := []map[string]any{
+				{"id": "tok_1", "password": "p1"}, {"id": "plain", "password": "p2"},
+				{"id": "tok_2", "password": "p3"}, {"id": "plain", "password": "p4", "extra": "x"},
+			}
+			for _, a := range args {
+				in := libraryInput(PhaseCall, "notes", "write_note")
+				in.User.Sub = "alice"
+				in.Arguments = a
+				e.Decide(context.Background(), in)
+			}
+			if err := dl.Close(); err != nil {
+				t.Fatal(err)
+			}
+			lines := logLines(t, out.String())
+			for i, l := range lines {
+				got := l["input"].(map[string]any)["arguments"]
+				var want any
+				switch name {
+				case "library": // keep_arguments keeps id for write_note
+					want = map[string]any{"id": args[i]["id"]}
+				default:
+					w := map[string]any{"id": args[i]["id"]}
+					if strings.HasPrefix(args[i]["id"].(string), "tok_") {
+						w["id"] = "***"
+						if name == "object upsert" {
+							w["id"] = map[string]any{"v": "***"}
+						} else {
+							delete(w, "id")
+						}
+					}
+					if _, ok := args[i]["extra"]; ok {
+						w["extra"] = "x"
+					}
+					want = w
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("line %d arguments (-want +got):\n%s", i, diff)
+				}
+			}
+			c := e.current.Load()
+			if shared := c.maskReads != nil; shared != tc.shared {
+				t.Errorf("mask results shared: %v, want %v", shared, tc.shared)
+			}
+			c.masks.mu.Lock()
+			n := len(c.masks.m)
+			c.masks.mu.Unlock()
+			switch {
+			case name == "library" && n != 2: // two shapes: {id, password}, {id, password, extra}
+				t.Errorf("%d mask results kept for 2 shapes of event", n)
+			case name == "argument values" && n != 3: // the ids: tok_1, plain, tok_2
+				t.Errorf("%d mask results kept for 3 ids", n)
+			case name == "object upsert" && n != 1: // the lines without an upsert, both id plain
+				t.Errorf("%d mask results kept, want the 1 without an object upsert", n)
+			}
+		})
+	}
 }

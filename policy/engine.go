@@ -128,10 +128,14 @@ type compiled struct {
 	listPath string
 	// listReads says what the list query reads, nil when its results are
 	// not shared between callers (listcache.go); lists holds them.
-	listReads *listReads
-	lists     listResults
+	listReads *inputReads
+	lists     memo[[]bool]
 	// mask is data.system.log.mask, or nil when the policy defines none.
-	mask      *rego.PreparedEvalQuery
+	mask *rego.PreparedEvalQuery
+	// maskReads says what the mask rule reads, nil when its results are
+	// not shared between lines (mask.go); masks holds them.
+	maskReads *inputReads
+	masks     memo[[]maskRule]
 	timeout   time.Duration
 	path      string // the decision's data path, "mcpgate/authz/decision"
 	grantPath string // the grant's, "mcpgate/authz/grant"

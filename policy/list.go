@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -62,8 +63,8 @@ func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry)
 	keyed := false
 	if c.listReads != nil {
 		if input, err := base.ASTValue(); err == nil {
-			key, keyed = c.listReads.key(input, catalog), true
-			if hit := c.lists.get(key); hit != nil {
+			key, keyed = c.listReads.key(input, catalog...), true
+			if hit, ok := c.lists.get(key); ok {
 				copy(visible, hit)
 				d := listDecision(visible)
 				// Logged with the catalog, as an evaluated list is.
@@ -80,7 +81,7 @@ func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry)
 		err = readVisible(rs, visible)
 	}
 	if err == nil && keyed {
-		c.lists.put(key, visible)
+		c.lists.put(key, slices.Clone(visible))
 	}
 	d := listDecision(visible)
 	if err != nil {

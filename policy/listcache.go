@@ -22,116 +22,47 @@ import (
 // maxListResults bounds the list results one policy revision keeps.
 const maxListResults = 1024
 
-// listReads are the input fields the list query reads.
-type listReads struct {
-	// paths are the references (input.user.groups, …) the query's rules
-	// read, none a prefix of another, without input.catalog: the key has
-	// the catalog itself.
-	paths []ast.Ref
-}
-
 var catalogRef = ast.MustParseRef("input.catalog")
 
-// newListReads works out what the rules of listRef read, or returns nil
-// when the list decisions cannot be shared (see above).
-func (p *perCallRules) newListReads(listRef ast.Ref) *listReads {
-	var rules []any
-	for _, r := range p.compiler.GetRules(listRef) {
-		rules = append(rules, r)
+// listReads is what the list query reads (inputReads) but the catalog,
+// which the key of a list result has whole; nil when lists are not shared.
+func (p *perCallRules) listReads(listRef ast.Ref) *inputReads {
+	reads := p.inputReads(listRef)
+	if reads == nil {
+		return nil
 	}
-	closure := p.closure(rules...)
-	for _, r := range p.compiler.GetRules(listRef) {
-		closure[r.Path().String()] = true
-	}
-	var paths []ast.Ref
-	shared := true
-	for path := range closure {
-		if p.clocked[path] {
-			return nil
-		}
-		for _, rule := range p.rules[path] {
-			if p.unsafe(rule) {
-				return nil
-			}
-			ast.WalkRefs(rule, func(r ast.Ref) bool {
-				if r.HasPrefix(ast.InputRootRef) {
-					gp := r.GroundPrefix()
-					if len(gp) < 2 {
-						shared = false // the whole input, or input[x]
-					}
-					paths = append(paths, gp)
-				}
-				return !shared
-			})
-			if !shared {
-				return nil
-			}
-		}
-	}
-	slices.SortFunc(paths, func(a, b ast.Ref) int { return a.Compare(b) })
-	var minimal []ast.Ref
-	for _, path := range paths {
-		if len(minimal) > 0 && path.HasPrefix(minimal[len(minimal)-1]) {
-			continue // sorted: a prefix comes first
-		}
-		minimal = append(minimal, path)
-	}
-	lr := &listReads{}
-	for _, path := range minimal {
-		if catalogRef.HasPrefix(path) && !path.Equal(catalogRef) {
-			return nil // reads a part of the input that holds the catalog
-		}
-		if !path.HasPrefix(catalogRef) {
-			lr.paths = append(lr.paths, path)
-		}
-	}
-	return lr
+	inCatalog := func(r ast.Ref) bool { return r.HasPrefix(catalogRef) }
+	reads.paths = slices.DeleteFunc(reads.paths, inCatalog)
+	reads.keys = slices.DeleteFunc(reads.keys, inCatalog)
+	return reads
 }
 
-// key is the list result's key for input (without the catalog) and the
-// catalog terms: the values of the fields the query reads, and every entry.
-func (lr *listReads) key(input ast.Value, catalog []*ast.Term) [sha256.Size]byte {
-	h := sha256.New()
-	for _, path := range lr.paths {
-		h.Write([]byte(path.String()))
-		if v, err := input.Find(path[1:]); err == nil {
-			h.Write([]byte{1})
-			h.Write([]byte(v.String()))
-		}
-		h.Write([]byte{0})
-	}
-	for _, t := range catalog {
-		h.Write([]byte(t.String()))
-		h.Write([]byte{0})
-	}
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
+// memo is a bounded map of results by key, for one policy revision.
+type memo[V any] struct {
+	mu  sync.Mutex
+	max int
+	m   map[[sha256.Size]byte]V
 }
 
-// listResults are the list results of one policy revision.
-type listResults struct {
-	mu sync.Mutex
-	m  map[[sha256.Size]byte][]bool
+func (mc *memo[V]) get(k [sha256.Size]byte) (V, bool) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	v, ok := mc.m[k]
+	return v, ok
 }
 
-func (lc *listResults) get(k [sha256.Size]byte) []bool {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	return lc.m[k]
-}
-
-func (lc *listResults) put(k [sha256.Size]byte, visible []bool) {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	if lc.m == nil {
-		lc.m = map[[sha256.Size]byte][]bool{}
+// put keeps v; v must not change afterwards.
+func (mc *memo[V]) put(k [sha256.Size]byte, v V) {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if mc.m == nil {
+		mc.m = map[[sha256.Size]byte]V{}
 	}
-	if len(lc.m) >= maxListResults {
-		for old := range lc.m { // any one: a rough bound is enough here
-			delete(lc.m, old)
+	if len(mc.m) >= mc.max {
+		for old := range mc.m { // any one: a rough bound is enough here
+			delete(mc.m, old)
 			break
 		}
 	}
-	lc.m[k] = slices.Clone(visible)
+	mc.m[k] = v
 }

@@ -192,6 +192,7 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 		return nil, fmt.Errorf("prepare partial %s: %w", e.opts.Query, err)
 	}
 	c.partial, c.perCall, c.cache = partial, newPerCallRules(compiler), newDecisionCache(e.opts.CacheSize)
+	c.lists.max, c.masks.max = maxListResults, maxMaskResults
 	if queryRef, err := ast.ParseRef(e.opts.Query); err == nil {
 		c.clockBound = c.perCall.usesClock(queryRef)
 	}
@@ -203,7 +204,7 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 		}
 		c.list, c.listPath = &list, queryPath(e.opts.ListQuery)
 		if c.cache != nil {
-			c.listReads = c.perCall.newListReads(listRef)
+			c.listReads = c.perCall.listReads(listRef)
 		}
 	}
 	if len(compiler.GetRules(maskRef)) == 0 {
@@ -214,6 +215,7 @@ func (e *Engine) prepare(compiler *ast.Compiler, store storage.Store) (*compiled
 		return nil, fmt.Errorf("prepare %s: %w", maskRef, err)
 	}
 	c.mask = &mask
+	c.maskReads = c.perCall.inputReads(maskRef)
 	return c, nil
 }
 

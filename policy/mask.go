@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,18 +75,51 @@ func defaultMask(doc any) (masked []string) {
 	return masked
 }
 
-// evalMask runs the mask rule; nil rules mean it was undefined.
+// maxMaskResults bounds the mask results one policy revision keeps.
+const maxMaskResults = 4096
+
+// evalMask runs the mask rule; nil rules mean it was undefined. A mask
+// rule that reads named fields only (inputReads; the shipped library's
+// reads the target and the arguments' names) is evaluated once per shape
+// of event, and its result reused for every line of that shape.
 func evalMask(r *record) ([]maskRule, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.policy.timeout)
+	c := r.policy
+	event := r.maskEvent()
+	var key [sha256.Size]byte
+	if c.maskReads != nil {
+		key = c.maskReads.key(event)
+		if rules, ok := c.masks.get(key); ok {
+			return rules, nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	rs, err := r.policy.mask.Eval(ctx, rego.EvalParsedInput(r.maskEvent()))
+	rs, err := c.mask.Eval(ctx, rego.EvalParsedInput(event))
 	if err != nil {
 		return nil, err
 	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, nil
+	var rules []maskRule
+	if len(rs) > 0 && len(rs[0].Expressions) > 0 {
+		if rules, err = parseMaskRules(rs[0].Expressions[0].Value); err != nil {
+			return nil, err
+		}
 	}
-	return parseMaskRules(rs[0].Expressions[0].Value)
+	if c.maskReads != nil && scalarValues(rules) {
+		c.masks.put(key, rules)
+	}
+	return rules, nil
+}
+
+// scalarValues reports whether no rule upserts an object or array, which
+// a later rule could change in place: only such rules are shared.
+func scalarValues(rules []maskRule) bool {
+	for _, rule := range rules {
+		switch rule.value.(type) {
+		case map[string]any, []any:
+			return false
+		}
+	}
+	return true
 }
 
 // maskEvent is the input of the mask rule, shaped like OPA's event.

@@ -36,3 +36,12 @@ test_keep_list_from_data if {
 	cfg := {"log": {"keep_arguments": {"notes": {"list_notes": ["q"]}}}}
 	log.mask == set() with input as event(tool_call("list_notes", {"q": "x"})) with data.mcpgate.config as cfg
 }
+
+test_both_targets_keep_nothing if {
+	request := object.union(tool_call("write_note", {"id": "todo"}), {"prompt": {"name": "notes__summarize_note", "upstream_name": "summarize_note", "server": "notes"}})
+	log.mask == {"/input/arguments"} with input as event(request)
+}
+
+test_empty_arguments_erased if {
+	log.mask == {"/input/arguments"} with input as event(tool_call("list_notes", {}))
+}
