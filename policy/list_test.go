@@ -311,3 +311,28 @@ func TestDecideListShared(t *testing.T) {
 		})
 	}
 }
+
+// TestDecideListNestedNames: a list rule that reads the names of a claim
+// and of an object inside it is keyed on both (found in review: an
+// admin's list was shared with a viewer whose claim had the same outer
+// names).
+func TestDecideListNestedNames(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t, authzModule(`visible contains i if {
+	some i, _ in input.catalog
+	count(object.keys(input.user.claims)) > 0
+	"admin" in object.keys(input.user.claims.roles)
+}
+decision := {"allow": false, "reasons": []}`), Options{})
+	entries := []ListEntry{{Server: &Server{Name: "s"}, Tool: &Tool{Name: "s__admin_tool", UpstreamName: "admin_tool", Server: "s"}}}
+	for _, c := range []struct {
+		sub   string
+		roles map[string]any
+		want  bool
+	}{{"admin", map[string]any{"admin": true}, true}, {"mallory", map[string]any{"viewer": true}, false}} {
+		in := &Input{Phase: PhaseList, Method: "tools/list", User: User{Sub: c.sub, Groups: []string{}, Claims: map[string]any{"roles": c.roles}}}
+		if got := e.DecideList(context.Background(), in, entries); !slices.Equal(got, []bool{c.want}) {
+			t.Errorf("%s (roles %v): visible %v, want [%v]", c.sub, c.roles, got, c.want)
+		}
+	}
+}

@@ -75,8 +75,14 @@ func defaultMask(doc any) (masked []string) {
 	return masked
 }
 
-// maxMaskResults bounds the mask results one policy revision keeps.
-const maxMaskResults = 4096
+// maxMaskResults bounds the mask results one policy revision keeps, and
+// maxSharedMaskBytes the size of one that is kept: a result with one
+// pointer per argument name of a request full of names is not worth
+// keeping, and 4,096 of them would hold gigabytes.
+const (
+	maxMaskResults     = 4096
+	maxSharedMaskBytes = 4 << 10
+)
 
 // evalMask runs the mask rule; nil rules mean it was undefined. A mask
 // rule that reads named fields only (inputReads; the shipped library's
@@ -104,22 +110,27 @@ func evalMask(r *record) ([]maskRule, error) {
 			return nil, err
 		}
 	}
-	if c.maskReads != nil && scalarValues(rules) {
+	if c.maskReads != nil && shareable(rules) {
 		c.masks.put(key, rules)
 	}
 	return rules, nil
 }
 
-// scalarValues reports whether no rule upserts an object or array, which
-// a later rule could change in place: only such rules are shared.
-func scalarValues(rules []maskRule) bool {
+// shareable reports whether rules may be kept for other lines: small
+// (maxSharedMaskBytes of pointers and values), and no rule upserts an
+// object or array, which a later rule could change in place.
+func shareable(rules []maskRule) bool {
+	size := 0
 	for _, rule := range rules {
-		switch rule.value.(type) {
+		size += len(rule.path) + 64
+		switch v := rule.value.(type) {
 		case map[string]any, []any:
 			return false
+		case string:
+			size += len(v)
 		}
 	}
-	return true
+	return size <= maxSharedMaskBytes
 }
 
 // maskEvent is the input of the mask rule, shaped like OPA's event.

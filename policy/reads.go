@@ -18,7 +18,8 @@ type inputReads struct {
 	// prefix of another.
 	paths []ast.Ref
 	// keys are references whose objects the rules read only the keys of
-	// (object.keys(input.x)), none under a path.
+	// (object.keys(input.x)), none under a path (but one may be under
+	// another: each one's names are part of the key).
 	keys []ast.Ref
 }
 
@@ -70,7 +71,10 @@ func (p *perCallRules) inputReads(ref ast.Ref) *inputReads {
 		}
 	}
 	lr := &inputReads{paths: minimalRefs(paths)}
-	for _, k := range minimalRefs(keys) {
+	// Every keys reference counts on its own: the names of input.x say
+	// nothing of the names of input.x.y. One under a path is covered.
+	slices.SortFunc(keys, func(a, b ast.Ref) int { return a.Compare(b) })
+	for _, k := range slices.CompactFunc(keys, func(a, b ast.Ref) bool { return a.Equal(b) }) {
 		if !slices.ContainsFunc(lr.paths, func(p ast.Ref) bool { return k.HasPrefix(p) }) {
 			lr.keys = append(lr.keys, k)
 		}
