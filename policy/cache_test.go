@@ -405,6 +405,13 @@ default allow := false
 allow if every s in input.token.scopes { not bad[s] }
 decision := {"allow": allow, "reasons": []}
 `},
+	"a package named partial": {"p.rego": `package mcpgate.authz
+default allow := false
+allow if not data.partial.mcpgate.authz.bad
+decision := {"allow": allow, "reasons": []}
+`, "partial.rego": `package partial.mcpgate.authz
+bad if input.arguments.id == "n1"
+`},
 	"import alias": {"p.rego": `package mcpgate.authz
 import data.mcpgate.lib as l
 default allow := false
@@ -421,7 +428,7 @@ bad if input.arguments.id == "n1"
 // that checks certificates against the clock is never given one.
 func TestResidualsFollowPerCallFields(t *testing.T) {
 	t.Parallel()
-	noResidual := map[string]bool{"certificate clock": true, "rule metadata": true}
+	noResidual := map[string]bool{"certificate clock": true, "rule metadata": true, "a package named partial": true}
 	// Their reasons change from one evaluation to the next by design.
 	allowOnly := map[string]bool{"clock": true, "random": true}
 	policies := map[string]map[string]string{}

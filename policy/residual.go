@@ -43,10 +43,15 @@ const residualBinding = "x"
 
 // residual returns the compiled residual of pq, a partial evaluation of
 // c's decision; nil when there is none to use: several queries, a policy
-// without parsed modules (bundles), one that reads rule metadata, or the
-// bound reached.
+// without parsed modules (bundles), one with rules under data.partial, one
+// that reads rule metadata, or the bound reached.
 func (c *compiled) residual(pq *rego.PartialQueries) (*rego.PreparedEvalQuery, error) {
 	if c.parsed == nil || len(pq.Queries) != 1 {
+		return nil, nil
+	}
+	if len(c.perCall.compiler.GetRules(partialRoot)) > 0 {
+		// The policy has rules where partial evaluation puts its support
+		// rules (data.partial): the two could not be told apart.
 		return nil, nil
 	}
 	h := sha256.New()
