@@ -239,11 +239,6 @@ func (g *Gateway) viewOf(r *http.Request) *view {
 	id, _ := authn.FromContext(r.Context())
 	keys := g.keys.of(id)
 	key, f := keys.view, &policyFilter{g: g, id: id}
-	if r.Header.Get("Mcp-Protocol-Version") >= statelessVersion {
-		if shared, ok := g.sharedViewKey(id, keys); ok {
-			key = shared
-		}
-	}
 	g.viewsMu.Lock()
 	v, ok := g.views[key]
 	if !ok {
@@ -255,37 +250,6 @@ func (g *Gateway) viewOf(r *http.Request) *view {
 	g.viewsMu.Unlock()
 	v.sync(g.catalog(), g.policyRevision())
 	return v
-}
-
-// ListKeyer is an Authorizer that names what a caller's list decisions
-// depend on (policy.Engine.ListKey): callers with the same key see the
-// same entries, so their 2026-07-28 requests share one view.
-type ListKeyer interface {
-	ListKey(in *policy.Input) (string, bool)
-}
-
-// sharedViewKey is the view key of id's 2026-07-28 requests when the
-// authorizer lets callers share views: its list key, worked out once per
-// identity and policy revision. Sharing saves a new caller the view's
-// build (the SDK's AddTool for each entry: most of a first list's time).
-// Such a view keeps nothing of one caller but what its list key names:
-// every request is decided with its own caller, initialize allows are
-// kept per caller (sessionGate), and 2025 sessions, which are bound to a
-// view, keep views of their own.
-func (g *Gateway) sharedViewKey(id *authn.Identity, keys callerKeys) (string, bool) {
-	lk, ok := g.opts.Authorizer.(ListKeyer)
-	if !ok || id == nil || keys.list == nil {
-		return "", false
-	}
-	rev := g.policyRevision()
-	m := keys.list
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.revision != rev {
-		key, ok := lk.ListKey(g.baseInput(id, policy.PhaseList, "tools/list"))
-		m.revision, m.key, m.ok = rev, "list\x00"+key, ok
-	}
-	return m.key, m.ok
 }
 
 // evictViewsLocked makes room for one more view by dropping views that no
