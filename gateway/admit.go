@@ -29,6 +29,11 @@ func (v *view) admit(ctx context.Context, method string, req mcp.Request) error 
 			return nil // decided at this session's initialize
 		}
 	}
+	// Views of 2026-07-28 requests may be shared among callers
+	// (sharedViewKey): the allows are kept per caller.
+	if gate := v.g.keys.of(identityOf(req)).gate; gate != nil {
+		return gate.admit(ctx, v, req)
+	}
 	return v.sessionGate.admit(ctx, v, req)
 }
 

@@ -219,8 +219,18 @@ func (g *Gateway) rebuild() {
 	g.viewsMu.Unlock()
 	rev := g.policyRevision()
 	for _, v := range views {
-		v.sync(cat, rev)
+		if !v.sync(cat, rev) {
+			g.dropView(v.key, v)
+		}
 	}
+	// Shared views of an older revision are of no use any more.
+	g.viewsMu.Lock()
+	for k, v := range g.views {
+		if v.sharedRevision != "" && v.sharedRevision != rev {
+			delete(g.views, k)
+		}
+	}
+	g.viewsMu.Unlock()
 }
 
 func (g *Gateway) policyRevision() string { return g.opts.Authorizer.Revision() }
@@ -238,18 +248,81 @@ func (g *Gateway) viewFor(r *http.Request) *mcp.Server {
 func (g *Gateway) viewOf(r *http.Request) *view {
 	id, _ := authn.FromContext(r.Context())
 	keys := g.keys.of(id)
-	key, f := keys.view, &policyFilter{g: g, id: id}
+	rev := g.policyRevision()
+	// A 2026-07-28 request may use a view shared with other callers
+	// (sharedViewKey); a subscriptions/listen stream, which outlives
+	// requests and hears resource updates, keeps a view of its caller's.
+	if r.Header.Get("Mcp-Protocol-Version") >= statelessVersion && r.Header.Get("Mcp-Method") != "subscriptions/listen" {
+		if key, ok := g.sharedViewKey(id, keys, rev); ok {
+			if v := g.viewAt(key, &policyFilter{g: g, id: id, sharedRevision: rev}, keys, rev); v != nil {
+				return v
+			}
+		}
+	}
+	return g.viewAt(keys.view, &policyFilter{g: g, id: id}, keys, rev)
+}
+
+// viewAt returns the view at key, made with f when there is none, in line
+// with the catalog and the policy revision rev; nil for a shared view that
+// cannot be (see view.sync), which is dropped.
+func (g *Gateway) viewAt(key string, f *policyFilter, keys callerKeys, rev string) *view {
 	g.viewsMu.Lock()
 	v, ok := g.views[key]
 	if !ok {
 		g.evictViewsLocked()
 		v = g.newView(key, f)
-		v.bindKey = keys.session
+		v.bindKey, v.sharedRevision = keys.session, f.sharedRevision
 		g.views[key] = v
 	}
 	g.viewsMu.Unlock()
-	v.sync(g.catalog(), g.policyRevision())
+	if !v.sync(g.catalog(), rev) {
+		g.dropView(key, v)
+		return nil
+	}
 	return v
+}
+
+// dropView forgets v, the view at key; requests using it finish with it.
+func (g *Gateway) dropView(key string, v *view) {
+	g.viewsMu.Lock()
+	if g.views[key] == v {
+		delete(g.views, key)
+	}
+	g.viewsMu.Unlock()
+}
+
+// SharedListAuthorizer is an Authorizer that names what a caller's list
+// decisions depend on (policy.Engine.ListKey) and decides lists for
+// callers who share them (DecideListShared): callers with the same key
+// see the same entries, so their 2026-07-28 requests share one view.
+type SharedListAuthorizer interface {
+	ListKey(in *policy.Input) (key, revision string, ok bool)
+	DecideListShared(ctx context.Context, revision string, in *policy.Input, entries []policy.ListEntry) ([]bool, bool)
+}
+
+// sharedViewKey is the view key of id's 2026-07-28 requests when the
+// authorizer lets callers share views under the policy revision rev: its
+// list key, worked out once per identity and revision. Sharing saves a new
+// caller the view's build (the SDK's AddTool for each entry: most of a
+// first list's time). A shared view keeps nothing of one caller but what
+// its list key names, under its revision only: every request is decided
+// with its own caller, initialize allows are kept per caller (the caller's
+// keys), a shared view is never synced under another revision or with a
+// list that the list query did not decide (view.sync), and 2025 sessions
+// and subscriptions/listen streams keep views of their own.
+func (g *Gateway) sharedViewKey(id *authn.Identity, keys callerKeys, rev string) (string, bool) {
+	lk, ok := g.opts.Authorizer.(SharedListAuthorizer)
+	if !ok || id == nil || keys.list == nil {
+		return "", false
+	}
+	m := keys.list
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.revision != rev {
+		key, keyRev, ok := lk.ListKey(g.baseInput(id, policy.PhaseList, "tools/list"))
+		m.revision, m.key, m.ok = rev, "list\x00"+key, ok && keyRev == rev
+	}
+	return m.key, m.ok
 }
 
 // evictViewsLocked makes room for one more view by dropping views that no

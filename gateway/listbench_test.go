@@ -78,6 +78,7 @@ func benchmarkFirstList(b *testing.B, authz Authorizer, newGroups bool) {
 			if newGroups {
 				id.Groups = append(id.Groups, "team-of-"+user)
 			}
+			id.PolicyKey = "key-" + user // as authn sets it on every verified token
 			inner.ServeHTTP(w, r.WithContext(withTestIdentity(r.Context(), id)))
 		})
 	}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
@@ -17,6 +18,9 @@ import (
 type policyFilter struct {
 	g  *Gateway
 	id *authn.Identity
+	// sharedRevision is set for a shared view's filter: its lists must
+	// be the list query's under that revision (DecideListShared).
+	sharedRevision string
 }
 
 func (f *policyFilter) decide(target func(*policy.Input)) bool {
@@ -78,10 +82,16 @@ func (d *decided) ResourceTemplate(e *templateEntry) bool { return d.templates[e
 // entry.
 func (f *policyFilter) forCatalog(cat *catalog) filter {
 	la, ok := f.g.opts.Authorizer.(ListAuthorizer)
-	if !ok {
+	if f.sharedRevision != "" {
+		sa, ok := f.g.opts.Authorizer.(SharedListAuthorizer)
+		if !ok {
+			return nil
+		}
+		la = sharedLists{sa, f.sharedRevision, new(atomic.Bool)}
+	} else if !ok {
 		return f
 	}
-	return &decided{
+	d := &decided{
 		tools: decideKind(f, la, "tools/list", cat.tools, func(e *toolEntry) policy.ListEntry {
 			return policy.ListEntry{Server: f.g.serverInput(e.up), Tool: toolInput(e)}
 		}),
@@ -98,6 +108,26 @@ func (f *policyFilter) forCatalog(cat *catalog) filter {
 				Name: e.template.Name, Server: e.up.cfg.Name, MIMEType: e.template.MIMEType}}
 		}),
 	}
+	if s, ok := la.(sharedLists); ok && s.failed.Load() {
+		return nil
+	}
+	return d
+}
+
+// sharedLists decides the lists of a shared view under its revision, and
+// notes a list that the list query did not decide.
+type sharedLists struct {
+	SharedListAuthorizer
+	revision string
+	failed   *atomic.Bool
+}
+
+func (s sharedLists) DecideList(ctx context.Context, in *policy.Input, entries []policy.ListEntry) []bool {
+	visible, ok := s.DecideListShared(ctx, s.revision, in, entries)
+	if !ok {
+		s.failed.Store(true)
+	}
+	return visible
 }
 
 // decideKind decides the entries of one kind in one evaluation, observed

@@ -99,11 +99,11 @@ func TestKeyCache(t *testing.T) {
 	for range 2 {
 		for _, id := range []*authn.Identity{a, b, {Issuer: "i", Subject: "carol"}, nil} {
 			got := c.of(id)
-			if want := (callerKeys{view: identityKey(id), session: sessionKey(id), user: got.user}); got != want {
+			if want := (callerKeys{view: identityKey(id), session: sessionKey(id), user: got.user, list: got.list, gate: got.gate}); got != want {
 				t.Errorf("keys of %+v: %+v, want %+v", id, got, want)
 			}
-			if (got.user != nil) != (id != nil && id.PolicyKey != "") {
-				t.Errorf("keys of %+v: user memo %v", id, got.user)
+			if keyed := id != nil && id.PolicyKey != ""; (got.user != nil) != keyed || (got.list != nil) != keyed || (got.gate != nil) != keyed {
+				t.Errorf("keys of %+v: memos %+v", id, got)
 			}
 			if m, seen := memos[id]; seen && id != nil && id.PolicyKey != "" && m != got.user {
 				t.Errorf("keys of %+v: a new user memo each time", id)

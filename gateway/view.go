@@ -26,6 +26,9 @@ type view struct {
 	fastChain mcp.MethodHandler
 	// policyRevision is the policy revision the view was last synced with.
 	policyRevision string
+	// sharedRevision is set for a view shared among callers: the policy
+	// revision under which they share it (sharedViewKey).
+	sharedRevision string
 
 	// sessionGate caches initialize-phase decisions of 2026-07-28
 	// requests, which have no initialize of their own (see authz.go).
@@ -102,18 +105,27 @@ func (g *Gateway) newView(key string, f filter) *view {
 }
 
 // sync brings the registered features in line with cat and the policy
-// revision: each entry is decided again when either changed.
-func (v *view) sync(cat *catalog, policyRevision string) {
+// revision: each entry is decided again when either changed. It reports
+// false, changing nothing, for a shared view that cannot be in line: the
+// revision is not the one it is shared under, or the list query did not
+// decide the list (a timeout's per-entry fallback, an error), which its
+// callers must not share. The view is then of no use.
+func (v *view) sync(cat *catalog, policyRevision string) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.revision == cat.revision && v.policyRevision == policyRevision {
-		return
+		return true
 	}
-	v.revision, v.policyRevision = cat.revision, policyRevision
+	if v.sharedRevision != "" && v.sharedRevision != policyRevision {
+		return false
+	}
 	f := v.filter
 	if pf, ok := f.(*policyFilter); ok {
-		f = pf.forCatalog(cat) // the whole catalog in one decision per kind
+		if f = pf.forCatalog(cat); f == nil { // the whole catalog in one decision per kind
+			return false
+		}
 	}
+	v.revision, v.policyRevision = cat.revision, policyRevision
 	v.listing.Lock()
 	defer v.listing.Unlock()
 	syncSet(v.tools, cat.tools, func(e *toolEntry) bool {
@@ -130,6 +142,7 @@ func (v *view) sync(cat *catalog, policyRevision string) {
 	}, func(_ string, e *templateEntry) {
 		v.server.AddResourceTemplate(e.template, v.g.resourceHandler(e.up))
 	}, v.server.RemoveResourceTemplates)
+	return true
 }
 
 // listMethods are the requests that page through a view's features.

@@ -69,6 +69,19 @@ type callerKeys struct {
 	// user keeps the caller's policy input user converted once (nil
 	// when the identity has no PolicyKey).
 	user *policy.UserMemo
+	// list keeps the caller's list key (sharedViewKey), and gate its
+	// initialize allows (sessionGate); nil when the identity has no
+	// PolicyKey, whose views are its own.
+	list *listKeyMemo
+	gate *sessionGate
+}
+
+// listKeyMemo is an identity's ListKey under one policy revision.
+type listKeyMemo struct {
+	mu       sync.Mutex
+	revision string
+	key      string
+	ok       bool
 }
 
 // keyCache remembers the keys of identities by their PolicyKey, which
@@ -92,7 +105,8 @@ func (c *keyCache) of(id *authn.Identity) callerKeys {
 	if ok {
 		return k
 	}
-	k = callerKeys{view: identityKey(id), session: sessionKey(id), user: &policy.UserMemo{}}
+	k = callerKeys{view: identityKey(id), session: sessionKey(id), user: &policy.UserMemo{}, list: &listKeyMemo{},
+		gate: &sessionGate{}}
 	c.mu.Lock()
 	if c.keys == nil || len(c.keys) >= maxCachedKeys {
 		c.keys = map[string]callerKeys{}

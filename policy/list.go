@@ -47,13 +47,32 @@ func (l *ListEntry) astValue() ast.Value {
 // Every other failure hides every entry: no policy, an evaluation error, a
 // result that is not a set or array of entry indexes.
 func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry) []bool {
-	visible := make([]bool, len(entries))
+	visible, _ := e.decideList(ctx, e.current.Load(), in, entries)
+	return visible
+}
+
+// DecideListShared is DecideList for a view that the callers of in's
+// ListKey share (ListKey): ok is false, and the result must not be shared,
+// unless it is the list query's under the policy revision named (a
+// revision has come since, the evaluation failed, or it timed out and the
+// entries were decided one by one with in's whole input).
+func (e *Engine) DecideListShared(ctx context.Context, revision string, in *Input, entries []ListEntry) (visible []bool, ok bool) {
 	c := e.current.Load()
+	if c == nil || c.revision != revision || c.listReads == nil {
+		return make([]bool, len(entries)), false
+	}
+	return e.decideList(ctx, c, in, entries)
+}
+
+// decideList is DecideList with the policy c; ok says whether the list
+// query decided (or its kept result served).
+func (e *Engine) decideList(ctx context.Context, c *compiled, in *Input, entries []ListEntry) (visible []bool, ok bool) {
+	visible = make([]bool, len(entries))
 	if c == nil || c.list == nil || in == nil {
 		for i := range entries {
 			visible[i] = e.Decide(ctx, entryInput(in, &entries[i])).Allow
 		}
-		return visible
+		return visible, false
 	}
 	start := time.Now()
 	base := *in
@@ -70,7 +89,7 @@ func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry)
 				// Logged with the catalog, as an evaluated list is.
 				logged, _ := withCatalog(input, catalog)
 				e.settle(ctx, &d, outcome{in: &base, input: logged, start: start, policy: c, record: true, path: c.listPath, cached: true})
-				return visible
+				return visible, true
 			}
 		}
 	}
@@ -97,7 +116,7 @@ func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry)
 			visible[i] = e.Decide(ctx, entryInput(in, &entries[i])).Allow
 		}
 	}
-	return visible
+	return visible, err == nil
 }
 
 // entryInput is in with the entry's server and target.

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"sync"
 
@@ -65,4 +66,26 @@ func (mc *memo[V]) put(k [sha256.Size]byte, v V) {
 		}
 	}
 	mc.m[k] = v
+}
+
+// ListKey names what the list decisions of in (a list-phase input; its
+// server and target are ignored) depend on under the current policy:
+// callers whose inputs have the same ListKey see the same entries of any
+// catalog under the policy revision returned, so they can share one view
+// of it (the gateway does, for 2026-07-28 requests; DecideListShared). ok
+// is false when lists are not shared (see above) or in cannot be
+// converted. The key names the revision too.
+func (e *Engine) ListKey(in *Input) (key, revision string, ok bool) {
+	c := e.current.Load()
+	if c == nil || c.list == nil || c.listReads == nil || in == nil {
+		return "", "", false
+	}
+	base := *in
+	base.Server, base.Tool, base.Prompt, base.Resource = nil, nil, nil, nil
+	input, err := base.ASTValue()
+	if err != nil {
+		return "", "", false
+	}
+	k := c.listReads.key(input)
+	return c.revision + "/" + hex.EncodeToString(k[:]), c.revision, true
 }
