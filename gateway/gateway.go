@@ -253,19 +253,28 @@ func (g *Gateway) viewOf(r *http.Request) *view {
 	// (sharedViewKey); a subscriptions/listen stream, which outlives
 	// requests and hears resource updates, keeps a view of its caller's.
 	if r.Header.Get("Mcp-Protocol-Version") >= statelessVersion && r.Header.Get("Mcp-Method") != "subscriptions/listen" {
-		if key, ok := g.sharedViewKey(id, keys, rev); ok {
-			if v := g.viewAt(key, &policyFilter{g: g, id: id, sharedRevision: rev}, keys, rev); v != nil {
+		if listKey, fresh, ok := g.sharedViewKey(id, keys, rev); ok {
+			f := &policyFilter{g: g, id: id, sharedRevision: rev, sharedKey: listKey}
+			v, made := g.viewAt("list\x00"+listKey, f, keys, rev)
+			if v != nil {
+				if fresh && !made {
+					// The caller's own list decisions, for the decision
+					// log (served from the engine's kept lists).
+					f.forCatalog(g.catalog())
+				}
 				return v
 			}
+			keys.list.forget()
 		}
 	}
-	return g.viewAt(keys.view, &policyFilter{g: g, id: id}, keys, rev)
+	v, _ := g.viewAt(keys.view, &policyFilter{g: g, id: id}, keys, rev)
+	return v
 }
 
-// viewAt returns the view at key, made with f when there is none, in line
-// with the catalog and the policy revision rev; nil for a shared view that
-// cannot be (see view.sync), which is dropped.
-func (g *Gateway) viewAt(key string, f *policyFilter, keys callerKeys, rev string) *view {
+// viewAt returns the view at key, made with f when there is none (made),
+// in line with the catalog and the policy revision rev; nil for a shared
+// view that cannot be (see view.sync), which is dropped.
+func (g *Gateway) viewAt(key string, f *policyFilter, keys callerKeys, rev string) (v *view, made bool) {
 	g.viewsMu.Lock()
 	v, ok := g.views[key]
 	if !ok {
@@ -277,9 +286,9 @@ func (g *Gateway) viewAt(key string, f *policyFilter, keys callerKeys, rev strin
 	g.viewsMu.Unlock()
 	if !v.sync(g.catalog(), rev) {
 		g.dropView(key, v)
-		return nil
+		return nil, false
 	}
-	return v
+	return v, !ok
 }
 
 // dropView forgets v, the view at key; requests using it finish with it.
@@ -297,32 +306,32 @@ func (g *Gateway) dropView(key string, v *view) {
 // see the same entries, so their 2026-07-28 requests share one view.
 type SharedListAuthorizer interface {
 	ListKey(in *policy.Input) (key, revision string, ok bool)
-	DecideListShared(ctx context.Context, revision string, in *policy.Input, entries []policy.ListEntry) ([]bool, bool)
+	DecideListShared(ctx context.Context, key string, in *policy.Input, entries []policy.ListEntry) ([]bool, bool)
 }
 
-// sharedViewKey is the view key of id's 2026-07-28 requests when the
-// authorizer lets callers share views under the policy revision rev: its
-// list key, worked out once per identity and revision. Sharing saves a new
-// caller the view's build (the SDK's AddTool for each entry: most of a
-// first list's time). A shared view keeps nothing of one caller but what
-// its list key names, under its revision only: every request is decided
-// with its own caller, initialize allows are kept per caller (the caller's
-// keys), a shared view is never synced under another revision or with a
-// list that the list query did not decide (view.sync), and 2025 sessions
-// and subscriptions/listen streams keep views of their own.
-func (g *Gateway) sharedViewKey(id *authn.Identity, keys callerKeys, rev string) (string, bool) {
+// sharedViewKey is the list key of id under the policy revision rev when
+// the authorizer lets callers share views (the key of their shared view),
+// worked out once per identity and revision (fresh: this time). Sharing
+// saves a new caller the view's build (the SDK's AddTool for each entry:
+// most of a first list's time). A shared view keeps nothing of one caller
+// but what its list key names, under its policy only: every request is
+// decided with its own caller, initialize allows are kept per caller (the
+// caller's keys), a shared view is never synced under another policy or
+// with a list that the list query did not decide (view.sync), and 2025
+// sessions and subscriptions/listen streams keep views of their own.
+func (g *Gateway) sharedViewKey(id *authn.Identity, keys callerKeys, rev string) (key string, fresh, ok bool) {
 	lk, ok := g.opts.Authorizer.(SharedListAuthorizer)
 	if !ok || id == nil || keys.list == nil {
-		return "", false
+		return "", false, false
 	}
 	m := keys.list
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.revision != rev {
 		key, keyRev, ok := lk.ListKey(g.baseInput(id, policy.PhaseList, "tools/list"))
-		m.revision, m.key, m.ok = rev, "list\x00"+key, ok && keyRev == rev
+		m.revision, m.key, m.ok, fresh = rev, key, ok && keyRev == rev, true
 	}
-	return m.key, m.ok
+	return m.key, fresh, m.ok
 }
 
 // evictViewsLocked makes room for one more view by dropping views that no

@@ -18,9 +18,10 @@ import (
 type policyFilter struct {
 	g  *Gateway
 	id *authn.Identity
-	// sharedRevision is set for a shared view's filter: its lists must
-	// be the list query's under that revision (DecideListShared).
-	sharedRevision string
+	// sharedRevision and sharedKey are set for a shared view's filter:
+	// its lists must be the list query's under the policy that gave the
+	// list key (DecideListShared).
+	sharedRevision, sharedKey string
 }
 
 func (f *policyFilter) decide(target func(*policy.Input)) bool {
@@ -87,7 +88,7 @@ func (f *policyFilter) forCatalog(cat *catalog) filter {
 		if !ok {
 			return nil
 		}
-		la = sharedLists{sa, f.sharedRevision, new(atomic.Bool)}
+		la = sharedLists{sa, f.sharedKey, new(atomic.Bool)}
 	} else if !ok {
 		return f
 	}
@@ -118,12 +119,12 @@ func (f *policyFilter) forCatalog(cat *catalog) filter {
 // notes a list that the list query did not decide.
 type sharedLists struct {
 	SharedListAuthorizer
-	revision string
-	failed   *atomic.Bool
+	key    string
+	failed *atomic.Bool
 }
 
 func (s sharedLists) DecideList(ctx context.Context, in *policy.Input, entries []policy.ListEntry) []bool {
-	visible, ok := s.DecideListShared(ctx, s.revision, in, entries)
+	visible, ok := s.DecideListShared(ctx, s.key, in, entries)
 	if !ok {
 		s.failed.Store(true)
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/internal/testtools"
 	"github.com/mcpgate/mcpgate/policy"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -61,7 +63,9 @@ func TestSharedViews(t *testing.T) {
 		})
 	}
 	up := startUpstream(t, srv)
-	engine := policy.NewEngine(policy.Options{Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute})
+	var decisions testtools.SyncBuffer
+	dl := policy.NewDecisionLog(&decisions, 1024)
+	engine := policy.NewEngine(policy.Options{Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute, DecisionLog: dl})
 	if err := engine.LoadModules(map[string]string{"p.rego": sharedViewPolicy}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -113,10 +117,20 @@ func TestSharedViews(t *testing.T) {
 	if n := views(); n != 2 {
 		t.Errorf("%d views for the 2026-07-28 requests of callers in 2 group sets", n)
 	}
+	// Each caller's list decisions are in the decision log, bob's too,
+	// though the view he uses was decided for alice.
+	for _, sub := range []string{"alice", "bob", "carol"} {
+		eventually(t, sub+"'s list decision in the decision log", func() bool {
+			return listedBy(t, decisions.String())[sub]
+		})
+	}
 	as("alice", legacy)
 	as("bob", legacy)
 	if n := views(); n != 4 {
 		t.Errorf("%d views after two 2025 sessions, want 2 more (their own)", n)
+	}
+	if err := dl.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -283,4 +297,20 @@ func TestSharedViewsNotFromFallback(t *testing.T) {
 			t.Errorf("%s lists %v, want %v", c.sub, names, c.want)
 		}
 	}
+}
+
+// listedBy says whose list decisions the decision-log lines log holds.
+func listedBy(t *testing.T, log string) map[string]bool {
+	t.Helper()
+	listed := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		var l struct {
+			Phase   string `json:"phase"`
+			UserSub string `json:"user_sub"`
+		}
+		if line != "" && json.Unmarshal([]byte(line), &l) == nil && l.Phase == "list" {
+			listed[l.UserSub] = true
+		}
+	}
+	return listed
 }

@@ -84,6 +84,14 @@ type listKeyMemo struct {
 	ok       bool
 }
 
+// forget makes the key be worked out again: its shared view could not be
+// used (a policy of the same revision label, say).
+func (m *listKeyMemo) forget() {
+	m.mu.Lock()
+	m.revision = ""
+	m.mu.Unlock()
+}
+
 // keyCache remembers the keys of identities by their PolicyKey, which
 // fingerprints everything both keys are computed from: a request of a
 // known token costs a map lookup, not two JSON encodings and hashes.

@@ -102,7 +102,10 @@ type Engine struct {
 
 // compiled is one immutable generation of the policy.
 type compiled struct {
-	decision rego.PreparedEvalQuery
+	// generation numbers it among the engine's policies, never reused
+	// (a revision label may be: a bundle's v1, v2, then v1 again).
+	generation uint64
+	decision   rego.PreparedEvalQuery
 	// partial is the decision with the per-call fields unknown: it tells
 	// whether a decision may be cached (cache.go).
 	partial rego.PreparedPartialQuery
@@ -212,10 +215,11 @@ func (e *Engine) Status() Status {
 
 // swap publishes c. The caller holds loadMu.
 func (e *Engine) swap(c *compiled) {
-	e.current.Store(c)
 	e.mu.Lock()
 	e.lastErr, e.lastErrAt = nil, time.Time{}
 	e.generation++
+	c.generation = e.generation
+	e.current.Store(c)
 	e.mu.Unlock()
 	e.log.Info("policy: loaded", slog.String("revision", c.revision), slog.String("source", c.source))
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -52,13 +53,13 @@ func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry)
 }
 
 // DecideListShared is DecideList for a view that the callers of in's
-// ListKey share (ListKey): ok is false, and the result must not be shared,
-// unless it is the list query's under the policy revision named (a
-// revision has come since, the evaluation failed, or it timed out and the
-// entries were decided one by one with in's whole input).
-func (e *Engine) DecideListShared(ctx context.Context, revision string, in *Input, entries []ListEntry) (visible []bool, ok bool) {
+// ListKey share: ok is false, and the result must not be shared, unless it
+// is the list query's under the policy that gave key (another policy has
+// come since, the evaluation failed, or it timed out and the entries were
+// decided one by one with in's whole input).
+func (e *Engine) DecideListShared(ctx context.Context, key string, in *Input, entries []ListEntry) (visible []bool, ok bool) {
 	c := e.current.Load()
-	if c == nil || c.revision != revision || c.listReads == nil {
+	if c == nil || c.listReads == nil || !strings.HasPrefix(key, c.listKeyPrefix()) {
 		return make([]bool, len(entries)), false
 	}
 	return e.decideList(ctx, c, in, entries)

@@ -336,3 +336,36 @@ decision := {"allow": false, "reasons": []}`), Options{})
 		}
 	}
 }
+
+// TestListKeyNamesThePolicy: a list key names the policy it was made
+// under, not only its revision label (a bundle may reuse a label for other
+// content), and DecideListShared refuses a key of another policy.
+func TestListKeyNamesThePolicy(t *testing.T) {
+	t.Parallel()
+	a := `visible contains i if { some i, _ in input.catalog; "eng" in input.user.groups }
+decision := {"allow": false, "reasons": []}`
+	e := newEngine(t, authzModule(a), Options{})
+	in := &Input{Phase: PhaseList, Method: "tools/list", User: User{Sub: "alice", Groups: []string{"eng"}}}
+	entries := []ListEntry{{Server: &Server{Name: "s"}, Tool: &Tool{Name: "s__t", UpstreamName: "t", Server: "s"}}}
+	first, rev, ok := e.ListKey(in)
+	if !ok {
+		t.Fatal("no list key for a policy whose lists read the groups only")
+	}
+	if got, ok := e.DecideListShared(context.Background(), first, in, entries); !ok || !got[0] {
+		t.Fatalf("DecideListShared under the key's own policy: %v, ok %v", got, ok)
+	}
+	// Another policy, then the first again: the same label, another policy.
+	if err := e.LoadModules(authzModule("visible := set()\ndecision := {\"allow\": false, \"reasons\": []}"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.LoadModules(authzModule(a), nil); err != nil {
+		t.Fatal(err)
+	}
+	again, rev2, ok := e.ListKey(in)
+	if !ok || rev2 != rev || again == first {
+		t.Errorf("key %q (revision %s) after a reload of the same policy, first %q (revision %s): want a new key, the same label", again, rev2, first, rev)
+	}
+	if _, ok := e.DecideListShared(context.Background(), first, in, entries); ok {
+		t.Error("DecideListShared accepted a key of an earlier policy")
+	}
+}

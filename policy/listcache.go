@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -74,7 +75,8 @@ func (mc *memo[V]) put(k [sha256.Size]byte, v V) {
 // catalog under the policy revision returned, so they can share one view
 // of it (the gateway does, for 2026-07-28 requests; DecideListShared). ok
 // is false when lists are not shared (see above) or in cannot be
-// converted. The key names the revision too.
+// converted. The key names the policy itself (not only its revision
+// label, which a bundle may reuse for other content).
 func (e *Engine) ListKey(in *Input) (key, revision string, ok bool) {
 	c := e.current.Load()
 	if c == nil || c.list == nil || c.listReads == nil || in == nil {
@@ -87,5 +89,9 @@ func (e *Engine) ListKey(in *Input) (key, revision string, ok bool) {
 		return "", "", false
 	}
 	k := c.listReads.key(input)
-	return c.revision + "/" + hex.EncodeToString(k[:]), c.revision, true
+	return c.listKeyPrefix() + hex.EncodeToString(k[:]), c.revision, true
 }
+
+// listKeyPrefix starts the list keys of c: its generation, which no other
+// policy of the engine has (its revision label may).
+func (c *compiled) listKeyPrefix() string { return strconv.FormatUint(c.generation, 10) + "/" }
