@@ -30,6 +30,11 @@ func Lock(ctx context.Context, st Store, ns, key string, lease, wait, poll time.
 	for {
 		created, err := st.Create(wctx, ns, key, owner, now().Add(lease))
 		if err != nil {
+			if wctx.Err() != nil && ctx.Err() == nil {
+				// The wait ran out while the store was asked: busy, as
+				// when it runs out between two tries.
+				return nil, nil, ErrLockBusy
+			}
 			return nil, nil, err
 		}
 		if created {

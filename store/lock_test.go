@@ -49,3 +49,33 @@ func TestLock(t *testing.T) {
 		release3()
 	}
 }
+
+// slowCreate is a store whose Create answers only when its context ends.
+type slowCreate struct{ Store }
+
+func (s slowCreate) Create(ctx context.Context, _, _ string, _ []byte, _ time.Time) (bool, error) {
+	<-ctx.Done()
+	return false, ctx.Err()
+}
+
+// TestLockWaitRunsOutInTheStore: a wait that runs out while the store is
+// being asked is busy, as one that runs out between tries (on a loaded
+// machine the store's answer can take the whole wait); the caller's own
+// context ending is that context's error.
+func TestLockWaitRunsOutInTheStore(t *testing.T) {
+	t.Parallel()
+	st, err := OpenFile(filepath.Join(t.TempDir(), "s.db"), &Options{PurgeInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	slow := slowCreate{st}
+	if _, _, err := Lock(context.Background(), slow, "locks", "k", time.Second, 20*time.Millisecond, time.Millisecond, time.Now); !errors.Is(err, ErrLockBusy) {
+		t.Errorf("wait ran out in the store: %v, want busy", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, _, err := Lock(ctx, slow, "locks", "k", time.Second, time.Minute, time.Millisecond, time.Now); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrLockBusy) {
+		t.Errorf("the caller's context ended: %v, want its deadline", err)
+	}
+}
