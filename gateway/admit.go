@@ -29,9 +29,9 @@ func (v *view) admit(ctx context.Context, method string, req mcp.Request) error 
 			return nil // decided at this session's initialize
 		}
 	}
-	// Views of 2026-07-28 requests may be shared among callers
-	// (sharedViewKey): the allows are kept per caller.
-	if gate := v.g.keys.of(identityOf(req)).gate; gate != nil {
+	// A view shared among callers (sharedViewKey) keeps the allows per
+	// caller.
+	if gate := v.g.keys.of(identityOf(req)).gate; gate != nil && v.sharedRevision != "" {
 		return gate.admit(ctx, v, req)
 	}
 	return v.sessionGate.admit(ctx, v, req)

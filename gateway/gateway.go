@@ -253,18 +253,22 @@ func (g *Gateway) viewOf(r *http.Request) *view {
 	// (sharedViewKey); a subscriptions/listen stream, which outlives
 	// requests and hears resource updates, keeps a view of its caller's.
 	if r.Header.Get("Mcp-Protocol-Version") >= statelessVersion && r.Header.Get("Mcp-Method") != "subscriptions/listen" {
-		if listKey, fresh, ok := g.sharedViewKey(id, keys, rev); ok {
+		if listKey, ok := g.sharedViewKey(id, keys, rev); ok {
 			f := &policyFilter{g: g, id: id, sharedRevision: rev, sharedKey: listKey}
 			v, made := g.viewAt("list\x00"+listKey, f, keys, rev)
 			if v != nil {
-				if fresh && !made {
+				if cat := g.catalog(); keys.list.newCatalog(rev, cat.revision) && !made {
 					// The caller's own list decisions, for the decision
-					// log (served from the engine's kept lists).
-					f.forCatalog(g.catalog())
+					// log (served from the engine's kept lists), once
+					// per catalog: the view was decided for another.
+					f.forCatalog(cat)
 				}
 				return v
 			}
-			keys.list.forget()
+			// Not shareable under this policy (its list query timed out,
+			// or the policy changed under the same label): the caller's
+			// own view, without trying again for every request.
+			keys.list.unshared(rev)
 		}
 	}
 	v, _ := g.viewAt(keys.view, &policyFilter{g: g, id: id}, keys, rev)
@@ -311,7 +315,7 @@ type SharedListAuthorizer interface {
 
 // sharedViewKey is the list key of id under the policy revision rev when
 // the authorizer lets callers share views (the key of their shared view),
-// worked out once per identity and revision (fresh: this time). Sharing
+// worked out once per identity and revision. Sharing
 // saves a new caller the view's build (the SDK's AddTool for each entry:
 // most of a first list's time). A shared view keeps nothing of one caller
 // but what its list key names, under its policy only: every request is
@@ -319,19 +323,19 @@ type SharedListAuthorizer interface {
 // caller's keys), a shared view is never synced under another policy or
 // with a list that the list query did not decide (view.sync), and 2025
 // sessions and subscriptions/listen streams keep views of their own.
-func (g *Gateway) sharedViewKey(id *authn.Identity, keys callerKeys, rev string) (key string, fresh, ok bool) {
+func (g *Gateway) sharedViewKey(id *authn.Identity, keys callerKeys, rev string) (key string, ok bool) {
 	lk, ok := g.opts.Authorizer.(SharedListAuthorizer)
 	if !ok || id == nil || keys.list == nil {
-		return "", false, false
+		return "", false
 	}
 	m := keys.list
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.revision != rev {
 		key, keyRev, ok := lk.ListKey(g.baseInput(id, policy.PhaseList, "tools/list"))
-		m.revision, m.key, m.ok, fresh = rev, key, ok && keyRev == rev, true
+		m.revision, m.key, m.ok, m.logged = rev, key, ok && keyRev == rev, 0
 	}
-	return m.key, fresh, m.ok
+	return m.key, m.ok
 }
 
 // evictViewsLocked makes room for one more view by dropping views that no

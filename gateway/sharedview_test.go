@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,7 +144,7 @@ func employee(sub, group string) *authn.Identity {
 // peopleGateway is a gateway deciding with engine, in front of the
 // upstream at upURL, whose requests are signed in as the employee that
 // X-Test-User names.
-func peopleGateway(t *testing.T, engine *policy.Engine, upURL string, people map[string]*authn.Identity) *testGateway {
+func peopleGateway(t *testing.T, engine Authorizer, upURL string, people map[string]*authn.Identity) *testGateway {
 	t.Helper()
 	opts := testOptions()
 	opts.Authorizer = engine
@@ -282,7 +283,7 @@ func TestSharedViewsNotFromFallback(t *testing.T) {
 		})
 	}
 	up := startUpstream(t, srv)
-	engine := policy.NewEngine(policy.Options{Logger: slog.New(slog.DiscardHandler), Timeout: 30 * time.Millisecond})
+	engine := &countingLists{Engine: policy.NewEngine(policy.Options{Logger: slog.New(slog.DiscardHandler), Timeout: 30 * time.Millisecond})}
 	if err := engine.LoadModules(map[string]string{"p.rego": slowVisiblePolicy}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -297,6 +298,33 @@ func TestSharedViewsNotFromFallback(t *testing.T) {
 			t.Errorf("%s lists %v, want %v", c.sub, names, c.want)
 		}
 	}
+	// Bob's next requests use his own view without trying the shared one
+	// again (found in review: each request ran the list query, timed out
+	// and decided entry by entry again).
+	before := engine.lists.Load()
+	bob := connectWith(t, gw.URL, modern, nil, asEmployee("bob"))
+	for range 3 {
+		toolNames(t, bob)
+	}
+	if after := engine.lists.Load(); after != before {
+		t.Errorf("%d more list decisions for requests of a caller whose view was decided", after-before)
+	}
+}
+
+// countingLists is the engine, counting its list decisions.
+type countingLists struct {
+	*policy.Engine
+	lists atomic.Int64
+}
+
+func (c *countingLists) DecideList(ctx context.Context, in *policy.Input, entries []policy.ListEntry) []bool {
+	c.lists.Add(1)
+	return c.Engine.DecideList(ctx, in, entries)
+}
+
+func (c *countingLists) DecideListShared(ctx context.Context, key string, in *policy.Input, entries []policy.ListEntry) ([]bool, bool) {
+	c.lists.Add(1)
+	return c.Engine.DecideListShared(ctx, key, in, entries)
 }
 
 // listedBy says whose list decisions the decision-log lines log holds.
@@ -313,4 +341,46 @@ func listedBy(t *testing.T, log string) map[string]bool {
 		}
 	}
 	return listed
+}
+
+// TestSharedViewsLogEachCallersLists: after the catalog changes, a caller
+// on a shared view still has its own list decisions in the decision log
+// (found in review: only the view's first caller's were logged).
+func TestSharedViewsLogEachCallersLists(t *testing.T) {
+	t.Parallel()
+	srv := mcp.NewServer(&mcp.Implementation{Name: "up"}, nil)
+	tool := func(name string) {
+		srv.AddTool(&mcp.Tool{Name: name, InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{}, nil
+		})
+	}
+	tool("t1")
+	up := startUpstream(t, srv)
+	var decisions testtools.SyncBuffer
+	dl := policy.NewDecisionLog(&decisions, 1024)
+	t.Cleanup(func() { _ = dl.Close() })
+	engine := policy.NewEngine(policy.Options{Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute, DecisionLog: dl})
+	if err := engine.LoadModules(map[string]string{"p.rego": sharedRevA}, nil); err != nil {
+		t.Fatal(err)
+	}
+	gw := peopleGateway(t, engine, up.URL, map[string]*authn.Identity{"alice": employee("alice", "eng"), "bob": employee("bob", "eng")})
+	alice, bob := connectWith(t, gw.URL, modern, nil, asEmployee("alice")), connectWith(t, gw.URL, modern, nil, asEmployee("bob"))
+	toolNames(t, alice)
+	toolNames(t, bob)
+	tool("t3") // the upstream changes its tools: the catalog follows
+	eventually(t, "bob lists the new tool", func() bool { return slices.Contains(toolNames(t, bob), "up__t3") })
+	eventually(t, "bob's list decision over the new catalog in the decision log", func() bool {
+		for _, line := range strings.Split(decisions.String(), "\n") {
+			var l struct {
+				Phase   string   `json:"phase"`
+				UserSub string   `json:"user_sub"`
+				Reasons []string `json:"reasons"`
+			}
+			if json.Unmarshal([]byte(line), &l) == nil && l.Phase == "list" && l.UserSub == "bob" &&
+				slices.Contains(l.Reasons, "2 of 2 catalog entries visible") {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -76,20 +76,37 @@ type callerKeys struct {
 	gate *sessionGate
 }
 
-// listKeyMemo is an identity's ListKey under one policy revision.
+// listKeyMemo is an identity's ListKey under one policy revision, and
+// the catalog revision its list decisions were last logged for.
 type listKeyMemo struct {
 	mu       sync.Mutex
 	revision string
 	key      string
 	ok       bool
+	logged   uint64
 }
 
-// forget makes the key be worked out again: its shared view could not be
-// used (a policy of the same revision label, say).
-func (m *listKeyMemo) forget() {
+// unshared notes that the identity's shared view cannot be used under the
+// policy revision rev: its requests use its own view until the revision
+// changes.
+func (m *listKeyMemo) unshared(rev string) {
 	m.mu.Lock()
-	m.revision = ""
+	if m.revision == rev {
+		m.ok = false
+	}
 	m.mu.Unlock()
+}
+
+// newCatalog reports whether the identity's list decisions under rev are
+// yet to be logged for the catalog revision cat, and notes them logged.
+func (m *listKeyMemo) newCatalog(rev string, cat uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.revision != rev || m.logged == cat {
+		return false
+	}
+	m.logged = cat
+	return true
 }
 
 // keyCache remembers the keys of identities by their PolicyKey, which
