@@ -315,9 +315,9 @@ type SharedListAuthorizer interface {
 
 // sharedViewKey is the list key of id under the policy revision rev when
 // the authorizer lets callers share views (the key of their shared view),
-// worked out once per identity and revision. Sharing
-// saves a new caller the view's build (the SDK's AddTool for each entry:
-// most of a first list's time). A shared view keeps nothing of one caller
+// worked out once per identity and revision. Sharing saves a new caller
+// the view's build (the SDK's AddTool for each entry: most of a first
+// list's time). A shared view keeps nothing of one caller
 // but what its list key names, under its policy only: every request is
 // decided with its own caller, initialize allows are kept per caller (the
 // caller's keys), a shared view is never synced under another policy or
