@@ -30,8 +30,12 @@ func (v *view) admit(ctx context.Context, method string, req mcp.Request) error 
 		}
 	}
 	// A view shared among callers (sharedViewKey) keeps the allows per
-	// caller.
-	if gate := v.g.keys.of(identityOf(req)).gate; gate != nil && v.sharedRevision != "" {
+	// caller; only such a view needs the caller's keys here.
+	if v.sharedRevision != "" {
+		gate := v.g.keys.of(identityOf(req)).gate
+		if gate == nil { // no caller of a shared view lacks one; decided afresh if so
+			gate = &sessionGate{}
+		}
 		return gate.admit(ctx, v, req)
 	}
 	return v.sessionGate.admit(ctx, v, req)
