@@ -31,9 +31,10 @@ type Report struct {
 	Options Options
 	Runs    []Measurement
 	// Decisions is the number of lines in mcpgate's decision log;
-	// CallEvalP50 and CallEvalP90 are percentiles of its call-phase
-	// evaluation times (eval_ns).
-	Decisions                int
+	// CachedCalls the call-phase lines served from the decision cache
+	// (no evaluation); CallEvalP50 and CallEvalP90 are percentiles of the
+	// other call-phase lines' evaluation times (eval_ns).
+	Decisions, CachedCalls   int
 	CallEvalP50, CallEvalP90 time.Duration
 	// Spans is the number of spans the collector received.
 	Spans int
@@ -97,7 +98,8 @@ var hop = map[string]string{"proxy": "proxy", "mcpgate": "mcpgate"}
 func (r *Report) Print(w io.Writer) {
 	o := r.Options
 	fmt.Fprintf(w, "side by side: %d round(s) × %v per target, warmup %v, %d generated groups\n", o.Rounds, o.Duration, o.Warmup, o.Groups)
-	fmt.Fprintf(w, "decision log: %d decisions; call-phase evaluation p50 %v, p90 %v\n", r.Decisions, r.CallEvalP50, r.CallEvalP90)
+	fmt.Fprintf(w, "decision log: %d decisions, %d calls served from the decision cache; evaluated calls p50 %v, p90 %v\n",
+		r.Decisions, r.CachedCalls, r.CallEvalP50, r.CallEvalP90)
 	fmt.Fprintf(w, "tracing: %s\n", r.tracing())
 	fmt.Fprintln(w, "medians of the rounds; CPU per call = process CPU time (/proc) ÷ successful calls, in ms")
 	for _, era := range o.Eras {
@@ -191,8 +193,9 @@ func (r *Report) tracing() string {
 	return "off"
 }
 
-// readDecisions reads mcpgate's decision log: the number of decisions and
-// the call phase's evaluation times.
+// readDecisions reads mcpgate's decision log: the number of decisions, of
+// call decisions served from the cache, and the evaluation times of the
+// others (a cached line's eval_ns is the lookup, not an evaluation).
 func (r *Report) readDecisions(path string) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -207,8 +210,13 @@ func (r *Report) readDecisions(path string) {
 		var d struct {
 			Phase  string `json:"phase"`
 			EvalNS int64  `json:"eval_ns"`
+			Cached bool   `json:"cached"`
 		}
-		if json.Unmarshal(sc.Bytes(), &d) == nil && d.Phase == "call" {
+		switch {
+		case json.Unmarshal(sc.Bytes(), &d) != nil || d.Phase != "call":
+		case d.Cached:
+			r.CachedCalls++
+		default:
 			evals = append(evals, time.Duration(d.EvalNS))
 		}
 	}
