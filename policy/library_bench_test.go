@@ -141,20 +141,33 @@ func BenchmarkLibraryCallCached(b *testing.B) {
 
 // BenchmarkLibraryDecideList200 is BenchmarkLibraryList200 as one
 // evaluation over the catalog (DecideList, data.mcpgate.authz.visible).
-func BenchmarkLibraryDecideList200(b *testing.B) {
+// Each iteration's caller has a group nobody had, so the list is
+// evaluated, not served from the lists the engine keeps per list key
+// (BenchmarkLibraryDecideList200Kept).
+func BenchmarkLibraryDecideList200(b *testing.B) { benchmarkLibraryDecideList200(b, true) }
+
+func BenchmarkLibraryDecideList200Kept(b *testing.B) { benchmarkLibraryDecideList200(b, false) }
+
+func benchmarkLibraryDecideList200(b *testing.B, newGroups bool) {
 	e := libraryEngine(b)
 	in := libraryInput(PhaseList, "notes", "x")
+	groups := in.User.Groups
 	entries := make([]ListEntry, 200)
 	for i := range entries {
 		one := libraryInput(PhaseList, fmt.Sprintf("server_%d", i%20), fmt.Sprintf("tool_%d", i))
 		entries[i] = ListEntry{Server: one.Server, Tool: one.Tool}
 	}
 	ctx := context.Background()
-	if visible := e.DecideList(ctx, in, entries); !slices.Contains(visible, true) {
-		b.Fatal("no entry visible")
+	if visible := e.DecideList(ctx, in, entries); !slices.Contains(visible, true) || slices.Index(visible, false) < 0 {
+		b.Fatalf("visible %v: want some entries shown and some hidden", visible)
 	}
 	b.ReportAllocs()
+	n := 0
 	for b.Loop() {
+		if newGroups {
+			n++
+			in.User.Groups = append(slices.Clip(groups), fmt.Sprintf("team-%d", n))
+		}
 		e.DecideList(ctx, in, entries)
 	}
 }

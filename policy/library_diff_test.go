@@ -29,7 +29,8 @@ func diffData(tb testing.TB) map[string]any {
 		"groups": {
 			"ops": {"labels": {"env": {"prod": {"tools": {"*": "read", "restart_*": "all"}, "prompts": {"*": true}}}}},
 			"sales": {"servers": {"crm*": {"tools": {"get_?": "read", "put_deal": "write"}, "resources": {"crm://deals/*": true}}}},
-			"empty": {}
+			"empty": {},
+			"docs": {"servers": {"notes": {"resources": {"notes://n1": true, "crm://deals/{id}": false, "crm://*": true}, "prompts": {"read_note": "read", "write_note": "none", "*": "all"}}}}
 		},
 		"arguments": {
 			"notes": {"write_note": {"id": {"required": true, "max_length": 64}, "path": {"path_prefixes": ["/notes/"]}}},
@@ -103,7 +104,7 @@ func randomInput(r *rand.Rand) *Input {
 	server := pick(r, "notes", "hr", "calendar", "crm", "crm-eu", "server_1", "")
 	var groups []string
 	for range r.IntN(4) {
-		groups = append(groups, pick(r, "engineering", "hr", "admin", "ops", "sales", "empty", "nobody"))
+		groups = append(groups, pick(r, "engineering", "hr", "admin", "ops", "sales", "empty", "nobody", "docs"))
 	}
 	in := &Input{
 		Phase:   pick(r, PhaseCall, PhaseCall, PhaseList, PhaseInitialize, "bogus"),
@@ -121,7 +122,10 @@ func randomInput(r *rand.Rand) *Input {
 		targetServer = "other"
 	}
 	name := pick(r, "read_note", "write_note", "delete_note", "salary_report", "list_events", "restart_web", "get_a", "get_ab", "put_deal", "tool_1")
-	switch r.IntN(5) {
+	switch r.IntN(6) {
+	case 5:
+		in.Tool = &Tool{Name: targetServer + "__" + name, UpstreamName: name, Server: targetServer}
+		in.Resource = &Resource{URI: "notes://n1", Server: targetServer}
 	case 0:
 		in.Prompt = &Prompt{Name: targetServer + "__" + name, UpstreamName: name, Server: targetServer}
 	case 1:

@@ -58,3 +58,36 @@ test_visible_refuses_malformed_entries if {
 	]})
 	count(authz.visible) == 0 with input as inp
 }
+
+# Grants that only their own rules decide: a prompt granted at a tool level
+# ("read" is enough for a prompt, which only reads), resources named
+# exactly (an exact "false" beats a matching pattern), and an entry with a
+# tool and a resource (two targets: hidden, whatever is granted).
+test_visible_levels_and_exact_names if {
+	groups := {"docs": {"servers": {"notes": {
+		"prompts": {"summarize_note": "read", "*": "none"},
+		"resources": {"notes://note/{id}": false, "notes://note/welcome": true, "notes://*": true},
+		"tools": {"*": "all"},
+	}}}}
+	notes := {"name": "notes", "labels": {}}
+	inp := object.union(base("alice", "list", "tools/list"), {
+		"user": {"sub": "alice", "groups": ["docs"]},
+		"catalog": [
+			{"server": notes, "prompt": {"name": "notes__summarize_note", "upstream_name": "summarize_note", "server": "notes"}},
+			{"server": notes, "prompt": {"name": "notes__other", "upstream_name": "other", "server": "notes"}},
+			{"server": notes, "resource": {"uri": "notes://note/welcome", "server": "notes"}},
+			{"server": notes, "resource": {"uri_template": "notes://note/{id}", "server": "notes"}},
+			{"server": notes, "resource": {"uri": "notes://other", "server": "notes"}},
+			{"server": notes, "tool": tools.notes__read_note, "resource": {"uri": "notes://note/welcome", "server": "notes"}},
+			{"server": notes, "resource": {"uri": "notes://note/welcome", "server": "notes"}, "prompt": {"name": "p", "upstream_name": "summarize_note", "server": "notes"}},
+			{"server": notes, "tool": tools.notes__delete_note},
+		],
+	})
+	visible := authz.visible with input as inp with data.mcpgate.config.groups as groups
+	visible == {0, 2, 4, 7}
+	every i, entry in inp.catalog {
+		single := object.union(object.remove(inp, ["catalog"]), entry)
+		allowed := authz.decision.allow with input as single with data.mcpgate.config.groups as groups
+		in_set(i, visible) == allowed
+	}
+}
