@@ -2,9 +2,14 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -223,10 +228,11 @@ func (g *Gateway) rebuild() {
 			g.dropView(v.key, v)
 		}
 	}
-	// Shared views of an older revision are of no use any more.
+	// Shared views of an older revision, and shown views of an older
+	// catalog, are of no use any more.
 	g.viewsMu.Lock()
 	for k, v := range g.views {
-		if v.sharedRevision != "" && v.sharedRevision != rev {
+		if v.sharedRevision != "" && v.sharedRevision != rev || v.shown && v.catalogRevision != cat.revision {
 			delete(g.views, k)
 		}
 	}
@@ -249,20 +255,13 @@ func (g *Gateway) viewOf(r *http.Request) *view {
 	id, _ := authn.FromContext(r.Context())
 	keys := g.keys.of(id)
 	rev := g.policyRevision()
-	// A 2026-07-28 request may use a view shared with other callers
-	// (sharedViewKey); a subscriptions/listen stream, which outlives
-	// requests and hears resource updates, keeps a view of its caller's.
+	// A 2026-07-28 request may use a view shared with the callers whose
+	// lists show the same entries (shownView); a subscriptions/listen
+	// stream, which outlives requests and hears resource updates, keeps a
+	// view of its caller's.
 	if r.Header.Get("Mcp-Protocol-Version") >= statelessVersion && r.Header.Get("Mcp-Method") != "subscriptions/listen" {
 		if listKey, ok := g.sharedViewKey(id, keys, rev); ok {
-			f := &policyFilter{g: g, id: id, sharedRevision: rev, sharedKey: listKey}
-			v, made := g.viewAt("list\x00"+listKey, f, keys, rev)
-			if v != nil {
-				if cat := g.catalog(); keys.list.newCatalog(rev, cat.revision) && !made {
-					// The caller's own list decisions, for the decision
-					// log (served from the engine's kept lists), once
-					// per catalog: the view was decided for another.
-					f.forCatalog(cat)
-				}
+			if v := g.shownView(id, keys, rev, listKey); v != nil {
 				return v
 			}
 			// Not shareable under this policy (its list query timed out,
@@ -273,6 +272,88 @@ func (g *Gateway) viewOf(r *http.Request) *view {
 	}
 	v, _ := g.viewAt(keys.view, &policyFilter{g: g, id: id}, keys, rev)
 	return v
+}
+
+// shownView returns the view that shows what id's lists show under the
+// policy revision rev and the current catalog, shared with every caller
+// whose lists show the same: callers of different groups that see the
+// same entries share one view, so a caller of a group set nobody had
+// costs its list decisions but not the view's build (the SDK's AddTool
+// for each entry). Its key is a digest of the policy revision, the
+// catalog revision and the names it shows; it is built from the caller's
+// decisions for that catalog and never synced to another (view.sync), so
+// a view shows exactly what its key names. The caller's decisions are
+// made (and logged) once per catalog revision; nil when the list query
+// did not decide them (the caller then uses a view of its own).
+func (g *Gateway) shownView(id *authn.Identity, keys callerKeys, rev, listKey string) *view {
+	cat := g.catalog()
+	key, known := keys.list.shownAt(rev, cat.revision)
+	if known {
+		if v := g.shownViewAt(key, nil, cat, rev); v != nil {
+			return v
+		}
+	}
+	// Not known, or its view has gone (evicted, or dropped by a catalog
+	// change): decide the caller's lists for cat.
+	f := &policyFilter{g: g, id: id, sharedRevision: rev, sharedKey: listKey}
+	d := f.forCatalog(cat)
+	if d == nil {
+		return nil
+	}
+	key = shownKey(rev, cat, d)
+	keys.list.setShown(rev, cat.revision, key)
+	return g.shownViewAt(key, d, cat, rev)
+}
+
+// shownViewAt returns the shown view at key, built with the decisions d
+// for cat when there is none; nil when there is none and d is nil, or
+// when the view cannot be synced (another policy revision). A view built
+// for a catalog that has since changed serves the request that asked for
+// it, and is forgotten.
+func (g *Gateway) shownViewAt(key string, d filter, cat *catalog, rev string) *view {
+	g.viewsMu.Lock()
+	v, ok := g.views[key]
+	if !ok {
+		if d == nil {
+			g.viewsMu.Unlock()
+			return nil
+		}
+		g.evictViewsLocked()
+		v = g.newView(key, d)
+		v.sharedRevision, v.shown, v.catalogRevision = rev, true, cat.revision
+		g.views[key] = v
+	}
+	g.viewsMu.Unlock()
+	if !v.sync(cat, rev) {
+		g.dropView(key, v)
+		return nil
+	}
+	if g.catalog().revision != cat.revision {
+		g.dropView(key, v)
+	}
+	return v
+}
+
+// shownKey names the view of what d shows of cat under the policy
+// revision rev: a digest of both revisions and of the names shown, kind
+// by kind, in name order.
+func shownKey(rev string, cat *catalog, d filter) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %d", rev, cat.revision)
+	shownNames(h, "tools", cat.tools, d.Tool)
+	shownNames(h, "prompts", cat.prompts, d.Prompt)
+	shownNames(h, "resources", cat.resources, d.Resource)
+	shownNames(h, "templates", cat.templates, d.ResourceTemplate)
+	return "shown\x00" + hex.EncodeToString(h.Sum(nil))
+}
+
+func shownNames[E any](w io.Writer, kind string, entries map[string]E, shows func(E) bool) {
+	fmt.Fprintf(w, "\x00%s", kind)
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
+		if shows(entries[name]) {
+			fmt.Fprintf(w, "\x00%q", name)
+		}
+	}
 }
 
 // viewAt returns the view at key, made with f when there is none (made),
@@ -333,7 +414,7 @@ func (g *Gateway) sharedViewKey(id *authn.Identity, keys callerKeys, rev string)
 	defer m.mu.Unlock()
 	if m.revision != rev {
 		key, keyRev, ok := lk.ListKey(g.baseInput(id, policy.PhaseList, "tools/list"))
-		m.revision, m.key, m.ok, m.logged = rev, key, ok && keyRev == rev, 0
+		m.revision, m.key, m.ok, m.shown = rev, key, ok && keyRev == rev, ""
 	}
 	return m.key, m.ok
 }

@@ -52,8 +52,9 @@ func shippedLibraryWithGroups(tb testing.TB, n int) *policy.Engine {
 // most employees share their groups with others: the engine shares list
 // decisions among callers whose groups are the same (policy/listcache.go).
 // BenchmarkFirstListNewGroups gives each employee a group nobody had, so
-// each list is evaluated; BenchmarkFirstListAllowAll is without a policy,
-// for the part that is not the policy's.
+// each list is evaluated (the view, of the same 200 tools as everyone's,
+// is shared: shownView); BenchmarkFirstListAllowAll is without a policy,
+// for the part that is not the policy's (each caller's view is its own).
 func BenchmarkFirstList(b *testing.B) {
 	benchmarkFirstList(b, shippedLibraryWithGroups(b, 1000), false)
 }

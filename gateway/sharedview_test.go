@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,7 +18,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// sharedViewPolicy shows t1 to everyone and t2 to admins (its lists read
+// sharedViewPolicy shows t1 and t3 to everyone and t2 to admins (its lists read
 // the groups only, so callers with the same groups may share views), lets
 // everyone but mallory in, and lets only alice call.
 const sharedViewPolicy = `package mcpgate.authz
@@ -30,6 +31,8 @@ visible contains i if {
 _shows("t1")
 
 _shows("t2") if "admins" in input.user.groups
+
+_shows("t3")
 
 default decision := {"allow": false, "reasons": ["refused"]}
 
@@ -383,4 +386,64 @@ func TestSharedViewsLogEachCallersLists(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestShownViews: callers of different groups whose lists show the same
+// entries share one view (the view is named by what it shows, not by who
+// asked), callers who see other entries never do, and a catalog change
+// leaves the old views behind: each caller's lists are decided for the
+// new catalog and the views are built again.
+func TestShownViews(t *testing.T) {
+	t.Parallel()
+	srv := mcp.NewServer(&mcp.Implementation{Name: "up"}, nil)
+	tool := func(name string) {
+		srv.AddTool(&mcp.Tool{Name: name, InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{}, nil
+		})
+	}
+	tool("t1")
+	tool("t2")
+	up := startUpstream(t, srv)
+	engine := policy.NewEngine(policy.Options{Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute})
+	if err := engine.LoadModules(map[string]string{"p.rego": sharedViewPolicy}, nil); err != nil {
+		t.Fatal(err)
+	}
+	gw := peopleGateway(t, engine, up.URL, map[string]*authn.Identity{
+		"alice": employee("alice", "eng"), "dave": employee("dave", "sales"), "carol": employee("carol", "admins"),
+	})
+	views := func() []*view {
+		gw.viewsMu.Lock()
+		defer gw.viewsMu.Unlock()
+		return slices.Collect(maps.Values(gw.views))
+	}
+	want := map[string][]string{"alice": {"up__t1"}, "dave": {"up__t1"}, "carol": {"up__t1", "up__t2"}}
+	check := func(round string) []*view {
+		t.Helper()
+		for sub, names := range want {
+			got := toolNames(t, connectWith(t, gw.URL, modern, nil, asEmployee(sub)))
+			slices.Sort(got)
+			if !slices.Equal(got, names) {
+				t.Errorf("%s: %s lists %v, want %v", round, sub, got, names)
+			}
+		}
+		vs := views()
+		if len(vs) != 2 {
+			t.Errorf("%s: %d views for callers in 3 group sets that see 2 lists, want 2", round, len(vs))
+		}
+		for _, v := range vs {
+			if !v.shown || v.catalogRevision != gw.catalog().revision {
+				t.Errorf("%s: view %q: shown %v, catalog %d, want a shown view of catalog %d", round, v.key, v.shown, v.catalogRevision, gw.catalog().revision)
+			}
+		}
+		return vs
+	}
+	before := check("first lists")
+	tool("t3") // the upstream changes its tools: every caller sees t3
+	eventually(t, "the catalog has t3", func() bool { return gw.catalog().tools["up__t3"] != nil })
+	want = map[string][]string{"alice": {"up__t1", "up__t3"}, "dave": {"up__t1", "up__t3"}, "carol": {"up__t1", "up__t2", "up__t3"}}
+	for _, v := range check("after the catalog changed") {
+		if slices.Contains(before, v) {
+			t.Errorf("view %q of the old catalog still in use", v.key)
+		}
+	}
 }

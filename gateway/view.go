@@ -29,6 +29,10 @@ type view struct {
 	// sharedRevision is set for a view shared among callers: the policy
 	// revision under which they share it (sharedViewKey).
 	sharedRevision string
+	// shown is set for a shown view (shownView), and catalogRevision is
+	// then the catalog revision it shows, the only one it is synced with.
+	shown           bool
+	catalogRevision uint64
 
 	// sessionGate caches initialize-phase decisions of 2026-07-28
 	// requests, which have no initialize of their own (see authz.go).
@@ -116,7 +120,7 @@ func (v *view) sync(cat *catalog, policyRevision string) bool {
 	if v.revision == cat.revision && v.policyRevision == policyRevision {
 		return true
 	}
-	if v.sharedRevision != "" && v.sharedRevision != policyRevision {
+	if v.sharedRevision != "" && v.sharedRevision != policyRevision || v.shown && v.catalogRevision != cat.revision {
 		return false
 	}
 	f := v.filter

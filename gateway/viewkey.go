@@ -77,13 +77,15 @@ type callerKeys struct {
 }
 
 // listKeyMemo is an identity's ListKey under one policy revision, and
-// the catalog revision its list decisions were last logged for.
+// the key of the view of what its lists show (shownView) for the catalog
+// revision shownCat.
 type listKeyMemo struct {
 	mu       sync.Mutex
 	revision string
 	key      string
 	ok       bool
-	logged   uint64
+	shown    string
+	shownCat uint64
 }
 
 // unshared notes that the identity's shared view cannot be used under the
@@ -97,16 +99,22 @@ func (m *listKeyMemo) unshared(rev string) {
 	m.mu.Unlock()
 }
 
-// newCatalog reports whether the identity's list decisions under rev are
-// yet to be logged for the catalog revision cat, and notes them logged.
-func (m *listKeyMemo) newCatalog(rev string, cat uint64) bool {
+// shownAt is the key of the identity's shown view under rev for the
+// catalog revision cat, when its lists were decided for that catalog.
+func (m *listKeyMemo) shownAt(rev string, cat uint64) (string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.revision != rev || m.logged == cat {
-		return false
+	return m.shown, m.revision == rev && m.shown != "" && m.shownCat == cat
+}
+
+// setShown notes the key of the identity's shown view under rev for the
+// catalog revision cat.
+func (m *listKeyMemo) setShown(rev string, cat uint64, key string) {
+	m.mu.Lock()
+	if m.revision == rev {
+		m.shown, m.shownCat = key, cat
 	}
-	m.logged = cat
-	return true
+	m.mu.Unlock()
 }
 
 // keyCache remembers the keys of identities by their PolicyKey, which
