@@ -352,11 +352,7 @@ func listedBy(t *testing.T, log string) map[string]bool {
 func TestSharedViewsLogEachCallersLists(t *testing.T) {
 	t.Parallel()
 	srv := mcp.NewServer(&mcp.Implementation{Name: "up"}, nil)
-	tool := func(name string) {
-		srv.AddTool(&mcp.Tool{Name: name, InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			return &mcp.CallToolResult{}, nil
-		})
-	}
+	tool := func(name string) { addEmptyTool(srv, name) }
 	tool("t1")
 	up := startUpstream(t, srv)
 	var decisions testtools.SyncBuffer
@@ -396,11 +392,7 @@ func TestSharedViewsLogEachCallersLists(t *testing.T) {
 func TestShownViews(t *testing.T) {
 	t.Parallel()
 	srv := mcp.NewServer(&mcp.Implementation{Name: "up"}, nil)
-	tool := func(name string) {
-		srv.AddTool(&mcp.Tool{Name: name, InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			return &mcp.CallToolResult{}, nil
-		})
-	}
+	tool := func(name string) { addEmptyTool(srv, name) }
 	tool("t1")
 	tool("t2")
 	up := startUpstream(t, srv)
@@ -446,4 +438,12 @@ func TestShownViews(t *testing.T) {
 			t.Errorf("view %q of the old catalog still in use", v.key)
 		}
 	}
+}
+
+// addEmptyTool adds a tool named name that answers every call with an
+// empty result.
+func addEmptyTool(srv *mcp.Server, name string) {
+	srv.AddTool(&mcp.Tool{Name: name, InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{}, nil
+	})
 }
