@@ -159,7 +159,14 @@ func (l *DecisionLog) write(r *record) {
 	if r.lazy != nil {
 		r.boundInput(r.lazy)
 	}
-	line := r.line(l.logger.Load()) // masked once, for every sink
+	var line logLine
+	if toOPA {
+		line = r.line(l.logger.Load()) // masked once, for every sink
+	} else if input, erased, masked, ok := maskInputJSON(r, l.logger.Load()); ok {
+		line = r.lineWith(input, erased, masked)
+	} else {
+		line = r.line(l.logger.Load())
+	}
 	if toOPA {
 		if err := forwardToOPA(r, &line); err != nil {
 			l.failure(err)
@@ -345,7 +352,14 @@ type logLine struct {
 }
 
 func (r *record) line(log *slog.Logger) logLine {
-	input, erased, masked := maskInput(r, log)
+	return r.lineWith(maskInput(r, log))
+}
+
+// lineWith is the line of r with its masked input (nil: none).
+func (r *record) lineWith(input any, erased, masked []string) logLine {
+	if raw, ok := input.(json.RawMessage); ok && raw == nil {
+		input = nil
+	}
 	return logLine{
 		Time: r.time.UTC().Format(time.RFC3339Nano), DecisionID: r.decisionID, TraceID: r.traceID,
 		SessionID: r.sessionID, UserSub: r.userSub, Phase: r.phase, Method: r.method,

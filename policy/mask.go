@@ -35,21 +35,38 @@ func maskInput(r *record, log *slog.Logger) (input any, erased, masked []string)
 	if r.input == nil {
 		return nil, nil, nil
 	}
-	doc, err := ast.JSON(r.input)
+	input, erased, masked, err := maskValue(r.input, r.maskRules(log))
 	if err != nil {
 		log.Warn("policy: decision log: input", slog.String("decision_id", r.decisionID), slog.String("error", err.Error()))
-		return nil, nil, nil
 	}
+	return input, erased, masked
+}
+
+// maskRules are the mask rules of r's policy for r; nil when it has none,
+// or when the rule was undefined or failed (logged): every argument is
+// then masked.
+func (r *record) maskRules(log *slog.Logger) []maskRule {
 	if r.policy == nil || r.policy.mask == nil {
-		return doc, nil, defaultMask(doc)
+		return nil
 	}
 	rules, err := evalMask(r)
-	if err != nil || rules == nil {
-		if err != nil {
-			log.Warn("policy: decision log: mask rule failed; masking all arguments",
-				slog.String("decision_id", r.decisionID), slog.String("error", err.Error()))
-		}
-		return doc, nil, defaultMask(doc)
+	if err != nil {
+		log.Warn("policy: decision log: mask rule failed; masking all arguments",
+			slog.String("decision_id", r.decisionID), slog.String("error", err.Error()))
+		return nil
+	}
+	return rules
+}
+
+// maskValue is input as Go values with rules applied, in order (nil
+// rules: every argument masked).
+func maskValue(in ast.Value, rules []maskRule) (input any, erased, masked []string, err error) {
+	doc, err := ast.JSON(in)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if rules == nil {
+		return doc, nil, defaultMask(doc), nil
 	}
 	event := map[string]any{"input": doc}
 	for _, rule := range rules {
@@ -61,7 +78,7 @@ func maskInput(r *record, log *slog.Logger) (input any, erased, masked []string)
 			}
 		}
 	}
-	return event["input"], erased, masked
+	return event["input"], erased, masked, nil
 }
 
 // defaultMask replaces argument values by MaskedValue, in place.
