@@ -2,6 +2,7 @@ package policy
 
 import (
 	"crypto/sha256"
+	"encoding"
 	"slices"
 	"strings"
 
@@ -21,6 +22,8 @@ type inputReads struct {
 	// (object.keys(input.x)), none under a path (but one may be under
 	// another: each one's names are part of the key).
 	keys []ast.Ref
+	// pathNames and keyNames are their Rego text, for key.
+	pathNames, keyNames []string
 }
 
 var objectKeysRef = ast.MustParseRef("object.keys")
@@ -78,6 +81,12 @@ func (p *perCallRules) inputReads(ref ast.Ref) *inputReads {
 		if !slices.ContainsFunc(lr.paths, func(p ast.Ref) bool { return k.HasPrefix(p) }) {
 			lr.keys = append(lr.keys, k)
 		}
+	}
+	for _, p := range lr.paths {
+		lr.pathNames = append(lr.pathNames, p.String())
+	}
+	for _, k := range lr.keys {
+		lr.keyNames = append(lr.keyNames, k.String())
 	}
 	return lr
 }
@@ -146,16 +155,16 @@ func minimalRefs(refs []ast.Ref) []ast.Ref {
 // sorted keys of each keys path's object; then extra, in order.
 func (lr *inputReads) key(input ast.Value, extra ...*ast.Term) [sha256.Size]byte {
 	h := sha256.New()
-	for _, path := range lr.paths {
-		h.Write([]byte(path.String()))
+	buf := make([]byte, 0, 256)
+	for i, path := range lr.paths {
+		buf = append(buf[:0], lr.pathNames[i]...)
 		if v, err := input.Find(path[1:]); err == nil {
-			h.Write([]byte{1})
-			h.Write([]byte(v.String()))
+			buf = appendValue(append(buf, 1), v)
 		}
-		h.Write([]byte{0})
+		h.Write(append(buf, 0))
 	}
-	for _, path := range lr.keys {
-		h.Write([]byte(path.String()))
+	for i, path := range lr.keys {
+		buf = append(buf[:0], lr.keyNames[i]...)
 		if v, err := input.Find(path[1:]); err == nil {
 			if obj, ok := v.(ast.Object); ok {
 				names := make([]string, 0, obj.Len())
@@ -163,20 +172,28 @@ func (lr *inputReads) key(input ast.Value, extra ...*ast.Term) [sha256.Size]byte
 					names = append(names, k.String())
 				}
 				slices.Sort(names)
-				h.Write([]byte{2})
-				h.Write([]byte(strings.Join(names, ",")))
+				buf = append(append(buf, 2), strings.Join(names, ",")...)
 			} else {
-				h.Write([]byte{1})
-				h.Write([]byte(v.String())) // not an object: object.keys fails on it; any value will do
+				buf = appendValue(append(buf, 1), v) // not an object: object.keys fails on it; any value will do
 			}
 		}
-		h.Write([]byte{0})
+		h.Write(append(buf, 0))
 	}
 	for _, t := range extra {
-		h.Write([]byte(t.String()))
-		h.Write([]byte{0})
+		h.Write(append(appendValue(buf[:0], t.Value), 0))
 	}
 	var k [sha256.Size]byte
 	h.Sum(k[:0])
 	return k
+}
+
+// appendValue appends v as Rego text (v.String()), without a string of
+// its own.
+func appendValue(buf []byte, v ast.Value) []byte {
+	if a, ok := v.(encoding.TextAppender); ok {
+		if out, err := a.AppendText(buf); err == nil {
+			return out
+		}
+	}
+	return append(buf, v.String()...)
 }
