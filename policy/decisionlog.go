@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,11 +176,11 @@ func (l *DecisionLog) write(r *record) {
 	if l.w == nil {
 		return
 	}
-	bs, err := json.Marshal(line)
+	bs, err := line.appendJSON(make([]byte, 0, 2048))
 	if err == nil && len(bs) > maxLoggedLine {
 		line.InputOmitted = fmt.Sprintf("the line would have been %d bytes, over the decision log's limit of %d", len(bs), maxLoggedLine)
 		line.Input, line.Erased, line.Masked, line.Truncated = nil, nil, nil, nil
-		bs, err = json.Marshal(line)
+		bs, err = line.appendJSON(bs[:0])
 	}
 	if err == nil {
 		_, err = l.w.Write(append(bs, '\n'))
@@ -349,6 +350,94 @@ type logLine struct {
 	// line that would have been too long.
 	Truncated    []string `json:"truncated,omitempty"`
 	InputOmitted string   `json:"input_omitted,omitempty"`
+}
+
+// appendJSON appends the line as json.Marshal writes it (the same fields,
+// order and omissions), without reflection, and an input the decision log
+// wrote itself (maskJSON) as it is, not scanned again.
+func (l *logLine) appendJSON(buf []byte) ([]byte, error) {
+	w := jsonWriter{buf: buf}
+	field := func(name string) {
+		if len(w.buf) > len(buf) {
+			w.buf = append(w.buf, ',')
+		}
+		w.buf = append(append(append(w.buf, '"'), name...), `":`...)
+	}
+	strs := func(name string, v []string) {
+		field(name)
+		if v == nil {
+			w.buf = append(w.buf, "null"...)
+			return
+		}
+		w.buf = append(w.buf, '[')
+		for i, s := range v {
+			if i > 0 {
+				w.buf = append(w.buf, ',')
+			}
+			w.str(s)
+		}
+		w.buf = append(w.buf, ']')
+	}
+	w.buf = append(w.buf, '{')
+	buf = w.buf
+	for _, f := range [...]struct{ name, value string }{
+		{"time", l.Time}, {"decision_id", l.DecisionID}, {"trace_id", l.TraceID}, {"session_id", l.SessionID},
+		{"user_sub", l.UserSub}, {"phase", l.Phase}, {"method", l.Method}, {"target", l.Target}, {"server", l.Server},
+	} {
+		field(f.name)
+		w.str(f.value)
+	}
+	field("allow")
+	w.buf = strconv.AppendBool(w.buf, l.Allow)
+	strs("reasons", l.Reasons)
+	if l.Granted != nil {
+		strs("granted", l.Granted)
+	}
+	field("policy_revision")
+	w.str(l.Revision)
+	field("eval_ns")
+	w.buf = strconv.AppendInt(w.buf, l.EvalNS, 10)
+	if l.Cached {
+		field("cached")
+		w.buf = append(w.buf, "true"...)
+	}
+	if l.Residual {
+		field("residual")
+		w.buf = append(w.buf, "true"...)
+	}
+	if l.Error != "" {
+		field("error")
+		w.str(l.Error)
+	}
+	switch in := l.Input.(type) {
+	case nil:
+	case json.RawMessage:
+		field("input")
+		if in == nil {
+			in = json.RawMessage("null")
+		}
+		w.buf = append(w.buf, in...)
+	default:
+		bs, err := json.Marshal(in)
+		if err != nil {
+			return nil, err
+		}
+		field("input")
+		w.buf = append(w.buf, bs...)
+	}
+	for _, f := range [...]struct {
+		name  string
+		value []string
+	}{{"erased", l.Erased}, {"masked", l.Masked}, {"truncated", l.Truncated}} {
+		if len(f.value) > 0 {
+			strs(f.name, f.value)
+		}
+	}
+	if l.InputOmitted != "" {
+		field("input_omitted")
+		w.str(l.InputOmitted)
+	}
+	return append(w.buf, '}'), nil
 }
 
 func (r *record) line(log *slog.Logger) logLine {

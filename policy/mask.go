@@ -22,6 +22,9 @@ const MaskedValue = "[masked]"
 
 var errMaskRule = errors.New("mask rule")
 
+// kInputField is the event's field that holds the request's input.
+var kInputField = ast.StringTerm("input")
+
 // maskInput returns the input to log and the pointers erased and masked.
 //
 // Without a mask rule, or when the rule is undefined or fails, argument
@@ -107,13 +110,24 @@ const (
 // of event, and its result reused for every line of that shape.
 func evalMask(r *record) ([]maskRule, error) {
 	c := r.policy
-	event := r.maskEvent()
+	var event ast.Value
 	var key [sha256.Size]byte
 	if c.maskReads != nil {
-		key = c.maskReads.key(event)
+		if c.maskReads.under(kInputField) {
+			// The rule reads the request's input only (the shipped
+			// library's does): no event to build for a line whose shape
+			// was masked before.
+			key = c.maskReads.keyAt(r.input, 2)
+		} else {
+			event = r.maskEvent()
+			key = c.maskReads.key(event)
+		}
 		if rules, ok := c.masks.get(key); ok {
 			return rules, nil
 		}
+	}
+	if event == nil {
+		event = r.maskEvent()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
@@ -160,7 +174,7 @@ func (r *record) maskEvent() ast.Value {
 		ast.Item(ast.StringTerm("decision_id"), ast.StringTerm(r.decisionID)),
 		ast.Item(ast.StringTerm("trace_id"), ast.StringTerm(r.traceID)),
 		ast.Item(ast.StringTerm("path"), ast.StringTerm(r.path)),
-		ast.Item(ast.StringTerm("input"), ast.NewTerm(r.input)),
+		ast.Item(kInputField, ast.NewTerm(r.input)),
 		ast.Item(ast.StringTerm("result"), ast.NewTerm(result)),
 	)
 }

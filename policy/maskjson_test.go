@@ -2,10 +2,13 @@ package policy
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -192,5 +195,100 @@ func benchmarkMask(b *testing.B, writer bool) {
 		if _, err := json.Marshal(doc); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLineJSONEqualsMarshal: the decision log writes each line exactly as
+// json.Marshal writes it, for lines of every shape: inputs the writer
+// made, Go values, none; nil and empty lists; strings to escape.
+func TestLineJSONEqualsMarshal(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(13, 14))
+	text := func() string { return pick(r, "", "plain", "<b>&amp;</b>", "é\u2028\x00\"\\\x7f", "\xff") }
+	list := func() []string {
+		switch r.IntN(3) {
+		case 0:
+			return nil
+		case 1:
+			return []string{}
+		}
+		return []string{text(), text()}
+	}
+	for range 2000 {
+		l := logLine{Time: text(), DecisionID: text(), TraceID: text(), SessionID: text(), UserSub: text(), Phase: text(),
+			Method: text(), Target: text(), Server: text(), Allow: r.IntN(2) == 0, Reasons: list(), Granted: list(),
+			Revision: text(), EvalNS: r.Int64N(1e9) - 5, Cached: r.IntN(2) == 0, Residual: r.IntN(2) == 0, Error: text(),
+			Erased: list(), Masked: list(), Truncated: list(), InputOmitted: text()}
+		in, rules := maskInputs(t, r), randomMask(t, r)
+		switch r.IntN(4) {
+		case 0:
+			if raw, _, _, ok := maskJSON(in, rules); ok {
+				l.Input = raw
+			}
+		case 1:
+			l.Input, _, _, _ = maskValue(in, rules)
+		case 2:
+			l.Input = json.RawMessage(nil)
+		}
+		want, err := json.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := l.appendJSON(nil)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("line %+v:\n got %s (%v)\nwant %s", l, got, err, want)
+		}
+	}
+}
+
+// TestMaskKeyUnderInput: a mask rule that reads the request's input only
+// is keyed by that input (no event built); one that also reads the
+// decision is keyed by the event, and then lines with other results do
+// not share its masks.
+func TestMaskKeyUnderInput(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		mask  string
+		under bool
+	}{
+		{`mask contains "/input/arguments/id" if input.input.tool.name == "x"`, true},
+		{`mask contains "/input/arguments/id" if input.result.allow`, false},
+		{`mask contains "/input/arguments/id" if input.decision_id == ""`, false},
+	} {
+		e := loadedEngine(t, map[string]string{"authz.rego": allowAlice, "mask.rego": "package system.log\n" + tc.mask}, nil)
+		reads := e.current.Load().maskReads
+		if reads == nil || reads.under(kInputField) != tc.under {
+			t.Errorf("%s: reads %+v, under the input: want %v", tc.mask, reads, tc.under)
+		}
+	}
+	in, err := callInput("alice").ASTValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := loadedEngine(t, map[string]string{"authz.rego": allowAlice, "mask.rego": "package system.log\n" +
+		`mask contains "/input/arguments/id" if input.input.tool.name`}, nil)
+	reads := e.current.Load().maskReads
+	event := (&record{input: in}).maskEvent()
+	if reads.keyAt(in, 2) != reads.key(event) {
+		t.Error("the input's key differs from its event's")
+	}
+}
+
+// BenchmarkDecisionLogLine is the decision log's work for one line of a
+// call the cache served (the commonest line), with the shipped library's
+// mask: the input converted, masked and the line written.
+func BenchmarkDecisionLogLine(b *testing.B) {
+	e := libraryEngine(b)
+	c := e.current.Load()
+	l := NewDecisionLog(io.Discard, 16)
+	defer l.Close()
+	in := libraryInput(PhaseCall, "notes", "write_note")
+	d := Decision{Allow: true, Reasons: []string{"group engineering grants tool notes__write_note"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		r := newRecord(context.Background(), time.Now(), in, nil, d, nil, time.Microsecond, c)
+		lazy := *in
+		r.lazy, r.cached = &lazy, true
+		l.write(&r)
 	}
 }

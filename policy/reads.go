@@ -154,18 +154,37 @@ func minimalRefs(refs []ast.Ref) []ast.Ref {
 // key digests what the rules read of input: each path's value, and the
 // sorted keys of each keys path's object; then extra, in order.
 func (lr *inputReads) key(input ast.Value, extra ...*ast.Term) [sha256.Size]byte {
+	return lr.keyAt(input, 1, extra...)
+}
+
+// under reports whether every reference of lr is under input.<field>.
+func (lr *inputReads) under(field *ast.Term) bool {
+	for _, refs := range [][]ast.Ref{lr.paths, lr.keys} {
+		for _, r := range refs {
+			if len(r) < 2 || !r[1].Equal(field) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// keyAt is key for a value found at depth skip-1 under the input: with
+// skip 2 and every reference under input.<field> (under), the key of an
+// input whose field is value is keyAt(value, 2).
+func (lr *inputReads) keyAt(input ast.Value, skip int, extra ...*ast.Term) [sha256.Size]byte {
 	h := sha256.New()
 	buf := make([]byte, 0, 256)
 	for i, path := range lr.paths {
 		buf = append(buf[:0], lr.pathNames[i]...)
-		if v, err := input.Find(path[1:]); err == nil {
+		if v, err := input.Find(path[skip:]); err == nil {
 			buf = appendValue(append(buf, 1), v)
 		}
 		h.Write(append(buf, 0))
 	}
 	for i, path := range lr.keys {
 		buf = append(buf[:0], lr.keyNames[i]...)
-		if v, err := input.Find(path[1:]); err == nil {
+		if v, err := input.Find(path[skip:]); err == nil {
 			if obj, ok := v.(ast.Object); ok {
 				names := make([]string, 0, obj.Len())
 				for _, k := range obj.Keys() {
