@@ -21,9 +21,10 @@ func main() {
 	os.Exit(code)
 }
 
-// cpuProfile writes a CPU profile of the whole run to path, if not empty:
-// for measuring (BENCHMARKS.md, cmd/sidebyside --cpuprofile), never needed
-// in production.
+// cpuProfile writes a CPU profile of the whole run to path, if not empty,
+// and the allocations of the run to path.allocs at its end: for measuring
+// (BENCHMARKS.md, cmd/sidebyside --cpuprofile), never needed in
+// production.
 func cpuProfile(path string) func() {
 	if path == "" {
 		return func() {}
@@ -39,5 +40,9 @@ func cpuProfile(path string) func() {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+		if a, err := os.Create(path + ".allocs"); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(a, 0)
+			a.Close()
+		}
 	}
 }

@@ -60,6 +60,11 @@ func startCollector(bin, dir string) (*proc, []string, error) {
 		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + addr,
 		"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
 		"OTEL_TRACES_SAMPLER=always_on",
+		// The SDK drops spans when its queue (2,048 by default) is full,
+		// which a busy shared machine's exporter goroutine lets happen at
+		// c=16: a deep queue, so that every span is exported (the report
+		// gives spans per call).
+		"OTEL_BSP_MAX_QUEUE_SIZE=65536",
 		"OTEL_METRICS_EXPORTER=none",
 		"OTEL_LOGS_EXPORTER=none",
 	}

@@ -36,6 +36,7 @@ type Report struct {
 	// other call-phase lines' evaluation times (eval_ns).
 	Decisions, CachedCalls   int
 	CallEvalP50, CallEvalP90 time.Duration
+	evaluatedCalls           int
 	// Spans is the number of spans the collector received.
 	Spans int
 }
@@ -188,7 +189,12 @@ func ratio(a, b float64) string {
 
 func (r *Report) tracing() string {
 	if r.Options.Tracing {
-		return fmt.Sprintf("on, every span exported over OTLP to a local collector (%d spans received)", r.Spans)
+		calls := r.CachedCalls + r.evaluatedCalls
+		if calls == 0 {
+			return fmt.Sprintf("on, every span exported over OTLP to a local collector (%d spans received)", r.Spans)
+		}
+		return fmt.Sprintf("on, every span exported over OTLP to a local collector (%d spans received, %.1f per call through mcpgate)",
+			r.Spans, float64(r.Spans)/float64(calls))
 	}
 	return "off"
 }
@@ -220,6 +226,7 @@ func (r *Report) readDecisions(path string) {
 			evals = append(evals, time.Duration(d.EvalNS))
 		}
 	}
+	r.evaluatedCalls = len(evals)
 	if len(evals) > 0 {
 		slices.Sort(evals)
 		r.CallEvalP50 = load.Rank(evals, 0.5).Round(time.Microsecond)
