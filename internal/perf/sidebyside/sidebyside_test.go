@@ -194,9 +194,9 @@ func TestRun(t *testing.T) {
 		t.Errorf("%d decisions logged (%d cached, evaluated p50 %v) for %d calls through mcpgate",
 			rep.Decisions, rep.CachedCalls, rep.CallEvalP50, mcpgateCalls)
 	}
-	// Each call's HTTP, MCP and upstream spans, none dropped.
-	if tracing && rep.Spans < 3*mcpgateCalls {
-		t.Errorf("collector received %d spans for %d calls, want 3 a call", rep.Spans, mcpgateCalls)
+	// Each call's five spans (HTTP, MCP, sign-in, policy, upstream).
+	if tracing && rep.Spans < 5*mcpgateCalls {
+		t.Errorf("collector received %d spans for %d calls, want 5 a call", rep.Spans, mcpgateCalls)
 	}
 	var b bytes.Buffer
 	rep.Print(&b)
