@@ -115,6 +115,17 @@ func (v *Verifier) verifyObserved(ctx context.Context, raw string, opts Middlewa
 	if tp == nil {
 		tp = noop.NewTracerProvider()
 	}
+	if vt, ok := v.cachedToken(raw); ok {
+		// A token verified before: a map lookup, which goes on the
+		// request's span rather than on a span of its own (each costs
+		// more than the lookup; docs/observability.md).
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("mcpgate.authn.outcome", string(VerifyOK)),
+			attribute.Bool("mcpgate.authn.cached", true), attribute.String("mcpgate.authn.issuer", vt.id.Issuer))
+		if opts.OnVerify != nil {
+			opts.OnVerify(ctx, VerifyOK, true)
+		}
+		return vt, nil
+	}
 	ctx, span := tp.Tracer("github.com/mcpgate/mcpgate/authn").Start(ctx, "mcpgate.authn verify token")
 	defer span.End()
 	vt, cached, err := v.verifyReport(ctx, raw)

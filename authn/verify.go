@@ -69,6 +69,14 @@ func (v *Verifier) verify(ctx context.Context, raw string) (*verified, error) {
 	return vt, err
 }
 
+// cachedToken is the verified token raw when the cache holds it.
+func (v *Verifier) cachedToken(raw string) (*verified, bool) {
+	if raw == "" || len(raw) > maxTokenBytes {
+		return nil, false
+	}
+	return v.cache.get(keyOf(raw), v.now())
+}
+
 // verifyReport is verify that also says whether the cache answered.
 func (v *Verifier) verifyReport(ctx context.Context, raw string) (*verified, bool, error) {
 	if raw == "" || len(raw) > maxTokenBytes {

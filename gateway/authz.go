@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Authorizer decides every request and every list entry; policy.Engine is
@@ -43,9 +44,12 @@ type CachingAuthorizer interface {
 // decideObservedKeyed is decideObserved for a request named by key (the
 // caller's PolicyKey and the target's key): served from the authorizer's
 // cache when it has one and the policy allows it.
+//
+// An evaluated decision has a span of its own; one the cache served (a
+// map lookup) puts its attributes, with mcpgate.policy.cached, on the
+// request's span instead: two of a call's five spans are such lookups,
+// and each span costs more than the lookup (docs/observability.md).
 func (g *Gateway) decideObservedKeyed(ctx context.Context, key policy.CacheKey, in *policy.Input) policy.Decision {
-	ctx, span := g.tracer.Start(ctx, "mcpgate.policy "+in.Phase)
-	defer span.End()
 	start := time.Now()
 	var d policy.Decision
 	if c, ok := g.opts.Authorizer.(CachingAuthorizer); ok && key.Identity != "" && key.Target != "" {
@@ -53,9 +57,16 @@ func (g *Gateway) decideObservedKeyed(ctx context.Context, key policy.CacheKey, 
 	} else {
 		d = g.opts.Authorizer.Decide(ctx, in)
 	}
-	span.SetAttributes(attribute.String("mcpgate.policy.phase", in.Phase), attribute.Bool("mcpgate.policy.allow", d.Allow),
-		attribute.String("mcpgate.policy.revision", d.Revision), attribute.String("mcpgate.policy.decision_id", d.ID))
-	g.opts.Metrics.RecordPolicyDecision(ctx, in.Phase, d.Allow, time.Since(start))
+	end := time.Now()
+	attrs := []attribute.KeyValue{attribute.String("mcpgate.policy.phase", in.Phase), attribute.Bool("mcpgate.policy.allow", d.Allow),
+		attribute.String("mcpgate.policy.revision", d.Revision), attribute.String("mcpgate.policy.decision_id", d.ID)}
+	if d.Cached {
+		trace.SpanFromContext(ctx).SetAttributes(append(attrs, attribute.Bool("mcpgate.policy.cached", true))...)
+	} else {
+		_, span := g.tracer.Start(ctx, "mcpgate.policy "+in.Phase, trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+		span.End(trace.WithTimestamp(end))
+	}
+	g.opts.Metrics.RecordPolicyDecision(ctx, in.Phase, d.Allow, end.Sub(start))
 	return d
 }
 

@@ -132,7 +132,11 @@ func signedInGatewayOpts(t testing.TB, srv *mcp.Server, src string, edit func(*O
 	mw := authn.MiddlewareOptions{ResourceMetadataURL: "http://gateway.test/.well-known/oauth-protected-resource/mcp"}
 	opts := testOptions()
 	opts.Authorizer = engine
-	opts.HTTPMiddleware = []func(http.Handler) http.Handler{authn.Middleware(v, mw)}
+	opts.HTTPMiddleware = []func(http.Handler) http.Handler{func(h http.Handler) http.Handler {
+		m := mw
+		m.TracerProvider = opts.TracerProvider // as edited: mcpgate serve gives both the same
+		return authn.Middleware(v, m)(h)
+	}}
 	opts.ScopeChallenge = func(w http.ResponseWriter, scopes []string, desc string) {
 		authn.WriteInsufficientScope(w, mw, scopes, desc)
 	}

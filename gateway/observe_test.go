@@ -297,3 +297,82 @@ func (e endSignal) OnEnd(sdktrace.ReadOnlySpan) {
 
 func (endSignal) Shutdown(context.Context) error   { return nil }
 func (endSignal) ForceFlush(context.Context) error { return nil }
+
+// cacheablePolicy decides echo's calls from the target alone, so the
+// decision cache serves them after the first.
+const cacheablePolicy = `package mcpgate.authz
+
+default decision := {"allow": false, "reasons": ["no"], "required_scopes": []}
+
+decision := {"allow": true, "reasons": ["in"], "required_scopes": []} if input.phase in {"initialize", "list"}
+
+decision := {"allow": true, "reasons": ["echo"], "required_scopes": []} if {
+	input.phase == "call"
+	input.tool.upstream_name == "echo"
+}
+`
+
+// TestCachedLookupsOnTheRequestSpans: a token verified before and a
+// decision the cache served are map lookups, recorded on the request's
+// spans (the HTTP span, the MCP span) with their attributes, not as spans
+// of their own; a verification and an evaluation that happen have theirs.
+func TestCachedLookupsOnTheRequestSpans(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	url, idp, _ := signedInGatewayOpts(t, echoServer("up", nil, nil), cacheablePolicy, func(o *Options) {
+		o.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	})
+	hc := &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + tokenFor(t, idp, "alice")}}}}
+	cs := connectWith(t, url, modern, nil, hc)
+	attrs := func(s sdktrace.ReadOnlySpan) map[string]string {
+		m := map[string]string{}
+		for _, a := range s.Attributes() {
+			m[string(a.Key)] = a.Value.Emit()
+		}
+		return m
+	}
+	var sawPolicySpan bool
+	eventually(t, "a call whose token and decision both came from the caches", func() bool {
+		before := len(rec.Ended())
+		if _, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "up__echo", Arguments: map[string]any{"word": "hi"}}); err != nil {
+			t.Fatal(err)
+		}
+		var mcpSpan, httpSpan sdktrace.ReadOnlySpan
+		names := map[string]bool{}
+		for _, s := range rec.Ended()[before:] {
+			names[s.Name()] = true
+			switch {
+			case s.Name() == "tools/call up__echo" && s.SpanKind() == trace.SpanKindServer:
+				mcpSpan = s
+			case strings.HasPrefix(s.Name(), "POST") && s.SpanKind() == trace.SpanKindServer:
+				httpSpan = s
+			case s.Name() == "mcpgate.policy call":
+				sawPolicySpan = true
+				if a := attrs(s); a["mcpgate.policy.allow"] != "true" || a["mcpgate.policy.decision_id"] == "" {
+					t.Errorf("policy span attributes %v", a)
+				}
+			}
+		}
+		if mcpSpan == nil || httpSpan == nil {
+			t.Fatalf("no MCP or HTTP SERVER span in %v", names)
+		}
+		m, h := attrs(mcpSpan), attrs(httpSpan)
+		if m["mcpgate.policy.cached"] != "true" || h["mcpgate.authn.cached"] != "true" {
+			return false
+		}
+		if names["mcpgate.policy call"] || names["mcpgate.authn verify token"] {
+			t.Errorf("spans %v of a call served by the caches", names)
+		}
+		if m["mcpgate.policy.allow"] != "true" || m["mcpgate.policy.decision_id"] == "" || h["mcpgate.authn.outcome"] != "ok" {
+			t.Errorf("MCP span %v, HTTP span %v: want the decision's and the verification's attributes", m, h)
+		}
+		return true
+	})
+	verified := false
+	for _, s := range rec.Ended() {
+		verified = verified || s.Name() == "mcpgate.authn verify token" && attrs(s)["mcpgate.authn.cached"] == "false"
+	}
+	if !sawPolicySpan || !verified {
+		t.Errorf("the first call's evaluation (%v) and the token's verification (%v) have no span", sawPolicySpan, verified)
+	}
+}

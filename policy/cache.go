@@ -74,6 +74,7 @@ func (e *Engine) DecideCached(ctx context.Context, key CacheKey, in *Input) Deci
 	if hit != nil {
 		start := time.Now()
 		d := *hit
+		d.Cached = true
 		e.settle(ctx, &d, outcome{in: in, start: start, policy: c, record: true, cached: true})
 		return d
 	}
@@ -105,7 +106,7 @@ func (e *Engine) CheckCached(ctx context.Context, key CacheKey, in *Input) Decis
 	hit, res, _ := c.cache.lookup(cacheKey{identity: key.Identity, target: key.Target, phase: in.Phase, method: in.Method})
 	if hit != nil {
 		d := *hit
-		d.ID, d.Revision = newDecisionID(), c.revision
+		d.ID, d.Revision, d.Cached = newDecisionID(), c.revision, true
 		return d
 	}
 	if res != nil {

@@ -15,4 +15,7 @@ type Decision struct {
 	// Set by the engine, not by the policy.
 	ID       string `json:"decision_id"`
 	Revision string `json:"revision"`
+	// Cached is set when the decision cache served the decision
+	// (Engine.DecideCached, CheckCached): the policy was not evaluated.
+	Cached bool `json:"-"`
 }
