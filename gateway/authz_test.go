@@ -265,13 +265,20 @@ func TestListDecisionsAreCached(t *testing.T) {
 	}
 }
 
+// TestInsufficientScopeChallenge: a call that needs a scope the token
+// lacks is answered 403 insufficient_scope, every time (the answer is the
+// decision of record, so the decision cache never holds it: the look
+// ahead, which reads the cache first, never skips it).
 func TestInsufficientScopeChallenge(t *testing.T) {
 	t.Parallel()
 	url, idp, _ := signedInGateway(t)
-	status, got, _ := callTool(t, url, tokenFor(t, idp, "carol"), "up__slow", map[string]any{})
-	if status != http.StatusForbidden || !strings.Contains(got, `error="insufficient_scope"`) ||
-		!strings.Contains(got, `scope="admin"`) || !strings.Contains(got, `resource_metadata="http://gateway.test/`) {
-		t.Errorf("status %d, WWW-Authenticate %q; want 403 insufficient_scope for admin", status, got)
+	token := tokenFor(t, idp, "carol")
+	for range 3 {
+		status, got, _ := callTool(t, url, token, "up__slow", map[string]any{})
+		if status != http.StatusForbidden || !strings.Contains(got, `error="insufficient_scope"`) ||
+			!strings.Contains(got, `scope="admin"`) || !strings.Contains(got, `resource_metadata="http://gateway.test/`) {
+			t.Errorf("status %d, WWW-Authenticate %q; want 403 insufficient_scope for admin", status, got)
+		}
 	}
 }
 

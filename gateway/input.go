@@ -78,8 +78,18 @@ func (g *Gateway) callInput(id *authn.Identity, method string, params mcp.Params
 		return nil, "", err
 	}
 	in.Catalogue = g.scopes[in.Server.Name]
-	return in, method + "\x00" + in.Server.Name + "\x00" + key, nil
+	return in, callTarget(method, in.Server.Name, key), nil
 }
+
+// callTarget is the decision cache's target of a call-phase request: the
+// method, the server and the target's key (its name and definition's
+// digest).
+func callTarget(method, server, key string) string {
+	return method + "\x00" + server + "\x00" + key
+}
+
+// toolKey is targetInput's key of a tool.
+func toolKey(e *toolEntry) string { return e.tool.Name + "\x00" + e.digest }
 
 // targetInput is callInput without the catalogue, and with the key of the
 // target alone.
@@ -96,7 +106,7 @@ func (g *Gateway) targetInput(id *authn.Identity, method string, params mcp.Para
 			return nil, "", err
 		}
 		in.Server, in.Tool, in.Arguments, in.ArgumentsSize = g.serverInput(e.up), toolInput(e), args, len(p.Arguments)
-		return in, e.tool.Name + "\x00" + e.digest, nil
+		return in, toolKey(e), nil
 	case *mcp.GetPromptParams:
 		e := t.prompt(p.Name)
 		if e == nil {

@@ -31,9 +31,33 @@ func (g *Gateway) peekCall(e *envelope, id *authn.Identity) (*policy.Input, poli
 }
 
 // CheckingAuthorizer is an Authorizer whose look ahead reads its decision
-// cache (policy.Engine.CheckCached).
+// cache (policy.Engine.CheckCached), without an input when the cache has
+// the decision (CachedDecision).
 type CheckingAuthorizer interface {
 	CheckCached(ctx context.Context, key policy.CacheKey, in *policy.Input) policy.Decision
+	CachedDecision(key policy.CacheKey, phase, method string) (policy.Decision, bool)
+}
+
+// cachedToolCall is the decision the cache holds for a tools/call of the
+// envelope e by id, looked up with the tool's name alone: the arguments
+// are neither decoded nor converted for a call the cache decides (most).
+func (g *Gateway) cachedToolCall(e *envelope, id *authn.Identity) (policy.Decision, bool) {
+	c, ok := g.opts.Authorizer.(CheckingAuthorizer)
+	if !ok || e.Method != "tools/call" || id.PolicyKey == "" {
+		return policy.Decision{}, false
+	}
+	var p struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(e.Params, &p) != nil {
+		return policy.Decision{}, false
+	}
+	t := g.catalog().tool(p.Name)
+	if t == nil {
+		return policy.Decision{}, false
+	}
+	key := policy.CacheKey{Identity: id.PolicyKey, Target: callTarget(e.Method, t.up.cfg.Name, toolKey(t))}
+	return c.CachedDecision(key, policy.PhaseCall, e.Method)
 }
 
 // lookAhead is the step-up look ahead of in: from the decision cache when
@@ -67,6 +91,10 @@ func (g *Gateway) stepUpChallenge(next http.Handler) http.Handler {
 		e := envelopeOf(r.Context())
 		if e == nil || !ok || g.opts.ScopeChallenge == nil {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if d, ok := g.cachedToolCall(e, id); ok && (d.Allow || len(missingScopes(d, id.Scopes)) == 0) {
+			next.ServeHTTP(w, r) // nothing to step up to
 			return
 		}
 		if in, key := g.peekCall(e, id); in != nil {

@@ -115,6 +115,24 @@ func (e *Engine) CheckCached(ctx context.Context, key CacheKey, in *Input) Decis
 	return e.Check(ctx, in)
 }
 
+// CachedDecision is the decision the cache holds for key in phase and
+// method, without an input: a look ahead that the cache can answer needs
+// no input built. Never logged, never learning; false when the cache has
+// no decision for key (none yet, a residual, or no cache).
+func (e *Engine) CachedDecision(key CacheKey, phase, method string) (Decision, bool) {
+	c := e.current.Load()
+	if c == nil || c.cache == nil || key.Identity == "" || key.Target == "" {
+		return Decision{}, false
+	}
+	hit, _, _ := c.cache.lookup(cacheKey{identity: key.Identity, target: key.Target, phase: phase, method: method})
+	if hit == nil {
+		return Decision{}, false
+	}
+	d := *hit
+	d.ID, d.Revision, d.Cached = newDecisionID(), c.revision, true
+	return d, true
+}
+
 // learn starts the partial evaluation that tells whether d, the decision
 // for in, holds whatever the per-call fields, unless one is running; the
 // key is then cached: with d, or as evaluated every time.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -297,16 +298,21 @@ func TestDecideCachedConcurrent(t *testing.T) {
 	}
 }
 
+// byNameEngine is an engine whose decisions read the tool's name only,
+// logging to buf, with a call of alice's and its key.
+func byNameEngine(t *testing.T) (e *Engine, dl *DecisionLog, buf *testtools.SyncBuffer, key CacheKey, in *Input) {
+	buf = &testtools.SyncBuffer{}
+	dl = NewDecisionLog(buf, 100)
+	e = newEngine(t, authzModule(`decision := {"allow": input.tool.name == "notes__read_note", "reasons": ["by name"]}`), Options{DecisionLog: dl, Timeout: time.Minute})
+	return e, dl, buf, CacheKey{Identity: "alice", Target: "notes__read_note"}, callInput("alice")
+}
+
 // CheckCached reads what DecideCached learned, without logging: before the
 // key is learned it is Check, after it the cached decision; a per-call
 // policy is always evaluated (and follows the arguments).
 func TestCheckCached(t *testing.T) {
 	t.Parallel()
-	var buf testtools.SyncBuffer
-	dl := NewDecisionLog(&buf, 100)
-	e := newEngine(t, authzModule(`decision := {"allow": input.tool.name == "notes__read_note", "reasons": ["by name"]}`), Options{DecisionLog: dl, Timeout: time.Minute})
-	key := CacheKey{Identity: "alice", Target: "notes__read_note"}
-	in := callInput("alice")
+	e, dl, buf, key, in := byNameEngine(t)
 	if d := e.CheckCached(context.Background(), key, in); !d.Allow || d.ID == "" || d.Revision == "" {
 		t.Fatalf("before learning: %+v", d)
 	}
@@ -334,6 +340,50 @@ func TestCheckCached(t *testing.T) {
 	decideLearned(per, key, open)
 	if d := per.CheckCached(context.Background(), key, closed); d.Allow {
 		t.Fatal("a per-call decision was served from the cache to the look ahead")
+	}
+}
+
+// TestCachedDecision: the look ahead without an input has the decision
+// DecideCached learned for exactly that key, phase and method, marked
+// cached; nothing before learning, nothing for a per-call decision
+// (whose residual needs the input), nothing logged.
+func TestCachedDecision(t *testing.T) {
+	t.Parallel()
+	e, dl, buf, key, in := byNameEngine(t)
+	if d, ok := e.CachedDecision(key, in.Phase, in.Method); ok {
+		t.Fatalf("before learning: %+v", d)
+	}
+	decideLearned(e, key, in)
+	d, ok := e.CachedDecision(key, in.Phase, in.Method)
+	if !ok || !d.Allow || !d.Cached || d.ID == "" || d.Revision != e.Revision() || !slices.Equal(d.Reasons, []string{"by name"}) {
+		t.Fatalf("after learning: %+v, %v", d, ok)
+	}
+	for name, k := range map[string]struct {
+		key           CacheKey
+		phase, method string
+	}{
+		"another identity": {CacheKey{Identity: "bob", Target: key.Target}, in.Phase, in.Method},
+		"another target":   {CacheKey{Identity: key.Identity, Target: "notes__write_note"}, in.Phase, in.Method},
+		"another phase":    {key, PhaseList, in.Method},
+		"another method":   {key, in.Phase, "prompts/get"},
+		"no identity":      {CacheKey{Target: key.Target}, in.Phase, in.Method},
+	} {
+		if d, ok := e.CachedDecision(k.key, k.phase, k.method); ok {
+			t.Errorf("%s: %+v", name, d)
+		}
+	}
+	if err := dl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if lines := logLines(t, buf.String()); len(lines) != 1 {
+		t.Fatalf("%d decision-log lines, want only DecideCached's", len(lines))
+	}
+	per := newEngine(t, authzModule(`decision := {"allow": input.arguments.id == "n1", "reasons": []}`), Options{Timeout: time.Minute})
+	open := callInput("alice")
+	open.Arguments = map[string]any{"id": "n1"}
+	decideLearned(per, key, open)
+	if d, ok := per.CachedDecision(key, open.Phase, open.Method); ok {
+		t.Fatalf("a per-call decision without its input: %+v", d)
 	}
 }
 

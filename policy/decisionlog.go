@@ -160,14 +160,7 @@ func (l *DecisionLog) write(r *record) {
 	if r.lazy != nil {
 		r.boundInput(r.lazy)
 	}
-	var line logLine
-	if toOPA {
-		line = r.line(l.logger.Load()) // masked once, for every sink
-	} else if input, erased, masked, ok := maskInputJSON(r, l.logger.Load()); ok {
-		line = r.lineWith(input, erased, masked)
-	} else {
-		line = r.line(l.logger.Load())
-	}
+	line := r.line(l.logger.Load(), !toOPA) // masked once, for every sink
 	if toOPA {
 		if err := forwardToOPA(r, &line); err != nil {
 			l.failure(err)
@@ -440,8 +433,23 @@ func (l *logLine) appendJSON(buf []byte) ([]byte, error) {
 	return append(w.buf, '}'), nil
 }
 
-func (r *record) line(log *slog.Logger) logLine {
-	return r.lineWith(maskInput(r, log))
+// line is r's line, its input masked; written as JSON when asJSON and
+// maskJSON can (OPA's decision-log plugin takes Go values).
+func (r *record) line(log *slog.Logger, asJSON bool) logLine {
+	if r.input == nil {
+		return r.lineWith(nil, nil, nil)
+	}
+	rules := r.maskRules(log) // evaluated once, whichever way it is written
+	if asJSON {
+		if input, erased, masked, ok := maskJSON(r.input, rules); ok {
+			return r.lineWith(input, erased, masked)
+		}
+	}
+	input, erased, masked, err := maskValue(r.input, rules)
+	if err != nil {
+		log.Warn("policy: decision log: input", slog.String("decision_id", r.decisionID), slog.String("error", err.Error()))
+	}
+	return r.lineWith(input, erased, masked)
 }
 
 // lineWith is the line of r with its masked input (nil: none).

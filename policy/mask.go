@@ -25,25 +25,14 @@ var errMaskRule = errors.New("mask rule")
 // kInputField is the event's field that holds the request's input.
 var kInputField = ast.StringTerm("input")
 
-// maskInput returns the input to log and the pointers erased and masked.
-//
-// Without a mask rule, or when the rule is undefined or fails, argument
-// values are replaced by MaskedValue (keys kept). With one, the rule
-// decides, as OPA's decision-log masking does: it sees the event as input
-// (the request's input at input.input) and returns JSON pointers to erase
+// The decision log masks each line's input (record.line): without a mask
+// rule, or when the rule is undefined or fails, argument values are
+// replaced by MaskedValue (keys kept). With one, the rule decides, as
+// OPA's decision-log masking does: it sees the event as input (the
+// request's input at input.input) and returns JSON pointers to erase
 // ("/input/arguments/password") or {"op": "upsert", "path": …, "value": …}.
 // Only /input pointers apply: the line has no result object. Pointer
 // segments are URL path-unescaped.
-func maskInput(r *record, log *slog.Logger) (input any, erased, masked []string) {
-	if r.input == nil {
-		return nil, nil, nil
-	}
-	input, erased, masked, err := maskValue(r.input, r.maskRules(log))
-	if err != nil {
-		log.Warn("policy: decision log: input", slog.String("decision_id", r.decisionID), slog.String("error", err.Error()))
-	}
-	return input, erased, masked
-}
 
 // maskRules are the mask rules of r's policy for r; nil when it has none,
 // or when the rule was undefined or failed (logged): every argument is

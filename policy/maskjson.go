@@ -2,7 +2,6 @@ package policy
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -11,23 +10,14 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// maskInputJSON is maskInput written straight from the input's AST to
-// JSON: the same bytes json.Marshal writes for maskInput's result, without
-// converting the input to Go values first (two thirds of a decision-log
-// line's cost, BenchmarkDecideCallLogged). It takes the common case only —
-// rules that remove or replace values found through objects, none under
-// another — and reports !ok for the rest (an upsert that creates, a path
-// through an array, a set or a key that is not a string), which maskInput
-// then masks.
-func maskInputJSON(r *record, log *slog.Logger) (input json.RawMessage, erased, masked []string, ok bool) {
-	if r.input == nil {
-		return nil, nil, nil, true
-	}
-	return maskJSON(r.input, r.maskRules(log))
-}
-
-// maskJSON is maskValue's result as JSON, written from the AST; !ok when
-// the rules are not of the common case.
+// maskJSON is maskValue written straight from the input's AST to JSON:
+// the same bytes json.Marshal writes for maskValue's result (none for a
+// nil one), without converting the input to Go values first (most of a
+// decision-log line's cost, BenchmarkMaskJSON). It takes the common case
+// only — rules that remove or replace values found through objects, none
+// under another — and reports !ok for the rest (an upsert that creates, a
+// path through an array, a set or a key that is not a string), which
+// maskValue then masks.
 func maskJSON(in ast.Value, rules []maskRule) (input json.RawMessage, erased, masked []string, ok bool) {
 	if rules == nil {
 		if rules, ok = argumentMask(in); !ok {
@@ -53,11 +43,14 @@ func maskJSON(in ast.Value, rules []maskRule) (input json.RawMessage, erased, ma
 	}
 	whole := root.children["input"]
 	if whole != nil && whole.rule != nil { // "/input" itself, the only rule
-		if !whole.rule.upsert {
-			return nil, erased, masked, true
+		if !whole.rule.upsert || whole.rule.value == nil {
+			return nil, erased, masked, true // no input, as maskValue's nil
 		}
 		bs, err := json.Marshal(whole.rule.value)
 		return bs, erased, masked, err == nil
+	}
+	if _, null := in.(ast.Null); null {
+		return nil, erased, masked, true
 	}
 	w := jsonWriter{buf: make([]byte, 0, 1024)}
 	if !w.value(in, whole) {
@@ -68,7 +61,7 @@ func maskJSON(in ast.Value, rules []maskRule) (input json.RawMessage, erased, ma
 
 // argumentMask is defaultMask as rules: every argument's value replaced
 // by MaskedValue, in name order; !ok when an argument's key is not a
-// string (maskInput never masks such an input: ast.JSON refuses it).
+// string (maskValue never masks such an input: ast.JSON refuses it).
 func argumentMask(input ast.Value) (rules []maskRule, ok bool) {
 	in, isObject := input.(ast.Object)
 	if !isObject {

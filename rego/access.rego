@@ -68,6 +68,7 @@ _target_keys := _keys_of(_kind, _target)
 _keys_of(kind, target) := [target.upstream_name] if {
 	kind != "resource"
 } else := [key |
+	kind == "resource" # a tool or prompt without an upstream name has none
 	some field in ["uri", "uri_template"]
 	key := target[field]
 ]

@@ -91,3 +91,21 @@ test_visible_levels_and_exact_names if {
 		in_set(i, visible) == allowed
 	}
 }
+
+# A tool or prompt is named by its upstream name only: one without it is
+# not granted by a grant naming its uri (found in review: the list
+# decision took a tool's uri for a resource's).
+test_tool_without_upstream_name_is_not_named_by_uri if {
+	groups := {"docs": {"servers": {"notes": {"tools": {"t1": "all"}, "prompts": {"t1": true}}}}}
+	notes := {"name": "notes", "labels": {}}
+	entries := [
+		{"server": notes, "tool": {"name": "notes__x", "server": "notes", "uri": "t1", "annotations": {"readOnlyHint": true}}},
+		{"server": notes, "prompt": {"name": "notes__x", "server": "notes", "uri_template": "t1"}},
+	]
+	inp := object.union(base("alice", "list", "tools/list"), {"user": {"sub": "alice", "groups": ["docs"]}, "catalog": entries})
+	count(authz.visible) == 0 with input as inp with data.mcpgate.config.groups as groups
+	every entry in entries {
+		single := object.union(object.remove(inp, ["catalog"]), entry)
+		not authz.decision.allow with input as single with data.mcpgate.config.groups as groups
+	}
+}
