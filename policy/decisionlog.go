@@ -266,6 +266,10 @@ func newRecord(ctx context.Context, now time.Time, in *Input, input ast.Value, d
 
 // setInput bounds input into r.
 func (r *record) setInput(input ast.Value) {
+	if fit := (bounder{budget: maxLoggedLine}); fit.fits(input) {
+		r.input, r.truncated = input, nil
+		return
+	}
 	b := bounder{budget: maxLoggedLine}
 	r.input, _ = b.bound(input)
 	r.truncated = b.pointers()

@@ -120,6 +120,40 @@ func (b *bounder) bound(v ast.Value) (ast.Value, bool) {
 	return v, false
 }
 
+// fits reports whether v is within the bounds as it is, spending the
+// budget as bound does: the common case, walked without paths, copies or
+// allocations.
+func (b *bounder) fits(v ast.Value) bool {
+	switch x := v.(type) {
+	case ast.String:
+		if len(x) > min(maxLoggedString, b.budget) {
+			return false
+		}
+		b.budget -= len(x)
+	case ast.Object:
+		i := 0
+		return !x.Until(func(k, val *ast.Term) bool {
+			b.budget -= 8
+			if i == maxLoggedItems || b.budget < 0 {
+				return true
+			}
+			i++
+			if s, ok := k.Value.(ast.String); ok && len(s) > maxLoggedString {
+				return true
+			}
+			return !b.fits(val.Value)
+		})
+	case *ast.Array:
+		for i := range x.Len() {
+			b.budget -= 8
+			if i == maxLoggedItems || b.budget < 0 || !b.fits(x.Elem(i).Value) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // child bounds v, the value at segment seg of the current path.
 func (b *bounder) child(v ast.Value, seg string) (ast.Value, bool) {
 	b.path = append(b.path, seg)

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // keepArguments is a mask rule that masks nothing: arguments reach the log.
@@ -115,5 +118,73 @@ func BenchmarkDecideHugeDenied(b *testing.B) {
 		if e.Decide(context.Background(), in).Allow {
 			b.Fatal("allowed")
 		}
+	}
+}
+
+// TestBounderFitsIsBound: fits says a value is within the bounds exactly
+// when bound cuts nothing from it, for values around every bound (string
+// length, items, keys, the budget of a whole line).
+func TestBounderFitsIsBound(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(21, 22))
+	str := func() ast.Value {
+		n := pick(r, 10, 300, maxLoggedString-3)
+		if r.IntN(50) == 0 {
+			n = maxLoggedString + 1
+		}
+		return ast.String(strings.Repeat("é", r.IntN(3)) + strings.Repeat("x", n))
+	}
+	// gen makes a value of at most two levels of containers, the outer
+	// one with up to maxLoggedItems+1 entries, the inner ones small.
+	var gen func(depth int) ast.Value
+	gen = func(depth int) ast.Value {
+		n := pick(r, 2, 30)
+		if depth == 0 {
+			n = pick(r, 3, 60, maxLoggedItems, maxLoggedItems+1)
+		}
+		many := n > 100 // of short strings: only the item bound can cut
+		switch k := r.IntN(4); {
+		case k == 0 || depth > 1:
+			return str()
+		case k == 1:
+			terms := make([]*ast.Term, n)
+			for i := range terms {
+				terms[i] = ast.NewTerm(gen(depth + 1))
+				if many {
+					terms[i] = ast.StringTerm("short")
+				}
+			}
+			return ast.NewArray(terms...)
+		default:
+			items := make([][2]*ast.Term, n)
+			for i := range items {
+				key := fmt.Sprintf("k%d", i)
+				if r.IntN(300) == 0 {
+					key = strings.Repeat("k", maxLoggedString+1)
+				}
+				items[i] = [2]*ast.Term{ast.StringTerm(key), ast.NewTerm(gen(depth + 1))}
+				if many {
+					items[i][1] = ast.StringTerm("short")
+				}
+			}
+			return ast.NewObject(items...)
+		}
+	}
+	fitting, total := 0, 0
+	for range 300 {
+		v := gen(0)
+		budget := pick(r, maxLoggedLine, 4096, 1<<20, 500)
+		fit, b := bounder{budget: budget}, bounder{budget: budget}
+		_, cut := b.bound(v)
+		if fit.fits(v) == cut {
+			t.Fatalf("fits %v, bound cut %v (budget %d)", !cut, cut, budget)
+		}
+		if !cut {
+			fitting++
+		}
+		total++
+	}
+	if fitting == 0 || fitting == total {
+		t.Errorf("%d of %d values fit: the generator does not exercise both", fitting, total)
 	}
 }
