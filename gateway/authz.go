@@ -197,6 +197,9 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) (cont
 	case d.Allow && (shown || absent):
 		return withDecided(ctx, in, absent), nil
 	case shown: // denied, with the policy's reasons: the caller lists it
+		if fc, ok := ctx.Value(fastCallKey{}).(*fastCall); ok {
+			fc.denied = &d // the fast path's step-up (serveFast)
+		}
 		return ctx, deniedError(d)
 	default:
 		return ctx, notFound(method, req.GetParams())

@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -479,5 +480,98 @@ func TestIdentityKeyUnencodable(t *testing.T) {
 	}
 	if first, second := identityKey(same()), identityKey(same()); first != second {
 		t.Error("identityKey is not stable for an ordinary identity")
+	}
+}
+
+// lookAheadCounter is the engine, counting the step-up look aheads it is
+// asked for.
+type lookAheadCounter struct {
+	*policy.Engine
+	n atomic.Int64
+}
+
+func (c *lookAheadCounter) Check(ctx context.Context, in *policy.Input) policy.Decision {
+	c.n.Add(1)
+	return c.Engine.Check(ctx, in)
+}
+
+func (c *lookAheadCounter) CheckCached(ctx context.Context, key policy.CacheKey, in *policy.Input) policy.Decision {
+	c.n.Add(1)
+	return c.Engine.CheckCached(ctx, key, in)
+}
+
+func (c *lookAheadCounter) CachedDecision(key policy.CacheKey, phase, method string) (policy.Decision, bool) {
+	c.n.Add(1)
+	return c.Engine.CachedDecision(key, phase, method)
+}
+
+// shownSlowPolicy lists every tool; echo may be called, slow with the
+// admin scope only (a denial that asks for it).
+const shownSlowPolicy = `package mcpgate.authz
+
+default decision := {"allow": false, "reasons": ["no"], "required_scopes": []}
+
+decision := {"allow": true, "reasons": ["in"], "required_scopes": []} if input.phase in {"initialize", "list"}
+
+decision := {"allow": true, "reasons": ["echo"], "required_scopes": []} if {
+	input.phase == "call"
+	input.tool.upstream_name == "echo"
+}
+
+decision := {"allow": false, "reasons": ["slow needs the admin scope"], "required_scopes": ["admin"]} if {
+	input.phase == "call"
+	input.tool.upstream_name == "slow"
+	not "admin" in input.token.scopes
+}
+`
+
+// TestStepUpDecidedOnce: a call the fast path serves is decided once, by
+// its decision of record, which also answers the step-up (403
+// insufficient_scope) when it wants a scope the token lacks: no look
+// ahead. A call the fast path hands to the SDK (here: params with a member
+// it does not know) has the look ahead, and its step-up, as before.
+func TestStepUpDecidedOnce(t *testing.T) {
+	t.Parallel()
+	var counter *lookAheadCounter
+	url, idp, _ := signedInGatewayOpts(t, echoServer("up", nil, nil), shownSlowPolicy, func(o *Options) {
+		counter = &lookAheadCounter{Engine: o.Authorizer.(*policy.Engine)}
+		o.Authorizer = counter
+	})
+	token := tokenFor(t, idp, "carol")
+	for range 2 { // the first may go the SDK's way: the upstream session is made on first use
+		if status, challenge, body := callTool(t, url, token, "up__echo", map[string]any{"word": "hi"}); status != http.StatusOK || challenge != "" {
+			t.Fatalf("allowed call: %d %q %s", status, challenge, body)
+		}
+		counter.n.Store(0)
+	}
+	if status, challenge, body := callTool(t, url, token, "up__echo", map[string]any{"word": "hi"}); status != http.StatusOK || challenge != "" {
+		t.Fatalf("allowed call: %d %q %s", status, challenge, body)
+	}
+	status, challenge, _ := callTool(t, url, token, "up__slow", map[string]any{})
+	if status != http.StatusForbidden || !strings.Contains(challenge, `error="insufficient_scope"`) || !strings.Contains(challenge, `scope="admin"`) {
+		t.Fatalf("slow without admin: %d %q, want the step-up challenge", status, challenge)
+	}
+	if n := counter.n.Load(); n != 0 {
+		t.Errorf("%d look aheads for calls the fast path served, want none", n)
+	}
+	// An unknown member in params: the fast path leaves the call to the
+	// SDK, after the look ahead.
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"up__slow","arguments":{},"extra":1,"_meta":{` +
+		`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}`
+	req, _ := http.NewRequestWithContext(ctxTimeout(t), http.MethodPost, url, strings.NewReader(body))
+	for k, v := range map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json",
+		"Accept": "application/json, text/event-stream", "Mcp-Protocol-Version": modern, "Mcp-Method": "tools/call", "Mcp-Name": "up__slow"} {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `scope="admin"`) {
+		t.Errorf("the SDK's call: %d %q, want the step-up challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	if counter.n.Load() == 0 {
+		t.Error("no look ahead for the call the fast path left to the SDK")
 	}
 }

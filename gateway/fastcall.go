@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/policy"
 )
 
 // The fast path serves tools/call, prompts/get and resources/read without
@@ -82,6 +83,11 @@ type fastCall struct {
 	streaming bool            // the answer is an event stream, begun
 	result    json.RawMessage // the upstream's result
 	isError   bool            // the result's isError
+
+	// denied is the decision of record when it denied a target the caller
+	// can list (view.decide): a denial that wants scopes the token lacks
+	// is answered with the step-up challenge instead of an MCP error.
+	denied *policy.Decision
 
 	// asks are the upstream's requests being relayed to the client, by
 	// the upstream's id; running counts those not done, asking waits for
@@ -181,6 +187,9 @@ func (g *Gateway) fastPath(next http.Handler, stateful bool) http.Handler {
 			g.noteSessionMessage(r, env)
 		}
 		if !g.serveFast(w, r, stateful) {
+			if stepUpDeferred(r) && g.lookAheadStepUp(w, r) {
+				return // the SDK's path has its look ahead, as without the fast path
+			}
 			next.ServeHTTP(w, r)
 		}
 	})
@@ -286,6 +295,9 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 			Message: "mcpgate: the upstream asked for input after it reported progress; this client's protocol revision cannot be asked for it on this call"}
 	}
 	g.fastStats.served.Add(1) // before the answer: a client may look right after it
+	if fc.denied != nil && g.scopeChallenge(w, r, *fc.denied) {
+		return true
+	}
 	fc.finish(err)
 	return true
 }

@@ -84,32 +84,70 @@ func missingScopes(d policy.Decision, have []string) []string {
 // does not carry with HTTP 403 insufficient_scope, before the SDK handles
 // it, so clients can ask for the scopes and retry (RFC 6750 §3.1, MCP
 // scope step-up). It looks at the request's envelope (read once at the
-// edge). Requests it cannot read are left to the SDK.
+// edge). Requests it cannot read are left to the SDK. A request the fast
+// path may serve is left to it: its decision of record answers the
+// step-up (serveFast), and only if it hands the request to the SDK is the
+// look ahead made (fastPath), so a call is evaluated once, not twice.
 func (g *Gateway) stepUpChallenge(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := authn.FromContext(r.Context())
-		e := envelopeOf(r.Context())
-		if e == nil || !ok || g.opts.ScopeChallenge == nil {
+		if e := envelopeOf(r.Context()); e != nil && !g.opts.SDKForwarding && fastMethods[e.Method] {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stepUpDeferredKey{}, true)))
+			return
+		}
+		if !g.lookAheadStepUp(w, r) {
 			next.ServeHTTP(w, r)
-			return
 		}
-		if d, ok := g.cachedToolCall(e, id); ok && (d.Allow || len(missingScopes(d, id.Scopes)) == 0) {
-			next.ServeHTTP(w, r) // nothing to step up to
-			return
-		}
-		if in, key := g.peekCall(e, id); in != nil {
-			// A look ahead: the MCP layer decides (and logs) the request
-			// again with what only the session knows. A step-up answer is
-			// the decision of record, so it is decided again and logged.
-			d := g.lookAhead(r.Context(), key, in)
-			if missing := missingScopes(d, id.Scopes); !d.Allow && len(missing) > 0 {
-				d = g.opts.Authorizer.Decide(r.Context(), in)
-				if missing = missingScopes(d, id.Scopes); !d.Allow && len(missing) > 0 {
-					g.opts.ScopeChallenge(w, d.RequiredScopes, fmt.Sprintf("%s needs scope %s", in.Method, strings.Join(missing, " ")))
-					return
-				}
-			}
-		}
-		next.ServeHTTP(w, r)
 	})
+}
+
+// stepUpDeferredKey marks a request whose step-up look ahead waits for the
+// fast path.
+type stepUpDeferredKey struct{}
+
+func stepUpDeferred(r *http.Request) bool { return r.Context().Value(stepUpDeferredKey{}) != nil }
+
+// lookAheadStepUp makes the step-up look ahead of r and answers the
+// challenge when its decision needs scopes the token lacks (true: r is
+// answered).
+func (g *Gateway) lookAheadStepUp(w http.ResponseWriter, r *http.Request) bool {
+	id, ok := authn.FromContext(r.Context())
+	e := envelopeOf(r.Context())
+	if e == nil || !ok || g.opts.ScopeChallenge == nil {
+		return false
+	}
+	if d, ok := g.cachedToolCall(e, id); ok && (d.Allow || len(missingScopes(d, id.Scopes)) == 0) {
+		return false // nothing to step up to
+	}
+	in, key := g.peekCall(e, id)
+	if in == nil {
+		return false
+	}
+	// A look ahead: the MCP layer decides (and logs) the request again
+	// with what only the session knows. A step-up answer is the decision
+	// of record, so it is decided again and logged.
+	d := g.lookAhead(r.Context(), key, in)
+	if missing := missingScopes(d, id.Scopes); d.Allow || len(missing) == 0 {
+		return false
+	}
+	return g.scopeChallenge(w, r, g.opts.Authorizer.Decide(r.Context(), in))
+}
+
+// scopeChallenge answers r with the step-up challenge when d, a decision of
+// record, denies for scopes the token lacks (true: r is answered).
+func (g *Gateway) scopeChallenge(w http.ResponseWriter, r *http.Request, d policy.Decision) bool {
+	id, ok := authn.FromContext(r.Context())
+	if !ok || g.opts.ScopeChallenge == nil || d.Allow {
+		return false
+	}
+	missing := missingScopes(d, id.Scopes)
+	if len(missing) == 0 {
+		return false
+	}
+	e := envelopeOf(r.Context())
+	method := ""
+	if e != nil {
+		method = e.Method
+	}
+	g.opts.ScopeChallenge(w, d.RequiredScopes, fmt.Sprintf("%s needs scope %s", method, strings.Join(missing, " ")))
+	return true
 }
