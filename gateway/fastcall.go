@@ -186,12 +186,17 @@ func (g *Gateway) fastPath(next http.Handler, stateful bool) http.Handler {
 			}
 			g.noteSessionMessage(r, env)
 		}
-		if !g.serveFast(w, r, stateful) {
-			if stepUpDeferred(r) && g.lookAheadStepUp(w, r) {
-				return // the SDK's path has its look ahead, as without the fast path
-			}
-			next.ServeHTTP(w, r)
+		served, begun := g.serveFast(w, r, stateful)
+		if served {
+			return
 		}
+		// The SDK's path has its look ahead, as without the fast path,
+		// unless the fast path began the call (handed over): its
+		// decision of record allowed it, and the upstream has it.
+		if !begun && stepUpDeferred(r) && g.lookAheadStepUp(w, r) {
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -226,18 +231,19 @@ func (g *Gateway) noteSessionMessage(r *http.Request, env *envelope) {
 	}
 }
 
-// serveFast serves r on the fast path and reports true, or reports false
-// having written nothing.
-func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful bool) bool {
+// serveFast serves r on the fast path and reports served, or reports not
+// served having written nothing; begun says whether it began the call
+// before it handed it over to the SDK (errHandOver).
+func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful bool) (served, begun bool) {
 	env := envelopeOf(r.Context())
 	if env == nil || !fastMethods[env.Method] || !validID(env.ID) || !acceptsBoth(r.Header) || !canonical(env) {
-		return false
+		return false, false
 	}
 	var p fastParams
 	dec := json.NewDecoder(bytes.NewReader(env.Params))
 	dec.DisallowUnknownFields()
 	if dec.Decode(&p) != nil || dec.More() {
-		return false
+		return false, false
 	}
 	fc := &fastCall{w: w, id: env.ID, method: env.Method}
 	ctx := r.Context()
@@ -245,31 +251,31 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 		sid := r.Header.Get(sessionIDHeader)
 		s, ok := g.registry.fast(sid)
 		if !ok {
-			return false
+			return false, false
 		}
 		ip := s.ss.InitializeParams()
 		if ip == nil || ip.ProtocolVersion >= statelessVersion {
-			return false
+			return false, false
 		}
 		if v := r.Header.Get("Mcp-Protocol-Version"); v != "" && v != ip.ProtocolVersion {
-			return false
+			return false, false
 		}
 		fc.ss, fc.v, fc.logLevel = s.ss, s.view, s.logLevel
 	} else {
 		if r.Header.Get("Mcp-Method") != env.Method || r.Header.Get("Mcp-Name") != p.Name+p.URI {
-			return false // the SDK answers the mismatch
+			return false, false // the SDK answers the mismatch
 		}
 		if v, _ := p.Meta[mcp.MetaKeyProtocolVersion].(string); v != statelessVersion || v != r.Header.Get("Mcp-Protocol-Version") {
-			return false // other versions: the SDK knows which it supports
+			return false, false // other versions: the SDK knows which it supports
 		}
 		fc.v = g.viewOf(r)
 	}
 	req, ok := fastRequestOf(env.Method, &p, fc.ss, &mcp.RequestExtra{TokenInfo: auth.TokenInfoFromContext(ctx), Header: r.Header})
 	if !ok {
-		return false
+		return false, false
 	}
 	if op, ok := fc.resolve(env.Method, &p); !ok || !fastUpstream(op.up) || !headerSafe(op.upstream) {
-		return false
+		return false, false
 	}
 	if stateful {
 		var cancel context.CancelFunc
@@ -289,17 +295,17 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 		streaming := fc.streaming
 		fc.mu.Unlock()
 		if !streaming {
-			return false
+			return false, true
 		}
 		err = &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
 			Message: "mcpgate: the upstream asked for input after it reported progress; this client's protocol revision cannot be asked for it on this call"}
 	}
 	g.fastStats.served.Add(1) // before the answer: a client may look right after it
 	if fc.denied != nil && g.scopeChallenge(w, r, *fc.denied) {
-		return true
+		return true, true
 	}
 	fc.finish(err)
-	return true
+	return true, true
 }
 
 // headerSafe reports whether v can be sent as an HTTP header value as it

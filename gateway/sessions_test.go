@@ -208,20 +208,35 @@ func (b bearerRT) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func echoUpstream(t *testing.T) *testUpstream {
+	up, _ := countingEchoUpstream(t)
+	return up
+}
+
+// countingEchoUpstream is echoUpstream, with the number of calls its tool
+// ran.
+func countingEchoUpstream(t *testing.T) (*testUpstream, *atomic.Int64) {
+	var ran atomic.Int64
 	srv := mcp.NewServer(&mcp.Implementation{Name: "echo", Version: "1"}, nil)
 	mcp.AddTool(srv, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, in struct {
 		Text string `json:"text"`
 	}) (*mcp.CallToolResult, any, error) {
+		ran.Add(1)
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: in.Text}}}, nil, nil
 	})
-	return startUpstream(t, srv)
+	return startUpstream(t, srv), &ran
 }
 
+// TestSealedSessionMovesBetweenReplicas: a 2025 session goes on through
+// a round robin of replicas, each taking it over, and each call runs once
+// (found in review: a take-over's internal requests carried the client's
+// call, which the fast path then served as one of them).
 func TestSealedSessionMovesBetweenReplicas(t *testing.T) {
 	t.Parallel()
-	up := echoUpstream(t)
+	up, ran := countingEchoUpstream(t)
 	keys := [][]byte{testKey(3)}
-	set := startReplicas(t, up.URL, keys, keys)
+	// Four: with two, the second replica takes the session over on the
+	// client's notifications/initialized, never on a call.
+	set := startReplicas(t, up.URL, keys, keys, keys, keys)
 
 	cs := connectWith(t, set.rr.URL+"/mcp", legacy, nil, &http.Client{Transport: bearerRT("alice")})
 	ctx := ctxTimeout(t)
@@ -231,6 +246,9 @@ func TestSealedSessionMovesBetweenReplicas(t *testing.T) {
 		if err != nil || res.IsError || textOf(t, res) != text {
 			t.Fatalf("call %d through the round robin: %v %+v", i, err, res)
 		}
+	}
+	if n := ran.Load(); n != 8 {
+		t.Errorf("the upstream ran the tool %d times for 8 calls", n)
 	}
 	if n := len(toolNames(t, cs)); n != 1 {
 		t.Errorf("tools through the round robin: %d, want 1", n)
