@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/policy"
 	"github.com/mcpgate/mcpgate/store"
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -176,6 +178,13 @@ func openTestStore(t *testing.T) store.Store {
 // replicas share a PostgreSQL store), behind a round robin.
 func startReplicasStore(t *testing.T, upstream string, st store.Store, keySets ...[][]byte) *replicaSet {
 	t.Helper()
+	return startReplicasEdited(t, upstream, st, nil, keySets...)
+}
+
+// startReplicasEdited is startReplicasStore with edit applied to each
+// replica's options.
+func startReplicasEdited(t *testing.T, upstream string, st store.Store, edit func(*Options), keySets ...[][]byte) *replicaSet {
+	t.Helper()
 	verify := func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
 		if token != "alice" && token != "bob" {
 			return nil, auth.ErrInvalidToken
@@ -188,6 +197,9 @@ func startReplicasStore(t *testing.T, upstream string, st store.Store, keySets .
 		opts.HTTPMiddleware = []func(http.Handler) http.Handler{auth.RequireBearerToken(verify, nil)}
 		opts.SessionKeys = keys
 		opts.Store = st
+		if edit != nil {
+			edit(opts)
+		}
 		gw := startGatewayConfig(t, opts, func(c *config.Config) {
 			c.Servers = []config.Server{noPrefix(upstreamConfig("up", upstream))}
 			c.PublicURL = "https://mcp.example.com"
@@ -596,5 +608,73 @@ func TestSessionKeysNeedAStore(t *testing.T) {
 	_, err := New(config.Default(), opts)
 	if !errors.Is(err, ErrNoStore) {
 		t.Errorf("New with session keys and no store: %v, want ErrNoStore", err)
+	}
+}
+
+// stepUpEchoPolicy lists echo and wants the admin scope to call it.
+const stepUpEchoPolicy = `package mcpgate.authz
+
+default decision := {"allow": false, "reasons": ["no"], "required_scopes": []}
+
+decision := {"allow": true, "reasons": ["in"], "required_scopes": []} if input.phase in {"initialize", "list"}
+
+decision := {"allow": false, "reasons": ["echo needs the admin scope"], "required_scopes": ["admin"]} if {
+	input.phase == "call"
+	not "admin" in input.token.scopes
+}
+`
+
+// TestSealedSessionStepUpOnTakeOver: a replica that takes a session over
+// on a call whose decision wants a scope the token lacks answers the
+// step-up challenge and keeps the session (found in review: the take-over's
+// internal initialize inherited the client's call and got the challenge,
+// so the take-over failed and the client got 404 session not found).
+func TestSealedSessionStepUpOnTakeOver(t *testing.T) {
+	t.Parallel()
+	up, ran := countingEchoUpstream(t)
+	keys := [][]byte{testKey(5)}
+	set := startReplicasEdited(t, up.URL, openTestStore(t), func(o *Options) {
+		engine := policy.NewEngine(policy.Options{Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute})
+		if err := engine.LoadModules(map[string]string{"p.rego": stepUpEchoPolicy}, nil); err != nil {
+			t.Fatal(err)
+		}
+		o.Authorizer = engine
+		// The identity in the request's context too, as authn.Middleware
+		// puts it (the step-up reads it there).
+		o.HTTPMiddleware = append(o.HTTPMiddleware, func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if id := authn.IdentityFromTokenInfo(auth.TokenInfoFromContext(r.Context())); id != nil {
+					r = r.WithContext(authn.NewContext(r.Context(), id))
+				}
+				h.ServeHTTP(w, r)
+			})
+		})
+		o.ScopeChallenge = func(w http.ResponseWriter, scopes []string, desc string) {
+			w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+strings.Join(scopes, " ")+`"`)
+			http.Error(w, desc, http.StatusForbidden)
+		}
+	}, keys, keys, keys, keys)
+	// A session opened on the first replica, then a call on each of the
+	// others: each takes the session over on that call.
+	status, session, body := rawPost(t, set.urls[0]+"/mcp", "alice", "", initBody(smallInit))
+	if status != http.StatusOK || session == "" {
+		t.Fatalf("initialize: %d %q %s", status, session, body)
+	}
+	if status, _, body := rawPost(t, set.urls[0]+"/mcp", "alice", session, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); status != http.StatusAccepted {
+		t.Fatalf("initialized: %d %s", status, body)
+	}
+	call := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}`
+	for i, u := range set.urls[1:] {
+		status, hdr, body := rawPostHeader(t, u+"/mcp", "alice", session, call)
+		if status != http.StatusForbidden || !strings.Contains(hdr.Get("WWW-Authenticate"), `scope="admin"`) {
+			t.Fatalf("replica %d, the call that takes the session over: %d %q %s, want the step-up challenge", i+1, status, hdr.Get("WWW-Authenticate"), body)
+		}
+		// The session is the replica's now: a list goes through.
+		if status, _, body := rawPost(t, u+"/mcp", "alice", session, `{"jsonrpc":"2.0","id":8,"method":"tools/list"}`); status != http.StatusOK || !strings.Contains(body, `"echo"`) {
+			t.Errorf("replica %d after the challenge: %d %s", i+1, status, body)
+		}
+	}
+	if n := ran.Load(); n != 0 {
+		t.Errorf("the upstream ran a call %d times; every call wants a scope the token lacks", n)
 	}
 }
