@@ -505,8 +505,9 @@ func (c *lookAheadCounter) CachedDecision(key policy.CacheKey, phase, method str
 	return c.Engine.CachedDecision(key, phase, method)
 }
 
-// shownSlowPolicy lists every tool; echo may be called, slow with the
-// admin scope only (a denial that asks for it).
+// shownSlowPolicy lists every tool; echo may be called (decided from the
+// target alone, so the decision cache serves it after the first call),
+// slow with the admin scope only (a denial that asks for it).
 const shownSlowPolicy = `package mcpgate.authz
 
 default decision := {"allow": false, "reasons": ["no"], "required_scopes": []}

@@ -232,7 +232,7 @@ func (g *Gateway) rebuild() {
 	// catalog, are of no use any more.
 	g.viewsMu.Lock()
 	for k, v := range g.views {
-		if v.sharedRevision != "" && v.sharedRevision != rev || v.shown && v.catalogRevision != cat.revision {
+		if v.sharedRevision != "" && (v.sharedRevision != rev || v.catalogRevision != cat.revision) {
 			delete(g.views, k)
 		}
 	}
@@ -270,8 +270,7 @@ func (g *Gateway) viewOf(r *http.Request) *view {
 			keys.list.unshared(rev)
 		}
 	}
-	v, _ := g.viewAt(keys.view, &policyFilter{g: g, id: id}, keys, rev)
-	return v
+	return g.ownView(keys, &policyFilter{g: g, id: id}, rev)
 }
 
 // shownView returns the view that shows what id's lists show under the
@@ -320,7 +319,7 @@ func (g *Gateway) shownViewAt(key string, d filter, cat *catalog, rev string) *v
 		}
 		g.evictViewsLocked()
 		v = g.newView(key, d)
-		v.sharedRevision, v.shown, v.catalogRevision = rev, true, cat.revision
+		v.sharedRevision, v.catalogRevision = rev, cat.revision
 		g.views[key] = v
 	}
 	g.viewsMu.Unlock()
@@ -356,24 +355,21 @@ func shownNames[E any](w io.Writer, kind string, entries map[string]E, shows fun
 	}
 }
 
-// viewAt returns the view at key, made with f when there is none (made),
-// in line with the catalog and the policy revision rev; nil for a shared
-// view that cannot be (see view.sync), which is dropped.
-func (g *Gateway) viewAt(key string, f *policyFilter, keys callerKeys, rev string) (v *view, made bool) {
+// ownView returns the caller's own view (at keys.view), made with f when
+// there is none, in line with the catalog and the policy revision rev. It
+// always syncs: only a shared view refuses a revision (view.sync).
+func (g *Gateway) ownView(keys callerKeys, f *policyFilter, rev string) *view {
 	g.viewsMu.Lock()
-	v, ok := g.views[key]
+	v, ok := g.views[keys.view]
 	if !ok {
 		g.evictViewsLocked()
-		v = g.newView(key, f)
-		v.bindKey, v.sharedRevision = keys.session, f.sharedRevision
-		g.views[key] = v
+		v = g.newView(keys.view, f)
+		v.bindKey = keys.session
+		g.views[keys.view] = v
 	}
 	g.viewsMu.Unlock()
-	if !v.sync(g.catalog(), rev) {
-		g.dropView(key, v)
-		return nil, false
-	}
-	return v, !ok
+	v.sync(g.catalog(), rev)
+	return v
 }
 
 // dropView forgets v, the view at key; requests using it finish with it.

@@ -60,13 +60,13 @@ func reinitialize(ctx context.Context, h http.Handler, r *http.Request, params j
 
 // internalRequest POSTs body to h as if r's client had sent it, and
 // records the response. ctx carries r's caller (its identity and token),
-// but the envelope is body's own and the step-up is not deferred: an
-// internal request is never taken for the client's (found in review: the
-// fast path served the client's tools/call as the internal
-// notifications/initialized of a take-over, and the call ran twice).
+// but the envelope is body's own: an internal request is never taken for
+// the client's (found in review: the fast path served the client's
+// tools/call as the internal notifications/initialized of a take-over,
+// and the call ran twice; the deferred step-up answered the client's
+// challenge into the internal initialize).
 func internalRequest(ctx context.Context, h http.Handler, r *http.Request, body []byte, hdr http.Header) (*recorder, error) {
 	ctx = context.WithValue(ctx, envelopeKey{}, parseEnvelope(body))
-	ctx = context.WithValue(ctx, stepUpDeferredKey{}, nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("internal request: %w", err)

@@ -298,20 +298,6 @@ func (e endSignal) OnEnd(sdktrace.ReadOnlySpan) {
 func (endSignal) Shutdown(context.Context) error   { return nil }
 func (endSignal) ForceFlush(context.Context) error { return nil }
 
-// cacheablePolicy decides echo's calls from the target alone, so the
-// decision cache serves them after the first.
-const cacheablePolicy = `package mcpgate.authz
-
-default decision := {"allow": false, "reasons": ["no"], "required_scopes": []}
-
-decision := {"allow": true, "reasons": ["in"], "required_scopes": []} if input.phase in {"initialize", "list"}
-
-decision := {"allow": true, "reasons": ["echo"], "required_scopes": []} if {
-	input.phase == "call"
-	input.tool.upstream_name == "echo"
-}
-`
-
 // TestCachedLookupsOnTheRequestSpans: a token verified before and a
 // decision the cache served are map lookups, recorded on the request's
 // spans (the HTTP span, the MCP span) with their attributes, not as spans
@@ -319,7 +305,7 @@ decision := {"allow": true, "reasons": ["echo"], "required_scopes": []} if {
 func TestCachedLookupsOnTheRequestSpans(t *testing.T) {
 	t.Parallel()
 	rec := tracetest.NewSpanRecorder()
-	url, idp, _ := signedInGatewayOpts(t, echoServer("up", nil, nil), cacheablePolicy, func(o *Options) {
+	url, idp, _ := signedInGatewayOpts(t, echoServer("up", nil, nil), shownSlowPolicy, func(o *Options) {
 		o.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	})
 	hc := &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + tokenFor(t, idp, "alice")}}}}

@@ -423,8 +423,8 @@ func TestShownViews(t *testing.T) {
 			t.Errorf("%s: %d views for callers in 3 group sets that see 2 lists, want 2", round, len(vs))
 		}
 		for _, v := range vs {
-			if !v.shown || v.catalogRevision != gw.catalog().revision {
-				t.Errorf("%s: view %q: shown %v, catalog %d, want a shown view of catalog %d", round, v.key, v.shown, v.catalogRevision, gw.catalog().revision)
+			if v.sharedRevision == "" || v.catalogRevision != gw.catalog().revision {
+				t.Errorf("%s: view %q: shared under %q, catalog %d, want a shared view of catalog %d", round, v.key, v.sharedRevision, v.catalogRevision, gw.catalog().revision)
 			}
 		}
 		return vs

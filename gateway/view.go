@@ -26,12 +26,10 @@ type view struct {
 	fastChain mcp.MethodHandler
 	// policyRevision is the policy revision the view was last synced with.
 	policyRevision string
-	// sharedRevision is set for a view shared among callers: the policy
-	// revision under which they share it (sharedViewKey).
-	sharedRevision string
-	// shown is set for a shown view (shownView), and catalogRevision is
-	// then the catalog revision it shows, the only one it is synced with.
-	shown           bool
+	// sharedRevision and catalogRevision are set for a view shared among
+	// callers (shownView): the policy and catalog revisions it shows, the
+	// only ones it is synced with.
+	sharedRevision  string
 	catalogRevision uint64
 
 	// sessionGate caches initialize-phase decisions of 2026-07-28
@@ -120,7 +118,7 @@ func (v *view) sync(cat *catalog, policyRevision string) bool {
 	if v.revision == cat.revision && v.policyRevision == policyRevision {
 		return true
 	}
-	if v.sharedRevision != "" && v.sharedRevision != policyRevision || v.shown && v.catalogRevision != cat.revision {
+	if v.sharedRevision != "" && (v.sharedRevision != policyRevision || v.catalogRevision != cat.revision) {
 		return false
 	}
 	f := v.filter
