@@ -20,6 +20,8 @@ type catalog struct {
 	// absent maps the name prefix of every upstream without features to the
 	// upstream, so a call to one of its tools can name the server.
 	absent map[string]*upstream
+	// listed holds each kind's entries as the list phase has them.
+	listed struct{ tools, prompts, resources, templates listed }
 }
 
 func buildCatalog(rev uint64, ups []*upstream, n namer) *catalog {

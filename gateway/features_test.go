@@ -6,47 +6,39 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // schemaCases are input schemas of every shape an upstream may send: those
 // a *jsonschema.Schema holds exactly, and those it does not.
-var schemaCases = map[string]struct {
-	schema string
-	typed  bool // typedSchema may hand it to the SDK typed
-}{
-	"rich": {`{"type":"object","properties":{"a":{"type":"string","format":"uri","x-custom":{"k":[1,2]}},` +
+var schemaCases = map[string]string{
+	"rich": `{"type":"object","properties":{"a":{"type":"string","format":"uri","x-custom":{"k":[1,2]}},` +
 		`"n":{"type":"integer","minimum":0,"maximum":9007199254740991}},"required":["a"],"additionalProperties":false,` +
-		`"$defs":{"d":{"type":"boolean"}}}`, true},
-	"plain":            {`{"type":"object"}`, true},
-	"boolean schemas":  {`{"type":"object","properties":{"any":true,"none":false}}`, true},
-	"type list inside": {`{"type":"object","properties":{"x":{"type":["string","null"]}}}`, true},
-	"draft-4 tuple":    {`{"type":"object","properties":{"t":{"type":"array","items":[{"type":"string"},{"type":"number"}]}}}`, true},
-	"odd keyword type": {`{"type":"object","required":"a"}`, false},
-	"empty properties": {`{"type":"object","properties":{}}`, true},
+		`"$defs":{"d":{"type":"boolean"}}}`,
+	"plain":            `{"type":"object"}`,
+	"boolean schemas":  `{"type":"object","properties":{"any":true,"none":false}}`,
+	"type list inside": `{"type":"object","properties":{"x":{"type":["string","null"]}}}`,
+	"draft-4 tuple":    `{"type":"object","properties":{"t":{"type":"array","items":[{"type":"string"},{"type":"number"}]}}}`,
+	"odd keyword type": `{"type":"object","required":"a"}`,
+	"empty properties": `{"type":"object","properties":{}}`,
 	// A Schema drops an empty required list, and encodes a null items as
 	// false and an empty additionalProperties as true.
-	"empty required":   {`{"type":"object","properties":{"a":{"type":"string"}},"required":[]}`, false},
-	"null items":       {`{"type":"object","properties":{"l":{"type":"array","items":null}}}`, false},
-	"empty additional": {`{"type":"object","additionalProperties":{}}`, false},
+	"empty required":   `{"type":"object","properties":{"a":{"type":"string"}},"required":[]}`,
+	"null items":       `{"type":"object","properties":{"l":{"type":"array","items":null}}}`,
+	"empty additional": `{"type":"object","additionalProperties":{}}`,
 }
 
-// TestToolSchemasListedAsSent: whatever form the gateway hands a tool's
-// schemas to the SDK in (typed when that holds them exactly, for speed),
-// clients of both eras list the schemas the upstream sent, as JSON values.
+// TestToolSchemasListedAsSent: clients of both eras list the schemas the
+// upstream sent, as JSON values.
 func TestToolSchemasListedAsSent(t *testing.T) {
 	t.Parallel()
 	up := mcp.NewServer(&mcp.Implementation{Name: "schemas"}, nil)
-	for name, tc := range schemaCases {
+	for name, schema := range schemaCases {
 		var m map[string]any
-		if err := json.Unmarshal([]byte(tc.schema), &m); err != nil {
+		if err := json.Unmarshal([]byte(schema), &m); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if _, typed := typedSchema(m, true).(*jsonschema.Schema); typed != tc.typed {
-			t.Errorf("%s: typed %v, want %v", name, typed, tc.typed)
-		}
-		up.AddTool(&mcp.Tool{Name: name, InputSchema: json.RawMessage(tc.schema), OutputSchema: json.RawMessage(tc.schema)},
+		up.AddTool(&mcp.Tool{Name: name, InputSchema: json.RawMessage(schema), OutputSchema: json.RawMessage(schema)},
 			func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 				return &mcp.CallToolResult{}, nil
 			})
@@ -62,7 +54,7 @@ func TestToolSchemasListedAsSent(t *testing.T) {
 		}
 		for _, tool := range res.Tools {
 			var want any
-			_ = json.Unmarshal([]byte(schemaCases[tool.Name[len("up__"):]].schema), &want)
+			_ = json.Unmarshal([]byte(schemaCases[tool.Name[len("up__"):]]), &want)
 			for kind, got := range map[string]any{"input": tool.InputSchema, "output": tool.OutputSchema} {
 				data, _ := json.Marshal(got)
 				var value any

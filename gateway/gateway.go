@@ -387,7 +387,7 @@ func (g *Gateway) dropView(key string, v *view) {
 // see the same entries, so their 2026-07-28 requests share one view.
 type SharedListAuthorizer interface {
 	ListKey(in *policy.Input) (key, revision string, ok bool)
-	DecideListShared(ctx context.Context, key string, in *policy.Input, entries []policy.ListEntry) ([]bool, bool)
+	DecideListShared(ctx context.Context, key string, in *policy.Input, cat *policy.ListCatalog) ([]bool, bool)
 }
 
 // sharedViewKey is the list key of id under the policy revision rev when

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,7 +62,7 @@ func (f *policyFilter) ResourceTemplate(e *templateEntry) bool {
 // catalog in one evaluation (policy.Engine.DecideList): visible[i] is the
 // list decision of entries[i], one decision-log line for them all.
 type ListAuthorizer interface {
-	DecideList(ctx context.Context, in *policy.Input, entries []policy.ListEntry) []bool
+	DecideList(ctx context.Context, in *policy.Input, cat *policy.ListCatalog) []bool
 }
 
 // decided is a list phase already decided for a whole catalog.
@@ -93,18 +94,18 @@ func (f *policyFilter) forCatalog(cat *catalog) filter {
 		return f
 	}
 	d := &decided{
-		tools: decideKind(f, la, "tools/list", cat.tools, func(e *toolEntry) policy.ListEntry {
+		tools: decideKind(f, la, "tools/list", cat.tools, &cat.listed.tools, func(e *toolEntry) policy.ListEntry {
 			return policy.ListEntry{Server: f.g.serverInput(e.up), Tool: toolInput(e)}
 		}),
-		prompts: decideKind(f, la, "prompts/list", cat.prompts, func(e *promptEntry) policy.ListEntry {
+		prompts: decideKind(f, la, "prompts/list", cat.prompts, &cat.listed.prompts, func(e *promptEntry) policy.ListEntry {
 			return policy.ListEntry{Server: f.g.serverInput(e.up), Prompt: &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName,
 				Server: e.up.cfg.Name, Description: e.prompt.Description}}
 		}),
-		resources: decideKind(f, la, "resources/list", cat.resources, func(e *resourceEntry) policy.ListEntry {
+		resources: decideKind(f, la, "resources/list", cat.resources, &cat.listed.resources, func(e *resourceEntry) policy.ListEntry {
 			return policy.ListEntry{Server: f.g.serverInput(e.up), Resource: &policy.Resource{URI: e.resource.URI, Name: e.resource.Name,
 				Server: e.up.cfg.Name, MIMEType: e.resource.MIMEType}}
 		}),
-		templates: decideKind(f, la, "resources/templates/list", cat.templates, func(e *templateEntry) policy.ListEntry {
+		templates: decideKind(f, la, "resources/templates/list", cat.templates, &cat.listed.templates, func(e *templateEntry) policy.ListEntry {
 			return policy.ListEntry{Server: f.g.serverInput(e.up), Resource: &policy.Resource{URITemplate: e.template.URITemplate,
 				Name: e.template.Name, Server: e.up.cfg.Name, MIMEType: e.template.MIMEType}}
 		}),
@@ -123,33 +124,47 @@ type sharedLists struct {
 	failed *atomic.Bool
 }
 
-func (s sharedLists) DecideList(ctx context.Context, in *policy.Input, entries []policy.ListEntry) []bool {
-	visible, ok := s.DecideListShared(ctx, s.key, in, entries)
+func (s sharedLists) DecideList(ctx context.Context, in *policy.Input, cat *policy.ListCatalog) []bool {
+	visible, ok := s.DecideListShared(ctx, s.key, in, cat)
 	if !ok {
 		s.failed.Store(true)
 	}
 	return visible
 }
 
+// listed is one kind of a catalog's entries as the list phase has them,
+// prepared when the catalog is first listed: the entries in the catalog's
+// order (by name, not the map's: the engine shares a list decision among
+// callers only for the same catalog) and the policy's ListCatalog of them.
+// A catalog is immutable, so each kind is prepared once per revision, not
+// once per new caller.
+type listed struct {
+	once    sync.Once
+	entries any // []E of the kind
+	cat     *policy.ListCatalog
+}
+
 // decideKind decides the entries of one kind in one evaluation, observed
 // like any decision (a span, the decision metric).
-func decideKind[E comparable](f *policyFilter, la ListAuthorizer, method string, entries map[string]E, entry func(E) policy.ListEntry) map[E]bool {
+func decideKind[E comparable](f *policyFilter, la ListAuthorizer, method string, entries map[string]E, prepared *listed, entry func(E) policy.ListEntry) map[E]bool {
 	out := make(map[E]bool, len(entries))
 	if len(entries) == 0 {
 		return out
 	}
-	// In the catalog's order (by name), not the map's: the engine shares
-	// a list decision among callers only for the same catalog.
-	keys := make([]E, 0, len(entries))
-	list := make([]policy.ListEntry, 0, len(entries))
-	for _, name := range slices.Sorted(maps.Keys(entries)) {
-		keys = append(keys, entries[name])
-		list = append(list, entry(entries[name]))
-	}
+	prepared.once.Do(func() {
+		keys := make([]E, 0, len(entries))
+		list := make([]policy.ListEntry, 0, len(entries))
+		for _, name := range slices.Sorted(maps.Keys(entries)) {
+			keys = append(keys, entries[name])
+			list = append(list, entry(entries[name]))
+		}
+		prepared.entries, prepared.cat = keys, policy.NewListCatalog(list)
+	})
+	keys := prepared.entries.([]E)
 	ctx, span := f.g.tracer.Start(context.Background(), "mcpgate.policy "+policy.PhaseList)
 	defer span.End()
 	start := time.Now()
-	visible := la.DecideList(ctx, f.g.baseInput(f.id, policy.PhaseList, method), list)
+	visible := la.DecideList(ctx, f.g.baseInput(f.id, policy.PhaseList, method), prepared.cat)
 	shown := 0
 	for i, e := range keys {
 		out[e] = visible[i]
@@ -157,7 +172,7 @@ func decideKind[E comparable](f *policyFilter, la ListAuthorizer, method string,
 			shown++
 		}
 	}
-	span.SetAttributes(attribute.String("mcpgate.policy.phase", policy.PhaseList), attribute.Int("mcpgate.policy.entries", len(list)),
+	span.SetAttributes(attribute.String("mcpgate.policy.phase", policy.PhaseList), attribute.Int("mcpgate.policy.entries", len(keys)),
 		attribute.Int("mcpgate.policy.visible", shown))
 	f.g.opts.Metrics.RecordPolicyDecision(ctx, policy.PhaseList, shown > 0, time.Since(start))
 	return out

@@ -320,14 +320,14 @@ type countingLists struct {
 	lists atomic.Int64
 }
 
-func (c *countingLists) DecideList(ctx context.Context, in *policy.Input, entries []policy.ListEntry) []bool {
+func (c *countingLists) DecideList(ctx context.Context, in *policy.Input, cat *policy.ListCatalog) []bool {
 	c.lists.Add(1)
-	return c.Engine.DecideList(ctx, in, entries)
+	return c.Engine.DecideList(ctx, in, cat)
 }
 
-func (c *countingLists) DecideListShared(ctx context.Context, key string, in *policy.Input, entries []policy.ListEntry) ([]bool, bool) {
+func (c *countingLists) DecideListShared(ctx context.Context, key string, in *policy.Input, cat *policy.ListCatalog) ([]bool, bool) {
 	c.lists.Add(1)
-	return c.Engine.DecideListShared(ctx, key, in, entries)
+	return c.Engine.DecideListShared(ctx, key, in, cat)
 }
 
 // listedBy says whose list decisions the decision-log lines log holds.

@@ -157,8 +157,8 @@ func benchmarkLibraryDecideList200(b *testing.B, newGroups bool) {
 		one := libraryInput(PhaseList, fmt.Sprintf("server_%d", i%20), fmt.Sprintf("tool_%d", i))
 		entries[i] = ListEntry{Server: one.Server, Tool: one.Tool}
 	}
-	ctx := context.Background()
-	if visible := e.DecideList(ctx, in, entries); !slices.Contains(visible, true) || slices.Index(visible, false) < 0 {
+	ctx, cat := context.Background(), NewListCatalog(entries) // prepared once, as the gateway does per catalog
+	if visible := e.DecideList(ctx, in, cat); !slices.Contains(visible, true) || slices.Index(visible, false) < 0 {
 		b.Fatalf("visible %v: want some entries shown and some hidden", visible)
 	}
 	b.ReportAllocs()
@@ -168,7 +168,7 @@ func benchmarkLibraryDecideList200(b *testing.B, newGroups bool) {
 			n++
 			in.User.Groups = append(slices.Clip(groups), fmt.Sprintf("team-%d", n))
 		}
-		e.DecideList(ctx, in, entries)
+		e.DecideList(ctx, in, cat)
 	}
 }
 

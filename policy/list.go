@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,18 +38,44 @@ func (l *ListEntry) astValue() ast.Value {
 	return b.object()
 }
 
+// ListCatalog is a catalog prepared for list decisions: its entries
+// converted to policy values and digested once, so that the many callers
+// who list the same catalog pay for neither (the gateway prepares one per
+// catalog revision and kind). Immutable; safe for concurrent use.
+type ListCatalog struct {
+	entries []ListEntry
+	array   *ast.Term // input.catalog
+	digest  *ast.Term // names the entries in a list key
+}
+
+// NewListCatalog prepares entries, which must not change afterwards.
+func NewListCatalog(entries []ListEntry) *ListCatalog {
+	terms := make([]*ast.Term, len(entries))
+	h := sha256.New()
+	var buf []byte
+	for i := range entries {
+		terms[i] = ast.NewTerm(entries[i].astValue())
+		buf = append(appendValue(buf[:0], terms[i].Value), 0)
+		h.Write(buf)
+	}
+	return &ListCatalog{entries: entries, array: ast.ArrayTerm(terms...), digest: ast.StringTerm(hex.EncodeToString(h.Sum(nil)))}
+}
+
+// emptyCatalog stands for a nil *ListCatalog.
+var emptyCatalog = NewListCatalog(nil)
+
 // DecideList decides the list phase for a whole catalog: visible[i] says
-// whether entries[i] may appear in the caller's lists, as Decide would say
-// for in with the entry's server and target. in is the list-phase input
-// without server and target (they are ignored). With a policy that defines
-// Options.ListQuery (the shipped library does) this is one evaluation and
-// one decision-log line, whose input carries the catalog as
-// input.catalog; otherwise it is one Decide per entry. A list evaluation
-// that times out (a large catalog) is followed by one Decide per entry.
-// Every other failure hides every entry: no policy, an evaluation error, a
-// result that is not a set or array of entry indexes.
-func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry) []bool {
-	visible, _ := e.decideList(ctx, e.current.Load(), in, entries)
+// whether the catalog's entry i may appear in the caller's lists, as
+// Decide would say for in with the entry's server and target. in is the
+// list-phase input without server and target (they are ignored). With a
+// policy that defines Options.ListQuery (the shipped library does) this is
+// one evaluation and one decision-log line, whose input carries the
+// catalog as input.catalog; otherwise it is one Decide per entry. A list
+// evaluation that times out (a large catalog) is followed by one Decide
+// per entry. Every other failure hides every entry: no policy, an
+// evaluation error, a result that is not a set or array of entry indexes.
+func (e *Engine) DecideList(ctx context.Context, in *Input, cat *ListCatalog) []bool {
+	visible, _ := e.decideList(ctx, e.current.Load(), in, cat)
 	return visible
 }
 
@@ -57,17 +84,24 @@ func (e *Engine) DecideList(ctx context.Context, in *Input, entries []ListEntry)
 // is the list query's under the policy that gave key (another policy has
 // come since, the evaluation failed, or it timed out and the entries were
 // decided one by one with in's whole input).
-func (e *Engine) DecideListShared(ctx context.Context, key string, in *Input, entries []ListEntry) (visible []bool, ok bool) {
+func (e *Engine) DecideListShared(ctx context.Context, key string, in *Input, cat *ListCatalog) (visible []bool, ok bool) {
+	if cat == nil {
+		cat = emptyCatalog
+	}
 	c := e.current.Load()
 	if c == nil || c.listReads == nil || !strings.HasPrefix(key, c.listKeyPrefix()) {
-		return make([]bool, len(entries)), false
+		return make([]bool, len(cat.entries)), false
 	}
-	return e.decideList(ctx, c, in, entries)
+	return e.decideList(ctx, c, in, cat)
 }
 
 // decideList is DecideList with the policy c; ok says whether the list
 // query decided (or its kept result served).
-func (e *Engine) decideList(ctx context.Context, c *compiled, in *Input, entries []ListEntry) (visible []bool, ok bool) {
+func (e *Engine) decideList(ctx context.Context, c *compiled, in *Input, cat *ListCatalog) (visible []bool, ok bool) {
+	if cat == nil {
+		cat = emptyCatalog
+	}
+	entries := cat.entries
 	visible = make([]bool, len(entries))
 	if c == nil || c.list == nil || in == nil {
 		for i := range entries {
@@ -78,24 +112,23 @@ func (e *Engine) decideList(ctx context.Context, c *compiled, in *Input, entries
 	start := time.Now()
 	base := *in
 	base.Server, base.Tool, base.Prompt, base.Resource = nil, nil, nil, nil
-	catalog := catalogTerms(entries)
 	var key [sha256.Size]byte
 	keyed := false
 	if c.listReads != nil {
 		if input, err := base.ASTValue(); err == nil {
-			key, keyed = c.listReads.key(input, catalog...), true
+			key, keyed = c.listReads.key(input, cat.digest), true
 			if hit, ok := c.lists.get(key); ok {
 				copy(visible, hit)
 				d := listDecision(visible)
 				// Logged with the catalog, as an evaluated list is.
-				logged, _ := withCatalog(input, catalog)
+				logged, _ := withCatalog(input, cat.array)
 				e.settle(ctx, &d, outcome{in: &base, input: logged, start: start, policy: c, record: true, path: c.listPath, cached: true})
 				return visible, true
 			}
 		}
 	}
 	input, rs, err := e.evaluateWith(ctx, c, &base, c.list, func(v ast.Value) (ast.Value, error) {
-		return withCatalog(v, catalog)
+		return withCatalog(v, cat.array)
 	})
 	if err == nil {
 		err = readVisible(rs, visible)
@@ -130,21 +163,12 @@ func entryInput(in *Input, entry *ListEntry) *Input {
 	return &one
 }
 
-// catalogTerms are the entries as input.catalog has them.
-func catalogTerms(entries []ListEntry) []*ast.Term {
-	terms := make([]*ast.Term, len(entries))
-	for i := range entries {
-		terms[i] = ast.NewTerm(entries[i].astValue())
-	}
-	return terms
-}
-
-func withCatalog(input ast.Value, catalog []*ast.Term) (ast.Value, error) {
+func withCatalog(input ast.Value, catalog *ast.Term) (ast.Value, error) {
 	obj, ok := input.(ast.Object)
 	if !ok {
 		return nil, fmt.Errorf("input is %T, not an object", input)
 	}
-	obj.Insert(kCatalog, ast.ArrayTerm(catalog...))
+	obj.Insert(kCatalog, catalog)
 	return obj, nil
 }
 

@@ -54,7 +54,7 @@ func TestDecideListEqualsDecide(t *testing.T) {
 	ctx, shown, total := context.Background(), 0, 0
 	for round := range 40 {
 		in, entries := listInput(r), randomCatalog(r, 50)
-		got := e.DecideList(ctx, in, entries)
+		got := e.DecideList(ctx, in, NewListCatalog(entries))
 		for i := range entries {
 			want := e.Decide(ctx, entryInput(in, &entries[i])).Allow
 			if got[i] != want {
@@ -76,7 +76,7 @@ func TestDecideListWithoutVisibleRule(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, authzModule(`decision := {"allow": input.tool.name == "a", "reasons": []}`), Options{})
 	entries := []ListEntry{{Tool: &Tool{Name: "a"}}, {Tool: &Tool{Name: "b"}}, {Prompt: &Prompt{Name: "a"}}}
-	got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, entries)
+	got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, NewListCatalog(entries))
 	if diff := cmp.Diff([]bool{true, false, false}, got); diff != "" {
 		t.Errorf("per-entry fallback (-want +got):\n%s", diff)
 	}
@@ -98,20 +98,20 @@ func TestDecideListFailsClosed(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newEngine(t, authzModule(body+"\ndecision := {\"allow\": true, \"reasons\": []}"), Options{})
-			if got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, entries); !cmp.Equal(got, []bool{false, false}) {
+			if got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, NewListCatalog(entries)); !cmp.Equal(got, []bool{false, false}) {
 				t.Errorf("visible %v, want none", got)
 			}
 		})
 	}
 	e := newEngine(t, authzModule(`visible := {0, 1}`), Options{})
-	if got := e.DecideList(context.Background(), nil, entries); !cmp.Equal(got, []bool{false, false}) {
+	if got := e.DecideList(context.Background(), nil, NewListCatalog(entries)); !cmp.Equal(got, []bool{false, false}) {
 		t.Errorf("nil input: visible %v, want none", got)
 	}
-	if got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, entries); !cmp.Equal(got, []bool{true, true}) {
+	if got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, NewListCatalog(entries)); !cmp.Equal(got, []bool{true, true}) {
 		t.Errorf("array result: visible %v, want both", got)
 	}
 	none := NewEngine(Options{Logger: e.log})
-	if got := none.DecideList(context.Background(), &Input{Phase: PhaseList}, entries); !cmp.Equal(got, []bool{false, false}) {
+	if got := none.DecideList(context.Background(), &Input{Phase: PhaseList}, NewListCatalog(entries)); !cmp.Equal(got, []bool{false, false}) {
 		t.Errorf("no policy: visible %v, want none", got)
 	}
 }
@@ -129,7 +129,7 @@ func TestDecideListLogged(t *testing.T) {
 		entries[i] = ListEntry{Server: &Server{Name: "notes"}, Tool: &Tool{Name: fmt.Sprintf("notes__t%d", i), UpstreamName: fmt.Sprintf("t%d", i), Server: "notes"}}
 	}
 	in := libraryInput(PhaseList, "notes", "x")
-	got := e.DecideList(context.Background(), in, entries)
+	got := e.DecideList(context.Background(), in, NewListCatalog(entries))
 	if err := dl.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestDecideListSeesTheTeamsRules(t *testing.T) {
 	hidden := 0
 	for range 10 {
 		in, entries := listInput(r), randomCatalog(r, 30)
-		got := e.DecideList(context.Background(), in, entries)
+		got := e.DecideList(context.Background(), in, NewListCatalog(entries))
 		for i := range entries {
 			d := e.Decide(context.Background(), entryInput(in, &entries[i]))
 			if got[i] != d.Allow {
@@ -199,7 +199,7 @@ func TestDecideListTimeoutDecidesEachEntry(t *testing.T) {
 	slow := "visible contains i if {\n\tsome i, _ in input.catalog\n\tcount(numbers.range(1, 3000000)) > 0\n}\n"
 	e := newEngine(t, authzModule(slow+`decision := {"allow": input.tool.name == "a", "reasons": []}`), Options{Timeout: 50 * time.Millisecond})
 	entries := []ListEntry{{Tool: &Tool{Name: "a"}}, {Tool: &Tool{Name: "b"}}}
-	if got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, entries); !cmp.Equal(got, []bool{true, false}) {
+	if got := e.DecideList(context.Background(), &Input{Phase: PhaseList}, NewListCatalog(entries)); !cmp.Equal(got, []bool{true, false}) {
 		t.Errorf("visible %v, want the per-entry decisions [true false]", got)
 	}
 }
@@ -235,7 +235,7 @@ func TestDecideListShared(t *testing.T) {
 		in := listInput(r) // a new subject, email, token and request each time
 		in.User.Groups = groupSets[r.IntN(len(groupSets))]
 		entries := catalogs[r.IntN(len(catalogs))]
-		got := e.DecideList(ctx, in, entries)
+		got := e.DecideList(ctx, in, NewListCatalog(entries))
 		for i := range entries {
 			if want := e.Decide(ctx, entryInput(in, &entries[i])).Allow; got[i] != want {
 				bs, _ := json.Marshal(entryInput(in, &entries[i]))
@@ -282,7 +282,7 @@ func TestDecideListShared(t *testing.T) {
 			e.dlog.Store(dl)
 			for _, sub := range []string{"alice", "bob", "alice"} {
 				in := &Input{Phase: PhaseList, Method: "tools/list", User: User{Sub: sub, Groups: []string{"alice"}}}
-				got := e.DecideList(context.Background(), in, entries)
+				got := e.DecideList(context.Background(), in, NewListCatalog(entries))
 				want := []bool{sub == "alice", sub == "bob"}
 				if tc.shared {
 					want = []bool{true, false}
@@ -331,7 +331,7 @@ decision := {"allow": false, "reasons": []}`), Options{})
 		want  bool
 	}{{"admin", map[string]any{"admin": true}, true}, {"mallory", map[string]any{"viewer": true}, false}} {
 		in := &Input{Phase: PhaseList, Method: "tools/list", User: User{Sub: c.sub, Groups: []string{}, Claims: map[string]any{"roles": c.roles}}}
-		if got := e.DecideList(context.Background(), in, entries); !slices.Equal(got, []bool{c.want}) {
+		if got := e.DecideList(context.Background(), in, NewListCatalog(entries)); !slices.Equal(got, []bool{c.want}) {
 			t.Errorf("%s (roles %v): visible %v, want [%v]", c.sub, c.roles, got, c.want)
 		}
 	}
@@ -351,7 +351,7 @@ decision := {"allow": false, "reasons": []}`
 	if !ok {
 		t.Fatal("no list key for a policy whose lists read the groups only")
 	}
-	if got, ok := e.DecideListShared(context.Background(), first, in, entries); !ok || !got[0] {
+	if got, ok := e.DecideListShared(context.Background(), first, in, NewListCatalog(entries)); !ok || !got[0] {
 		t.Fatalf("DecideListShared under the key's own policy: %v, ok %v", got, ok)
 	}
 	// Another policy, then the first again: the same label, another policy.
@@ -365,7 +365,7 @@ decision := {"allow": false, "reasons": []}`
 	if !ok || rev2 != rev || again == first {
 		t.Errorf("key %q (revision %s) after a reload of the same policy, first %q (revision %s): want a new key, the same label", again, rev2, first, rev)
 	}
-	if _, ok := e.DecideListShared(context.Background(), first, in, entries); ok {
+	if _, ok := e.DecideListShared(context.Background(), first, in, NewListCatalog(entries)); ok {
 		t.Error("DecideListShared accepted a key of an earlier policy")
 	}
 }

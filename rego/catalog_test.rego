@@ -109,3 +109,36 @@ test_tool_without_upstream_name_is_not_named_by_uri if {
 		not authz.decision.allow with input as single with data.mcpgate.config.groups as groups
 	}
 }
+
+# Tool grants with one pattern, with several, and with exact names beside
+# them: the most specific entry of a grant wins (an exact "none" hides a
+# tool a pattern would show), across groups the best grant counts, and an
+# entry without its server is decided as its own list decision decides it.
+test_visible_patterns if {
+	groups := {
+		"one": {"servers": {"notes": {"tools": {"*": "write", "delete_note": "none"}}}},
+		"several": {"servers": {"notes": {"tools": {"read_*": "read", "*_note": "all", "list_notes": "none"}}}},
+	}
+	notes := {"name": "notes", "labels": {}}
+	entries := [{"server": notes, "tool": object.union(tools[name], {"name": name})} | some name in sort(object.keys(tools)); tools[name].server == "notes"]
+	serverless := [{"tool": object.union(tools.notes__write_note, {"name": "notes__write_note"})}]
+	expected := {
+		"one": {"notes__list_notes", "notes__read_note", "notes__write_note", "notes__write_note"},
+		"several": {"notes__delete_note", "notes__read_note", "notes__write_note"},
+		"both": {"notes__delete_note", "notes__list_notes", "notes__read_note", "notes__write_note"},
+	}
+	every who, want in expected {
+		member_of := object.get({"both": ["one", "several"]}, who, [who])
+		inp := object.union(base("alice", "list", "tools/list"), {
+			"user": {"sub": "alice", "groups": member_of},
+			"catalog": array.concat(entries, serverless),
+		})
+		visible := authz.visible with input as inp with data.mcpgate.config.groups as groups
+		{name | some i in visible; name := inp.catalog[i].tool.name} == want
+		every i, entry in inp.catalog {
+			single := object.union(object.remove(inp, ["catalog"]), entry)
+			allowed := authz.decision.allow with input as single with data.mcpgate.config.groups as groups
+			in_set(i, visible) == allowed
+		}
+	}
+}
