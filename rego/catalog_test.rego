@@ -123,7 +123,7 @@ test_visible_patterns if {
 	entries := [{"server": notes, "tool": object.union(tools[name], {"name": name})} | some name in sort(object.keys(tools)); tools[name].server == "notes"]
 	serverless := [{"tool": object.union(tools.notes__write_note, {"name": "notes__write_note"})}]
 	expected := {
-		"one": {"notes__list_notes", "notes__read_note", "notes__write_note", "notes__write_note"},
+		"one": {"notes__list_notes", "notes__read_note", "notes__write_note"},
 		"several": {"notes__delete_note", "notes__read_note", "notes__write_note"},
 		"both": {"notes__delete_note", "notes__list_notes", "notes__read_note", "notes__write_note"},
 	}
