@@ -16,7 +16,19 @@ type verified struct {
 
 type tokenKey [sha256.Size]byte
 
-func keyOf(raw string) tokenKey { return sha256.Sum256([]byte(raw)) }
+// keyBuffers hold tokens while they are hashed: sha256.Sum256([]byte(raw))
+// copies the token (about a kilobyte) to the heap on every request.
+var keyBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+func keyOf(raw string) tokenKey {
+	buf := keyBuffers.Get().(*[]byte)
+	*buf = append((*buf)[:0], raw...)
+	k := sha256.Sum256(*buf)
+	if cap(*buf) <= 16<<10 { // keep no giant token's buffer
+		keyBuffers.Put(buf)
+	}
+	return k
+}
 
 // tokenCache maps SHA-256(raw token) to its verification result, for at most
 // min(exp, verification time + MaxCacheTTL). Only successes are stored, so a

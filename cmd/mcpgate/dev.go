@@ -65,7 +65,10 @@ func runDev(ctx context.Context, args []string, e *env) int {
 		code, _ := fs.usageError(err.Error())
 		return code
 	}
-	return serveDev(ctx, *addr, lf.logger(e.stderr), e)
+	log := lf.logger(e.stderr)
+	gc, err := tuneGC(e.getenv, "/sys/fs/cgroup", "/proc/self/cgroup")
+	logGC(log, gc, err)
+	return serveDev(ctx, *addr, log, e)
 }
 
 // serveDev starts the demo upstreams and a gateway for them on addr, prints

@@ -39,6 +39,8 @@ func runServe(ctx context.Context, args []string, e *env) int {
 		return exitFail
 	}
 	log := lf.logger(e.stderr)
+	gc, err := tuneGC(e.getenv, "/sys/fs/cgroup", "/proc/self/cgroup")
+	logGC(log, gc, err)
 	ln, err := e.listenOn(ctx, cfg.Listen)
 	if err != nil {
 		return fail(log, fmt.Errorf("listen: %w", err))

@@ -104,6 +104,7 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.repo, "repo", ".", "the mcpgate module to build mcpgate from")
 	fs.StringVar(&f.collector, "collector", "", "OpenTelemetry Collector binary (default $MCPGATE_TOOLS_BIN or ~/.cache/mcpgate/bin, otelcol-mcpgate)")
 	fs.StringVar(&f.opts.CPUProfile, "cpuprofile", "", "write a CPU profile of mcpgate's whole run to this file, and its allocations to FILE.allocs (go tool pprof)")
+	fs.StringVar(&f.opts.GOGC, "gogc", "", "GOGC of mcpgate (default: mcpgate's own choice)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the working directory (config, logs, decision log)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -84,6 +84,9 @@ func startGateway(ctx context.Context, o Options, dir, upstream string, log io.W
 	if o.CPUProfile != "" {
 		env = append(env, "MCPGATE_CPUPROFILE="+o.CPUProfile)
 	}
+	if o.GOGC != "" {
+		env = append(env, "GOGC="+o.GOGC)
+	}
 	cmd := exec.CommandContext(ctx, o.MCPGateBin, "serve", "--config", cfg)
 	cmd.Env = env
 	if g.gw, err = start("mcpgate serve", cmd, log); err != nil {

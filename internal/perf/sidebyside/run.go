@@ -24,6 +24,9 @@ type Options struct {
 	// CPUProfile, if set, is where mcpgate writes a CPU profile of its
 	// whole run (MCPGATE_CPUPROFILE).
 	CPUProfile string
+	// GOGC, if set, is the GOGC environment variable of mcpgate (which
+	// otherwise chooses its own; cmd/mcpgate runtime.go).
+	GOGC string
 	// Tracing exports every span of mcpgate over OTLP to the collector.
 	Tracing bool
 	// Groups is the number of generated groups in the policy data, beside
