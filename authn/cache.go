@@ -24,6 +24,7 @@ func keyOf(raw string) tokenKey {
 	buf := keyBuffers.Get().(*[]byte)
 	*buf = append((*buf)[:0], raw...)
 	k := sha256.Sum256(*buf)
+	clear(*buf)              // no bearer token left behind in pooled memory
 	if cap(*buf) <= 16<<10 { // keep no giant token's buffer
 		keyBuffers.Put(buf)
 	}

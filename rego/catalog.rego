@@ -3,12 +3,16 @@
 # The gateway asks for visible once per list view instead of asking for
 # decision once per catalog entry (policy.Engine.DecideList). input is the
 # list phase's input without a server or target, plus input.catalog: an
-# array of entries, each an object with the server and exactly one target
-# (tool, prompt or resource) that a list input would carry; an entry
-# without its server, or with another server's target, is hidden. visible
-# holds the indexes of the entries whose list decision allows them, by the
-# same rules (access.rego, readonly.rego) worked out once per server of the
-# catalog (_catalog_tables), so that an entry costs a few lookups.
+# array of entries, each an object with its server and exactly one target
+# (tool, prompt or resource) as a list input would carry them (the
+# gateway's entries always have both). visible holds the indexes of the
+# entries whose list decision allows them, by the same rules (access.rego,
+# readonly.rego) worked out once per server of the catalog
+# (_catalog_tables), so that an entry costs a few lookups. Stricter than
+# one decision per entry, never looser: an entry with any key but its
+# server and one target is hidden (a decision ignores keys that are not
+# objects), and so is every entry of a server and kind for which a grant
+# of the caller's groups is malformed (a decision fails on it).
 package mcpgate.authz
 
 visible contains i if {
@@ -22,7 +26,9 @@ visible contains i if {
 }
 
 # _kind_of is the kind of target of an entry with these keys: its server
-# (or none) and exactly one target. Undefined for any other shape.
+# (or none) and exactly one target. Undefined for any other shape. A
+# function of the keys, not the entry, so that it is worked out once per
+# shape of entry.
 _kind_of(keys) := kind if {
 	some kind, _ in _other_kinds
 	kind in keys
@@ -59,7 +65,15 @@ _catalog_tables(kind, name, server) := [] if {
 	server != null
 } else := _tables_of(kind, name, {})
 
-_tables_of(kind, server, labels) := [table |
+_tables_of(kind, server, labels) := [] if {
+	# A section that is a list: a decision on any target of this kind
+	# fails on it (access.rego matches its indexes as patterns).
+	some group in _groups
+	some grant in _grants_in(data.mcpgate.config.groups[group], server, labels)
+	section := grant[_section_of(kind)]
+	is_array(section)
+	count(section) > 0
+} else := [table |
 	some group in _groups
 	some grant in _grants_in(data.mcpgate.config.groups[group], server, labels)
 	section := grant[_section_of(kind)]

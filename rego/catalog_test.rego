@@ -142,3 +142,30 @@ test_visible_patterns if {
 		}
 	}
 }
+
+# Stricter than one decision per entry, never looser: an entry with a key
+# beside its server and one target is hidden, and a grant whose section is
+# a list (a data error on which every decision of that kind fails) hides
+# that kind of the server, whatever other groups grant.
+test_visible_stricter_than_decisions if {
+	groups := {
+		"good": {"servers": {"notes": {"tools": {"*": "all"}, "prompts": {"*": true}}}},
+		"broken": {"servers": {"notes": {"tools": ["read_note"]}}},
+	}
+	notes := {"name": "notes", "labels": {}}
+	read := object.union(tools.notes__read_note, {"name": "notes__read_note"})
+	prompt := {"name": "notes__summarize_note", "upstream_name": "summarize_note", "server": "notes"}
+	entries := [
+		{"server": notes, "tool": read, "prompt": null},
+		{"server": notes, "tool": read, "extra": 1},
+		{"server": notes, "tool": read},
+		{"server": notes, "prompt": prompt},
+	]
+	good := object.union(base("alice", "list", "tools/list"), {"user": {"sub": "alice", "groups": ["good"]}, "catalog": entries})
+	authz.visible == {2, 3} with input as good with data.mcpgate.config.groups as groups
+	every i in [0, 1] {
+		authz.decision.allow with input as object.union(object.remove(good, ["catalog"]), entries[i]) with data.mcpgate.config.groups as groups
+	}
+	both := json.patch(good, [{"op": "replace", "path": "/user/groups", "value": ["good", "broken"]}])
+	authz.visible == {3} with input as both with data.mcpgate.config.groups as groups
+}

@@ -85,38 +85,70 @@ func logGC(log *slog.Logger, s gcSettings, err error) {
 // writes the largest multiple of the page size).
 const unlimited = 1 << 60
 
+// minMemLimit is the least cgroup limit mcpgate takes a soft limit from:
+// below it the rest of 10% would not hold the binary, and the collector
+// would run without pause.
+const minMemLimit = 64 << 20
+
 // cgroupMemoryLimit is the memory limit of this process's cgroup in bytes,
-// 0 when there is none: cgroup v2's memory.max (of the process's own
-// cgroup, else of the root the container sees), or cgroup v1's
-// memory.limit_in_bytes. It also names the file read.
+// 0 when there is none: the least of cgroup v2's memory.max on the way
+// from the process's own cgroup up to the root the container sees (a limit
+// may sit on a parent, as on a systemd slice), or else cgroup v1's
+// memory.limit_in_bytes. It also names the file the limit came from. A
+// limit under minMemLimit is an error.
 func cgroupMemoryLimit(root, procSelfCgroup string) (int64, string, error) {
-	var candidates []string
-	if own := cgroupV2Path(procSelfCgroup); own != "" {
-		candidates = append(candidates, filepath.Join(root, own, "memory.max"))
+	var files []string
+	for own := cgroupV2Path(procSelfCgroup); own != "" && own != "/"; own = filepath.Dir(own) {
+		files = append(files, filepath.Join(root, own, "memory.max"))
 	}
-	candidates = append(candidates, filepath.Join(root, "memory.max"), filepath.Join(root, "memory", "memory.limit_in_bytes"))
-	for _, file := range candidates {
-		raw, err := os.ReadFile(file)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
+	files = append(files, filepath.Join(root, "memory.max"))
+	var limit int64
+	var from string
+	for _, file := range files {
+		n, err := readLimit(file)
 		if err != nil {
-			return 0, file, fmt.Errorf("read %s: %w", file, err)
+			return 0, file, err
 		}
-		v := strings.TrimSpace(string(raw))
-		if v == "max" {
-			return 0, file, nil
+		if n > 0 && (limit == 0 || n < limit) {
+			limit, from = n, file
 		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			return 0, file, fmt.Errorf("%s holds %q, not a memory limit in bytes", file, v)
-		}
-		if n >= unlimited {
-			return 0, file, nil
-		}
-		return n, file, nil
 	}
-	return 0, "", nil
+	if limit == 0 { // no cgroup v2 limit: cgroup v1's, if any
+		from = filepath.Join(root, "memory", "memory.limit_in_bytes")
+		n, err := readLimit(from)
+		if err != nil || n == 0 {
+			return 0, "", err
+		}
+		limit = n
+	}
+	if limit < minMemLimit {
+		return 0, from, fmt.Errorf("%s: a memory limit of %d bytes is too small to run mcpgate (at least %d MiB)", from, limit, minMemLimit>>20)
+	}
+	return limit, from, nil
+}
+
+// readLimit reads one cgroup memory limit file: 0 when it does not exist
+// or says there is no limit.
+func readLimit(file string) (int64, error) {
+	raw, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", file, err)
+	}
+	v := strings.TrimSpace(string(raw))
+	if v == "max" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s holds %q, not a memory limit in bytes", file, v)
+	}
+	if n >= unlimited {
+		return 0, nil
+	}
+	return n, nil
 }
 
 // cgroupV2Path is the cgroup v2 path of /proc/self/cgroup ("0::/path"),
@@ -129,7 +161,7 @@ func cgroupV2Path(procSelfCgroup string) string {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if p, ok := strings.CutPrefix(sc.Text(), "0::"); ok && p != "/" && !strings.Contains(p, "..") {
+		if p, ok := strings.CutPrefix(sc.Text(), "0::"); ok && strings.HasPrefix(p, "/") && p != "/" && !strings.Contains(p, "..") {
 			return p
 		}
 	}

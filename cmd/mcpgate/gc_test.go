@@ -11,9 +11,10 @@ import (
 )
 
 // TestTuneGC: GOGC 200 unless the environment sets GOGC; a soft memory
-// limit of 90% of the cgroup's (v2 of the process's own cgroup, v2 at the
-// root, v1) unless it sets GOMEMLIMIT; no limit for "max" or v1's
-// "unlimited"; a file that holds no limit is an error naming it, and no
+// limit of 90% of the cgroup's (the least cgroup v2 limit from the
+// process's own cgroup up to the root, else v1's) unless it sets
+// GOMEMLIMIT; no limit for "max" or v1's "unlimited"; a file that holds no
+// limit, or a limit too small to run in, is an error naming it, and no
 // limit is set. Not parallel: the settings are the process's.
 func TestTuneGC(t *testing.T) {
 	prevGC, prevLimit := debug.SetGCPercent(100), debug.SetMemoryLimit(-1)
@@ -29,13 +30,19 @@ func TestTuneGC(t *testing.T) {
 		"no cgroup": {want: gcSettings{gogc: 200}},
 		"v2 of the own cgroup": {files: map[string]string{"kubepods/pod1/memory.max": "536870912\n", "memory.max": "max\n"},
 			self: "0::/kubepods/pod1\n", want: gcSettings{gogc: 200, memLimit: 483183820}, wantOf: "kubepods/pod1/memory.max"},
-		"v2 at the root":     {files: map[string]string{"memory.max": "1073741824"}, self: "0::/\n", want: gcSettings{gogc: 200, memLimit: 966367641}, wantOf: "memory.max"},
-		"v2 without a limit": {files: map[string]string{"memory.max": "max"}, want: gcSettings{gogc: 200}},
-		"v1":                 {files: map[string]string{"memory/memory.limit_in_bytes": "268435456"}, want: gcSettings{gogc: 200, memLimit: 241591910}, wantOf: "memory/memory.limit_in_bytes"},
-		"v1 unlimited":       {files: map[string]string{"memory/memory.limit_in_bytes": "9223372036854771712"}, want: gcSettings{gogc: 200}},
-		"GOGC set":           {env: map[string]string{"GOGC": "50"}, files: map[string]string{"memory.max": "1073741824"}, want: gcSettings{memLimit: 966367641}, wantOf: "memory.max"},
-		"GOMEMLIMIT set":     {env: map[string]string{"GOMEMLIMIT": "1GiB"}, files: map[string]string{"memory.max": "1073741824"}, want: gcSettings{gogc: 200}},
-		"garbage":            {files: map[string]string{"memory.max": "lots"}, want: gcSettings{gogc: 200}, wantError: `memory.max holds "lots", not a memory limit in bytes`},
+		"v2 of a parent": {files: map[string]string{"init/memory.max": "max", "memory.max": "536870912"},
+			self: "0::/init\n", want: gcSettings{gogc: 200, memLimit: 483183820}, wantOf: "memory.max"},
+		"v2 the least on the way": {files: map[string]string{"a/b/memory.max": "max", "a/memory.max": "268435456", "memory.max": "536870912"},
+			self: "0::/a/b\n", want: gcSettings{gogc: 200, memLimit: 241591910}, wantOf: "a/memory.max"},
+		"relative path ignored": {files: map[string]string{"memory.max": "536870912"}, self: "0::a/b\n", want: gcSettings{gogc: 200, memLimit: 483183820}, wantOf: "memory.max"},
+		"too small":             {files: map[string]string{"memory.max": "4096"}, want: gcSettings{gogc: 200}, wantError: "a memory limit of 4096 bytes is too small"},
+		"v2 at the root":        {files: map[string]string{"memory.max": "1073741824"}, self: "0::/\n", want: gcSettings{gogc: 200, memLimit: 966367641}, wantOf: "memory.max"},
+		"v2 without a limit":    {files: map[string]string{"memory.max": "max"}, want: gcSettings{gogc: 200}},
+		"v1":                    {files: map[string]string{"memory/memory.limit_in_bytes": "268435456"}, want: gcSettings{gogc: 200, memLimit: 241591910}, wantOf: "memory/memory.limit_in_bytes"},
+		"v1 unlimited":          {files: map[string]string{"memory/memory.limit_in_bytes": "9223372036854771712"}, want: gcSettings{gogc: 200}},
+		"GOGC set":              {env: map[string]string{"GOGC": "50"}, files: map[string]string{"memory.max": "1073741824"}, want: gcSettings{memLimit: 966367641}, wantOf: "memory.max"},
+		"GOMEMLIMIT set":        {env: map[string]string{"GOMEMLIMIT": "1GiB"}, files: map[string]string{"memory.max": "1073741824"}, want: gcSettings{gogc: 200}},
+		"garbage":               {files: map[string]string{"memory.max": "lots"}, want: gcSettings{gogc: 200}, wantError: `memory.max holds "lots", not a memory limit in bytes`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
