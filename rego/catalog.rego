@@ -65,18 +65,21 @@ _catalog_tables(kind, name, server) := [] if {
 	server != null
 } else := _tables_of(kind, name, {})
 
-_tables_of(kind, server, labels) := [] if {
-	# A section that is a list: a decision on any target of this kind
-	# fails on it (access.rego matches its indexes as patterns).
+_tables_of(kind, server, labels) := _tables_from([section |
 	some group in _groups
 	some grant in _grants_in(data.mcpgate.config.groups[group], server, labels)
 	section := grant[_section_of(kind)]
+])
+
+# _tables_from makes the tables of the sections of one kind. A section
+# that is a list makes none: a decision on any target of this kind fails
+# on it (access.rego matches its indexes as patterns).
+_tables_from(sections) := [] if {
+	some section in sections
 	is_array(section)
 	count(section) > 0
 } else := [table |
-	some group in _groups
-	some grant in _grants_in(data.mcpgate.config.groups[group], server, labels)
-	section := grant[_section_of(kind)]
+	some section in sections
 	is_object(section)
 	patterns := [[pattern, _value_rank(value)] |
 		some pattern, value in section
