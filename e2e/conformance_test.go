@@ -41,11 +41,19 @@ func expectedFailures(t *testing.T, run string) map[string]string {
 
 // compare runs the suite against the fixture directly and through the
 // gateway, and requires every scored scenario that passes directly to pass
-// through the gateway too, except the expected failures.
-func compare(t *testing.T, run, version string, stateless bool, args ...string) {
+// through the gateway too, except the expected failures. The fixture runs
+// stateless or stateful; the gateway's upstream is another fixture in the
+// mode upstreamStateless says, so that a client of one revision meets an
+// upstream of the other (the same mode: the very fixture measured
+// directly).
+func compare(t *testing.T, run, version string, stateless, upstreamStateless bool, args ...string) {
 	fixture := everything.StartEverythingServer(t, stateless)
+	upstream := fixture
+	if upstreamStateless != stateless {
+		upstream = everything.StartEverythingServer(t, upstreamStateless)
+	}
 	direct := conformance.Conformance(t, version, fixture, args...)
-	viaGateway := conformance.Conformance(t, version, startGateway(t, fixture, true), args...)
+	viaGateway := conformance.Conformance(t, version, startGateway(t, upstream, true), args...)
 	t.Logf("%s direct:\n%s", run, direct.Summary())
 	t.Logf("%s through mcpgate:\n%s", run, viaGateway.Summary())
 
@@ -89,17 +97,41 @@ func failingChecks(s *conformance.ScenarioResult) string {
 	return b.String()
 }
 
+// The four pairings of client and upstream revision, for each suite
+// (docs/conformance.md). Through mcpgate, a client meets an upstream of
+// either mode. Directly, a 2025-11-25 client meets the fixture its upstream
+// would be: the stateless fixture cannot ask a 2025 client anything during
+// a call (no session to ask on; its input-required results are for
+// 2026-07-28 clients), directly or not. A 2026-07-28 client meets the
+// stateless fixture directly whatever its upstream: what it gets there is
+// what mcpgate owes it in front of a stateful upstream too.
+
 func TestConformance2025Stable(t *testing.T) {
 	t.Parallel()
-	compare(t, "0.1.16/2025-11-25", "0.1.16", false, "--spec-version", "2025-11-25")
+	compare(t, "0.1.16/2025-11-25", "0.1.16", false, false, "--spec-version", "2025-11-25")
+}
+
+func TestConformance2025StableToStateless(t *testing.T) {
+	t.Parallel()
+	compare(t, "0.1.16/2025-11-25/to-stateless", "0.1.16", true, true, "--spec-version", "2025-11-25")
 }
 
 func TestConformance2025Requirements(t *testing.T) {
 	t.Parallel()
-	compare(t, "alpha/2025-11-25", "0.2.0-alpha.12", false, "--requirements", "2025-11-25")
+	compare(t, "alpha/2025-11-25", "0.2.0-alpha.12", false, false, "--requirements", "2025-11-25")
+}
+
+func TestConformance2025RequirementsToStateless(t *testing.T) {
+	t.Parallel()
+	compare(t, "alpha/2025-11-25/to-stateless", "0.2.0-alpha.12", true, true, "--requirements", "2025-11-25")
 }
 
 func TestConformance2026Requirements(t *testing.T) {
 	t.Parallel()
-	compare(t, "alpha/2026-07-28", "0.2.0-alpha.12", true, "--requirements", "2026-07-28")
+	compare(t, "alpha/2026-07-28", "0.2.0-alpha.12", true, true, "--requirements", "2026-07-28")
+}
+
+func TestConformance2026RequirementsToStateful(t *testing.T) {
+	t.Parallel()
+	compare(t, "alpha/2026-07-28/to-stateful", "0.2.0-alpha.12", true, false, "--requirements", "2026-07-28")
 }

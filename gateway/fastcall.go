@@ -78,6 +78,12 @@ type fastCall struct {
 	ss     *mcp.ServerSession // the client's session (2025 revisions); nil for 2026-07-28
 	// logLevel is the level the client's session asked for.
 	logLevel string
+	// clientCaps are the capabilities a 2026-07-28 request declared.
+	clientCaps map[string]any
+	// abandoned: the call ended before the upstream answered it (the
+	// client cannot give what the upstream asked for), so the upstream's
+	// session is told to cancel it.
+	abandoned bool
 
 	mu        sync.Mutex      // guards the answer: relayed requests write too
 	streaming bool            // the answer is an event stream, begun
@@ -269,6 +275,13 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 			return false, false // other versions: the SDK knows which it supports
 		}
 		fc.v = g.viewOf(r)
+		// A 2026-07-28 request carries its log level, if it wants log
+		// messages at all: an upstream of the 2025 revisions, whose
+		// session has a level of its own, is filtered to it here.
+		if level, _ := p.Meta[mcp.MetaKeyLogLevel].(string); logLevelRank(level) >= 0 {
+			fc.logLevel = level
+		}
+		fc.clientCaps, _ = p.Meta[mcp.MetaKeyClientCapabilities].(map[string]any)
 	}
 	req, ok := fastRequestOf(env.Method, &p, fc.ss, &mcp.RequestExtra{TokenInfo: auth.TokenInfoFromContext(ctx), Header: r.Header})
 	if !ok {
@@ -518,6 +531,9 @@ func (fc *fastCall) send(ctx context.Context, g *Gateway, op fastOp, t fastTarge
 	defer fc.endAsks() // before the body is released: nothing is asked after the call
 	want, _ := json.Marshal(id)
 	err = fc.answer(ctx, g, u, t, resp, want)
+	if fc.abandoned && t.session != "" {
+		go u.cancelUpstream(t, id, "the client cannot answer what the upstream asked of it")
+	}
 	var rpcErr *jsonrpc.Error
 	if err != nil && !errors.As(err, &rpcErr) && !errors.Is(err, errSessionGone) && !errors.Is(err, errHandOver) && ctx.Err() == nil {
 		err = fmt.Errorf("%w: %w", errBadAnswer, err)
@@ -596,6 +612,21 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 		u.log.Debug("dropped a request the upstream sent during a call; 2026-07-28 servers ask with input-required results",
 			"method", m.Method)
 		return false, nil
+	case m.Method != "" && !fc.legacy() && !fc.declared(m.Method):
+		// A 2026-07-28 client that did not declare what an upstream of
+		// the 2025 revisions asks for cannot be asked: the call fails
+		// with MissingRequiredClientCapability (HTTP 400), the upstream's
+		// request with the same error, and the upstream's call is
+		// cancelled.
+		what := askedCapability[m.Method]
+		rpcErr := &jsonrpc.Error{Code: codeMissingClientCapability, Message: fmt.Sprintf(
+			"mcpgate: the upstream asked the client for %s during the call, and the client did not declare the %s capability",
+			m.Method, what), Data: missingCapabilityData(what)}
+		if err := fc.answerUpstream(ctx, u, t, m.ID, nil, rpcErr); err != nil {
+			u.log.Debug("answer the upstream's request", "method", m.Method, "err", err)
+		}
+		fc.abandoned = true
+		return true, rpcErr
 	case m.Method != "":
 		fc.relayRequest(ctx, g, u, t, &m)
 		return false, nil
@@ -622,8 +653,52 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 			return true, err
 		}
 	}
+	if head.ResultType == "" && !fc.legacy() {
+		// An upstream of the 2025 revisions: a 2026-07-28 result says
+		// what kind it is.
+		var err error
+		if m.Result, err = completeResult(m.Result); err != nil {
+			return true, err
+		}
+	}
 	fc.result, fc.isError = m.Result, head.IsError
 	return true, nil
+}
+
+// askedCapability is the client capability each request an upstream may
+// make of the client needs.
+var askedCapability = map[string]string{"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
+
+// missingCapabilityData is the data of a MissingRequiredClientCapability
+// error for the capability what.
+func missingCapabilityData(what string) json.RawMessage {
+	return json.RawMessage(`{"requiredCapabilities":{"` + what + `":{}}}`)
+}
+
+// declared reports whether a 2026-07-28 request declared the capability
+// that the upstream's request method needs; a method that needs none (a
+// ping, or one the relay refuses anyway) is declared.
+func (fc *fastCall) declared(method string) bool {
+	what, ok := askedCapability[method]
+	if !ok {
+		return true
+	}
+	_, ok = fc.clientCaps[what]
+	return ok
+}
+
+// completeResult is result, a JSON object, with "resultType": "complete".
+func completeResult(result json.RawMessage) (json.RawMessage, error) {
+	body := bytes.TrimSpace(result)
+	if len(body) < 2 || body[0] != '{' {
+		return nil, errors.New("upstream result is not an object")
+	}
+	out := make([]byte, 0, len(body)+26)
+	out = append(out, `{"resultType":"complete"`...)
+	if rest := bytes.TrimSpace(body[1:]); len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, body[1:]...), nil
 }
 
 // privateCache marks a read result as cacheable only by the caller's own
@@ -665,13 +740,13 @@ func (fc *fastCall) notification(ctx context.Context, u *upstream, m *upstreamMe
 		delete(p, "_meta")
 		fc.notify(m.Method, p)
 	case "notifications/message":
-		if fc.legacy() {
-			var p struct {
-				Level string `json:"level"`
-			}
-			if fc.logLevel == "" || json.Unmarshal(m.Params, &p) != nil || logLevelRank(p.Level) < logLevelRank(fc.logLevel) {
-				return
-			}
+		// Only at the level the client asked for, in either revision: a
+		// 2026-07-28 request without a level gets no log messages.
+		var p struct {
+			Level string `json:"level"`
+		}
+		if fc.logLevel == "" || json.Unmarshal(m.Params, &p) != nil || logLevelRank(p.Level) < logLevelRank(fc.logLevel) {
+			return
 		}
 		fc.notify(m.Method, m.Params)
 	case "notifications/cancelled":

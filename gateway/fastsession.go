@@ -247,7 +247,7 @@ func setSessionHeaders(h http.Header, version, session string) {
 // client and returns the client's answer: a result, or the error the
 // upstream gets.
 func (fc *fastCall) ask(ctx context.Context, g *Gateway, m *upstreamMessage) (json.RawMessage, *jsonrpc.Error) {
-	what := map[string]string{"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}[m.Method]
+	what := askedCapability[m.Method]
 	switch {
 	case m.Method == "ping":
 		return json.RawMessage(`{}`), nil
@@ -264,7 +264,7 @@ func (fc *fastCall) ask(ctx context.Context, g *Gateway, m *upstreamMessage) (js
 	if caps == nil || what == "elicitation" && caps.Elicitation == nil ||
 		what == "sampling" && caps.Sampling == nil || what == "roots" && caps.RootsV2 == nil {
 		return nil, &jsonrpc.Error{Code: codeMissingClientCapability,
-			Message: fmt.Sprintf("mcpgate: the client did not declare the %s capability", what)}
+			Message: fmt.Sprintf("mcpgate: the client did not declare the %s capability", what), Data: missingCapabilityData(what)}
 	}
 	params := m.Params
 	if m.Method == "roots/list" {

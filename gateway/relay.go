@@ -244,7 +244,7 @@ func (r *upstreamRelay) target(m mcp.Meta, what string) (*pendingCall, error) {
 	if caps := p.Capabilities; caps == nil || what == "elicitation" && caps.Elicitation == nil ||
 		what == "sampling" && caps.Sampling == nil || what == "roots" && caps.RootsV2 == nil {
 		return nil, &jsonrpc.Error{Code: codeMissingClientCapability,
-			Message: fmt.Sprintf("mcpgate: the client did not declare the %s capability", what)}
+			Message: fmt.Sprintf("mcpgate: the client did not declare the %s capability", what), Data: missingCapabilityData(what)}
 	}
 	return pc, nil
 }

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -235,5 +237,117 @@ func recvLog(t *testing.T, ch chan *mcp.LoggingMessageParams, what string) *mcp.
 	case <-ctxTimeout(t).Done():
 		t.Fatalf("no log message: %s", what)
 		return nil
+	}
+}
+
+// TestMissingClientCapability: a 2026-07-28 client that did not declare
+// the capability an upstream of the 2025 revisions asks for during a call
+// gets MissingRequiredClientCapability (-32021) with HTTP 400, and the
+// upstream's request gets the same error; a client that declared it is
+// not refused for a missing capability.
+func TestMissingClientCapability(t *testing.T) {
+	t.Parallel()
+	asked := make(chan string, 4)
+	up := mcp.NewServer(&mcp.Implementation{Name: "asker"}, nil)
+	up.AddTool(&mcp.Tool{Name: "ask", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		_, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "colour?", RequestedSchema: map[string]any{"type": "object"}})
+		if err != nil {
+			asked <- err.Error()
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ran on"}}}, nil
+	})
+	gw := startGateway(t, nil, upstreamConfig("up", startLegacyUpstream(t, up).URL))
+	call := func(caps string) (int, string) {
+		body := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"up__ask","arguments":{},"_meta":{` +
+			`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":` + caps + `,` +
+			`"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}}}}`
+		status, _, got := postMCPHeader(t, gw.URL, body, map[string]string{"Mcp-Protocol-Version": modern,
+			"Mcp-Method": "tools/call", "Mcp-Name": "up__ask"})
+		return status, got
+	}
+	status, got := call(`{"sampling":{}}`)
+	var resp struct {
+		ID    int `json:"id"`
+		Error struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+			Data    struct {
+				RequiredCapabilities map[string]any `json:"requiredCapabilities"`
+			} `json:"data"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(got), &resp); err != nil {
+		t.Fatalf("answer %q: %v", got, err)
+	}
+	if _, named := resp.Error.Data.RequiredCapabilities["elicitation"]; status != http.StatusBadRequest || resp.ID != 7 ||
+		resp.Error.Code != -32021 || !strings.Contains(resp.Error.Message, "elicitation capability") || !named {
+		t.Errorf("HTTP %d %s, want 400 with error -32021 naming the elicitation capability, in its data too", status, got)
+	}
+	select {
+	case msg := <-asked:
+		if !strings.Contains(msg, "elicitation capability") {
+			t.Errorf("the upstream's request failed with %q", msg)
+		}
+	case <-ctxTimeout(t).Done():
+		t.Error("the upstream's request got no answer")
+	}
+	// Declared: not refused for a missing capability (the bridge to the
+	// client is another matter, #15).
+	if _, got := call(`{"elicitation":{}}`); strings.Contains(got, "-32021") {
+		t.Errorf("a client that declared elicitation was refused: %s", got)
+	}
+}
+
+// TestModernClientOfLegacyUpstream: a 2026-07-28 client's call to an
+// upstream of the 2025 revisions is answered as 2026-07-28 results are
+// (resultType "complete"), and gets the upstream's log messages only when
+// the request asked for a level, at that level or above.
+func TestModernClientOfLegacyUpstream(t *testing.T) {
+	t.Parallel()
+	up := startLegacyUpstream(t, interactiveServer(make(chan string, 4), make(chan string, 4)))
+	gw := startGateway(t, nil, upstreamConfig("up", up.URL))
+	call := func(level string) string {
+		meta := `"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},` +
+			`"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}`
+		if level != "" {
+			meta += `,"io.modelcontextprotocol/logLevel":"` + level + `"`
+		}
+		body := `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"up__chatty","arguments":{},"_meta":{` + meta + `}}}`
+		status, _, got := postMCPHeader(t, gw.URL, body, map[string]string{"Mcp-Protocol-Version": modern,
+			"Mcp-Method": "tools/call", "Mcp-Name": "up__chatty"})
+		if status != http.StatusOK || strings.Count(got, `"resultType":"complete"`) != 1 || !strings.Contains(got, `"text":"logged"`) {
+			t.Errorf("level %q: HTTP %d %s, want the result with resultType complete once", level, status, got)
+		}
+		return got
+	}
+	for level, wantLog := range map[string]bool{"": false, "debug": true, "info": true, "error": false} {
+		if got := strings.Contains(call(level), "hello from upstream"); got != wantLog {
+			t.Errorf("level %q: log message relayed %v, want %v", level, got, wantLog)
+		}
+	}
+}
+
+// TestCompleteResult: a result object (valid JSON, as an upstream
+// message is parsed before) gains resultType "complete" and stays valid
+// JSON with everything else as it was; anything but an object is an error.
+func TestCompleteResult(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`{}`:              `{"resultType":"complete"}`,
+		` { } `:           `{"resultType":"complete"}`,
+		`{"content":[]}`:  `{"resultType":"complete","content":[]}`,
+		"{\n\"a\":1}":     `{"resultType":"complete","a":1}`,
+		`{"a":{"b":"}"}}`: `{"resultType":"complete","a":{"b":"}"}}`,
+	} {
+		got, err := completeResult(json.RawMessage(in))
+		var g, w any
+		if err != nil || json.Unmarshal(got, &g) != nil || json.Unmarshal([]byte(want), &w) != nil || !reflect.DeepEqual(g, w) {
+			t.Errorf("completeResult(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{``, `null`, `[]`, `"x"`} {
+		if got, err := completeResult(json.RawMessage(in)); err == nil {
+			t.Errorf("completeResult(%q) = %s, want an error", in, got)
+		}
 	}
 }
