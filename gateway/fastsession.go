@@ -24,7 +24,9 @@ import (
 // the pooled session when the upstream speaks only the 2025 revisions, and
 // otherwise over a session of its own that the fast path opens with the
 // upstream (2025-11-25; one per upstream, opened on first use, opened
-// again when the upstream forgets it). A 2026-07-28 upstream costs more per
+// again when the upstream forgets it). A call of a 2026-07-28 client to an
+// upstream that speaks only the 2025 revisions goes over such a session
+// too, one per set of capabilities declared, which declares the client's. A 2026-07-28 upstream costs more per
 // stateless request than per request of a session, and a 2025 client in a
 // 2025 session needs no bridging of input-required results.
 //
@@ -34,7 +36,9 @@ import (
 // answer (a POST of its session) is taken at the edge and posted to the
 // upstream's session under the upstream's id. A client that did not declare
 // the capability is not asked (the upstream gets -32021); a 2026-07-28
-// client cannot be asked during a call, and the upstream is told so. When
+// client cannot be asked during a call: one that did not declare the
+// capability ends the call with -32021, and for one that did the upstream
+// is told it cannot be asked (issue #15 bridges these). When
 // the call ends early (the client cancelled, the timeout), the upstream
 // gets notifications/cancelled.
 
@@ -53,29 +57,65 @@ type rawSession struct {
 // legacyVersion is the revision of the fast path's own sessions.
 const legacyVersion = "2025-11-25"
 
-// fastTarget picks where a call over cs goes.
+// fastTarget picks where a call over cs goes. A 2026-07-28 client in
+// front of an upstream of the 2025 revisions only goes over a session of
+// the fast path's own that declared the capabilities the client declared
+// (and no others), so that the upstream asks it for nothing it cannot
+// give, and refuses as it would refuse the client itself.
 func (fc *fastCall) target(ctx context.Context, u *upstream, cs *mcp.ClientSession) fastTarget {
 	version := cs.InitializeResult().ProtocolVersion
-	if !isStateless(cs) {
-		return fastTarget{version: version, session: cs.ID()}
-	}
-	if fc.legacy() {
-		s, err := u.ownSession(ctx)
+	stateless := isStateless(cs)
+	switch {
+	case !stateless && !fc.legacy():
+		s, err := u.ownSession(ctx, fc.capabilities())
+		if err == nil {
+			return fastTarget{version: s.version, session: s.id, own: s}
+		}
+		u.log.Debug("no session with the client's capabilities for the fast path; calling over the pooled session", "err", err)
+	case !stateless:
+	case fc.legacy():
+		s, err := u.ownSession(ctx, allCapabilities)
 		if err == nil {
 			return fastTarget{version: s.version, session: s.id, own: s}
 		}
 		u.log.Debug("no session of the 2025 revisions for the fast path; calling statelessly", "err", err)
+		return fastTarget{version: version}
+	default:
+		return fastTarget{version: version}
 	}
-	return fastTarget{version: version}
+	return fastTarget{version: version, session: cs.ID()}
 }
 
-// ownSession returns the fast path's session with u, opening it if needed.
-// An upstream that would not open one is not asked again for ownRetry.
-func (u *upstream) ownSession(ctx context.Context) (*rawSession, error) {
+// capabilitySet is a set of the client capabilities an upstream may ask
+// for during a call, one bit each.
+type capabilitySet uint8
+
+const (
+	capRoots capabilitySet = 1 << iota
+	capSampling
+	capElicitation
+	allCapabilities = capRoots | capSampling | capElicitation
+)
+
+// capabilities is the set a 2026-07-28 request declared.
+func (fc *fastCall) capabilities() capabilitySet {
+	var set capabilitySet
+	for name, bit := range map[string]capabilitySet{"roots": capRoots, "sampling": capSampling, "elicitation": capElicitation} {
+		if _, ok := fc.clientCaps[name]; ok {
+			set |= bit
+		}
+	}
+	return set
+}
+
+// ownSession returns the fast path's session with u that declares caps,
+// opening it if needed. An upstream that would not open one is not asked
+// again for ownRetry.
+func (u *upstream) ownSession(ctx context.Context, caps capabilitySet) (*rawSession, error) {
 	u.ownMu.Lock()
 	defer u.ownMu.Unlock()
-	if u.own != nil {
-		return u.own, nil
+	if s := u.own[caps]; s != nil {
+		return s, nil
 	}
 	if u.ownClosed {
 		return nil, errors.New("the gateway is shutting down")
@@ -83,15 +123,15 @@ func (u *upstream) ownSession(ctx context.Context) (*rawSession, error) {
 	if time.Now().Before(u.ownRetry) {
 		return nil, errors.New("the upstream did not open one a short while ago")
 	}
-	// Not the caller's to cancel: its session serves every 2025 client.
+	// Not the caller's to cancel: its session serves every such client.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.timeout())
 	defer cancel()
-	s, err := u.openOwn(ctx)
+	s, err := u.openOwn(ctx, caps)
 	if err != nil {
 		u.ownRetry = time.Now().Add(ownRetryAfter)
 		return nil, err
 	}
-	u.own = s
+	u.own[caps] = s
 	return s, nil
 }
 
@@ -106,20 +146,28 @@ const maxAsks = 16
 func (u *upstream) dropOwnSession(s *rawSession) {
 	u.ownMu.Lock()
 	defer u.ownMu.Unlock()
-	if u.own == s {
-		u.own = nil
+	for i, own := range u.own {
+		if own == s {
+			u.own[i] = nil
+		}
 	}
 }
 
-// closeOwnSession ends the fast path's session with u, if it has one.
+// closeOwnSession ends the fast path's sessions with u.
 func (u *upstream) closeOwnSession() {
 	u.ownMu.Lock()
-	s := u.own
-	u.own, u.ownClosed = nil, true
+	sessions := u.own
+	u.own, u.ownClosed = [allCapabilities + 1]*rawSession{}, true
 	u.ownMu.Unlock()
-	if s == nil {
-		return
+	for _, s := range sessions {
+		if s != nil {
+			u.deleteOwn(s)
+		}
 	}
+}
+
+// deleteOwn ends one of the fast path's sessions with u.
+func (u *upstream) deleteOwn(s *rawSession) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u.cfg.URL, nil)
@@ -134,12 +182,18 @@ func (u *upstream) closeOwnSession() {
 }
 
 // openOwn initialises a session of the 2025 revisions with u, as the
-// gateway's SDK client would: the same client information and
-// capabilities, and every log level asked for (each client session is
-// given its own).
-func (u *upstream) openOwn(ctx context.Context) (*rawSession, error) {
-	caps := map[string]any{"roots": map[string]any{}, "sampling": map[string]any{}, "elicitation": map[string]any{}}
-	params := map[string]any{"protocolVersion": legacyVersion, "capabilities": caps, "clientInfo": u.clientInfo}
+// gateway's SDK client would: the same client information, the
+// capabilities in caps (all of them, as the SDK client's, for 2025
+// clients, whose own sessions are asked), and every log level asked for
+// (each call is given its client's).
+func (u *upstream) openOwn(ctx context.Context, caps capabilitySet) (*rawSession, error) {
+	declared := map[string]any{}
+	for name, bit := range map[string]capabilitySet{"roots": capRoots, "sampling": capSampling, "elicitation": capElicitation} {
+		if caps&bit != 0 {
+			declared[name] = map[string]any{}
+		}
+	}
+	params := map[string]any{"protocolVersion": legacyVersion, "capabilities": declared, "clientInfo": u.clientInfo}
 	var res struct {
 		ProtocolVersion string `json:"protocolVersion"`
 		Capabilities    struct {

@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -240,32 +243,33 @@ func recvLog(t *testing.T, ch chan *mcp.LoggingMessageParams, what string) *mcp.
 	}
 }
 
-// TestMissingClientCapability: a 2026-07-28 client that did not declare
-// the capability an upstream of the 2025 revisions asks for during a call
-// gets MissingRequiredClientCapability (-32021) with HTTP 400, and the
-// upstream's request gets the same error; a client that declared it is
-// not refused for a missing capability.
+// TestMissingClientCapability: an upstream of the 2025 revisions is called
+// for a 2026-07-28 client over a session that declares what the client
+// declared, so a well-behaved upstream sees that the client cannot be
+// asked; one that asks all the same (askingUpstream) makes the call fail
+// with MissingRequiredClientCapability (-32021, HTTP 400, the capability
+// in its data), and its own request fails with the same error.
 func TestMissingClientCapability(t *testing.T) {
 	t.Parallel()
-	asked := make(chan string, 4)
-	up := mcp.NewServer(&mcp.Implementation{Name: "asker"}, nil)
-	up.AddTool(&mcp.Tool{Name: "ask", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	honest := mcp.NewServer(&mcp.Implementation{Name: "honest"}, nil)
+	honest.AddTool(&mcp.Tool{Name: "ask", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		_, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "colour?", RequestedSchema: map[string]any{"type": "object"}})
-		if err != nil {
-			asked <- err.Error()
-		}
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ran on"}}}, nil
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("elicit: %v", err)}}}, nil
 	})
-	gw := startGateway(t, nil, upstreamConfig("up", startLegacyUpstream(t, up).URL))
-	call := func(caps string) (int, string) {
-		body := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"up__ask","arguments":{},"_meta":{` +
+	asking, answered := askingUpstream(t)
+	gw := startGateway(t, nil, upstreamConfig("honest", startLegacyUpstream(t, honest).URL), upstreamConfig("asking", asking))
+	call := func(tool, caps string) (int, string) {
+		body := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"` + tool + `","arguments":{},"_meta":{` +
 			`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":` + caps + `,` +
 			`"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}}}}`
 		status, _, got := postMCPHeader(t, gw.URL, body, map[string]string{"Mcp-Protocol-Version": modern,
-			"Mcp-Method": "tools/call", "Mcp-Name": "up__ask"})
+			"Mcp-Method": "tools/call", "Mcp-Name": tool})
 		return status, got
 	}
-	status, got := call(`{"sampling":{}}`)
+	if _, got := call("honest__ask", `{"sampling":{}}`); !strings.Contains(got, "does not support elicitation") {
+		t.Errorf("the honest upstream saw a client that can be asked for elicitation: %s", got)
+	}
+	status, got := call("asking__ask", `{"sampling":{}}`)
 	var resp struct {
 		ID    int `json:"id"`
 		Error struct {
@@ -284,18 +288,57 @@ func TestMissingClientCapability(t *testing.T) {
 		t.Errorf("HTTP %d %s, want 400 with error -32021 naming the elicitation capability, in its data too", status, got)
 	}
 	select {
-	case msg := <-asked:
-		if !strings.Contains(msg, "elicitation capability") {
-			t.Errorf("the upstream's request failed with %q", msg)
+	case answer := <-answered:
+		if !strings.Contains(answer, "-32021") {
+			t.Errorf("the upstream's request was answered %s", answer)
 		}
 	case <-ctxTimeout(t).Done():
 		t.Error("the upstream's request got no answer")
 	}
-	// Declared: not refused for a missing capability (the bridge to the
-	// client is another matter, #15).
-	if _, got := call(`{"elicitation":{}}`); strings.Contains(got, "-32021") {
-		t.Errorf("a client that declared elicitation was refused: %s", got)
-	}
+}
+
+// askingUpstream is a go-sdk server of the 2025 revisions, except that its
+// tool "ask" asks the client for elicitation whatever the client declared,
+// on the call's stream, and answers the call once the answer to that
+// request arrives (sent on answered).
+func askingUpstream(t *testing.T) (string, <-chan string) {
+	t.Helper()
+	s := mcp.NewServer(&mcp.Implementation{Name: "asking"}, nil)
+	s.AddTool(&mcp.Tool{Name: "ask", InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{}, nil
+	})
+	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
+	answers, answered := make(chan string, 1), make(chan string, 1)
+	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var msg struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params struct {
+				Name string `json:"name"`
+			} `json:"params"`
+		}
+		_ = json.Unmarshal(body, &msg)
+		switch {
+		case msg.Method == "tools/call" && msg.Params.Name == "ask":
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, `data: {"jsonrpc":"2.0","id":"asked-1","method":"elicitation/create","params":{"message":"colour?","requestedSchema":{"type":"object"}}}`+"\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case a := <-answers:
+				answered <- a
+				fmt.Fprintf(w, `data: {"jsonrpc":"2.0","id":%s,"result":{"content":[]}}`+"\n\n", msg.ID)
+			case <-r.Context().Done():
+			}
+		case msg.Method == "" && string(msg.ID) == `"asked-1"`:
+			answers <- string(body)
+			w.WriteHeader(http.StatusAccepted)
+		default:
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			sdk.ServeHTTP(w, r)
+		}
+	}))
+	return srv.URL + "/mcp", answered
 }
 
 // TestModernClientOfLegacyUpstream: a 2026-07-28 client's call to an

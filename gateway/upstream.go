@@ -74,11 +74,12 @@ type upstream struct {
 	dropped  chan struct{} // closed when the current session is abandoned
 
 	// fast is the HTTP client of the fast path (fastcall.go), own its
-	// session of the 2025 revisions (fastsession.go).
+	// sessions of the 2025 revisions, one per set of client capabilities
+	// declared (fastsession.go).
 	fastOnce   sync.Once
 	fast       *http.Client
 	ownMu      sync.Mutex
-	own        *rawSession
+	own        [allCapabilities + 1]*rawSession
 	ownRetry   time.Time // no new own session asked for before
 	ownClosed  bool      // the upstream's run ended: no new own session
 	clientInfo *mcp.Implementation
