@@ -445,6 +445,9 @@ type fastRequest struct {
 // the 2025 revisions (fastsession.go), and relays its answer.
 func (fc *fastCall) call(ctx context.Context, g *Gateway, op fastOp, cs *mcp.ClientSession, meta mcp.Meta, p *fastParams) error {
 	u := op.up
+	if !fc.legacy() && strings.HasPrefix(p.RequestState, stateTag) {
+		return fc.resumeCall(ctx, g, op, p) // a call this gateway bridges (bridge.go)
+	}
 	for attempt := 0; ; attempt++ {
 		t := fc.target(ctx, u, cs)
 		err := fc.send(ctx, g, op, t, maps.Clone(meta), p)
@@ -510,23 +513,42 @@ func (fc *fastCall) send(ctx context.Context, g *Gateway, op fastOp, t fastTarge
 	if err := enc.Encode(fastRequest{JSONRPC: "2.0", ID: id, Method: op.method, Params: params}); err != nil {
 		return fmt.Errorf("encode the upstream request: %w", err)
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u.cfg.URL, bytes.NewReader(body.Bytes()))
+	// A bridged call's upstream request outlives the client's request
+	// that started it (bridge.go).
+	hctx, stopBridge := ctx, context.CancelFunc(func() {})
+	if fc.bridged(t) {
+		hctx, stopBridge = context.WithCancel(context.WithoutCancel(ctx))
+	}
+	hr, err := http.NewRequestWithContext(hctx, http.MethodPost, u.cfg.URL, bytes.NewReader(body.Bytes()))
 	if err != nil {
+		stopBridge()
 		return err
 	}
 	setSessionHeaders(hr.Header, t.version, t.session)
+	stop := func() bool { return false }
 	if t.session == "" {
 		hr.Header.Set("Mcp-Method", op.method)
 		hr.Header.Set("Mcp-Name", op.upstream)
 	} else {
-		// In a session, a call ended early is cancelled with a message.
-		stop := context.AfterFunc(ctx, func() { u.cancelUpstream(t, id, "the client's call ended") })
-		defer stop()
+		// In a session, a call ended early is cancelled with a message
+		// (a bridged call's by drive, once it has the upstream's stream).
+		stop = context.AfterFunc(ctx, func() {
+			u.cancelUpstream(t, id, "the client's call ended")
+			stopBridge()
+		})
 	}
 	resp, err := u.fastClient().Do(hr)
 	if err != nil {
+		stop()
+		stopBridge()
 		return err
 	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); fc.bridged(t) && resp.StatusCode == http.StatusOK && mt == "text/event-stream" {
+		stop()
+		return fc.drive(ctx, g, startBridge(ctx, u, t, op, id, resp, stopBridge))
+	}
+	defer stop()
+	defer stopBridge()
 	defer release(resp.Body)
 	defer fc.endAsks() // before the body is released: nothing is asked after the call
 	want, _ := json.Marshal(id)
@@ -638,8 +660,9 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 		return true, errors.New("upstream response has neither result nor error")
 	}
 	var head struct {
-		IsError    bool   `json:"isError"`
-		ResultType string `json:"resultType"`
+		IsError       bool            `json:"isError"`
+		ResultType    string          `json:"resultType"`
+		InputRequests json.RawMessage `json:"inputRequests"`
 	}
 	if err := json.Unmarshal(m.Result, &head); err != nil {
 		return true, fmt.Errorf("upstream result is not an object: %w", err)
@@ -655,9 +678,17 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 	}
 	if head.ResultType == "" && !fc.legacy() {
 		// An upstream of the 2025 revisions: a 2026-07-28 result says
-		// what kind it is.
+		// what kind it is. The go-sdk sends its input-required results to
+		// a 2025 session as they are, without one (after asking the first
+		// round with server requests): the client answers them as it
+		// would a 2026-07-28 upstream's, and the upstream reads the
+		// answer from the call's params.
+		kind := "complete"
+		if ir := bytes.TrimSpace(head.InputRequests); len(ir) > 0 && !bytes.Equal(ir, []byte("null")) && !bytes.Equal(ir, []byte("{}")) {
+			kind = "input_required"
+		}
 		var err error
-		if m.Result, err = completeResult(m.Result); err != nil {
+		if m.Result, err = withResultType(m.Result, kind); err != nil {
 			return true, err
 		}
 	}
@@ -687,14 +718,15 @@ func (fc *fastCall) declared(method string) bool {
 	return ok
 }
 
-// completeResult is result, a JSON object, with "resultType": "complete".
-func completeResult(result json.RawMessage) (json.RawMessage, error) {
+// withResultType is result, a JSON object, with "resultType": kind (a
+// JSON string without escapes).
+func withResultType(result json.RawMessage, kind string) (json.RawMessage, error) {
 	body := bytes.TrimSpace(result)
 	if len(body) < 2 || body[0] != '{' {
 		return nil, errors.New("upstream result is not an object")
 	}
-	out := make([]byte, 0, len(body)+26)
-	out = append(out, `{"resultType":"complete"`...)
+	out := make([]byte, 0, len(body)+len(kind)+18)
+	out = append(append(append(out, `{"resultType":"`...), kind...), '"')
 	if rest := bytes.TrimSpace(body[1:]); len(rest) > 0 && rest[0] != '}' {
 		out = append(out, ',')
 	}

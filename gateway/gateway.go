@@ -65,6 +65,9 @@ type Gateway struct {
 	deadlineWarning sync.Once
 
 	fastStats fastStats
+	// parked are the calls of 2026-07-28 clients waiting for their input
+	// (bridge.go).
+	parked parkedCalls
 	// keys caches the view and session keys of callers (viewkey.go).
 	keys keyCache
 

@@ -146,7 +146,7 @@ func TestElicitationReachesTheCallingSession(t *testing.T) {
 		"legacy client, legacy upstream (server request relayed)": {legacy, "legacy", false},
 		"legacy client, 2026 upstream (input-required fulfilled)": {legacy, "modern", false},
 		"2026 client, 2026 upstream (input-required passed on)":   {modern, "modern", false},
-		"2026 client, legacy upstream (refused clearly)":          {modern, "legacy", true},
+		"2026 client, legacy upstream (bridged, input-required)":  {modern, "legacy", false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -370,10 +370,10 @@ func TestModernClientOfLegacyUpstream(t *testing.T) {
 	}
 }
 
-// TestCompleteResult: a result object (valid JSON, as an upstream
-// message is parsed before) gains resultType "complete" and stays valid
-// JSON with everything else as it was; anything but an object is an error.
-func TestCompleteResult(t *testing.T) {
+// TestWithResultType: a result object (valid JSON, as an upstream message
+// is parsed before) gains a resultType and stays valid JSON with
+// everything else as it was; anything but an object is an error.
+func TestWithResultType(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
 		`{}`:              `{"resultType":"complete"}`,
@@ -382,15 +382,15 @@ func TestCompleteResult(t *testing.T) {
 		"{\n\"a\":1}":     `{"resultType":"complete","a":1}`,
 		`{"a":{"b":"}"}}`: `{"resultType":"complete","a":{"b":"}"}}`,
 	} {
-		got, err := completeResult(json.RawMessage(in))
+		got, err := withResultType(json.RawMessage(in), "complete")
 		var g, w any
 		if err != nil || json.Unmarshal(got, &g) != nil || json.Unmarshal([]byte(want), &w) != nil || !reflect.DeepEqual(g, w) {
-			t.Errorf("completeResult(%q) = %s, %v; want %s", in, got, err, want)
+			t.Errorf("withResultType(%q) = %s, %v; want %s", in, got, err, want)
 		}
 	}
 	for _, in := range []string{``, `null`, `[]`, `"x"`} {
-		if got, err := completeResult(json.RawMessage(in)); err == nil {
-			t.Errorf("completeResult(%q) = %s, want an error", in, got)
+		if got, err := withResultType(json.RawMessage(in), "complete"); err == nil {
+			t.Errorf("withResultType(%q) = %s, want an error", in, got)
 		}
 	}
 }
