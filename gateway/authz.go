@@ -94,6 +94,11 @@ func (v *view) authorize(next mcp.MethodHandler) mcp.MethodHandler {
 		if _, ok := callParams[method]; !ok || method == "resources/subscribe" {
 			return next(ctx, method, req)
 		}
+		if gatewayState(req) && ctx.Value(fastCallKey{}) == nil {
+			// Only the fast path holds bridged calls (bridge.go): this
+			// path would run the call anew.
+			return nil, errStateRefused("this request cannot resume the call it belongs to")
+		}
 		ctx, err := v.decide(ctx, method, req)
 		if err != nil {
 			return nil, err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/internal/sealbox"
@@ -50,8 +51,16 @@ const parkedTTL = 5 * time.Minute
 // input-required result after the first.
 const gatherWindow = 25 * time.Millisecond
 
-// maxParked bounds the calls parked at once in one gateway.
-const maxParked = 1024
+// maxParked bounds the calls parked at once in one gateway, and
+// maxParkedPerCaller those of one caller (checked before a call starts).
+const (
+	maxParked          = 1024
+	maxParkedPerCaller = 16
+)
+
+// maxAskParams bounds the params of one request the upstream makes of the
+// client: a parked call holds them until the client comes back.
+const maxAskParams = 256 << 10
 
 // stateTag starts a requestState the gateway sealed.
 const stateTag = "mcpgate.rs1."
@@ -68,6 +77,7 @@ type parkedAsk struct {
 type parkedCall struct {
 	id                   string
 	caller, method, name string // who may resume it, and with what request
+	server               string // ... to which server
 	u                    *upstream
 	t                    fastTarget
 	upID                 string // the upstream's id of the call
@@ -79,6 +89,7 @@ type parkedCall struct {
 	stop                 context.CancelFunc
 	body                 io.Closer
 	timer                *time.Timer // ends the call when the client does not come back
+	ended                bool        // under parkedCalls.mu: it may not be parked again
 
 	asks map[string]parkedAsk // by the key the client answers under
 	next int                  // the number of the next key
@@ -91,8 +102,9 @@ type parkedCalls struct {
 	err  error
 	ttl  atomic.Int64 // parkedTTL in nanoseconds when 0; tests shorten it
 
-	mu sync.Mutex
-	m  map[string]*parkedCall
+	mu     sync.Mutex
+	m      map[string]*parkedCall
+	closed bool // the gateway is shutting down: nothing is parked
 }
 
 func (pcs *parkedCalls) init() error {
@@ -126,8 +138,8 @@ func (fc *fastCall) bridged(t fastTarget) bool { return !fc.legacy() && t.sessio
 // the call upID: a goroutine reads it into the parked call's msgs.
 func startBridge(ctx context.Context, u *upstream, t fastTarget, op fastOp, upID string, resp *http.Response, stop context.CancelFunc) *parkedCall {
 	want, _ := json.Marshal(upID)
-	pc := &parkedCall{caller: callerOf(ctx), method: op.method, name: op.upstream, u: u, t: t, upID: upID, want: want,
-		msgs: make(chan []byte, 16), done: make(chan struct{}), stop: stop, body: resp.Body, asks: map[string]parkedAsk{}}
+	pc := &parkedCall{caller: callerOf(ctx), method: op.method, name: op.upstream, server: u.cfg.Name, u: u, t: t, upID: upID, want: want,
+		msgs: make(chan []byte, 2), done: make(chan struct{}), stop: stop, body: resp.Body, asks: map[string]parkedAsk{}}
 	go func() {
 		src := bufio.NewReader(resp.Body)
 		err := readEvents(src, func(data []byte) (bool, error) {
@@ -152,6 +164,7 @@ func startBridge(ctx context.Context, u *upstream, t fastTarget, op fastOp, upID
 func (pcs *parkedCalls) end(pc *parkedCall, cancel string) {
 	pc.ending.Do(func() {
 		pcs.mu.Lock()
+		pc.ended = true
 		if pc.id != "" && pcs.m[pc.id] == pc {
 			delete(pcs.m, pc.id)
 		}
@@ -167,6 +180,44 @@ func (pcs *parkedCalls) end(pc *parkedCall, cancel string) {
 		pc.body.Close()
 	})
 }
+
+// closeAll ends every parked call, and parks none from now on: the
+// gateway is shutting down.
+func (pcs *parkedCalls) closeAll() {
+	pcs.mu.Lock()
+	pcs.closed = true
+	parked := make([]*parkedCall, 0, len(pcs.m))
+	for _, pc := range pcs.m {
+		parked = append(parked, pc)
+	}
+	pcs.mu.Unlock()
+	for _, pc := range parked {
+		pcs.end(pc, "the gateway is shutting down")
+	}
+}
+
+// full reports whether caller may not have another call parked, nor begin
+// one that may be: checked before a bridged call starts, so that a tool is
+// not run for a call that could not be parked.
+func (pcs *parkedCalls) full(caller string) bool {
+	pcs.mu.Lock()
+	defer pcs.mu.Unlock()
+	return pcs.closed || len(pcs.m) >= maxParked || pcs.countLocked(caller) >= maxParkedPerCaller
+}
+
+func (pcs *parkedCalls) countLocked(caller string) int {
+	n := 0
+	for _, pc := range pcs.m {
+		if pc.caller == caller {
+			n++
+		}
+	}
+	return n
+}
+
+// errParkingFull refuses a bridged call before it starts.
+var errParkingFull = &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+	Message: "mcpgate: too many calls are waiting for their client's input (or the gateway is shutting down); answer or abandon those first"}
 
 // drive reads the bridged call's stream: relaying notifications, ending
 // with the upstream's response, or parking the call when the upstream
@@ -203,6 +254,10 @@ func (fc *fastCall) drive(ctx context.Context, g *Gateway, pc *parkedCall) error
 					fc.message(ctx, g, pc.u, pc.t, pc.want, data) // refused with method not found
 					continue
 				}
+				if len(pc.asks) >= maxAsks || len(m.Params) > maxAskParams {
+					g.parked.end(pc, "the upstream asked the client for too much at once")
+					return fmt.Errorf("%w: the upstream asked the client for more than %d requests, or more than %d KiB, at once", errBadAnswer, maxAsks, maxAskParams>>10)
+				}
 				pc.next++
 				pc.asks["input-"+strconv.Itoa(pc.next)] = parkedAsk{id: m.ID, method: m.Method, params: m.Params}
 				if gather == nil {
@@ -230,7 +285,7 @@ func (fc *fastCall) park(ctx context.Context, g *Gateway, pc *parkedCall) error 
 	pcs := &g.parked
 	if err := pcs.init(); err != nil {
 		pcs.end(pc, "the gateway cannot park the call")
-		return err
+		return fmt.Errorf("%w: park the call: %w", errBadAnswer, err)
 	}
 	// A new id for every round, so that the state of an earlier round
 	// names nothing.
@@ -238,10 +293,14 @@ func (fc *fastCall) park(ctx context.Context, g *Gateway, pc *parkedCall) error 
 	if pc.id != "" && pcs.m[pc.id] == pc {
 		delete(pcs.m, pc.id)
 	}
-	if len(pcs.m) >= maxParked {
+	if pc.ended {
+		pcs.mu.Unlock()
+		return errStateRefused("the call it belongs to has ended")
+	}
+	if pcs.closed || len(pcs.m) >= maxParked || pcs.countLocked(pc.caller) >= maxParkedPerCaller {
 		pcs.mu.Unlock()
 		pcs.end(pc, "the gateway holds too many calls waiting for input")
-		return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgate: too many calls are waiting for their clients' input; try again later"}
+		return errParkingFull
 	}
 	pc.id = rand.Text()
 	id := pc.id
@@ -260,7 +319,7 @@ func (fc *fastCall) park(ctx context.Context, g *Gateway, pc *parkedCall) error 
 	state, err := pcs.seal(id, pc, expiry)
 	if err != nil {
 		pcs.end(pc, "the gateway cannot park the call")
-		return err
+		return fmt.Errorf("%w: seal the call's state: %w", errBadAnswer, err)
 	}
 	requests := make(map[string]json.RawMessage, len(pc.asks))
 	for key, a := range pc.asks {
@@ -282,6 +341,7 @@ type stateClaims struct {
 	ID      string `json:"p"`
 	Caller  string `json:"c"`
 	Method  string `json:"m"`
+	Server  string `json:"s"`
 	Name    string `json:"n"`
 	Expires int64  `json:"x"`
 }
@@ -289,7 +349,7 @@ type stateClaims struct {
 var stateAD = []byte("mcpgate requestState")
 
 func (pcs *parkedCalls) seal(id string, pc *parkedCall, expiry time.Time) (string, error) {
-	plain, err := json.Marshal(stateClaims{id, pc.caller, pc.method, pc.name, expiry.UnixMilli()})
+	plain, err := json.Marshal(stateClaims{id, pc.caller, pc.method, pc.server, pc.name, expiry.UnixMilli()})
 	if err != nil {
 		return "", err
 	}
@@ -298,6 +358,23 @@ func (pcs *parkedCalls) seal(id string, pc *parkedCall, expiry time.Time) (strin
 		return "", err
 	}
 	return stateTag + base64.RawURLEncoding.EncodeToString(sealed), nil
+}
+
+// gatewayState reports whether req carries a requestState of the
+// gateway's.
+func gatewayState(req mcp.Request) bool {
+	var state string
+	switch p := req.GetParams().(type) {
+	case *mcp.CallToolParamsRaw:
+		state = p.RequestState
+	case *mcp.CallToolParams:
+		state = p.RequestState
+	case *mcp.GetPromptParams:
+		state = p.RequestState
+	case *mcp.ReadResourceParams:
+		state = p.RequestState
+	}
+	return strings.HasPrefix(state, stateTag)
 }
 
 // errStateRefused is a requestState of the gateway that names no call it
@@ -310,7 +387,7 @@ func errStateRefused(why string) error {
 // resume takes the parked call that state names for the caller of ctx
 // and the request method, name: it is no longer parked (a second retry
 // with the same state finds nothing).
-func (pcs *parkedCalls) resume(ctx context.Context, state, method, name string) (*parkedCall, error) {
+func (pcs *parkedCalls) resume(ctx context.Context, state, method string, u *upstream, name string) (*parkedCall, error) {
 	if err := pcs.init(); err != nil {
 		return nil, err
 	}
@@ -329,7 +406,7 @@ func (pcs *parkedCalls) resume(ctx context.Context, state, method, name string) 
 	switch {
 	case c.Caller != callerOf(ctx):
 		return nil, errStateRefused("it was given to another caller")
-	case c.Method != method || c.Name != name:
+	case c.Method != method || c.Server != u.cfg.Name || c.Name != name:
 		return nil, errStateRefused("it was given for another request")
 	case time.Now().UnixMilli() > c.Expires:
 		return nil, errStateRefused("it has expired")
@@ -337,11 +414,13 @@ func (pcs *parkedCalls) resume(ctx context.Context, state, method, name string) 
 	pcs.mu.Lock()
 	defer pcs.mu.Unlock()
 	pc := pcs.m[c.ID]
-	if pc == nil {
+	if pc == nil || pc.u != u || pc.ended {
 		return nil, errStateRefused("the call it belongs to has ended or was answered")
 	}
 	delete(pcs.m, c.ID)
-	pc.timer.Stop() // being served: parked again with a new expiry, or ended
+	if !pc.timer.Stop() { // expiring right now: ended by its timer
+		return nil, errStateRefused("it has expired")
+	}
 	return pc, nil
 }
 
@@ -349,7 +428,7 @@ func (pcs *parkedCalls) resume(ctx context.Context, state, method, name string) 
 // this gateway gave it: its responses go to the upstream, and the call
 // goes on.
 func (fc *fastCall) resumeCall(ctx context.Context, g *Gateway, op fastOp, p *fastParams) error {
-	pc, err := g.parked.resume(ctx, p.RequestState, op.method, op.upstream)
+	pc, err := g.parked.resume(ctx, p.RequestState, op.method, op.up, op.upstream)
 	if err != nil {
 		return err
 	}
@@ -367,7 +446,8 @@ func (fc *fastCall) resumeCall(ctx context.Context, g *Gateway, op fastOp, p *fa
 		}
 		if err := fc.answerUpstream(ctx, pc.u, pc.t, a.id, resp, nil); err != nil {
 			g.parked.end(pc, "the gateway could not give the upstream the client's answer")
-			return fmt.Errorf("give the upstream the client's answer: %w", err)
+			pc.u.log.Debug("give the upstream the client's answer", "err", err)
+			return errStateRefused("the upstream could not be given the answers (it may have restarted)")
 		}
 		delete(pc.asks, key)
 	}

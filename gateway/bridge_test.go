@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,9 +15,9 @@ import (
 )
 
 // bridgeServer is an upstream of the 2025 revisions whose tools ask the
-// client during the call: two questions in turn ("rounds"), two at once
-// ("both"), and roots and sampling.
-func bridgeServer() *mcp.Server {
+// client during the call: two questions in turn ("rounds", whose runs
+// counts, if not nil), two at once ("both"), and roots and sampling.
+func bridgeServer(runs *atomic.Int32) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "bridge"}, nil)
 	ask := func(ctx context.Context, req *mcp.CallToolRequest, what string) (string, error) {
 		res, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: what + "?",
@@ -27,6 +28,9 @@ func bridgeServer() *mcp.Server {
 		return fmt.Sprint(res.Content["answer"]), nil
 	}
 	s.AddTool(&mcp.Tool{Name: "rounds", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		if runs != nil {
+			runs.Add(1)
+		}
 		name, err := ask(ctx, req, "name")
 		if err != nil {
 			return nil, err
@@ -76,7 +80,7 @@ func bridgeServer() *mcp.Server {
 // once, and roots and sampling.
 func TestBridgeToModernClient(t *testing.T) {
 	t.Parallel()
-	gw := startGateway(t, nil, upstreamConfig("up", startLegacyUpstream(t, bridgeServer()).URL))
+	gw := startGateway(t, nil, upstreamConfig("up", startLegacyUpstream(t, bridgeServer(nil)).URL))
 	var asked atomic.Int32
 	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1"}, &mcp.ClientOptions{
 		ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
@@ -119,10 +123,11 @@ func TestBridgeToModernClient(t *testing.T) {
 // take the call to its result.
 func TestBridgeStates(t *testing.T) {
 	t.Parallel()
-	up := startLegacyUpstream(t, bridgeServer())
+	var runs atomic.Int32
+	up, up2 := startLegacyUpstream(t, bridgeServer(&runs)), startLegacyUpstream(t, bridgeServer(nil))
 	opts := testOptions()
 	opts.HTTPMiddleware = []func(http.Handler) http.Handler{signedInByHeader}
-	gw := startGateway(t, opts, upstreamConfig("up", up.URL))
+	gw := startGateway(t, opts, upstreamConfig("up", up.URL), upstreamConfig("up2", up2.URL))
 	other := startGateway(t, opts, upstreamConfig("up", up.URL)) // another replica
 	type answer struct {
 		Result struct {
@@ -138,10 +143,11 @@ func TestBridgeStates(t *testing.T) {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
+	extra := "" // a param the fast path does not know: the SDK's path serves the request
 	call := func(url, user, tool, state, responses string) answer {
 		t.Helper()
 		params := `"name":"` + tool + `","arguments":{},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",` +
-			`"io.modelcontextprotocol/clientCapabilities":{"elicitation":{}},"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}}`
+			`"io.modelcontextprotocol/clientCapabilities":{"elicitation":{}},"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}}` + extra
 		if state != "" {
 			params += `,"requestState":"` + state + `","inputResponses":` + responses
 		}
@@ -171,12 +177,20 @@ func TestBridgeStates(t *testing.T) {
 	for key = range first.Result.InputRequests {
 	}
 	state := first.Result.RequestState
-	tampered := []byte(state)
-	tampered[len(tampered)-3] ^= 1
-	refused(call(gw.URL, "alice", "up__rounds", string(tampered), reply(key, "Ann")), "was changed", "tampered")
+	sealed, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(state, stateTag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed[len(sealed)-5] ^= 1
+	tampered := stateTag + base64.RawURLEncoding.EncodeToString(sealed)
+	refused(call(gw.URL, "alice", "up__rounds", tampered, reply(key, "Ann")), "was changed", "tampered")
 	refused(call(gw.URL, "bob", "up__rounds", state, reply(key, "Ann")), "another caller", "bob's retry")
 	refused(call(gw.URL, "alice", "up__both", state, reply(key, "Ann")), "another request", "another tool")
+	refused(call(gw.URL, "alice", "up2__rounds", state, reply(key, "Ann")), "another request", "the same tool of another server")
 	refused(call(other.URL, "alice", "up__rounds", state, reply(key, "Ann")), "not given by this gateway replica", "another replica")
+	extra = `,"x-extra":1`
+	refused(call(gw.URL, "alice", "up__rounds", state, reply(key, "Ann")), "cannot resume", "a retry off the fast path")
+	extra = ""
 
 	again := call(gw.URL, "alice", "up__rounds", state, `{}`)
 	if _, asked := again.Result.InputRequests[key]; again.Result.ResultType != "input_required" || !asked || again.Result.RequestState == state {
@@ -193,6 +207,34 @@ func TestBridgeStates(t *testing.T) {
 	done := call(gw.URL, "alice", "up__rounds", second.Result.RequestState, reply(key2, "teal"))
 	if done.Result.ResultType != "complete" || len(done.Result.Content) != 1 || done.Result.Content[0].Text != "Ann likes teal" {
 		t.Errorf("last round: %+v, want the tool's result", done)
+	}
+
+	// One caller parks at most maxParkedPerCaller calls: the next is
+	// refused before the tool runs; others are not held up.
+	for i := range maxParkedPerCaller {
+		if a := call(gw.URL, "bob", "up__rounds", "", ""); a.Result.ResultType != "input_required" {
+			t.Fatalf("bob's call %d: %+v, want it parked", i, a)
+		}
+	}
+	before := runs.Load()
+	if a := call(gw.URL, "bob", "up__rounds", "", ""); a.Error == nil || !strings.Contains(a.Error.Message, "too many calls") {
+		t.Errorf("bob's call over the bound: %+v, want refused", a)
+	}
+	if n := runs.Load() - before; n != 0 {
+		t.Errorf("the tool ran %d times for the call refused", n)
+	}
+	if a := call(gw.URL, "alice", "up__rounds", "", ""); a.Result.ResultType != "input_required" {
+		t.Errorf("alice's call while bob's are parked: %+v", a)
+	}
+
+	// Shutting down ends every parked call and parks no more.
+	parked := call(other.URL, "alice", "up__rounds", "", "")
+	other.parked.closeAll()
+	for key = range parked.Result.InputRequests {
+	}
+	refused(call(other.URL, "alice", "up__rounds", parked.Result.RequestState, reply(key, "Ann")), "has ended", "a call of a gateway shutting down")
+	if a := call(other.URL, "alice", "up__rounds", "", ""); a.Error == nil || !strings.Contains(a.Error.Message, "shutting down") {
+		t.Errorf("a call to a gateway shutting down: %+v, want refused", a)
 	}
 
 	gw.parked.ttl.Store(int64(50 * time.Millisecond))

@@ -517,6 +517,9 @@ func (fc *fastCall) send(ctx context.Context, g *Gateway, op fastOp, t fastTarge
 	// that started it (bridge.go).
 	hctx, stopBridge := ctx, context.CancelFunc(func() {})
 	if fc.bridged(t) {
+		if g.parked.full(callerOf(ctx)) {
+			return errParkingFull
+		}
 		hctx, stopBridge = context.WithCancel(context.WithoutCancel(ctx))
 	}
 	hr, err := http.NewRequestWithContext(hctx, http.MethodPost, u.cfg.URL, bytes.NewReader(body.Bytes()))
@@ -660,9 +663,8 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 		return true, errors.New("upstream response has neither result nor error")
 	}
 	var head struct {
-		IsError       bool            `json:"isError"`
-		ResultType    string          `json:"resultType"`
-		InputRequests json.RawMessage `json:"inputRequests"`
+		IsError    bool   `json:"isError"`
+		ResultType string `json:"resultType"`
 	}
 	if err := json.Unmarshal(m.Result, &head); err != nil {
 		return true, fmt.Errorf("upstream result is not an object: %w", err)
@@ -676,19 +678,15 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 			return true, err
 		}
 	}
-	if head.ResultType == "" && !fc.legacy() {
+	if !fc.legacy() && t.session != "" {
 		// An upstream of the 2025 revisions: a 2026-07-28 result says
 		// what kind it is. The go-sdk sends its input-required results to
 		// a 2025 session as they are, without one (after asking the first
 		// round with server requests): the client answers them as it
 		// would a 2026-07-28 upstream's, and the upstream reads the
 		// answer from the call's params.
-		kind := "complete"
-		if ir := bytes.TrimSpace(head.InputRequests); len(ir) > 0 && !bytes.Equal(ir, []byte("null")) && !bytes.Equal(ir, []byte("{}")) {
-			kind = "input_required"
-		}
 		var err error
-		if m.Result, err = withResultType(m.Result, kind); err != nil {
+		if m.Result, err = stampResultType(m.Result); err != nil {
 			return true, err
 		}
 	}
@@ -718,19 +716,30 @@ func (fc *fastCall) declared(method string) bool {
 	return ok
 }
 
-// withResultType is result, a JSON object, with "resultType": kind (a
-// JSON string without escapes).
-func withResultType(result json.RawMessage, kind string) (json.RawMessage, error) {
-	body := bytes.TrimSpace(result)
-	if len(body) < 2 || body[0] != '{' {
+// stampResultType is result, a JSON object, with "resultType" set when it
+// has none (absent, null or empty): "input_required" when it carries
+// inputRequests, else "complete". Keys are matched exactly, as clients
+// read them.
+func stampResultType(result json.RawMessage) (json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(result, &fields); err != nil || fields == nil {
 		return nil, errors.New("upstream result is not an object")
 	}
-	out := make([]byte, 0, len(body)+len(kind)+18)
-	out = append(append(append(out, `{"resultType":"`...), kind...), '"')
-	if rest := bytes.TrimSpace(body[1:]); len(rest) > 0 && rest[0] != '}' {
-		out = append(out, ',')
+	if rt := bytes.TrimSpace(fields["resultType"]); len(rt) > 0 && !bytes.Equal(rt, []byte("null")) && !bytes.Equal(rt, []byte(`""`)) {
+		return result, nil
 	}
-	return append(out, body[1:]...), nil
+	kind := json.RawMessage(`"complete"`)
+	if ir := bytes.TrimSpace(fields["inputRequests"]); len(ir) > 1 && ir[0] == '{' && !bytes.Equal(ir, []byte("{}")) {
+		kind = json.RawMessage(`"input_required"`)
+	}
+	fields["resultType"] = kind
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(fields); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 // privateCache marks a read result as cacheable only by the caller's own

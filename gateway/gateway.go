@@ -500,6 +500,7 @@ func (g *Gateway) resourceUpdated(ctx context.Context, u *upstream, p *mcp.Resou
 // streams) and upstream sessions are closed.
 func (g *Gateway) Close(ctx context.Context) error {
 	err := g.inflight.drain(ctx)
+	g.parked.closeAll()
 	g.viewsMu.Lock()
 	for _, v := range g.views {
 		for ss := range v.server.Sessions() {

@@ -370,27 +370,36 @@ func TestModernClientOfLegacyUpstream(t *testing.T) {
 	}
 }
 
-// TestWithResultType: a result object (valid JSON, as an upstream message
-// is parsed before) gains a resultType and stays valid JSON with
-// everything else as it was; anything but an object is an error.
-func TestWithResultType(t *testing.T) {
+// TestStampResultType: a result object gains resultType "complete", or
+// "input_required" when it carries input requests, unless it has one;
+// keys are matched exactly (no duplicate key, whatever the case of the
+// upstream's); anything but an object is an error.
+func TestStampResultType(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		`{}`:              `{"resultType":"complete"}`,
-		` { } `:           `{"resultType":"complete"}`,
-		`{"content":[]}`:  `{"resultType":"complete","content":[]}`,
-		"{\n\"a\":1}":     `{"resultType":"complete","a":1}`,
-		`{"a":{"b":"}"}}`: `{"resultType":"complete","a":{"b":"}"}}`,
+		`{}`:                               `{"resultType":"complete"}`,
+		` { } `:                            `{"resultType":"complete"}`,
+		`{"content":[]}`:                   `{"resultType":"complete","content":[]}`,
+		`{"a":{"b":"}"}}`:                  `{"resultType":"complete","a":{"b":"}"}}`,
+		`{"resultType":null,"content":[]}`: `{"resultType":"complete","content":[]}`,
+		`{"resultType":"","content":[]}`:   `{"resultType":"complete","content":[]}`,
+		`{"ResultType":"complete"}`:        `{"resultType":"complete","ResultType":"complete"}`,
+		`{"resultType":"input_required"}`:  `{"resultType":"input_required"}`,
+		`{"inputRequests":{"k":{}},"requestState":"s"}`: `{"resultType":"input_required","inputRequests":{"k":{}},"requestState":"s"}`,
+		`{"inputrequests":{"k":{}}}`:                    `{"resultType":"complete","inputrequests":{"k":{}}}`,
+		`{"inputRequests":{}}`:                          `{"resultType":"complete","inputRequests":{}}`,
+		`{"text":"<&>"}`:                                `{"resultType":"complete","text":"<&>"}`,
 	} {
-		got, err := withResultType(json.RawMessage(in), "complete")
+		got, err := stampResultType(json.RawMessage(in))
 		var g, w any
-		if err != nil || json.Unmarshal(got, &g) != nil || json.Unmarshal([]byte(want), &w) != nil || !reflect.DeepEqual(g, w) {
-			t.Errorf("withResultType(%q) = %s, %v; want %s", in, got, err, want)
+		if err != nil || json.Unmarshal(got, &g) != nil || json.Unmarshal([]byte(want), &w) != nil || !reflect.DeepEqual(g, w) ||
+			strings.Count(string(got), `"resultType"`) != 1 || strings.Contains(string(got), `\u003c`) {
+			t.Errorf("stampResultType(%q) = %s, %v; want %s", in, got, err, want)
 		}
 	}
 	for _, in := range []string{``, `null`, `[]`, `"x"`} {
-		if got, err := withResultType(json.RawMessage(in), "complete"); err == nil {
-			t.Errorf("withResultType(%q) = %s, want an error", in, got)
+		if got, err := stampResultType(json.RawMessage(in)); err == nil {
+			t.Errorf("stampResultType(%q) = %s, want an error", in, got)
 		}
 	}
 }
