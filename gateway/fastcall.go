@@ -733,6 +733,11 @@ func stampResultType(result json.RawMessage) (json.RawMessage, error) {
 		kind = json.RawMessage(`"input_required"`)
 	}
 	fields["resultType"] = kind
+	return encodeFields(fields)
+}
+
+// encodeFields encodes a result's fields again, without HTML escaping.
+func encodeFields(fields map[string]json.RawMessage) (json.RawMessage, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -755,13 +760,7 @@ func privateCache(result json.RawMessage) (json.RawMessage, error) {
 	if _, ok := fields["ttlMs"]; !ok {
 		fields["ttlMs"] = json.RawMessage(`0`)
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(fields); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
+	return encodeFields(fields)
 }
 
 // notification relays what the upstream notified on the call's stream.
