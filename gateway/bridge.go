@@ -76,8 +76,7 @@ type parkedAsk struct {
 // being bridged.
 type parkedCall struct {
 	id                   string
-	caller, method, name string // who may resume it, and with what request
-	server               string // ... to which server
+	caller, method, name string // who may resume it, and with what request (to u)
 	u                    *upstream
 	t                    fastTarget
 	upID                 string // the upstream's id of the call
@@ -99,7 +98,6 @@ type parkedCall struct {
 type parkedCalls struct {
 	once sync.Once
 	box  *sealbox.Box
-	err  error
 	ttl  atomic.Int64 // parkedTTL in nanoseconds when 0; tests shorten it
 
 	mu     sync.Mutex
@@ -107,17 +105,17 @@ type parkedCalls struct {
 	closed bool // the gateway is shutting down: nothing is parked
 }
 
-func (pcs *parkedCalls) init() error {
+// init makes the key that seals this process's request states, once.
+func (pcs *parkedCalls) init() {
 	pcs.once.Do(func() {
 		key := make([]byte, sealbox.KeySize)
-		if _, err := rand.Read(key); err != nil {
-			pcs.err = err
-			return
+		rand.Read(key) // never fails (crypto/rand)
+		box, err := sealbox.New([][]byte{key}, "request state")
+		if err != nil {
+			panic("gateway: request state key: " + err.Error()) // a key of KeySize bytes always makes a Box
 		}
-		pcs.box, pcs.err = sealbox.New([][]byte{key}, "request state")
-		pcs.m = map[string]*parkedCall{}
+		pcs.box, pcs.m = box, map[string]*parkedCall{}
 	})
-	return pcs.err
 }
 
 // callerOf names the caller of ctx for a parked call: the issuer and
@@ -127,7 +125,7 @@ func callerOf(ctx context.Context) string {
 	if !ok || id == nil {
 		return ""
 	}
-	return id.Issuer + "\x00" + id.Subject
+	return employeeKey(id)
 }
 
 // bridged reports whether a call over t is bridged: a 2026-07-28 client on
@@ -138,7 +136,7 @@ func (fc *fastCall) bridged(t fastTarget) bool { return !fc.legacy() && t.sessio
 // the call upID: a goroutine reads it into the parked call's msgs.
 func startBridge(ctx context.Context, u *upstream, t fastTarget, op fastOp, upID string, resp *http.Response, stop context.CancelFunc) *parkedCall {
 	want, _ := json.Marshal(upID)
-	pc := &parkedCall{caller: callerOf(ctx), method: op.method, name: op.upstream, server: u.cfg.Name, u: u, t: t, upID: upID, want: want,
+	pc := &parkedCall{caller: callerOf(ctx), method: op.method, name: op.upstream, u: u, t: t, upID: upID, want: want,
 		msgs: make(chan []byte, 2), done: make(chan struct{}), stop: stop, body: resp.Body, asks: map[string]parkedAsk{}}
 	go func() {
 		src := bufio.NewReader(resp.Body)
@@ -243,12 +241,9 @@ func (fc *fastCall) drive(ctx context.Context, g *Gateway, pc *parkedCall) error
 			case m.Method != "" && len(m.ID) == 0:
 				fc.notification(ctx, pc.u, &m)
 			case m.Method != "" && !fc.declared(m.Method):
-				done, err := fc.message(ctx, g, pc.u, pc.t, pc.want, data) // the -32021 path
+				err := fc.refuseUndeclared(ctx, pc.u, pc.t, &m)
 				g.parked.end(pc, "the client cannot answer what the upstream asked of it")
-				fc.abandoned = false // cancelled here
-				if done {
-					return err
-				}
+				return err
 			case m.Method != "":
 				if _, relayed := askedCapability[m.Method]; !relayed {
 					fc.message(ctx, g, pc.u, pc.t, pc.want, data) // refused with method not found
@@ -271,7 +266,7 @@ func (fc *fastCall) drive(ctx context.Context, g *Gateway, pc *parkedCall) error
 				}
 			}
 		case <-gather:
-			return fc.park(ctx, g, pc)
+			return fc.park(g, pc)
 		case <-ctx.Done():
 			g.parked.end(pc, "the client's call ended")
 			return ctx.Err()
@@ -281,12 +276,9 @@ func (fc *fastCall) drive(ctx context.Context, g *Gateway, pc *parkedCall) error
 
 // park answers the client with an input-required result for the parked
 // call's open requests, and keeps the call for the client's next call.
-func (fc *fastCall) park(ctx context.Context, g *Gateway, pc *parkedCall) error {
+func (fc *fastCall) park(g *Gateway, pc *parkedCall) error {
 	pcs := &g.parked
-	if err := pcs.init(); err != nil {
-		pcs.end(pc, "the gateway cannot park the call")
-		return fmt.Errorf("%w: park the call: %w", errBadAnswer, err)
-	}
+	pcs.init()
 	// A new id for every round, so that the state of an earlier round
 	// names nothing.
 	pcs.mu.Lock()
@@ -341,7 +333,7 @@ type stateClaims struct {
 	ID      string `json:"p"`
 	Caller  string `json:"c"`
 	Method  string `json:"m"`
-	Server  string `json:"s"`
+	Server  string `json:"s"` // the upstream's name in the configuration
 	Name    string `json:"n"`
 	Expires int64  `json:"x"`
 }
@@ -349,7 +341,7 @@ type stateClaims struct {
 var stateAD = []byte("mcpgate requestState")
 
 func (pcs *parkedCalls) seal(id string, pc *parkedCall, expiry time.Time) (string, error) {
-	plain, err := json.Marshal(stateClaims{id, pc.caller, pc.method, pc.server, pc.name, expiry.UnixMilli()})
+	plain, err := json.Marshal(stateClaims{id, pc.caller, pc.method, pc.u.cfg.Name, pc.name, expiry.UnixMilli()})
 	if err != nil {
 		return "", err
 	}
@@ -388,9 +380,7 @@ func errStateRefused(why string) error {
 // and the request method, name: it is no longer parked (a second retry
 // with the same state finds nothing).
 func (pcs *parkedCalls) resume(ctx context.Context, state, method string, u *upstream, name string) (*parkedCall, error) {
-	if err := pcs.init(); err != nil {
-		return nil, err
-	}
+	pcs.init()
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(state, stateTag))
 	if err != nil {
 		return nil, errStateRefused("it is not one this gateway gave")
@@ -452,7 +442,7 @@ func (fc *fastCall) resumeCall(ctx context.Context, g *Gateway, op fastOp, p *fa
 		delete(pc.asks, key)
 	}
 	if len(pc.asks) > 0 {
-		return fc.park(ctx, g, pc)
+		return fc.park(g, pc)
 	}
 	return fc.drive(ctx, g, pc)
 }

@@ -638,20 +638,8 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 			"method", m.Method)
 		return false, nil
 	case m.Method != "" && !fc.legacy() && !fc.declared(m.Method):
-		// A 2026-07-28 client that did not declare what an upstream of
-		// the 2025 revisions asks for cannot be asked: the call fails
-		// with MissingRequiredClientCapability (HTTP 400), the upstream's
-		// request with the same error, and the upstream's call is
-		// cancelled.
-		what := askedCapability[m.Method]
-		rpcErr := &jsonrpc.Error{Code: codeMissingClientCapability, Message: fmt.Sprintf(
-			"mcpgate: the upstream asked the client for %s during the call, and the client did not declare the %s capability",
-			m.Method, what), Data: missingCapabilityData(what)}
-		if err := fc.answerUpstream(ctx, u, t, m.ID, nil, rpcErr); err != nil {
-			u.log.Debug("answer the upstream's request", "method", m.Method, "err", err)
-		}
-		fc.abandoned = true
-		return true, rpcErr
+		fc.abandoned = true // the upstream's call is cancelled (send)
+		return true, fc.refuseUndeclared(ctx, u, t, &m)
 	case m.Method != "":
 		fc.relayRequest(ctx, g, u, t, &m)
 		return false, nil
@@ -692,6 +680,21 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 	}
 	fc.result, fc.isError = m.Result, head.IsError
 	return true, nil
+}
+
+// refuseUndeclared answers the upstream's request m, for a capability the
+// 2026-07-28 client did not declare, with MissingRequiredClientCapability,
+// and returns the same error for the call (HTTP 400): such a client
+// cannot be asked. The caller cancels the upstream's call.
+func (fc *fastCall) refuseUndeclared(ctx context.Context, u *upstream, t fastTarget, m *upstreamMessage) error {
+	what := askedCapability[m.Method]
+	rpcErr := &jsonrpc.Error{Code: codeMissingClientCapability, Message: fmt.Sprintf(
+		"mcpgate: the upstream asked the client for %s during the call, and the client did not declare the %s capability",
+		m.Method, what), Data: missingCapabilityData(what)}
+	if err := fc.answerUpstream(ctx, u, t, m.ID, nil, rpcErr); err != nil {
+		u.log.Debug("answer the upstream's request", "method", m.Method, "err", err)
+	}
+	return rpcErr
 }
 
 // askedCapability is the client capability each request an upstream may

@@ -65,24 +65,24 @@ const legacyVersion = "2025-11-25"
 func (fc *fastCall) target(ctx context.Context, u *upstream, cs *mcp.ClientSession) fastTarget {
 	version := cs.InitializeResult().ProtocolVersion
 	stateless := isStateless(cs)
+	caps := allCapabilities // a 2025 client's session is asked, as the SDK client's is
 	switch {
-	case !stateless && !fc.legacy():
-		s, err := u.ownSession(ctx, fc.capabilities())
-		if err == nil {
-			return fastTarget{version: s.version, session: s.id, own: s}
-		}
-		u.log.Debug("no session with the client's capabilities for the fast path; calling over the pooled session", "err", err)
-	case !stateless:
-	case fc.legacy():
-		s, err := u.ownSession(ctx, allCapabilities)
-		if err == nil {
-			return fastTarget{version: s.version, session: s.id, own: s}
-		}
+	case !stateless && fc.legacy():
+		return fastTarget{version: version, session: cs.ID()} // the client's era already
+	case stateless && !fc.legacy():
+		return fastTarget{version: version}
+	case !fc.legacy():
+		caps = fc.capabilities()
+	}
+	s, err := u.ownSession(ctx, caps)
+	if err == nil {
+		return fastTarget{version: s.version, session: s.id, own: s}
+	}
+	if stateless {
 		u.log.Debug("no session of the 2025 revisions for the fast path; calling statelessly", "err", err)
 		return fastTarget{version: version}
-	default:
-		return fastTarget{version: version}
 	}
+	u.log.Debug("no session with the client's capabilities for the fast path; calling over the pooled session", "err", err)
 	return fastTarget{version: version, session: cs.ID()}
 }
 
@@ -97,10 +97,13 @@ const (
 	allCapabilities = capRoots | capSampling | capElicitation
 )
 
+// capabilityBits names the bit of each capability.
+var capabilityBits = map[string]capabilitySet{"roots": capRoots, "sampling": capSampling, "elicitation": capElicitation}
+
 // capabilities is the set a 2026-07-28 request declared.
 func (fc *fastCall) capabilities() capabilitySet {
 	var set capabilitySet
-	for name, bit := range map[string]capabilitySet{"roots": capRoots, "sampling": capSampling, "elicitation": capElicitation} {
+	for name, bit := range capabilityBits {
 		if _, ok := fc.clientCaps[name]; ok {
 			set |= bit
 		}
@@ -188,7 +191,7 @@ func (u *upstream) deleteOwn(s *rawSession) {
 // (each call is given its client's).
 func (u *upstream) openOwn(ctx context.Context, caps capabilitySet) (*rawSession, error) {
 	declared := map[string]any{}
-	for name, bit := range map[string]capabilitySet{"roots": capRoots, "sampling": capSampling, "elicitation": capElicitation} {
+	for name, bit := range capabilityBits {
 		if caps&bit != 0 {
 			declared[name] = map[string]any{}
 		}
