@@ -2,114 +2,77 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/mcpgate/mcpgate/authn"
-	"github.com/mcpgate/mcpgate/authn/devidp"
-	"github.com/mcpgate/mcpgate/config"
-	"github.com/mcpgate/mcpgate/gateway"
-	"github.com/mcpgate/mcpgate/policy"
-	"github.com/mcpgate/mcpgate/rego"
+	"github.com/mcpgate/mcpgate/internal/testtools"
+	"github.com/mcpgate/mcpgate/internal/testtools/testidp"
 )
 
 // grantEverything is the data of the shipped policy library that gives the
 // group "admin" every tool, prompt and resource of every server: the suite
 // exercises everything, and everything must pass through the policy.
-var grantEverything = map[string]any{"mcpgate": map[string]any{"config": map[string]any{
-	"groups": map[string]any{"admin": map[string]any{"servers": map[string]any{"*": map[string]any{
-		"tools": map[string]any{"*": "all"}, "prompts": map[string]any{"*": true}, "resources": map[string]any{"*": true},
-	}}}},
-}}}
+const grantEverything = `{"mcpgate": {"config": {"groups": {"admin": {"servers": {"*": {
+  "tools": {"*": "all"}, "prompts": {"*": true}, "resources": {"*": true}}}}}}}}`
 
 // testPolicyTimeout bounds a policy evaluation of the gateways these tests
-// run.
+// run: not the 100 ms default, since under -race on a loaded 2-core machine
+// an evaluation now and then takes longer, and the suites test the
+// protocol, not the policy timeout.
 const testPolicyTimeout = 5 * time.Second
 
-// startGateway runs mcpgate in-process on loopback in front of one upstream,
-// as users run it: sign-in through an OIDC provider (the development
-// provider) and the shipped policy library, with a grant for everything to
-// the demo user carol (group admin). It returns the MCP URL of a small proxy
-// that adds carol's bearer token to every request, because the conformance
-// suite and the plain clients here send none. With passThrough the
-// upstream's names are not prefixed, as the conformance suite expects its
-// fixture's names.
+// startGateway runs the real binary, `mcpgate serve`, on loopback in front
+// of one upstream, as users run it: sign-in through an OIDC provider (the
+// development provider), the policy library built into the binary with a
+// grant for everything to the demo user carol (group admin), the decision
+// of every request logged. It returns the MCP URL of a small proxy that
+// adds carol's bearer token to every request, because the conformance
+// suite and the plain clients here send none; the proxy's URL is the
+// gateway's public URL. With passThrough the upstream's names are not
+// prefixed, as the conformance suite expects its fixture's names.
 func startGateway(t *testing.T, upstreamURL string, passThrough bool) string {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	const resource = "http://gateway.test/mcp"
-	idp, idpURL := startIDP(t, resource)
-
-	verifier, err := authn.NewVerifier(authn.Config{Resource: resource, Issuers: []authn.IssuerConfig{{Issuer: idpURL}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Not the 100 ms default: under -race on a loaded 2-core machine an
-	// evaluation now and then takes longer, and the suites test the
-	// protocol, not the policy timeout.
-	engine := policy.NewEngine(policy.Options{Logger: quiet, Timeout: testPolicyTimeout})
-	modules, _, err := rego.Library()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := engine.LoadModules(modules, grantEverything); err != nil {
-		t.Fatal(err)
-	}
-	mw := authn.MiddlewareOptions{ResourceMetadataURL: "http://gateway.test/.well-known/oauth-protected-resource/mcp"}
-
-	cfg := config.Default()
-	s := config.Server{
-		Name:              "upstream",
-		URL:               upstreamURL,
-		Transport:         config.TransportStreamableHTTP,
-		AllowInsecureHTTP: true,
-		Timeout:           config.Duration(30 * time.Second),
-	}
+	bin := mcpgateBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	proxy := httptest.NewUnstartedServer(nil)
+	public := "http://" + proxy.Listener.Addr().String()
+	idp := testidp.Start(t, public+"/mcp")
+	dir := t.TempDir()
+	writeTestFile(t, dir, "policy/data.json", grantEverything)
+	prefix := ""
 	if passThrough {
-		empty := ""
-		s.Prefix = &empty
+		prefix = `prefix: ""`
 	}
-	cfg.Servers = []config.Server{s}
-	g, err := gateway.New(cfg, &gateway.Options{
-		Logger:         quiet,
-		Authorizer:     engine,
-		HTTPMiddleware: []func(http.Handler) http.Handler{authn.Middleware(verifier, mw)},
-		ScopeChallenge: func(w http.ResponseWriter, scopes []string, desc string) {
-			authn.WriteInsufficientScope(w, mw, scopes, desc)
-		},
+	gw := testtools.StartServer(t, "mcpgate serve", func(addr string) *exec.Cmd {
+		cfg := fmt.Sprintf(`listen: %q
+public_url: %q
+readyz_detail: true
+auth:
+  issuers:
+    - issuer: %q
+policy: {dir: %q, library: builtin, timeout: %s, decision_log: %q}
+servers:
+  - name: upstream
+    url: %q
+    allow_insecure_http: true
+    timeout: 30s
+    %s
+`, addr, public, idp.Issuer(), filepath.Join(dir, "policy"), testPolicyTimeout, filepath.Join(dir, "decisions.log"), upstreamURL, prefix)
+		return exec.Command(bin, "serve", "--config", writeTestFile(t, dir, "mcpgate.yaml", cfg))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g.Start(ctx)
-	hs := httptest.NewServer(g.Handler())
-	t.Cleanup(func() {
-		hs.CloseClientConnections()
-		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer ccancel()
-		g.Close(cctx)
-		hs.Close()
-		cancel()
-	})
-	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
-	defer wcancel()
-	if err := g.WaitSettled(wctx); err != nil {
-		t.Fatal(err)
-	}
-	if st := g.Status(); st.Upstreams[0].State != gateway.StateReady {
-		t.Fatalf("upstream not ready: %+v", st.Upstreams[0])
-	}
+	waitUpstreamReady(t, ctx, "http://"+gw.Addr)
+
 	// The suite must test the production path: without the proxy's token
 	// the gateway refuses.
-	resp, err := http.Post(hs.URL+"/mcp", "application/json", nil)
+	resp, err := http.Post("http://"+gw.Addr+"/mcp", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,40 +84,21 @@ func startGateway(t *testing.T, upstreamURL string, passThrough bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return withBearer(t, hs.URL, token) + "/mcp"
+	withBearer(t, proxy, "http://"+gw.Addr, token)
+	return public + "/mcp"
 }
 
-// startIDP serves the development OIDC provider on loopback for audience
-// resource and returns it with its issuer URL.
-func startIDP(t *testing.T, resource string) (*devidp.Provider, string) {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer := "http://" + ln.Addr().String() + "/idp"
-	idp, err := devidp.New(devidp.Options{Issuer: issuer, Audience: resource, Scopes: []string{"mcp"},
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.StripPrefix("/idp", idp.Handler())}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return idp, issuer
-}
-
-// withBearer starts a reverse proxy to target that sets the Authorization
-// header of every request to token and keeps everything else (Host and
-// Origin included, which the suite's DNS-rebinding checks rely on); it
-// returns the proxy's URL.
-func withBearer(t *testing.T, target, token string) string {
+// withBearer starts hs, unstarted, as a reverse proxy to target that sets
+// the Authorization header of every request to token and keeps everything
+// else (Host and Origin included, which the suite's DNS-rebinding checks
+// rely on).
+func withBearer(t *testing.T, hs *httptest.Server, target, token string) {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := &httputil.ReverseProxy{
+	hs.Config.Handler = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(u)
 			r.Out.Host = r.In.Host
@@ -162,7 +106,6 @@ func withBearer(t *testing.T, target, token string) string {
 		},
 		FlushInterval: -1,
 	}
-	hs := httptest.NewServer(proxy)
+	hs.Start()
 	t.Cleanup(hs.Close)
-	return hs.URL
 }
