@@ -133,21 +133,25 @@ func callerOf(ctx context.Context) string {
 func (fc *fastCall) bridged(t fastTarget) bool { return !fc.legacy() && t.session != "" }
 
 // startBridge takes over the upstream's answer resp, an event stream, to
-// the call upID: a goroutine reads it into the parked call's msgs.
+// the call upID: a goroutine reads it into the parked call's msgs,
+// resuming it when the upstream closes it early (followStream). ctx is
+// the upstream request's, which outlives the client's request.
 func startBridge(ctx context.Context, u *upstream, t fastTarget, op fastOp, upID string, resp *http.Response, stop context.CancelFunc) *parkedCall {
 	want, _ := json.Marshal(upID)
 	pc := &parkedCall{caller: callerOf(ctx), method: op.method, name: op.upstream, u: u, t: t, upID: upID, want: want,
 		msgs: make(chan []byte, 2), done: make(chan struct{}), stop: stop, body: resp.Body, asks: map[string]parkedAsk{}}
 	go func() {
 		src := bufio.NewReader(resp.Body)
-		err := readEvents(src, func(data []byte) (bool, error) {
+		handle := func(data []byte) (bool, error) {
 			select {
 			case pc.msgs <- bytes.Clone(data):
 				return false, nil
 			case <-pc.done:
 				return true, nil
 			}
-		})
+		}
+		var cur sseCursor
+		err := u.followStream(ctx, t, &cur, readEvents(src, &cur, handle), handle)
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			err = nil
 		}

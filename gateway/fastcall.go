@@ -11,6 +11,7 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,6 +102,14 @@ type fastCall struct {
 	asks    map[string]context.CancelFunc
 	running int // relays not yet done
 	asking  sync.WaitGroup
+
+	// replays keeps the event streams of a 2025 session's calls, so that
+	// a client can resume them (resume.go); replay is this call's, once
+	// its answer is a stream; primes: the stream begins with a priming
+	// event (2025-11-25 on).
+	replays *registry
+	replay  *replayStream
+	primes  bool
 }
 
 // legacy reports whether the client speaks a 2025 revision (it has a
@@ -192,6 +201,10 @@ func (g *Gateway) fastPath(next http.Handler, stateful bool) http.Handler {
 			}
 			g.noteSessionMessage(r, env)
 		}
+		if stateful && resumeRequest(r) {
+			g.serveResume(w, r)
+			return
+		}
 		served, begun := g.serveFast(w, r, stateful)
 		if served {
 			return
@@ -267,6 +280,7 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 			return false, false
 		}
 		fc.ss, fc.v, fc.logLevel = s.ss, s.view, s.logLevel
+		fc.replays, fc.primes = g.registry, ip.ProtocolVersion >= primingVersion
 	} else {
 		if r.Header.Get("Mcp-Method") != env.Method || r.Header.Get("Mcp-Name") != p.Name+p.URI {
 			return false, false // the SDK answers the mismatch
@@ -291,9 +305,16 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 		return false, false
 	}
 	if stateful {
+		// The call ends with its client's connection unless its answer
+		// is a stream the client can resume (resume.go).
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
+		ctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
 		defer cancel()
+		defer context.AfterFunc(r.Context(), func() {
+			if !fc.resumable() {
+				cancel()
+			}
+		})()
 		defer g.registry.track(fc.ss.ID(), string(env.ID), cancel)()
 		if trace.SpanFromContext(ctx).IsRecording() {
 			ctx = context.WithValue(ctx, requestIDKey{}, strings.Trim(string(env.ID), `"`))
@@ -548,7 +569,7 @@ func (fc *fastCall) send(ctx context.Context, g *Gateway, op fastOp, t fastTarge
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); fc.bridged(t) && resp.StatusCode == http.StatusOK && mt == "text/event-stream" {
 		stop()
-		return fc.drive(ctx, g, startBridge(ctx, u, t, op, id, resp, stopBridge))
+		return fc.drive(ctx, g, startBridge(hctx, u, t, op, id, resp, stopBridge))
 	}
 	defer stop()
 	defer stopBridge()
@@ -608,7 +629,9 @@ func (fc *fastCall) answer(ctx context.Context, g *Gateway, u *upstream, t fastT
 		src := readerPool.Get().(*bufio.Reader)
 		src.Reset(resp.Body)
 		defer func() { src.Reset(nil); readerPool.Put(src) }()
-		return readEvents(src, func(data []byte) (bool, error) { return fc.message(ctx, g, u, t, want, data) })
+		handle := func(data []byte) (bool, error) { return fc.message(ctx, g, u, t, want, data) }
+		var cur sseCursor
+		return u.followStream(ctx, t, &cur, readEvents(src, &cur, handle), handle)
 	}
 	return fmt.Errorf("upstream answered with content type %q", mt)
 }
@@ -838,20 +861,39 @@ func (fc *fastCall) notify(method string, params any) {
 func (fc *fastCall) event(msg []byte) {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
+	var b []byte
 	if !fc.streaming {
 		fc.streaming = true
 		h := fc.w.Header()
 		h.Set("Content-Type", "text/event-stream")
 		h.Set("Cache-Control", "no-cache, no-transform")
 		fc.w.WriteHeader(http.StatusOK)
+		if fc.replays != nil {
+			fc.replay = fc.replays.openStream(fc.ss.ID()) // resume.go
+		}
+		if fc.replay != nil && fc.primes {
+			b = append(b, "event: prime\nid: "...)
+			b = append(b, fc.replay.add(nil)...)
+			b = append(b, "\nretry: "+strconv.Itoa(replayRetry)+"\ndata: \n\n"...)
+		}
 	}
-	var b bytes.Buffer
-	b.Grow(len(msg) + 24)
-	b.WriteString("event: message\ndata: ")
-	b.Write(msg)
-	b.WriteString("\n\n")
-	_, _ = fc.w.Write(b.Bytes())
+	if fc.replay != nil {
+		b = appendEvent(b, fc.replay.add(msg), msg)
+	} else {
+		b = append(b, "event: message\ndata: "...)
+		b = append(b, msg...)
+		b = append(b, "\n\n"...)
+	}
+	_, _ = fc.w.Write(b)
 	_ = http.NewResponseController(fc.w).Flush()
+}
+
+// resumable reports whether the call's answer is a stream its client can
+// resume (resume.go): such a call outlives its client's connection.
+func (fc *fastCall) resumable() bool {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return fc.replay != nil
 }
 
 // finish answers the call: its result, or err as a JSON-RPC error.
@@ -877,6 +919,9 @@ func (fc *fastCall) finish(err error) {
 	fc.mu.Unlock()
 	if streaming {
 		fc.event(b.Bytes())
+		if fc.replay != nil {
+			fc.replay.end()
+		}
 		return
 	}
 	fc.w.Header().Set("Content-Type", "application/json")
@@ -904,10 +949,23 @@ func (fc *fastCall) status(err error) int {
 // codeUnsupportedProtocolVersion is the 2026-07-28 UnsupportedProtocolVersion error.
 const codeUnsupportedProtocolVersion = -32022
 
+// sseCursor is where a reader of an event stream got to: the last event
+// id the stream gave and the reconnection delay it asked for, what a
+// reader needs to resume the stream (Last-Event-ID, SEP-1699).
+type sseCursor struct {
+	id    string
+	retry time.Duration
+}
+
+// errStreamEnded: an upstream's event stream ended before the response to
+// the call.
+var errStreamEnded = errors.New("upstream stream ended before the response to the call")
+
 // readEvents reads a server-sent event stream, calling handle with the
 // data of each event until handle reports it is done. A stream that ends
-// before is an error.
-func readEvents(src *bufio.Reader, handle func([]byte) (bool, error)) error {
+// before is errStreamEnded. cur, if not nil, follows the stream's event
+// ids and retry field.
+func readEvents(src *bufio.Reader, cur *sseCursor, handle func([]byte) (bool, error)) error {
 	var data bytes.Buffer
 	var line []byte
 	for {
@@ -922,7 +980,7 @@ func readEvents(src *bufio.Reader, handle func([]byte) (bool, error)) error {
 				continue
 			}
 			if err == io.EOF {
-				return errors.New("upstream stream ended before the response to the call")
+				return errStreamEnded
 			}
 			if err != nil {
 				return err
@@ -940,14 +998,89 @@ func readEvents(src *bufio.Reader, handle func([]byte) (bool, error)) error {
 			data.Reset()
 			continue
 		}
-		// event:, id:, retry: and comments need nothing here.
 		if d, ok := sseData(line); ok {
 			if data.Len() > 0 {
 				data.WriteByte('\n')
 			}
 			data.Write(d)
+			continue
+		}
+		if cur != nil {
+			cur.note(line)
+		}
+		// event: and comments need nothing here.
+	}
+}
+
+// note takes an event stream's id and retry fields (an id with NUL is
+// ignored, as the SSE standard says; so is a retry that is not a number).
+func (cur *sseCursor) note(line []byte) {
+	if v, ok := sseField(line, "id"); ok && !bytes.ContainsRune(v, 0) {
+		cur.id = string(v)
+	} else if v, ok := sseField(line, "retry"); ok {
+		if ms, err := strconv.ParseUint(string(v), 10, 31); err == nil {
+			cur.retry = time.Duration(ms) * time.Millisecond
 		}
 	}
+}
+
+// Reconnections of an upstream's event stream (followStream).
+const (
+	maxStreamResumes  = 3                      // in a row, without a new event
+	defaultResumeWait = 250 * time.Millisecond // when the stream asked for no delay
+	maxResumeWait     = 30 * time.Second
+)
+
+// followStream resumes an upstream's event stream that ended before the
+// response to the call (err is errStreamEnded): a server may close a
+// call's stream and let the client poll for the rest (SEP-1699). In a
+// session, with a last event id, it reconnects with a GET carrying
+// Last-Event-ID after the delay the stream asked for, and reads on with
+// handle; three reconnections in a row that bring no new event give up.
+// The call is not sent again: the tool would run twice.
+func (u *upstream) followStream(ctx context.Context, t fastTarget, cur *sseCursor, err error, handle func([]byte) (bool, error)) error {
+	for tries := 0; errors.Is(err, errStreamEnded) && t.session != "" && cur.id != ""; {
+		if tries == maxStreamResumes {
+			return fmt.Errorf("%w: %d reconnections with Last-Event-ID %q brought nothing new", err, tries, cur.id)
+		}
+		wait := cur.retry
+		if wait <= 0 {
+			wait = defaultResumeWait
+		}
+		timer := time.NewTimer(min(wait, maxResumeWait))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-timer.C:
+		}
+		req, rerr := http.NewRequestWithContext(ctx, http.MethodGet, u.cfg.URL, nil)
+		if rerr != nil {
+			return rerr
+		}
+		setSessionHeaders(req.Header, t.version, t.session)
+		req.Header.Del("Content-Type")
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Last-Event-ID", cur.id)
+		resp, rerr := u.fastClient().Do(req)
+		if rerr != nil {
+			return fmt.Errorf("resume the upstream's stream of the call: %w", rerr)
+		}
+		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); resp.StatusCode != http.StatusOK || mt != "text/event-stream" {
+			release(resp.Body)
+			return fmt.Errorf("the upstream closed the call's stream and answered its resumption (Last-Event-ID %q) with HTTP %d %s",
+				cur.id, resp.StatusCode, mt)
+		}
+		before := cur.id
+		err = readEvents(bufio.NewReader(resp.Body), cur, handle)
+		release(resp.Body)
+		if cur.id != before {
+			tries = 0
+		} else {
+			tries++
+		}
+	}
+	return err
 }
 
 // fastClient is the HTTP client of the fast path's requests to u: the

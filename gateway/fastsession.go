@@ -271,7 +271,7 @@ func (u *upstream) rawRequest(ctx context.Context, s *rawSession, method string,
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if mt == "text/event-stream" {
-		err = readEvents(bufio.NewReader(resp.Body), handle)
+		err = readEvents(bufio.NewReader(resp.Body), nil, handle)
 	} else {
 		data, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		if done, _ := handle(data); rerr != nil || !done {

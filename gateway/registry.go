@@ -56,6 +56,9 @@ type openSession struct {
 	// asks are the requests fast-path calls relayed to the client, by
 	// the id the gateway gave them: the client's answer goes there.
 	asks map[string]chan []byte
+	// streams are the fast-path calls' event streams kept for the
+	// client to resume, by stream id (resume.go).
+	streams map[string]*replayStream
 }
 
 func newRegistry(perUser int, onEvict func(*mcp.ServerSession)) *registry {

@@ -1,0 +1,254 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Resumable event streams for clients of the 2025 revisions
+// (Last-Event-ID; SEP-1699).
+//
+// A client of a 2025 revision that loses the connection of a call's event
+// stream may reconnect with a GET carrying the id of the last event it
+// got, and the server replays what came after and goes on. On the SDK's
+// path the SDK does this, its events kept in a store of the gateway's
+// (http.go: an in-memory EventStore bounded to eventStoreBytes in all).
+// On the fast path a call's answer becomes an event stream when the
+// upstream sends something before its result (progress, a log message, a
+// request to the client); the stream is then kept here: it begins with a
+// priming event (an id and no data, from 2025-11-25 on), every event has
+// an id "<stream>_<n>", and the events are kept until the stream has ended
+// and a while after (replayKeep), bounded per stream (replayBytes; the
+// last event, the call's answer, is always kept) and per session
+// (replayStreams). A call whose stream began does not end when its
+// client's connection does: it goes on, bounded by the server's timeout,
+// ended by notifications/cancelled or by the end of the session, and a GET
+// with Last-Event-ID on this replica replays it and follows it to the
+// end. A call whose answer had not begun (it would be a JSON body, which
+// cannot be resumed) is cancelled when its client goes, as before.
+//
+// Replicas: the streams live on the replica that serves the call. A GET
+// that reaches another replica (a session taken over, a load balancer
+// without affinity) finds no such stream and is answered 400 with an
+// error saying so; the call's answer is lost to that client, which may
+// call again. Sticky routing by Mcp-Session-Id keeps a session's GETs on
+// its replica (docs/deployment.md).
+
+const (
+	// replayBytes bounds the events kept of one stream; beyond it the
+	// oldest go (the last event is always kept).
+	replayBytes = 1 << 20
+	// replayStreams bounds the streams kept per session; beyond it the
+	// oldest ended stream goes, and a call finds no room while all are
+	// in flight (its stream then has no ids and cannot be resumed).
+	replayStreams = 16
+	// replayKeep is how long an ended stream can still be resumed.
+	replayKeep = time.Minute
+	// replayRetry is the reconnection delay the priming event suggests.
+	replayRetry = 1000
+	// replayPrefix starts the id of every fast-path stream: the SDK's
+	// stream ids are upper-case base32, so the two never meet.
+	replayPrefix = "fp"
+	// primingVersion is the first revision whose streams begin with a
+	// priming event.
+	primingVersion = "2025-11-25"
+	// eventStoreBytes bounds the SDK's event store, all sessions together.
+	eventStoreBytes = 16 << 20
+)
+
+// replayStream is one fast-path event stream of a session.
+type replayStream struct {
+	id string
+
+	mu     sync.Mutex
+	first  int      // index of events[0]
+	events [][]byte // the events' data from index first on; nil: the priming event
+	size   int
+	done   bool
+	doneAt time.Time
+	wake   chan struct{} // closed when an event is added or the stream ends
+}
+
+func newReplayStream() *replayStream {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return &replayStream{id: replayPrefix + hex.EncodeToString(b[:]), wake: make(chan struct{})}
+}
+
+// add keeps the data of the stream's next event and returns its id.
+func (rs *replayStream) add(data []byte) string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.events = append(rs.events, data)
+	rs.size += len(data)
+	for rs.size > replayBytes && len(rs.events) > 1 {
+		rs.size -= len(rs.events[0])
+		rs.events[0] = nil
+		rs.events = rs.events[1:]
+		rs.first++
+	}
+	idx := rs.first + len(rs.events) - 1
+	close(rs.wake)
+	rs.wake = make(chan struct{})
+	return rs.id + "_" + strconv.Itoa(idx)
+}
+
+// end marks the stream complete: its answer was the last event.
+func (rs *replayStream) end() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.done, rs.doneAt = true, time.Now()
+	close(rs.wake)
+	rs.wake = make(chan struct{})
+}
+
+// after returns the events after index last, the index of the last one,
+// whether the stream has ended, and a channel closed when there is more.
+// ok is false when events after last are no longer kept.
+func (rs *replayStream) after(last int) (events [][]byte, next int, done bool, wake <-chan struct{}, ok bool) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if last+1 < rs.first {
+		return nil, last, rs.done, rs.wake, false
+	}
+	from := max(last+1-rs.first, 0)
+	if from < len(rs.events) {
+		events = rs.events[from:len(rs.events):len(rs.events)]
+	}
+	return events, rs.first + len(rs.events) - 1, rs.done, rs.wake, true
+}
+
+// expired reports whether the stream ended over replayKeep ago.
+func (rs *replayStream) expired(now time.Time) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.done && now.Sub(rs.doneAt) > replayKeep
+}
+
+// openStream keeps a new stream of session id, or returns nil when the
+// session is not held here or has replayStreams streams in flight.
+func (reg *registry) openStream(id string) *replayStream {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	s, ok := reg.byID[id]
+	if !ok {
+		return nil
+	}
+	if s.streams == nil {
+		s.streams = map[string]*replayStream{}
+	}
+	now := time.Now()
+	var oldest *replayStream
+	for _, rs := range s.streams {
+		if rs.expired(now) {
+			delete(s.streams, rs.id)
+			continue
+		}
+		rs.mu.Lock()
+		if rs.done && (oldest == nil || rs.doneAt.Before(oldest.doneAt)) {
+			oldest = rs
+		}
+		rs.mu.Unlock()
+	}
+	if len(s.streams) >= replayStreams {
+		if oldest == nil {
+			return nil
+		}
+		delete(s.streams, oldest.id)
+	}
+	rs := newReplayStream()
+	s.streams[rs.id] = rs
+	return rs
+}
+
+// stream returns session id's stream named stream, if it is kept here.
+func (reg *registry) stream(id, stream string) *replayStream {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	s, ok := reg.byID[id]
+	if !ok {
+		return nil
+	}
+	rs := s.streams[stream]
+	if rs == nil || rs.expired(time.Now()) {
+		return nil
+	}
+	return rs
+}
+
+// resumeRequest reports whether r asks to resume a fast-path stream.
+func resumeRequest(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.HasPrefix(r.Header.Get("Last-Event-ID"), replayPrefix)
+}
+
+// serveResume answers a GET with Last-Event-ID naming a fast-path stream:
+// the events after it, then the stream's next events until it ends or the
+// client goes.
+func (g *Gateway) serveResume(w http.ResponseWriter, r *http.Request) {
+	lastID := r.Header.Get("Last-Event-ID")
+	streamID, idx, ok := strings.Cut(lastID, "_")
+	last, err := strconv.Atoi(idx)
+	if !ok || err != nil || last < 0 {
+		http.Error(w, fmt.Sprintf("malformed Last-Event-ID %q: want <stream>_<n>", lastID), http.StatusBadRequest)
+		return
+	}
+	rs := g.registry.stream(r.Header.Get(sessionIDHeader), streamID)
+	if rs == nil {
+		http.Error(w, fmt.Sprintf("cannot resume stream %s: this replica does not hold it for this session, or it ended over %s ago; call again",
+			streamID, replayKeep), http.StatusBadRequest)
+		return
+	}
+	events, next, done, wake, ok := rs.after(last)
+	if !ok {
+		http.Error(w, fmt.Sprintf("cannot resume stream %s after event %d: the events after it are no longer kept (over %d bytes); call again",
+			streamID, last, replayBytes), http.StatusBadRequest)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache, no-transform")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	for {
+		var b []byte
+		for i, data := range events {
+			if data == nil {
+				continue // the priming event
+			}
+			b = appendEvent(b, rs.id+"_"+strconv.Itoa(next-len(events)+1+i), data)
+		}
+		if len(b) > 0 {
+			if _, err := w.Write(b); err != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+		if done {
+			return
+		}
+		select {
+		case <-wake:
+		case <-r.Context().Done():
+			return
+		}
+		last = next
+		if events, next, done, wake, ok = rs.after(last); !ok {
+			return // overtaken: the client resumes from what it got, and is told then
+		}
+	}
+}
+
+// appendEvent appends an event of the message stream with id and data.
+func appendEvent(b []byte, id string, data []byte) []byte {
+	b = append(b, "event: message\nid: "...)
+	b = append(b, id...)
+	b = append(b, "\ndata: "...)
+	b = append(b, data...)
+	return append(b, "\n\n"...)
+}

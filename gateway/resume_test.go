@@ -1,0 +1,287 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// sseEvent is one event as a client reads it.
+type sseEvent struct{ name, id, retry, data string }
+
+// readSSE reads events from an event stream until it ends or n events
+// came (n < 0: until it ends).
+func readSSE(t *testing.T, r *bufio.Reader, n int) []sseEvent {
+	t.Helper()
+	var out []sseEvent
+	var ev sseEvent
+	var seen bool
+	for n < 0 || len(out) < n {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return out
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			if seen {
+				out = append(out, ev)
+			}
+			ev, seen = sseEvent{}, false
+			continue
+		}
+		k, v, _ := strings.Cut(line, ":")
+		v = strings.TrimPrefix(v, " ")
+		seen = true
+		switch k {
+		case "event":
+			ev.name = v
+		case "id":
+			ev.id = v
+		case "retry":
+			ev.retry = v
+		case "data":
+			ev.data += v
+		}
+	}
+	return out
+}
+
+// sseRequest sends a request of session to the gateway at url and
+// returns the open answer (the caller closes its body).
+func sseRequest(t *testing.T, ctx context.Context, method, url, session, body string, header map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	for k, v := range sessionHeader(session) {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// A call on the fast path whose answer became a stream outlives its
+// client's connection, and the client resumes the stream with
+// Last-Event-ID on this replica.
+func TestResumeFastPathStream(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var ended atomic.Value // the tool's context error when it returned
+	s := mcp.NewServer(&mcp.Implementation{Name: "slow"}, nil)
+	s.AddTool(&mcp.Tool{Name: "wait", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: req.Params.GetProgressToken(), Progress: 1, Message: "begun"})
+		close(started)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		ended.Store(fmt.Sprint(ctx.Err()))
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "waited"}}}, nil
+	})
+	up := startLegacyUpstream(t, s)
+	gw := startGateway(t, nil, noPrefix(upstreamConfig("up", up.URL)))
+	cs := connect(t, gw.URL, legacy, nil)
+	session := cs.ID()
+
+	ctx, drop := context.WithCancel(ctxTimeout(t))
+	resp := sseRequest(t, ctx, http.MethodPost, gw.URL, session,
+		`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"wait","arguments":{},"_meta":{"progressToken":"p"}}}`, nil)
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("answer is %s, want an event stream", ct)
+	}
+	first := readSSE(t, bufio.NewReader(resp.Body), 2)
+	if len(first) != 2 {
+		t.Fatalf("got %d events before the connection dropped, want the priming event and the progress: %+v", len(first), first)
+	}
+	prime, progress := first[0], first[1]
+	if prime.name != "prime" || prime.data != "" || !strings.HasSuffix(prime.id, "_0") || prime.retry == "" {
+		t.Errorf("first event %+v, want a priming event: an id ending _0, a retry field, no data", prime)
+	}
+	stream, _, _ := strings.Cut(prime.id, "_")
+	if progress.id != stream+"_1" || !strings.Contains(progress.data, `"begun"`) {
+		t.Errorf("second event %+v, want the progress as event %s_1", progress, stream)
+	}
+	<-started
+	drop() // the client's connection goes, mid-call
+	resp.Body.Close()
+
+	// The call goes on: the tool is not cancelled. (Not a timing
+	// assertion: the pause only gives a wrong cancellation the time to
+	// reach the tool, which would then fail the test.)
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	eventually(t, "the tool returned", func() bool { return ended.Load() != nil })
+	if got := ended.Load(); got != "<nil>" {
+		t.Fatalf("the tool's context ended with %v after the client's connection dropped, want the call to go on", got)
+	}
+
+	resumed := sseRequest(t, ctxTimeout(t), http.MethodGet, gw.URL, session, "", map[string]string{"Last-Event-ID": progress.id})
+	defer resumed.Body.Close()
+	if resumed.StatusCode != http.StatusOK {
+		t.Fatalf("resume after %s: HTTP %d", progress.id, resumed.StatusCode)
+	}
+	rest := readSSE(t, bufio.NewReader(resumed.Body), -1)
+	if len(rest) != 1 || rest[0].id != stream+"_2" || !strings.Contains(rest[0].data, `"id":7`) || !strings.Contains(rest[0].data, "waited") {
+		t.Fatalf("resumed stream %+v, want the call's result as event %s_2, then the end", rest, stream)
+	}
+
+	// From the priming event: everything with data, in order.
+	again := sseRequest(t, ctxTimeout(t), http.MethodGet, gw.URL, session, "", map[string]string{"Last-Event-ID": prime.id})
+	defer again.Body.Close()
+	if all := readSSE(t, bufio.NewReader(again.Body), -1); len(all) != 2 || all[0].id != progress.id || all[1].id != rest[0].id {
+		t.Fatalf("resumed from the priming event: %+v, want the progress and the result", all)
+	}
+	if gw.fastStats.served.Load() == 0 {
+		t.Error("the call did not take the fast path")
+	}
+
+	// What cannot be resumed is refused, saying why.
+	for _, c := range []struct{ lastID, want string }{
+		{stream + "_x", "malformed Last-Event-ID"},
+		{stream + "_-1", "malformed Last-Event-ID"},
+		{replayPrefix + "00000000_1", "does not hold it"},
+	} {
+		r := sseRequest(t, ctxTimeout(t), http.MethodGet, gw.URL, session, "", map[string]string{"Last-Event-ID": c.lastID})
+		body := readBody(r)
+		if r.StatusCode != http.StatusBadRequest || !strings.Contains(body, c.want) {
+			t.Errorf("resume after %q: HTTP %d %q, want 400 saying %q", c.lastID, r.StatusCode, body, c.want)
+		}
+	}
+	// Another session cannot resume this one's stream.
+	other := connect(t, gw.URL, legacy, nil)
+	r := sseRequest(t, ctxTimeout(t), http.MethodGet, gw.URL, other.ID(), "", map[string]string{"Last-Event-ID": progress.id})
+	if body := readBody(r); r.StatusCode != http.StatusBadRequest || !strings.Contains(body, "does not hold it") {
+		t.Errorf("another session resuming the stream: HTTP %d %q, want 400", r.StatusCode, body)
+	}
+}
+
+func readBody(r *http.Response) string {
+	defer r.Body.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(r.Body)
+	for sc.Scan() {
+		b.WriteString(sc.Text())
+	}
+	return b.String()
+}
+
+// A call whose answer had not become a stream ends with its client's
+// connection: there is nothing the client could resume.
+func TestUnstreamedCallEndsWithConnection(t *testing.T) {
+	started, cancelled := make(chan string, 1), make(chan string, 1)
+	up := startLegacyUpstream(t, interactiveServer(started, cancelled))
+	gw := startGateway(t, nil, noPrefix(upstreamConfig("up", up.URL)))
+	cs := connect(t, gw.URL, legacy, nil)
+	ctx, drop := context.WithCancel(ctxTimeout(t))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.DefaultClient.Do(func() *http.Request {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, gw.URL, strings.NewReader(
+				`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"block","arguments":{}}}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Accept", "application/json, text/event-stream")
+			for k, v := range sessionHeader(cs.ID()) {
+				req.Header.Set(k, v)
+			}
+			return req
+		}())
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	drop()
+	<-done
+	select {
+	case <-cancelled:
+	case <-ctxTimeout(t).Done():
+		t.Fatal("the upstream's call was not cancelled when the client's connection went before any event")
+	}
+}
+
+// An upstream that closes a call's stream mid-call (SEP-1699) is resumed
+// by the gateway with Last-Event-ID, on the fast path for clients of both
+// revisions: the call is not sent again.
+func TestUpstreamClosesCallStream(t *testing.T) {
+	var resumes, calls atomic.Int32
+	resumed := make(chan struct{}, 8)
+	s := mcp.NewServer(&mcp.Implementation{Name: "polling"}, nil)
+	s.AddTool(&mcp.Tool{Name: "poll", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		calls.Add(1)
+		req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: req.Params.GetProgressToken(), Progress: 1})
+		req.Extra.CloseSSEStream(mcp.CloseSSEStreamArgs{RetryAfter: 5 * time.Millisecond})
+		select { // answer once the client came back for the rest
+		case <-resumed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Second):
+			return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{Text: "nobody resumed"}}}, nil
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "polled"}}}, nil
+	})
+	store := mcp.NewMemoryEventStore(nil)
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{EventStore: store})
+	up := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.Header.Get("Last-Event-ID") != "" {
+			resumes.Add(1)
+			resumed <- struct{}{}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	gw := startGateway(t, nil, noPrefix(upstreamConfig("up", up.URL+"/mcp")))
+	for _, version := range []string{legacy, modern} {
+		cs := connect(t, gw.URL, version, nil)
+		before := gw.fastStats.served.Load()
+		res, err := cs.CallTool(ctxTimeout(t), &mcp.CallToolParams{Name: "poll", Arguments: map[string]any{}, Meta: mcp.Meta{"progressToken": "t"}})
+		if err != nil {
+			t.Fatalf("%s: call: %v", version, err)
+		}
+		if res.IsError || textOf(t, res) != "polled" {
+			t.Fatalf("%s: result %q (isError %v), want polled", version, textOf(t, res), res.IsError)
+		}
+		if gw.fastStats.served.Load() == before {
+			t.Errorf("%s: the call did not take the fast path", version)
+		}
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("the tool ran %d times for 2 calls: a closed stream must be resumed, not called again", n)
+	}
+	if n := resumes.Load(); n < 2 {
+		t.Errorf("the upstream saw %d resumptions, want one per call", n)
+	}
+}
+
+// What the SDK's path answers a 2025-11-25 session is resumable too: its
+// streams begin with a priming event, and a GET with Last-Event-ID replays
+// them from the gateway's event store.
+func TestResumeSDKPathStream(t *testing.T) {
+	up := startLegacyUpstream(t, interactiveServer(nil, nil))
+	gw := startGateway(t, nil, noPrefix(upstreamConfig("up", up.URL)))
+	cs := connect(t, gw.URL, legacy, nil)
+	resp := sseRequest(t, ctxTimeout(t), http.MethodPost, gw.URL, cs.ID(), `{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{}}`, nil)
+	events := readSSE(t, bufio.NewReader(resp.Body), -1)
+	resp.Body.Close()
+	if len(events) != 2 || events[0].name != "prime" || events[0].id == "" || !strings.Contains(events[1].data, `"count"`) {
+		t.Fatalf("tools/list answered %+v, want a priming event, then the list", events)
+	}
+	again := sseRequest(t, ctxTimeout(t), http.MethodGet, gw.URL, cs.ID(), "", map[string]string{"Last-Event-ID": events[0].id})
+	defer again.Body.Close()
+	if replayed := readSSE(t, bufio.NewReader(again.Body), -1); len(replayed) != 1 || replayed[0].data != events[1].data {
+		t.Fatalf("resumed after the priming event: %+v, want the list again", replayed)
+	}
+}
