@@ -118,7 +118,8 @@ func TestBridgeToModernClient(t *testing.T) {
 // TestBridgeStates: the requestState of a bridged call is the gateway's
 // own, sealed and bound: a tampered state, one of another caller, one for
 // another tool, one used already, one that expired and one given by
-// another replica are refused with an error that says to start over; a
+// another replica are refused with an error that says to start over (and
+// starting over at that replica works); a
 // retry without the response asked for is asked again; the right answers
 // take the call to its result.
 func TestBridgeStates(t *testing.T) {
@@ -188,6 +189,21 @@ func TestBridgeStates(t *testing.T) {
 	refused(call(gw.URL, "alice", "up__both", state, reply(key, "Ann")), "another request", "another tool")
 	refused(call(gw.URL, "alice", "up2__rounds", state, reply(key, "Ann")), "another request", "the same tool of another server")
 	refused(call(other.URL, "alice", "up__rounds", state, reply(key, "Ann")), "not given by this gateway replica", "another replica")
+	// Told to start over, the client calls again at the replica it
+	// reached, which takes the call to its result.
+	over := call(other.URL, "alice", "up__rounds", "", "")
+	for round, answer := range []string{"Bo", "red"} {
+		var k string
+		for k = range over.Result.InputRequests {
+		}
+		if over.Result.ResultType != "input_required" || k == "" {
+			t.Fatalf("started over at another replica, round %d: %+v, want a question", round, over)
+		}
+		over = call(other.URL, "alice", "up__rounds", over.Result.RequestState, reply(k, answer))
+	}
+	if over.Result.ResultType != "complete" || len(over.Result.Content) != 1 || over.Result.Content[0].Text != "Bo likes red" {
+		t.Errorf("started over at another replica: %+v, want the tool's result there", over)
+	}
 	extra = `,"x-extra":1`
 	refused(call(gw.URL, "alice", "up__rounds", state, reply(key, "Ann")), "cannot resume", "a retry off the fast path")
 	extra = ""
