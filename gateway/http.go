@@ -37,12 +37,11 @@ func (g *Gateway) mcpHandler() http.Handler {
 	limit := int64(g.cfg.MaxRequestBytes)
 	// Idle sessions are closed by the registry (idleSweep), which sees
 	// the requests the fast path serves without the SDK.
-	events := mcp.NewMemoryEventStore(nil) // resumable streams (resume.go)
-	events.SetMaxBytes(eventStoreBytes)
+	// No EventStore: with the go-sdk v1.8.0's, about one conformance run
+	// in six left a request of a 2025 session unanswered (resume.go).
 	var stateful http.Handler = mcp.NewStreamableHTTPHandler(g.viewFor, &mcp.StreamableHTTPOptions{
 		MaxRequestBodyBytes: limit,
 		Logger:              g.log,
-		EventStore:          events,
 	})
 	stateless := mcp.NewStreamableHTTPHandler(g.viewFor, &mcp.StreamableHTTPOptions{
 		Stateless:                    true,

@@ -265,23 +265,3 @@ func TestUpstreamClosesCallStream(t *testing.T) {
 		t.Errorf("the upstream saw %d resumptions, want one per call", n)
 	}
 }
-
-// What the SDK's path answers a 2025-11-25 session is resumable too: its
-// streams begin with a priming event, and a GET with Last-Event-ID replays
-// them from the gateway's event store.
-func TestResumeSDKPathStream(t *testing.T) {
-	up := startLegacyUpstream(t, interactiveServer(nil, nil))
-	gw := startGateway(t, nil, noPrefix(upstreamConfig("up", up.URL)))
-	cs := connect(t, gw.URL, legacy, nil)
-	resp := sseRequest(t, ctxTimeout(t), http.MethodPost, gw.URL, cs.ID(), `{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{}}`, nil)
-	events := readSSE(t, bufio.NewReader(resp.Body), -1)
-	resp.Body.Close()
-	if len(events) != 2 || events[0].name != "prime" || events[0].id == "" || !strings.Contains(events[1].data, `"count"`) {
-		t.Fatalf("tools/list answered %+v, want a priming event, then the list", events)
-	}
-	again := sseRequest(t, ctxTimeout(t), http.MethodGet, gw.URL, cs.ID(), "", map[string]string{"Last-Event-ID": events[0].id})
-	defer again.Body.Close()
-	if replayed := readSSE(t, bufio.NewReader(again.Body), -1); len(replayed) != 1 || replayed[0].data != events[1].data {
-		t.Fatalf("resumed after the priming event: %+v, want the list again", replayed)
-	}
-}

@@ -32,7 +32,7 @@ func sseLine(line []byte) []byte { return bytes.TrimRight(line, "\r\n") }
 
 // firstSSEData returns the data of the first event of stream that has any
 // (its data lines joined by newlines), or nil. A priming event (an id and
-// empty data, resume.go) has none.
+// empty data) has none.
 func firstSSEData(stream []byte) []byte {
 	sc := bufio.NewScanner(bytes.NewReader(stream))
 	sc.Buffer(nil, len(stream)+1)
