@@ -107,9 +107,10 @@ type fastCall struct {
 	// a client can resume them (resume.go); replay is this call's, once
 	// its answer is a stream; primes: the stream begins with a priming
 	// event (2025-11-25 on).
-	replays *registry
-	replay  *replayStream
-	primes  bool
+	replays  *registry
+	replay   *replayStream
+	primes   bool
+	detached sync.Once
 }
 
 // legacy reports whether the client speaks a 2025 revision (it has a
@@ -310,10 +311,12 @@ func (g *Gateway) serveFast(w http.ResponseWriter, r *http.Request, stateful boo
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
 		defer cancel()
+		defer fc.detach() // the answer is written: a GET may resume it
 		defer context.AfterFunc(r.Context(), func() {
 			if !fc.resumable() {
 				cancel()
 			}
+			fc.detach()
 		})()
 		defer g.registry.track(fc.ss.ID(), string(env.ID), cancel)()
 		if trace.SpanFromContext(ctx).IsRecording() {
@@ -888,6 +891,17 @@ func (fc *fastCall) event(msg []byte) {
 	_ = http.NewResponseController(fc.w).Flush()
 }
 
+// detach releases the call's stream from the POST that began it, once:
+// the client may then resume it with a GET (resume.go).
+func (fc *fastCall) detach() {
+	fc.mu.Lock()
+	rs := fc.replay
+	fc.mu.Unlock()
+	if rs != nil {
+		fc.detached.Do(rs.release)
+	}
+}
+
 // resumable reports whether the call's answer is a stream its client can
 // resume (resume.go): such a call outlives its client's connection.
 func (fc *fastCall) resumable() bool {
@@ -953,8 +967,12 @@ const codeUnsupportedProtocolVersion = -32022
 // id the stream gave and the reconnection delay it asked for, what a
 // reader needs to resume the stream (Last-Event-ID, SEP-1699).
 type sseCursor struct {
-	id    string
+	id    string // the id of the last event dispatched
 	retry time.Duration
+	// pending is the id field read, which becomes the last event id
+	// when its event is dispatched (at the blank line that ends it, as
+	// the SSE standard says): an event cut off mid-way is read again.
+	pending string
 }
 
 // errStreamEnded: an upstream's event stream ended before the response to
@@ -989,6 +1007,9 @@ func readEvents(src *bufio.Reader, cur *sseCursor, handle func([]byte) (bool, er
 		}
 		line = sseLine(line)
 		if len(line) == 0 {
+			if cur != nil {
+				cur.id = cur.pending
+			}
 			if data.Len() == 0 {
 				continue
 			}
@@ -1016,7 +1037,7 @@ func readEvents(src *bufio.Reader, cur *sseCursor, handle func([]byte) (bool, er
 // ignored, as the SSE standard says; so is a retry that is not a number).
 func (cur *sseCursor) note(line []byte) {
 	if v, ok := sseField(line, "id"); ok && !bytes.ContainsRune(v, 0) {
-		cur.id = string(v)
+		cur.pending = string(v)
 	} else if v, ok := sseField(line, "retry"); ok {
 		if ms, err := strconv.ParseUint(string(v), 10, 31); err == nil {
 			cur.retry = time.Duration(ms) * time.Millisecond

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn"
@@ -34,6 +35,9 @@ type registry struct {
 	mu     sync.Mutex
 	byID   map[string]*openSession
 	byUser map[string]map[*openSession]bool
+
+	// replayed counts the bytes the sessions' streams keep (resume.go).
+	replayed atomic.Int64
 }
 
 type openSession struct {
@@ -142,6 +146,9 @@ func (reg *registry) forgetLocked(s *openSession) {
 	}
 	for _, cancel := range s.calls {
 		(*cancel)()
+	}
+	for _, rs := range s.streams {
+		rs.forget()
 	}
 }
 
@@ -292,10 +299,12 @@ func (reg *registry) idleSweep(ctx context.Context, timeout, interval time.Durat
 			return
 		case <-t.C:
 		}
-		cutoff := time.Now().Add(-timeout)
+		now := time.Now()
+		cutoff := now.Add(-timeout)
 		var idle []*mcp.ServerSession
 		reg.mu.Lock()
 		for _, s := range reg.byID {
+			s.pruneLocked(now)
 			if s.posts == 0 && s.lastUsed.Before(cutoff) {
 				// Out of the registry before it is closed: a request
 				// that comes meanwhile finds no session (404), never one

@@ -1,13 +1,16 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,14 +25,15 @@ import (
 // handler (go-sdk v1.8.0, its MemoryEventStore), about one run in six of
 // the conformance suite's 2025-11-25 scenarios through the gateway left a
 // request unanswered until the client's timeout (4 of 24 runs; none of
-// 24 without it). On the fast path a call's answer becomes an event stream when the
-// upstream sends something before its result (progress, a log message, a
+// 24 without it). On the fast path a call's answer becomes an event
+// stream when the upstream sends something before its result (progress, a log message, a
 // request to the client); the stream is then kept here: it begins with a
 // priming event (an id and no data, from 2025-11-25 on), every event has
-// an id "<stream>_<n>", and the events are kept until the stream has ended
-// and a while after (replayKeep), bounded per stream (replayBytes; the
-// last event, the call's answer, is always kept) and per session
-// (replayStreams). A call whose stream began does not end when its
+// an id "<stream>_<n>", and a copy of the events is kept until the stream
+// has ended and a while after (replayKeep), bounded per stream
+// (replayBytes), for the whole gateway (replayBudget) and per session
+// (replayStreams); one connection writes a stream at a time (a second
+// gets 409). A call whose stream began does not end when its
 // client's connection does: it goes on, bounded by the server's timeout,
 // ended by notifications/cancelled or by the end of the session, and a GET
 // with Last-Event-ID on this replica replays it and follows it to the
@@ -55,6 +59,8 @@ const (
 	replayKeep = time.Minute
 	// replayRetry is the reconnection delay the priming event suggests.
 	replayRetry = 1000
+	// replayBudget bounds the bytes kept by the streams of all sessions.
+	replayBudget = 64 << 20
 	// replayPrefix starts the id of every fast-path stream: the SDK's
 	// stream ids are upper-case base32, so the two never meet.
 	replayPrefix = "fp"
@@ -65,39 +71,62 @@ const (
 
 // replayStream is one fast-path event stream of a session.
 type replayStream struct {
-	id string
+	id     string
+	budget *atomic.Int64 // the bytes kept by all streams (replayBudget)
 
-	mu     sync.Mutex
-	first  int      // index of events[0]
-	events [][]byte // the events' data from index first on; nil: the priming event
-	size   int
-	done   bool
-	doneAt time.Time
-	wake   chan struct{} // closed when an event is added or the stream ends
+	mu      sync.Mutex
+	first   int      // index of events[0]
+	events  [][]byte // the events' data from index first on; nil: the priming event
+	size    int
+	done    bool
+	doneAt  time.Time
+	writers int           // connections writing the stream to the client (at most one)
+	wake    chan struct{} // closed when an event is added or the stream ends
 }
 
-func newReplayStream() *replayStream {
+func newReplayStream(budget *atomic.Int64) *replayStream {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	return &replayStream{id: replayPrefix + hex.EncodeToString(b[:]), wake: make(chan struct{})}
+	return &replayStream{id: replayPrefix + hex.EncodeToString(b[:]), budget: budget, writers: 1, wake: make(chan struct{})}
 }
 
-// add keeps the data of the stream's next event and returns its id.
+// add keeps a copy of the data of the stream's next event and returns
+// its id. The oldest events go beyond replayBytes, and every event goes
+// when the gateway's streams hold replayBudget bytes: a resume from
+// before what is kept is refused, never served with a gap.
 func (rs *replayStream) add(data []byte) string {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	rs.events = append(rs.events, data)
+	rs.events = append(rs.events, bytes.Clone(data))
 	rs.size += len(data)
-	for rs.size > replayBytes && len(rs.events) > 1 {
-		rs.size -= len(rs.events[0])
-		rs.events[0] = nil
-		rs.events = rs.events[1:]
-		rs.first++
+	rs.budget.Add(int64(len(data)))
+	for len(rs.events) > 0 && (rs.size > replayBytes || rs.budget.Load() > replayBudget) {
+		rs.dropFirstLocked()
 	}
 	idx := rs.first + len(rs.events) - 1
+	if len(rs.events) == 0 {
+		idx = rs.first - 1
+	}
 	close(rs.wake)
 	rs.wake = make(chan struct{})
 	return rs.id + "_" + strconv.Itoa(idx)
+}
+
+func (rs *replayStream) dropFirstLocked() {
+	rs.size -= len(rs.events[0])
+	rs.budget.Add(-int64(len(rs.events[0])))
+	rs.events[0] = nil
+	rs.events = rs.events[1:]
+	rs.first++
+}
+
+// forget drops every event kept, when the stream itself goes.
+func (rs *replayStream) forget() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for len(rs.events) > 0 {
+		rs.dropFirstLocked()
+	}
 }
 
 // end marks the stream complete: its answer was the last event.
@@ -109,20 +138,40 @@ func (rs *replayStream) end() {
 	rs.wake = make(chan struct{})
 }
 
-// after returns the events after index last, the index of the last one,
-// whether the stream has ended, and a channel closed when there is more.
-// ok is false when events after last are no longer kept.
+// claim attaches a connection that writes the stream, unless one is:
+// one stream, one writer, so that nothing reaches the client twice.
+func (rs *replayStream) claim() bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.writers > 0 {
+		return false
+	}
+	rs.writers++
+	return true
+}
+
+// release detaches a connection that wrote the stream (the POST that
+// began it, once, or a GET that claimed it).
+func (rs *replayStream) release() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.writers--
+}
+
+// after returns a copy of the events after index last, the index of the
+// last one, whether the stream has ended, and a channel closed when there
+// is more. ok is false when events after last are no longer kept.
 func (rs *replayStream) after(last int) (events [][]byte, next int, done bool, wake <-chan struct{}, ok bool) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	next = rs.first + len(rs.events) - 1
 	if last+1 < rs.first {
 		return nil, last, rs.done, rs.wake, false
 	}
-	from := max(last+1-rs.first, 0)
-	if from < len(rs.events) {
-		events = rs.events[from:len(rs.events):len(rs.events)]
+	if from := max(last+1-rs.first, 0); from < len(rs.events) {
+		events = slices.Clone(rs.events[from:])
 	}
-	return events, rs.first + len(rs.events) - 1, rs.done, rs.wake, true
+	return events, next, rs.done, rs.wake, true
 }
 
 // expired reports whether the stream ended over replayKeep ago.
@@ -130,6 +179,16 @@ func (rs *replayStream) expired(now time.Time) bool {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	return rs.done && now.Sub(rs.doneAt) > replayKeep
+}
+
+// pruneLocked drops s's streams that expired.
+func (s *openSession) pruneLocked(now time.Time) {
+	for id, rs := range s.streams {
+		if rs.expired(now) {
+			rs.forget()
+			delete(s.streams, id)
+		}
+	}
 }
 
 // openStream keeps a new stream of session id, or returns nil when the
@@ -144,13 +203,9 @@ func (reg *registry) openStream(id string) *replayStream {
 	if s.streams == nil {
 		s.streams = map[string]*replayStream{}
 	}
-	now := time.Now()
+	s.pruneLocked(time.Now())
 	var oldest *replayStream
 	for _, rs := range s.streams {
-		if rs.expired(now) {
-			delete(s.streams, rs.id)
-			continue
-		}
 		rs.mu.Lock()
 		if rs.done && (oldest == nil || rs.doneAt.Before(oldest.doneAt)) {
 			oldest = rs
@@ -161,9 +216,10 @@ func (reg *registry) openStream(id string) *replayStream {
 		if oldest == nil {
 			return nil
 		}
+		oldest.forget()
 		delete(s.streams, oldest.id)
 	}
-	rs := newReplayStream()
+	rs := newReplayStream(&reg.replayed)
 	s.streams[rs.id] = rs
 	return rs
 }
@@ -205,6 +261,11 @@ func (g *Gateway) serveResume(w http.ResponseWriter, r *http.Request) {
 			streamID, replayKeep), http.StatusBadRequest)
 		return
 	}
+	if !rs.claim() {
+		http.Error(w, fmt.Sprintf("stream %s is being written to another connection of this session", streamID), http.StatusConflict)
+		return
+	}
+	defer rs.release()
 	events, next, done, wake, ok := rs.after(last)
 	if !ok {
 		http.Error(w, fmt.Sprintf("cannot resume stream %s after event %d: the events after it are no longer kept (over %d bytes); call again",
@@ -216,6 +277,7 @@ func (g *Gateway) serveResume(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache, no-transform")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	_ = rc.Flush() // the headers now, though no event may come for a while
 	for {
 		var b []byte
 		for i, data := range events {

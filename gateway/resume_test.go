@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -263,5 +265,101 @@ func TestUpstreamClosesCallStream(t *testing.T) {
 	}
 	if n := resumes.Load(); n < 2 {
 		t.Errorf("the upstream saw %d resumptions, want one per call", n)
+	}
+}
+
+// The cursor takes an event's id when the event is dispatched: a stream
+// cut inside an event is resumed from the event before it, so the event
+// is read again.
+func TestSSECursorIDAtDispatch(t *testing.T) {
+	stream := "id: S_1\nretry: 7\ndata: {\"method\":\"notifications/progress\"}\n\n" +
+		"id: S_2\ndata: {\"id\":\"x\",\"result\":{}}\n" // cut before the blank line
+	var cur sseCursor
+	var got int
+	err := readEvents(bufio.NewReader(strings.NewReader(stream)), &cur, func([]byte) (bool, error) { got++; return false, nil })
+	if !errors.Is(err, errStreamEnded) || got != 1 || cur.id != "S_1" || cur.retry != 7*time.Millisecond {
+		t.Fatalf("err %v, %d events, cursor %+v: want the stream ended after one event, resumed from S_1 with retry 7ms", err, got, cur)
+	}
+}
+
+// What a stream hands a resume stays as it was while the stream drops
+// its oldest events; the bounds hold, and a resume from before what is
+// kept is refused rather than served with a gap.
+func TestReplayStreamBounds(t *testing.T) {
+	var budget atomic.Int64
+	rs := newReplayStream(&budget)
+	rs.add(nil)
+	big := bytes.Repeat([]byte("x"), replayBytes/4)
+	for range 4 {
+		rs.add(big)
+	}
+	events, next, _, _, ok := rs.after(0)
+	if !ok || len(events) != 4 || next != 4 {
+		t.Fatalf("after the priming event: %d events up to %d (ok %v), want 4 up to 4", len(events), next, ok)
+	}
+	for range 4 {
+		rs.add(big) // drops from the front
+	}
+	for i, e := range events {
+		if !bytes.Equal(e, big) {
+			t.Fatalf("event %d handed to the resume changed when the stream dropped its oldest", i)
+		}
+	}
+	if _, _, _, _, ok := rs.after(0); ok {
+		t.Error("a resume from before the events kept was not refused")
+	}
+	if b := budget.Load(); b > replayBytes {
+		t.Errorf("one stream keeps %d bytes, over %d", b, replayBytes)
+	}
+	huge := bytes.Repeat([]byte("y"), replayBytes+1)
+	id := rs.add(huge)
+	if _, _, _, _, ok := rs.after(8); ok || !strings.HasSuffix(id, "_9") {
+		t.Errorf("an event over the bound (id %s) was kept for a resume", id)
+	}
+	rs.forget()
+	if b := budget.Load(); b != 0 {
+		t.Errorf("a forgotten stream still counts %d bytes", b)
+	}
+}
+
+// While the call's own connection writes its stream, a GET cannot resume
+// it (nothing reaches the client twice); once the connection went, a
+// caught-up resume answers its headers at once and waits for the rest.
+func TestResumeOneWriter(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	s := mcp.NewServer(&mcp.Implementation{Name: "slow"}, nil)
+	s.AddTool(&mcp.Tool{Name: "wait", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: req.Params.GetProgressToken(), Progress: 1})
+		close(started)
+		<-release
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "waited"}}}, nil
+	})
+	up := startLegacyUpstream(t, s)
+	gw := startGateway(t, nil, noPrefix(upstreamConfig("up", up.URL)))
+	cs := connect(t, gw.URL, legacy, nil)
+	ctx, drop := context.WithCancel(ctxTimeout(t))
+	resp := sseRequest(t, ctx, http.MethodPost, gw.URL, cs.ID(),
+		`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"wait","arguments":{},"_meta":{"progressToken":"p"}}}`, nil)
+	first := readSSE(t, bufio.NewReader(resp.Body), 2)
+	<-started
+	r := sseRequest(t, ctxTimeout(t), http.MethodGet, gw.URL, cs.ID(), "", map[string]string{"Last-Event-ID": first[1].id})
+	if body := readBody(r); r.StatusCode != http.StatusConflict {
+		t.Errorf("resume while the call's connection writes it: HTTP %d %q, want 409", r.StatusCode, body)
+	}
+	drop()
+	resp.Body.Close()
+	var resumed *http.Response
+	eventually(t, "a resume is taken once the connection went", func() bool {
+		resumed = sseRequest(t, ctxTimeout(t), http.MethodGet, gw.URL, cs.ID(), "", map[string]string{"Last-Event-ID": first[1].id})
+		if resumed.StatusCode == http.StatusOK {
+			return true // the headers came before any event
+		}
+		resumed.Body.Close()
+		return false
+	})
+	defer resumed.Body.Close()
+	close(release)
+	if rest := readSSE(t, bufio.NewReader(resumed.Body), -1); len(rest) != 1 || !strings.Contains(rest[0].data, "waited") {
+		t.Fatalf("resumed stream %+v, want the result", rest)
 	}
 }
