@@ -206,6 +206,10 @@ func (g *Gateway) fastPath(next http.Handler, stateful bool) http.Handler {
 			g.serveResume(w, r)
 			return
 		}
+		if env := envelopeOf(r.Context()); env != nil && !stateful && taskMethods[env.Method] {
+			g.serveTask(w, r, env, next)
+			return
+		}
 		served, begun := g.serveFast(w, r, stateful)
 		if served {
 			return
@@ -686,6 +690,14 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 	if head.ResultType == "input_required" && fc.legacy() {
 		return true, errHandOver
 	}
+	if head.ResultType == "task" {
+		// A task for this call (tasks.go): the client polls it under the
+		// gateway's id.
+		var err error
+		if m.Result, err = g.takeTask(ctx, fc, u, m.Result); err != nil {
+			return true, err
+		}
+	}
 	if fc.method == "resources/read" {
 		var err error
 		if m.Result, err = privateCache(m.Result); err != nil {
@@ -954,7 +966,7 @@ func (fc *fastCall) status(err error) int {
 	switch rpcErr.Code {
 	case jsonrpc.CodeMethodNotFound:
 		return http.StatusNotFound
-	case jsonrpc.CodeInvalidParams, codeMissingClientCapability, codeUnsupportedProtocolVersion:
+	case jsonrpc.CodeInvalidParams, codeMissingClientCapability, codeUnsupportedProtocolVersion, mcp.CodeHeaderMismatch:
 		return http.StatusBadRequest
 	}
 	return http.StatusOK

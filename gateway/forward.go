@@ -71,13 +71,14 @@ func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstrea
 		return g.callError(u, err)
 	}
 	defer func() { release() }()
-	err = call(ctx, cs, upstreamMeta(cs, ss, in, meta))
+	tasks := mapsTasks(ctx, method)
+	err = call(ctx, cs, upstreamMeta(cs, ss, in, meta, tasks))
 	if errors.Is(err, mcp.ErrSessionMissing) && ctx.Err() == nil {
 		u.log.Info("upstream session expired; re-initialising")
 		var renewed *mcp.ClientSession
 		if renewed, release, err = u.renewFor(ctx, as, cs, release); err == nil {
 			cs = renewed
-			err = call(ctx, cs, upstreamMeta(cs, ss, in, meta))
+			err = call(ctx, cs, upstreamMeta(cs, ss, in, meta, tasks))
 		}
 	}
 	if err != nil && !isAnswer(err) && !errors.Is(err, errHandOver) && !errors.Is(err, errBadAnswer) && ctx.Err() == nil {
@@ -93,7 +94,11 @@ func (g *Gateway) forward(ctx context.Context, ss *mcp.ServerSession, u *upstrea
 // client cannot give. An upstream that logs is asked for the client's log
 // level, which a 2026-07-28 client states per request; for earlier clients
 // the SDK server filters by the session's level, so everything is asked for.
-func upstreamMeta(cs *mcp.ClientSession, ss *mcp.ServerSession, in, meta mcp.Meta) mcp.Meta {
+//
+// The tasks extension is declared upstream only where the gateway maps
+// the upstream's tasks (tasks, tasks.go): elsewhere a task would reach a
+// client that cannot poll it, so the call runs as a call.
+func upstreamMeta(cs *mcp.ClientSession, ss *mcp.ServerSession, in, meta mcp.Meta, tasks bool) mcp.Meta {
 	out := maps.Clone(meta)
 	if !isStateless(cs) {
 		return out
@@ -106,6 +111,9 @@ func upstreamMeta(cs *mcp.ClientSession, ss *mcp.ServerSession, in, meta mcp.Met
 		out[mcp.MetaKeyClientCapabilities] = caps
 	} else if legacyClient {
 		out[mcp.MetaKeyClientCapabilities] = legacyCapabilities(ss.InitializeParams().Capabilities)
+	}
+	if caps, ok := out[mcp.MetaKeyClientCapabilities]; ok && !tasks {
+		out[mcp.MetaKeyClientCapabilities] = withoutTasks(caps)
 	}
 	if caps := cs.InitializeResult().Capabilities; caps != nil && caps.Logging != nil {
 		if level, ok := in[mcp.MetaKeyLogLevel]; ok {

@@ -68,6 +68,8 @@ type Gateway struct {
 	// parked are the calls of 2026-07-28 clients waiting for their input
 	// (bridge.go).
 	parked parkedCalls
+	// tasks are the upstreams' tasks the gateway's clients poll (tasks.go).
+	tasks taskTable
 	// keys caches the view and session keys of callers (viewkey.go).
 	keys keyCache
 
@@ -117,6 +119,7 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 			"session", ss.ID(), "limit", cfg.Limits.SessionsPerUser)
 	})
 	g.relay = newRelay(g.log)
+	g.tasks.st = opts.Store
 	for _, s := range cfg.Servers {
 		if s.Auth != nil && s.Auth.Kind == config.AuthIdentityAssertion && opts.AssertionKeys == nil {
 			return nil, ErrNoAssertionKeys

@@ -110,8 +110,9 @@ type Options struct {
 	SessionKeys [][]byte
 	// Store keeps the session ids ended by DELETE, which every replica
 	// sharing it then refuses to take over. It is required with
-	// SessionKeys: New refuses sealed sessions without one. The caller
-	// owns it (closes it after the gateway).
+	// SessionKeys: New refuses sealed sessions without one. It also keeps
+	// the upstreams' tasks the gateway's clients poll (tasks.go; in memory
+	// without a store). The caller owns it (closes it after the gateway).
 	Store store.Store
 }
 

@@ -90,6 +90,7 @@ func (g *Gateway) newView(key string, f filter) *view {
 		UnsubscribeHandler: v.unsubscribe,
 	})
 	v.server.AddSendingMiddleware(dropUnsubscribedListChanged)
+	v.server.AddReceivingMiddleware(v.advertiseTasks) // tasks.go
 	v.server.AddReceivingMiddleware(v.wholeLists)
 	// A name of an unavailable server gets an error naming the server
 	// rather than "unknown tool". Inside authorize (the SDK makes a
