@@ -690,11 +690,11 @@ func (fc *fastCall) message(ctx context.Context, g *Gateway, u *upstream, t fast
 	if head.ResultType == "input_required" && fc.legacy() {
 		return true, errHandOver
 	}
-	if head.ResultType == "task" {
+	if fields, ok := isTaskResult(m.Result); ok {
 		// A task for this call (tasks.go): the client polls it under the
 		// gateway's id.
 		var err error
-		if m.Result, err = g.takeTask(ctx, fc, u, m.Result); err != nil {
+		if m.Result, err = g.takeTask(ctx, fc, u, fields); err != nil {
 			return true, err
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -63,8 +65,10 @@ const (
 	// ttlMs; taskMaxTTL bounds what it gives.
 	taskDefaultTTL = time.Hour
 	taskMaxTTL     = 24 * time.Hour
-	// taskMemoryLimit bounds the tasks kept in memory (no store).
+	// taskMemoryLimit bounds the tasks kept in memory (no store);
+	// taskCallerLimit the unexpired tasks one caller has of this replica.
 	taskMemoryLimit = 10000
+	taskCallerLimit = 100
 	// taskStoreNamespace holds the tasks in the store.
 	taskStoreNamespace = "gateway-tasks"
 )
@@ -76,6 +80,7 @@ var taskMethods = map[string]bool{"tasks/get": true, "tasks/update": true, "task
 type taskRecord struct {
 	Caller    string          `json:"caller"`   // employeeKey of the caller who created it
 	Server    string          `json:"server"`   // the upstream's configured name
+	URL       string          `json:"url"`      // and its URL, which a reload may change
 	Tool      string          `json:"tool"`     // the tool's name as the client called it
 	Upstream  string          `json:"upstream"` // the upstream's task id
 	Arguments json.RawMessage `json:"arguments,omitempty"`
@@ -87,6 +92,9 @@ type taskTable struct {
 
 	mu  sync.Mutex
 	mem map[string]memTask
+	// live counts the unexpired tasks this replica made per caller, in
+	// memory and in the store alike (taskCallerLimit).
+	live map[string][]time.Time
 }
 
 type memTask struct {
@@ -95,6 +103,9 @@ type memTask struct {
 }
 
 func (tt *taskTable) put(ctx context.Context, id string, rec taskRecord, expires time.Time) error {
+	if err := tt.count(rec.Caller, expires); err != nil {
+		return err
+	}
 	if tt.st != nil {
 		b, err := json.Marshal(rec)
 		if err != nil {
@@ -107,8 +118,8 @@ func (tt *taskTable) put(ctx context.Context, id string, rec taskRecord, expires
 	if tt.mem == nil {
 		tt.mem = map[string]memTask{}
 	}
-	now := time.Now()
 	if len(tt.mem) >= taskMemoryLimit {
+		now := time.Now()
 		for k, t := range tt.mem {
 			if now.After(t.expires) {
 				delete(tt.mem, k)
@@ -116,9 +127,32 @@ func (tt *taskTable) put(ctx context.Context, id string, rec taskRecord, expires
 		}
 	}
 	if len(tt.mem) >= taskMemoryLimit {
-		return fmt.Errorf("mcpgate: %d tasks are kept already; try again when some have ended", taskMemoryLimit)
+		return fmt.Errorf("%d tasks are kept already", taskMemoryLimit)
 	}
 	tt.mem[id] = memTask{rec: rec, expires: expires}
+	return nil
+}
+
+// count notes one more task of caller until expires, unless the caller
+// has taskCallerLimit unexpired tasks of this replica.
+func (tt *taskTable) count(caller string, expires time.Time) error {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if tt.live == nil {
+		tt.live = map[string][]time.Time{}
+	}
+	now := time.Now()
+	live := slices.DeleteFunc(tt.live[caller], func(t time.Time) bool { return now.After(t) })
+	if len(live) >= taskCallerLimit {
+		tt.live[caller] = live
+		return fmt.Errorf("the caller has %d tasks already", taskCallerLimit)
+	}
+	tt.live[caller] = append(live, expires)
+	for c, l := range tt.live { // callers whose tasks all expired
+		if !slices.ContainsFunc(l, func(t time.Time) bool { return !now.After(t) }) {
+			delete(tt.live, c)
+		}
+	}
 	return nil
 }
 
@@ -216,14 +250,19 @@ func (v *view) advertiseTasks(next mcp.MethodHandler) mcp.MethodHandler {
 // showsTasks reports whether v shows a tool of an upstream that supports
 // the extension.
 func (v *view) showsTasks() bool {
+	if v.g.opts.SDKForwarding {
+		return false // no fast path: no task can be taken
+	}
 	v.mu.Lock()
 	ups := map[*upstream]bool{}
 	for _, e := range v.tools {
-		ups[e.up] = true
+		if len(e.params) == 0 { // a tool the fast path takes (fastCall.resolve)
+			ups[e.up] = true
+		}
 	}
 	v.mu.Unlock()
 	for u := range ups {
-		if u.supportsTasks() {
+		if fastUpstream(u) && u.supportsTasks() {
 			return true
 		}
 	}
@@ -231,35 +270,100 @@ func (v *view) showsTasks() bool {
 }
 
 // takeTask keeps the task an upstream created for the fast-path call of
-// fc (result, a CreateTaskResult) and returns the result with the
-// gateway's task id.
-func (g *Gateway) takeTask(ctx context.Context, fc *fastCall, u *upstream, result json.RawMessage) (json.RawMessage, error) {
+// fc (result, a CreateTaskResult, read by its exact keys) and returns the
+// result with the gateway's task id and the ttlMs the gateway keeps it
+// for. A task it cannot give the client is cancelled upstream.
+func (g *Gateway) takeTask(ctx context.Context, fc *fastCall, u *upstream, fields map[string]json.RawMessage) (json.RawMessage, error) {
 	p, _ := ctx.Value(fastParamsKey{}).(*fastParams)
-	var fields map[string]json.RawMessage
-	var head struct {
-		TaskID string   `json:"taskId"`
-		TTLMs  *float64 `json:"ttlMs"`
+	var taskID string
+	_ = json.Unmarshal(fields["taskId"], &taskID)
+	refuse := func(why string) error {
+		if taskID != "" && headerSafe(taskID) {
+			go g.cancelUpstreamTask(context.WithoutCancel(ctx), u, taskID)
+		}
+		return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgate: the upstream answered the call with a task " + why +
+			"; the gateway cancelled it (the tool may have begun: check before calling again)"}
 	}
-	if fc.legacy() || fc.method != "tools/call" || p == nil || json.Unmarshal(result, &fields) != nil || json.Unmarshal(result, &head) != nil || head.TaskID == "" {
-		return nil, errors.New("mcpgate: the upstream answered with a task the gateway cannot give this client")
+	caller := callerOf(ctx)
+	switch {
+	case fc.legacy() || fc.method != "tools/call" || p == nil || !declaresTasks(fc.clientCaps):
+		return nil, refuse("the client did not ask for")
+	case taskID == "" || !headerSafe(taskID) || caseVariant(fields, "resultType", "taskId"):
+		return nil, refuse("the gateway cannot read")
+	case caller == "":
+		return nil, refuse("for a caller without a verified identity")
 	}
 	ttl := taskDefaultTTL
-	if head.TTLMs != nil && *head.TTLMs > 0 {
-		ttl = min(time.Duration(*head.TTLMs)*time.Millisecond, taskMaxTTL)
+	var ms *float64
+	if json.Unmarshal(fields["ttlMs"], &ms) == nil {
+		switch {
+		case ms == nil || *ms >= float64(taskMaxTTL/time.Millisecond): // null: unlimited
+			ttl = taskMaxTTL
+		case *ms >= 1:
+			ttl = time.Duration(*ms) * time.Millisecond
+		}
 	}
 	id := newTaskID()
-	rec := taskRecord{Caller: callerOf(ctx), Server: u.cfg.Name, Tool: p.Name, Upstream: head.TaskID, Arguments: p.Arguments}
-	if rec.Caller == "" {
-		return nil, errors.New("mcpgate: a task needs a verified caller")
-	}
+	rec := taskRecord{Caller: caller, Server: u.cfg.Name, URL: u.cfg.URL, Tool: p.Name, Upstream: taskID, Arguments: p.Arguments}
 	if err := g.tasks.put(ctx, id, rec, time.Now().Add(ttl+time.Minute)); err != nil {
-		return nil, fmt.Errorf("mcpgate: cannot keep the upstream's task: %w", err)
+		return nil, refuse("the gateway cannot keep (" + err.Error() + ")")
 	}
+	fields["ttlMs"] = json.RawMessage(strconv.FormatInt(ttl.Milliseconds(), 10))
 	return setTaskID(fields, id)
+}
+
+// cancelUpstreamTask tells u to cancel its task id, best effort.
+func (g *Gateway) cancelUpstreamTask(ctx context.Context, u *upstream, id string) {
+	ctx, cancel := context.WithTimeout(ctx, u.timeout())
+	defer cancel()
+	cs, err := u.session()
+	if err != nil {
+		return
+	}
+	meta := mcp.Meta{mcp.MetaKeyClientCapabilities: map[string]any{"extensions": map[string]any{tasksExtension: map[string]any{}}}}
+	if _, err := g.taskRequest(ctx, u, cs, "tasks/cancel", id, nil, meta); err != nil {
+		u.log.Info("cancel an upstream task the gateway could not give its client", "task", id, "err", err)
+	}
+}
+
+// resultFields reads a result by its exact keys, or reports false for one
+// that is not an object.
+func resultFields(result json.RawMessage) (map[string]json.RawMessage, bool) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(result, &fields) != nil || fields == nil {
+		return nil, false
+	}
+	return fields, true
+}
+
+// isTaskResult reports whether result is a CreateTaskResult by its exact
+// key resultType, as a client reads it; fields are its keys then.
+func isTaskResult(result json.RawMessage) (map[string]json.RawMessage, bool) {
+	if !bytes.Contains(result, []byte(`"task"`)) {
+		return nil, false // cheap: most results are not
+	}
+	fields, ok := resultFields(result)
+	return fields, ok && string(bytes.TrimSpace(fields["resultType"])) == `"task"`
+}
+
+// caseVariant reports whether fields has a key that differs from one of
+// names only in case: encoding/json would read either.
+func caseVariant(fields map[string]json.RawMessage, names ...string) bool {
+	for k := range fields {
+		for _, n := range names {
+			if k != n && strings.EqualFold(k, n) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // setTaskID encodes fields with taskId set to id.
 func setTaskID(fields map[string]json.RawMessage, id string) (json.RawMessage, error) {
+	if fields == nil {
+		return nil, errors.New("the upstream's result is not an object")
+	}
 	b, err := json.Marshal(id)
 	if err != nil {
 		return nil, err
@@ -333,7 +437,7 @@ func (g *Gateway) serveTask(w http.ResponseWriter, r *http.Request, env *envelop
 			return nil, err
 		}
 		e := v.tool(rec.Tool)
-		if e == nil || e.up.cfg.Name != rec.Server {
+		if e == nil || e.up.cfg.Name != rec.Server || e.up.cfg.URL != rec.URL {
 			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("mcpgate: unknown task %q: its tool is gone", p.TaskID)}
 		}
 		if err := g.checkDecided(ctx, e.up, e.upstreamName); err != nil {
@@ -344,10 +448,16 @@ func (g *Gateway) serveTask(w http.ResponseWriter, r *http.Request, env *envelop
 			return err
 		})
 	}
+	ctx = context.WithValue(ctx, fastCallKey{}, fc) // a denial's step-up (authz.go)
 	_, err = g.observe(handle)(ctx, env.Method, req)
+	if fc.denied != nil && g.scopeChallenge(w, r, *fc.denied) {
+		return
+	}
 	if err == nil && env.Method == "tasks/get" {
-		var fields map[string]json.RawMessage
-		if err = json.Unmarshal(fc.result, &fields); err == nil {
+		fields, ok := resultFields(fc.result)
+		if !ok || caseVariant(fields, "taskId") {
+			err = &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgate: the upstream's tasks/get answer cannot be read"}
+		} else {
 			fc.result, err = setTaskID(fields, p.TaskID)
 		}
 	}
@@ -361,7 +471,7 @@ func isJSONObject(b json.RawMessage) bool {
 
 // taskRequest sends method for the upstream's task id over a stateless
 // request and returns the upstream's result.
-func (g *Gateway) taskRequest(ctx context.Context, u *upstream, cs *mcp.ClientSession, method, taskID string, responses json.RawMessage, meta mcp.Meta) (json.RawMessage, error) {
+func (g *Gateway) taskRequest(ctx context.Context, u *upstream, cs *mcp.ClientSession, method, taskID string, responses json.RawMessage, meta mcp.Meta) (_ json.RawMessage, err error) {
 	if !isStateless(cs) || !u.supportsTasks() {
 		return nil, fmt.Errorf("%w: server %q no longer supports tasks", errUnavailable, u.cfg.Name)
 	}
@@ -408,6 +518,14 @@ func (g *Gateway) taskRequest(ctx context.Context, u *upstream, cs *mcp.ClientSe
 		return true, nil
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	defer func() {
+		// An answer the gateway cannot use fails the request, not the
+		// upstream's session (errBadAnswer, as on the fast path).
+		var rpcErr *jsonrpc.Error
+		if err != nil && !errors.As(err, &rpcErr) && ctx.Err() == nil {
+			err = fmt.Errorf("%w: %w", errBadAnswer, err)
+		}
+	}()
 	switch {
 	case mt == "text/event-stream" && resp.StatusCode == http.StatusOK:
 		err = readEvents(bufio.NewReader(resp.Body), nil, handle)

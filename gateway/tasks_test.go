@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -355,5 +357,188 @@ func TestTasksAcrossReplicas(t *testing.T) {
 	}
 	if got := post(alone.URL, "tasks/get", id, `"taskId":"`+id+`"`); got.Error == nil || got.Error.Code != -32602 {
 		t.Errorf("a replica without the store: %+v, want the task unknown", got)
+	}
+}
+
+// tamper sits between the gateway and an upstream: it counts the methods
+// it forwards and lets a test rewrite an answer.
+type tamper struct {
+	target string
+	mu     sync.Mutex
+	counts map[string]int
+	hook   func(method string, req, resp []byte) (status int, contentType string, body []byte, ok bool)
+}
+
+func startTamper(t *testing.T, target string) (*tamper, string) {
+	t.Helper()
+	tp := &tamper{target: target, counts: map[string]int{}}
+	hs := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var msg struct {
+			Method string `json:"method"`
+		}
+		_ = json.Unmarshal(body, &msg)
+		tp.mu.Lock()
+		tp.counts[msg.Method]++
+		hook := tp.hook
+		tp.mu.Unlock()
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, tp.target, bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status, ct := resp.StatusCode, resp.Header.Get("Content-Type")
+		if hook != nil {
+			if s, c, o, ok := hook(msg.Method, body, out); ok {
+				status, ct, out = s, c, o
+			}
+		}
+		for k, v := range resp.Header {
+			if k != "Content-Length" && k != "Content-Type" {
+				w.Header()[k] = v
+			}
+		}
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(status)
+		w.Write(out)
+	}))
+	return tp, hs.URL + "/mcp"
+}
+
+func (tp *tamper) count(method string) int {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return tp.counts[method]
+}
+
+func (tp *tamper) set(hook func(method string, req, resp []byte) (int, string, []byte, bool)) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	tp.hook = hook
+}
+
+// answerWith is a tamper hook that answers method with result (raw JSON).
+func answerWith(method, result string) func(string, []byte, []byte) (int, string, []byte, bool) {
+	return func(m string, req, _ []byte) (int, string, []byte, bool) {
+		if m != method {
+			return 0, "", nil, false
+		}
+		var msg struct {
+			ID json.RawMessage `json:"id"`
+		}
+		_ = json.Unmarshal(req, &msg)
+		return http.StatusOK, "application/json", []byte(`{"jsonrpc":"2.0","id":` + string(msg.ID) + `,"result":` + result + `}`), true
+	}
+}
+
+// TestTasksHostileUpstream: what an upstream answers about tasks cannot
+// make the gateway hand a client an unmapped task or one it did not ask
+// for, forget a task early, crash, or drop the upstream's shared session;
+// a task the gateway cannot keep (the caller's limit) is cancelled
+// upstream and the client told so.
+func TestTasksHostileUpstream(t *testing.T) {
+	t.Parallel()
+	up := startTasksUpstream(t)
+	tp, url := startTamper(t, up.URL)
+	gw := startGateway(t, nil, upstreamConfig("up", url))
+	caps := `{"extensions":{"` + tasksExtension + `":{}}}`
+	post := func(method, name, params, capabilities string) (int, rpcAnswer) {
+		t.Helper()
+		meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":` + capabilities +
+			`,"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}},`
+		status, _, body := postMCPHeader(t, gw.URL, `{"jsonrpc":"2.0","id":1,"method":"`+method+`","params":{`+meta+params+`}}`,
+			map[string]string{"Mcp-Protocol-Version": modern, "Mcp-Method": method, "Mcp-Name": name})
+		var a rpcAnswer
+		if err := json.Unmarshal([]byte(body), &a); err != nil {
+			t.Fatalf("%s: HTTP %d %q: %v", method, status, body, err)
+		}
+		return status, a
+	}
+	call := func(capabilities string) rpcAnswer {
+		t.Helper()
+		_, a := post("tools/call", "up__slow", `"name":"up__slow","arguments":{}`, capabilities)
+		return a
+	}
+	cancelled := func(what string, before int) {
+		t.Helper()
+		eventually(t, what+": the upstream's task cancelled", func() bool { return tp.count("tasks/cancel") > before })
+	}
+
+	// A huge ttlMs (about 317 years) is kept as the gateway's bound, and
+	// the client is told that bound.
+	tp.set(func(m string, _, resp []byte) (int, string, []byte, bool) {
+		if m != "tools/call" {
+			return 0, "", nil, false
+		}
+		return http.StatusOK, "application/json", bytes.Replace(resp, []byte(`"ttlMs":60000`), []byte(`"ttlMs":10000000000000`), 1), true
+	})
+	long := call(caps)
+	tp.set(nil)
+	id, _ := long.Result["taskId"].(string)
+	if want := float64(taskMaxTTL.Milliseconds()); long.Result["ttlMs"] != want {
+		t.Errorf("ttlMs told the client: %v, want the gateway's bound %v", long.Result["ttlMs"], want)
+	}
+	if _, got := post("tasks/get", id, `"taskId":"`+id+`"`, caps); got.Result["status"] != "working" {
+		t.Errorf("tasks/get of a task with a huge ttlMs: %+v, want it kept", got)
+	}
+
+	// A result whose resultType a case-insensitive reader would take for
+	// another is refused, and its task cancelled upstream.
+	before := tp.count("tasks/cancel")
+	tp.set(answerWith("tools/call", `{"resultType":"task","RESULTTYPE":"complete","taskId":"up-1","status":"working"}`))
+	if a := call(caps); a.Error == nil || a.Result != nil {
+		t.Errorf("an ambiguous task result: %+v, want an error", a)
+	}
+	cancelled("an ambiguous task result", before)
+
+	// A task for a client that did not ask for one is refused and cancelled.
+	before = tp.count("tasks/cancel")
+	tp.set(answerWith("tools/call", `{"resultType":"task","taskId":"up-x","status":"working"}`))
+	if a := call(`{}`); a.Error == nil || !strings.Contains(a.Error.Message, "did not ask") {
+		t.Errorf("a task for a client without the extension: %+v, want refused", a)
+	}
+	cancelled("a task nobody asked for", before)
+
+	// A tasks/get answer that is not an object is an error, not a crash.
+	tp.set(answerWith("tasks/get", `null`))
+	if _, a := post("tasks/get", id, `"taskId":"`+id+`"`, caps); a.Error == nil || a.Error.Code != -32603 {
+		t.Errorf("tasks/get answered null: %+v, want -32603", a)
+	}
+	tp.set(nil)
+
+	// An answer the gateway cannot use fails the request, not the shared
+	// session (errBadAnswer, which forward does not take for a broken
+	// session).
+	tp.set(func(m string, _, _ []byte) (int, string, []byte, bool) {
+		return http.StatusRequestEntityTooLarge, "text/plain", []byte("too large"), m == "tasks/update"
+	})
+	u := gw.ups[0]
+	cs, err := u.session()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gw.taskRequest(ctxTimeout(t), u, cs, "tasks/update", "up-1", json.RawMessage(`{}`), nil); !errors.Is(err, errBadAnswer) {
+		t.Errorf("an unusable answer to tasks/update: %v, want errBadAnswer", err)
+	}
+	tp.set(nil)
+
+	// A caller at its limit gets no more tasks kept: the call is refused
+	// with the reason and the upstream's task cancelled; others go on.
+	for range taskCallerLimit {
+		if err := gw.tasks.put(ctxTimeout(t), newTaskID(), taskRecord{Caller: employeeKey(testUser)}, time.Now().Add(time.Hour)); err != nil && !strings.Contains(err.Error(), "tasks already") {
+			t.Fatal(err)
+		}
+	}
+	before = tp.count("tasks/cancel")
+	if a := call(caps); a.Error == nil || !strings.Contains(a.Error.Message, "tasks already") {
+		t.Errorf("a call of a caller at the limit: %+v, want refused", a)
+	}
+	cancelled("a task over the caller's limit", before)
+	if err := gw.tasks.put(ctxTimeout(t), newTaskID(), taskRecord{Caller: "someone else"}, time.Now().Add(time.Hour)); err != nil {
+		t.Errorf("another caller's task: %v", err)
 	}
 }
