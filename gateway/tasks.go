@@ -418,7 +418,8 @@ func (g *Gateway) serveTask(w http.ResponseWriter, r *http.Request, env *envelop
 	ctx := r.Context()
 	rec, ok, err := g.tasks.get(ctx, p.TaskID)
 	if err != nil {
-		fc.finish(fmt.Errorf("mcpgate: the task store: %w", err))
+		g.log.Warn("tasks: the store failed", "method", env.Method, "err", err)
+		fc.finish(&jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgate: the gateway's task store is unavailable; try again later"})
 		return
 	}
 	if !ok || rec.Caller == "" || rec.Caller != callerOf(ctx) {
