@@ -37,8 +37,8 @@ func (g *Gateway) mcpHandler() http.Handler {
 	limit := int64(g.cfg.MaxRequestBytes)
 	// Idle sessions are closed by the registry (idleSweep), which sees
 	// the requests the fast path serves without the SDK.
-	// No EventStore: with the go-sdk v1.8.0's, about one conformance run
-	// in six left a request of a 2025 session unanswered (resume.go).
+	// No EventStore: with the go-sdk v1.8.0's, conformance runs now and then
+	// left a request of a 2025 session unanswered (resume.go).
 	var stateful http.Handler = mcp.NewStreamableHTTPHandler(g.viewFor, &mcp.StreamableHTTPOptions{
 		MaxRequestBodyBytes: limit,
 		Logger:              g.log,

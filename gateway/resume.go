@@ -22,12 +22,13 @@ import (
 // got, and the server replays what came after and goes on. The fast path
 // (tools/call, prompts/get, resources/read: the calls that take long)
 // does this; the SDK's path does not: with an EventStore on the SDK's
-// handler (go-sdk v1.8.0, its MemoryEventStore), about one run in six of
-// the conformance suite's 2025-11-25 scenarios through the gateway left a
-// request unanswered until the client's timeout (4 of 24 runs; none of
-// 24 without it). On the fast path a call's answer becomes an event
-// stream when the upstream sends something before its result (progress, a log message, a
-// request to the client); the stream is then kept here: it begins with a
+// handler (go-sdk v1.8.0, its MemoryEventStore), runs of the conformance
+// suite's 2025-11-25 scenarios through the gateway left a request
+// unanswered until the client's timeout now and then (8 of 72 runs; none
+// of 48 without it; docs/architecture.md). On the fast path a call's
+// answer becomes an event stream when the upstream sends something before
+// its result (progress, a log message, a request to the client); the
+// stream is then kept here: it begins with a
 // priming event (an id and no data, from 2025-11-25 on), every event has
 // an id "<stream>_<n>", and a copy of the events is kept until the stream
 // has ended and a while after (replayKeep), bounded per stream
