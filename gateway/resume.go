@@ -24,8 +24,8 @@ import (
 // does this; the SDK's path does not: with an EventStore on the SDK's
 // handler (go-sdk v1.8.0, its MemoryEventStore), runs of the conformance
 // suite's 2025-11-25 scenarios through the gateway left a request
-// unanswered until the client's timeout now and then (8 of 72 runs; none
-// of 48 without it; docs/architecture.md). On the fast path a call's
+// unanswered until the client's timeout on a loaded machine (8 of 48
+// runs; none of 24 without it; docs/architecture.md). On the fast path a call's
 // answer becomes an event stream when the upstream sends something before
 // its result (progress, a log message, a request to the client); the
 // stream is then kept here: it begins with a
