@@ -220,6 +220,11 @@ func (g *Gateway) fastPath(next http.Handler, stateful bool) http.Handler {
 		if !begun && stepUpDeferred(r) && g.lookAheadStepUp(w, r) {
 			return
 		}
+		if stateful {
+			var done func()
+			w, r, done = g.resumableSDK(w, r) // resume.go
+			defer done()
+		}
 		next.ServeHTTP(w, r)
 	})
 }

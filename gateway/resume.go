@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -19,13 +21,12 @@ import (
 //
 // A client of a 2025 revision that loses the connection of a call's event
 // stream may reconnect with a GET carrying the id of the last event it
-// got, and the server replays what came after and goes on. The fast path
-// (tools/call, prompts/get, resources/read: the calls that take long)
-// does this; the SDK's path does not: with an EventStore on the SDK's
-// handler (go-sdk v1.8.0, its MemoryEventStore), runs of the conformance
-// suite's 2025-11-25 scenarios through the gateway left a request
-// unanswered until the client's timeout on a loaded machine (8 of 48
-// runs; none of 24 without it; docs/architecture.md). On the fast path a call's
+// got, and the server replays what came after and goes on. The gateway
+// keeps those streams itself, on both paths: the fast path's (below) and
+// the SDK's (sdkStream, which keeps what the SDK writes); it does not use
+// the go-sdk's EventStore, which, on the gateway's handler, left requests
+// of the conformance suite unanswered on a loaded machine (8 of 48 runs;
+// none of 24 without it; docs/architecture.md). On the fast path a call's
 // answer becomes an event stream when the upstream sends something before
 // its result (progress, a log message, a request to the client); the
 // stream is then kept here: it begins with a
@@ -316,3 +317,118 @@ func appendEvent(b []byte, id string, data []byte) []byte {
 	b = append(b, data...)
 	return append(b, "\n\n"...)
 }
+
+// sdkStream keeps the event stream the SDK's path writes to a POST of a
+// 2025 session, as the fast path keeps its own: it opens a replayStream
+// when the answer is an event stream, begins it with a priming event, and
+// writes every event again with an id. The SDK's handler gets a request
+// that does not end with the client's connection, so it writes the rest
+// of the stream here, and a GET with Last-Event-ID resumes it. (The
+// go-sdk's own EventStore is not used: see above.)
+type sdkStream struct {
+	http.ResponseWriter
+	reg     *registry
+	session string
+	primes  bool
+
+	wrote    bool
+	pending  []byte // an event not yet ended
+	detached sync.Once
+
+	mu sync.Mutex // rs: detach runs when the client goes
+	rs *replayStream
+}
+
+// resumableSDK wraps w and r for the SDK's path when r is a POST of a 2025
+// session this replica holds; done must be called when the SDK returned.
+func (g *Gateway) resumableSDK(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request, func()) {
+	if r.Method != http.MethodPost {
+		return w, r, func() {}
+	}
+	sid := r.Header.Get(sessionIDHeader)
+	s, ok := g.registry.fast(sid)
+	if !ok {
+		return w, r, func() {}
+	}
+	ip := s.ss.InitializeParams()
+	if ip == nil || ip.ProtocolVersion >= statelessVersion {
+		return w, r, func() {}
+	}
+	sw := &sdkStream{ResponseWriter: w, reg: g.registry, session: sid, primes: ip.ProtocolVersion >= primingVersion}
+	stop := context.AfterFunc(r.Context(), sw.detach) // the client went: a GET may resume
+	return sw, r.WithContext(context.WithoutCancel(r.Context())), func() {
+		stop()
+		if rs := sw.stream(); rs != nil {
+			rs.end()
+		}
+		sw.detach()
+	}
+}
+
+func (sw *sdkStream) stream() *replayStream {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.rs
+}
+
+func (sw *sdkStream) detach() {
+	if rs := sw.stream(); rs != nil {
+		sw.detached.Do(rs.release)
+	}
+}
+
+func (sw *sdkStream) WriteHeader(status int) {
+	if sw.wrote {
+		return
+	}
+	sw.wrote = true
+	if mt, _, _ := mime.ParseMediaType(sw.Header().Get("Content-Type")); status == http.StatusOK && mt == "text/event-stream" {
+		sw.mu.Lock()
+		sw.rs = sw.reg.openStream(sw.session)
+		sw.mu.Unlock()
+	}
+	sw.ResponseWriter.WriteHeader(status)
+	if sw.rs != nil && sw.primes {
+		_, _ = sw.ResponseWriter.Write([]byte("event: prime\nid: " + sw.rs.add(nil) + "\nretry: " + strconv.Itoa(replayRetry) + "\ndata: \n\n"))
+	}
+}
+
+// Write keeps the events of p and writes them with ids. It reports every
+// byte written: what the client did not get is kept for a resume.
+func (sw *sdkStream) Write(p []byte) (int, error) {
+	if !sw.wrote {
+		sw.WriteHeader(http.StatusOK)
+	}
+	if sw.rs == nil {
+		return sw.ResponseWriter.Write(p)
+	}
+	sw.pending = append(sw.pending, p...)
+	var out []byte
+	for {
+		end := bytes.Index(sw.pending, []byte("\n\n"))
+		if end < 0 {
+			break
+		}
+		var data [][]byte
+		for _, line := range bytes.Split(sw.pending[:end], []byte("\n")) {
+			if d, ok := sseData(sseLine(line)); ok {
+				data = append(data, d)
+			}
+		}
+		if len(data) > 0 {
+			msg := bytes.Join(data, []byte("\n"))
+			out = appendEvent(out, sw.rs.add(msg), msg)
+		}
+		sw.pending = sw.pending[end+2:]
+	}
+	if len(out) > 0 {
+		_, _ = sw.ResponseWriter.Write(out)
+	}
+	return len(p), nil
+}
+
+func (sw *sdkStream) Flush() {
+	_ = http.NewResponseController(sw.ResponseWriter).Flush()
+}
+
+func (sw *sdkStream) Unwrap() http.ResponseWriter { return sw.ResponseWriter }

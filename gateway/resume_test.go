@@ -77,12 +77,19 @@ func sseRequest(t *testing.T, ctx context.Context, method, url, session, body st
 	return resp
 }
 
-// A call on the fast path whose answer became a stream outlives its
-// client's connection, and the client resumes the stream with
-// Last-Event-ID on this replica.
-func TestResumeFastPathStream(t *testing.T) {
-	started, release := make(chan struct{}), make(chan struct{})
-	var ended atomic.Value // the tool's context error when it returned
+// startWaitGateway runs a gateway in front of a waitServer and connects a
+// client of 2025-11-25 to it.
+func startWaitGateway(t *testing.T) (gw *testGateway, cs *mcp.ClientSession, started, release chan struct{}, ended *atomic.Value) {
+	started, release, ended = make(chan struct{}), make(chan struct{}), new(atomic.Value)
+	up := startLegacyUpstream(t, waitServer(started, release, ended))
+	gw = startGateway(t, nil, noPrefix(upstreamConfig("up", up.URL)))
+	return gw, connect(t, gw.URL, legacy, nil), started, release, ended
+}
+
+// waitServer is an upstream whose tool "wait" reports progress, closes
+// started and waits for release (or its end), keeping its context's error
+// in ended when it returns.
+func waitServer(started, release chan struct{}, ended *atomic.Value) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "slow"}, nil)
 	s.AddTool(&mcp.Tool{Name: "wait", InputSchema: emptyObject}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: req.Params.GetProgressToken(), Progress: 1, Message: "begun"})
@@ -94,9 +101,14 @@ func TestResumeFastPathStream(t *testing.T) {
 		ended.Store(fmt.Sprint(ctx.Err()))
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "waited"}}}, nil
 	})
-	up := startLegacyUpstream(t, s)
-	gw := startGateway(t, nil, noPrefix(upstreamConfig("up", up.URL)))
-	cs := connect(t, gw.URL, legacy, nil)
+	return s
+}
+
+// A call on the fast path whose answer became a stream outlives its
+// client's connection, and the client resumes the stream with
+// Last-Event-ID on this replica.
+func TestResumeFastPathStream(t *testing.T) {
+	gw, cs, started, release, ended := startWaitGateway(t)
 	session := cs.ID()
 
 	ctx, drop := context.WithCancel(ctxTimeout(t))
@@ -361,5 +373,54 @@ func TestResumeOneWriter(t *testing.T) {
 	close(release)
 	if rest := readSSE(t, bufio.NewReader(resumed.Body), -1); len(rest) != 1 || !strings.Contains(rest[0].data, "waited") {
 		t.Fatalf("resumed stream %+v, want the result", rest)
+	}
+}
+
+// What the SDK's path answers a 2025 session (here a call with a param the
+// fast path does not know) is resumable too: primed, every event with an
+// id, the call going on when the connection drops, the rest resumed.
+func TestResumeSDKPath(t *testing.T) {
+	gw, cs, started, release, ended := startWaitGateway(t)
+
+	list := sseRequest(t, ctxTimeout(t), http.MethodPost, gw.URL, cs.ID(), `{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{}}`, nil)
+	events := readSSE(t, bufio.NewReader(list.Body), -1)
+	list.Body.Close()
+	if len(events) != 2 || events[0].name != "prime" || !strings.HasPrefix(events[1].id, replayPrefix) || !strings.Contains(events[1].data, `"wait"`) {
+		t.Fatalf("tools/list answered %+v, want a priming event, then the list with an id", events)
+	}
+
+	before := gw.fastStats.served.Load()
+	ctx, drop := context.WithCancel(ctxTimeout(t))
+	resp := sseRequest(t, ctx, http.MethodPost, gw.URL, cs.ID(),
+		`{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"wait","arguments":{},"_meta":{"progressToken":"p"},"x-extra":1}}`, nil)
+	first := readSSE(t, bufio.NewReader(resp.Body), 2)
+	if len(first) != 2 || first[0].name != "prime" || !strings.Contains(first[1].data, `"begun"`) || !strings.HasPrefix(first[1].id, replayPrefix) {
+		t.Fatalf("the call's first events: %+v, want the priming event and the progress with an id", first)
+	}
+	<-started
+	drop()
+	resp.Body.Close()
+	time.Sleep(100 * time.Millisecond) // as in TestResumeFastPathStream: room for a wrong cancellation
+	close(release)
+	eventually(t, "the tool returned", func() bool { return ended.Load() != nil })
+	if got := ended.Load(); got != "<nil>" {
+		t.Fatalf("the tool's context ended with %v after the client's connection dropped", got)
+	}
+	var resumed *http.Response
+	eventually(t, "the stream can be resumed", func() bool {
+		resumed = sseRequest(t, ctxTimeout(t), http.MethodGet, gw.URL, cs.ID(), "", map[string]string{"Last-Event-ID": first[1].id})
+		if resumed.StatusCode == http.StatusOK {
+			return true
+		}
+		resumed.Body.Close()
+		return false
+	})
+	defer resumed.Body.Close()
+	rest := readSSE(t, bufio.NewReader(resumed.Body), -1)
+	if len(rest) != 1 || !strings.Contains(rest[0].data, `"id":8`) || !strings.Contains(rest[0].data, "waited") {
+		t.Fatalf("resumed stream %+v, want the call's result", rest)
+	}
+	if gw.fastStats.served.Load() != before {
+		t.Error("the call took the fast path; this test is about the SDK's")
 	}
 }
