@@ -542,3 +542,51 @@ func TestTasksHostileUpstream(t *testing.T) {
 		t.Errorf("another caller's task: %v", err)
 	}
 }
+
+// A tasks/* denial that wants scopes the token lacks is answered with the
+// step-up challenge, as a call's is.
+func TestTaskStepUp(t *testing.T) {
+	t.Parallel()
+	up := startTasksUpstream(t)
+	opts := testOptions()
+	opts.Authorizer = &scopeDenier{method: "tasks/get", scopes: []string{"admin"}}
+	opts.ScopeChallenge = func(w http.ResponseWriter, scopes []string, desc string) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+strings.Join(scopes, " ")+`"`)
+		w.WriteHeader(http.StatusForbidden)
+	}
+	gw := startGateway(t, opts, upstreamConfig("up", up.URL))
+	meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"` +
+		tasksExtension + `":{}}},"io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"}}`
+	send := func(method, name, params string) (int, http.Header, string) {
+		return postMCPHeader(t, gw.URL, `{"jsonrpc":"2.0","id":1,"method":"`+method+`","params":{`+meta+`,`+params+`}}`,
+			map[string]string{"Mcp-Protocol-Version": modern, "Mcp-Method": method, "Mcp-Name": name})
+	}
+	_, _, body := send("tools/call", "up__slow", `"name":"up__slow","arguments":{}`)
+	var created rpcAnswer
+	_ = json.Unmarshal([]byte(body), &created)
+	id, _ := created.Result["taskId"].(string)
+	if id == "" {
+		t.Fatalf("no task: %s", body)
+	}
+	status, hdr, _ := send("tasks/get", id, `"taskId":"`+id+`"`)
+	if status != http.StatusForbidden || !strings.Contains(hdr.Get("WWW-Authenticate"), `scope="admin"`) {
+		t.Errorf("tasks/get that needs scope admin: HTTP %d, WWW-Authenticate %q, want 403 with the challenge", status, hdr.Get("WWW-Authenticate"))
+	}
+	if n := len(up.requests()); n != 0 {
+		t.Errorf("the upstream got %d requests for the denied task", n)
+	}
+}
+
+// scopeDenier allows everything but method, which it denies wanting scopes.
+type scopeDenier struct {
+	AllowAll
+	method string
+	scopes []string
+}
+
+func (d *scopeDenier) Decide(ctx context.Context, in *policy.Input) policy.Decision {
+	if in.Method == d.method {
+		return policy.Decision{Allow: false, Reasons: []string{"needs " + strings.Join(d.scopes, " ")}, RequiredScopes: d.scopes}
+	}
+	return d.AllowAll.Decide(ctx, in)
+}
