@@ -36,8 +36,12 @@ type registry struct {
 	byID   map[string]*openSession
 	byUser map[string]map[*openSession]bool
 
-	// replayed counts the bytes the sessions' streams keep (resume.go).
-	replayed atomic.Int64
+	// replayed counts the bytes the sessions' streams keep (resume.go);
+	// detachedWait is how long a request of the SDK's path whose client
+	// went waits to be resumed (watchDetached; replayKeep, shorter in
+	// tests).
+	replayed     atomic.Int64
+	detachedWait atomic.Int64
 }
 
 type openSession struct {
@@ -66,8 +70,10 @@ type openSession struct {
 }
 
 func newRegistry(perUser int, onEvict func(*mcp.ServerSession)) *registry {
-	return &registry{perUser: perUser, onEvict: onEvict,
+	reg := &registry{perUser: perUser, onEvict: onEvict,
 		byID: map[string]*openSession{}, byUser: map[string]map[*openSession]bool{}}
+	reg.detachedWait.Store(int64(replayKeep))
+	return reg
 }
 
 // add records a session initialize admitted, until it ends, and closes the

@@ -320,11 +320,14 @@ func appendEvent(b []byte, id string, data []byte) []byte {
 
 // sdkStream keeps the event stream the SDK's path writes to a POST of a
 // 2025 session, as the fast path keeps its own: it opens a replayStream
-// when the answer is an event stream, begins it with a priming event, and
-// writes every event again with an id. The SDK's handler gets a request
-// that does not end with the client's connection, so it writes the rest
-// of the stream here, and a GET with Last-Event-ID resumes it. (The
-// go-sdk's own EventStore is not used: see above.)
+// when the answer is an event stream (at the SDK's first event: it writes
+// nothing before), begins it with a priming event, and writes every event
+// again with an id. The SDK's handler gets a request that does not end
+// with the client's connection, so it writes the rest of the stream here,
+// and a GET with Last-Event-ID resumes it; a request with no stream yet
+// ends with the connection, one whose stream nobody resumed ends after
+// detachedWait (watchDetached), and a stream delivered whole is dropped.
+// (The go-sdk's own EventStore is not used: see above.)
 type sdkStream struct {
 	http.ResponseWriter
 	reg     *registry
@@ -355,14 +358,60 @@ func (g *Gateway) resumableSDK(w http.ResponseWriter, r *http.Request) (http.Res
 		return w, r, func() {}
 	}
 	sw := &sdkStream{ResponseWriter: w, reg: g.registry, session: sid, primes: ip.ProtocolVersion >= primingVersion}
-	stop := context.AfterFunc(r.Context(), sw.detach) // the client went: a GET may resume
-	return sw, r.WithContext(context.WithoutCancel(r.Context())), func() {
-		stop()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	stop := context.AfterFunc(r.Context(), func() { // the client went
+		rs := sw.stream()
+		if rs == nil {
+			cancel() // it has no id to resume from: the request ends, as without resumption
+			return
+		}
+		sw.detach() // a GET may resume it
+		g.registry.watchDetached(rs, cancel)
+	})
+	return sw, r.WithContext(ctx), func() {
+		attached := stop() // the client's connection lasted to the end
+		cancel()
 		if rs := sw.stream(); rs != nil {
 			rs.end()
+			if attached {
+				g.registry.dropStream(sid, rs) // delivered whole: nothing to resume
+			}
 		}
 		sw.detach()
 	}
+}
+
+// watchDetached ends a request of the SDK's path (cancel) once its stream
+// rs has had no connection for detachedWait: the SDK may wait for a client
+// for ever (the go-sdk's requests of a 2025 session have no timeout), and
+// a client that went for good must not hold the handler, its session and
+// a stream slot. A client that resumed in time keeps it going.
+func (reg *registry) watchDetached(rs *replayStream, cancel context.CancelFunc) {
+	wait := time.Duration(reg.detachedWait.Load())
+	var check func()
+	check = func() {
+		rs.mu.Lock()
+		done, attached := rs.done, rs.writers > 0
+		rs.mu.Unlock()
+		switch {
+		case done:
+		case attached:
+			time.AfterFunc(wait, check)
+		default:
+			cancel()
+		}
+	}
+	time.AfterFunc(wait, check)
+}
+
+// dropStream forgets session id's stream rs.
+func (reg *registry) dropStream(id string, rs *replayStream) {
+	reg.mu.Lock()
+	if s, ok := reg.byID[id]; ok && s.streams[rs.id] == rs {
+		delete(s.streams, rs.id)
+	}
+	reg.mu.Unlock()
+	rs.forget()
 }
 
 func (sw *sdkStream) stream() *replayStream {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgate/mcpgate/config"
 )
 
 // sseEvent is one event as a client reads it.
@@ -388,6 +390,8 @@ func TestResumeSDKPath(t *testing.T) {
 	if len(events) != 2 || events[0].name != "prime" || !strings.HasPrefix(events[1].id, replayPrefix) || !strings.Contains(events[1].data, `"wait"`) {
 		t.Fatalf("tools/list answered %+v, want a priming event, then the list with an id", events)
 	}
+	// Delivered whole to a client that stayed: nothing is kept.
+	eventually(t, "the list's stream forgotten", func() bool { return gw.registry.replayed.Load() == 0 })
 
 	before := gw.fastStats.served.Load()
 	ctx, drop := context.WithCancel(ctxTimeout(t))
@@ -423,4 +427,42 @@ func TestResumeSDKPath(t *testing.T) {
 	if gw.fastStats.served.Load() != before {
 		t.Error("the call took the fast path; this test is about the SDK's")
 	}
+}
+
+// A request of the SDK's path whose client went and did not come back for
+// its stream ends after detachedWait, even when the SDK waits on the
+// client (here for an elicitation, which has no timeout in the go-sdk):
+// the POST no longer holds the session, which goes idle and is closed.
+func TestSDKPathRequestWithoutClientEnds(t *testing.T) {
+	srv := interactiveServer(make(chan string, 4), make(chan string, 4))
+	up := newLoopbackServer(t, mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{Stateless: true}))
+	gw := startGatewayConfig(t, nil, func(c *config.Config) {
+		c.Servers = []config.Server{upstreamConfig("up", up.URL+"/mcp")}
+		c.SessionIdleTimeout = config.Duration(time.Second)
+	})
+	gw.registry.detachedWait.Store(int64(100 * time.Millisecond))
+	cs := connect(t, gw.URL, legacy, &mcp.ClientOptions{ // it can be asked; it never is
+		ElicitationHandler: func(ctx context.Context, _ *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		},
+	})
+	t.Cleanup(func() {
+		// The call still waits for the elicitation, and the go-sdk closes
+		// no session, on DELETE either, with a call in flight: cancel it,
+		// so that the test's client and gateway can close.
+		r := sseRequest(t, context.Background(), http.MethodPost, gw.URL, cs.ID(), `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":8}}`, nil)
+		r.Body.Close()
+	})
+	ctx, drop := context.WithCancel(ctxTimeout(t))
+	// The 2026-07-28 upstream answers input_required; the SDK's path asks
+	// this 2025 client with an elicitation request on the call's stream.
+	resp := sseRequest(t, ctx, http.MethodPost, gw.URL, cs.ID(), `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"up__ask","arguments":{}}}`, nil)
+	first := readSSE(t, bufio.NewReader(resp.Body), 2)
+	if len(first) == 0 || !strings.Contains(first[len(first)-1].data, "elicitation/create") {
+		t.Fatalf("the call's stream: %+v, want the elicitation request", first)
+	}
+	drop()
+	resp.Body.Close()
+	eventually(t, "the session closed as idle after its client went", func() bool { return gw.registry.count() == 0 })
 }
