@@ -897,13 +897,11 @@ func (fc *fastCall) event(msg []byte) {
 			b = append(b, "\nretry: "+strconv.Itoa(replayRetry)+"\ndata: \n\n"...)
 		}
 	}
+	id := ""
 	if fc.replay != nil {
-		b = appendEvent(b, fc.replay.add(msg), msg)
-	} else {
-		b = append(b, "event: message\ndata: "...)
-		b = append(b, msg...)
-		b = append(b, "\n\n"...)
+		id = fc.replay.add(msg)
 	}
+	b = appendEvent(b, id, msg)
 	_, _ = fc.w.Write(b)
 	_ = http.NewResponseController(fc.w).Flush()
 }

@@ -63,15 +63,15 @@ const (
 	replayRetry = 1000
 	// replayBudget bounds the bytes kept by the streams of all sessions.
 	replayBudget = 64 << 20
-	// replayPrefix starts the id of every fast-path stream: the SDK's
-	// stream ids are upper-case base32, so the two never meet.
+	// replayPrefix starts the id of every stream the gateway keeps: the
+	// SDK's stream ids are upper-case base32, so the two never meet.
 	replayPrefix = "fp"
 	// primingVersion is the first revision whose streams begin with a
 	// priming event.
 	primingVersion = "2025-11-25"
 )
 
-// replayStream is one fast-path event stream of a session.
+// replayStream is one event stream of a session the gateway keeps.
 type replayStream struct {
 	id     string
 	budget *atomic.Int64 // the bytes kept by all streams (replayBudget)
@@ -241,12 +241,12 @@ func (reg *registry) stream(id, stream string) *replayStream {
 	return rs
 }
 
-// resumeRequest reports whether r asks to resume a fast-path stream.
+// resumeRequest reports whether r asks to resume a stream the gateway keeps.
 func resumeRequest(r *http.Request) bool {
 	return r.Method == http.MethodGet && strings.HasPrefix(r.Header.Get("Last-Event-ID"), replayPrefix)
 }
 
-// serveResume answers a GET with Last-Event-ID naming a fast-path stream:
+// serveResume answers a GET with Last-Event-ID naming a kept stream:
 // the events after it, then the stream's next events until it ends or the
 // client goes.
 func (g *Gateway) serveResume(w http.ResponseWriter, r *http.Request) {
@@ -309,13 +309,22 @@ func (g *Gateway) serveResume(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// appendEvent appends an event of the message stream with id and data.
+// appendEvent appends an event of the message stream with id (none when
+// "") and data, a line of its own for each of data's lines (an upstream
+// may send a message over several).
 func appendEvent(b []byte, id string, data []byte) []byte {
-	b = append(b, "event: message\nid: "...)
-	b = append(b, id...)
-	b = append(b, "\ndata: "...)
-	b = append(b, data...)
-	return append(b, "\n\n"...)
+	b = append(b, "event: message\n"...)
+	if id != "" {
+		b = append(b, "id: "...)
+		b = append(b, id...)
+		b = append(b, '\n')
+	}
+	for line := range bytes.Lines(data) {
+		b = append(b, "data: "...)
+		b = append(b, bytes.TrimSuffix(line, []byte("\n"))...)
+		b = append(b, '\n')
+	}
+	return append(b, '\n')
 }
 
 // sdkStream keeps the event stream the SDK's path writes to a POST of a

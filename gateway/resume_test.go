@@ -466,3 +466,20 @@ func TestSDKPathRequestWithoutClientEnds(t *testing.T) {
 	resp.Body.Close()
 	eventually(t, "the session closed as idle after its client went", func() bool { return gw.registry.count() == 0 })
 }
+
+// An event whose data has several lines is written a data line each, as
+// the SSE standard reads them back.
+func TestAppendEventLines(t *testing.T) {
+	got := string(appendEvent(nil, "fp1_2", []byte("{\"a\":\n1}")))
+	if want := "event: message\nid: fp1_2\ndata: {\"a\":\ndata: 1}\n\n"; got != want {
+		t.Errorf("appendEvent = %q, want %q", got, want)
+	}
+	var data []byte
+	err := readEvents(bufio.NewReader(strings.NewReader(got)), nil, func(d []byte) (bool, error) { data = d; return true, nil })
+	if err != nil || string(data) != "{\"a\":\n1}" {
+		t.Errorf("read back %q, %v", data, err)
+	}
+	if got := string(appendEvent(nil, "", []byte("{}"))); got != "event: message\ndata: {}\n\n" {
+		t.Errorf("without an id: %q", got)
+	}
+}
