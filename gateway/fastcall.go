@@ -195,18 +195,18 @@ func (g *Gateway) fastPath(next http.Handler, stateful bool) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if env := envelopeOf(r.Context()); env != nil && stateful {
+		env := envelopeOf(r.Context())
+		switch {
+		case env != nil && stateful:
 			if g.answered(r, env) {
 				w.WriteHeader(http.StatusAccepted)
 				return
 			}
 			g.noteSessionMessage(r, env)
-		}
-		if stateful && resumeRequest(r) {
+		case stateful && resumeRequest(r): // a GET: no envelope
 			g.serveResume(w, r)
 			return
-		}
-		if env := envelopeOf(r.Context()); env != nil && !stateful && taskMethods[env.Method] {
+		case env != nil && taskMethods[env.Method]:
 			g.serveTask(w, r, env, next)
 			return
 		}

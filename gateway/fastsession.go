@@ -204,91 +204,112 @@ func (u *upstream) openOwn(ctx context.Context, caps capabilitySet) (*rawSession
 		} `json:"capabilities"`
 	}
 	s := &rawSession{version: legacyVersion}
-	sid, err := u.rawRequest(ctx, s, "initialize", params, &res)
+	result, h, err := u.rawRequest(ctx, "initialize", params, sessionHeaders(s.version, ""))
+	if err == nil {
+		err = json.Unmarshal(result, &res)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("initialize: %w", err)
 	}
+	sid := h.Get(sessionIDHeader)
 	if sid == "" || !strings.HasPrefix(res.ProtocolVersion, "2025-") {
 		return nil, fmt.Errorf("initialize: the upstream answered version %q, session id %q", res.ProtocolVersion, sid)
 	}
 	s.id, s.version = sid, res.ProtocolVersion
-	if _, err := u.rawRequest(ctx, s, "notifications/initialized", nil, nil); err != nil {
+	if _, _, err := u.rawRequest(ctx, "notifications/initialized", nil, sessionHeaders(s.version, s.id)); err != nil {
 		return nil, fmt.Errorf("notifications/initialized: %w", err)
 	}
 	if len(res.Capabilities.Logging) > 0 {
-		if _, err := u.rawRequest(ctx, s, "logging/setLevel", map[string]any{"level": "debug"}, nil); err != nil {
+		if _, _, err := u.rawRequest(ctx, "logging/setLevel", map[string]any{"level": "debug"}, sessionHeaders(s.version, s.id)); err != nil {
 			u.log.Debug("set the fast path's session log level", "err", err)
 		}
 	}
 	return s, nil
 }
 
-// rawRequest sends one message of the fast path's own session (a request,
-// or a notification when out is nil and method starts with
-// "notifications/"), decoding a request's result into out. It returns the
-// session id the upstream answered with.
-func (u *upstream) rawRequest(ctx context.Context, s *rawSession, method string, params any, out any) (string, error) {
+// rawRequest sends one message to u outside the SDK (a request, or a
+// notification when method starts with "notifications/"), its headers set
+// by header, and returns a request's result and the answer's headers. The
+// answer is read as JSON (a 2026-07-28 server answers some errors with 400
+// or 404) or as an event stream, up to the response with the request's id;
+// an upstream's JSON-RPC error is returned as it is, an answer the gateway
+// cannot use as errBadAnswer (the request fails, not the upstream's
+// session), a failed round trip as its own error.
+func (u *upstream) rawRequest(ctx context.Context, method string, params any, header func(http.Header)) (_ json.RawMessage, _ http.Header, err error) {
 	msg := map[string]any{"jsonrpc": "2.0", "method": method}
 	if params != nil {
 		msg["params"] = params
 	}
+	id := ""
 	notification := strings.HasPrefix(method, "notifications/")
 	if !notification {
-		msg["id"] = nextUpstreamID()
+		id = nextUpstreamID()
+		msg["id"] = id
 	}
 	body, err := json.Marshal(msg)
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.cfg.URL, bytes.NewReader(body))
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	setSessionHeaders(req.Header, s.version, s.id)
+	header(req.Header)
 	resp, err := u.fastClient().Do(req)
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
 	defer release(resp.Body)
+	defer func() {
+		var rpcErr *jsonrpc.Error
+		if err != nil && !errors.As(err, &rpcErr) && ctx.Err() == nil {
+			err = fmt.Errorf("%w: %w", errBadAnswer, err)
+		}
+	}()
 	if notification {
 		if resp.StatusCode/100 != 2 {
-			return "", fmt.Errorf("HTTP %d", resp.StatusCode)
+			return nil, nil, fmt.Errorf("HTTP %d", resp.StatusCode)
 		}
-		return resp.Header.Get(sessionIDHeader), nil
+		return nil, resp.Header, nil
 	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	var answer struct {
-		Result json.RawMessage `json:"result"`
-		Error  *jsonrpc.Error  `json:"error"`
-	}
+	want, _ := json.Marshal(id)
+	var out json.RawMessage
 	handle := func(data []byte) (bool, error) {
-		if json.Unmarshal(data, &answer) != nil || (answer.Result == nil && answer.Error == nil) {
-			return false, nil // a notification before the answer
+		var m upstreamMessage
+		if json.Unmarshal(data, &m) != nil || !bytes.Equal(m.ID, want) || m.Method != "" {
+			return false, nil // a notification, or not the answer
 		}
+		if m.Error != nil {
+			return true, m.Error
+		}
+		if len(m.Result) == 0 {
+			return true, errors.New("upstream response has neither result nor error")
+		}
+		out = m.Result
 		return true, nil
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if mt == "text/event-stream" {
-		err = readEvents(bufio.NewReader(resp.Body), nil, handle)
-	} else {
-		data, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if done, _ := handle(data); rerr != nil || !done {
-			err = errors.New("no answer")
-		}
-	}
 	switch {
-	case err != nil:
-		return "", err
-	case answer.Error != nil:
-		return "", answer.Error
-	case out != nil:
-		if err := json.Unmarshal(answer.Result, out); err != nil {
-			return "", err
+	case mt == "text/event-stream" && resp.StatusCode == http.StatusOK:
+		err = readEvents(bufio.NewReader(resp.Body), nil, handle)
+	case mt == "application/json" && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound):
+		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamMessage+1))
+		if rerr != nil || len(data) > maxUpstreamMessage {
+			return nil, nil, fmt.Errorf("upstream answer unreadable or over %d bytes", maxUpstreamMessage)
 		}
+		var done bool
+		if done, err = handle(data); err == nil && !done {
+			err = errors.New("upstream answered without a response to the request")
+		}
+	default:
+		return nil, nil, fmt.Errorf("upstream answered HTTP %d %s", resp.StatusCode, mt)
 	}
-	return resp.Header.Get(sessionIDHeader), nil
+	return out, resp.Header, err
+}
+
+// sessionHeaders sets the headers of a request of the 2025 session id.
+func sessionHeaders(version, id string) func(http.Header) {
+	return func(h http.Header) { setSessionHeaders(h, version, id) }
 }
 
 func setSessionHeaders(h http.Header, version, session string) {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -9,9 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -472,7 +469,7 @@ func isJSONObject(b json.RawMessage) bool {
 
 // taskRequest sends method for the upstream's task id over a stateless
 // request and returns the upstream's result.
-func (g *Gateway) taskRequest(ctx context.Context, u *upstream, cs *mcp.ClientSession, method, taskID string, responses json.RawMessage, meta mcp.Meta) (_ json.RawMessage, err error) {
+func (g *Gateway) taskRequest(ctx context.Context, u *upstream, cs *mcp.ClientSession, method, taskID string, responses json.RawMessage, meta mcp.Meta) (json.RawMessage, error) {
 	if !isStateless(cs) || !u.supportsTasks() {
 		return nil, fmt.Errorf("%w: server %q no longer supports tasks", errUnavailable, u.cfg.Name)
 	}
@@ -481,66 +478,14 @@ func (g *Gateway) taskRequest(ctx context.Context, u *upstream, cs *mcp.ClientSe
 	}
 	meta[mcp.MetaKeyProtocolVersion] = statelessVersion
 	meta[mcp.MetaKeyClientInfo] = g.clientInfo
-	id := nextUpstreamID()
 	params := map[string]any{"_meta": meta, "taskId": taskID}
 	if len(responses) > 0 {
 		params["inputResponses"] = responses
 	}
-	body, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params})
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.cfg.URL, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	setSessionHeaders(req.Header, statelessVersion, "")
-	req.Header.Set("Mcp-Method", method)
-	req.Header.Set("Mcp-Name", taskID)
-	resp, err := u.fastClient().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer release(resp.Body)
-	want, _ := json.Marshal(id)
-	var out json.RawMessage
-	handle := func(data []byte) (bool, error) {
-		var m upstreamMessage
-		if json.Unmarshal(data, &m) != nil || !bytes.Equal(m.ID, want) || m.Method != "" {
-			return false, nil // a notification, or not the answer
-		}
-		if m.Error != nil {
-			return true, m.Error
-		}
-		if len(m.Result) == 0 {
-			return true, errors.New("upstream response has neither result nor error")
-		}
-		out = m.Result
-		return true, nil
-	}
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	defer func() {
-		// An answer the gateway cannot use fails the request, not the
-		// upstream's session (errBadAnswer, as on the fast path).
-		var rpcErr *jsonrpc.Error
-		if err != nil && !errors.As(err, &rpcErr) && ctx.Err() == nil {
-			err = fmt.Errorf("%w: %w", errBadAnswer, err)
-		}
-	}()
-	switch {
-	case mt == "text/event-stream" && resp.StatusCode == http.StatusOK:
-		err = readEvents(bufio.NewReader(resp.Body), nil, handle)
-	case mt == "application/json" && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound):
-		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamMessage+1))
-		if rerr != nil || len(data) > maxUpstreamMessage {
-			return nil, fmt.Errorf("upstream answer unreadable or over %d bytes", maxUpstreamMessage)
-		}
-		var done bool
-		if done, err = handle(data); err == nil && !done {
-			err = errors.New("upstream answered without a response to the request")
-		}
-	default:
-		return nil, fmt.Errorf("upstream answered HTTP %d %s", resp.StatusCode, mt)
-	}
-	return out, err
+	result, _, err := u.rawRequest(ctx, method, params, func(h http.Header) {
+		setSessionHeaders(h, statelessVersion, "")
+		h.Set("Mcp-Method", method)
+		h.Set("Mcp-Name", taskID)
+	})
+	return result, err
 }
