@@ -125,6 +125,10 @@ type Config struct {
 	// Telemetry configures traces, metrics and what spans say about callers.
 	Telemetry Telemetry `yaml:"telemetry"`
 
+	// Approval pins the definitions the security team approved of each
+	// server's tools, prompts and resources (docs/approval.md).
+	Approval Approval `yaml:"approval"`
+
 	// Store keeps the state that must survive restarts and be shared by
 	// replicas. If omitted, there is none, which only a gateway without
 	// session_key_file may run with.
@@ -183,6 +187,10 @@ type Server struct {
 	// Auth is how the gateway authenticates itself to the upstream
 	// (docs/upstreams.md). If omitted, it sends only Headers.
 	Auth *UpstreamAuth `yaml:"auth,omitempty"`
+
+	// Approval overrides approval.mode for this server: "enforce", "warn"
+	// or "off". If omitted, approval.mode applies.
+	Approval string `yaml:"approval,omitempty"`
 }
 
 // Default returns a configuration holding every default and no servers.

@@ -18,10 +18,10 @@ func TestStructuralProblems(t *testing.T) {
 		msg  string
 	}{
 		"unknown top-level key": {"lisen: x\n" + minimal, "lisen",
-			`unknown key (known keys: listen, public_url, max_request_bytes, shutdown_grace, session_idle_timeout, session_key_file, readyz_detail, trusted_proxies, naming, servers, scopes, auth, authorization_server, web_sign_in, identity_assertions, limits, policy, telemetry, store): did you mean "listen"?`},
+			`unknown key (known keys: listen, public_url, max_request_bytes, shutdown_grace, session_idle_timeout, session_key_file, readyz_detail, trusted_proxies, naming, servers, scopes, auth, authorization_server, web_sign_in, identity_assertions, limits, policy, telemetry, approval, store): did you mean "listen"?`},
 		"unknown nested key": {"naming:\n  sep: x\n" + minimal, "naming.sep", "unknown key (known keys: separator)"},
 		"unknown key in list item": {minimal + "  - name: b\n    url: https://b\n    tiemout: 5s\n", "servers[1].tiemout",
-			`unknown key (known keys: name, url, transport, allow_insecure_http, timeout, prefix, labels, headers, auth): did you mean "timeout"?`},
+			`unknown key (known keys: name, url, transport, allow_insecure_http, timeout, prefix, labels, headers, auth, approval): did you mean "timeout"?`},
 		"unknown key in header": {minimal + "    headers:\n      - name: X\n        value: v\n        secret: s\n", "servers[0].headers[0].secret",
 			"unknown key (known keys: name, value, value_from_env, value_from_file)"},
 		"odd unknown key":         {"\"a b\": 1\n" + minimal, `["a b"]`, "unknown key"},
@@ -146,7 +146,7 @@ naming:
 		{"servers[1].url", "must be https unless allow_insecure_http is set"},
 		{"servers[1].transport", `"grpc" is not supported: use streamable-http or sse`},
 		{"servers[10].name", `"Bad!" is not a valid name: ` + nameRule},
-		{"servers[10].bogus", "unknown key (known keys: name, url, transport, allow_insecure_http, timeout, prefix, labels, headers, auth)"},
+		{"servers[10].bogus", "unknown key (known keys: name, url, transport, allow_insecure_http, timeout, prefix, labels, headers, auth, approval)"},
 		{"naming.separator", `"::" is not a valid separator: use 1-4 characters from A-Z, a-z, 0-9, '_', '-', '.'`},
 	}
 	if diff := cmp.Diff(want, problemsOf(t, src)); diff != "" {

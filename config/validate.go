@@ -105,6 +105,7 @@ func (c *Config) problems() []Problem {
 	c.Policy.validate(&ps)
 	c.Telemetry.validate(&ps)
 	c.Store.validate(&ps)
+	c.validateApproval(&ps)
 	return ps
 }
 

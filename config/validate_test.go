@@ -42,6 +42,10 @@ func TestValidationRules(t *testing.T) {
 		"separator empty":               {"naming: {separator: ''}\n" + minimal, "naming.separator", `"" is not a valid separator: use 1-4 characters`},
 		"separator too long":            {"naming: {separator: '-----'}\n" + minimal, "naming.separator", "is not a valid separator"},
 		"separator bad char":            {"naming: {separator: '/'}\n" + minimal, "naming.separator", "is not a valid separator"},
+		"approval mode unknown":         {"approval: {lock_file: l.yaml, mode: strict}\n" + minimal, "approval.mode", `"strict" is not supported: use one of [enforce warn off]`},
+		"approval mode without lock":    {"approval: {mode: warn}\n" + minimal, "approval.lock_file", `is required for mode "warn"`},
+		"server approval unknown":       {"approval: {lock_file: l.yaml}\n" + server("    approval: yes-please\n"), "servers[0].approval", `"yes-please" is not supported`},
+		"server approval without lock":  {server("    approval: enforce\n"), "servers[0].approval", `"enforce" needs approval.lock_file`},
 		"no servers key":                {"listen: 'a:1'\n", "servers", "at least one server is required"},
 		"empty servers":                 {"servers: []\n", "servers", "at least one server is required"},
 		"name missing":                  {"servers:\n  - url: https://x\n", "servers[0].name", "is required"},
@@ -129,5 +133,29 @@ func TestTypeErrorSuppressesDerivedProblems(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, problemsOf(t, src)); diff != "" {
 		t.Errorf("problems mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestApprovalMode(t *testing.T) {
+	t.Parallel()
+	warn := &Server{Name: "a", Approval: ApprovalWarn}
+	plain := &Server{Name: "b"}
+	tests := []struct {
+		name     string
+		approval Approval
+		server   *Server
+		want     string
+	}{
+		{"no lock", Approval{}, plain, ApprovalOff},
+		{"lock enforces by default", Approval{LockFile: "l.yaml"}, plain, ApprovalEnforce},
+		{"configured mode", Approval{LockFile: "l.yaml", Mode: ApprovalWarn}, plain, ApprovalWarn},
+		{"server overrides", Approval{LockFile: "l.yaml", Mode: ApprovalEnforce}, warn, ApprovalWarn},
+		{"server off", Approval{LockFile: "l.yaml"}, &Server{Name: "c", Approval: ApprovalOff}, ApprovalOff},
+	}
+	for _, tt := range tests {
+		c := &Config{Approval: tt.approval}
+		if got := c.ApprovalMode(tt.server); got != tt.want {
+			t.Errorf("%s: ApprovalMode = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }
