@@ -73,6 +73,11 @@ func Digest(item any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(def)
-	return DigestPrefix + hex.EncodeToString(sum[:]), nil
+	return digestOf(def), nil
+}
+
+// digestOf is the digest of a canonical definition.
+func digestOf(canon []byte) string {
+	sum := sha256.Sum256(canon)
+	return DigestPrefix + hex.EncodeToString(sum[:])
 }
