@@ -152,6 +152,12 @@ ingress: {enabled: true, hosts: [mcp.example.com], tls: [{secretName: mcp-tls, h
 		"policy ConfigMap":                    {minimal + "policy: {source: configMap, configMap: {name: corp-policy}}\n", []runtime.Object{}, []string{"policy.configMap.name: ConfigMap corp-policy does not exist"}, nil},
 		"bundle token Secret":                 {bundle, []runtime.Object{}, []string{"policy.bundle.bearerToken.existingSecret: Secret mcpgate-bundle-token does not exist"}, nil},
 		"the chart's own session Secret":      {minimal, []runtime.Object{}, nil, []string{"does not exist"}},
+		"approval lock ConfigMap": {minimal + "approval: {existingConfigMap: {name: pinning-lock}}\n", []runtime.Object{},
+			[]string{"approval.existingConfigMap.name: ConfigMap pinning-lock does not exist in namespace mcp; until it does, the pods stay in ContainerCreating"}, nil},
+		"approval lock ConfigMap without its key": {minimal + "approval: {existingConfigMap: {name: pinning-lock, key: lock.yaml}}\n",
+			[]runtime.Object{clusterObject("v1", "ConfigMap", "pinning-lock", map[string]any{"data": map[string]any{"mcpgate.lock.yaml": "version: 1"}})},
+			[]string{`approval.existingConfigMap.name: ConfigMap pinning-lock has no key "lock.yaml"`}, nil},
+		"the chart's own approval ConfigMap": {minimal + lockValues("version: 1\n"), []runtime.Object{}, nil, []string{"does not exist"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

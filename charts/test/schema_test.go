@@ -56,6 +56,10 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		"upstream auth kind":           {"config: {servers: [{name: a, url: https://a.example, auth: {kind: mtls}}]}", "at '/config/servers/0/auth/kind': value must be one of"},
 		"client secret literal":        {"config: {servers: [{name: a, url: https://a.example, auth: {kind: client_credentials, client_secret: {value: s}}}]}", "additional properties 'value' not allowed"},
 		"decision log buffer negative": {"config: {policy: {decision_log_buffer: -5}}", "at '/config/policy/decision_log_buffer': minimum: got -5, want 1"},
+		"lock as a mapping":            {"approval: {lock: {version: 1}}", "at '/approval/lock': got object, want string"},
+		"lock ConfigMap as a string":   {"approval: {existingConfigMap: pinning-lock}", "at '/approval/existingConfigMap': got string, want object"},
+		"lock key with a slash":        {"approval: {existingConfigMap: {name: l, key: a/b}}", "at '/approval/existingConfigMap/key': 'a/b' does not match pattern"},
+		"approval mode unquoted off":   {"config: {approval: {mode: off}}", "at '/config/approval/mode': got boolean, want string"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			msg := renderError(t, tc.values)
@@ -98,6 +102,13 @@ func TestTemplateChecks(t *testing.T) {
 		"ingress without hosts":     {"ingress: {enabled: true}", "ingress.enabled is true but ingress.hosts is empty"},
 		"HTTPRoute without parents": {"httpRoute: {enabled: true, hostnames: [a.example]}", "httpRoute.enabled is true but httpRoute.parentRefs is empty"},
 		"monitor without /metrics":  {"serviceMonitor: {enabled: true}\nconfig: {telemetry: {metrics_exporter: otlp}}", `serviceMonitor.enabled is true but config.telemetry.metrics_exporter is "otlp"`},
+		"lock given by file name":   {"approval: {lock: mcpgate.lock.yaml}", `approval.lock is "mcpgate.lock.yaml", not a YAML mapping: it holds the lock file's content, e.g. --set-file approval.lock=mcpgate.lock.yaml`},
+		"lock that is not YAML":     {"approval: {lock: 'a: [1'}", "approval.lock does not parse as YAML ("},
+		"lock_file beside a lock": {"approval: {existingConfigMap: {name: l}}\nconfig: {approval: {lock_file: /etc/lock.yaml}}",
+			"config.approval.lock_file (/etc/lock.yaml) is set by the chart when approval.lock or approval.existingConfigMap is set: it mounts the lock at /etc/mcpgate/approval/mcpgate.lock.yaml"},
+		"enforce without a lock": {"config: {approval: {mode: enforce}}", `config.approval.mode is "enforce" but there is no lock file to compare with: give the lock mcpgate approve writes with approval.lock`},
+		"server warns without a lock": {"config: {servers: [{name: a, url: 'https://a/mcp'}, {name: b, url: 'https://b/mcp', approval: warn}]}",
+			`config.servers[1].approval is "warn" but there is no lock file to compare with`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			msg := renderError(t, tc.values)

@@ -65,6 +65,8 @@ Paths inside the pod. The config file is where the image's CMD looks for it.
 {{- define "mcpgate.sessionKeyPath" -}}/var/run/secrets/mcpgate/session/keys{{- end }}
 {{- define "mcpgate.bundleTokenPath" -}}/var/run/secrets/mcpgate/policy-bundle/token{{- end }}
 {{- define "mcpgate.stateDir" -}}/var/lib/mcpgate{{- end }}
+{{- define "mcpgate.approvalDir" -}}/etc/mcpgate/approval{{- end }}
+{{- define "mcpgate.lockPath" -}}/etc/mcpgate/approval/mcpgate.lock.yaml{{- end }}
 
 {{- define "mcpgate.sessionSecretName" -}}
 {{- default (printf "%s-session" (include "mcpgate.fullname" .)) .Values.sessions.existingSecret }}
@@ -75,6 +77,30 @@ Paths inside the pod. The config file is where the image's CMD looks for it.
 {{- .Values.policy.configMap.name }}
 {{- else }}
 {{- printf "%s-policy" (include "mcpgate.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+mcpgate.approvalConfigMapName: the ConfigMap holding the lock file of tool
+pinning: the chart's own for approval.lock, the user's for
+approval.existingConfigMap.name; "" when neither is set (nothing mounted).
+mcpgate.approvalKey: the lock file's key in it.
+*/}}
+{{- define "mcpgate.approvalConfigMapName" -}}
+{{- $a := .Values.approval | default dict }}
+{{- if get $a "lock" }}
+{{- printf "%s-approval" (include "mcpgate.fullname" .) }}
+{{- else }}
+{{- dig "existingConfigMap" "name" "" $a }}
+{{- end }}
+{{- end }}
+
+{{- define "mcpgate.approvalKey" -}}
+{{- $a := .Values.approval | default dict }}
+{{- if get $a "lock" }}
+{{- base (include "mcpgate.lockPath" .) }}
+{{- else }}
+{{- dig "existingConfigMap" "key" "" $a | default (base (include "mcpgate.lockPath" .)) }}
 {{- end }}
 {{- end }}
 
@@ -155,6 +181,14 @@ the keys the chart manages set here.
 {{- $_ := set $policy "library" .Values.policy.library }}
 {{- $_ := set $cfg "policy" $policy }}
 {{- $_ := set $cfg "session_key_file" (include "mcpgate.sessionKeyPath" .) }}
+{{- /* Tool pinning: the lock mounted from approval.lock or
+approval.existingConfigMap. Its path is fixed, so a new lock leaves this
+file, and checksum/config, as they are. */}}
+{{- if include "mcpgate.approvalConfigMapName" . }}
+{{- $approval := get $cfg "approval" | default dict }}
+{{- $_ := set $approval "lock_file" (include "mcpgate.lockPath" .) }}
+{{- $_ := set $cfg "approval" $approval }}
+{{- end }}
 {{- /* Sealed sessions need a store (ended session ids): a file on the
 pod's state volume unless config.store says otherwise. A file is per pod;
 several replicas share PostgreSQL (NOTES warns). */}}

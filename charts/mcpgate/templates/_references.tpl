@@ -19,6 +19,10 @@ warnings.
 {{- if eq .Values.policy.source "bundle" }}
 {{- $add = append $add (list "policy.bundle.bearerToken" "Secret" .Values.policy.bundle.bearerToken "existingSecret" "volume") }}
 {{- end }}
+{{- $approval := .Values.approval | default dict }}
+{{- if not (get $approval "lock") }}
+{{- $add = append $add (list "approval.existingConfigMap" "ConfigMap" (get $approval "existingConfigMap" | default dict) "name" "volume") }}
+{{- end }}
 {{- range $i, $m := .Values.secretMounts }}
 {{- $add = append $add (list (printf "secretMounts[%d]" $i) "Secret" $m "existingSecret" "volume") }}
 {{- end }}

@@ -20,6 +20,7 @@ Deployment, so every render runs it.
 {{- end }}
 {{- end }}
 {{- include "mcpgate.validateAuthorizationServer" . }}
+{{- include "mcpgate.validateApproval" . }}
 {{- $policy := get $cfg "policy" | default dict }}
 {{- range $key := list "dir" "opa_config_file" }}
 {{- if hasKey $policy $key }}
@@ -119,6 +120,48 @@ replica and ends on another, so several replicas need PostgreSQL.
 {{- end }}
 {{- if and $several (ne $kind "postgres") }}
 {{- fail (printf "config.authorization_server.enabled is true and several replicas may run (%s), but config.store.kind is %q: each pod would keep its own client registrations, consents, codes and refresh tokens, so a sign-in started on one replica could not end on another. Set config.store.kind: postgres with dsn_from_file (a Secret mounted with secretMounts), or run one replica (replicaCount: 1, autoscaling.enabled: false)" $replicas $kind) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+mcpgate.validateApproval: the lock file comes from one place, the chart
+sets config.approval.lock_file to where it mounts it, and a mode that
+compares with a lock needs one (the gateway refuses to start without it, and
+its message would point at config.approval.lock_file, a path in the pod).
+*/}}
+{{- define "mcpgate.validateApproval" -}}
+{{- $a := .Values.approval | default dict }}
+{{- $lock := get $a "lock" | default "" }}
+{{- $cmName := dig "existingConfigMap" "name" "" $a }}
+{{- if and $lock $cmName }}
+{{- fail (printf "approval.lock and approval.existingConfigMap.name (%s) are both set: the lock file comes from one of them. Keep approval.lock to have the chart create its ConfigMap, or approval.existingConfigMap to mount a ConfigMap you maintain, and unset the other" $cmName) }}
+{{- end }}
+{{- if $lock }}
+{{- $parsed := fromYaml $lock }}
+{{- if and (hasKey $parsed "Error") (eq (len $parsed) 1) }}
+{{- $err := get $parsed "Error" | toString }}
+{{- $what := printf "does not parse as YAML (%s)" $err }}
+{{- if contains "cannot unmarshal" $err }}{{ $what = printf "is %q, not a YAML mapping" (trunc 80 $lock) }}{{ end }}
+{{- fail (printf "approval.lock %s: it holds the lock file's content, e.g. --set-file approval.lock=mcpgate.lock.yaml (--set would pass the file's name)" $what) }}
+{{- end }}
+{{- end }}
+{{- $approval := get .Values.config "approval" | default dict }}
+{{- $userLock := get $approval "lock_file" | default "" }}
+{{- $chartLock := "" }}
+{{- if include "mcpgate.approvalConfigMapName" . }}{{ $chartLock = include "mcpgate.lockPath" . }}{{ end }}
+{{- if and $chartLock $userLock (ne $userLock $chartLock) }}
+{{- fail (printf "config.approval.lock_file (%s) is set by the chart when approval.lock or approval.existingConfigMap is set: it mounts the lock at %s. Remove config.approval.lock_file" $userLock $chartLock) }}
+{{- end }}
+{{- if not (or $chartLock $userLock) }}
+{{- $modes := list (list "config.approval.mode" (get $approval "mode" | default "")) }}
+{{- range $i, $s := get .Values.config "servers" | default list }}
+{{- $modes = append $modes (list (printf "config.servers[%d].approval" $i) (get $s "approval" | default "")) }}
+{{- end }}
+{{- range $modes }}
+{{- if has (index . 1) (list "enforce" "warn") }}
+{{- fail (printf "%s is %q but there is no lock file to compare with: give the lock mcpgate approve writes with approval.lock (--set-file approval.lock=mcpgate.lock.yaml) or approval.existingConfigMap.name, or set %s to off" (index . 0) (index . 1) (index . 0)) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
