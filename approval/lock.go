@@ -194,6 +194,16 @@ func (l *Lock) Approve(name string, items []Item) *Lock {
 	return out
 }
 
+// Without returns a copy of l without the server name.
+func (l *Lock) Without(name string) *Lock {
+	out := &Lock{servers: map[string]*ServerLock{}}
+	if l != nil {
+		maps.Copy(out.servers, l.servers)
+	}
+	delete(out.servers, name)
+	return out
+}
+
 // LockVersion is the version of the lock format this package reads and
 // writes.
 const LockVersion = 1
@@ -404,20 +414,25 @@ func errAt(n *yaml.Node, format string, args ...any) *LockError {
 // names is one of servers (the configuration's); errors name the file and
 // the position.
 func LoadLock(path string, servers []string) (*Lock, error) {
+	l, _, err := loadLock(path, servers)
+	return l, err
+}
+
+func loadLock(path string, servers []string) (*Lock, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("approval: read the lock file: %w (run mcpgate approve to write it)", err)
+		return nil, nil, fmt.Errorf("approval: read the lock file: %w (run mcpgate approve to write it)", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxLockBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("approval: read the lock file %s: %w", path, err)
+		return nil, nil, fmt.Errorf("approval: read the lock file %s: %w", path, err)
 	}
 	l, err := parseLock(data, servers)
 	if le := (*LockError)(nil); errors.As(err, &le) {
 		le.File = path
 	}
-	return l, err
+	return l, data, err
 }
 
 // ParseLock reads a lock file's content.

@@ -2,6 +2,7 @@ package approval
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -176,5 +178,91 @@ func TestLoadLock(t *testing.T) {
 	_, err := LoadLock(path, []string{"notes"})
 	if err == nil || !strings.HasPrefix(err.Error(), path+":3:3: server \"ghost\" is not in the configuration") {
 		t.Errorf("a lock naming an unknown server: %v", err)
+	}
+}
+
+// Watch loads the lock when its file changes, by rename (as editors and
+// mcpgate approve write it) or through a swapped symlink (a ConfigMap
+// volume); a change that does not load is reported and loads nothing.
+func TestWatch(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mcpgate.lock.yaml")
+	first, err := (*Lock)(nil).Approve("notes", approvedItems(t)[:1]).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, first, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(path, []string{"notes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, failed := make(chan Loaded, 10), make(chan error, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := Watch(ctx, path, []string{"notes"}, l.Revision, func(l Loaded) { loaded <- l }, func(err error) { failed <- err }); err != nil {
+		t.Fatal(err)
+	}
+	replace := func(data []byte) {
+		t.Helper()
+		tmp := filepath.Join(dir, ".tmp")
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second, err := (*Lock)(nil).Approve("notes", approvedItems(t)[:3]).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replace(second)
+	select {
+	case got := <-loaded:
+		if got.Lock.Server("notes").Len() != 3 || got.Revision == l.Revision {
+			t.Errorf("loaded %d items, revision %s", got.Lock.Server("notes").Len(), got.Revision)
+		}
+	case err := <-failed:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the changed lock was not loaded")
+	}
+	replace([]byte("version: 1\nservers:\n  ghost: {}\n"))
+	select {
+	case err := <-failed:
+		if !strings.Contains(err.Error(), `server "ghost" is not in the configuration`) {
+			t.Errorf("failed with %v", err)
+		}
+	case got := <-loaded:
+		t.Fatalf("a lock naming an unknown server was loaded: %v", got.Revision)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the bad lock was not reported")
+	}
+	// A ConfigMap volume: the file is a symlink into a directory that
+	// is swapped.
+	data := filepath.Join(dir, "..data_2")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "lock"), first, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(data, "lock"), filepath.Join(dir, ".link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, ".link"), path); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-loaded:
+		if got.Lock.Server("notes").Len() != 1 {
+			t.Errorf("loaded %d items through the symlink, want 1", got.Lock.Server("notes").Len())
+		}
+	case err := <-failed:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lock behind the swapped symlink was not loaded")
 	}
 }

@@ -198,6 +198,20 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) (cont
 	}
 	fillRequest(in, req)
 	d := v.g.decideObservedKeyed(ctx, policy.CacheKey{Identity: id.PolicyKey, Target: target}, in)
+	if v.g.quarantined(in) && !d.AllowUnapproved && !absent {
+		// Awaits approval (approval.go), and the policy does not let it
+		// through: hidden from lists, refused on call. A caller the
+		// policy would allow learns why; to any other it does not exist.
+		if d.Allow {
+			return ctx, awaitsApproval(in, d)
+		}
+		if !shown {
+			return ctx, notFound(method, req.GetParams())
+		}
+	}
+	if d.Allow && !absent {
+		v.g.countUnapprovedUse(ctx, in, d)
+	}
 	switch {
 	case d.Allow && (shown || absent):
 		return withDecided(ctx, in, absent), nil

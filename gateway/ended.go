@@ -25,6 +25,9 @@ const (
 )
 
 var (
+	// ErrNoLock is returned by New when a server's approval mode is not
+	// off and Options.Lock is nil.
+	ErrNoLock = errors.New("gateway: approval is on but no lock file was given: load approval.lock_file (mcpgate approve writes it) into Options.Lock")
 	// ErrNoStore is returned by New when Options.SessionKeys is set
 	// without Options.Store: a sealed session ended on one replica could
 	// be taken over by another.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/yosida95/uritemplate/v3"
 
+	"github.com/mcpgate/mcpgate/approval"
+
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -36,6 +38,7 @@ type toolEntry struct {
 	// params: the input schema maps arguments to Mcp-Param-* headers
 	// (x-mcp-header), which the fast path does not send.
 	params []paramBinding
+	pin    pin // approval.go
 }
 
 type promptEntry struct {
@@ -44,6 +47,7 @@ type promptEntry struct {
 	prompt       *mcp.Prompt
 	raw          []byte
 	digest       string
+	pin          pin
 }
 
 type resourceEntry struct {
@@ -51,6 +55,7 @@ type resourceEntry struct {
 	resource *mcp.Resource
 	raw      []byte
 	digest   string
+	pin      pin
 }
 
 type templateEntry struct {
@@ -59,6 +64,7 @@ type templateEntry struct {
 	match    *regexp.Regexp // nil when the URI template does not parse
 	raw      []byte
 	digest   string
+	pin      pin
 }
 
 // list fetches every page of every feature kind the upstream advertises.
@@ -90,7 +96,8 @@ func (u *upstream) list(ctx context.Context, cs *mcp.ClientSession) (*features, 
 				return nil, fmt.Errorf("list resources: %w", err)
 			}
 			raw := mustJSON(r)
-			f.resources = append(f.resources, &resourceEntry{up: u, resource: r, raw: raw, digest: digestOf(raw)})
+			f.resources = append(f.resources, &resourceEntry{up: u, resource: r, raw: raw, digest: digestOf(raw),
+				pin: pin{item: u.itemOf(approval.KindResource, r.URI, raw)}})
 		}
 		for t, err := range cs.ResourceTemplates(ctx, nil) {
 			if err != nil {
@@ -121,14 +128,15 @@ func (f *features) addTool(u *upstream, t *mcp.Tool) {
 		exposed.OutputSchema = json.RawMessage(mustJSON(t.OutputSchema))
 	}
 	f.tools = append(f.tools, &toolEntry{up: u, upstreamName: t.Name, tool: &exposed, raw: raw, digest: digestOf(raw),
-		params: paramBindings(raw)})
+		params: paramBindings(raw), pin: pin{item: u.itemOf(approval.KindTool, t.Name, raw)}})
 }
 
 func (f *features) addPrompt(u *upstream, p *mcp.Prompt) {
 	raw := mustJSON(p)
 	exposed := *p
 	exposed.Name = u.namer.name(u.prefix, p.Name)
-	f.prompts = append(f.prompts, &promptEntry{up: u, upstreamName: p.Name, prompt: &exposed, raw: raw, digest: digestOf(raw)})
+	f.prompts = append(f.prompts, &promptEntry{up: u, upstreamName: p.Name, prompt: &exposed, raw: raw, digest: digestOf(raw),
+		pin: pin{item: u.itemOf(approval.KindPrompt, p.Name, raw)}})
 }
 
 func (f *features) addTemplate(u *upstream, t *mcp.ResourceTemplate) {
@@ -138,7 +146,8 @@ func (f *features) addTemplate(u *upstream, t *mcp.ResourceTemplate) {
 		return
 	}
 	raw := mustJSON(t)
-	f.templates = append(f.templates, &templateEntry{up: u, template: t, match: tmpl.Regexp(), raw: raw, digest: digestOf(raw)})
+	f.templates = append(f.templates, &templateEntry{up: u, template: t, match: tmpl.Regexp(), raw: raw, digest: digestOf(raw),
+		pin: pin{item: u.itemOf(approval.KindTemplate, t.URITemplate, raw)}})
 }
 
 // reuse replaces entries that are unchanged since old with old's pointers.

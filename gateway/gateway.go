@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpgate/mcpgate/approval"
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/policy"
@@ -25,15 +26,20 @@ import (
 
 // Gateway aggregates the configured upstream servers behind one MCP endpoint.
 type Gateway struct {
-	cfg     *config.Config
-	proxies proxies // trusted reverse proxies (trusted_proxies)
-	opts    *Options
-	log     *slog.Logger
-	namer   namer
-	ups     []*upstream
-	relay   *relay
-	subs    subscriptions
-	schemas *mcp.SchemaCache
+	cfg *config.Config
+	// lock is the lock file the upstreams are compared with, and
+	// approvalModes each server's approval mode (approval.go).
+	lock          atomic.Pointer[approval.Lock]
+	approvalModes map[string]string
+	lockStatus    atomic.Pointer[LockStatus]
+	proxies       proxies // trusted reverse proxies (trusted_proxies)
+	opts          *Options
+	log           *slog.Logger
+	namer         namer
+	ups           []*upstream
+	relay         *relay
+	subs          subscriptions
+	schemas       *mcp.SchemaCache
 
 	// scoper decides upstream scopes: Options.Authorizer, when it can; nil
 	// otherwise, and then no server has an upstream scope catalogue.
@@ -109,6 +115,20 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 		clientInfo: &mcp.Implementation{Name: "mcpgate", Version: opts.version()},
 	}
 	g.scoper, _ = opts.Authorizer.(UpstreamScoper)
+	g.approvalModes = make(map[string]string, len(cfg.Servers))
+	for i := range cfg.Servers {
+		m := cfg.ApprovalMode(&cfg.Servers[i])
+		g.approvalModes[cfg.Servers[i].Name] = m
+		if m != config.ApprovalOff && opts.Lock == nil {
+			return nil, fmt.Errorf("%w (server %q has approval mode %s)", ErrNoLock, cfg.Servers[i].Name, m)
+		}
+	}
+	lock := &approval.Lock{}
+	if opts.Lock != nil && opts.Lock.Lock != nil {
+		lock = opts.Lock.Lock
+		g.lockStatus.Store(&LockStatus{File: g.cfg.Approval.LockFile, Revision: opts.Lock.Revision, LoadedAt: time.Now().UTC()})
+	}
+	g.lock.Store(lock)
 	var err error
 	if g.proxies, err = newProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("gateway: trusted_proxies: %w", err)
@@ -555,6 +575,9 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 		changed:  make(chan struct{}),
 		dropped:  make(chan struct{}),
 		refresh:  make(chan struct{}, 1),
+
+		approvalMode: g.cfg.ApprovalMode(&cfg),
+		lock:         &g.lock,
 	}
 	switch {
 	case cfg.Auth == nil:

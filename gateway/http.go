@@ -143,6 +143,13 @@ type UpstreamStatus struct {
 	// EmployeeSessions counts the per-employee upstream sessions open on
 	// this replica, for credentials that name the employee.
 	EmployeeSessions int `json:"employee_sessions,omitempty"`
+	// Approval is the server's approval mode when it is not off
+	// (docs/approval.md); Quarantined lists its items that await
+	// approval and are held back (mode enforce), Unapproved those served
+	// all the same (mode warn): "tool read_note (modified)".
+	Approval    string   `json:"approval,omitempty"`
+	Quarantined []string `json:"quarantined,omitempty"`
+	Unapproved  []string `json:"unapproved,omitempty"`
 }
 
 // Status is the body of /readyz.
@@ -151,6 +158,8 @@ type Status struct {
 	Upstreams  []UpstreamStatus `json:"upstreams"`
 	Collisions []string         `json:"collisions,omitempty"`
 	Policy     *policy.Status   `json:"policy,omitempty"`
+	// Lock is the lock file's status when approval is on.
+	Lock *LockStatus `json:"approval_lock,omitempty"`
 }
 
 // Status reports the gateway's readiness and every upstream's state. The
@@ -169,6 +178,7 @@ func (g *Gateway) Status() Status {
 	for _, u := range g.ups {
 		s.Upstreams = append(s.Upstreams, u.status())
 	}
+	s.Lock = g.lockStatus.Load()
 	return s
 }
 

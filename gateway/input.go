@@ -39,12 +39,28 @@ func (g *Gateway) serverInput(u *upstream) *policy.Server {
 }
 
 func toolInput(e *toolEntry) *policy.Tool {
-	t := &policy.Tool{Name: e.tool.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name, Description: e.tool.Description}
+	t := &policy.Tool{Name: e.tool.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name, Description: e.tool.Description,
+		Approval: e.pin.approvalOf()}
 	if a := e.tool.Annotations; a != nil {
 		t.Annotations = &policy.Annotations{ReadOnlyHint: &a.ReadOnlyHint, DestructiveHint: a.DestructiveHint,
 			IdempotentHint: &a.IdempotentHint, OpenWorldHint: a.OpenWorldHint, Title: a.Title}
 	}
 	return t
+}
+
+func promptInput(e *promptEntry) *policy.Prompt {
+	return &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name, Description: e.prompt.Description,
+		Approval: e.pin.approvalOf()}
+}
+
+func resourceTarget(e *resourceEntry) *policy.Resource {
+	return &policy.Resource{URI: e.resource.URI, Name: e.resource.Name, Server: e.up.cfg.Name, MIMEType: e.resource.MIMEType,
+		Description: e.resource.Description, Approval: e.pin.approvalOf()}
+}
+
+func templateTarget(e *templateEntry) *policy.Resource {
+	return &policy.Resource{URITemplate: e.template.URITemplate, Name: e.template.Name, Server: e.up.cfg.Name, MIMEType: e.template.MIMEType,
+		Description: e.template.Description, Approval: e.pin.approvalOf()}
 }
 
 // targets resolves the target of a call-phase request: a view resolves it
@@ -89,7 +105,11 @@ func callTarget(method, server, key string) string {
 }
 
 // toolKey is targetInput's key of a tool.
-func toolKey(e *toolEntry) string { return e.tool.Name + "\x00" + e.digest }
+// The approval is part of it: a re-approval changes the input, not the
+// definition.
+func toolKey(e *toolEntry) string {
+	return e.tool.Name + "\x00" + e.digest + "\x00" + e.pin.approvalOf()
+}
 
 // targetInput is callInput without the catalogue, and with the key of the
 // target alone.
@@ -113,9 +133,9 @@ func (g *Gateway) targetInput(id *authn.Identity, method string, params mcp.Para
 			return nil, "", errNoTarget
 		}
 		in.Server = g.serverInput(e.up)
-		in.Prompt = &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name, Description: e.prompt.Description}
+		in.Prompt = promptInput(e)
 		in.Arguments, in.ArgumentsSize = stringArguments(p.Arguments)
-		return in, e.prompt.Name + "\x00" + e.digest, nil
+		return in, e.prompt.Name + "\x00" + e.digest + "\x00" + e.pin.approvalOf(), nil
 	case *mcp.ReadResourceParams:
 		return g.resourceInput(in, t, p.URI)
 	case *mcp.SubscribeParams:
@@ -168,19 +188,19 @@ var callParams = map[string]func() mcp.Params{
 }
 
 func (g *Gateway) resourceInput(in *policy.Input, t targets, uri string) (*policy.Input, string, error) {
-	res := &policy.Resource{URI: uri}
+	var res *policy.Resource
 	var u *upstream
 	var digest string
 	if e := t.resource(uri); e != nil {
-		u, res.Name, res.MIMEType, digest = e.up, e.resource.Name, e.resource.MIMEType, e.digest
+		u, res, digest = e.up, resourceTarget(e), e.digest
 	} else if e := t.template(uri); e != nil {
-		u, res.URITemplate, res.Name, res.MIMEType, digest = e.up, e.template.URITemplate, e.template.Name, e.template.MIMEType, e.digest
+		u, res, digest = e.up, templateTarget(e), e.digest
+		res.URI = uri
 	} else {
 		return nil, "", errNoTarget
 	}
-	res.Server = u.cfg.Name
 	in.Server, in.Resource = g.serverInput(u), res
-	return in, uri + "\x00" + digest, nil
+	return in, uri + "\x00" + digest + "\x00" + res.Approval, nil
 }
 
 func (g *Gateway) completionInput(in *policy.Input, t targets, p *mcp.CompleteParams) (*policy.Input, string, error) {
@@ -194,14 +214,14 @@ func (g *Gateway) completionInput(in *policy.Input, t targets, p *mcp.CompletePa
 			return nil, "", errNoTarget
 		}
 		in.Server = g.serverInput(e.up)
-		in.Prompt = &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name}
+		in.Prompt = promptInput(e)
 	case "ref/resource":
 		if e := t.templateByURI(p.Ref.URI); e != nil {
 			in.Server = g.serverInput(e.up)
-			in.Resource = &policy.Resource{URITemplate: e.template.URITemplate, Name: e.template.Name, Server: e.up.cfg.Name}
+			in.Resource = templateTarget(e)
 		} else if e := t.resource(p.Ref.URI); e != nil {
 			in.Server = g.serverInput(e.up)
-			in.Resource = &policy.Resource{URI: e.resource.URI, Name: e.resource.Name, Server: e.up.cfg.Name}
+			in.Resource = resourceTarget(e)
 		} else {
 			return nil, "", errNoTarget
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpgate/mcpgate/approval"
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/policy"
@@ -131,7 +132,9 @@ var inputPhases = map[string][]string{
 	"tool.annotations.readOnlyHint": {"list", "call"}, "tool.annotations.destructiveHint": {"list", "call"},
 	"tool.annotations.idempotentHint": {"list", "call"}, "tool.annotations.openWorldHint": {"list", "call"},
 	"tool.annotations.title": {"list", "call"},
-	"prompt.name":            {"list", "call"}, "prompt.upstream_name": {"list", "call"}, "prompt.server": {"list", "call"},
+	"tool.approval":          {"list", "call"}, "prompt.approval": {"list", "call"}, "resource.approval": {"list", "call"},
+	"resource.description": {"list", "call"},
+	"prompt.name":          {"list", "call"}, "prompt.upstream_name": {"list", "call"}, "prompt.server": {"list", "call"},
 	"prompt.description": {"list", "call"},
 	"resource.uri":       {"list", "call"}, "resource.uri_template": {"list", "call"}, "resource.name": {"list", "call"},
 	"resource.server": {"list", "call"}, "resource.mime_type": {"list", "call"},
@@ -184,8 +187,8 @@ func richUpstream() *mcp.Server {
 	read := func(_ context.Context, r *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: r.Params.URI, Text: "x"}}}, nil
 	}
-	s.AddResource(&mcp.Resource{URI: "note://one", Name: "one", MIMEType: "text/plain"}, read)
-	s.AddResourceTemplate(&mcp.ResourceTemplate{URITemplate: "note://{id}/raw", Name: "raw", MIMEType: "text/plain"}, read)
+	s.AddResource(&mcp.Resource{URI: "note://one", Name: "one", MIMEType: "text/plain", Description: "the first note"}, read)
+	s.AddResourceTemplate(&mcp.ResourceTemplate{URITemplate: "note://{id}/raw", Name: "raw", MIMEType: "text/plain", Description: "a note, raw"}, read)
 	return s
 }
 
@@ -205,10 +208,14 @@ func TestEveryPhaseInputIsComplete(t *testing.T) {
 	opts.HTTPMiddleware = []func(http.Handler) http.Handler{signedInAs(user)}
 	opts.Catalogue = []policy.Scope{{Name: "rich:write", Server: "rich", Level: "write"}, {Name: "other", Server: "other", Level: "all"}}
 	up := startUpstream(t, richUpstream())
+	// Approval in mode warn: every target carries its approval (new,
+	// with an empty lock) and is still served.
+	opts.Lock = &approval.Loaded{Lock: &approval.Lock{}}
 	gw := startGatewayConfig(t, opts, func(c *config.Config) {
 		s := upstreamConfig("rich", up.URL)
 		s.Labels = map[string]string{"env": "prod"}
 		c.Servers = []config.Server{s}
+		c.Approval = config.Approval{LockFile: "mcpgate.lock.yaml", Mode: config.ApprovalWarn}
 	})
 	ctx := ctxTimeout(t)
 	// The client claims another address with the gateway's internal header:

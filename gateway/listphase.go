@@ -25,10 +25,13 @@ type policyFilter struct {
 	sharedRevision, sharedKey string
 }
 
+// A target that awaits approval (quarantined, approval.go) is shown only
+// when the policy allows it with allow_unapproved.
 func (f *policyFilter) decide(target func(*policy.Input)) bool {
 	in := f.g.baseInput(f.id, policy.PhaseList, "")
 	target(in)
-	return f.g.decideObserved(context.Background(), in).Allow
+	d := f.g.decideObserved(context.Background(), in)
+	return d.Allow && (d.AllowUnapproved || !f.g.quarantined(in))
 }
 
 func (f *policyFilter) Tool(e *toolEntry) bool {
@@ -40,21 +43,21 @@ func (f *policyFilter) Tool(e *toolEntry) bool {
 func (f *policyFilter) Prompt(e *promptEntry) bool {
 	return f.decide(func(in *policy.Input) {
 		in.Method, in.Server = "prompts/list", f.g.serverInput(e.up)
-		in.Prompt = &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name, Description: e.prompt.Description}
+		in.Prompt = promptInput(e)
 	})
 }
 
 func (f *policyFilter) Resource(e *resourceEntry) bool {
 	return f.decide(func(in *policy.Input) {
 		in.Method, in.Server = "resources/list", f.g.serverInput(e.up)
-		in.Resource = &policy.Resource{URI: e.resource.URI, Name: e.resource.Name, Server: e.up.cfg.Name, MIMEType: e.resource.MIMEType}
+		in.Resource = resourceTarget(e)
 	})
 }
 
 func (f *policyFilter) ResourceTemplate(e *templateEntry) bool {
 	return f.decide(func(in *policy.Input) {
 		in.Method, in.Server = "resources/templates/list", f.g.serverInput(e.up)
-		in.Resource = &policy.Resource{URITemplate: e.template.URITemplate, Name: e.template.Name, Server: e.up.cfg.Name, MIMEType: e.template.MIMEType}
+		in.Resource = templateTarget(e)
 	})
 }
 
@@ -98,22 +101,35 @@ func (f *policyFilter) forCatalog(cat *catalog) filter {
 			return policy.ListEntry{Server: f.g.serverInput(e.up), Tool: toolInput(e)}
 		}),
 		prompts: decideKind(f, la, "prompts/list", cat.prompts, &cat.listed.prompts, func(e *promptEntry) policy.ListEntry {
-			return policy.ListEntry{Server: f.g.serverInput(e.up), Prompt: &policy.Prompt{Name: e.prompt.Name, UpstreamName: e.upstreamName,
-				Server: e.up.cfg.Name, Description: e.prompt.Description}}
+			return policy.ListEntry{Server: f.g.serverInput(e.up), Prompt: promptInput(e)}
 		}),
 		resources: decideKind(f, la, "resources/list", cat.resources, &cat.listed.resources, func(e *resourceEntry) policy.ListEntry {
-			return policy.ListEntry{Server: f.g.serverInput(e.up), Resource: &policy.Resource{URI: e.resource.URI, Name: e.resource.Name,
-				Server: e.up.cfg.Name, MIMEType: e.resource.MIMEType}}
+			return policy.ListEntry{Server: f.g.serverInput(e.up), Resource: resourceTarget(e)}
 		}),
 		templates: decideKind(f, la, "resources/templates/list", cat.templates, &cat.listed.templates, func(e *templateEntry) policy.ListEntry {
-			return policy.ListEntry{Server: f.g.serverInput(e.up), Resource: &policy.Resource{URITemplate: e.template.URITemplate,
-				Name: e.template.Name, Server: e.up.cfg.Name, MIMEType: e.template.MIMEType}}
+			return policy.ListEntry{Server: f.g.serverInput(e.up), Resource: templateTarget(e)}
 		}),
 	}
 	if s, ok := la.(sharedLists); ok && s.failed.Load() {
 		return nil
 	}
+	// The list query decides what approval allows, not what awaits it:
+	// each quarantined entry (rare: what changed since approval) gets a
+	// decision of its own, which must allow it with allow_unapproved.
+	unapprovedByEntry(d.tools, func(e *toolEntry) bool { return e.pin.quarantined }, f.Tool)
+	unapprovedByEntry(d.prompts, func(e *promptEntry) bool { return e.pin.quarantined }, f.Prompt)
+	unapprovedByEntry(d.resources, func(e *resourceEntry) bool { return e.pin.quarantined }, f.Resource)
+	unapprovedByEntry(d.templates, func(e *templateEntry) bool { return e.pin.quarantined }, f.ResourceTemplate)
 	return d
+}
+
+// unapprovedByEntry decides the quarantined entries of decided one by one.
+func unapprovedByEntry[E comparable](decided map[E]bool, quarantined func(E) bool, decide func(E) bool) {
+	for e := range decided {
+		if quarantined(e) {
+			decided[e] = decide(e)
+		}
+	}
 }
 
 // sharedLists decides the lists of a shared view under its revision, and

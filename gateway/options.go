@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mcpgate/mcpgate/approval"
+
 	"github.com/mcpgate/mcpgate/connections"
 	"github.com/mcpgate/mcpgate/policy"
 	"github.com/mcpgate/mcpgate/store"
@@ -19,6 +21,12 @@ import (
 type Options struct {
 	// Logger receives the gateway's logs. If nil, slog.Default() is used.
 	Logger *slog.Logger
+	// Lock is the lock file the upstreams are compared with
+	// (approval.lock_file, docs/approval.md); SetLock replaces it. It is
+	// required when a server's approval mode is not off (New returns
+	// ErrNoLock): a gateway told to pin must never run with nothing to
+	// pin against.
+	Lock *approval.Loaded
 	// SDKForwarding sends every request through the SDK's server and
 	// client, as before the fast path (fastcall.go): for comparisons.
 	SDKForwarding bool

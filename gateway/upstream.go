@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpgate/mcpgate/approval"
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -86,6 +87,11 @@ type upstream struct {
 
 	refresh      chan struct{} // asks run to re-list features
 	changedKinds atomic.Uint32 // which kinds the upstream said changed
+
+	// approvalMode is the server's approval mode (config.ApprovalMode),
+	// lock the gateway's current lock file (approval.go).
+	approvalMode string
+	lock         *atomic.Pointer[approval.Lock]
 }
 
 // run connects, serves and reconnects with exponential backoff until ctx ends.
@@ -265,8 +271,10 @@ func (u *upstream) relist(ctx context.Context, cs *mcp.ClientSession) error {
 	}
 	f.reuse(&old)
 	u.mu.Lock()
+	report := u.pinLocked(f, u.features)
 	u.features = f
 	u.mu.Unlock()
+	u.reportPins(report)
 	u.onChange()
 	return nil
 }
@@ -291,9 +299,14 @@ func (u *upstream) probe(ctx context.Context, cs *mcp.ClientSession) error {
 func (u *upstream) setReady(cs *mcp.ClientSession, f *features) {
 	u.mu.Lock()
 	f.reuse(u.features)
+	// A reconnect compares with what was found before it (the features
+	// are kept while reconnecting): an item already reported is not
+	// reported again.
+	report := u.pinLocked(f, u.features)
 	u.cs, u.state, u.lastErr, u.since, u.features = cs, StateReady, "", time.Now(), f
 	u.dropped = make(chan struct{})
 	u.mu.Unlock()
+	u.reportPins(report)
 	u.log.Info("upstream ready", "protocol", cs.InitializeResult().ProtocolVersion,
 		"tools", len(f.tools), "prompts", len(f.prompts), "resources", len(f.resources))
 	// The catalog holds the features before anyone waiting is told the
@@ -468,6 +481,10 @@ func (u *upstream) status() UpstreamStatus {
 	if f := u.features; f != nil {
 		s.Tools, s.Prompts, s.Resources, s.Templates = len(f.tools), len(f.prompts), len(f.resources), len(f.templates)
 		s.Skipped = f.skipped
+		s.Quarantined, s.Unapproved = f.unapproved()
+	}
+	if u.approvalMode != config.ApprovalOff {
+		s.Approval = u.approvalMode
 	}
 	return s
 }

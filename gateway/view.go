@@ -132,21 +132,25 @@ func (v *view) sync(cat *catalog, policyRevision string) bool {
 	v.listing.Lock()
 	defer v.listing.Unlock()
 	syncSet(v.tools, cat.tools, func(e *toolEntry) bool {
-		return f == nil || f.Tool(e)
+		return shows(f == nil, e.pin) || (f != nil && f.Tool(e))
 	}, func(_ string, e *toolEntry) { v.server.AddTool(e.tool, v.g.toolHandler(e)) }, v.server.RemoveTools)
 	syncSet(v.prompts, cat.prompts, func(e *promptEntry) bool {
-		return f == nil || f.Prompt(e)
+		return shows(f == nil, e.pin) || (f != nil && f.Prompt(e))
 	}, func(_ string, e *promptEntry) { v.server.AddPrompt(e.prompt, v.g.promptHandler(e)) }, v.server.RemovePrompts)
 	syncSet(v.resources, cat.resources, func(e *resourceEntry) bool {
-		return f == nil || f.Resource(e)
+		return shows(f == nil, e.pin) || (f != nil && f.Resource(e))
 	}, func(_ string, e *resourceEntry) { v.server.AddResource(e.resource, v.g.resourceHandler(e.up)) }, v.server.RemoveResources)
 	syncSet(v.templates, cat.templates, func(e *templateEntry) bool {
-		return f == nil || f.ResourceTemplate(e)
+		return shows(f == nil, e.pin) || (f != nil && f.ResourceTemplate(e))
 	}, func(_ string, e *templateEntry) {
 		v.server.AddResourceTemplate(e.template, v.g.resourceHandler(e.up))
 	}, v.server.RemoveResourceTemplates)
 	return true
 }
+
+// shows is what a view without a filter shows: everything but what
+// awaits approval.
+func shows(noFilter bool, p pin) bool { return noFilter && !p.quarantined }
 
 // listMethods are the requests that page through a view's features.
 var listMethods = map[string]bool{"tools/list": true, "prompts/list": true, "resources/list": true, "resources/templates/list": true}

@@ -150,7 +150,7 @@ func (e *Engine) learn(c *compiled, k cacheKey, in *Input, d Decision) {
 		return
 	}
 	c.cache.put(k, nil) // evaluated every time until learned
-	kept := Decision{Allow: d.Allow, Reasons: d.Reasons, RequiredScopes: d.RequiredScopes}
+	kept := Decision{Allow: d.Allow, Reasons: d.Reasons, RequiredScopes: d.RequiredScopes, AllowUnapproved: d.AllowUnapproved}
 	c.learned.Add(1)
 	go func() {
 		defer c.learned.Done()

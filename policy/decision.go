@@ -11,6 +11,11 @@ type Decision struct {
 	// RequiredScopes, when the token lacks some of them, turn a denial into
 	// an HTTP 403 insufficient_scope challenge so the client can step up.
 	RequiredScopes []string `json:"required_scopes"`
+	// AllowUnapproved lets a target that awaits approval through (its
+	// input's approval is "modified" or "new" on a server whose approval
+	// mode is enforce): the gateway hides and refuses such a target
+	// unless both Allow and AllowUnapproved are true (docs/approval.md).
+	AllowUnapproved bool `json:"allow_unapproved,omitempty"`
 
 	// Set by the engine, not by the policy.
 	ID       string `json:"decision_id"`

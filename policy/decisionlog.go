@@ -225,6 +225,7 @@ type record struct {
 	decisionID, traceID, sessionID, userSub string
 	phase, method, target, server           string
 	allow                                   bool
+	allowUnapproved                         bool
 	reasons, requiredScopes                 []string
 	granted                                 []string // non-nil for scopes (phases grant and upstream)
 	path                                    string   // the decision path of the document evaluated
@@ -241,7 +242,7 @@ type record struct {
 func newRecord(ctx context.Context, now time.Time, in *Input, input ast.Value, d Decision, err error, elapsed time.Duration, c *compiled) record {
 	r := record{
 		time: now, decisionID: d.ID, traceID: TraceID(ctx),
-		allow: d.Allow, reasons: boundStrings(d.Reasons), requiredScopes: boundStrings(d.RequiredScopes),
+		allow: d.Allow, allowUnapproved: d.AllowUnapproved, reasons: boundStrings(d.Reasons), requiredScopes: boundStrings(d.RequiredScopes),
 		revision: d.Revision, evalNS: elapsed.Nanoseconds(), policy: c,
 	}
 	if input != nil {
@@ -315,17 +316,20 @@ func firstNonEmpty(a, b string) string {
 
 // logLine is the JSON shape of one decision-log line.
 type logLine struct {
-	Time       string   `json:"time"`
-	DecisionID string   `json:"decision_id"`
-	TraceID    string   `json:"trace_id"`
-	SessionID  string   `json:"session_id"`
-	UserSub    string   `json:"user_sub"`
-	Phase      string   `json:"phase"`
-	Method     string   `json:"method"`
-	Target     string   `json:"target"`
-	Server     string   `json:"server"`
-	Allow      bool     `json:"allow"`
-	Reasons    []string `json:"reasons"`
+	Time       string `json:"time"`
+	DecisionID string `json:"decision_id"`
+	TraceID    string `json:"trace_id"`
+	SessionID  string `json:"session_id"`
+	UserSub    string `json:"user_sub"`
+	Phase      string `json:"phase"`
+	Method     string `json:"method"`
+	Target     string `json:"target"`
+	Server     string `json:"server"`
+	Allow      bool   `json:"allow"`
+	// AllowUnapproved is true when the policy let a target that awaits
+	// approval through (docs/approval.md); absent otherwise.
+	AllowUnapproved bool     `json:"allow_unapproved,omitempty"`
+	Reasons         []string `json:"reasons"`
 	// Granted are the scopes a grant (Engine.Grant) or an upstream-scopes
 	// decision (Engine.UpstreamScopes) granted, [] when none; absent from
 	// the lines of other decisions.
@@ -386,6 +390,10 @@ func (l *logLine) appendJSON(buf []byte) ([]byte, error) {
 	}
 	field("allow")
 	w.buf = strconv.AppendBool(w.buf, l.Allow)
+	if l.AllowUnapproved {
+		field("allow_unapproved")
+		w.buf = append(w.buf, "true"...)
+	}
 	strs("reasons", l.Reasons)
 	if l.Granted != nil {
 		strs("granted", l.Granted)
@@ -464,7 +472,7 @@ func (r *record) lineWith(input any, erased, masked []string) logLine {
 	return logLine{
 		Time: r.time.UTC().Format(time.RFC3339Nano), DecisionID: r.decisionID, TraceID: r.traceID,
 		SessionID: r.sessionID, UserSub: r.userSub, Phase: r.phase, Method: r.method,
-		Target: r.target, Server: r.server, Allow: r.allow, Reasons: r.reasons, Granted: r.granted,
+		Target: r.target, Server: r.server, Allow: r.allow, AllowUnapproved: r.allowUnapproved, Reasons: r.reasons, Granted: r.granted,
 		Revision: r.revision, EvalNS: r.evalNS, Cached: r.cached, Residual: r.residual, Error: r.err,
 		Input: input, Erased: erased, Masked: masked, Truncated: r.truncated,
 	}

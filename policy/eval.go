@@ -32,6 +32,7 @@ const ReasonDenied = "denied by policy"
 
 var (
 	kAllow, kReasons, kRequiredScopes = ast.StringTerm("allow"), ast.StringTerm("reasons"), ast.StringTerm("required_scopes")
+	kAllowUnapproved                  = ast.StringTerm("allow_unapproved")
 )
 
 // Decide evaluates the policy for one request. It never allows on error: no
@@ -203,7 +204,8 @@ func ctxError(err error) error {
 	return ErrCanceled
 }
 
-// parseDecision reads {allow, reasons, required_scopes} from the result.
+// parseDecision reads {allow, reasons, required_scopes, allow_unapproved}
+// from the result.
 func parseDecision(rs rego.ResultSet) (Decision, error) {
 	obj, err := resultObject(rs)
 	if err != nil {
@@ -212,7 +214,8 @@ func parseDecision(rs rego.ResultSet) (Decision, error) {
 	return decisionOf(obj)
 }
 
-// decisionOf reads {allow, reasons, required_scopes} from obj.
+// decisionOf reads {allow, reasons, required_scopes, allow_unapproved}
+// from obj.
 func decisionOf(obj ast.Object) (Decision, error) {
 	ok := false
 	var allow ast.Boolean
@@ -230,7 +233,13 @@ func decisionOf(obj ast.Object) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	return Decision{Allow: bool(allow), Reasons: reasons, RequiredScopes: scopes}, nil
+	var unapproved ast.Boolean
+	if t := obj.Get(kAllowUnapproved); t != nil {
+		if unapproved, ok = t.Value.(ast.Boolean); !ok {
+			return Decision{}, fmt.Errorf("%w: allow_unapproved must be a boolean", ErrMalformed)
+		}
+	}
+	return Decision{Allow: bool(allow), Reasons: reasons, RequiredScopes: scopes, AllowUnapproved: bool(unapproved)}, nil
 }
 
 // resultObject returns the one object a query yields.

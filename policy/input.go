@@ -177,7 +177,8 @@ type Server struct {
 }
 
 // Annotations are a tool's behaviour hints, as the upstream declares them
-// (untrusted: an upstream can claim anything; pinning issues come later).
+// (untrusted: an upstream can claim anything; approval pins them, see
+// docs/approval.md).
 type Annotations struct {
 	ReadOnlyHint    *bool  `json:"readOnlyHint,omitempty"`
 	DestructiveHint *bool  `json:"destructiveHint,omitempty"`
@@ -193,7 +194,19 @@ type Tool struct {
 	Server       string       `json:"server"`
 	Description  string       `json:"description,omitempty"`
 	Annotations  *Annotations `json:"annotations,omitempty"`
+	// Approval is the target's standing against the lock file (the
+	// Approval constants; docs/approval.md); empty, and left out, when
+	// approval is off for its server.
+	Approval string `json:"approval,omitempty"`
 }
+
+// The standings of a target against the lock file (Tool.Approval,
+// Prompt.Approval, Resource.Approval).
+const (
+	ApprovalApproved = "approved" // pinned, unchanged
+	ApprovalModified = "modified" // pinned with another definition
+	ApprovalNew      = "new"      // not in the lock
+)
 
 // Prompt is the target prompt.
 type Prompt struct {
@@ -201,6 +214,7 @@ type Prompt struct {
 	UpstreamName string `json:"upstream_name"`
 	Server       string `json:"server"`
 	Description  string `json:"description,omitempty"`
+	Approval     string `json:"approval,omitempty"`
 }
 
 // Resource is the target resource or resource template.
@@ -210,6 +224,8 @@ type Resource struct {
 	Name        string `json:"name,omitempty"`
 	Server      string `json:"server"`
 	MIMEType    string `json:"mime_type,omitempty"`
+	Description string `json:"description,omitempty"`
+	Approval    string `json:"approval,omitempty"`
 }
 
 // Request is about the HTTP/MCP request itself.

@@ -16,6 +16,7 @@ var (
 	kGroups, kClaims, kScopes, kClientID = ast.StringTerm("groups"), ast.StringTerm("claims"), ast.StringTerm("scopes"), ast.StringTerm("client_id")
 	kAud, kVersion, kLabels              = ast.StringTerm("aud"), ast.StringTerm("version"), ast.StringTerm("labels")
 	kUpstreamName, kDescription          = ast.StringTerm("upstream_name"), ast.StringTerm("description")
+	kApproval                            = ast.StringTerm("approval")
 	kAnnotations, kTitle                 = ast.StringTerm("annotations"), ast.StringTerm("title")
 	kReadOnly, kDestructive              = ast.StringTerm("readOnlyHint"), ast.StringTerm("destructiveHint")
 	kIdempotent, kOpenWorld              = ast.StringTerm("idempotentHint"), ast.StringTerm("openWorldHint")
@@ -167,7 +168,7 @@ func (s *Server) astValue() ast.Value {
 }
 
 func (t *Tool) astValue() ast.Value {
-	b := fields(5)
+	b := fields(6)
 	b.str(kName, t.Name)
 	b.str(kUpstreamName, t.UpstreamName)
 	b.str(kServer, t.Server)
@@ -175,6 +176,7 @@ func (t *Tool) astValue() ast.Value {
 	if t.Annotations != nil {
 		b.add(kAnnotations, t.Annotations.astValue())
 	}
+	b.strOmit(kApproval, t.Approval)
 	return b.object()
 }
 
@@ -189,21 +191,24 @@ func (a *Annotations) astValue() ast.Value {
 }
 
 func (p *Prompt) astValue() ast.Value {
-	b := fields(4)
+	b := fields(5)
 	b.str(kName, p.Name)
 	b.str(kUpstreamName, p.UpstreamName)
 	b.str(kServer, p.Server)
 	b.strOmit(kDescription, p.Description)
+	b.strOmit(kApproval, p.Approval)
 	return b.object()
 }
 
 func (r *Resource) astValue() ast.Value {
-	b := fields(5)
+	b := fields(7)
 	b.strOmit(kURI, r.URI)
 	b.strOmit(kURITemplate, r.URITemplate)
 	b.strOmit(kName, r.Name)
 	b.str(kServer, r.Server)
 	b.strOmit(kMIMEType, r.MIMEType)
+	b.strOmit(kDescription, r.Description)
+	b.strOmit(kApproval, r.Approval)
 	return b.object()
 }
 

@@ -148,13 +148,25 @@ func BenchmarkLibraryDecideList200(b *testing.B) { benchmarkLibraryDecideList200
 
 func BenchmarkLibraryDecideList200Kept(b *testing.B) { benchmarkLibraryDecideList200(b, false) }
 
-func benchmarkLibraryDecideList200(b *testing.B, newGroups bool) {
+// BenchmarkLibraryDecideList200Described is BenchmarkLibraryDecideList200
+// with a description of every tool (about 200 characters, one URL of a
+// documentation host), which the shipped data's description rule checks
+// (rego/descriptions.rego).
+func BenchmarkLibraryDecideList200Described(b *testing.B) {
+	benchmarkLibraryDecideList200(b, true, "Returns the rows of the table that match the query, at most limit of them, "+
+		"sorted by their id. The query is a filter expression such as status = open; see https://docs.example/query for its syntax.")
+}
+
+func benchmarkLibraryDecideList200(b *testing.B, newGroups bool, description ...string) {
 	e := libraryEngine(b)
 	in := libraryInput(PhaseList, "notes", "x")
 	groups := in.User.Groups
 	entries := make([]ListEntry, 200)
 	for i := range entries {
 		one := libraryInput(PhaseList, fmt.Sprintf("server_%d", i%20), fmt.Sprintf("tool_%d", i))
+		for _, d := range description {
+			one.Tool.Description = fmt.Sprintf("%s (%d)", d, i)
+		}
 		entries[i] = ListEntry{Server: one.Server, Tool: one.Tool}
 	}
 	ctx, cat := context.Background(), NewListCatalog(entries) // prepared once, as the gateway does per catalog

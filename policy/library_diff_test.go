@@ -40,7 +40,8 @@ func diffData(tb testing.TB) map[string]any {
 			"hr": {"hours": [{"days": ["Mon", "Tue", "Wed", "Thu", "Fri"], "from": "09:00", "to": "17:00"}], "clients": ["claude-code"]},
 			"*": {"hours": [{"from": "22:00", "to": "21:00"}]}
 		},
-		"scopes": {"calendar": ["calendar:read"]}
+		"scopes": {"calendar": ["calendar:read"]},
+		"approval": {"allow_unapproved": {"admin": ["new"], "ops": ["new", "modified"], "nobody": ["modified"]}}
 	}`), &extra); err != nil {
 		tb.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func randomInput(r *rand.Rand) *Input {
 }
 
 func decisionOnly(d Decision) Decision {
-	return Decision{Allow: d.Allow, Reasons: d.Reasons, RequiredScopes: d.RequiredScopes}
+	return Decision{Allow: d.Allow, Reasons: d.Reasons, RequiredScopes: d.RequiredScopes, AllowUnapproved: d.AllowUnapproved}
 }
 
 // TestLibraryDecisionsUnchanged: the cheap library decides every request
@@ -197,8 +198,9 @@ func TestDecideCachedEqualsDecide(t *testing.T) {
 	bases := make([]*Input, 50)
 	for i := range bases {
 		bases[i] = randomInput(r)
+		describe(r, bases[i])
 	}
-	ctx, hits, residualHits := context.Background(), 0, 0
+	ctx, hits, residualHits, unapproved := context.Background(), 0, 0, 0
 	for i := range 1000 {
 		// The same identities and targets, with fresh per-call fields.
 		in, fresh := *bases[r.IntN(len(bases))], randomInput(r)
@@ -219,6 +221,12 @@ func TestDecideCachedEqualsDecide(t *testing.T) {
 			bs, _ := json.Marshal(&in)
 			t.Fatalf("request %d %s: cached decision differs (-Decide +DecideCached):\n%s", i, bs, diff)
 		}
+		if got.AllowUnapproved {
+			unapproved++
+		}
+	}
+	if unapproved == 0 {
+		t.Error("no decision has allow_unapproved: the test proves nothing for it")
 	}
 	t.Logf("%d of 1000 decisions served from the cache, %d decided by residuals", hits, residualHits)
 	if hits < 300 {

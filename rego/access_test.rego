@@ -115,7 +115,7 @@ initialize_input(user) := base(user, "initialize", "initialize")
 
 test_a_user_with_grants_may_open_a_session_by_default if {
 	d := authz.decision with input as initialize_input("alice")
-	d == {"allow": true, "reasons": ["group engineering has grants, so it may open sessions"], "required_scopes": []}
+	d == {"allow": true, "allow_unapproved": false, "reasons": ["group engineering has grants, so it may open sessions"], "required_scopes": []}
 }
 
 test_a_user_without_grants_may_not_open_a_session if {
@@ -130,7 +130,7 @@ test_a_user_without_grants_may_not_open_a_session if {
 test_session_groups if {
 	cfg := object.union(data.mcpgate.config, {"initialize": {"groups": ["admin", "hr"]}})
 	d := authz.decision with input as initialize_input("carol") with data.mcpgate.config as cfg
-	d == {"allow": true, "reasons": ["group admin may open sessions"], "required_scopes": []}
+	d == {"allow": true, "allow_unapproved": false, "reasons": ["group admin may open sessions"], "required_scopes": []}
 	denied := authz.decision with input as initialize_input("alice") with data.mcpgate.config as cfg
 	denied.reasons == ["user alice (groups: engineering) is in none of the groups that may open a session: admin, hr"]
 	not denied.allow

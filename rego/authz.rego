@@ -25,12 +25,17 @@ package mcpgate.authz
 # makes that explicit in the document itself.
 default decision := {
 	"allow": false,
+	"allow_unapproved": false,
 	"reasons": ["policy could not decide this request"],
 	"required_scopes": [],
 }
 
+# allow_unapproved (approval.rego) says whether the gateway may let an
+# allowed target through before its definition is approved; it never
+# allows anything by itself.
 decision := {
 	"allow": allow,
+	"allow_unapproved": allow_unapproved,
 	"reasons": sort(reasons),
 	"required_scopes": sort(required_scopes),
 }

@@ -114,6 +114,7 @@ test_alice_delete_note_reason if {
 	d := authz.decision with input as tool_input("alice", "call", "notes__delete_note")
 	d == {
 		"allow": false,
+		"allow_unapproved": false,
 		"reasons": ["group engineering may not use destructive tool notes__delete_note"],
 		"required_scopes": [],
 	}
@@ -167,6 +168,7 @@ test_decision_denies_the_grant_phase if {
 	d := authz.decision with input as object.union(tool_input("carol", "call", "notes__read_note"), {"phase": "grant"})
 	d == {
 		"allow": false,
+		"allow_unapproved": false,
 		"reasons": ["phase grant is decided by data.mcpgate.authz.grant, not decision"],
 		"required_scopes": [],
 	}

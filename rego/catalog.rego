@@ -7,7 +7,7 @@
 # (tool, prompt or resource) as a list input would carry them (the
 # gateway's entries always have both). visible holds the indexes of the
 # entries whose list decision allows them, by the same rules (access.rego,
-# readonly.rego) worked out once per server of the catalog
+# readonly.rego, descriptions.rego) worked out once per server of the catalog
 # (_catalog_tables), so that an entry costs a few lookups. Stricter than
 # one decision per entry, never looser: an entry with any key but its
 # server and one target is hidden (a decision ignores keys that are not
@@ -23,6 +23,7 @@ visible contains i if {
 	is_object(target)
 	some table in _catalog_tables(kind, target.server, object.get(entry, "server", null)) # most entries of a large catalog end here
 	_keys_rank(table, kind, target) >= _hints_rank(kind, object.get(target, "annotations", null))
+	not _description_refused_of(target) # descriptions.rego
 }
 
 # _kind_of is the kind of target of an entry with these keys: its server

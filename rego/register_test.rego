@@ -19,16 +19,16 @@ document(client_id) := register_input({"method": "metadata_document", "client_id
 with_registration(registration) := object.union(data.mcpgate.config, {"registration": registration})
 
 test_both_methods_are_allowed_by_default if {
-	authz.decision with input as dynamic == {"allow": true, "reasons": ["dynamic client registration is open"], "required_scopes": []}
+	authz.decision with input as dynamic == {"allow": true, "allow_unapproved": false, "reasons": ["dynamic client registration is open"], "required_scopes": []}
 	d := authz.decision with input as document("https://app.example.com/oauth/client.json")
-	d == {"allow": true, "reasons": ["client metadata documents from app.example.com are accepted"], "required_scopes": []}
+	d == {"allow": true, "allow_unapproved": false, "reasons": ["client metadata documents from app.example.com are accepted"], "required_scopes": []}
 	authz.decision.allow with input as dynamic with data.mcpgate.config as object.remove(data.mcpgate.config, ["registration"])
 }
 
 test_dynamic_registration_off if {
 	cfg := with_registration({"dynamic": false})
 	d := authz.decision with input as dynamic with data.mcpgate.config as cfg
-	d == {"allow": false, "reasons": ["dynamic client registration is turned off (data.mcpgate.config.registration.dynamic)"], "required_scopes": []}
+	d == {"allow": false, "allow_unapproved": false, "reasons": ["dynamic client registration is turned off (data.mcpgate.config.registration.dynamic)"], "required_scopes": []}
 	authz.decision.allow with input as document("https://app.example.com/c.json") with data.mcpgate.config as cfg
 }
 
@@ -90,7 +90,7 @@ test_redirect_hosts if {
 
 test_unknown_registration_method if {
 	d := authz.decision with input as register_input({"method": "manual"})
-	d == {"allow": false, "reasons": ["unknown registration method manual"], "required_scopes": []}
+	d == {"allow": false, "allow_unapproved": false, "reasons": ["unknown registration method manual"], "required_scopes": []}
 	none := authz.decision with input as object.remove(dynamic, ["registration"])
 	none.reasons == ["unknown registration method null"]
 }

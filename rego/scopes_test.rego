@@ -12,6 +12,7 @@ test_missing_scope_asks_for_every_scope_of_the_server if {
 	d := authz.decision with input as inp with data.mcpgate.config as cfg
 	d == {
 		"allow": false,
+		"allow_unapproved": false,
 		"reasons": ["token lacks scope hr:salary required by server hr"],
 		"required_scopes": ["hr:read", "hr:salary", "mcp"],
 	}
@@ -58,6 +59,7 @@ test_catalogue_scope_required if {
 	inp := calling(tool_input("alice", "call", "notes__write_note"), demo_catalogue, ["notes:read"])
 	authz.decision with input as inp == {
 		"allow": false,
+		"allow_unapproved": false,
 		"reasons": ["token carries no scope that allows tool notes__write_note: ask for notes:write"],
 		"required_scopes": ["notes:read", "notes:write"],
 	}
@@ -106,6 +108,7 @@ test_no_covering_scope if {
 	d := authz.decision with input as calling(tool_input("alice", "call", "notes__write_note"), catalogue, ["notes:read"])
 	d == {
 		"allow": false,
+		"allow_unapproved": false,
 		"reasons": ["no scope of the catalogue allows tool notes__write_note, which needs level write on server notes"],
 		"required_scopes": [],
 	}
@@ -135,7 +138,7 @@ test_catalogue_entries_of_other_servers_ignored if {
 
 test_catalogue_does_not_apply_to_lists if {
 	inp := object.union(tool_input("alice", "list", "notes__write_note"), {"catalogue": demo_catalogue})
-	authz.decision with input as inp == {"allow": true, "reasons": ["group engineering grants tool notes__write_note"], "required_scopes": []}
+	authz.decision with input as inp == {"allow": true, "allow_unapproved": false, "reasons": ["group engineering grants tool notes__write_note"], "required_scopes": []}
 }
 
 test_catalogue_and_server_scopes_add_up if {

@@ -68,6 +68,10 @@ type Metrics struct {
 	limits metric.Int64Counter
 	// mcpgate.upstream.token.requests: server, outcome.
 	upstreamTokens metric.Int64Counter
+	// mcpgate.approval.changes: server, kind, state, action.
+	approvalChanges metric.Int64Counter
+	// mcpgate.approval.unapproved_uses: server, kind, reason.
+	approvalUses metric.Int64Counter
 }
 
 // NewMetrics creates the instruments on mp's mcpgate meter. A nil mp
@@ -111,6 +115,12 @@ func NewMetrics(mp metric.MeterProvider) (*Metrics, error) {
 	err = errors.Join(err, e)
 	m.upstreamTokens, e = meter.Int64Counter("mcpgate.upstream.token.requests", metric.WithUnit("{request}"),
 		metric.WithDescription("Upstream credentials the gateway needed, by server and outcome (cached, fetched, failed)."))
+	err = errors.Join(err, e)
+	m.approvalChanges, e = meter.Int64Counter("mcpgate.approval.changes", metric.WithUnit("{item}"),
+		metric.WithDescription("Upstream items found not approved by the lock file (modified or new), by server, kind, state and action (quarantined, served)."))
+	err = errors.Join(err, e)
+	m.approvalUses, e = meter.Int64Counter("mcpgate.approval.unapproved_uses", metric.WithUnit("{call}"),
+		metric.WithDescription("Calls of items not approved by the lock file that were let through, by server, kind and reason (warn: the server's mode; policy: allow_unapproved)."))
 	err = errors.Join(err, e)
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: metrics: %w", err)
@@ -249,4 +259,31 @@ func (m *Metrics) RecordUpstreamToken(ctx context.Context, server, outcome strin
 		return
 	}
 	m.upstreamTokens.Add(ctx, 1, metric.WithAttributes(AttrServer.String(server), AttrOutcome.String(outcome)))
+}
+
+// RecordApprovalChange counts one upstream item found not approved by the
+// lock file: kind is "tool", "prompt", "resource" or "resource template",
+// state "modified" or "new", action "quarantined" or "served".
+func (m *Metrics) RecordApprovalChange(ctx context.Context, server, kind, state, action string) {
+	if m == nil {
+		return
+	}
+	m.approvalChanges.Add(ctx, 1, metric.WithAttributes(AttrServer.String(server), attribute.String("kind", kind),
+		attribute.String("state", state), attribute.String("action", action)))
+}
+
+// Reasons an item that is not approved was used (RecordApprovalUse).
+const (
+	ApprovalUseWarn   = "warn"   // the server's approval mode is warn
+	ApprovalUsePolicy = "policy" // the policy allowed it (allow_unapproved)
+)
+
+// RecordApprovalUse counts one call of an item the lock file does not
+// approve that was let through, and why.
+func (m *Metrics) RecordApprovalUse(ctx context.Context, server, kind, reason string) {
+	if m == nil {
+		return
+	}
+	m.approvalUses.Add(ctx, 1, metric.WithAttributes(AttrServer.String(server), attribute.String("kind", kind),
+		attribute.String("reason", reason)))
 }

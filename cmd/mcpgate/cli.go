@@ -22,6 +22,8 @@ const (
 // real one; tests build their own.
 type env struct {
 	stdout, stderr io.Writer
+	// stdin answers questions (approve without --yes); nil: nobody can.
+	stdin io.Reader
 	// getenv reads an environment variable.
 	getenv func(string) string
 	// listen opens the gateway's listener on a TCP address. If nil,
@@ -63,6 +65,7 @@ func commands() []command {
 		{"serve", "run the gateway from a configuration file", runServe},
 		{"dev", "run a local gateway with demo upstreams, no setup (not for production)", runDev},
 		{"validate", "check a configuration file, including the env vars and files its headers read", runValidate},
+		{"approve", "pin the upstreams' tools, prompts and resources in the lock file, or show what changed (--diff)", runApprove},
 		{"policy", "test, evaluate and check Rego policies (test, eval, check, fmt)", runPolicy},
 		{"connections", "list and revoke employees' connections to servers of auth kind oauth", runConnections},
 		{"version", "print the version", runVersion},
@@ -72,7 +75,7 @@ func commands() []command {
 
 // run runs the mcpgate command line args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return runEnv(ctx, args, &env{stdout: stdout, stderr: stderr, getenv: os.Getenv})
+	return runEnv(ctx, args, &env{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv})
 }
 
 // runEnv is run with an explicit environment.

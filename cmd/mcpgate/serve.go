@@ -121,7 +121,15 @@ func newGateway(ctx context.Context, cfg *config.Config, prov *config.Provisione
 		stop()
 		return nil, nil, nil, err
 	}
+	if opts.Lock, err = loadLock(cfg); err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
 	if gw, err = gateway.New(cfg, opts); err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	if err := watchLock(ctx, cfg, gw, opts.Lock); err != nil {
 		stop()
 		return nil, nil, nil, err
 	}

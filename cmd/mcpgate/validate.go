@@ -13,7 +13,8 @@ const validateAbout = `Check a configuration file without starting the gateway: 
 key and value and then, once those are valid, that the files and environment
 variables it names (session_key_file, policy.opa_config_file, shared secrets,
 header value_from_env and value_from_file, the store's dsn_from_env,
-dsn_from_file and vault_key_file) are set and readable here, as serve reads them, and that
+dsn_from_file and vault_key_file) are set and readable here, as serve reads them, that
+approval.lock_file loads and names only configured servers, and that
 sealed sessions have a store. It connects to nothing (not the store's
 database). Every problem is reported with its key path. Exit status 0
 if valid, 1 if not.`
@@ -30,7 +31,8 @@ func runValidate(_ context.Context, args []string, e *env) int {
 	cfg, err := config.Load(*path)
 	if err == nil {
 		_, perr := cfg.Provision()
-		err = errors.Join(cfg.RequireStore(), perr)
+		_, lerr := loadLock(cfg)
+		err = errors.Join(cfg.RequireStore(), perr, lerr)
 	}
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
