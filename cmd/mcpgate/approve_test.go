@@ -71,15 +71,7 @@ func checkGolden(t *testing.T, name, got string) {
 // readyzUpstream is the /readyz detail of the upstream name.
 func readyzUpstream(t *testing.T, base, name string) (gateway.UpstreamStatus, *gateway.LockStatus) {
 	t.Helper()
-	resp, err := http.Get(base + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st gateway.Status
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatal(err)
-	}
+	st := readyz(t, base)
 	for _, u := range st.Upstreams {
 		if u.Name == name {
 			return u, st.Lock

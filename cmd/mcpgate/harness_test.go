@@ -188,6 +188,17 @@ func checkReady(t *testing.T, base string, upstreams ...string) {
 
 func upstreamStates(t *testing.T, base string) map[string]gateway.State {
 	t.Helper()
+	st := readyz(t, base)
+	states := map[string]gateway.State{}
+	for _, u := range st.Upstreams {
+		states[u.Name] = u.State
+	}
+	return states
+}
+
+// readyz is the gateway's /readyz (with readyz_detail).
+func readyz(t *testing.T, base string) gateway.Status {
+	t.Helper()
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -197,9 +208,5 @@ func upstreamStates(t *testing.T, base string) map[string]gateway.State {
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		t.Fatalf("GET /readyz: status %d, decode: %v", resp.StatusCode, err)
 	}
-	states := map[string]gateway.State{}
-	for _, u := range st.Upstreams {
-		states[u.Name] = u.State
-	}
-	return states
+	return st
 }
