@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Change is an item whose standing against the lock is not approved: a
@@ -65,7 +68,7 @@ func (c Change) Diff(indent string) string {
 	case New:
 		def, _ := decode(c.Listed).(map[string]any)
 		for _, k := range slices.Sorted(maps.Keys(def)) {
-			writeField(&b, indent, k, def[k], "")
+			writeField(&b, indent, join("", k), def[k], "")
 		}
 	}
 	return b.String()
@@ -129,7 +132,7 @@ func diffValue(b *strings.Builder, indent, path string, a, c any) {
 		diffLines(b, indent+"  ", strings.Split(as, "\n"), strings.Split(cs, "\n"))
 		return
 	}
-	fmt.Fprintf(b, "%s%s: %s → %s\n", indent, path, compact(a), compact(c))
+	fmt.Fprintf(b, "%s%s: %s → %s\n", indent, path, printable(compact(a)), printable(compact(c)))
 }
 
 // writeField writes one field's value: text as its lines, anything else
@@ -138,18 +141,66 @@ func writeField(b *strings.Builder, indent, path string, v any, prefix string) {
 	if s, ok := v.(string); ok && strings.Contains(s, "\n") {
 		fmt.Fprintf(b, "%s%s: %s|\n", indent, path, prefix)
 		for _, line := range strings.Split(s, "\n") {
-			fmt.Fprintf(b, "%s  %s\n", indent, line)
+			fmt.Fprintf(b, "%s  %s\n", indent, printable(line))
 		}
 		return
 	}
-	fmt.Fprintf(b, "%s%s: %s%s\n", indent, path, prefix, compact(v))
+	fmt.Fprintf(b, "%s%s: %s%s\n", indent, path, prefix, printable(compact(v)))
 }
 
+// join appends key to a field path: as .key when it is a plain name,
+// else quoted, as [".."] (a key may hold anything, a line break included,
+// and must not make a line of its own).
 func join(path, key string) string {
+	if !plainKey.MatchString(key) {
+		return path + "[" + strconv.Quote(key) + "]"
+	}
 	if path == "" {
 		return key
 	}
 	return path + "." + key
+}
+
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_$@/-]+$`)
+
+// printable makes a line of an upstream's text safe to show on a terminal
+// and in a log: control characters (an escape sequence could rewrite
+// what the reviewer sees), bidirectional overrides, line and paragraph
+// separators and invisible tag characters are shown as \u{XXXX}.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if hidden(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if hidden(r) {
+			fmt.Fprintf(&b, "\\u{%04X}", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func hidden(r rune) bool {
+	switch {
+	case r == '\t':
+		return false
+	case r < 0x20, r >= 0x7f && r < 0xa0, r == utf8.RuneError:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
+		return true
+	case r == 0x2028, r == 0x2029, r >= 0xe0000 && r <= 0xe007f:
+		return true
+	}
+	return false
 }
 
 func compact(v any) string {
@@ -173,10 +224,10 @@ func diffLines(b *strings.Builder, indent string, a, c []string) {
 		// Too long to align (an upstream may list anything): every
 		// line of each.
 		for _, line := range a {
-			fmt.Fprintf(b, "%s- %s\n", indent, line)
+			fmt.Fprintf(b, "%s- %s\n", indent, printable(line))
 		}
 		for _, line := range c {
-			fmt.Fprintf(b, "%s+ %s\n", indent, line)
+			fmt.Fprintf(b, "%s+ %s\n", indent, printable(line))
 		}
 		return
 	}
@@ -197,13 +248,13 @@ func diffLines(b *strings.Builder, indent string, a, c []string) {
 	for i < n || j < m {
 		switch {
 		case i < n && j < m && a[i] == c[j]:
-			fmt.Fprintf(b, "%s  %s\n", indent, a[i])
+			fmt.Fprintf(b, "%s  %s\n", indent, printable(a[i]))
 			i, j = i+1, j+1
 		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(b, "%s+ %s\n", indent, c[j])
+			fmt.Fprintf(b, "%s+ %s\n", indent, printable(c[j]))
 			j++
 		default:
-			fmt.Fprintf(b, "%s- %s\n", indent, a[i])
+			fmt.Fprintf(b, "%s- %s\n", indent, printable(a[i]))
 			i++
 		}
 	}

@@ -5,19 +5,21 @@
 //
 // A definition is the item as the gateway hands it to clients (the go-sdk's
 // encoding of what the upstream listed: a field the SDK does not know never
-// reaches a client), without _meta (the protocol's own bookkeeping, which
-// may change with no change to the item):
-// for a tool its name, title, description, input and output schema,
-// annotations and icons; for a prompt its arguments; for a resource or a
-// template its URI or URI template and MIME type. It is made canonical by
-// the JSON Canonicalization Scheme (RFC 8785): keys sorted, no whitespace,
-// numbers and strings in one spelling, so the order an upstream lists keys
-// in, its whitespace and the spelling of its numbers ("1.0", "1E0") do not
-// change the digest; a duplicate key (two readings of one definition) is
-// refused.
+// reaches a client), _meta included (clients act on some of its keys, such
+// as an MCP App's ui.resourceUri): for a tool its name, title,
+// description, input and output schema, annotations, icons and _meta; for
+// a prompt its arguments; for a resource or a template its URI or URI
+// template, name, description and MIME type. What follows a resource's
+// content rather than its definition (its size and
+// annotations.lastModified) is left out. It is made canonical by the JSON
+// Canonicalization Scheme (RFC 8785): keys sorted, no whitespace, numbers
+// and strings in one spelling, so the order an upstream lists keys in, its
+// whitespace and the spelling of its numbers ("1.0", "1E0") do not change
+// the digest; a duplicate key (two readings of one definition) is refused.
 package approval
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -33,7 +35,7 @@ const DigestPrefix = "sha256:"
 
 // Definition returns the canonical definition of item (an *mcp.Tool,
 // *mcp.Prompt, *mcp.Resource or *mcp.ResourceTemplate, or the JSON of one,
-// as a lock file holds it): its JSON without _meta, in RFC 8785 form.
+// as a lock file holds it): its JSON in RFC 8785 form.
 func Definition(item any) (json.RawMessage, error) {
 	raw, ok := item.(json.RawMessage)
 	if !ok {
@@ -55,10 +57,34 @@ func Definition(item any) (json.RawMessage, error) {
 	if err := json.Unmarshal(canon, &fields); err != nil || fields == nil {
 		return nil, errors.New("approval: a definition is a JSON object")
 	}
-	if _, ok := fields["_meta"]; !ok {
+	return canon, nil
+}
+
+// definitionOf is the canonical definition of an item of kind: Definition
+// without what follows a resource's content (its size and
+// annotations.lastModified), which changes with no change to the item.
+func definitionOf(kind Kind, item any) (json.RawMessage, error) {
+	canon, err := Definition(item)
+	if err != nil || kind != KindResource {
+		return canon, err
+	}
+	var fields map[string]any
+	dec := json.NewDecoder(bytes.NewReader(canon))
+	dec.UseNumber()
+	if err := dec.Decode(&fields); err != nil {
+		return nil, err
+	}
+	_, sized := fields["size"]
+	delete(fields, "size")
+	ann, _ := fields["annotations"].(map[string]any)
+	_, dated := ann["lastModified"]
+	if !sized && !dated {
 		return canon, nil
 	}
-	delete(fields, "_meta")
+	delete(ann, "lastModified")
+	if ann != nil && len(ann) == 0 {
+		delete(fields, "annotations")
+	}
 	b, err := json.Marshal(fields)
 	if err != nil {
 		return nil, err

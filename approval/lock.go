@@ -85,7 +85,7 @@ type Item struct {
 // NewItem makes the item of a definition (an *mcp.Tool and so on, or its
 // JSON); its name is read from the definition.
 func NewItem(kind Kind, def any) (Item, error) {
-	canon, err := Definition(def)
+	canon, err := definitionOf(kind, def)
 	if err != nil {
 		return Item{}, err
 	}
@@ -316,7 +316,7 @@ func mapping(kv ...*yaml.Node) *yaml.Node {
 func yamlOf(canon json.RawMessage) (*yaml.Node, error) {
 	dec := json.NewDecoder(bytes.NewReader(canon))
 	dec.UseNumber()
-	n, err := yamlValue(dec)
+	n, err := yamlValue(dec, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +326,13 @@ func yamlOf(canon json.RawMessage) (*yaml.Node, error) {
 	return n, nil
 }
 
-func yamlValue(dec *json.Decoder) (*yaml.Node, error) {
+// blockDepth is how deep a definition is written in block style; deeper
+// values are written in flow style, on their line, so that the lock grows
+// with the definition and not with the square of its depth (block style
+// indents every level).
+const blockDepth = 8
+
+func yamlValue(dec *json.Decoder, depth int) (*yaml.Node, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
@@ -341,7 +347,7 @@ func yamlValue(dec *json.Decoder) (*yaml.Node, error) {
 				if err != nil {
 					return nil, err
 				}
-				v, err := yamlValue(dec)
+				v, err := yamlValue(dec, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -350,14 +356,14 @@ func yamlValue(dec *json.Decoder) (*yaml.Node, error) {
 			if _, err := dec.Token(); err != nil {
 				return nil, err
 			}
-			if len(n.Content) == 0 {
+			if len(n.Content) == 0 || depth >= blockDepth {
 				n.Style = yaml.FlowStyle
 			}
 			return n, nil
 		case '[':
 			n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 			for dec.More() {
-				v, err := yamlValue(dec)
+				v, err := yamlValue(dec, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -366,7 +372,7 @@ func yamlValue(dec *json.Decoder) (*yaml.Node, error) {
 			if _, err := dec.Token(); err != nil {
 				return nil, err
 			}
-			if len(n.Content) == 0 {
+			if len(n.Content) == 0 || depth >= blockDepth {
 				n.Style = yaml.FlowStyle
 			}
 			return n, nil
@@ -419,20 +425,35 @@ func LoadLock(path string, servers []string) (*Lock, error) {
 }
 
 func loadLock(path string, servers []string) (*Lock, []byte, error) {
+	data, err := readLockFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := parseLockFile(path, data, servers)
+	return l, data, err
+}
+
+// readLockFile reads the lock file at path, bounded by MaxLockBytes.
+func readLockFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("approval: read the lock file: %w (run mcpgate approve to write it)", err)
+		return nil, fmt.Errorf("approval: read the lock file: %w (run mcpgate approve to write it)", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxLockBytes+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("approval: read the lock file %s: %w", path, err)
+		return nil, fmt.Errorf("approval: read the lock file %s: %w", path, err)
 	}
+	return data, nil
+}
+
+// parseLockFile is parseLock with the file's name in its errors.
+func parseLockFile(path string, data []byte, servers []string) (*Lock, error) {
 	l, err := parseLock(data, servers)
 	if le := (*LockError)(nil); errors.As(err, &le) {
 		le.File = path
 	}
-	return l, data, err
+	return l, err
 }
 
 // ParseLock reads a lock file's content.
@@ -444,12 +465,21 @@ func parseLock(data []byte, servers []string) (*Lock, error) {
 	if len(data) > MaxLockBytes {
 		return nil, &LockError{Msg: fmt.Sprintf("larger than %d MiB", MaxLockBytes>>20)}
 	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err == io.EOF {
+		return nil, &LockError{Msg: "empty: run mcpgate approve to write it"}
+	} else if err != nil {
 		return nil, &LockError{Msg: "not YAML: " + err.Error()}
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return nil, &LockError{Msg: "empty: run mcpgate approve to write it"}
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); err != io.EOF {
+		// What a reviewer reads after "---" would be neither enforced
+		// nor checked.
+		return nil, &LockError{Line: more.Line, Msg: "a lock is one YAML document; this file has more (after ---)"}
 	}
 	root := doc.Content[0]
 	fields, err := fieldsOf(root, "the lock", "version", "servers")
@@ -552,7 +582,7 @@ func parseEntry(server string, k Key, n *yaml.Node) (Entry, error) {
 	if err := jsonOf(&buf, def); err != nil {
 		return Entry{}, err
 	}
-	canon, err := Definition(json.RawMessage(buf.Bytes()))
+	canon, err := definitionOf(k.Kind, json.RawMessage(buf.Bytes()))
 	if err != nil {
 		return Entry{}, errAt(def, "%s: %v", what, err)
 	}

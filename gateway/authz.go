@@ -85,6 +85,16 @@ func (v *view) authorize(next mcp.MethodHandler) mcp.MethodHandler {
 		if err := v.admit(ctx, method, req); err != nil {
 			return nil, err
 		}
+		if _, decided := callParams[method]; (decided || listMethods[method]) && v.sharedRevision == "" {
+			// A session's view may have missed a rebuild: evicted from the
+			// gateway's table while its session opened, or synced just
+			// before a rebuild stored its catalog. Nothing is listed or
+			// decided on entries the catalog has replaced (an entry that
+			// now awaits approval must not be served as approved). A
+			// no-op when the view is current; a shared view is picked
+			// per request at the current catalog.
+			v.sync(v.g.catalog(), v.g.policyRevision())
+		}
 		if method == "subscriptions/listen" {
 			// The SDK subscribes the listen request's resources with
 			// requests of its own, without the caller's token or headers:

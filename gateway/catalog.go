@@ -48,39 +48,44 @@ func buildCatalog(rev uint64, ups []*upstream, n namer) *catalog {
 
 func (c *catalog) add(u *upstream, f *features) {
 	for _, e := range f.tools {
-		if prev, ok := c.tools[e.tool.Name]; ok {
-			c.collide("tool", e.tool.Name, u, prev.up)
-			continue
-		}
-		c.tools[e.tool.Name] = e
+		addEntry(c, c.tools, "tool", e.tool.Name, e, u, func(e *toolEntry) (*upstream, bool) { return e.up, e.pin.quarantined })
 	}
 	for _, e := range f.prompts {
-		if prev, ok := c.prompts[e.prompt.Name]; ok {
-			c.collide("prompt", e.prompt.Name, u, prev.up)
-			continue
-		}
-		c.prompts[e.prompt.Name] = e
+		addEntry(c, c.prompts, "prompt", e.prompt.Name, e, u, func(e *promptEntry) (*upstream, bool) { return e.up, e.pin.quarantined })
 	}
 	for _, e := range f.resources {
-		if prev, ok := c.resources[e.resource.URI]; ok {
-			c.collide("resource", e.resource.URI, u, prev.up)
-			continue
-		}
-		c.resources[e.resource.URI] = e
+		addEntry(c, c.resources, "resource", e.resource.URI, e, u, func(e *resourceEntry) (*upstream, bool) { return e.up, e.pin.quarantined })
 	}
 	for _, e := range f.templates {
-		if prev, ok := c.templates[e.template.URITemplate]; ok {
-			c.collide("resource template", e.template.URITemplate, u, prev.up)
-			continue
-		}
-		c.templates[e.template.URITemplate] = e
+		addEntry(c, c.templates, "resource template", e.template.URITemplate, e, u, func(e *templateEntry) (*upstream, bool) { return e.up, e.pin.quarantined })
 	}
 }
 
-func (c *catalog) collide(kind, name string, u, prev *upstream) {
+// addEntry adds e of upstream u under key, unless an earlier upstream (in
+// config order) already has key: then one is left out, and the collision
+// noted. An entry that awaits approval never takes a name or URI from one
+// that does not: a server cannot shadow another's approved tool or
+// resource with one nobody approved.
+func addEntry[E any](c *catalog, m map[string]E, kind, key string, e E, u *upstream, of func(E) (*upstream, bool)) {
+	prev, ok := m[key]
+	if !ok {
+		m[key] = e
+		return
+	}
+	prevUp, prevQuarantined := of(prev)
+	if _, quarantined := of(e); prevQuarantined && !quarantined {
+		m[key] = e
+		c.collide(kind, key, prevUp, u)
+		return
+	}
+	c.collide(kind, key, u, prevUp)
+}
+
+// collide notes that kind name of server u is left out for that of kept.
+func (c *catalog) collide(kind, name string, u, kept *upstream) {
 	c.collisions = append(c.collisions, fmt.Sprintf(
-		"%s %q of server %q is left out: server %q (listed earlier in the config) already provides it; give one of them a distinct prefix",
-		kind, name, u.cfg.Name, prev.cfg.Name))
+		"%s %q of server %q is left out: server %q already provides it (listed earlier in the config, or approved where the other awaits approval); give one of them a distinct prefix",
+		kind, name, u.cfg.Name, kept.cfg.Name))
 }
 
 // absentServer returns the upstream whose prefix name carries, when that

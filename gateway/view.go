@@ -278,10 +278,19 @@ func (v *view) templateByURI(t string) *templateEntry {
 	return v.templates[t]
 }
 
+// template is the template that serves uri, unless uri names a resource
+// of the catalog that the view does not show (one the policy hides, or
+// that awaits approval): a URI that names a resource is that resource,
+// and a template that happens to match it never stands in for it.
 func (v *view) template(uri string) *templateEntry {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	return firstMatch(v.templates, uri)
+	_, shown := v.resources[uri]
+	e := firstMatch(v.templates, uri)
+	v.mu.Unlock()
+	if e != nil && !shown && v.g.catalog().resource(uri) != nil {
+		return nil
+	}
+	return e
 }
 
 // owner returns the upstream serving a resource URI this view shows.

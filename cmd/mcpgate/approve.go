@@ -89,9 +89,10 @@ func runApprove(ctx context.Context, args []string, e *env) int {
 		}
 		next = next.Approve(name, listings[name])
 	}
-	// Servers the configuration no longer has leave the lock.
+	// Servers the configuration no longer has leave the lock (not when
+	// approving one server: --server answers for that one only).
 	for _, name := range lock.Servers() {
-		if !slices.Contains(names, name) {
+		if *server == "" && !slices.Contains(names, name) {
 			fmt.Fprintf(e.stdout, "server %q: not in the configuration; it leaves the lock\n", name)
 			next = next.Without(name)
 			changed++
@@ -219,26 +220,42 @@ func confirm(e *env, question string) (bool, error) {
 }
 
 // writeAtomically replaces path with data by rename, so a gateway watching
-// it never reads half a file.
+// it never reads half a file: through a symlink at path (the lock kept in
+// a checkout elsewhere) to its target, with the mode the file had (0644
+// for a new one), synced to disk before and after the rename.
 func writeAtomically(path string, data []byte) error {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	mode := fs.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	fail := func(err error) error { return fmt.Errorf("approve: write %s: %w", path, err) }
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".mcpgate-lock-*")
 	if err != nil {
-		return fmt.Errorf("approve: write %s: %w", path, err)
+		return fail(err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("approve: write %s: %w", path, err)
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(mode)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
+	if err == nil {
+		err = tmp.Sync()
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("approve: write %s: %w", path, err)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("approve: write %s: %w", path, err)
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = dir.Sync() // the rename itself, where the file system allows
+		dir.Close()
 	}
 	return nil
 }
