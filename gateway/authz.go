@@ -219,11 +219,11 @@ func (v *view) decide(ctx context.Context, method string, req mcp.Request) (cont
 			return ctx, notFound(method, req.GetParams())
 		}
 	}
-	if d.Allow && !absent {
-		v.g.countUnapprovedUse(ctx, in, d)
-	}
 	switch {
 	case d.Allow && (shown || absent):
+		if !absent {
+			v.g.countUnapprovedUse(ctx, in, d)
+		}
 		return withDecided(ctx, in, absent), nil
 	case shown: // denied, with the policy's reasons: the caller lists it
 		if fc, ok := ctx.Value(fastCallKey{}).(*fastCall); ok {
