@@ -76,9 +76,10 @@ func TestHostileWatchStarvedByBusyDirectory(t *testing.T) {
 	path := filepath.Join(dir, "mcpgate.lock.yaml")
 	os.WriteFile(path, lockBytes(t, 1), 0o644)
 	loaded, failed, _ := startWatch(t, path)
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-stopped }() // before TempDir's cleanup
 	go func() {
+		defer close(stopped)
 		f, _ := os.Create(filepath.Join(dir, "decisions.log"))
 		defer f.Close()
 		for {
