@@ -33,13 +33,13 @@ writes (and refuses when it cannot ask). Exit status 0 when the lock is
 written or up to date, 1 on changes with --diff or on any failure.`
 
 func runApprove(ctx context.Context, args []string, e *env) int {
-	fs := newFlagSet("approve", "--config FILE [--lock FILE] [--server NAME] [--diff] [--yes]", approveAbout, e)
+	fs := newFlagSet("approve", "--config FILE [--lock FILE] [--server NAME] [--diff] [--yes] [--wait DURATION]", approveAbout, e)
 	path := configFlag(fs)
 	lockPath := fs.String("lock", "", "lock `FILE` to compare with and write (default approval.lock_file, else mcpgate.lock.yaml beside the configuration)")
 	server := fs.String("server", "", "approve only the server `NAME` (the lock keeps the others)")
 	diff := fs.Bool("diff", false, "print what changed since the lock and exit 1 if anything did; write nothing")
 	yes := fs.Bool("yes", false, "write the lock without asking (for pipelines)")
-	wait := fs.Duration("wait", 0, "how long to wait for the servers to answer (default: the longest servers[].timeout)")
+	wait := fs.Duration("wait", 0, "how long to wait for the servers to answer (default: the longest servers[].timeout + 5s)")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
