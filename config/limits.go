@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Defaults of the limits section.
 const (
@@ -43,6 +46,49 @@ type Limits struct {
 	// (event streams) are not bounded by it. It must be greater than 0. If
 	// omitted, defaults to 30s.
 	BodyReadTimeout Duration `yaml:"body_read_timeout"`
+
+	// Rate are request rate limits, each a token bucket per key: a
+	// request over any of them is answered HTTP 429 with Retry-After and
+	// reaches neither the policy nor an upstream. If omitted, there is no
+	// rate limit.
+	Rate []RateLimit `yaml:"rate,omitempty"`
+}
+
+// Keys of a rate limit (RateLimit.Per).
+const (
+	// RatePerUser limits each signed-in user's requests (issuer and
+	// subject), whatever they are.
+	RatePerUser = "user"
+	// RatePerUserTool limits each user's calls of each tool.
+	RatePerUserTool = "user_tool"
+	// RatePerClient limits the requests of each OAuth client (the
+	// access token's client id), across its users.
+	RatePerClient = "client"
+	// RatePerServer limits the calls, reads and prompts that go to each
+	// upstream server, across users.
+	RatePerServer = "server"
+)
+
+// RateLimit is one rate limit of limits.rate.
+type RateLimit struct {
+	// Per is what the limit is counted per: "user", "user_tool",
+	// "client" or "server".
+	Per string `yaml:"per"`
+	// RequestsPerMinute is the sustained rate allowed per key, a whole
+	// number greater than 0.
+	RequestsPerMinute int `yaml:"requests_per_minute"`
+	// Burst is how many requests a key may make at once after a quiet
+	// spell; it must be greater than 0. If omitted, defaults to
+	// requests_per_minute (a minute's worth), at least 1.
+	Burst int `yaml:"burst,omitempty"`
+}
+
+// EffectiveBurst is Burst, or its default.
+func (r RateLimit) EffectiveBurst() int {
+	if r.Burst > 0 {
+		return r.Burst
+	}
+	return max(1, r.RequestsPerMinute)
 }
 
 func (l *Limits) validate(ps *problems) {
@@ -60,5 +106,21 @@ func (l *Limits) validate(ps *problems) {
 	}
 	if l.BodyReadTimeout <= 0 {
 		ps.add("limits.body_read_timeout", "must be greater than 0")
+	}
+	seen := map[string]int{}
+	for i, r := range l.Rate {
+		path := "limits.rate[" + strconv.Itoa(i) + "]"
+		switch r.Per {
+		case RatePerUser, RatePerUserTool, RatePerClient, RatePerServer:
+			checkUnique(ps, seen, r.Per, i, path+".per", "one limit per key")
+		default:
+			ps.add(path+".per", "%q is not supported: use one of [user user_tool client server]", r.Per)
+		}
+		if r.RequestsPerMinute <= 0 || r.RequestsPerMinute > 1e9 {
+			ps.add(path+".requests_per_minute", "must be greater than 0 (and at most 1e9)")
+		}
+		if r.Burst < 0 {
+			ps.add(path+".burst", "must be greater than 0 (omit it for a minute's worth)")
+		}
 	}
 }

@@ -159,3 +159,37 @@ func TestApprovalMode(t *testing.T) {
 		}
 	}
 }
+
+func TestRateLimitRules(t *testing.T) {
+	t.Parallel()
+	for name, tt := range map[string]struct{ yaml, path, msg string }{
+		"unknown per": {"limits: {rate: [{per: ip, requests_per_minute: 60}]}\n" + minimal, "limits.rate[0].per", `"ip" is not supported: use one of [user user_tool client server]`},
+		"zero rate":   {"limits: {rate: [{per: user, requests_per_minute: 0}]}\n" + minimal, "limits.rate[0].requests_per_minute", "must be greater than 0"},
+		"no rate":     {"limits: {rate: [{per: user}]}\n" + minimal, "limits.rate[0].requests_per_minute", "must be greater than 0"},
+		"negative":    {"limits: {rate: [{per: user, requests_per_minute: 60, burst: -1}]}\n" + minimal, "limits.rate[0].burst", "must be greater than 0"},
+		"twice per":   {"limits: {rate: [{per: user, requests_per_minute: 60}, {per: user, requests_per_minute: 6}]}\n" + minimal, "limits.rate[1].per", `"user" is already used by limits.rate[0]`},
+		"unknown key": {"limits: {rate: [{per: user, rpm: 60}]}\n" + minimal, "limits.rate[0].rpm", "unknown key"},
+	} {
+		_, err := Parse([]byte(tt.yaml), "t.yaml")
+		var ve *ValidationError
+		if !errors.As(err, &ve) || !hasProblem(ve.Problems, tt.path, tt.msg) {
+			t.Errorf("%s: %v, want %s: %s", name, err, tt.path, tt.msg)
+		}
+	}
+	c, err := Parse([]byte("limits: {rate: [{per: user, requests_per_minute: 600}, {per: user_tool, requests_per_minute: 30, burst: 5}]}\n"+minimal), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Limits.Rate; len(got) != 2 || got[0].EffectiveBurst() != 600 || got[1].EffectiveBurst() != 5 {
+		t.Errorf("rate %+v", got)
+	}
+}
+
+func hasProblem(ps []Problem, path, msg string) bool {
+	for _, p := range ps {
+		if p.Path == path && strings.Contains(p.Message, msg) {
+			return true
+		}
+	}
+	return false
+}

@@ -32,14 +32,16 @@ type Gateway struct {
 	lock          atomic.Pointer[approval.Lock]
 	approvalModes map[string]string
 	lockStatus    atomic.Pointer[LockStatus]
-	proxies       proxies // trusted reverse proxies (trusted_proxies)
-	opts          *Options
-	log           *slog.Logger
-	namer         namer
-	ups           []*upstream
-	relay         *relay
-	subs          subscriptions
-	schemas       *mcp.SchemaCache
+	// limiters are the rate limits of limits.rate (ratelimit.go).
+	limiters []*rateLimiter
+	proxies  proxies // trusted reverse proxies (trusted_proxies)
+	opts     *Options
+	log      *slog.Logger
+	namer    namer
+	ups      []*upstream
+	relay    *relay
+	subs     subscriptions
+	schemas  *mcp.SchemaCache
 
 	// scoper decides upstream scopes: Options.Authorizer, when it can; nil
 	// otherwise, and then no server has an upstream scope catalogue.
@@ -115,6 +117,7 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 		clientInfo: &mcp.Implementation{Name: "mcpgate", Version: opts.version()},
 	}
 	g.scoper, _ = opts.Authorizer.(UpstreamScoper)
+	g.limiters = newRateLimiters(cfg.Limits.Rate)
 	g.approvalModes = make(map[string]string, len(cfg.Servers))
 	for i := range cfg.Servers {
 		m := cfg.ApprovalMode(&cfg.Servers[i])

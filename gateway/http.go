@@ -72,6 +72,7 @@ func (g *Gateway) mcpHandler() http.Handler {
 		stateful.ServeHTTP(w, r)
 	})
 	h = g.stepUpChallenge(h)
+	h = g.rateLimit(h)    // limits.rate: after sign-in and the envelope, before anything decides
 	h = g.readEnvelope(h) // inside sign-in: no body is read before it
 	for i := len(g.opts.HTTPMiddleware) - 1; i >= 0; i-- {
 		h = g.opts.HTTPMiddleware[i](h)

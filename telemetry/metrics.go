@@ -231,6 +231,9 @@ const (
 	LimitMaxConnections     = "max_connections"
 	LimitSessionsPerUser    = "sessions_per_user"
 	LimitMaxInitializeBytes = "max_initialize_bytes"
+	// LimitRatePrefix starts the limit of a rate limit of limits.rate:
+	// "rate_user", "rate_user_tool", "rate_client", "rate_server".
+	LimitRatePrefix = "rate_"
 
 	LimitActionEvicted = "evicted" // something held was closed to make room
 	LimitActionRefused = "refused" // the new request or connection was refused
