@@ -1,10 +1,12 @@
 package authn
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/mcpgate/mcpgate/internal/authrule"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
@@ -65,6 +67,40 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		if id, err := e.v.Verify(t.Context(), raw); err == nil {
 			t.Fatalf("Verify(%q) accepted: %+v", raw, id)
+		}
+	})
+}
+
+// FuzzOrigin: an Origin header is let through only when the request has
+// none, or when it names an allowed origin, or (for a loopback listener)
+// a loopback origin on the gateway's own port; never a second header,
+// "null", or anything that does not parse as an origin.
+func FuzzOrigin(f *testing.F) {
+	for _, s := range []string{"https://claude.ai", "https://claude.ai:443", "https://CLAUDE.ai", "http://claude.ai",
+		"https://claude.ai.evil.example", "http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]:8080", "null",
+		"https://claude.ai/", "https://user@claude.ai", "http://localhost:8080\r\n", "http://localhost.evil:8080", ""} {
+		f.Add(s, "127.0.0.1:8080", true)
+		f.Add(s, "mcp.example.com", false)
+	}
+	m := newOriginMatcher([]string{"https://claude.ai", "http://localhost:*"}, slog.New(slog.DiscardHandler))
+	f.Fuzz(func(t *testing.T, origin, host string, loopback bool) {
+		r := &http.Request{Header: http.Header{}, Host: host}
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		if !m.allows(r, loopback) || origin == "" {
+			return
+		}
+		o, err := authrule.ParseOrigin(origin)
+		if err != nil {
+			t.Fatalf("%q let through without parsing: %v", origin, err)
+		}
+		switch {
+		case o.Scheme == "https" && o.Host == "claude.ai" && o.EffectivePort() == "443":
+		case o.Scheme == "http" && o.Host == "localhost":
+		case loopback && authrule.IsLoopbackHost(strings.Trim(o.Host, "[]")) && o.EffectivePort() == ownPort(r):
+		default:
+			t.Fatalf("%q (host %q, loopback %v) let through as %+v", origin, host, loopback, o)
 		}
 	})
 }

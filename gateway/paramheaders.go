@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"golang.org/x/net/http/httpguts"
+
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -48,7 +50,10 @@ func collectBindings(props map[string]schemaProperty, prefix []string, out []par
 	for name, p := range props {
 		path := append(append([]string(nil), prefix...), name)
 		var header string
-		if json.Unmarshal(p.Header, &header) == nil && header != "" {
+		// A name that is not an HTTP token (an upstream's schema may say
+		// anything) binds nothing: it would make every call of the tool
+		// fail to be sent.
+		if json.Unmarshal(p.Header, &header) == nil && header != "" && httpguts.ValidHeaderFieldName("Mcp-Param-"+header) {
 			out = append(out, paramBinding{path: path, header: header})
 		}
 		out = collectBindings(p.Properties, path, out)
