@@ -466,6 +466,10 @@ func nextUpstreamID() string { return fmt.Sprintf("mcpgate-f-%d", upstreamIDs.Ad
 // body or one event), as the SDK's client bounds an event.
 const maxUpstreamMessage = 16 << 20
 
+// errAnswerTooLarge is an upstream message over maxUpstreamMessage: the
+// call fails, the client is told why.
+var errAnswerTooLarge = fmt.Errorf("upstream message exceeds the gateway's bound of %d MiB", maxUpstreamMessage>>20)
+
 // fastRequest is the tools/call the fast path sends upstream.
 type fastRequest struct {
 	JSONRPC string     `json:"jsonrpc"`
@@ -630,7 +634,7 @@ func (fc *fastCall) answer(ctx context.Context, g *Gateway, u *upstream, t fastT
 			return err
 		}
 		if len(data) > maxUpstreamMessage {
-			return fmt.Errorf("upstream answer exceeds %d bytes", maxUpstreamMessage)
+			return errAnswerTooLarge
 		}
 		done, err := fc.message(ctx, g, u, t, want, data)
 		if err == nil && !done {
@@ -1007,7 +1011,7 @@ func readEvents(src *bufio.Reader, cur *sseCursor, handle func([]byte) (bool, er
 			chunk, err := src.ReadSlice('\n')
 			line = append(line, chunk...)
 			if len(line)+data.Len() > maxUpstreamMessage {
-				return fmt.Errorf("upstream event exceeds %d bytes", maxUpstreamMessage)
+				return errAnswerTooLarge
 			}
 			if err == bufio.ErrBufferFull {
 				continue

@@ -294,8 +294,11 @@ func (u *upstream) rawRequest(ctx context.Context, method string, params any, he
 		err = readEvents(bufio.NewReader(resp.Body), nil, handle)
 	case mt == "application/json" && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound):
 		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamMessage+1))
-		if rerr != nil || len(data) > maxUpstreamMessage {
-			return nil, nil, fmt.Errorf("upstream answer unreadable or over %d bytes", maxUpstreamMessage)
+		if rerr == nil && len(data) > maxUpstreamMessage {
+			return nil, nil, fmt.Errorf("%w: %w", errBadAnswer, errAnswerTooLarge)
+		}
+		if rerr != nil {
+			return nil, nil, fmt.Errorf("upstream answer unreadable: %w", rerr)
 		}
 		var done bool
 		if done, err = handle(data); err == nil && !done {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -364,4 +365,14 @@ func sessionHeader(session string) map[string]string {
 		return map[string]string{}
 	}
 	return map[string]string{"Mcp-Session-Id": session, "Mcp-Protocol-Version": legacy}
+}
+
+// rpcPeek is what a test upstream reads of a request body to decide how
+// to answer: its id, method, and the name its params name.
+type rpcPeek struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params struct {
+		Name string `json:"name"`
+	} `json:"params"`
 }

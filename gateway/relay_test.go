@@ -311,13 +311,7 @@ func askingUpstream(t *testing.T) (string, <-chan string) {
 	answers, answered := make(chan string, 1), make(chan string, 1)
 	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		var msg struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Params struct {
-				Name string `json:"name"`
-			} `json:"params"`
-		}
+		var msg rpcPeek
 		_ = json.Unmarshal(body, &msg)
 		switch {
 		case msg.Method == "tools/call" && msg.Params.Name == "ask":

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -543,6 +544,14 @@ type upstreamTransport struct {
 // once more with a new one, if its body can be sent again (the SDK's
 // requests can: they are built from byte slices).
 func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.roundTrip(r)
+	if err == nil {
+		boundMessages(resp)
+	}
+	return resp, err
+}
+
+func (t *upstreamTransport) roundTrip(r *http.Request) (*http.Response, error) {
 	resp, token, err := t.send(r, r.Body)
 	if err == nil && resp.StatusCode == http.StatusForbidden {
 		noteInsufficientScope(r.Context(), resp.Header)
@@ -613,4 +622,53 @@ func credentialKind(cfg config.Server) string {
 		return config.AuthHeaders
 	}
 	return "none"
+}
+
+// boundMessages bounds what the SDK's client reads of one message of an
+// upstream's answer, as the fast path does (maxUpstreamMessage): a JSON
+// body, or one event of an event stream. Past it, the read fails with
+// errAnswerTooLarge, and the call with it.
+func boundMessages(resp *http.Response) {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	resp.Body = &boundedBody{ReadCloser: resp.Body, events: mt == "text/event-stream", limit: maxUpstreamMessage}
+}
+
+// boundedBody fails a read past limit bytes of one message: the whole
+// body, or for an event stream the bytes since the last blank line.
+type boundedBody struct {
+	io.ReadCloser
+	events bool
+	limit  int
+	n      int
+	lf     bool // the last byte ended a line
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if !b.events {
+		if b.n += n; b.n > b.limit {
+			return 0, errAnswerTooLarge
+		}
+		return n, err
+	}
+	for _, c := range p[:n] {
+		switch c {
+		case '\n':
+			if b.lf {
+				b.n = 0 // a blank line: the event is over
+			}
+			b.lf = true
+			continue
+		case '\r':
+			continue
+		}
+		b.lf = false
+		if b.n++; b.n > b.limit {
+			return 0, errAnswerTooLarge
+		}
+	}
+	return n, err
 }

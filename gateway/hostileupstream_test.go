@@ -1,0 +1,213 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// misbehavingUpstream is a go-sdk server whose tool calls misbehave on demand:
+// "big" answers 50 MiB, "hang" starts an answer and never ends it,
+// "endless" answers with an event stream that never carries the response,
+// "garbage" answers with what is not JSON-RPC. "ok" answers.
+func misbehavingUpstream(t *testing.T) (url string, stop func()) {
+	t.Helper()
+	srv := mcp.NewServer(&mcp.Implementation{Name: "hostile", Version: "1"}, nil)
+	for _, name := range []string{"ok", "big", "hang", "endless", "garbage"} {
+		srv.AddTool(&mcp.Tool{Name: name, InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			text := name
+			if name == "big" {
+				text = strings.Repeat("x", 50<<20)
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil
+		})
+	}
+	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
+	done := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var msg rpcPeek
+		_ = json.Unmarshal(body, &msg)
+		if msg.Method != "tools/call" {
+			sdk.ServeHTTP(w, r)
+			return
+		}
+		switch msg.Params.Name {
+		case "hang":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"content":[{"type":"text","text":"`, msg.ID)
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-done:
+			}
+		case "endless":
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			for {
+				if _, err := io.WriteString(w, ": still here\n\n"); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-done:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		case "garbage":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, "<html>502 Bad Gateway</html>")
+		default:
+			sdk.ServeHTTP(w, r)
+		}
+	})
+	hs := newLoopbackServer(t, h)
+	return hs.URL, func() { close(done) }
+}
+
+// misbehavingGateway serves misbehavingUpstream as "evil" (timeout 2s)
+// and an echo server as "good".
+func misbehavingGateway(t *testing.T, opts *Options) *testGateway {
+	t.Helper()
+	url, stop := misbehavingUpstream(t)
+	t.Cleanup(stop)
+	good := startUpstream(t, echoServer("good", nil, nil))
+	evil := upstreamConfig("evil", url)
+	evil.Timeout = config.Duration(2 * time.Second)
+	return startGatewayConfig(t, opts, func(c *config.Config) {
+		c.Servers = []config.Server{evil, upstreamConfig("good", good.URL)}
+	})
+}
+
+// A hostile upstream's answers end in a clear error for the one call,
+// within the server's timeout; the gateway and the other upstreams go on.
+func TestHostileUpstreamAnswers(t *testing.T) {
+	gw := misbehavingGateway(t, nil)
+	for _, era := range []string{legacy, modern} {
+		cs := connect(t, gw.URL, era, nil)
+		for tool, want := range map[string]string{
+			"evil__big":     `server "evil" answered with a message over the gateway's bound of 16 MiB`,
+			"evil__hang":    "did not answer within 2s",
+			"evil__endless": "did not answer within 2s",
+			"evil__garbage": `server "evil" answered the call with something that is not a usable MCP answer`,
+		} {
+			msg := callErr(t, cs, tool)
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s %s: %q, want it to say %q", era, tool, msg, want)
+			}
+			if msg := callErr(t, cs, "good__echo"); msg != "" {
+				t.Errorf("%s: the other upstream after %s: %q", era, tool, msg)
+			}
+		}
+		if msg := callErr(t, cs, "evil__ok"); msg != "" {
+			t.Errorf("%s: the hostile upstream's good tool: %q", era, msg)
+		}
+	}
+	if st := upstreamState(gw.Gateway, "good"); st != StateReady {
+		t.Errorf("the other upstream is %s", st)
+	}
+}
+
+// A redirect is never followed: the upstream's credentials would go to
+// wherever it points. The upstream is down with the reason, and the other
+// host never hears of the gateway.
+func TestHostileUpstreamRedirect(t *testing.T) {
+	var reached atomic.Int64
+	elsewhere := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	redirect := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+"/mcp", http.StatusTemporaryRedirect)
+	}))
+	good := startUpstream(t, echoServer("good", nil, nil))
+	evil := upstreamConfig("evil", redirect.URL+"/mcp")
+	evil.Headers = []config.Header{{Name: "X-Api-Key", Value: "secret"}}
+	gw := startGatewayConfig(t, nil, func(c *config.Config) {
+		c.Servers = []config.Server{evil, upstreamConfig("good", good.URL)}
+	})
+	st := readyStatusOf(gw.Gateway, "evil")
+	if st.State == StateReady || !strings.Contains(st.Error, "Redirect") {
+		t.Errorf("a redirecting upstream: %+v", st)
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("the redirect's target was reached %d times", n)
+	}
+	cs := connect(t, gw.URL, legacy, nil)
+	if msg := callErr(t, cs, "good__echo"); msg != "" {
+		t.Errorf("the other upstream: %q", msg)
+	}
+}
+
+// A certificate that does not verify is refused: the upstream is down,
+// saying why; the other upstreams are served.
+func TestHostileUpstreamCertificate(t *testing.T) {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "selfsigned", Version: "1"}, nil)
+	tlsSrv := httptest.NewUnstartedServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	tlsSrv.Listener.Close()
+	tlsSrv.Listener = loopbackListener(t)
+	tlsSrv.StartTLS()
+	t.Cleanup(tlsSrv.Close)
+	good := startUpstream(t, echoServer("good", nil, nil))
+	evil := upstreamConfig("evil", tlsSrv.URL+"/mcp")
+	evil.AllowInsecureHTTP = false
+	gw := startGatewayConfig(t, nil, func(c *config.Config) {
+		c.Servers = []config.Server{evil, upstreamConfig("good", good.URL)}
+	})
+	st := readyStatusOf(gw.Gateway, "evil")
+	if st.State == StateReady || !strings.Contains(st.Error, "certificate") {
+		t.Errorf("an upstream whose certificate does not verify: %+v", st)
+	}
+	cs := connect(t, gw.URL, modern, nil)
+	if msg := callErr(t, cs, "good__echo"); msg != "" {
+		t.Errorf("the other upstream: %q", msg)
+	}
+}
+
+// 10,000 tools are listed, page by page, and called.
+func TestHostileUpstreamManyTools(t *testing.T) {
+	up := startUpstream(t, manyTools("many", 10_000))
+	gw := startGateway(t, nil, upstreamConfig("many", up.URL))
+	for _, era := range []string{legacy, modern} {
+		cs := connect(t, gw.URL, era, nil)
+		if n := len(toolNames(t, cs)); n != 10_000 {
+			t.Errorf("%s: %d tools listed, want 10000", era, n)
+		}
+		if msg := callErr(t, cs, "many__tool-9999"); msg != "" {
+			t.Errorf("%s: the last tool: %q", era, msg)
+		}
+	}
+}
+
+// The same through the SDK's path (Options.SDKForwarding): each call
+// fails alone, within the timeout, and the other upstream is served.
+func TestHostileUpstreamAnswersSDKPath(t *testing.T) {
+	opts := testOptions()
+	opts.SDKForwarding = true
+	gw := misbehavingGateway(t, opts)
+	cs := connect(t, gw.URL, legacy, nil)
+	for _, tool := range []string{"evil__big", "evil__hang", "evil__endless", "evil__garbage"} {
+		if msg := callErr(t, cs, tool); !strings.Contains(msg, `server "evil"`) {
+			t.Errorf("%s: %q, want an error naming the server", tool, msg)
+		}
+		if msg := callErr(t, cs, "good__echo"); msg != "" {
+			t.Errorf("the other upstream after %s: %q", tool, msg)
+		}
+	}
+}
