@@ -59,7 +59,21 @@ type Policy struct {
 	// written; beyond it they are dropped and counted, never silently. If
 	// omitted, defaults to 10000.
 	DecisionLogBuffer int `yaml:"decision_log_buffer"`
+
+	// DecisionLogWhenFull is what happens to a decision when the buffer is
+	// full (the sink is slower than the decisions): "drop" counts it in
+	// mcpgate.decision_log.dropped and the request goes on; "block" makes
+	// the request wait for room, up to 30s, before the decision is dropped
+	// and counted all the same (a slow sink then slows the gateway, and
+	// no line is lost short of that). If omitted, defaults to "drop".
+	DecisionLogWhenFull string `yaml:"decision_log_when_full,omitempty"`
 }
+
+// Values of policy.decision_log_when_full.
+const (
+	DecisionLogDrop  = "drop"
+	DecisionLogBlock = "block"
+)
 
 func (p *Policy) validate(ps *problems) {
 	if p.Dir != "" && p.OPAConfigFile != "" {
@@ -76,6 +90,9 @@ func (p *Policy) validate(ps *problems) {
 	}
 	if p.Timeout <= 0 || p.Timeout > Duration(10*time.Second) {
 		ps.add("policy.timeout", "must be between 1ms and 10s")
+	}
+	if w := p.DecisionLogWhenFull; w != "" && w != DecisionLogDrop && w != DecisionLogBlock {
+		ps.add("policy.decision_log_when_full", "%q is not supported: use drop or block", w)
 	}
 	if p.DecisionLogBuffer <= 0 {
 		ps.add("policy.decision_log_buffer", "must be greater than 0")

@@ -59,6 +59,18 @@ type DecisionLog struct {
 	reported atomic.Uint64 // dropped+failed when last warned
 	lastWarn atomic.Int64  // unix ns of the last warning
 	writeErr error         // first write error, owned by the goroutine
+	// block makes a decision wait, up to blockFor, for room in a full
+	// queue instead of being dropped (BlockWhenFull).
+	block    bool
+	blockFor time.Duration
+}
+
+// BlockWhenFull makes the log hold a decision whose queue is full until
+// there is room, at most wait, before it is dropped (and counted): the
+// request that made the decision waits with it, so a slow sink slows the
+// gateway instead of losing lines. Call it before the log is used.
+func (l *DecisionLog) BlockWhenFull(wait time.Duration) {
+	l.block, l.blockFor = true, wait
 }
 
 // NewDecisionLog starts a decision log writing to w through a queue of
@@ -98,7 +110,9 @@ func (l *DecisionLog) Close() error {
 
 func (l *DecisionLog) setLogger(log *slog.Logger) { l.logger.Store(log) }
 
-// enqueue queues r without blocking.
+// enqueue queues r: without blocking, or, with BlockWhenFull, waiting for
+// room up to its bound; a decision that cannot be queued is dropped and
+// counted.
 func (l *DecisionLog) enqueue(r record) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -107,6 +121,15 @@ func (l *DecisionLog) enqueue(r record) {
 		case l.ch <- r:
 			return
 		default:
+		}
+		if l.block {
+			t := time.NewTimer(l.blockFor)
+			defer t.Stop()
+			select {
+			case l.ch <- r:
+				return
+			case <-t.C:
+			}
 		}
 	}
 	l.dropped.Add(1)

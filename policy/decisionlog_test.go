@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -396,4 +397,48 @@ func manyNames(n int) map[string]any {
 		args[fmt.Sprintf("name-%04d-%s", i, strings.Repeat("x", 40))] = "v"
 	}
 	return args
+}
+
+// With BlockWhenFull a full queue holds the decision (and its request)
+// until there is room: a slow sink loses no line, every decision is
+// written; past the bound, a decision is dropped and counted.
+func TestDecisionLogBlocksWhenFull(t *testing.T) {
+	t.Parallel()
+	w := &blockingWriter{release: make(chan struct{})}
+	dl := NewDecisionLog(w, 1)
+	dl.BlockWhenFull(time.Minute)
+	e := newEngine(t, map[string]string{"authz.rego": allowAlice}, Options{DecisionLog: dl})
+	const n = 20
+	decided := make(chan struct{})
+	go func() {
+		defer close(decided)
+		for range n {
+			e.Decide(context.Background(), callInput("alice"))
+		}
+	}()
+	select {
+	case <-decided:
+		t.Fatal("every decision returned with the sink blocked and a queue of 1")
+	case <-time.After(200 * time.Millisecond): // the decisions wait for the sink
+	}
+	close(w.release)
+	<-decided
+	if err := dl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w.lines != n || dl.Dropped() != 0 {
+		t.Errorf("written %d, dropped %d; want %d written, none dropped", w.lines, dl.Dropped(), n)
+	}
+
+	stuck := &blockingWriter{release: make(chan struct{})}
+	defer close(stuck.release)
+	bounded := NewDecisionLog(stuck, 1)
+	bounded.BlockWhenFull(50 * time.Millisecond)
+	e = newEngine(t, map[string]string{"authz.rego": allowAlice}, Options{DecisionLog: bounded})
+	for range 5 {
+		e.Decide(context.Background(), callInput("alice"))
+	}
+	if bounded.Dropped() == 0 {
+		t.Error("a sink stuck past the bound dropped nothing")
+	}
 }

@@ -57,23 +57,32 @@ func dirKey(p config.Policy) string {
 
 // decisionLog opens the decision-log sink of the configuration.
 func decisionLog(p config.Policy, stderr io.Writer) (*policy.DecisionLog, func(), error) {
+	var w io.Writer
+	closeSink := func() {}
 	switch p.DecisionLog {
 	case "none":
 		return nil, func() {}, nil
 	case "", config.DecisionLogStdout:
-		dl := policy.NewDecisionLog(os.Stdout, p.DecisionLogBuffer)
-		return dl, func() { dl.Close() }, nil
+		w = os.Stdout
 	case "stderr":
-		dl := policy.NewDecisionLog(stderr, p.DecisionLogBuffer)
-		return dl, func() { dl.Close() }, nil
+		w = stderr
+	default:
+		f, err := os.OpenFile(p.DecisionLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, nil, fmt.Errorf("policy.decision_log: %w", err)
+		}
+		w, closeSink = f, func() { f.Close() }
 	}
-	f, err := os.OpenFile(p.DecisionLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, nil, fmt.Errorf("policy.decision_log: %w", err)
+	dl := policy.NewDecisionLog(w, p.DecisionLogBuffer)
+	if p.DecisionLogWhenFull == config.DecisionLogBlock {
+		dl.BlockWhenFull(decisionLogBlockFor)
 	}
-	dl := policy.NewDecisionLog(f, p.DecisionLogBuffer)
-	return dl, func() { dl.Close(); f.Close() }, nil
+	return dl, func() { dl.Close(); closeSink() }, nil
 }
+
+// decisionLogBlockFor bounds how long a request waits for room in a full
+// decision log (policy.decision_log_when_full: block).
+const decisionLogBlockFor = 30 * time.Second
 
 // devAuthorizer runs the shipped library with its demo data, logging
 // decisions to stderr beside the other logs.
