@@ -211,3 +211,50 @@ func TestHostileUpstreamAnswersSDKPath(t *testing.T) {
 		}
 	}
 }
+
+// An upstream killed while the gateway lists it (after its list_changed,
+// between two pages): the gateway stays up, the other upstream is served,
+// a call of the dead one fails naming it, and the whole list comes back
+// when the upstream does.
+func TestUpstreamKilledDuringList(t *testing.T) {
+	srv := manyTools("flaky", 50)
+	var block atomic.Bool
+	listing := make(chan struct{}, 1)
+	srv.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if p, ok := req.GetParams().(*mcp.ListToolsParams); ok && method == "tools/list" && p.Cursor != "" && block.Load() {
+				select {
+				case listing <- struct{}{}:
+				default:
+				}
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return next(ctx, method, req)
+		}
+	})
+	up := startLegacyUpstream(t, srv)
+	stable := startUpstream(t, echoServer("stable", nil, nil))
+	gw := startGateway(t, nil, upstreamConfig("flaky", up.URL), upstreamConfig("stable", stable.URL))
+	cs := connect(t, gw.URL, legacy, nil)
+	if n := len(toolNames(t, cs)); n != 52 {
+		t.Fatalf("%d tools before, want 52", n)
+	}
+	block.Store(true)
+	srv.AddTool(&mcp.Tool{Name: "tool-new", InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{}, nil
+	})
+	<-listing // the gateway is between two pages
+	up.stop()
+	eventually(t, "the dead upstream to leave the lists", func() bool { return upstreamState(gw.Gateway, "flaky") != StateReady })
+	if msg := callErr(t, cs, "stable__echo"); msg != "" {
+		t.Errorf("the other upstream: %q", msg)
+	}
+	eventually(t, "the dead upstream's tools to leave", func() bool { return len(toolNames(t, cs)) == 2 })
+	if msg := callErr(t, cs, "flaky__tool-001"); !strings.Contains(msg, `server "flaky"`) {
+		t.Errorf("a call of the dead upstream: %q", msg)
+	}
+	block.Store(false)
+	up.start()
+	eventually(t, "the whole list back", func() bool { return len(toolNames(t, cs)) == 53 })
+}
