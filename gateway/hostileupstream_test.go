@@ -258,3 +258,65 @@ func TestUpstreamKilledDuringList(t *testing.T) {
 	up.start()
 	eventually(t, "the whole list back", func() bool { return len(toolNames(t, cs)) == 53 })
 }
+
+// Shutdown under load: 32 callers call in a loop while the gateway drains.
+// Every request it accepted is answered with its result; every other one
+// is answered 503 with Retry-After, which a client may retry. None is cut
+// short, none hangs, none gets anything else.
+func TestShutdownUnderLoad(t *testing.T) {
+	up := startUpstream(t, echoServer("busy", nil, nil))
+	gw := startGateway(t, nil, upstreamConfig("busy", up.URL))
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"busy__echo","arguments":{"n":1},"_meta":{` +
+		`"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},` +
+		`"io.modelcontextprotocol/clientInfo":{"name":"load","version":"1"}}}}`
+	header := map[string]string{"Mcp-Protocol-Version": modern, "Mcp-Method": "tools/call", "Mcp-Name": "busy__echo"}
+	var served, refused, other atomic.Int64
+	var firstOther atomic.Value
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	const callers = 32
+	var running atomic.Int64
+	for range callers {
+		running.Add(1)
+		go func() {
+			defer func() {
+				if running.Add(-1) == 0 {
+					close(done)
+				}
+			}()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				status, h, got := postMCPHeader(t, gw.URL, body, header)
+				switch {
+				case status == http.StatusOK && strings.Contains(got, `"text":"busy:{\"n\":1}"`):
+					served.Add(1)
+				case status == http.StatusServiceUnavailable && h.Get("Retry-After") != "":
+					refused.Add(1)
+					return // shutting down: a client retries elsewhere
+				default:
+					other.Add(1)
+					firstOther.CompareAndSwap(nil, fmt.Sprintf("HTTP %d %s", status, got))
+				}
+			}
+		}()
+	}
+	eventually(t, "load", func() bool { return served.Load() > 200 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := gw.Close(ctx); err != nil {
+		t.Errorf("drain: %v", err)
+	}
+	close(stop)
+	<-done
+	if other.Load() != 0 {
+		t.Errorf("%d answers neither served nor 503 with Retry-After, the first: %v", other.Load(), firstOther.Load())
+	}
+	if refused.Load() == 0 {
+		t.Error("no caller was told to retry: the drain never refused a request")
+	}
+	t.Logf("served %d, refused %d", served.Load(), refused.Load())
+}
