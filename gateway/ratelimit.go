@@ -19,8 +19,9 @@ import (
 // Rate limits (limits.rate): a token bucket per key of each configured
 // limit. A request over any of them is answered HTTP 429 with Retry-After
 // before anything else sees it: no decision, no upstream call. Counted are
-// the POSTed JSON-RPC requests (messages with an id) of signed-in callers;
-// notifications and answers to the gateway's own requests are not.
+// the POSTed JSON-RPC requests (messages with an id and a method) of
+// signed-in callers, each message of a batch; notifications and answers
+// to the gateway's own requests (an elicitation's) are not.
 
 // rateKeys is the number of keys one limit keeps before it forgets the
 // idle ones (a key whose bucket is full again is the same as a new one).
@@ -65,8 +66,12 @@ func (l *rateLimiter) reserve(key string, now time.Time) (*rate.Reservation, tim
 	return r, 0
 }
 
-// forgetIdle drops the buckets that are full again; if none is, the whole
-// table starts over (a flood of new keys must not grow it without bound).
+// forgetIdle drops the buckets that are full again (they are the same as
+// new ones); when that frees less than a tenth of the table, the whole
+// table starts over, so that a sweep, which holds the limit's lock, is
+// paid for by a tenth of the table's inserts, and the table never grows
+// past its bound. Keys are of signed-in users and of the catalog's tools
+// and servers: nobody makes them up.
 func (l *rateLimiter) forgetIdle(now time.Time) {
 	burst := float64(l.rule.EffectiveBurst())
 	for k, b := range l.buckets {
@@ -74,25 +79,30 @@ func (l *rateLimiter) forgetIdle(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
-	if len(l.buckets) >= l.maxKeys {
+	if len(l.buckets) > l.maxKeys-max(1, l.maxKeys/10) {
 		clear(l.buckets)
 	}
 }
 
-// rateKey is the key of a request under a limit, or "" when the limit
-// does not apply to it (a request that names no tool, for user_tool).
-func (g *Gateway) rateKey(per string, id *authn.Identity, e *envelope) string {
+// rateKey is the key of a request (a message with method and params)
+// under a limit, or "" when the limit does not apply to it: a request that
+// names no tool of the catalog (user_tool, server: a made-up name reaches
+// no upstream, and must not make a key), a token without a client id
+// (client: those tokens' callers are told apart by the user limit).
+func (g *Gateway) rateKey(per string, id *authn.Identity, method string, params json.RawMessage) string {
 	switch per {
 	case config.RatePerUser:
 		return id.Issuer + "\x00" + id.Subject
 	case config.RatePerClient:
-		return id.Issuer + "\x00" + id.ClientID
+		if id.ClientID != "" {
+			return id.Issuer + "\x00" + id.ClientID
+		}
 	case config.RatePerUserTool:
-		if name := e.targetName(); e.Method == "tools/call" && name != "" {
+		if name := targetName(params); method == "tools/call" && g.catalog().tool(name) != nil {
 			return id.Issuer + "\x00" + id.Subject + "\x00" + name
 		}
 	case config.RatePerServer:
-		if s := g.targetServer(e); s != "" {
+		if s := g.targetServer(method, params); s != "" {
 			return s
 		}
 	}
@@ -101,12 +111,12 @@ func (g *Gateway) rateKey(per string, id *authn.Identity, e *envelope) string {
 
 // targetName is the name (a tool's, a prompt's) or URI a request's params
 // carry.
-func (e *envelope) targetName() string {
+func targetName(params json.RawMessage) string {
 	var p struct {
 		Name string `json:"name"`
 		URI  string `json:"uri"`
 	}
-	if len(e.Params) == 0 || json.Unmarshal(e.Params, &p) != nil {
+	if len(params) == 0 || json.Unmarshal(params, &p) != nil {
 		return ""
 	}
 	if p.Name != "" {
@@ -118,13 +128,13 @@ func (e *envelope) targetName() string {
 // targetServer is the upstream a call, prompt or read goes to, as the
 // catalog resolves its name; "" for other requests and unknown names
 // (which reach no upstream).
-func (g *Gateway) targetServer(e *envelope) string {
-	name := e.targetName()
+func (g *Gateway) targetServer(method string, params json.RawMessage) string {
+	name := targetName(params)
 	if name == "" {
 		return ""
 	}
 	cat := g.catalog()
-	switch e.Method {
+	switch method {
 	case "tools/call":
 		if t := cat.tool(name); t != nil {
 			return t.up.cfg.Name
@@ -145,7 +155,8 @@ func (g *Gateway) targetServer(e *envelope) string {
 }
 
 // rateLimit answers a request over a limit of limits.rate with HTTP 429
-// and Retry-After; the others go on.
+// and Retry-After; the others go on. Each request message counts, those
+// of a batch one by one; answers and notifications do not.
 func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 	if len(g.limiters) == 0 {
 		return next
@@ -153,35 +164,71 @@ func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := envelopeOf(r.Context())
 		id, _ := authn.FromContext(r.Context())
-		if r.Method != http.MethodPost || e == nil || id == nil || (!e.hasID() && !isBatch(e.Body)) {
+		if r.Method != http.MethodPost || e == nil || id == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
 		now := time.Now()
-		taken := make([]*rate.Reservation, 0, len(g.limiters))
-		for _, l := range g.limiters {
-			key := g.rateKey(l.rule.Per, id, e)
-			if key == "" {
-				continue
+		var taken []*rate.Reservation
+		for _, m := range requestMessages(e) {
+			for _, l := range g.limiters {
+				key := g.rateKey(l.rule.Per, id, m.Method, m.Params)
+				if key == "" {
+					continue
+				}
+				res, wait := l.reserve(key, now)
+				if res != nil {
+					taken = append(taken, res)
+					continue
+				}
+				for _, t := range taken {
+					t.CancelAt(now) // refused: every limit gets its tokens back
+				}
+				g.opts.Metrics.RecordLimit(r.Context(), telemetry.LimitRatePrefix+l.rule.Per, telemetry.LimitActionRefused)
+				secs := max(1, int(math.Ceil(wait.Seconds())))
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+				writeJSONRPCErrorID(w, http.StatusTooManyRequests, e.ID, -32000, fmt.Sprintf(
+					"mcpgate: too many requests: the limit of %d per minute per %s (limits.rate) is reached; retry in %d s",
+					l.rule.RequestsPerMinute, l.rule.Per, secs))
+				return
 			}
-			res, wait := l.reserve(key, now)
-			if res != nil {
-				taken = append(taken, res)
-				continue
-			}
-			for _, t := range taken {
-				t.CancelAt(now) // refused: the other limits get their token back
-			}
-			g.opts.Metrics.RecordLimit(r.Context(), telemetry.LimitRatePrefix+l.rule.Per, telemetry.LimitActionRefused)
-			secs := max(1, int(math.Ceil(wait.Seconds())))
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeJSONRPCErrorID(w, http.StatusTooManyRequests, e.ID, -32000, fmt.Sprintf(
-				"mcpgate: too many requests: the limit of %d per minute per %s (limits.rate) is reached; retry in %d s",
-				l.rule.RequestsPerMinute, l.rule.Per, secs))
-			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// rpcMessage is one JSON-RPC message as the rate limits read it.
+type rpcMessage struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+}
+
+// requestMessages are the requests (an id and a method) of e's body: the
+// message itself, or each of a batch's. Answers (an id, no method) and
+// notifications (no id) are not requests.
+func requestMessages(e *envelope) []rpcMessage {
+	isRequest := func(m rpcMessage) bool {
+		return m.Method != "" && len(m.ID) > 0 && string(m.ID) != "null"
+	}
+	if !isBatch(e.Body) {
+		m := rpcMessage{ID: e.ID, Method: e.Method, Params: e.Params}
+		if isRequest(m) {
+			return []rpcMessage{m}
+		}
+		return nil
+	}
+	var batch []rpcMessage
+	if json.Unmarshal(e.Body, &batch) != nil {
+		return nil // the SDK refuses it
+	}
+	out := batch[:0]
+	for _, m := range batch {
+		if isRequest(m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // isBatch reports whether body is a JSON array (a 2025-03-26 batch): it

@@ -221,3 +221,24 @@ func TestRateLimitForgetsIdleKeys(t *testing.T) {
 		t.Errorf("%d buckets for a bound of 3", len(l.buckets))
 	}
 }
+
+// A full table whose buckets keep aging out one by one (a steady stream of
+// new keys) is not swept at every insert, each sweep holding the limit's
+// lock over the whole table: a sweep that frees less than a tenth starts
+// the table over.
+func TestRateLimitSweepIsAmortised(t *testing.T) {
+	l := newRateLimiters([]config.RateLimit{{Per: config.RatePerUserTool, RequestsPerMinute: 1, Burst: 1}})[0]
+	step := time.Minute / rateKeys // a key refills a minute after it was made
+	t0 := time.Now()
+	i := 0
+	for ; i < rateKeys; i++ {
+		l.reserve("iss\x00mallory\x00"+strconv.Itoa(i), t0.Add(time.Duration(i)*step))
+	}
+	for range 200 {
+		l.reserve("iss\x00mallory\x00"+strconv.Itoa(i), t0.Add(time.Duration(i)*step))
+		i++
+	}
+	if n := len(l.buckets); n > 200 {
+		t.Errorf("%d buckets after 200 inserts into a full table: it is swept at every insert", n)
+	}
+}

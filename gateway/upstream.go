@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -546,7 +548,7 @@ type upstreamTransport struct {
 func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.roundTrip(r)
 	if err == nil {
-		boundMessages(resp)
+		err = boundMessages(r, resp)
 	}
 	return resp, err
 }
@@ -625,35 +627,72 @@ func credentialKind(cfg config.Server) string {
 }
 
 // boundMessages bounds what the SDK's client reads of one message of an
-// upstream's answer, as the fast path does (maxUpstreamMessage): a JSON
-// body, or one event of an event stream. Past it, the read fails with
-// errAnswerTooLarge, and the call with it.
-func boundMessages(resp *http.Response) {
+// upstream's answer, as the fast path does (maxUpstreamMessage). A JSON
+// body over it is answered, in its place, with a JSON-RPC error for the
+// request it answers: that call fails, saying why, and the session and
+// the other calls on it go on (a failed read would fail them all). An
+// event over it fails the stream's read with errAnswerTooLarge.
+func boundMessages(r *http.Request, resp *http.Response) error {
 	if resp.Body == nil || resp.Body == http.NoBody {
-		return
+		return nil
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	resp.Body = &boundedBody{ReadCloser: resp.Body, events: mt == "text/event-stream", limit: maxUpstreamMessage}
+	if mt == "text/event-stream" {
+		resp.Body = &boundedBody{ReadCloser: resp.Body, limit: maxUpstreamMessage}
+		return nil
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamMessage+1))
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if len(data) > maxUpstreamMessage {
+		id := requestID(r)
+		if id == nil {
+			return errAnswerTooLarge
+		}
+		data, _ = json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{
+			"code": -32603, "message": fmt.Sprintf("mcpgate: the server answered with a message over the gateway's bound of %d MiB", maxUpstreamMessage>>20)}})
+		resp.Header.Set("Content-Type", "application/json")
+		resp.StatusCode = http.StatusOK
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	resp.ContentLength = int64(len(data))
+	resp.Header.Del("Content-Length")
+	return nil
 }
 
-// boundedBody fails a read past limit bytes of one message: the whole
-// body, or for an event stream the bytes since the last blank line.
+// requestID is the JSON-RPC id of the request r sends, nil when it has
+// none or its body cannot be read again.
+func requestID(r *http.Request) json.RawMessage {
+	if r.GetBody == nil {
+		return nil
+	}
+	body, err := r.GetBody()
+	if err != nil {
+		return nil
+	}
+	defer body.Close()
+	var m struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&m) != nil || len(m.ID) == 0 || string(m.ID) == "null" {
+		return nil
+	}
+	return m.ID
+}
+
+// boundedBody fails a read past limit bytes of one event of an event
+// stream: the bytes since the last blank line.
 type boundedBody struct {
 	io.ReadCloser
-	events bool
-	limit  int
-	n      int
-	lf     bool // the last byte ended a line
+	limit int
+	n     int
+	lf    bool // the last byte ended a line
 }
 
 func (b *boundedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if !b.events {
-		if b.n += n; b.n > b.limit {
-			return 0, errAnswerTooLarge
-		}
-		return n, err
-	}
 	for _, c := range p[:n] {
 		switch c {
 		case '\n':

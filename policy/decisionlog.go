@@ -51,8 +51,9 @@ type DecisionLog struct {
 	done   chan struct{}
 	logger atomic.Pointer[slog.Logger]
 
-	mu     sync.RWMutex // guards closed against sends on a closed ch
-	closed bool
+	mu        sync.RWMutex // guards closed against sends on a closed ch
+	closed    bool
+	closeOnce sync.Once
 
 	dropped  atomic.Uint64
 	failed   atomic.Uint64 // writes or forwards that failed
@@ -60,15 +61,24 @@ type DecisionLog struct {
 	lastWarn atomic.Int64  // unix ns of the last warning
 	writeErr error         // first write error, owned by the goroutine
 	// block makes a decision wait, up to blockFor, for room in a full
-	// queue instead of being dropped (BlockWhenFull).
-	block    bool
-	blockFor time.Duration
+	// queue instead of being dropped (BlockWhenFull). Once a wait has run
+	// out, overflowing drops at once until the queue is empty again, so
+	// that a stuck sink costs the bound once, not once per decision (a
+	// list decided entry by entry makes many). closing ends every wait
+	// when Close begins.
+	block       bool
+	blockFor    time.Duration
+	overflowing atomic.Bool
+	closing     chan struct{}
 }
 
 // BlockWhenFull makes the log hold a decision whose queue is full until
 // there is room, at most wait, before it is dropped (and counted): the
 // request that made the decision waits with it, so a slow sink slows the
-// gateway instead of losing lines. Call it before the log is used.
+// gateway instead of losing lines. After a wait that ran out, decisions
+// are dropped at once until the queue has emptied, so a stuck sink costs
+// the bound once, not per decision; Close ends the waits. Call it before
+// the log is used.
 func (l *DecisionLog) BlockWhenFull(wait time.Duration) {
 	l.block, l.blockFor = true, wait
 }
@@ -81,7 +91,7 @@ func NewDecisionLog(w io.Writer, bufferSize int) *DecisionLog {
 	if bufferSize <= 0 {
 		bufferSize = DefaultDecisionLogBuffer
 	}
-	l := &DecisionLog{ch: make(chan record, bufferSize), done: make(chan struct{})}
+	l := &DecisionLog{ch: make(chan record, bufferSize), done: make(chan struct{}), closing: make(chan struct{})}
 	if w != nil {
 		l.w = bufio.NewWriterSize(w, 64<<10)
 	}
@@ -97,6 +107,7 @@ func (l *DecisionLog) Dropped() uint64 { return l.dropped.Load() }
 // Close stops accepting decisions, writes the queued ones, flushes and
 // returns the first write error. It is safe to call more than once.
 func (l *DecisionLog) Close() error {
+	l.closeOnce.Do(func() { close(l.closing) }) // ends the waits of BlockWhenFull before taking the lock
 	l.mu.Lock()
 	if !l.closed {
 		l.closed = true
@@ -122,13 +133,15 @@ func (l *DecisionLog) enqueue(r record) {
 			return
 		default:
 		}
-		if l.block {
+		if l.block && !l.overflowing.Load() {
 			t := time.NewTimer(l.blockFor)
 			defer t.Stop()
 			select {
 			case l.ch <- r:
 				return
 			case <-t.C:
+				l.overflowing.Store(true)
+			case <-l.closing:
 			}
 		}
 	}
@@ -155,6 +168,9 @@ func (l *DecisionLog) run() {
 				return
 			}
 			l.write(&r)
+			if len(l.ch) == 0 {
+				l.overflowing.Store(false) // the sink caught up: BlockWhenFull waits again
+			}
 			if len(l.ch) > 0 || pending {
 				continue
 			}

@@ -442,3 +442,67 @@ func TestDecisionLogBlocksWhenFull(t *testing.T) {
 		t.Error("a sink stuck past the bound dropped nothing")
 	}
 }
+
+// With BlockWhenFull and a stuck sink, the bound is paid once: after a
+// wait ran out, decisions are dropped at once until the queue empties (a
+// list decided entry by entry would otherwise wait the bound per entry;
+// found in review).
+func TestDecisionLogBlockBoundPaidOnce(t *testing.T) {
+	stuck := &blockingWriter{release: make(chan struct{})}
+	defer close(stuck.release)
+	dl := NewDecisionLog(stuck, 1)
+	dl.BlockWhenFull(time.Second)
+	e := newEngine(t, map[string]string{"authz.rego": allowAlice}, Options{DecisionLog: dl})
+	for range 3 { // the writer holds one, the queue one, the third waits the bound
+		e.Decide(context.Background(), callInput("alice"))
+	}
+	var entries []ListEntry
+	for i := range 40 {
+		entries = append(entries, ListEntry{Server: &Server{Name: "notes"}, Tool: &Tool{Name: fmt.Sprintf("notes__t%d", i), UpstreamName: "t", Server: "notes"}})
+	}
+	listed := make(chan struct{})
+	go func() {
+		e.DecideList(context.Background(), &Input{Phase: PhaseList, Method: "tools/list", User: User{Sub: "alice"}}, NewListCatalog(entries))
+		close(listed)
+	}()
+	select {
+	case <-listed:
+	case <-time.After(10 * time.Second): // 40 waits of 1 s each would be 40 s
+		t.Fatal("a list of 40 entries waits the bound per entry")
+	}
+	if dl.Dropped() < 30 {
+		t.Errorf("dropped %d, want every decision after the wait that ran out", dl.Dropped())
+	}
+}
+
+// Close ends the waits of BlockWhenFull: a decision waiting for room when
+// shutdown begins is dropped and counted at once, not after the bound
+// (found in review: Close's lock waited for it, and new decisions for
+// Close).
+func TestDecisionLogCloseEndsWaits(t *testing.T) {
+	stuck := &blockingWriter{release: make(chan struct{})}
+	dl := NewDecisionLog(stuck, 1)
+	dl.BlockWhenFull(time.Hour)
+	e := newEngine(t, map[string]string{"authz.rego": allowAlice}, Options{DecisionLog: dl})
+	e.Decide(context.Background(), callInput("alice")) // held by the writer
+	e.Decide(context.Background(), callInput("alice")) // in the queue
+	waiting := make(chan struct{})
+	go func() {
+		e.Decide(context.Background(), callInput("alice")) // waits for room
+		close(waiting)
+	}()
+	closed := make(chan error, 1)
+	go func() { closed <- dl.Close() }()
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a decision waiting for room outlived the start of Close")
+	}
+	close(stuck.release)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if dl.Dropped() < 1 {
+		t.Errorf("dropped %d, want the one that waited", dl.Dropped())
+	}
+}
