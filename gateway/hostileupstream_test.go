@@ -26,11 +26,7 @@ func misbehavingUpstream(t *testing.T) (url string, stop func()) {
 	srv := mcp.NewServer(&mcp.Implementation{Name: "hostile", Version: "1"}, nil)
 	for _, name := range []string{"ok", "big", "hang", "endless", "garbage"} {
 		srv.AddTool(&mcp.Tool{Name: name, InputSchema: emptyObject}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			text := name
-			if name == "big" {
-				text = strings.Repeat("x", 50<<20)
-			}
-			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: name}}}, nil
 		})
 	}
 	sdk := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
@@ -45,6 +41,17 @@ func misbehavingUpstream(t *testing.T) (url string, stop func()) {
 			return
 		}
 		switch msg.Params.Name {
+		case "big": // written as it goes, not built first: quick under -race too
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"content":[{"type":"text","text":"`, msg.ID)
+			chunk := bytes.Repeat([]byte("x"), 1<<20)
+			for range 50 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+			io.WriteString(w, `"}]}}`)
 		case "hang":
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusOK)
@@ -81,7 +88,7 @@ func misbehavingUpstream(t *testing.T) (url string, stop func()) {
 	return hs.URL, func() { close(done) }
 }
 
-// misbehavingGateway serves misbehavingUpstream as "evil" (timeout 2s)
+// misbehavingGateway serves misbehavingUpstream as "evil" (timeout 3s)
 // and an echo server as "good".
 func misbehavingGateway(t *testing.T, opts *Options) *testGateway {
 	t.Helper()
@@ -89,7 +96,7 @@ func misbehavingGateway(t *testing.T, opts *Options) *testGateway {
 	t.Cleanup(stop)
 	good := startUpstream(t, echoServer("good", nil, nil))
 	evil := upstreamConfig("evil", url)
-	evil.Timeout = config.Duration(2 * time.Second)
+	evil.Timeout = config.Duration(3 * time.Second)
 	return startGatewayConfig(t, opts, func(c *config.Config) {
 		c.Servers = []config.Server{evil, upstreamConfig("good", good.URL)}
 	})
@@ -103,8 +110,8 @@ func TestHostileUpstreamAnswers(t *testing.T) {
 		cs := connect(t, gw.URL, era, nil)
 		for tool, want := range map[string]string{
 			"evil__big":     `server "evil" answered with a message over the gateway's bound of 16 MiB`,
-			"evil__hang":    "did not answer within 2s",
-			"evil__endless": "did not answer within 2s",
+			"evil__hang":    "did not answer within 3s",
+			"evil__endless": "did not answer within 3s",
 			"evil__garbage": `server "evil" answered the call with something that is not a usable MCP answer`,
 		} {
 			msg := callErr(t, cs, tool)

@@ -548,7 +548,7 @@ type upstreamTransport struct {
 func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.roundTrip(r)
 	if err == nil {
-		err = boundMessages(r, resp)
+		err = boundMessages(t.headers.cfg.Name, r, resp)
 	}
 	return resp, err
 }
@@ -632,7 +632,7 @@ func credentialKind(cfg config.Server) string {
 // request it answers: that call fails, saying why, and the session and
 // the other calls on it go on (a failed read would fail them all). An
 // event over it fails the stream's read with errAnswerTooLarge.
-func boundMessages(r *http.Request, resp *http.Response) error {
+func boundMessages(server string, r *http.Request, resp *http.Response) error {
 	if resp.Body == nil || resp.Body == http.NoBody {
 		return nil
 	}
@@ -652,7 +652,8 @@ func boundMessages(r *http.Request, resp *http.Response) error {
 			return errAnswerTooLarge
 		}
 		data, _ = json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{
-			"code": -32603, "message": fmt.Sprintf("mcpgate: the server answered with a message over the gateway's bound of %d MiB", maxUpstreamMessage>>20)}})
+			"code": -32603, "message": fmt.Sprintf("mcpgate: server %q answered with a message over the gateway's bound of %d MiB; the call failed",
+				server, maxUpstreamMessage>>20)}})
 		resp.Header.Set("Content-Type", "application/json")
 		resp.StatusCode = http.StatusOK
 	}
