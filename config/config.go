@@ -207,7 +207,8 @@ func Default() *Config {
 		WebSignIn: WebSignIn{TTL: DefaultWebSessionTTL},
 		Policy:    Policy{Library: DefaultPolicyLibrary, Timeout: DefaultPolicyTimeout, DecisionLogBuffer: DefaultDecisionLogBuffer},
 		Limits: Limits{MaxInitializeBytes: DefaultMaxInitializeBytes, SessionsPerUser: DefaultSessionsPerUser,
-			MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout, BodyReadTimeout: DefaultBodyReadTimeout},
+			MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout, BodyReadTimeout: DefaultBodyReadTimeout,
+			MaxUpstreamMessageBytes: DefaultMaxUpstreamMessageBytes},
 		Store: Store{Kind: DefaultStoreKind},
 	}
 }

@@ -21,7 +21,7 @@ func TestDefault(t *testing.T) {
 		WebSignIn: WebSignIn{TTL: Duration(8 * time.Hour)},
 		Policy:    Policy{Library: PolicyLibraryNone, Timeout: DefaultPolicyTimeout, DecisionLogBuffer: DefaultDecisionLogBuffer},
 		Limits: Limits{MaxInitializeBytes: DefaultMaxInitializeBytes, SessionsPerUser: DefaultSessionsPerUser,
-			MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout, BodyReadTimeout: DefaultBodyReadTimeout},
+			MaxConnections: DefaultMaxConnections, IdleTimeout: DefaultIdleTimeout, BodyReadTimeout: DefaultBodyReadTimeout, MaxUpstreamMessageBytes: DefaultMaxUpstreamMessageBytes},
 		Store: Store{Kind: StoreFile},
 	}
 	if diff := cmp.Diff(want, Default()); diff != "" {

@@ -7,11 +7,12 @@ import (
 
 // Defaults of the limits section.
 const (
-	DefaultMaxInitializeBytes ByteSize = 64 << 10
-	DefaultSessionsPerUser             = 32
-	DefaultMaxConnections              = 10000
-	DefaultIdleTimeout                 = Duration(2 * time.Minute)
-	DefaultBodyReadTimeout             = Duration(30 * time.Second)
+	DefaultMaxInitializeBytes      ByteSize = 64 << 10
+	DefaultSessionsPerUser                  = 32
+	DefaultMaxConnections                   = 10000
+	DefaultIdleTimeout                      = Duration(2 * time.Minute)
+	DefaultBodyReadTimeout                  = Duration(30 * time.Second)
+	DefaultMaxUpstreamMessageBytes ByteSize = 16 << 20
 )
 
 // Limits bound what one caller can make the gateway hold: memory per
@@ -46,6 +47,13 @@ type Limits struct {
 	// (event streams) are not bounded by it. It must be greater than 0. If
 	// omitted, defaults to 30s.
 	BodyReadTimeout Duration `yaml:"body_read_timeout"`
+
+	// MaxUpstreamMessageBytes bounds one message of an upstream's answer
+	// (a JSON body, or one event of a stream): a call answered with more
+	// fails with an error saying so, and the upstream's other calls go on.
+	// It must be greater than 0 and at most 1GiB. If omitted, defaults to
+	// 16MiB.
+	MaxUpstreamMessageBytes ByteSize `yaml:"max_upstream_message_bytes"`
 
 	// Rate are request rate limits, each a token bucket per key: a
 	// request over any of them is answered HTTP 429 with Retry-After and
@@ -106,6 +114,9 @@ func (l *Limits) validate(ps *problems) {
 	}
 	if l.BodyReadTimeout <= 0 {
 		ps.add("limits.body_read_timeout", "must be greater than 0")
+	}
+	if l.MaxUpstreamMessageBytes <= 0 || l.MaxUpstreamMessageBytes > 1<<30 {
+		ps.add("limits.max_upstream_message_bytes", "must be greater than 0 and at most 1GiB")
 	}
 	seen := map[string]int{}
 	for i, r := range l.Rate {

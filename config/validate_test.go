@@ -38,6 +38,8 @@ func TestValidationRules(t *testing.T) {
 		"limits max_connections zero":   {"limits: {max_connections: 0}\n" + minimal, "limits.max_connections", "must be greater than 0"},
 		"limits idle_timeout zero":      {"limits: {idle_timeout: 0s}\n" + minimal, "limits.idle_timeout", "must be greater than 0"},
 		"limits body_read_timeout zero": {"limits: {body_read_timeout: 0s}\n" + minimal, "limits.body_read_timeout", "must be greater than 0"},
+		"upstream message bound zero":   {"limits: {max_upstream_message_bytes: 0}\n" + minimal, "limits.max_upstream_message_bytes", "must be greater than 0 and at most 1GiB"},
+		"upstream message bound huge":   {"limits: {max_upstream_message_bytes: 2GiB}\n" + minimal, "limits.max_upstream_message_bytes", "at most 1GiB"},
 		"limits zero":                   {"limits: {max_initialize_bytes: 0, sessions_per_user: 0, max_connections: 0, idle_timeout: 0s, body_read_timeout: 0s}\n" + minimal, "limits.max_initialize_bytes", "must be greater than 0"},
 		"separator empty":               {"naming: {separator: ''}\n" + minimal, "naming.separator", `"" is not a valid separator: use 1-4 characters`},
 		"separator too long":            {"naming: {separator: '-----'}\n" + minimal, "naming.separator", "is not a valid separator"},

@@ -151,7 +151,7 @@ func startBridge(ctx context.Context, u *upstream, t fastTarget, op fastOp, upID
 			}
 		}
 		var cur sseCursor
-		err := u.followStream(ctx, t, &cur, readEvents(src, &cur, handle), handle)
+		err := u.followStream(ctx, t, &cur, readEvents(src, &cur, u.maxMessage, handle), handle)
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			err = nil
 		}

@@ -462,13 +462,18 @@ var upstreamIDs atomic.Int64
 
 func nextUpstreamID() string { return fmt.Sprintf("mcpgate-f-%d", upstreamIDs.Add(1)) }
 
-// maxUpstreamMessage bounds one message of an upstream's answer (a JSON
-// body or one event), as the SDK's client bounds an event.
-const maxUpstreamMessage = 16 << 20
+// errAnswerTooLarge is an upstream message (a JSON body or one event)
+// over limits.max_upstream_message_bytes (upstream.maxMessage): the call
+// fails, the client is told why.
+var errAnswerTooLarge = errors.New("upstream message exceeds the gateway's bound (limits.max_upstream_message_bytes)")
 
-// errAnswerTooLarge is an upstream message over maxUpstreamMessage: the
-// call fails, the client is told why.
-var errAnswerTooLarge = fmt.Errorf("upstream message exceeds the gateway's bound of %d MiB", maxUpstreamMessage>>20)
+// sizeText says n bytes for people: "16 MiB", "1500 bytes".
+func sizeText(n int) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
 
 // fastRequest is the tools/call the fast path sends upstream.
 type fastRequest struct {
@@ -629,11 +634,11 @@ func (fc *fastCall) answer(ctx context.Context, g *Gateway, u *upstream, t fastT
 	}
 	switch mt {
 	case "application/json":
-		data, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamMessage+1))
+		data, err := io.ReadAll(io.LimitReader(resp.Body, int64(u.maxMessage)+1))
 		if err != nil {
 			return err
 		}
-		if len(data) > maxUpstreamMessage {
+		if len(data) > u.maxMessage {
 			return errAnswerTooLarge
 		}
 		done, err := fc.message(ctx, g, u, t, want, data)
@@ -647,7 +652,7 @@ func (fc *fastCall) answer(ctx context.Context, g *Gateway, u *upstream, t fastT
 		defer func() { src.Reset(nil); readerPool.Put(src) }()
 		handle := func(data []byte) (bool, error) { return fc.message(ctx, g, u, t, want, data) }
 		var cur sseCursor
-		return u.followStream(ctx, t, &cur, readEvents(src, &cur, handle), handle)
+		return u.followStream(ctx, t, &cur, readEvents(src, &cur, u.maxMessage, handle), handle)
 	}
 	return fmt.Errorf("upstream answered with content type %q", mt)
 }
@@ -1002,7 +1007,7 @@ var errStreamEnded = errors.New("upstream stream ended before the response to th
 // data of each event until handle reports it is done. A stream that ends
 // before is errStreamEnded. cur, if not nil, follows the stream's event
 // ids and retry field.
-func readEvents(src *bufio.Reader, cur *sseCursor, handle func([]byte) (bool, error)) error {
+func readEvents(src *bufio.Reader, cur *sseCursor, limit int, handle func([]byte) (bool, error)) error {
 	var data bytes.Buffer
 	var line []byte
 	for {
@@ -1010,7 +1015,7 @@ func readEvents(src *bufio.Reader, cur *sseCursor, handle func([]byte) (bool, er
 		for {
 			chunk, err := src.ReadSlice('\n')
 			line = append(line, chunk...)
-			if len(line)+data.Len() > maxUpstreamMessage {
+			if len(line)+data.Len() > limit {
 				return errAnswerTooLarge
 			}
 			if err == bufio.ErrBufferFull {
@@ -1112,7 +1117,7 @@ func (u *upstream) followStream(ctx context.Context, t fastTarget, cur *sseCurso
 				cur.id, resp.StatusCode, mt)
 		}
 		before := cur.id
-		err = readEvents(bufio.NewReader(resp.Body), cur, handle)
+		err = readEvents(bufio.NewReader(resp.Body), cur, u.maxMessage, handle)
 		release(resp.Body)
 		if cur.id != before {
 			tries = 0
@@ -1129,7 +1134,7 @@ func (u *upstream) followStream(ctx context.Context, t fastTarget, cur *sseCurso
 func (u *upstream) fastClient() *http.Client {
 	u.fastOnce.Do(func() {
 		u.fast = &http.Client{
-			Transport:     &upstreamTransport{base: u.base, headers: u.headers, token: u.token, propagator: u.opts.propagator()},
+			Transport:     &upstreamTransport{base: u.base, headers: u.headers, token: u.token, propagator: u.opts.propagator(), maxMessage: u.maxMessage},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	})

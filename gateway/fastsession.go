@@ -291,10 +291,10 @@ func (u *upstream) rawRequest(ctx context.Context, method string, params any, he
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
 	case mt == "text/event-stream" && resp.StatusCode == http.StatusOK:
-		err = readEvents(bufio.NewReader(resp.Body), nil, handle)
+		err = readEvents(bufio.NewReader(resp.Body), nil, u.maxMessage, handle)
 	case mt == "application/json" && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound):
-		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamMessage+1))
-		if rerr == nil && len(data) > maxUpstreamMessage {
+		data, rerr := io.ReadAll(io.LimitReader(resp.Body, int64(u.maxMessage)+1))
+		if rerr == nil && len(data) > u.maxMessage {
 			return nil, nil, fmt.Errorf("%w: %w", errBadAnswer, errAnswerTooLarge)
 		}
 		if rerr != nil {

@@ -580,6 +580,7 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 		refresh:  make(chan struct{}, 1),
 
 		approvalMode: g.cfg.ApprovalMode(&cfg),
+		maxMessage:   maxMessageOf(g.cfg),
 		lock:         &g.lock,
 	}
 	switch {
@@ -599,4 +600,13 @@ func newUpstream(cfg config.Server, g *Gateway) *upstream {
 	u.client = mcp.NewClient(g.clientInfo, g.relay.clientOptions(u, g))
 	u.client.AddReceivingMiddleware((&upstreamRelay{g.relay, u}).passThroughMiddleware)
 	return u
+}
+
+// maxMessageOf is limits.max_upstream_message_bytes, or its default for a
+// configuration built without one (tests).
+func maxMessageOf(cfg *config.Config) int {
+	if n := int(cfg.Limits.MaxUpstreamMessageBytes); n > 0 {
+		return n
+	}
+	return int(config.DefaultMaxUpstreamMessageBytes)
 }

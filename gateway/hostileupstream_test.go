@@ -327,3 +327,26 @@ func TestShutdownUnderLoad(t *testing.T) {
 	}
 	t.Logf("served %d, refused %d", served.Load(), refused.Load())
 }
+
+// The bound of one upstream message is limits.max_upstream_message_bytes:
+// here 1 MiB, which the 50 MiB answer passes on the fast path and the
+// SDK's alike; an answer under it is served.
+func TestUpstreamMessageBoundConfigured(t *testing.T) {
+	url, stop := misbehavingUpstream(t)
+	defer stop()
+	for _, sdk := range []bool{false, true} {
+		opts := testOptions()
+		opts.SDKForwarding = sdk
+		gw := startGatewayConfig(t, opts, func(c *config.Config) {
+			c.Servers = []config.Server{upstreamConfig("evil", url)}
+			c.Limits.MaxUpstreamMessageBytes = 1 << 20
+		})
+		cs := connect(t, gw.URL, legacy, nil)
+		if msg := callErr(t, cs, "evil__big"); !strings.Contains(msg, `server "evil" answered with a message over the gateway's bound of 1 MiB`) {
+			t.Errorf("SDK path %v: %q", sdk, msg)
+		}
+		if msg := callErr(t, cs, "evil__ok"); msg != "" {
+			t.Errorf("SDK path %v: a small answer: %q", sdk, msg)
+		}
+	}
+}

@@ -290,7 +290,7 @@ func TestSSECursorIDAtDispatch(t *testing.T) {
 		"id: S_2\ndata: {\"id\":\"x\",\"result\":{}}\n" // cut before the blank line
 	var cur sseCursor
 	var got int
-	err := readEvents(bufio.NewReader(strings.NewReader(stream)), &cur, func([]byte) (bool, error) { got++; return false, nil })
+	err := readEvents(bufio.NewReader(strings.NewReader(stream)), &cur, 1<<20, func([]byte) (bool, error) { got++; return false, nil })
 	if !errors.Is(err, errStreamEnded) || got != 1 || cur.id != "S_1" || cur.retry != 7*time.Millisecond {
 		t.Fatalf("err %v, %d events, cursor %+v: want the stream ended after one event, resumed from S_1 with retry 7ms", err, got, cur)
 	}
@@ -475,7 +475,7 @@ func TestAppendEventLines(t *testing.T) {
 		t.Errorf("appendEvent = %q, want %q", got, want)
 	}
 	var data []byte
-	err := readEvents(bufio.NewReader(strings.NewReader(got)), nil, func(d []byte) (bool, error) { data = d; return true, nil })
+	err := readEvents(bufio.NewReader(strings.NewReader(got)), nil, 1<<20, func(d []byte) (bool, error) { data = d; return true, nil })
 	if err != nil || string(data) != "{\"a\":\n1}" {
 		t.Errorf("read back %q, %v", data, err)
 	}

@@ -88,6 +88,10 @@ type upstream struct {
 	ownClosed  bool      // the upstream's run ended: no new own session
 	clientInfo *mcp.Implementation
 
+	// maxMessage bounds one message of its answers
+	// (limits.max_upstream_message_bytes).
+	maxMessage int
+
 	refresh      chan struct{} // asks run to re-list features
 	changedKinds atomic.Uint32 // which kinds the upstream said changed
 
@@ -156,7 +160,7 @@ func (u *upstream) transport(token tokenSource) (mcp.Transport, error) {
 		return nil, err
 	}
 	hc := &http.Client{
-		Transport: &upstreamTransport{base: u.base, headers: u.headers, token: token, propagator: u.opts.propagator()},
+		Transport: &upstreamTransport{base: u.base, headers: u.headers, token: token, propagator: u.opts.propagator(), maxMessage: u.maxMessage},
 		// A redirect would carry the upstream's credentials to wherever
 		// the upstream points: the configured URL is the only target.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -539,6 +543,7 @@ type upstreamTransport struct {
 	headers    *upstreamHeaders
 	token      tokenSource
 	propagator propagation.TextMapPropagator
+	maxMessage int // limits.max_upstream_message_bytes
 }
 
 // RoundTrip sends r. When the upstream answers 401 to a token of ours, the
@@ -548,7 +553,7 @@ type upstreamTransport struct {
 func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.roundTrip(r)
 	if err == nil {
-		err = boundMessages(t.headers.cfg.Name, r, resp)
+		err = boundMessages(t.headers.cfg.Name, t.maxMessage, r, resp)
 	}
 	return resp, err
 }
@@ -627,33 +632,34 @@ func credentialKind(cfg config.Server) string {
 }
 
 // boundMessages bounds what the SDK's client reads of one message of an
-// upstream's answer, as the fast path does (maxUpstreamMessage). A JSON
+// upstream's answer, as the fast path does (limit:
+// limits.max_upstream_message_bytes). A JSON
 // body over it is answered, in its place, with a JSON-RPC error for the
 // request it answers: that call fails, saying why, and the session and
 // the other calls on it go on (a failed read would fail them all). An
 // event over it fails the stream's read with errAnswerTooLarge.
-func boundMessages(server string, r *http.Request, resp *http.Response) error {
+func boundMessages(server string, limit int, r *http.Request, resp *http.Response) error {
 	if resp.Body == nil || resp.Body == http.NoBody {
 		return nil
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if mt == "text/event-stream" {
-		resp.Body = &boundedBody{ReadCloser: resp.Body, limit: maxUpstreamMessage}
+		resp.Body = &boundedBody{ReadCloser: resp.Body, limit: limit}
 		return nil
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamMessage+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	resp.Body.Close()
 	if err != nil {
 		return err
 	}
-	if len(data) > maxUpstreamMessage {
+	if len(data) > limit {
 		id := requestID(r)
 		if id == nil {
 			return errAnswerTooLarge
 		}
 		data, _ = json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{
-			"code": -32603, "message": fmt.Sprintf("mcpgate: server %q answered with a message over the gateway's bound of %d MiB; the call failed",
-				server, maxUpstreamMessage>>20)}})
+			"code": -32603, "message": fmt.Sprintf("mcpgate: server %q answered with a message over the gateway's bound of %s; the call failed",
+				server, sizeText(limit))}})
 		resp.Header.Set("Content-Type", "application/json")
 		resp.StatusCode = http.StatusOK
 	}
