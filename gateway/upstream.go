@@ -642,6 +642,9 @@ func boundMessages(server string, limit int, r *http.Request, resp *http.Respons
 	if resp.Body == nil || resp.Body == http.NoBody {
 		return nil
 	}
+	if limit <= 0 {
+		limit = int(config.DefaultMaxUpstreamMessageBytes)
+	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if mt == "text/event-stream" {
 		resp.Body = &boundedBody{ReadCloser: resp.Body, limit: limit}
