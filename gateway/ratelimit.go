@@ -218,21 +218,23 @@ func requestMessages(e *envelope) []rpcMessage {
 		}
 		return nil
 	}
-	var batch []rpcMessage
+	var batch []json.RawMessage
 	if json.Unmarshal(e.Body, &batch) != nil {
-		return nil // the SDK refuses it
+		return nil // not JSON: the SDK refuses it whole
 	}
-	out := batch[:0]
-	for _, m := range batch {
-		if isRequest(m) {
+	var out []rpcMessage
+	for _, raw := range batch {
+		// One by one: an element that does not read as a message (the SDK
+		// refuses that one alone) must not hide the others.
+		var m rpcMessage
+		if json.Unmarshal(raw, &m) == nil && isRequest(m) {
 			out = append(out, m)
 		}
 	}
 	return out
 }
 
-// isBatch reports whether body is a JSON array (a 2025-03-26 batch): it
-// counts as one request.
+// isBatch reports whether body is a JSON array (a 2025-03-26 batch).
 func isBatch(body []byte) bool {
 	for _, c := range body {
 		switch c {
