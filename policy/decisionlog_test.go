@@ -404,10 +404,12 @@ func manyNames(n int) map[string]any {
 // written; past the bound, a decision is dropped and counted.
 func TestDecisionLogBlocksWhenFull(t *testing.T) {
 	t.Parallel()
-	w := &blockingWriter{release: make(chan struct{})}
+	w := &enteredWriter{entered: make(chan struct{}), release: make(chan struct{})}
 	dl := NewDecisionLog(w, 1)
 	dl.BlockWhenFull(time.Minute)
 	e := newEngine(t, map[string]string{"authz.rego": allowAlice}, Options{DecisionLog: dl})
+	e.Decide(context.Background(), callInput("alice"))
+	<-w.entered // the log's goroutine is stuck writing
 	const n = 20
 	decided := make(chan struct{})
 	go func() {
@@ -418,23 +420,25 @@ func TestDecisionLogBlocksWhenFull(t *testing.T) {
 	}()
 	select {
 	case <-decided:
-		t.Fatal("every decision returned with the sink blocked and a queue of 1")
-	case <-time.After(200 * time.Millisecond): // the decisions wait for the sink
+		t.Fatal("every decision returned with the sink stuck and a queue of 1")
+	case <-time.After(200 * time.Millisecond): // they wait for the sink
 	}
 	close(w.release)
 	<-decided
 	if err := dl.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if w.lines != n || dl.Dropped() != 0 {
-		t.Errorf("written %d, dropped %d; want %d written, none dropped", w.lines, dl.Dropped(), n)
+	if got := w.count(); got != n+1 || dl.Dropped() != 0 {
+		t.Errorf("written %d, dropped %d; want %d written, none dropped", got, dl.Dropped(), n+1)
 	}
 
-	stuck := &blockingWriter{release: make(chan struct{})}
+	stuck := &enteredWriter{entered: make(chan struct{}), release: make(chan struct{})}
 	defer close(stuck.release)
 	bounded := NewDecisionLog(stuck, 1)
 	bounded.BlockWhenFull(50 * time.Millisecond)
 	e = newEngine(t, map[string]string{"authz.rego": allowAlice}, Options{DecisionLog: bounded})
+	e.Decide(context.Background(), callInput("alice"))
+	<-stuck.entered
 	for range 5 {
 		e.Decide(context.Background(), callInput("alice"))
 	}
@@ -448,12 +452,15 @@ func TestDecisionLogBlocksWhenFull(t *testing.T) {
 // list decided entry by entry would otherwise wait the bound per entry;
 // found in review).
 func TestDecisionLogBlockBoundPaidOnce(t *testing.T) {
-	stuck := &blockingWriter{release: make(chan struct{})}
+	stuck := &enteredWriter{entered: make(chan struct{}), release: make(chan struct{})}
 	defer close(stuck.release)
 	dl := NewDecisionLog(stuck, 1)
 	dl.BlockWhenFull(time.Second)
 	e := newEngine(t, map[string]string{"authz.rego": allowAlice}, Options{DecisionLog: dl})
-	for range 3 { // the writer holds one, the queue one, the third waits the bound
+	e.Decide(context.Background(), callInput("alice"))
+	<-stuck.entered // the log's goroutine is stuck writing it
+	// One fills the queue, the next waits the bound.
+	for range 2 {
 		e.Decide(context.Background(), callInput("alice"))
 	}
 	var entries []ListEntry
@@ -480,12 +487,13 @@ func TestDecisionLogBlockBoundPaidOnce(t *testing.T) {
 // (found in review: Close's lock waited for it, and new decisions for
 // Close).
 func TestDecisionLogCloseEndsWaits(t *testing.T) {
-	stuck := &blockingWriter{release: make(chan struct{})}
+	stuck := &enteredWriter{entered: make(chan struct{}), release: make(chan struct{})}
 	dl := NewDecisionLog(stuck, 1)
 	dl.BlockWhenFull(time.Hour)
 	e := newEngine(t, map[string]string{"authz.rego": allowAlice}, Options{DecisionLog: dl})
-	e.Decide(context.Background(), callInput("alice")) // held by the writer
-	e.Decide(context.Background(), callInput("alice")) // in the queue
+	e.Decide(context.Background(), callInput("alice"))
+	<-stuck.entered                                    // the log's goroutine is stuck writing it
+	e.Decide(context.Background(), callInput("alice")) // fills the queue
 	waiting := make(chan struct{})
 	go func() {
 		e.Decide(context.Background(), callInput("alice")) // waits for room
@@ -502,7 +510,31 @@ func TestDecisionLogCloseEndsWaits(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
-	if dl.Dropped() < 1 {
+	if dl.Dropped() != 1 {
 		t.Errorf("dropped %d, want the one that waited", dl.Dropped())
 	}
+}
+
+// enteredWriter blocks every write until release, and says when the first
+// one began.
+type enteredWriter struct {
+	entered, release chan struct{}
+	once             sync.Once
+	mu               sync.Mutex
+	lines            int
+}
+
+func (w *enteredWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.entered) })
+	<-w.release
+	w.mu.Lock()
+	w.lines += strings.Count(string(p), "\n")
+	w.mu.Unlock()
+	return len(p), nil
+}
+
+func (w *enteredWriter) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lines
 }
