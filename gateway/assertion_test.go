@@ -214,17 +214,24 @@ func assertionGateway(t *testing.T, ttl time.Duration, edit func(*Options)) (*te
 	return gw, up
 }
 
-// signedInByHeader signs each request in as the employee X-Test-User names.
-func signedInByHeader(next http.Handler) http.Handler {
-	h := signedIn(next)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, id := range []*authn.Identity{alice, bob} {
-			if r.Header.Get("X-Test-User") == id.Subject {
-				r = r.WithContext(withTestIdentity(r.Context(), id))
+// signedInByHeader signs each request in as the employee X-Test-User names
+// (alice or bob).
+func signedInByHeader(next http.Handler) http.Handler { return signedInAsOneOf(alice, bob)(next) }
+
+// signedInAsOneOf signs each request in as the one of ids X-Test-User
+// names.
+func signedInAsOneOf(ids ...*authn.Identity) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		h := signedIn(next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for _, id := range ids {
+				if r.Header.Get("X-Test-User") == id.Subject {
+					r = r.WithContext(withTestIdentity(r.Context(), id))
+				}
 			}
-		}
-		h.ServeHTTP(w, r)
-	})
+			h.ServeHTTP(w, r)
+		})
+	}
 }
 
 // connectAs opens a client session as id, which sends id's own token.

@@ -22,7 +22,7 @@ func TestBoundOneAnswerOnlyFailsItsCallSDKPath(t *testing.T) {
 		json       bool
 	}{
 		{"event stream", `server "up"`, false},
-		{"JSON", "over the gateway's bound of 16 MiB", true},
+		{"JSON", "over the gateway's bound of 16MiB (limits.max_upstream_message_bytes)", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			started, release := make(chan struct{}, 1), make(chan struct{})

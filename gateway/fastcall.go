@@ -467,14 +467,6 @@ func nextUpstreamID() string { return fmt.Sprintf("mcpgate-f-%d", upstreamIDs.Ad
 // fails, the client is told why.
 var errAnswerTooLarge = errors.New("upstream message exceeds the gateway's bound (limits.max_upstream_message_bytes)")
 
-// sizeText says n bytes for people: "16 MiB", "1500 bytes".
-func sizeText(n int) string {
-	if n >= 1<<20 && n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
 // fastRequest is the tools/call the fast path sends upstream.
 type fastRequest struct {
 	JSONRPC string     `json:"jsonrpc"`

@@ -193,7 +193,7 @@ func (g *Gateway) callError(u *upstream, err error) error {
 	case errors.Is(err, errUnavailable):
 		msg = "mcpgate: " + err.Error()
 	case errors.Is(err, errAnswerTooLarge):
-		msg = fmt.Sprintf("mcpgate: server %q answered with a message over the gateway's bound of %s; the call failed", u.cfg.Name, sizeText(u.maxMessage))
+		msg = fmt.Sprintf("mcpgate: server %q answered with a message over the gateway's bound of %s (limits.max_upstream_message_bytes); the call failed", u.cfg.Name, config.ByteSize(u.maxMessage))
 		u.log.Warn("upstream call failed", "err", err)
 	case errors.Is(err, errBadAnswer):
 		msg = fmt.Sprintf("mcpgate: server %q answered the call with something that is not a usable MCP answer; the call failed (the gateway's log says what)", u.cfg.Name)

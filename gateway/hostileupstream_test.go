@@ -109,7 +109,7 @@ func TestHostileUpstreamAnswers(t *testing.T) {
 	for _, era := range []string{legacy, modern} {
 		cs := connect(t, gw.URL, era, nil)
 		for tool, want := range map[string]string{
-			"evil__big":     `server "evil" answered with a message over the gateway's bound of 16 MiB`,
+			"evil__big":     `server "evil" answered with a message over the gateway's bound of 16MiB (limits.max_upstream_message_bytes)`,
 			"evil__hang":    "did not answer within 3s",
 			"evil__endless": "did not answer within 3s",
 			"evil__garbage": `server "evil" answered the call with something that is not a usable MCP answer`,
@@ -342,7 +342,7 @@ func TestUpstreamMessageBoundConfigured(t *testing.T) {
 			c.Limits.MaxUpstreamMessageBytes = 1 << 20
 		})
 		cs := connect(t, gw.URL, legacy, nil)
-		if msg := callErr(t, cs, "evil__big"); !strings.Contains(msg, `server "evil" answered with a message over the gateway's bound of 1 MiB`) {
+		if msg := callErr(t, cs, "evil__big"); !strings.Contains(msg, `server "evil" answered with a message over the gateway's bound of 1MiB (limits.max_upstream_message_bytes)`) {
 			t.Errorf("SDK path %v: %q", sdk, msg)
 		}
 		if msg := callErr(t, cs, "evil__ok"); msg != "" {

@@ -89,7 +89,7 @@ func (l *rateLimiter) forgetIdle(now time.Time) {
 // names no tool of the catalog (user_tool, server: a made-up name reaches
 // no upstream, and must not make a key), a token without a client id
 // (client: those tokens' callers are told apart by the user limit).
-func (g *Gateway) rateKey(per string, id *authn.Identity, method string, params json.RawMessage) string {
+func (g *Gateway) rateKey(per string, id *authn.Identity, method, name string) string {
 	switch per {
 	case config.RatePerUser:
 		return id.Issuer + "\x00" + id.Subject
@@ -98,11 +98,11 @@ func (g *Gateway) rateKey(per string, id *authn.Identity, method string, params 
 			return id.Issuer + "\x00" + id.ClientID
 		}
 	case config.RatePerUserTool:
-		if name := targetName(params); method == "tools/call" && g.catalog().tool(name) != nil {
+		if method == "tools/call" && g.catalog().tool(name) != nil {
 			return id.Issuer + "\x00" + id.Subject + "\x00" + name
 		}
 	case config.RatePerServer:
-		if s := g.targetServer(method, params); s != "" {
+		if s := g.targetServer(method, name); s != "" {
 			return s
 		}
 	}
@@ -125,11 +125,10 @@ func targetName(params json.RawMessage) string {
 	return p.URI
 }
 
-// targetServer is the upstream a call, prompt or read goes to, as the
-// catalog resolves its name; "" for other requests and unknown names
-// (which reach no upstream).
-func (g *Gateway) targetServer(method string, params json.RawMessage) string {
-	name := targetName(params)
+// targetServer is the upstream a call, prompt or read of name goes to, as
+// the catalog resolves it; "" for other requests and unknown names (which
+// reach no upstream).
+func (g *Gateway) targetServer(method, name string) string {
 	if name == "" {
 		return ""
 	}
@@ -161,6 +160,11 @@ func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 	if len(g.limiters) == 0 {
 		return next
 	}
+	// Only the limits per tool or server read the target's name.
+	needName := false
+	for _, l := range g.limiters {
+		needName = needName || l.rule.Per == config.RatePerUserTool || l.rule.Per == config.RatePerServer
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := envelopeOf(r.Context())
 		id, _ := authn.FromContext(r.Context())
@@ -171,8 +175,12 @@ func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 		now := time.Now()
 		var taken []*rate.Reservation
 		for _, m := range requestMessages(e) {
+			var name string
+			if needName {
+				name = targetName(m.Params) // read once, for every limit
+			}
 			for _, l := range g.limiters {
-				key := g.rateKey(l.rule.Per, id, m.Method, m.Params)
+				key := g.rateKey(l.rule.Per, id, m.Method, name)
 				if key == "" {
 					continue
 				}

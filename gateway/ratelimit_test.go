@@ -34,11 +34,17 @@ func countingEcho(name string, calls *atomic.Int64) *mcp.Server {
 // rate limits rules, employees told apart by X-Test-User.
 func rateGateway(t *testing.T, rules []config.RateLimit) (*testGateway, *atomic.Int64, *atomic.Int64, *sdkmetric.ManualReader) {
 	t.Helper()
+	return rateGatewayAs(t, rules, signedInByHeader)
+}
+
+// rateGatewayAs is rateGateway with the callers signIn makes.
+func rateGatewayAs(t *testing.T, rules []config.RateLimit, signIn func(http.Handler) http.Handler) (*testGateway, *atomic.Int64, *atomic.Int64, *sdkmetric.ManualReader) {
+	t.Helper()
 	var one, two atomic.Int64
 	up1 := startUpstream(t, countingEcho("one", &one))
 	up2 := startUpstream(t, countingEcho("two", &two))
 	opts, _, reader := observedOptions(t)
-	opts.HTTPMiddleware = []func(http.Handler) http.Handler{signedInByHeader}
+	opts.HTTPMiddleware = []func(http.Handler) http.Handler{signIn}
 	gw := startGatewayConfig(t, opts, func(c *config.Config) {
 		c.Servers = []config.Server{upstreamConfig("one", up1.URL), upstreamConfig("two", up2.URL)}
 		c.Limits.Rate = rules

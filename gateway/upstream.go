@@ -661,8 +661,8 @@ func boundMessages(server string, limit int, r *http.Request, resp *http.Respons
 			return errAnswerTooLarge
 		}
 		data, _ = json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{
-			"code": -32603, "message": fmt.Sprintf("mcpgate: server %q answered with a message over the gateway's bound of %s; the call failed",
-				server, sizeText(limit))}})
+			"code": -32603, "message": fmt.Sprintf("mcpgate: server %q answered with a message over the gateway's bound of %s (limits.max_upstream_message_bytes); the call failed",
+				server, config.ByteSize(limit))}})
 		resp.Header.Set("Content-Type", "application/json")
 		resp.StatusCode = http.StatusOK
 	}
