@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
@@ -85,8 +87,18 @@ func metricReader(ctx context.Context, opts Options) (sdkmetric.Reader, http.Han
 	}
 }
 
+// prometheusReader serves the gateway's instruments and, beside them, the
+// Go runtime's and the process's standard metrics (go_goroutines,
+// go_memstats_*, process_resident_memory_bytes, process_open_fds, …), which
+// the platform team's dashboards and the soak (cmd/soak) read. Beside the
+// defaults, go_gc_heap_live_bytes: the heap the last collection found
+// live, the measure of memory held that does not swing with garbage.
 func prometheusReader() (sdkmetric.Reader, http.Handler, error) {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+			collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reader, err := otelprom.New(otelprom.WithRegisterer(reg))
 	if err != nil {
 		return nil, nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -165,6 +166,18 @@ func TestMetricsPrometheusScrape(t *testing.T) {
 	}
 	if c := find(t, families, "mcpgate_policy_evaluation_duration_seconds", map[string]string{"phase": "call"}).GetHistogram().GetSampleCount(); c != 3 {
 		t.Errorf("policy evaluation count = %d, want 3", c)
+	}
+	// The runtime's and the process's own metrics, beside the gateway's.
+	if g := find(t, families, "go_goroutines", nil).GetGauge().GetValue(); g < 1 {
+		t.Errorf("go_goroutines = %v, want this process's count", g)
+	}
+	if m := find(t, families, "process_resident_memory_bytes", nil).GetGauge().GetValue(); m < 1<<20 {
+		t.Errorf("process_resident_memory_bytes = %v, want this process's", m)
+	}
+	runtime.GC() // the live heap is known after a collection
+	families = scrape(t, tel.MetricsHandler())
+	if m := find(t, families, "go_gc_heap_live_bytes", nil).GetGauge().GetValue(); m < 1<<10 {
+		t.Errorf("go_gc_heap_live_bytes = %v, want this process's live heap", m)
 	}
 }
 

@@ -21,7 +21,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,7 +72,8 @@ func parse(args []string, stderr io.Writer, getenv func(string) string) (load.Co
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured run length (ignored with --count)")
 	fs.IntVar(&cfg.Count, "count", 0, "exact number of measured calls (overrides --duration)")
 	fs.StringVar(&rate, "rate", "", "fixed rate, e.g. 500/s or 500; empty: closed loop")
-	fs.StringVar(&cfg.Tool, "tool", load.DefaultTool, "tool to call")
+	var tools string
+	fs.StringVar(&tools, "tool", load.DefaultTool, "tool to call; several, comma-separated, are called in turn")
 	fs.StringVar(&arguments, "args", "{}", "tool arguments, a JSON object")
 	fs.DurationVar(&cfg.Warmup, "warmup", 0, "unmeasured closed-loop warmup before the run")
 	fs.DurationVar(&cfg.Timeout, "timeout", load.DefaultTimeout, "time limit per call")
@@ -84,11 +84,12 @@ func parse(args []string, stderr io.Writer, getenv func(string) string) (load.Co
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	r, err := parseRate(rate)
+	r, err := load.ParseRate(rate)
 	if err != nil {
 		return cfg, err
 	}
 	cfg.Rate = r
+	cfg.Tools = strings.Split(tools, ",")
 	cfg.Arguments = json.RawMessage(arguments)
 	if cfg.Count > 0 {
 		cfg.Duration = 0
@@ -97,16 +98,4 @@ func parse(args []string, stderr io.Writer, getenv func(string) string) (load.Co
 		cfg.Progress = stderr
 	}
 	return cfg, cfg.Validate()
-}
-
-// parseRate reads "N", "N/s" or "" (closed loop).
-func parseRate(s string) (float64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	r, err := strconv.ParseFloat(strings.TrimSuffix(s, "/s"), 64)
-	if err != nil || r <= 0 || r > 1e6 {
-		return 0, fmt.Errorf("--rate %q: must be a number of calls per second in (0, 1e6], e.g. 500/s", s)
-	}
-	return r, nil
 }

@@ -21,9 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,24 +60,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sidebyside: %v\n", err)
 		return 2
 	}
-	dir, err := os.MkdirTemp("", "sidebyside-")
+	dir, done, err := sidebyside.Workspace(ctx, "sidebyside", f.repo, &f.opts.MCPGateBin, f.keep, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "sidebyside: %v\n", err)
 		return 1
 	}
-	if f.keep {
-		fmt.Fprintf(stderr, "sidebyside: configuration, logs and decision log in %s\n", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
+	defer done()
 	f.opts.Dir = dir
 	f.opts.Progress = stderr
-	if f.opts.MCPGateBin == "" {
-		if f.opts.MCPGateBin, err = build(ctx, f.repo, dir, stderr); err != nil {
-			fmt.Fprintf(stderr, "sidebyside: %v\n", err)
-			return 1
-		}
-	}
 	rep, err := sidebyside.Run(ctx, f.opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "sidebyside: %v\n", err)
@@ -125,7 +113,7 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 	if f.opts.Duration <= 0 || f.opts.Warmup < 0 || f.opts.Rounds < 1 || f.opts.Groups < 0 {
 		return nil, fmt.Errorf("--duration must be positive, --warmup and --groups not negative, --rounds at least 1")
 	}
-	f.opts.CollectorBin = collectorBin(f.collector)
+	f.opts.CollectorBin = sidebyside.CollectorBin(f.collector)
 	return f, nil
 }
 
@@ -139,29 +127,4 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-func collectorBin(flagValue string) string {
-	if flagValue != "" {
-		return flagValue
-	}
-	dir := os.Getenv("MCPGATE_TOOLS_BIN")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "mcpgate", "bin")
-	}
-	return filepath.Join(dir, "otelcol-mcpgate")
-}
-
-// build compiles ./cmd/mcpgate of repo into dir.
-func build(ctx context.Context, repo, dir string, stderr io.Writer) (string, error) {
-	bin := filepath.Join(dir, "mcpgate")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/mcpgate")
-	cmd.Dir = repo
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	fmt.Fprintf(stderr, "sidebyside: go build ./cmd/mcpgate in %s\n", repo)
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/mcpgate in %s: %w (or pass --mcpgate)", repo, err)
-	}
-	return bin, nil
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,6 +31,9 @@ type Config struct {
 	URL string
 	// Token, if set, is sent as "Authorization: Bearer <Token>".
 	Token string
+	// Tokens, if set, replaces Token: session i signs in with Tokens[i mod
+	// len(Tokens)], so that the load comes from several users.
+	Tokens []string
 	// ProtocolVersion is Version2025 or Version2026. If empty, Version2025.
 	ProtocolVersion string
 	// Sessions is the number of client sessions the workers share (worker
@@ -46,6 +52,9 @@ type Config struct {
 	Rate float64
 	// Tool is the tool to call. If empty, DefaultTool.
 	Tool string
+	// Tools, if set, replaces Tool: each worker calls them in turn, so
+	// that the load spreads over several tools (and upstreams).
+	Tools []string
 	// Arguments are the tool's arguments, a JSON object. If nil, {}.
 	Arguments json.RawMessage
 	// Warmup is a closed-loop run whose calls are not measured. If zero,
@@ -76,6 +85,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Tool == "" {
 		c.Tool = DefaultTool
 	}
+	if len(c.Tools) == 0 {
+		c.Tools = []string{c.Tool}
+	}
+	if len(c.Tokens) == 0 {
+		c.Tokens = []string{c.Token}
+	}
 	if c.Arguments == nil {
 		c.Arguments = json.RawMessage("{}")
 	}
@@ -102,6 +117,9 @@ func (c Config) validate() error {
 	if c.Rate > 0 && c.Count == 0 && int(c.Rate*c.Duration.Seconds()) == 0 {
 		errs = append(errs, errors.New("rate × duration: schedules no call; raise either"))
 	}
+	if slices.Contains(c.Tools, "") {
+		errs = append(errs, errors.New("tools: a tool name is empty"))
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(c.Arguments, &obj); err != nil || obj == nil {
 		errs = append(errs, errors.New("arguments: must be a JSON object"))
@@ -124,18 +142,34 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.base.RoundTrip(r)
 }
 
-// httpClient keeps one idle connection per worker and session, so that a
-// run at concurrency 16 does not open and close connections per call (the
-// default keeps 2).
-func (c Config) httpClient() *http.Client {
+// httpClients returns a client per token, sharing one transport that keeps
+// an idle connection per worker and session, so that a run at concurrency
+// 16 does not open and close connections per call (the default keeps 2).
+func (c Config) httpClients() ([]*http.Client, *http.Transport) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = c.Concurrency + c.Sessions
 	t.MaxIdleConns = t.MaxIdleConnsPerHost
-	return &http.Client{Transport: bearer{token: c.Token, base: t}}
+	clients := make([]*http.Client, len(c.Tokens))
+	for i, token := range c.Tokens {
+		clients[i] = &http.Client{Transport: bearer{token: token, base: t}}
+	}
+	return clients, t
 }
 
 // Validate reports every problem of c (after defaults), or nil.
 func (c Config) Validate() error {
 	_, err := c.withDefaults()
 	return err
+}
+
+// ParseRate reads a rate flag: "N", "N/s" or "" (zero: closed loop).
+func ParseRate(s string) (float64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	r, err := strconv.ParseFloat(strings.TrimSuffix(s, "/s"), 64)
+	if err != nil || r <= 0 || r > 1e6 {
+		return 0, fmt.Errorf("--rate %q: must be a number of calls per second in (0, 1e6], e.g. 500/s", s)
+	}
+	return r, nil
 }

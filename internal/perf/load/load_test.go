@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,10 +16,25 @@ import (
 
 // testServer is a go-sdk server on loopback serving both eras, counting
 // the calls it handles. Its tools: echo (no-op), fail (a tool error) and
-// slow (sleeps slowFor). It requires "Bearer good-token".
+// slow (sleeps slowFor). It requires "Bearer good-token" (or
+// "Bearer other-token").
 type testServer struct {
-	URL   string
-	calls atomic.Int64
+	URL      string
+	calls    atomic.Int64
+	byTool   sync.Map // tool name → *atomic.Int64
+	byBearer sync.Map // Authorization header → *atomic.Int64 (every request)
+}
+
+func count(m *sync.Map, key string) {
+	n, _ := m.LoadOrStore(key, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+}
+
+func counted(m *sync.Map, key string) int64 {
+	if n, ok := m.Load(key); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 const slowFor = 20 * time.Millisecond
@@ -31,6 +47,7 @@ func startServer(t *testing.T) *testServer {
 	tool := func(name string, h func(context.Context) *mcp.CallToolResult) {
 		s.AddTool(&mcp.Tool{Name: name, InputSchema: schema}, func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			ts.calls.Add(1)
+			count(&ts.byTool, name)
 			return h(ctx), nil
 		})
 	}
@@ -49,10 +66,12 @@ func startServer(t *testing.T) *testServer {
 	stateful := mcp.NewStreamableHTTPHandler(get, nil)
 	stateless := mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{Stateless: true})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer good-token" {
+		auth := r.Header.Get("Authorization")
+		if auth != "Bearer good-token" && auth != "Bearer other-token" {
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
+		count(&ts.byBearer, auth)
 		if r.Header.Get("Mcp-Protocol-Version") >= Version2026 {
 			stateless.ServeHTTP(w, r)
 			return
@@ -101,6 +120,34 @@ func TestCount(t *testing.T) {
 				t.Errorf("latency percentiles out of order: %+v", l)
 			}
 		})
+	}
+}
+
+// TestToolsAndTokensInTurn: each worker calls the tools in turn, and
+// session i signs in with token i mod n; a session whose token is refused
+// fails the run, naming the session.
+func TestToolsAndTokensInTurn(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	s := run(t, Config{URL: srv.URL, Tokens: []string{"good-token", "other-token"}, Tools: []string{"echo", "fail", "echo"},
+		Sessions: 2, Concurrency: 1, Count: 6})
+	if s.Calls != 6 || s.OK != 4 || s.Errors["tool_error"] != 2 || s.Tool != "echo,fail,echo" {
+		t.Errorf("summary %+v; want 6 calls, 4 ok, 2 tool errors, tools echo,fail,echo", s)
+	}
+	if e, f := counted(&srv.byTool, "echo"), counted(&srv.byTool, "fail"); e != 4 || f != 2 {
+		t.Errorf("server saw echo %d, fail %d; want 4 and 2", e, f)
+	}
+	for _, token := range []string{"good-token", "other-token"} {
+		if counted(&srv.byBearer, "Bearer "+token) == 0 {
+			t.Errorf("no request signed in with %s: sessions do not take the tokens in turn", token)
+		}
+	}
+	_, err := Run(t.Context(), Config{URL: srv.URL, Tokens: []string{"good-token", "bad"}, Sessions: 2, Count: 1, Timeout: 5 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "connect session 2") {
+		t.Errorf("a refused second token: err = %v, want it to name session 2", err)
+	}
+	if _, err := Run(t.Context(), Config{URL: srv.URL, Tools: []string{"echo", ""}, Count: 1}); err == nil || !strings.Contains(err.Error(), "tool name is empty") {
+		t.Errorf("an empty tool name: err = %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,13 +15,16 @@ import (
 // Run connects cfg.Sessions client sessions, runs the warmup, then the
 // measured load, and returns its summary. Failed calls are counted by kind,
 // not returned: Run fails only when it cannot start (bad config, a session
-// that does not connect) or ctx ends first.
+// that does not connect) or ctx ends first. Before it returns, it closes
+// its sessions and connections.
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("load: config: %w", err)
 	}
-	sessions, err := connect(ctx, cfg)
+	clients, transport := cfg.httpClients()
+	defer transport.CloseIdleConnections()
+	sessions, err := connect(ctx, cfg, clients)
 	if err != nil {
 		return nil, err
 	}
@@ -43,13 +47,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 
 // connect opens cfg.Sessions sessions and checks that each negotiated the
 // protocol version asked for.
-func connect(ctx context.Context, cfg Config) ([]*mcp.ClientSession, error) {
+func connect(ctx context.Context, cfg Config, clients []*http.Client) ([]*mcp.ClientSession, error) {
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpload", Version: "1"}, nil)
-	hc := cfg.httpClient()
 	var sessions []*mcp.ClientSession
 	for i := range cfg.Sessions {
 		cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-		cs, err := client.Connect(cctx, &mcp.StreamableClientTransport{Endpoint: cfg.URL, HTTPClient: hc},
+		cs, err := client.Connect(cctx, &mcp.StreamableClientTransport{Endpoint: cfg.URL, HTTPClient: clients[i%len(clients)]},
 			&mcp.ClientSessionOptions{ProtocolVersion: cfg.ProtocolVersion})
 		cancel()
 		if err == nil && cs.InitializeResult().ProtocolVersion != cfg.ProtocolVersion {
@@ -82,6 +85,7 @@ type worker struct {
 	latencies []time.Duration // of successful calls
 	errors    map[string]int
 	unsent    int
+	calls     int // made so far, which picks the next tool
 }
 
 func (r *runner) run(ctx context.Context) *Summary {
@@ -169,7 +173,9 @@ func (r *runner) fixedRate(ctx context.Context, cs *mcp.ClientSession, start tim
 func (r *runner) call(ctx context.Context, cs *mcp.ClientSession, w *worker, t0 time.Time) {
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	// Params of their own per call: the SDK writes into them (_meta).
-	res, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: r.cfg.Tool, Arguments: r.cfg.Arguments})
+	tool := r.cfg.Tools[w.calls%len(r.cfg.Tools)]
+	w.calls++
+	res, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: tool, Arguments: r.cfg.Arguments})
 	cancel()
 	lat := time.Since(t0)
 	r.done.Add(1)

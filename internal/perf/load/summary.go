@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -16,7 +17,7 @@ type jsonrpcError = jsonrpc.Error
 type Summary struct {
 	URL             string  `json:"url"`
 	ProtocolVersion string  `json:"protocol_version"`
-	Tool            string  `json:"tool"`
+	Tool            string  `json:"tool"` // the tools, comma-separated
 	Mode            string  `json:"mode"` // "closed-loop" or "fixed-rate"
 	Rate            float64 `json:"rate,omitempty"`
 	Sessions        int     `json:"sessions"`
@@ -49,7 +50,7 @@ type Latency struct {
 
 func (r *runner) summarize(workers []*worker, elapsed time.Duration) *Summary {
 	s := &Summary{
-		URL: r.cfg.URL, ProtocolVersion: r.cfg.ProtocolVersion, Tool: r.cfg.Tool, Mode: "closed-loop",
+		URL: r.cfg.URL, ProtocolVersion: r.cfg.ProtocolVersion, Tool: strings.Join(r.cfg.Tools, ","), Mode: "closed-loop",
 		Sessions: len(r.sessions), Concurrency: r.cfg.Concurrency, Errors: map[string]int{},
 		ElapsedSeconds: elapsed.Seconds(),
 	}

@@ -17,7 +17,8 @@ import (
 // scripts/install-tools.sh with an OTLP/HTTP receiver on loopback, the
 // batch processor and the debug exporter (basic verbosity: a line per batch
 // with its span count, in dir/collector.log, see spansReceived), and returns
-// the environment that makes mcpgate export every span to it.
+// the environment that makes mcpgate export every span to it (and no logs;
+// metrics are the caller's choice).
 func startCollector(bin, dir string) (*proc, []string, error) {
 	addr, err := freeAddr()
 	if err != nil {
@@ -64,7 +65,6 @@ func startCollector(bin, dir string) (*proc, []string, error) {
 		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + addr,
 		"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
 		"OTEL_TRACES_SAMPLER=always_on",
-		"OTEL_METRICS_EXPORTER=none",
 		"OTEL_LOGS_EXPORTER=none",
 	}
 	return p, env, nil

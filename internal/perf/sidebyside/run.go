@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/internal/perf/load"
 )
 
@@ -94,13 +96,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if s.proxy, err = startAnnouncing("proxy", []string{hiddenProxy, base}, log); err != nil {
 		return nil, err
 	}
-	if s.gw, err = startGateway(ctx, o, o.Dir, s.upstream.url, log); err != nil {
+	spec := gatewaySpec{upstreams: []upstream{{gatewayServer, s.upstream.url}}, users: []devidp.User{benchUser},
+		sessionsPerUser: slices.Max(o.Concurrency)}
+	if s.gw, err = startGateway(ctx, o, o.Dir, spec, log); err != nil {
 		return nil, fmt.Errorf("%w (log: %s)", err, log.Name())
 	}
 	targets := []target{
 		{name: "direct", url: s.upstream.url, tool: NoopTool},
 		{name: "proxy", url: s.proxy.url + "/mcp", tool: NoopTool},
-		{name: "mcpgate", url: s.gw.url, tool: gatewayServer + "__" + NoopTool, token: s.gw.token},
+		{name: "mcpgate", url: s.gw.url, tool: gatewayServer + "__" + NoopTool, token: s.gw.tokens[0]},
 	}
 	if err := preflight(ctx, o.Eras, targets); err != nil {
 		return nil, fmt.Errorf("%w (log: %s)", err, log.Name())

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -71,11 +72,16 @@ func ServeProxy(target string, stdout io.Writer) error {
 	return serve(rp, "", stdout)
 }
 
+// serve serves h on a free loopback port. It closes connections idle for
+// upstreamIdleTimeout, as many servers do: after a soak, the gateway's idle
+// connections to it end then rather than after its own 90 s.
 func serve(h http.Handler, path string, stdout io.Writer) error {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "listening http://%s%s\n", ln.Addr(), path)
-	return http.Serve(ln, h)
+	return (&http.Server{Handler: h, IdleTimeout: upstreamIdleTimeout}).Serve(ln)
 }
+
+const upstreamIdleTimeout = 5 * time.Second

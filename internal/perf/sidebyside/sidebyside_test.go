@@ -207,3 +207,144 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
+
+// TestSoak runs a short soak with tracing when the collector is installed:
+// every call succeeds and is logged as a decision, the gateway's sessions,
+// goroutines and memory are sampled, and its goroutines come back once
+// the sessions close. A few seconds cannot judge whether memory stays flat
+// (TestSoakChecks covers that judgement); the real soak runs for minutes.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds mcpgate and starts five processes")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "mcpgate")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/mcpgate").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	collector := CollectorBin("")
+	_, err := os.Stat(collector)
+	tracing := err == nil
+	if !tracing && os.Getenv("MCPGATE_E2E_REQUIRED") != "" {
+		t.Fatalf("otelcol-mcpgate not at %s (scripts/install-tools.sh)", collector)
+	}
+	o := SoakOptions{MCPGateBin: bin, CollectorBin: collector, Tracing: tracing, Sessions: 12, Users: 3,
+		Duration: 2 * time.Second, SampleEvery: 200 * time.Millisecond, Dir: dir}
+	rep, err := Soak(t.Context(), o)
+	if err != nil {
+		servers, _ := os.ReadFile(filepath.Join(dir, "servers.log"))
+		t.Fatalf("%v\nservers.log:\n%s", err, servers)
+	}
+	for _, f := range rep.Failures {
+		if !strings.Contains(f, " grew: ") {
+			t.Errorf("soak failed: %s", f)
+		}
+	}
+	if s := rep.Summary; s.OK == 0 || s.Sessions != 12 || s.Tool != "soak1__noop,soak2__noop,soak3__noop" {
+		t.Errorf("summary %+v: want calls over 12 sessions to the three upstreams' tools", s)
+	}
+	if len(rep.Samples) < 3 || rep.Before.Sessions != 0 || rep.AfterClose.Sessions != 0 {
+		t.Fatalf("samples %+v, before %+v, after %+v: want several, and no session before or after", rep.Samples, rep.Before, rep.AfterClose)
+	}
+	for _, s := range rep.Samples {
+		if s.Sessions != 12 || s.Goroutines <= rep.Before.Goroutines || s.HeapLive <= 0 || s.RSS <= 0 {
+			t.Errorf("sample %+v: want 12 sessions open and more goroutines than before the load (%d)", s, rep.Before.Goroutines)
+		}
+	}
+	var b bytes.Buffer
+	rep.Print(&b)
+	if !strings.Contains(b.String(), fmt.Sprintf("| %d | %d | 0 |", rep.Summary.Calls, rep.Summary.OK)) {
+		t.Errorf("report:\n%s", b.String())
+	}
+}
+
+// TestSoakChecks: the verdict names each broken promise — a failed call, a
+// call without its decision, too few spans, goroutines left after the
+// sessions closed, goroutines or live heap growing — and holds otherwise.
+func TestSoakChecks(t *testing.T) {
+	t.Parallel()
+	steady := func(goroutines int, heap int64) []Sample {
+		var out []Sample
+		for i := range 10 {
+			out = append(out, Sample{At: time.Duration(i+1) * 10 * time.Second, Sessions: 100, Goroutines: goroutines, HeapLive: heap})
+		}
+		return out
+	}
+	good := func() *SoakReport {
+		return &SoakReport{
+			Options:       SoakOptions{Duration: 100 * time.Second, Tracing: true},
+			Summary:       &load.Summary{Calls: 1000, OK: 1000},
+			Before:        Sample{Goroutines: 30},
+			AfterClose:    Sample{Goroutines: 45},
+			Samples:       steady(900, 50<<20),
+			CallDecisions: 1000, Spans: 3000,
+		}
+	}
+	cases := map[string]struct {
+		mutate func(*SoakReport)
+		want   string
+	}{
+		"held":             {func(*SoakReport) {}, ""},
+		"a call failed":    {func(r *SoakReport) { r.Summary.OK = 999 }, "1 of 1000 calls failed"},
+		"no call":          {func(r *SoakReport) { r.Summary.Calls, r.Summary.OK, r.CallDecisions, r.Spans = 0, 0, 0, 0 }, "no call was made"},
+		"decision missing": {func(r *SoakReport) { r.CallDecisions = 999 }, "999 call decisions for 1000 calls"},
+		"spans missing":    {func(r *SoakReport) { r.Spans = 2999 }, "2999 spans for 1000 calls"},
+		"leak":             {func(r *SoakReport) { r.AfterClose.Goroutines = 51 }, "51 goroutines after every session closed"},
+		"goroutines grow": {func(r *SoakReport) {
+			for i := range r.Samples {
+				r.Samples[i].Goroutines = 900 + 100*i
+			}
+		}, "goroutines grew"},
+		"heap grows": {func(r *SoakReport) {
+			for i := range r.Samples {
+				r.Samples[i].HeapLive = int64(50+10*i) << 20
+			}
+		}, "live heap grew"},
+		"too few samples": {func(r *SoakReport) { r.Samples = r.Samples[:2] }, "too few to judge"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := good()
+			c.mutate(r)
+			r.check()
+			if c.want == "" {
+				if len(r.Failures) != 0 {
+					t.Errorf("failures %q, want none", r.Failures)
+				}
+				return
+			}
+			if len(r.Failures) != 1 || !strings.Contains(r.Failures[0], c.want) {
+				t.Errorf("failures %q, want exactly one with %q", r.Failures, c.want)
+			}
+		})
+	}
+}
+
+// TestParseMetrics reads the gauges of a sample from Prometheus text,
+// labels and exponents included, and names one that is missing.
+func TestParseMetrics(t *testing.T) {
+	t.Parallel()
+	text := `# HELP go_goroutines Number of goroutines that currently exist.
+# TYPE go_goroutines gauge
+go_goroutines 1234
+go_gc_heap_live_bytes 1.2345678e+07
+go_memstats_heap_inuse_bytes 2.5e+07
+process_resident_memory_bytes 9.8e+07
+mcpgate_sessions_active{otel_scope_name="mcpgate"} 1000
+mcpgate_sessions_restored_total{outcome="ok"} 3
+`
+	s, err := parseMetrics(strings.NewReader(text), "u")
+	want := Sample{Sessions: 1000, Goroutines: 1234, HeapLive: 12345678, HeapInuse: 25e6, RSS: 98e6}
+	if err != nil || s != want {
+		t.Errorf("parseMetrics = %+v, %v; want %+v", s, err, want)
+	}
+	_, err = parseMetrics(strings.NewReader(strings.ReplaceAll(text, "go_goroutines 1234\n", "")), "u")
+	if err == nil || !strings.Contains(err.Error(), "has no go_goroutines") {
+		t.Errorf("missing gauge: err = %v", err)
+	}
+	_, err = parseMetrics(strings.NewReader(text+"go_goroutines lots\n"), "u")
+	if err == nil || !strings.Contains(err.Error(), `go_goroutines "lots"`) {
+		t.Errorf("garbage value: err = %v", err)
+	}
+}
