@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -245,11 +246,23 @@ func notFound(method string, params mcp.Params) error {
 	case *mcp.GetPromptParams:
 		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown prompt %q", p.Name)}
 	case *mcp.ReadResourceParams:
-		return mcp.ResourceNotFoundError(p.URI)
+		return resourceNotFound(p.URI)
 	case *mcp.SubscribeParams:
-		return mcp.ResourceNotFoundError(p.URI)
+		return resourceNotFound(p.URI)
 	}
 	return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: method + ": unknown target"}
+}
+
+// resourceNotFound is mcp.ResourceNotFoundError with its data encoded as
+// JSON: the SDK's quotes the URI as Go does, so a URI with a NUL or
+// another control character made data that is not JSON, the answer could
+// not be sent, and the caller's session ended.
+func resourceNotFound(uri string) error {
+	var data bytes.Buffer
+	enc := json.NewEncoder(&data)
+	enc.SetEscapeHTML(false) // as the SDK's answer, for any other URI
+	enc.Encode(map[string]string{"uri": uri})
+	return &jsonrpc.Error{Code: mcp.CodeResourceNotFound, Message: "Resource not found", Data: bytes.TrimSuffix(data.Bytes(), []byte("\n"))}
 }
 
 func deniedError(d policy.Decision) error {

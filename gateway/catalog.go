@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"fmt"
+	"net/url"
+	"path"
 	"strings"
 )
 
@@ -22,6 +24,8 @@ type catalog struct {
 	absent map[string]*upstream
 	// listed holds each kind's entries as the list phase has them.
 	listed struct{ tools, prompts, resources, templates listed }
+	// resourceKeys holds the resourceKey of every resource's URI.
+	resourceKeys map[string]bool
 }
 
 func buildCatalog(rev uint64, ups []*upstream, n namer) *catalog {
@@ -42,6 +46,10 @@ func buildCatalog(rev uint64, ups []*upstream, n namer) *catalog {
 			continue
 		}
 		c.add(u, f)
+	}
+	c.resourceKeys = make(map[string]bool, len(c.resources))
+	for uri := range c.resources {
+		c.resourceKeys[resourceKey(uri, true)] = true
 	}
 	return c
 }
@@ -125,4 +133,67 @@ func firstMatch(templates map[string]*templateEntry, uri string) *templateEntry 
 		}
 	}
 	return best
+}
+
+// namesResource reports whether uri is the URI of a resource of the
+// catalog or another spelling of one (resourceKey), with or without a
+// query added.
+func (c *catalog) namesResource(uri string) bool {
+	return c.resources[uri] != nil || c.resourceKeys[resourceKey(uri, true)] || c.resourceKeys[resourceKey(uri, false)]
+}
+
+// resourceKey is uri in a form where the spellings a server may resolve
+// to one resource meet: the fragment dropped, the query too unless
+// withQuery, percent-encodings decoded (repeatedly, so double encoding
+// too), scheme and authority in lower case, and the authority and path
+// taken as one path without dot segments or repeated or trailing slashes,
+// as a file server built on Go's url and path packages (or a host used as
+// a name) resolves them. It is broader than RFC 3986 equivalence on
+// purpose: it only decides that a template does not stand in for a
+// resource; it is never sent.
+func resourceKey(uri string, withQuery bool) string {
+	uri, _, _ = strings.Cut(uri, "#")
+	uri, query, hasQuery := strings.Cut(uri, "?")
+	scheme, rest := "", uri
+	if i := strings.IndexByte(uri, ':'); i > 0 && isScheme(uri[:i]) {
+		scheme, rest = strings.ToLower(uri[:i]), uri[i+1:]
+	}
+	authority := ""
+	if r, ok := strings.CutPrefix(rest, "//"); ok {
+		i := strings.IndexByte(r, '/')
+		if i < 0 {
+			i = len(r)
+		}
+		authority, rest = r[:i], r[i:]
+	}
+	key := scheme + ":" + path.Clean("/"+strings.ToLower(unescapeAll(authority))+"/"+unescapeAll(rest))
+	if withQuery && hasQuery {
+		key += "?" + unescapeAll(query)
+	}
+	return key
+}
+
+func isScheme(s string) bool {
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// unescapeAll decodes the percent-encodings of s until none is left (a
+// few rounds at most), or as far as they decode.
+func unescapeAll(s string) string {
+	for range 4 {
+		d, err := url.PathUnescape(s)
+		if err != nil || d == s {
+			break
+		}
+		s = d
+	}
+	return s
 }

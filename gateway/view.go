@@ -280,14 +280,17 @@ func (v *view) templateByURI(t string) *templateEntry {
 
 // template is the template that serves uri, unless uri names a resource
 // of the catalog that the view does not show (one the policy hides, or
-// that awaits approval): a URI that names a resource is that resource,
-// and a template that happens to match it never stands in for it.
+// that awaits approval), or is another spelling of any resource of the
+// catalog (catalog.namesResource: percent-encoded, with dot segments, a
+// trailing slash, a fragment or query added): a URI that names a resource
+// is that resource, and a template that happens to match it never stands
+// in for it.
 func (v *view) template(uri string) *templateEntry {
 	v.mu.Lock()
 	_, shown := v.resources[uri]
 	e := firstMatch(v.templates, uri)
 	v.mu.Unlock()
-	if e != nil && !shown && v.g.catalog().resource(uri) != nil {
+	if e != nil && !shown && v.g.catalog().namesResource(uri) {
 		return nil
 	}
 	return e
@@ -353,7 +356,7 @@ func (v *view) complete(ctx context.Context, req *mcp.CompleteRequest) (*mcp.Com
 func (v *view) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
 	u := v.owner(req.Params.URI)
 	if u == nil {
-		return mcp.ResourceNotFoundError(req.Params.URI)
+		return resourceNotFound(req.Params.URI)
 	}
 	if req.Extra == nil {
 		req.Extra, _ = ctx.Value(listenExtraKey{}).(*mcp.RequestExtra)
