@@ -128,7 +128,11 @@ type Manager struct {
 	// chose (not the configuration): private and loopback addresses
 	// refused (internal/safehttp).
 	guarded *http.Client
-	log     *slog.Logger
+	// devGuarded is guarded for an upstream with allow_insecure_http
+	// (development): loopback and private networks allowed, link-local
+	// and cloud metadata addresses still refused.
+	devGuarded *http.Client
+	log        *slog.Logger
 
 	metaMu  sync.Mutex
 	meta    map[string]*serverMeta  // by upstream name
@@ -174,6 +178,8 @@ func New(opts Options) (*Manager, error) {
 	}
 	m.guarded = &http.Client{Timeout: DefaultHTTPTimeout, CheckRedirect: noRedirect,
 		Transport: safehttp.New(nil).Transport()}
+	m.devGuarded = &http.Client{Timeout: DefaultHTTPTimeout, CheckRedirect: noRedirect,
+		Transport: safehttp.New(&safehttp.Options{InsecureAllowPrivateNetworks: true}).Transport()}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -207,12 +213,17 @@ func (m *Manager) redirectURI(u *Upstream) string {
 }
 
 // client is the HTTP client of requests to u's authorization server: any
-// address for one the configuration names (or in development), public
-// addresses only for one the upstream's metadata named. Options.HTTPClient
-// replaces both.
+// address for one the configuration names, public addresses only for one
+// the upstream's metadata named (in development, allow_insecure_http,
+// loopback and private networks too, but never link-local or cloud
+// metadata addresses: before, any address). Options.HTTPClient replaces
+// them all.
 func (m *Manager) client(u *Upstream) *http.Client {
-	if m.opts.HTTPClient != nil || u.AuthorizationServer != "" || u.AllowInsecureHTTP {
+	switch {
+	case m.opts.HTTPClient != nil || u.AuthorizationServer != "":
 		return m.hc
+	case u.AllowInsecureHTTP:
+		return m.devGuarded
 	}
 	return m.guarded
 }
