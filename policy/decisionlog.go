@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +23,13 @@ const DefaultDecisionLogBuffer = 10000
 
 // dropWarnInterval bounds how often dropped decisions are reported.
 const dropWarnInterval = 10 * time.Second
+
+// DecisionLogCloseTimeout bounds how long Close waits for the sink to take
+// the lines still queued or buffered: a sink stuck for good (a full pipe,
+// a FIFO nobody reads, a hung network file system) must not hang shutdown.
+// Past it Close gives up, counts every line not written as dropped and says
+// how many in its error.
+const DecisionLogCloseTimeout = 5 * time.Second
 
 // flushInterval is the longest a decision-log line waits in the buffer
 // once the queue is empty.
@@ -47,13 +55,27 @@ func TraceID(ctx context.Context) string {
 // counted, and a warning with the count is logged at most every 10s.
 type DecisionLog struct {
 	w      *bufio.Writer // nil: forward to OPA's decision-log plugin only
+	sink   *sinkWriter   // under w: counts the lines the sink took
 	ch     chan record
 	done   chan struct{}
 	logger atomic.Pointer[slog.Logger]
 
 	mu        sync.RWMutex // guards closed against sends on a closed ch
 	closed    bool
-	closeOnce sync.Once
+	closeOnce sync.Once // closes closing
+	endOnce   sync.Once // the rest of Close, whose result is closeErr
+	closeErr  error
+	// closeWithin bounds Close's wait for the sink (DecisionLogCloseTimeout).
+	closeWithin time.Duration
+
+	// pending counts the decisions queued and not yet done with: a line is
+	// done once the sink has taken its last byte (or it failed, or there is
+	// no line to write). It is lowered under pendingMu, which Close takes
+	// to give up on the sink, so that a line is either written or counted
+	// as dropped, never both nor neither.
+	pending   atomic.Int64
+	pendingMu sync.Mutex
+	abandoned bool // Close gave up on the sink: nothing more is written
 
 	dropped  atomic.Uint64
 	failed   atomic.Uint64 // writes or forwards that failed
@@ -91,9 +113,10 @@ func NewDecisionLog(w io.Writer, bufferSize int) *DecisionLog {
 	if bufferSize <= 0 {
 		bufferSize = DefaultDecisionLogBuffer
 	}
-	l := &DecisionLog{ch: make(chan record, bufferSize), done: make(chan struct{}), closing: make(chan struct{})}
+	l := &DecisionLog{ch: make(chan record, bufferSize), done: make(chan struct{}), closing: make(chan struct{}), closeWithin: DecisionLogCloseTimeout}
 	if w != nil {
-		l.w = bufio.NewWriterSize(w, 64<<10)
+		l.sink = &sinkWriter{w: w, l: l}
+		l.w = bufio.NewWriterSize(l.sink, 64<<10)
 	}
 	l.logger.Store(slog.Default())
 	go l.run()
@@ -101,11 +124,16 @@ func NewDecisionLog(w io.Writer, bufferSize int) *DecisionLog {
 }
 
 // Dropped returns how many decisions were dropped because the queue was
-// full or the log closed.
+// full or the log closed, or were not written because Close gave up on a
+// stuck sink.
 func (l *DecisionLog) Dropped() uint64 { return l.dropped.Load() }
 
 // Close stops accepting decisions, writes the queued ones, flushes and
-// returns the first write error. It is safe to call more than once.
+// returns the first write error. If the sink has not taken every line
+// within DecisionLogCloseTimeout (it is stuck), Close gives up on it: the
+// lines not written are counted as dropped, and the error says how many
+// and which sink. It is safe to call more than once; later calls return
+// the first one's result.
 func (l *DecisionLog) Close() error {
 	l.closeOnce.Do(func() { close(l.closing) }) // ends the waits of BlockWhenFull before taking the lock
 	l.mu.Lock()
@@ -114,9 +142,98 @@ func (l *DecisionLog) Close() error {
 		close(l.ch)
 	}
 	l.mu.Unlock()
-	<-l.done
+	l.endOnce.Do(func() { l.closeErr = l.finish() })
+	return l.closeErr
+}
+
+// finish waits, within closeWithin, for the log's goroutine to write and
+// flush what is queued.
+func (l *DecisionLog) finish() error {
+	t := time.NewTimer(l.closeWithin)
+	defer t.Stop()
+	select {
+	case <-l.done:
+		l.warn(true)
+		return l.writeErr
+	case <-t.C:
+	}
+	l.pendingMu.Lock()
+	l.abandoned = true
+	n := l.pending.Load() // no decision is queued any more: ch is closed
+	l.pendingMu.Unlock()
+	l.dropped.Add(uint64(n))
 	l.warn(true)
-	return l.writeErr
+	return fmt.Errorf("decision log: the sink %s did not take the queued lines within %s; %d decision lines were not written (counted as dropped)", l.sinkName(), l.closeWithin, n)
+}
+
+// sinkName names the sink in errors: a file's name, or the writer's type.
+func (l *DecisionLog) sinkName() string {
+	if l.sink == nil {
+		return "(OPA's decision-log plugin)"
+	}
+	if f, ok := l.sink.w.(interface{ Name() string }); ok {
+		return strconv.Quote(f.Name())
+	}
+	return fmt.Sprintf("%T", l.sink.w)
+}
+
+// doneWith marks n decisions done with: written, failed or without a line.
+func (l *DecisionLog) doneWith(n int64) {
+	if n == 0 {
+		return
+	}
+	l.pendingMu.Lock()
+	if !l.abandoned {
+		l.pending.Add(-n)
+	}
+	l.pendingMu.Unlock()
+}
+
+// errAbandoned is what the sink is told after Close gave up on it.
+var errAbandoned = errors.New("decision log closed: the sink did not take the lines in time")
+
+// sinkWriter is the sink under the log's buffer: it marks a line done
+// when the sink has taken its last byte. Used on the log's goroutine only.
+type sinkWriter struct {
+	w       io.Writer
+	l       *DecisionLog
+	written int64   // bytes the sink took
+	total   int64   // bytes of the lines given to the buffer
+	ends    []int64 // where each line given to the buffer and not yet taken ends
+}
+
+// line notes a line of n bytes (its newline included) about to be given
+// to the buffer.
+func (s *sinkWriter) line(n int) {
+	s.total += int64(n)
+	s.ends = append(s.ends, s.total)
+}
+
+// lost marks the lines given to the buffer and not taken as done with:
+// after a write error the buffer takes nothing more, and the failure is
+// counted.
+func (s *sinkWriter) lost() {
+	s.l.doneWith(int64(len(s.ends)))
+	s.ends = s.ends[:0]
+	s.written = s.total
+}
+
+func (s *sinkWriter) Write(p []byte) (int, error) {
+	s.l.pendingMu.Lock()
+	abandoned := s.l.abandoned
+	s.l.pendingMu.Unlock()
+	if abandoned {
+		return 0, errAbandoned
+	}
+	n, err := s.w.Write(p)
+	s.written += int64(n)
+	i := 0
+	for i < len(s.ends) && s.ends[i] <= s.written {
+		i++
+	}
+	s.ends = s.ends[:copy(s.ends, s.ends[i:])]
+	s.l.doneWith(int64(i))
+	return n, err
 }
 
 func (l *DecisionLog) setLogger(log *slog.Logger) { l.logger.Store(log) }
@@ -128,6 +245,7 @@ func (l *DecisionLog) enqueue(r record) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if !l.closed {
+		l.pending.Add(1) // before the send: the log's goroutine may be done with r at once
 		select {
 		case l.ch <- r:
 			return
@@ -144,6 +262,7 @@ func (l *DecisionLog) enqueue(r record) {
 			case <-l.closing:
 			}
 		}
+		l.doneWith(1)
 	}
 	l.dropped.Add(1)
 	l.warn(false)
@@ -193,7 +312,8 @@ func (l *DecisionLog) run() {
 
 func (l *DecisionLog) write(r *record) {
 	toOPA := r.policy != nil && r.policy.opaLogs != nil
-	if !toOPA && l.w == nil {
+	if !toOPA && l.w == nil || l.isAbandoned() {
+		l.doneWith(1)
 		return
 	}
 	if r.lazy != nil {
@@ -206,6 +326,7 @@ func (l *DecisionLog) write(r *record) {
 		}
 	}
 	if l.w == nil {
+		l.doneWith(1)
 		return
 	}
 	bs, err := line.appendJSON(make([]byte, 0, 2048))
@@ -214,10 +335,14 @@ func (l *DecisionLog) write(r *record) {
 		line.Input, line.Erased, line.Masked, line.Truncated = nil, nil, nil, nil
 		bs, err = line.appendJSON(bs[:0])
 	}
-	if err == nil {
-		_, err = l.w.Write(append(bs, '\n'))
-	}
 	if err != nil {
+		l.doneWith(1)
+		l.failure(err)
+		return
+	}
+	l.sink.line(len(bs) + 1)
+	if _, err = l.w.Write(append(bs, '\n')); err != nil {
+		l.sink.lost()
 		l.failure(err)
 	}
 }
@@ -225,12 +350,23 @@ func (l *DecisionLog) write(r *record) {
 func (l *DecisionLog) flush() {
 	if l.w != nil {
 		if err := l.w.Flush(); err != nil {
+			l.sink.lost()
 			l.failure(err)
 		}
 	}
 }
 
+// isAbandoned says whether Close gave up on the sink.
+func (l *DecisionLog) isAbandoned() bool {
+	l.pendingMu.Lock()
+	defer l.pendingMu.Unlock()
+	return l.abandoned
+}
+
 func (l *DecisionLog) failure(err error) {
+	if l.isAbandoned() {
+		return // what was not written is counted as dropped by Close
+	}
 	if l.writeErr == nil {
 		l.writeErr = err
 	}

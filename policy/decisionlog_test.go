@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -537,4 +540,74 @@ func (w *enteredWriter) count() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.lines
+}
+
+// A sink stuck for good (a pipe nobody reads) does not hang Close: past
+// its bound Close gives up, says how many lines were not written and to
+// which sink, and counts them as dropped, so that the lines written and
+// the decisions dropped still add up to the decisions made; in both modes
+// of a full queue.
+func TestDecisionLogCloseGivesUpOnStuckSink(t *testing.T) {
+	for _, block := range []bool{false, true} {
+		t.Run(fmt.Sprintf("block=%v", block), func(t *testing.T) {
+			t.Parallel()
+			r, w := io.Pipe() // a real writer that blocks until read
+			defer r.Close()
+			dl := NewDecisionLog(w, 2)
+			dl.closeWithin = 100 * time.Millisecond
+			if block {
+				dl.BlockWhenFull(time.Hour)
+			}
+			log, logs := testLogger(t)
+			e := newEngine(t, map[string]string{"authz.rego": allowAlice}, Options{DecisionLog: dl, Logger: log})
+			e.Decide(context.Background(), callInput("alice"))
+			// The first line reaches the reader; nothing after it is read.
+			if _, err := bufio.NewReader(r).ReadString('\n'); err != nil {
+				t.Fatal(err)
+			}
+			decided := 1
+			for range 3 { // one the sink is stuck on, two queued
+				e.Decide(context.Background(), callInput("alice"))
+				decided++
+			}
+			waited := make(chan struct{})
+			if block { // the queue is full: this one waits for room until Close
+				decided++
+				go func() { e.Decide(context.Background(), callInput("alice")); close(waited) }()
+			} else {
+				close(waited)
+			}
+			droppedBefore := dl.Dropped()
+			closed := make(chan error, 1)
+			go func() { closed <- dl.Close() }()
+			var err error
+			select {
+			case err = <-closed:
+			case <-time.After(time.Minute):
+				t.Fatal("Close hangs while its sink is stuck")
+			}
+			<-waited
+			if err == nil {
+				t.Fatal("Close returned no error though lines were not written")
+			}
+			var notWritten uint64
+			if m := regexp.MustCompile(`(\d+) decision lines were not written`).FindStringSubmatch(err.Error()); m != nil {
+				notWritten, _ = strconv.ParseUint(m[1], 10, 64)
+			}
+			// In block mode the one that waited for room may have been
+			// dropped by the start of Close, not counted in the error.
+			if notWritten == 0 || droppedBefore+notWritten > dl.Dropped() || !strings.Contains(err.Error(), "*io.PipeWriter") {
+				t.Errorf("Close: %v; want it to say how many lines (dropped %d before Close, %d after) and name the sink", err, droppedBefore, dl.Dropped())
+			}
+			if got := 1 + dl.Dropped(); got != uint64(decided) {
+				t.Errorf("1 line written + %d dropped = %d, want the %d decisions made", dl.Dropped(), got, decided)
+			}
+			if !strings.Contains(logs.String(), `"dropped_total"`) {
+				t.Errorf("no warning about the lines not written; log:\n%s", logs)
+			}
+			if err2 := dl.Close(); err2 == nil || err2.Error() != err.Error() {
+				t.Errorf("second Close: %v, want the first one's %v", err2, err)
+			}
+		})
+	}
 }

@@ -26,7 +26,7 @@ func newAuthorizer(ctx context.Context, cfg *config.Config, opaConfig []byte, lo
 			return nil, nil, fmt.Errorf("policy.library: built-in library: %w", err)
 		}
 	}
-	dl, closeLog, err := decisionLog(cfg.Policy, stderr)
+	dl, closeLog, err := decisionLog(cfg.Policy, stderr, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -55,8 +55,10 @@ func dirKey(p config.Policy) string {
 	return "policy.dir"
 }
 
-// decisionLog opens the decision-log sink of the configuration.
-func decisionLog(p config.Policy, stderr io.Writer) (*policy.DecisionLog, func(), error) {
+// decisionLog opens the decision-log sink of the configuration. Its close
+// function logs what the decision log could not write (a sink stuck at
+// shutdown is given up on after policy.DecisionLogCloseTimeout).
+func decisionLog(p config.Policy, stderr io.Writer, log *slog.Logger) (*policy.DecisionLog, func(), error) {
 	var w io.Writer
 	closeSink := func() {}
 	switch p.DecisionLog {
@@ -77,7 +79,15 @@ func decisionLog(p config.Policy, stderr io.Writer) (*policy.DecisionLog, func()
 	if p.DecisionLogWhenFull == config.DecisionLogBlock {
 		dl.BlockWhenFull(decisionLogBlockFor)
 	}
-	return dl, func() { dl.Close(); closeSink() }, nil
+	return dl, func() { closeDecisionLog(dl, log); closeSink() }, nil
+}
+
+// closeDecisionLog closes dl and logs its error: lines not written to the
+// sink are counted as dropped and said so, never lost silently.
+func closeDecisionLog(dl *policy.DecisionLog, log *slog.Logger) {
+	if err := dl.Close(); err != nil {
+		log.Error("policy.decision_log: closing the decision log", slog.String("error", err.Error()), slog.Uint64("dropped_total", dl.Dropped()))
+	}
 }
 
 // decisionLogBlockFor bounds how long a request waits for room in a full
@@ -94,10 +104,10 @@ func devAuthorizer(log *slog.Logger, stderr io.Writer) (*policy.Engine, func(), 
 	dl := policy.NewDecisionLog(stderr, config.DefaultDecisionLogBuffer)
 	e := policy.NewEngine(policy.Options{Logger: log, DecisionLog: dl, Timeout: time.Duration(devPolicyTimeout), Library: modules})
 	if err := e.LoadModules(modules, data); err != nil {
-		dl.Close()
+		closeDecisionLog(dl, log)
 		return nil, nil, fmt.Errorf("shipped policy library: %w", err)
 	}
-	return e, func() { dl.Close() }, nil
+	return e, func() { closeDecisionLog(dl, log) }, nil
 }
 
 // scopeCatalogue is the configuration's scope catalogue as the policy input
