@@ -108,16 +108,34 @@ func writeJSONRPCError(w http.ResponseWriter, status, code int, msg string) {
 // writeJSONRPCErrorID answers the request with id (a JSON-RPC id from the
 // client; anything but a string or number, or none, answers with null).
 func writeJSONRPCErrorID(w http.ResponseWriter, status int, id json.RawMessage, code int, msg string) {
-	if len(id) == 0 || (id[0] != '"' && id[0] != '-' && (id[0] < '0' || id[0] > '9')) {
-		id = json.RawMessage("null")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(jsonrpcError(id, code, msg))
+}
+
+// writeJSONRPCErrorsID answers a batch: an array of the same error, one
+// for each of ids (JSON-RPC 2.0 §6).
+func writeJSONRPCErrorsID(w http.ResponseWriter, status int, ids []json.RawMessage, code int, msg string) {
+	out := make([]map[string]any, len(ids))
+	for i, id := range ids {
+		out[i] = jsonrpcError(id, code, msg)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{
+	json.NewEncoder(w).Encode(out)
+}
+
+// jsonrpcError is a JSON-RPC error response to id; an id that is not a
+// string or a number is answered as null.
+func jsonrpcError(id json.RawMessage, code int, msg string) map[string]any {
+	if len(id) == 0 || (id[0] != '"' && id[0] != '-' && (id[0] < '0' || id[0] > '9')) {
+		id = json.RawMessage("null")
+	}
+	return map[string]any{
 		"jsonrpc": "2.0",
 		"id":      id,
 		"error":   map[string]any{"code": code, "message": msg},
-	})
+	}
 }
 
 func writeTooLarge(w http.ResponseWriter, size, limit int64) {

@@ -174,7 +174,8 @@ func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 		}
 		now := time.Now()
 		var taken []*rate.Reservation
-		for _, m := range requestMessages(e) {
+		requests := requestMessages(e)
+		for _, m := range requests {
 			var name string
 			if needName {
 				name = targetName(m.Params) // read once, for every limit
@@ -195,9 +196,21 @@ func (g *Gateway) rateLimit(next http.Handler) http.Handler {
 				g.opts.Metrics.RecordLimit(r.Context(), telemetry.LimitRatePrefix+l.rule.Per, telemetry.LimitActionRefused)
 				secs := max(1, int(math.Ceil(wait.Seconds())))
 				w.Header().Set("Retry-After", strconv.Itoa(secs))
-				writeJSONRPCErrorID(w, http.StatusTooManyRequests, e.ID, -32000, fmt.Sprintf(
-					"mcpgate: too many requests: the limit of %d per minute per %s (limits.rate) is reached; retry in %d s",
-					l.rule.RequestsPerMinute, l.rule.Per, secs))
+				msg := fmt.Sprintf("mcpgate: too many requests: the limit of %d per minute per %s (limits.rate) is reached; retry in %d s",
+					l.rule.RequestsPerMinute, l.rule.Per, secs)
+				if !isBatch(e.Body) {
+					writeJSONRPCErrorID(w, http.StatusTooManyRequests, e.ID, -32000, msg)
+					return
+				}
+				// A batch is refused whole (no request of it reaches policy
+				// or an upstream, no limit keeps a token of it), and answered
+				// as a batch is (JSON-RPC 2.0 §6): an array with an error
+				// for each of its requests, none for its notifications.
+				ids := make([]json.RawMessage, len(requests))
+				for i, m := range requests {
+					ids[i] = m.ID
+				}
+				writeJSONRPCErrorsID(w, http.StatusTooManyRequests, ids, -32000, msg+" (the whole batch was refused)")
 				return
 			}
 		}
