@@ -160,7 +160,7 @@ func (u *upstream) transport(token tokenSource) (mcp.Transport, error) {
 		return nil, err
 	}
 	hc := &http.Client{
-		Transport: &upstreamTransport{base: u.base, headers: u.headers, token: token, propagator: u.opts.propagator(), maxMessage: u.maxMessage},
+		Transport: &upstreamTransport{base: u.base, headers: u.headers, token: token, propagator: u.opts.propagator(), maxMessage: u.maxMessage, sdk: true},
 		// A redirect would carry the upstream's credentials to wherever
 		// the upstream points: the configured URL is the only target.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -544,6 +544,10 @@ type upstreamTransport struct {
 	token      tokenSource
 	propagator propagation.TextMapPropagator
 	maxMessage int // limits.max_upstream_message_bytes
+	// sdk: the SDK's client reads the answers (not the fast path), so an
+	// event over maxMessage is replaced by an error for its call
+	// (eventBound) instead of failing the stream.
+	sdk bool
 }
 
 // RoundTrip sends r. When the upstream answers 401 to a token of ours, the
@@ -554,6 +558,13 @@ func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.roundTrip(r)
 	if err == nil {
 		err = boundMessages(t.headers.cfg.Name, t.maxMessage, r, resp)
+		if b, ok := resp.Body.(*boundedBody); ok && err == nil && t.sdk {
+			var id json.RawMessage
+			if r.Method == http.MethodPost {
+				id = requestID(r)
+			}
+			resp.Body = newEventBound(b.ReadCloser, b.limit, id, t.headers.cfg.Name, t.headers.log)
+		}
 	}
 	return resp, err
 }
@@ -637,7 +648,8 @@ func credentialKind(cfg config.Server) string {
 // body over it is answered, in its place, with a JSON-RPC error for the
 // request it answers: that call fails, saying why, and the session and
 // the other calls on it go on (a failed read would fail them all). An
-// event over it fails the stream's read with errAnswerTooLarge.
+// event over it fails the stream's read with errAnswerTooLarge (the fast
+// path's reads; the SDK's take eventBound in its place).
 func boundMessages(server string, limit int, r *http.Request, resp *http.Response) error {
 	if resp.Body == nil || resp.Body == http.NoBody {
 		return nil
