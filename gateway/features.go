@@ -106,10 +106,33 @@ func (u *upstream) list(ctx context.Context, cs *mcp.ClientSession) (*features, 
 			f.addTemplate(u, t)
 		}
 	}
+	u.warnSkipped(f)
 	return f, nil
 }
 
+// warnSkipped logs, at WARN, what the listing f leaves out that the last
+// one did not (a listing is repeated at every change the upstream
+// announces: the same reason is logged once).
+func (u *upstream) warnSkipped(f *features) {
+	var before map[string]bool
+	if old := u.currentFeatures(); old != nil {
+		before = make(map[string]bool, len(old.skipped))
+		for _, s := range old.skipped {
+			before[s] = true
+		}
+	}
+	for _, s := range f.skipped {
+		if !before[s] {
+			u.log.Warn("upstream feature left out of the catalog", "reason", s)
+		}
+	}
+}
+
 func (f *features) addTool(u *upstream, t *mcp.Tool) {
+	if err := checkUpstreamName(t.Name); err != nil {
+		f.skipped = append(f.skipped, fmt.Sprintf("tool %s: %v", quoteName(t.Name), err))
+		return
+	}
 	if err := checkObjectSchema(t.InputSchema); err != nil {
 		f.skipped = append(f.skipped, fmt.Sprintf("tool %q: %v", t.Name, err))
 		return
@@ -132,6 +155,10 @@ func (f *features) addTool(u *upstream, t *mcp.Tool) {
 }
 
 func (f *features) addPrompt(u *upstream, p *mcp.Prompt) {
+	if err := checkUpstreamName(p.Name); err != nil {
+		f.skipped = append(f.skipped, fmt.Sprintf("prompt %s: %v", quoteName(p.Name), err))
+		return
+	}
 	raw := mustJSON(p)
 	exposed := *p
 	exposed.Name = u.namer.name(u.prefix, p.Name)
