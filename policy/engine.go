@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,16 @@ type Options struct {
 	// of a library module is a load error. Reloads (WatchDir) keep the
 	// library. If nil, LoadDir loads the directory alone.
 	Library map[string]string
+	// MaxConcurrentEvaluations bounds the evaluations that run at once;
+	// the others wait for a slot, and Timeout starts when one has it, so
+	// that a burst of requests (a cold cache, a policy reload) does not
+	// turn CPU queueing into timeouts. A decision that waits longer than
+	// QueueWait for a slot denies with ErrBusy. If zero, defaults to
+	// 4 × GOMAXPROCS, at least 8.
+	MaxConcurrentEvaluations int
+	// QueueWait bounds the wait for an evaluation slot. If zero, defaults
+	// to 10 × Timeout.
+	QueueWait time.Duration
 	// CacheSize bounds the decision cache of DecideCached, in decisions
 	// per policy revision. If zero, defaults to DefaultCacheSize; if
 	// negative, DecideCached is Decide.
@@ -91,6 +102,8 @@ type Engine struct {
 	log     *slog.Logger
 	current atomic.Pointer[compiled]
 	dlog    atomic.Pointer[DecisionLog]
+	// slots holds a token per evaluation running (acquire).
+	slots chan struct{}
 
 	loadMu sync.Mutex // serialises loads and swaps
 
@@ -169,6 +182,12 @@ func NewEngine(opts Options) *Engine {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
+	if opts.MaxConcurrentEvaluations <= 0 {
+		opts.MaxConcurrentEvaluations = max(8, 4*runtime.GOMAXPROCS(0))
+	}
+	if opts.QueueWait <= 0 {
+		opts.QueueWait = 10 * opts.Timeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	} else if opts.DecisionLog != nil {
@@ -178,7 +197,7 @@ func NewEngine(opts Options) *Engine {
 		opts.Now = time.Now
 	}
 	opts.Library = maps.Clone(opts.Library)
-	e := &Engine{opts: opts, log: opts.Logger}
+	e := &Engine{opts: opts, log: opts.Logger, slots: make(chan struct{}, opts.MaxConcurrentEvaluations)}
 	if opts.DecisionLog != nil {
 		e.dlog.Store(opts.DecisionLog)
 	}

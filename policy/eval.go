@@ -21,6 +21,7 @@ var (
 	ErrNoPolicy   = errors.New("no policy loaded")
 	ErrNoInput    = errors.New("no policy input")
 	ErrTimeout    = errors.New("policy evaluation timed out")
+	ErrBusy       = errors.New("policy engine busy: no evaluation slot in time")
 	ErrCanceled   = errors.New("policy evaluation canceled")
 	ErrEvaluation = errors.New("policy evaluation failed")
 	ErrUndefined  = errors.New("policy decision undefined")
@@ -178,6 +179,11 @@ func (e *Engine) evaluateWith(ctx context.Context, c *compiled, in *Input, pq *r
 	if err := ctx.Err(); err != nil {
 		return input, nil, ctxError(err)
 	}
+	release, err := e.acquire(ctx)
+	if err != nil {
+		return input, nil, err
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	// One flag per call, tripped by the context without a goroutine.
@@ -196,6 +202,30 @@ func (e *Engine) evaluateWith(ctx context.Context, c *compiled, in *Input, pq *r
 	}
 	return input, rs, nil
 }
+
+// acquire takes an evaluation slot (Options.MaxConcurrentEvaluations),
+// waiting at most Options.QueueWait and as long as ctx lasts; release
+// gives it back. Evaluation is CPU-bound: past a few per CPU, more at once
+// only make each slower, until their timeouts deny them all.
+func (e *Engine) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case e.slots <- struct{}{}:
+		return e.release, nil
+	default:
+	}
+	wait := time.NewTimer(e.opts.QueueWait)
+	defer wait.Stop()
+	select {
+	case e.slots <- struct{}{}:
+		return e.release, nil
+	case <-ctx.Done():
+		return nil, ctxError(ctx.Err())
+	case <-wait.C:
+		return nil, ErrBusy
+	}
+}
+
+func (e *Engine) release() { <-e.slots }
 
 func ctxError(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {

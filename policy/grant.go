@@ -47,7 +47,7 @@ type GrantDecision struct {
 	ID       string
 	Revision string
 	// Err says why the grant failed closed (ErrNoPolicy, ErrNoInput,
-	// ErrTimeout, ErrCanceled, ErrEvaluation, ErrUndefined, ErrMalformed);
+	// ErrTimeout, ErrBusy, ErrCanceled, ErrEvaluation, ErrUndefined, ErrMalformed);
 	// nil when the policy decided. Scopes is nil whenever Err is set.
 	Err error
 }
