@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
 	"github.com/mcpgate/mcpgate/config"
 	"github.com/mcpgate/mcpgate/gateway"
 	"github.com/mcpgate/mcpgate/telemetry"
@@ -28,6 +30,12 @@ func withTelemetry(ctx context.Context, opts *gateway.Options, tc config.Telemet
 	if err != nil {
 		return nil, nil, fmt.Errorf("telemetry: %w", err)
 	}
+	// The OpenTelemetry SDK's own metrics go to the global provider: with
+	// OTEL_GO_X_OBSERVABILITY=true (experimental) /metrics then counts the
+	// spans its batch processor exported and dropped when its queue was
+	// full (otel_sdk_processor_span_processed_total), which nothing else
+	// reports (docs/observability.md).
+	otel.SetMeterProvider(t.MeterProvider)
 	log = slog.New(telemetry.NewLogHandler(log.Handler()))
 	opts.Logger, opts.TracerProvider, opts.Propagator, opts.Metrics = log, t.TracerProvider, t.Propagator, m
 	opts.SpanIdentity = telemetry.IdentityMode(tc.SpanIdentity)

@@ -64,6 +64,8 @@ type gatewaySpec struct {
 	// metrics serves Prometheus metrics at /metrics (the side-by-side
 	// turns them off, as it measures the call path alone).
 	metrics bool
+	// env is added to mcpgate's environment.
+	env []string
 }
 
 // startGateway starts mcpgate (o.MCPGateBin) serving spec, configured in
@@ -104,6 +106,7 @@ func startGateway(ctx context.Context, o Options, dir string, spec gatewaySpec, 
 	if !spec.metrics {
 		env = append(env, "OTEL_METRICS_EXPORTER=none")
 	}
+	env = append(env, spec.env...)
 	if o.CPUProfile != "" {
 		env = append(env, "MCPGATE_CPUPROFILE="+o.CPUProfile)
 	}

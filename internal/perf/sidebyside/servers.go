@@ -73,15 +73,17 @@ func ServeProxy(target string, stdout io.Writer) error {
 }
 
 // serve serves h on a free loopback port. It closes connections idle for
-// upstreamIdleTimeout, as many servers do: after a soak, the gateway's idle
-// connections to it end then rather than after its own 90 s.
+// upstreamIdleTimeout, as many servers do, those that never sent a request
+// too (a client's transport may dial one for a request that another
+// connection then served): after a soak, the gateway's idle connections to
+// it end then rather than after its own 90 s.
 func serve(h http.Handler, path string, stdout io.Writer) error {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "listening http://%s%s\n", ln.Addr(), path)
-	return (&http.Server{Handler: h, IdleTimeout: upstreamIdleTimeout}).Serve(ln)
+	return (&http.Server{Handler: h, IdleTimeout: upstreamIdleTimeout, ReadHeaderTimeout: upstreamIdleTimeout}).Serve(ln)
 }
 
 const upstreamIdleTimeout = 5 * time.Second

@@ -99,6 +99,11 @@ type SoakReport struct {
 	CallDecisions int `json:"call_decisions"`
 	// Spans is what the collector received (zero without tracing).
 	Spans int `json:"spans"`
+	// SpansQueued and SpansDropped are what mcpgate's batch span processor
+	// queued for export and dropped because its queue was full, from
+	// otel_sdk_processor_span_processed_total (OTEL_GO_X_OBSERVABILITY).
+	SpansQueued  int `json:"spans_queued"`
+	SpansDropped int `json:"spans_dropped"`
 	// Failures lists every check the soak failed; empty when it held.
 	Failures []string `json:"failures"`
 }
@@ -151,7 +156,8 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 			u.stop()
 		}
 	}()
-	spec := gatewaySpec{sessionsPerUser: (o.Sessions + o.Users - 1) / o.Users, metrics: true}
+	spec := gatewaySpec{sessionsPerUser: (o.Sessions + o.Users - 1) / o.Users, metrics: true,
+		env: []string{"OTEL_GO_X_OBSERVABILITY=true"}} // the SDK counts the spans it drops
 	var tools []string
 	for i := range o.Upstreams {
 		p, err := startAnnouncing(fmt.Sprintf("upstream %d", i+1), []string{hiddenUpstream}, log)
@@ -219,6 +225,11 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		case <-time.After(time.Second):
 		}
 	}
+	if o.Tracing {
+		if rep.SpansQueued, rep.SpansDropped, err = spanCounts(ctx, metrics); err != nil {
+			rep.Failures = append(rep.Failures, err.Error())
+		}
+	}
 	// Stopped gracefully, mcpgate flushes its decision log and spans, and
 	// the collector its last batch.
 	gw.gw.stop()
@@ -246,8 +257,13 @@ func (r *SoakReport) check() {
 	if r.CallDecisions != s.Calls {
 		fail("the decision log has %d call decisions for %d calls", r.CallDecisions, s.Calls)
 	}
-	if r.Options.Tracing && r.Spans < 3*s.Calls {
-		fail("the collector received %d spans for %d calls, want at least 3 a call", r.Spans, s.Calls)
+	// Spans: every span mcpgate queued reaches the collector, and the
+	// queued and the dropped (counted, never silent) make 3 a call at least.
+	if r.Options.Tracing && r.Spans != r.SpansQueued {
+		fail("the collector received %d spans, mcpgate queued %d for export", r.Spans, r.SpansQueued)
+	}
+	if r.Options.Tracing && r.SpansQueued+r.SpansDropped < 3*s.Calls {
+		fail("mcpgate queued %d spans and dropped %d for %d calls, want at least 3 a call", r.SpansQueued, r.SpansDropped, s.Calls)
 	}
 	if g := r.AfterClose.Goroutines; g > r.Before.Goroutines+soakGoroutineSlack {
 		fail("%d goroutines after every session closed, %d before the load (slack %d): a leak", g, r.Before.Goroutines, soakGoroutineSlack)
@@ -347,21 +363,68 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 // scrape reads the gateway's goroutines, heap in use and resident memory
 // from its Prometheus metrics.
 func scrape(ctx context.Context, url string) (Sample, error) {
+	body, err := get(ctx, url)
+	if err != nil {
+		return Sample{}, err
+	}
+	return parseMetrics(strings.NewReader(body), url)
+}
+
+func get(ctx context.Context, url string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return Sample{}, err
+		return "", err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return Sample{}, fmt.Errorf("soak: scrape %s: %w", url, err)
+		return "", fmt.Errorf("soak: scrape %s: %w", url, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return Sample{}, fmt.Errorf("soak: scrape %s: %s", url, resp.Status)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = errors.New(resp.Status)
 	}
-	return parseMetrics(resp.Body, url)
+	if err != nil {
+		return "", fmt.Errorf("soak: scrape %s: %w", url, err)
+	}
+	return string(b), nil
+}
+
+// spanCounts reads how many spans mcpgate's batch span processor queued
+// and dropped (error_type="queue_full").
+func spanCounts(ctx context.Context, url string) (queued, dropped int, err error) {
+	body, err := get(ctx, url)
+	if err != nil {
+		return 0, 0, err
+	}
+	return parseSpanCounts(body)
+}
+
+func parseSpanCounts(body string) (queued, dropped int, err error) {
+	const name = "otel_sdk_processor_span_processed_total"
+	found := false
+	for line := range strings.Lines(body) {
+		series, value, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || (series != name && !strings.HasPrefix(series, name+"{")) {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("soak: %s %q: not a count", name, value)
+		}
+		found = true
+		if strings.Contains(series, `error_type="queue_full"`) {
+			dropped += int(v)
+		} else {
+			queued += int(v)
+		}
+	}
+	if !found {
+		return 0, 0, fmt.Errorf("soak: /metrics has no %s (OTEL_GO_X_OBSERVABILITY=true and the global meter provider set?)", name)
+	}
+	return queued, dropped, nil
 }
 
 // parseMetrics reads the five gauges of a sample from the Prometheus text
@@ -434,9 +497,9 @@ func (r *SoakReport) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "## Soak: %d sessions of %d users, %d upstreams, %s, %v, %s, tracing %v\n\n",
 		o.Sessions, o.Users, o.Upstreams, o.Era, o.Duration, mode, o.Tracing)
-	fmt.Fprintf(w, "| calls | ok | errors | throughput | p50 | p99 | max | call decisions logged | spans |\n|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(w, "| %d | %d | %d | %.0f/s | %.2f ms | %.2f ms | %.2f ms | %d | %d |\n\n",
-		s.Calls, s.OK, s.Calls-s.OK, s.Throughput, s.Latency.P50, s.Latency.P99, s.Latency.Max, r.CallDecisions, r.Spans)
+	fmt.Fprintf(w, "| calls | ok | errors | throughput | p50 | p99 | max | call decisions logged | spans received | spans dropped (queue full) |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| %d | %d | %d | %.0f/s | %.2f ms | %.2f ms | %.2f ms | %d | %d | %d |\n\n",
+		s.Calls, s.OK, s.Calls-s.OK, s.Throughput, s.Latency.P50, s.Latency.P99, s.Latency.Max, r.CallDecisions, r.Spans, r.SpansDropped)
 	fmt.Fprintf(w, "| when | sessions | goroutines | live heap | heap in use | resident |\n|---|---|---|---|---|---|\n")
 	row := func(when string, x Sample) {
 		fmt.Fprintf(w, "| %s | %d | %d | %.1f MiB | %.1f MiB | %.1f MiB |\n", when, x.Sessions, x.Goroutines, mib(x.HeapLive), mib(x.HeapInuse), mib(x.RSS))
