@@ -66,6 +66,8 @@ type gatewaySpec struct {
 	metrics bool
 	// env is added to mcpgate's environment.
 	env []string
+	// policyTimeout is policy.timeout; if zero, mcpgate's default.
+	policyTimeout time.Duration
 }
 
 // startGateway starts mcpgate (o.MCPGateBin) serving spec, configured in
@@ -161,6 +163,9 @@ func gatewayConfig(addr, issuer, policyDir, decisionLog string, spec gatewaySpec
 	fmt.Fprintf(&b, "limits:\n  sessions_per_user: %d\n", max(spec.sessionsPerUser, 32))
 	fmt.Fprintf(&b, "auth:\n  issuers:\n    - issuer: %q\n", issuer)
 	fmt.Fprintf(&b, "policy:\n  dir: %q\n  library: builtin\n  decision_log: %q\n", policyDir, decisionLog)
+	if spec.policyTimeout > 0 {
+		fmt.Fprintf(&b, "  timeout: %s\n", spec.policyTimeout)
+	}
 	b.WriteString("servers:\n")
 	for _, u := range spec.upstreams {
 		fmt.Fprintf(&b, "  - name: %s\n    url: %q\n    allow_insecure_http: true\n", u.name, u.url)

@@ -49,6 +49,11 @@ type SoakOptions struct {
 	// Rate is the calls per second over all sessions; zero is a closed
 	// loop (every session always has a call in flight).
 	Rate float64
+	// PolicyTimeout is the gateway's policy.timeout; if zero, its default
+	// (100 ms). The load generator shares the machine's CPUs with the
+	// gateway, which a deployment does not, and a policy evaluation
+	// starved of CPU by the rest of the burst times out (and denies).
+	PolicyTimeout time.Duration
 	// SampleEvery is the interval between samples. If zero, 10 s.
 	SampleEvery time.Duration
 	// Settle bounds the wait, after the sessions closed, for the
@@ -156,7 +161,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 			u.stop()
 		}
 	}()
-	spec := gatewaySpec{sessionsPerUser: (o.Sessions + o.Users - 1) / o.Users, metrics: true,
+	spec := gatewaySpec{sessionsPerUser: (o.Sessions + o.Users - 1) / o.Users, metrics: true, policyTimeout: o.PolicyTimeout,
 		env: []string{"OTEL_GO_X_OBSERVABILITY=true"}} // the SDK counts the spans it drops
 	var tools []string
 	for i := range o.Upstreams {
@@ -495,8 +500,12 @@ func (r *SoakReport) Print(w io.Writer) {
 	if o.Rate > 0 {
 		mode = fmt.Sprintf("%.0f calls/s", o.Rate)
 	}
-	fmt.Fprintf(w, "## Soak: %d sessions of %d users, %d upstreams, %s, %v, %s, tracing %v\n\n",
-		o.Sessions, o.Users, o.Upstreams, o.Era, o.Duration, mode, o.Tracing)
+	timeout := "default"
+	if o.PolicyTimeout > 0 {
+		timeout = o.PolicyTimeout.String()
+	}
+	fmt.Fprintf(w, "## Soak: %d sessions of %d users, %d upstreams, %s, %v, %s, tracing %v, policy.timeout %s\n\n",
+		o.Sessions, o.Users, o.Upstreams, o.Era, o.Duration, mode, o.Tracing, timeout)
 	fmt.Fprintf(w, "| calls | ok | errors | throughput | p50 | p99 | max | call decisions logged | spans received | spans dropped (queue full) |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	fmt.Fprintf(w, "| %d | %d | %d | %.0f/s | %.2f ms | %.2f ms | %.2f ms | %d | %d | %d |\n\n",
 		s.Calls, s.OK, s.Calls-s.OK, s.Throughput, s.Latency.P50, s.Latency.P99, s.Latency.Max, r.CallDecisions, r.Spans, r.SpansDropped)
