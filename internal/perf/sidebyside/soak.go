@@ -98,8 +98,9 @@ type SoakReport struct {
 	Summary *load.Summary `json:"summary"`
 	// Before is sampled with the gateway ready and no session open;
 	// AfterClose once every session has closed and the gateway settled.
-	Before, AfterClose Sample
-	Samples            []Sample `json:"samples"`
+	Before     Sample   `json:"before"`
+	AfterClose Sample   `json:"after_close"`
+	Samples    []Sample `json:"samples"`
 	// CallDecisions counts the decision log's lines of phase call.
 	CallDecisions int `json:"call_decisions"`
 	// Spans is what the collector received (zero without tracing).
