@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"fmt"
-	"net/url"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -24,8 +24,9 @@ type catalog struct {
 	absent map[string]*upstream
 	// listed holds each kind's entries as the list phase has them.
 	listed struct{ tools, prompts, resources, templates listed }
-	// resourceKeys holds the resourceKey of every resource's URI.
-	resourceKeys map[string]bool
+	// resourceKeys maps each resourceKey to the URIs of the resources
+	// that have it.
+	resourceKeys map[string][]string
 }
 
 func buildCatalog(rev uint64, ups []*upstream, n namer) *catalog {
@@ -47,9 +48,10 @@ func buildCatalog(rev uint64, ups []*upstream, n namer) *catalog {
 		}
 		c.add(u, f)
 	}
-	c.resourceKeys = make(map[string]bool, len(c.resources))
+	c.resourceKeys = make(map[string][]string, len(c.resources))
 	for uri := range c.resources {
-		c.resourceKeys[resourceKey(uri, true)] = true
+		k := resourceKey(uri, true)
+		c.resourceKeys[k] = append(c.resourceKeys[k], uri)
 	}
 	return c
 }
@@ -135,28 +137,34 @@ func firstMatch(templates map[string]*templateEntry, uri string) *templateEntry 
 	return best
 }
 
-// namesResource reports whether uri is the URI of a resource of the
-// catalog or another spelling of one (resourceKey), with or without a
-// query added.
-func (c *catalog) namesResource(uri string) bool {
-	return c.resources[uri] != nil || c.resourceKeys[resourceKey(uri, true)] || c.resourceKeys[resourceKey(uri, false)]
+// resourcesNamed is the URIs of the catalog's resources that uri names in
+// some spelling (resourceKey), with or without a query added: uri itself if
+// it is one.
+func (c *catalog) resourcesNamed(uri string) []string {
+	named := c.resourceKeys[resourceKey(uri, true)]
+	if k := resourceKey(uri, false); k != resourceKey(uri, true) {
+		named = append(slices.Clip(named), c.resourceKeys[k]...)
+	}
+	return named
 }
 
 // resourceKey is uri in a form where the spellings a server may resolve
 // to one resource meet: the fragment dropped, the query too unless
-// withQuery, percent-encodings decoded (repeatedly, so double encoding
-// too), scheme and authority in lower case, and the authority and path
-// taken as one path without dot segments or repeated or trailing slashes,
-// as a file server built on Go's url and path packages (or a host used as
-// a name) resolves them. It is broader than RFC 3986 equivalence on
-// purpose: it only decides that a template does not stand in for a
-// resource; it is never sent.
+// withQuery (and its parameters sorted), every valid percent-encoding
+// decoded (repeatedly, so double encoding too, an invalid one kept as a
+// lenient decoder keeps it), all in lower case (file systems that ignore
+// case), backslashes taken as slashes, and the authority and path taken as
+// one path without dot segments, repeated or trailing slashes, or the
+// trailing dots and spaces and "::$data" that Windows ignores in a name.
+// It is broader than RFC 3986 equivalence on purpose: it only decides that
+// a template does not stand in for a resource the caller is not shown; it
+// is never sent.
 func resourceKey(uri string, withQuery bool) string {
 	uri, _, _ = strings.Cut(uri, "#")
 	uri, query, hasQuery := strings.Cut(uri, "?")
 	scheme, rest := "", uri
 	if i := strings.IndexByte(uri, ':'); i > 0 && isScheme(uri[:i]) {
-		scheme, rest = strings.ToLower(uri[:i]), uri[i+1:]
+		scheme, rest = uri[:i], uri[i+1:]
 	}
 	authority := ""
 	if r, ok := strings.CutPrefix(rest, "//"); ok {
@@ -166,9 +174,16 @@ func resourceKey(uri string, withQuery bool) string {
 		}
 		authority, rest = r[:i], r[i:]
 	}
-	key := scheme + ":" + path.Clean("/"+strings.ToLower(unescapeAll(authority))+"/"+unescapeAll(rest))
+	p := strings.ReplaceAll(strings.ToLower(unescapeAll("/"+authority+"/"+rest)), `\`, "/")
+	segments := strings.Split(path.Clean(p), "/")
+	for i, s := range segments {
+		segments[i] = strings.TrimRight(strings.TrimSuffix(s, "::$data"), ". ")
+	}
+	key := strings.ToLower(scheme) + ":" + path.Clean(strings.Join(segments, "/"))
 	if withQuery && hasQuery {
-		key += "?" + unescapeAll(query)
+		params := strings.Split(strings.ToLower(unescapeAll(query)), "&")
+		slices.Sort(params)
+		key += "?" + strings.Join(params, "&")
 	}
 	return key
 }
@@ -185,15 +200,46 @@ func isScheme(s string) bool {
 	return true
 }
 
-// unescapeAll decodes the percent-encodings of s until none is left (a
-// few rounds at most), or as far as they decode.
+// unescapeAll decodes the valid percent-encodings of s until none is left
+// (a few rounds at most), keeping an invalid one as it is.
 func unescapeAll(s string) string {
 	for range 4 {
-		d, err := url.PathUnescape(s)
-		if err != nil || d == s {
+		d := unescapeLenient(s)
+		if d == s {
 			break
 		}
 		s = d
 	}
 	return s
+}
+
+func unescapeLenient(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }

@@ -426,9 +426,14 @@ func TestResourceURIInvalidUTF8(t *testing.T) {
 func TestResourceKey(t *testing.T) {
 	t.Parallel()
 	same := map[string][]string{
-		"file:///docs/secret": append([]string{"FILE:///docs/secret", "file:docs/secret", "file:/docs/secret"}, secretEquivalents...),
+		"file:///docs/secret": append([]string{"FILE:///docs/secret", "file:docs/secret", "file:/docs/secret",
+			// A lenient decoder twice (%25zz stays %zz), another case, Windows'
+			// separator, data stream and trailing dots and spaces.
+			"file:///docs/%25zz/../%2573ecret", "file:///docs/SECRET", "file:///docs/x%5C..%5Csecret",
+			"file:///docs/secret::$DATA", "file:///docs/secret. .", "file:///docs/Secret"}, secretEquivalents...),
 		"vault://keys/master": {"VAULT://KEYS/master", "vault://keys/%6Daster", "vault://pub/..%2Fkeys%2Fmaster", "vault://keys/master/", "vault://keys/master#x"},
 		"db://t?id=1":         {"db://t?id=%31", "db://t/?id=1#x"},
+		"db://t?a=1&b=2":      {"db://t?b=2&a=1", "DB://T?B=2&A=1"},
 	}
 	for uri, spellings := range same {
 		for _, s := range spellings {
@@ -438,7 +443,6 @@ func TestResourceKey(t *testing.T) {
 		}
 	}
 	for _, pair := range [][2]string{
-		{"file:///docs/secret", "file:///docs/Secret"},
 		{"file:///docs/secret", "file:///docs/secret2"},
 		{"file:///docs/secret", "other:///docs/secret"},
 		{"db://t?id=1", "db://t?id=2"},
@@ -446,6 +450,30 @@ func TestResourceKey(t *testing.T) {
 	} {
 		if a, b := resourceKey(pair[0], true), resourceKey(pair[1], true); a == b {
 			t.Errorf("%q and %q have one key %q", pair[0], pair[1], a)
+		}
+	}
+}
+
+// TestResourceURIPageOfShownResource: a spelling of a resource the caller
+// is shown (a page of it, through a template the caller is shown) is read
+// through the template, on both paths; only spellings of resources the
+// caller is not shown are refused.
+func TestResourceURIPageOfShownResource(t *testing.T) {
+	t.Parallel()
+	read := func(_ context.Context, r *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: r.Params.URI, Text: "items of " + r.Params.URI}}}, nil
+	}
+	srv := mcp.NewServer(&mcp.Implementation{Name: "api", Version: "1"}, nil)
+	srv.AddResource(&mcp.Resource{URI: "api://items", Name: "items"}, read)
+	srv.AddResourceTemplate(&mcp.ResourceTemplate{URITemplate: "api://items{?page}", Name: "items-page"}, read)
+	up := startUpstream(t, srv)
+	for name, gw := range uriGateways(t, &uriDenier{}, upstreamConfig("api", up.URL)) {
+		cs := connect(t, gw.URL, legacy, nil)
+		for _, uri := range []string{"api://items", "api://items?page=2"} {
+			res, err := cs.ReadResource(ctxTimeout(t), &mcp.ReadResourceParams{URI: uri})
+			if err != nil || len(res.Contents) != 1 || res.Contents[0].Text != "items of "+uri {
+				t.Errorf("%s: read %s (a resource and a template the caller is shown): %v %+v", name, uri, err, res)
+			}
 		}
 	}
 }

@@ -278,20 +278,27 @@ func (v *view) templateByURI(t string) *templateEntry {
 	return v.templates[t]
 }
 
-// template is the template that serves uri, unless uri names a resource
-// of the catalog that the view does not show (one the policy hides, or
-// that awaits approval), or is another spelling of any resource of the
-// catalog (catalog.namesResource: percent-encoded, with dot segments, a
-// trailing slash, a fragment or query added): a URI that names a resource
-// is that resource, and a template that happens to match it never stands
-// in for it.
+// template is the template that serves uri, unless uri names, in any
+// spelling a server may resolve to it (catalog.resourcesNamed:
+// percent-encoded, with dot segments, another case, a trailing slash, a
+// fragment or query added), a resource of the catalog that the view does
+// not show (one the policy hides, or that awaits approval): a URI that
+// names a resource is that resource, and a template that happens to match
+// it never stands in for it. A spelling of a resource the view shows (a
+// page of it: api://items?page=2) goes to the template.
 func (v *view) template(uri string) *templateEntry {
+	named := v.g.catalog().resourcesNamed(uri)
 	v.mu.Lock()
+	defer v.mu.Unlock()
 	_, shown := v.resources[uri]
 	e := firstMatch(v.templates, uri)
-	v.mu.Unlock()
-	if e != nil && !shown && v.g.catalog().namesResource(uri) {
-		return nil
+	if e == nil || shown {
+		return e
+	}
+	for _, r := range named {
+		if _, ok := v.resources[r]; !ok {
+			return nil
+		}
 	}
 	return e
 }
