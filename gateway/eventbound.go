@@ -41,6 +41,9 @@ type eventBound struct {
 	err      error  // body's read error, returned after out
 }
 
+// keptEventCap is the largest event buffer kept between events.
+const keptEventCap = 64 << 10
+
 func newEventBound(body io.ReadCloser, limit int, callID json.RawMessage, server string, log *slog.Logger) *eventBound {
 	if log == nil {
 		log = slog.Default()
@@ -108,6 +111,9 @@ func (b *eventBound) scan(data []byte) {
 		case nl >= 0 && blankSoFar: // a blank line: the event is whole
 			b.out = append(b.out, b.event...)
 			b.event = b.event[:0]
+			if cap(b.event) > keptEventCap {
+				b.event = nil // a large event's bytes are not kept for the stream's life
+			}
 		case len(b.event) > b.limit:
 			b.overflow()
 		}

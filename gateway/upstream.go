@@ -165,10 +165,14 @@ func (u *upstream) transport(token tokenSource) (mcp.Transport, error) {
 		// the upstream points: the configured URL is the only target.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	// The SDK's own bound on an event (16 MiB by default for HTTP+SSE) is
+	// off: the upstream transport's eventBound applies
+	// limits.max_upstream_message_bytes and fails only the call, where the
+	// SDK's would fail the stream, and with it the session.
 	if u.cfg.Transport == config.TransportSSE {
-		return &mcp.SSEClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc}, nil
+		return &mcp.SSEClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc, MaxEventSize: -1}, nil
 	}
-	return &mcp.StreamableClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc}, nil
+	return &mcp.StreamableClientTransport{Endpoint: u.cfg.URL, HTTPClient: hc, MaxEventSize: -1}, nil
 }
 
 // connectAs opens a session of an employee's own, authenticated by token
