@@ -95,7 +95,7 @@ func wantExample(secret string) *Config {
 		WebSignIn:           Default().WebSignIn,
 		Limits: Limits{MaxInitializeBytes: 64 << 10, SessionsPerUser: 32, MaxConnections: 10000,
 			IdleTimeout: Duration(2 * time.Minute), BodyReadTimeout: Duration(30 * time.Second), MaxUpstreamMessageBytes: 16 << 20},
-		Policy: Policy{Dir: "rego", Library: PolicyLibraryNone, Timeout: Duration(100 * time.Millisecond), DecisionLog: "stdout", DecisionLogBuffer: 10000,
+		Policy: Policy{Dir: "rego", Library: PolicyLibraryNone, Timeout: Duration(time.Second), DecisionLog: "stdout", DecisionLogBuffer: 10000,
 			DecisionLogWhenFull: DecisionLogDrop},
 		Store: Store{Kind: StoreFile},
 	}

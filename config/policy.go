@@ -6,7 +6,7 @@ import (
 
 // Defaults of the policy section.
 const (
-	DefaultPolicyTimeout     = Duration(100 * time.Millisecond)
+	DefaultPolicyTimeout     = Duration(time.Second) // policy.DefaultTimeout
 	DefaultDecisionLogBuffer = 10000
 	DecisionLogStdout        = "stdout"
 	DefaultPolicyLibrary     = PolicyLibraryNone
@@ -48,7 +48,7 @@ type Policy struct {
 	OPAConfigFile string `yaml:"opa_config_file,omitempty"`
 
 	// Timeout bounds one evaluation; past it the request is denied. If
-	// omitted, defaults to 100ms.
+	// omitted, defaults to 1s.
 	Timeout Duration `yaml:"timeout"`
 
 	// DecisionLog is where one JSON line per decision goes: "stdout", a

@@ -71,8 +71,9 @@ type DecisionLog struct {
 	// pending counts the decisions queued and not yet done with: a line is
 	// done once the sink has taken its last byte (or it failed, or there is
 	// no line to write). It is lowered under pendingMu, which Close takes
-	// to give up on the sink, so that a line is either written or counted
-	// as dropped, never both nor neither.
+	// to give up on the sink, so that a line is written or counted as
+	// dropped, never neither (a line in the write the sink is stuck on is
+	// counted, even if the sink takes it after all).
 	pending   atomic.Int64
 	pendingMu sync.Mutex
 	abandoned bool // Close gave up on the sink: nothing more is written

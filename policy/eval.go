@@ -151,7 +151,7 @@ func (e *Engine) evaluate(ctx context.Context, c *compiled, in *Input, query fun
 		}
 		return input, nil, ErrNoPolicy
 	}
-	return e.evaluateWith(ctx, c, in, query(c), nil)
+	return e.evaluateWith(ctx, c, in, query(c), nil, e.opts.QueueWait)
 }
 
 // convertInput converts in, and adds to it with extend when not nil.
@@ -170,8 +170,9 @@ func convertInput(in *Input, extend func(ast.Value) (ast.Value, error)) (ast.Val
 }
 
 // evaluateWith is evaluate with the query given, and the converted input
-// extended by extend when not nil (DecideList adds the catalog).
-func (e *Engine) evaluateWith(ctx context.Context, c *compiled, in *Input, pq *rego.PreparedEvalQuery, extend func(ast.Value) (ast.Value, error)) (ast.Value, rego.ResultSet, error) {
+// extended by extend when not nil (DecideList adds the catalog). It waits
+// at most queueWait for an evaluation slot; zero waits as long as ctx lasts.
+func (e *Engine) evaluateWith(ctx context.Context, c *compiled, in *Input, pq *rego.PreparedEvalQuery, extend func(ast.Value) (ast.Value, error), queueWait time.Duration) (ast.Value, rego.ResultSet, error) {
 	input, err := convertInput(in, extend)
 	if err != nil {
 		return nil, nil, err
@@ -179,7 +180,7 @@ func (e *Engine) evaluateWith(ctx context.Context, c *compiled, in *Input, pq *r
 	if err := ctx.Err(); err != nil {
 		return input, nil, ctxError(err)
 	}
-	release, err := e.acquire(ctx)
+	release, err := e.acquire(ctx, queueWait)
 	if err != nil {
 		return input, nil, err
 	}
@@ -204,23 +205,28 @@ func (e *Engine) evaluateWith(ctx context.Context, c *compiled, in *Input, pq *r
 }
 
 // acquire takes an evaluation slot (Options.MaxConcurrentEvaluations),
-// waiting at most Options.QueueWait and as long as ctx lasts; release
+// waiting as long as ctx lasts and at most wait unless it is zero; release
 // gives it back. Evaluation is CPU-bound: past a few per CPU, more at once
-// only make each slower, until their timeouts deny them all.
-func (e *Engine) acquire(ctx context.Context) (release func(), err error) {
+// only make each slower, until their timeouts deny them all. A slot is
+// held at most a timeout, so a wait without bound ends.
+func (e *Engine) acquire(ctx context.Context, wait time.Duration) (release func(), err error) {
 	select {
 	case e.slots <- struct{}{}:
 		return e.release, nil
 	default:
 	}
-	wait := time.NewTimer(e.opts.QueueWait)
-	defer wait.Stop()
+	var expired <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
 	case e.slots <- struct{}{}:
 		return e.release, nil
 	case <-ctx.Done():
 		return nil, ctxError(ctx.Err())
-	case <-wait.C:
+	case <-expired:
 		return nil, ErrBusy
 	}
 }

@@ -127,9 +127,12 @@ func (e *Engine) decideList(ctx context.Context, c *compiled, in *Input, cat *Li
 			}
 		}
 	}
+	// A list decision waits for its slot as long as ctx lasts: what it
+	// hides stays hidden until the catalog or the policy changes, so a
+	// burst must slow it, not decide it.
 	input, rs, err := e.evaluateWith(ctx, c, &base, c.list, func(v ast.Value) (ast.Value, error) {
 		return withCatalog(v, cat.array)
-	})
+	}, 0)
 	if err == nil {
 		err = readVisible(rs, visible)
 	}

@@ -50,6 +50,21 @@ func TestEvaluationSlots(t *testing.T) {
 		}
 	})
 
+	t.Run("a list decision waits", func(t *testing.T) {
+		t.Parallel()
+		e := newEngine(t, authzModule("visible := {0, 1}\ndecision := {\"allow\": true, \"reasons\": []}"),
+			Options{MaxConcurrentEvaluations: 1, QueueWait: time.Nanosecond})
+		take(e)
+		done := make(chan []bool, 1)
+		cat := NewListCatalog([]ListEntry{{Tool: &Tool{Name: "a"}}, {Tool: &Tool{Name: "b"}}})
+		go func() { done <- e.DecideList(t.Context(), &Input{Phase: PhaseList}, cat) }()
+		time.Sleep(10 * time.Millisecond) // past the queue wait of a decision
+		e.release()
+		if got := <-done; len(got) != 2 || !got[0] || !got[1] {
+			t.Errorf("list decided after a slot freed: %v, want both visible (a busy list hides them until the catalog or policy changes)", got)
+		}
+	})
+
 	t.Run("request ends while waiting", func(t *testing.T) {
 		t.Parallel()
 		e := newEngine(t, map[string]string{"p.rego": allowAlice}, Options{MaxConcurrentEvaluations: 1, QueueWait: time.Hour})
@@ -69,8 +84,8 @@ func TestEvaluationSlots(t *testing.T) {
 		if c := cap(e.slots); c < 8 {
 			t.Errorf("%d slots by default, want at least 8", c)
 		}
-		if e.opts.QueueWait != 500*time.Millisecond {
-			t.Errorf("queue wait %v by default, want 10 × the timeout", e.opts.QueueWait)
+		if e.opts.QueueWait != 100*time.Millisecond {
+			t.Errorf("queue wait %v by default, want 2 × the timeout", e.opts.QueueWait)
 		}
 		for range 3 * cap(e.slots) { // sequential decisions give their slots back
 			if d := e.Decide(t.Context(), callInput("alice")); !d.Allow {

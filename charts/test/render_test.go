@@ -179,7 +179,7 @@ func TestGatewayConfig(t *testing.T) {
 	equal(t, "telemetry.traces_exporter", lookup(t, cfg, "telemetry", "traces_exporter"), any("otlp"))
 	// Defaults of values.yaml.
 	equal(t, "shutdown_grace", cfg["shutdown_grace"], any("30s"))
-	equal(t, "policy.timeout", lookup(t, cfg, "policy", "timeout"), any("100ms"))
+	equal(t, "policy.timeout", lookup(t, cfg, "policy", "timeout"), any("1s"))
 
 	// The file is mounted where the image's CMD and $MCPGATE_CONFIG look.
 	d := r.deployment(t)

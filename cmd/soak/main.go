@@ -100,7 +100,7 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.opts.Era, "era", load.Version2025, "protocol version: "+load.Version2025+" (sessions) or "+load.Version2026+" (stateless)")
 	fs.DurationVar(&f.opts.Duration, "duration", 10*time.Minute, "length of the load")
 	fs.StringVar(&rate, "rate", "", "calls per second over all sessions, e.g. 500/s; empty: closed loop")
-	fs.DurationVar(&f.opts.PolicyTimeout, "policy-timeout", 0, "policy.timeout of mcpgate (default: mcpgate's, 100ms); the load generator shares the CPUs")
+	fs.DurationVar(&f.opts.PolicyTimeout, "policy-timeout", 0, "policy.timeout of mcpgate (default: mcpgate's, 1s)")
 	fs.DurationVar(&f.opts.SampleEvery, "sample", 10*time.Second, "interval between samples of the gateway's goroutines and memory")
 	fs.BoolVar(&f.opts.Tracing, "tracing", true, "mcpgate exports every span over OTLP to a local collector")
 	fs.StringVar(&f.opts.MCPGateBin, "mcpgate", "", "mcpgate binary to soak (default: go build ./cmd/mcpgate of --repo)")
