@@ -278,7 +278,7 @@ func TestSoakChecks(t *testing.T) {
 			Before:        Sample{Goroutines: 30},
 			AfterClose:    Sample{Goroutines: 45},
 			Samples:       steady(900, 50<<20),
-			CallDecisions: 1000, Spans: 2500, SpansQueued: 2500, SpansDropped: 700,
+			CallDecisions: 1000, Spans: 2500, SpansExported: 2500, SpansDropped: 700,
 		}
 	}
 	cases := map[string]struct {
@@ -289,9 +289,9 @@ func TestSoakChecks(t *testing.T) {
 		"a call failed":    {func(r *SoakReport) { r.Summary.OK = 999 }, "1 of 1000 calls failed"},
 		"no call":          {func(r *SoakReport) { r.Summary.Calls, r.Summary.OK, r.CallDecisions = 0, 0, 0 }, "no call was made"},
 		"decision missing": {func(r *SoakReport) { r.CallDecisions = 999 }, "999 call decisions for 1000 calls"},
-		"span lost":        {func(r *SoakReport) { r.Spans = 2499 }, "received 2499 spans, mcpgate queued 2500"},
-		"spans not counted": {func(r *SoakReport) { r.Spans, r.SpansQueued, r.SpansDropped = 2000, 2000, 999 },
-			"queued 2000 spans and dropped 999 for 1000 calls"},
+		"span lost":        {func(r *SoakReport) { r.Spans = 2499 }, "received 2499 spans, mcpgate exported 2500"},
+		"spans not counted": {func(r *SoakReport) { r.Spans, r.SpansExported, r.SpansDropped = 2000, 2000, 999 },
+			"exported 2000 spans and dropped 999 for 1000 calls"},
 		"leak": {func(r *SoakReport) { r.AfterClose.Goroutines = 51 }, "51 goroutines after every session closed"},
 		"goroutines grow": {func(r *SoakReport) {
 			for i := range r.Samples {
@@ -323,7 +323,7 @@ func TestSoakChecks(t *testing.T) {
 	}
 }
 
-// TestParseSpanCounts adds up the batch span processor's spans queued and
+// TestParseSpanCounts adds up the batch span processor's spans exported and
 // dropped, over its series, and says when the SDK does not count them.
 func TestParseSpanCounts(t *testing.T) {
 	t.Parallel()
