@@ -194,7 +194,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	}
 	rep.Before.At = -1
 
-	var start, end time.Time
+	var start time.Time
 	sampler := newSampler(ctx, metrics, o.SampleEvery, o.Progress)
 	sum, err := load.Run(ctx, load.Config{
 		URL: gw.url, Tokens: gw.tokens, ProtocolVersion: o.Era, Tools: tools,
@@ -204,7 +204,6 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 				start = time.Now()
 				sampler.start(start)
 			} else {
-				end = time.Now()
 				sampler.stop()
 			}
 		},
@@ -213,6 +212,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		sampler.stop()
 		return nil, fmt.Errorf("soak: %w (log: %s)", err, log.Name())
 	}
+	closed := time.Now() // the sessions too: Run closes them before it returns
 	rep.Summary, rep.Samples = sum, sampler.samples
 	if sampler.err != nil {
 		rep.Failures = append(rep.Failures, fmt.Sprintf("sampling the gateway's metrics: %v", sampler.err))
@@ -239,11 +239,12 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	if o.Tracing {
 		// The batch processor exports what is left in its queue within
 		// its schedule delay (OTEL_BSP_SCHEDULE_DELAY, 5 s): no span is
-		// made after the load, so then every span is counted.
+		// made once the sessions have closed, so then every span is
+		// counted.
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(time.Until(end.Add(bspScheduleDelay + time.Second))):
+		case <-time.After(time.Until(closed.Add(bspScheduleDelay + time.Second))):
 		}
 		if rep.SpansExported, rep.SpansDropped, err = spanCounts(ctx, metrics); err != nil {
 			rep.Failures = append(rep.Failures, err.Error())
