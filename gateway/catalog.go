@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"fmt"
+	"net/url"
 	"path"
-	"slices"
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // catalog is the aggregated, namespaced set of features of every upstream
@@ -24,9 +26,8 @@ type catalog struct {
 	absent map[string]*upstream
 	// listed holds each kind's entries as the list phase has them.
 	listed struct{ tools, prompts, resources, templates listed }
-	// resourceKeys maps each resourceKey to the URIs of the resources
-	// that have it.
-	resourceKeys map[string][]string
+	// resourceKeys holds the resources under their resourceKey.
+	resourceKeys map[string][]resourceRef
 }
 
 func buildCatalog(rev uint64, ups []*upstream, n namer) *catalog {
@@ -48,10 +49,10 @@ func buildCatalog(rev uint64, ups []*upstream, n namer) *catalog {
 		}
 		c.add(u, f)
 	}
-	c.resourceKeys = make(map[string][]string, len(c.resources))
+	c.resourceKeys = make(map[string][]resourceRef, len(c.resources))
 	for uri := range c.resources {
-		k := resourceKey(uri, true)
-		c.resourceKeys[k] = append(c.resourceKeys[k], uri)
+		k, q := resourceKey(uri)
+		c.resourceKeys[k] = append(c.resourceKeys[k], resourceRef{uri, q})
 	}
 	return c
 }
@@ -138,54 +139,123 @@ func firstMatch(templates map[string]*templateEntry, uri string) *templateEntry 
 }
 
 // resourcesNamed is the URIs of the catalog's resources that uri names in
-// some spelling (resourceKey), with or without a query added: uri itself if
-// it is one.
+// some spelling (resourceKey): the same key, and a query holding the
+// resource's own parameters (with the first value of each, as a server's
+// Get reads them), extra ones and reorderings included; uri itself if it
+// is one.
 func (c *catalog) resourcesNamed(uri string) []string {
-	named := c.resourceKeys[resourceKey(uri, true)]
-	if k := resourceKey(uri, false); k != resourceKey(uri, true) {
-		named = append(slices.Clip(named), c.resourceKeys[k]...)
+	key, query := resourceKey(uri)
+	var named []string
+	for _, r := range c.resourceKeys[key] {
+		if queryHolds(query, r.query) {
+			named = append(named, r.uri)
+		}
 	}
 	return named
 }
 
-// resourceKey is uri in a form where the spellings a server may resolve
-// to one resource meet: the fragment dropped, the query too unless
-// withQuery (and its parameters sorted), every valid percent-encoding
-// decoded (repeatedly, so double encoding too, an invalid one kept as a
-// lenient decoder keeps it), all in lower case (file systems that ignore
-// case), backslashes taken as slashes, and the authority and path taken as
-// one path without dot segments, repeated or trailing slashes, or the
-// trailing dots and spaces and "::$data" that Windows ignores in a name.
-// It is broader than RFC 3986 equivalence on purpose: it only decides that
-// a template does not stand in for a resource the caller is not shown; it
-// is never sent.
-func resourceKey(uri string, withQuery bool) string {
+// resourceRef is a resource of the catalog under its resourceKey.
+type resourceRef struct {
+	uri   string
+	query url.Values
+}
+
+// queryHolds reports whether the query q has every parameter of want with
+// the same first value.
+func queryHolds(q, want url.Values) bool {
+	for k := range want {
+		if q.Get(k) != want.Get(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// resourceKey is uri, without its query and fragment, in a form where the
+// spellings a server may resolve to one resource meet, and its query as a
+// server parses it. It is broader than RFC 3986 equivalence on purpose: it
+// only decides that a template does not stand in for a resource the
+// caller is not shown; it is never sent. It takes:
+//   - every valid percent-encoding decoded, repeatedly (double encoding),
+//     an invalid one kept as a lenient decoder keeps it;
+//   - case folded and Unicode composed (NFC), as file systems that ignore
+//     case compare names;
+//   - the authority without user information or port, and none for file:
+//     (a server reads the path: file://localhost/x is file:///x);
+//   - backslashes as slashes, and the path without dot segments or
+//     repeated or trailing slashes;
+//   - each name without what servers and Windows ignore after it: ";"
+//     parameters, "::$DATA" and other streams, trailing dots and spaces;
+//   - the query's parameters decoded and folded alike.
+func resourceKey(uri string) (key string, query url.Values) {
 	uri, _, _ = strings.Cut(uri, "#")
-	uri, query, hasQuery := strings.Cut(uri, "?")
+	uri, rawQuery, _ := strings.Cut(uri, "?")
 	scheme, rest := "", uri
 	if i := strings.IndexByte(uri, ':'); i > 0 && isScheme(uri[:i]) {
-		scheme, rest = uri[:i], uri[i+1:]
+		scheme, rest = strings.ToLower(uri[:i]), uri[i+1:]
 	}
 	authority := ""
 	if r, ok := strings.CutPrefix(rest, "//"); ok {
-		i := strings.IndexByte(r, '/')
+		i := strings.IndexAny(r, "/\\")
 		if i < 0 {
 			i = len(r)
 		}
-		authority, rest = r[:i], r[i:]
+		authority, rest = host(r[:i]), r[i:]
 	}
-	p := strings.ReplaceAll(strings.ToLower(unescapeAll("/"+authority+"/"+rest)), `\`, "/")
+	if scheme == "file" {
+		authority = ""
+	}
+	p := strings.ReplaceAll(fold(unescapeAll("/"+authority+"/"+rest)), `\`, "/")
 	segments := strings.Split(path.Clean(p), "/")
 	for i, s := range segments {
-		segments[i] = strings.TrimRight(strings.TrimSuffix(s, "::$data"), ". ")
+		segments[i] = bareName(s)
 	}
-	key := strings.ToLower(scheme) + ":" + path.Clean(strings.Join(segments, "/"))
-	if withQuery && hasQuery {
-		params := strings.Split(strings.ToLower(unescapeAll(query)), "&")
-		slices.Sort(params)
-		key += "?" + strings.Join(params, "&")
+	query, _ = url.ParseQuery(rawQuery) // what parses: a server reads that much
+	folded := make(url.Values, len(query))
+	for k, vs := range query {
+		k = fold(unescapeAll(k))
+		for _, v := range vs {
+			folded[k] = append(folded[k], fold(unescapeAll(v)))
+		}
 	}
-	return key
+	return scheme + ":" + path.Clean(strings.Join(segments, "/")), folded
+}
+
+// host is an authority without its user information and port.
+func host(authority string) string {
+	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+		authority = authority[i+1:]
+	}
+	if strings.HasPrefix(authority, "[") { // an IPv6 literal
+		if i := strings.IndexByte(authority, ']'); i >= 0 {
+			return authority[:i+1]
+		}
+		return authority
+	}
+	h, _, _ := strings.Cut(authority, ":")
+	return h
+}
+
+// fold is s case-folded and composed (NFC).
+func fold(s string) string {
+	return norm.NFC.String(strings.ToLower(strings.ToUpper(s)))
+}
+
+// bareName is a path segment without what servers and Windows ignore
+// after a name: ";" parameters, an alternate data stream ("::$DATA",
+// ":$I30"), trailing dots and spaces, in any order.
+func bareName(s string) string {
+	for {
+		t, _, _ := strings.Cut(s, ";")
+		if i := strings.Index(t, ":"); i > 0 && (strings.HasPrefix(t[i:], "::") || strings.HasPrefix(t[i:], ":$")) {
+			t = t[:i]
+		}
+		t = strings.TrimRight(t, ". ")
+		if t == s {
+			return s
+		}
+		s = t
+	}
 }
 
 func isScheme(s string) bool {

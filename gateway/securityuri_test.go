@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -78,14 +79,11 @@ func (r *uriRecorder) all() []string {
 	return append([]string(nil), r.seen...)
 }
 
-// docsUpstream serves files as a file server does: a resource per file it
-// lists, and the template file:///docs/{+path} for any file, which it
-// resolves as Go's url and path packages do (percent-decoding, dot
-// segments, repeated and trailing slashes, query and fragment ignored).
-// So every URI that resolves to /docs/secret returns the secret.
-func docsUpstream(rec *uriRecorder) *mcp.Server {
-	files := map[string]string{"/docs/readme": "the readme", "/docs/guide": "the guide", "/docs/secret": "THE SECRET"}
-	read := func(_ context.Context, r *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+// readFiles reads files by a URI's cleaned path, as a file server built
+// on Go's url and path packages does: the authority, query and fragment
+// ignored.
+func readFiles(files map[string]string) mcp.ResourceHandler {
+	return func(_ context.Context, r *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 		u, err := url.Parse(r.Params.URI)
 		if err != nil {
 			return nil, mcp.ResourceNotFoundError(r.Params.URI)
@@ -96,6 +94,16 @@ func docsUpstream(rec *uriRecorder) *mcp.Server {
 		}
 		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: r.Params.URI, MIMEType: "text/plain", Text: text}}}, nil
 	}
+}
+
+// docsUpstream serves files as a file server does: a resource per file it
+// lists, and the template file:///docs/{+path} for any file, which it
+// resolves as Go's url and path packages do (percent-decoding, dot
+// segments, repeated and trailing slashes, query and fragment ignored).
+// So every URI that resolves to /docs/secret returns the secret.
+func docsUpstream(rec *uriRecorder) *mcp.Server {
+	files := map[string]string{"/docs/readme": "the readme", "/docs/guide": "the guide", "/docs/secret": "THE SECRET"}
+	read := readFiles(files)
 	s := mcp.NewServer(&mcp.Implementation{Name: "docs", Version: "1"}, &mcp.ServerOptions{
 		SubscribeHandler:   func(context.Context, *mcp.SubscribeRequest) error { return nil },
 		UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil },
@@ -421,24 +429,42 @@ func TestResourceURIInvalidUTF8(t *testing.T) {
 	}
 }
 
-// TestResourceKey: the spellings a server may resolve to one resource
-// meet in resourceKey, and distinct resources stay apart.
+// TestResourceKey: the spellings a server may resolve to a resource name
+// it (catalog.resourcesNamed), and other resources do not; with two
+// reviews' spellings (authority, query, Unicode case, Windows names).
 func TestResourceKey(t *testing.T) {
 	t.Parallel()
+	names := func(resource, spelling string) bool {
+		c := buildCatalog(1, nil, namer{})
+		k, q := resourceKey(resource)
+		c.resourceKeys[k] = append(c.resourceKeys[k], resourceRef{resource, q})
+		return slices.Contains(c.resourcesNamed(spelling), resource)
+	}
 	same := map[string][]string{
 		"file:///docs/secret": append([]string{"FILE:///docs/secret", "file:docs/secret", "file:/docs/secret",
-			// A lenient decoder twice (%25zz stays %zz), another case, Windows'
-			// separator, data stream and trailing dots and spaces.
-			"file:///docs/%25zz/../%2573ecret", "file:///docs/SECRET", "file:///docs/x%5C..%5Csecret",
-			"file:///docs/secret::$DATA", "file:///docs/secret. .", "file:///docs/Secret"}, secretEquivalents...),
-		"vault://keys/master": {"VAULT://KEYS/master", "vault://keys/%6Daster", "vault://pub/..%2Fkeys%2Fmaster", "vault://keys/master/", "vault://keys/master#x"},
-		"db://t?id=1":         {"db://t?id=%31", "db://t/?id=1#x"},
-		"db://t?a=1&b=2":      {"db://t?b=2&a=1", "DB://T?B=2&A=1"},
+			// A lenient decoder twice (%25zz stays %zz), another case,
+			// Unicode case folding (U+017F) and composition, Windows'
+			// separator, data streams, trailing dots and spaces, ";"
+			// parameters, an authority a file server ignores.
+			"file:///docs/%25zz/../%2573ecret", "file:///docs/SECRET", "file:///docs/Secret", "file:///docs/%C5%BFecret",
+			"file:///docs/x%5C..%5Csecret", "file:///docs/secret::$DATA", "file:///docs/secret. .",
+			"file:///docs/secret::$DATA%20", "file:///docs/secret::$DATA.", "file:///docs/secret:$I30", "file:///docs/secret;x=1",
+			"file://localhost/docs/secret", "file://u@/docs/secret", "file://:1/docs/secret", "file://anyhost/docs/secret",
+			"file:///docs/secret?raw=1"}, secretEquivalents...),
+		"file:///docs/caf\u00e9": {"file:///docs/cafe\u0301", "file:///docs/CAF%C3%89"},
+		"vault://keys/master": {"VAULT://KEYS/master", "vault://keys/%6Daster", "vault://pub/..%2Fkeys%2Fmaster",
+			"vault://keys/master/", "vault://keys/master#x", "vault://x@keys/master", "vault://keys:80/master"},
+		"db://t?id=1": {"db://t?id=%31", "db://t/?id=1#x", "db://t?id=1&", "db://t?&id=1", "db://t?id=1&id=2",
+			"db://t?page=&id=1", "db://t?id=1&page=2", "db://t?ID=1"},
+		"db://t?a=1&b=2":       {"db://t?b=2&a=1", "DB://T?B=2&A=1"},
+		"db://rows?name=a%20b": {"db://rows?name=a+b", "db://rows?name=a%2520b"},
 	}
-	for uri, spellings := range same {
+	for resource, spellings := range same {
 		for _, s := range spellings {
-			if k, want := resourceKey(s, strings.Contains(uri, "?")), resourceKey(uri, true); k != want {
-				t.Errorf("resourceKey(%q) = %q, want %q (that of %s)", s, k, want, uri)
+			if !names(resource, s) {
+				k, q := resourceKey(s)
+				wk, wq := resourceKey(resource)
+				t.Errorf("%q does not name %s: key %q %v, the resource's %q %v", s, resource, k, q, wk, wq)
 			}
 		}
 	}
@@ -446,10 +472,13 @@ func TestResourceKey(t *testing.T) {
 		{"file:///docs/secret", "file:///docs/secret2"},
 		{"file:///docs/secret", "other:///docs/secret"},
 		{"db://t?id=1", "db://t?id=2"},
+		{"db://t?id=1", "db://t?id=2&id=1"},
+		{"db://t?a=1&b=2", "db://t?a=1"},
+		{"vault://keys/master", "vault://other/master"},
 		{"vault://keys/master", "vault://keys/master\x00"},
 	} {
-		if a, b := resourceKey(pair[0], true), resourceKey(pair[1], true); a == b {
-			t.Errorf("%q and %q have one key %q", pair[0], pair[1], a)
+		if names(pair[0], pair[1]) {
+			t.Errorf("%q names %s", pair[1], pair[0])
 		}
 	}
 }
@@ -473,6 +502,56 @@ func TestResourceURIPageOfShownResource(t *testing.T) {
 			res, err := cs.ReadResource(ctxTimeout(t), &mcp.ReadResourceParams{URI: uri})
 			if err != nil || len(res.Contents) != 1 || res.Contents[0].Text != "items of "+uri {
 				t.Errorf("%s: read %s (a resource and a template the caller is shown): %v %+v", name, uri, err, res)
+			}
+		}
+	}
+}
+
+// TestResourceURIThroughBroadTemplate (found by review): on both paths, a
+// broad template the caller may use (file://{+path}, db://rows{?id,page})
+// does not serve a hidden resource under another authority or query: the
+// upstream's handler reads the path and the first value of each parameter.
+func TestResourceURIThroughBroadTemplate(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{"/docs/readme": "the readme", "/docs/secret": "THE SECRET"}
+	readFile := readFiles(files)
+	readRow := func(_ context.Context, r *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		u, err := url.Parse(r.Params.URI)
+		if err != nil {
+			return nil, mcp.ResourceNotFoundError(r.Params.URI)
+		}
+		text := "row " + u.Query().Get("id")
+		if u.Query().Get("id") == "1" {
+			text = "THE SECRET ROW"
+		}
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: r.Params.URI, Text: text}}}, nil
+	}
+	srv := mcp.NewServer(&mcp.Implementation{Name: "fs", Version: "1"}, nil)
+	srv.AddResource(&mcp.Resource{URI: "file:///docs/readme", Name: "readme"}, readFile)
+	srv.AddResource(&mcp.Resource{URI: "file:///docs/secret", Name: "secret"}, readFile)
+	srv.AddResourceTemplate(&mcp.ResourceTemplate{URITemplate: "file://{+path}", Name: "file"}, readFile)
+	srv.AddResource(&mcp.Resource{URI: "db://rows?id=1", Name: "row1"}, readRow)
+	srv.AddResource(&mcp.Resource{URI: "db://rows?id=2", Name: "row2"}, readRow)
+	srv.AddResourceTemplate(&mcp.ResourceTemplate{URITemplate: "db://rows{?id,page}", Name: "row"}, readRow)
+	up := startUpstream(t, srv)
+	authz := &uriDenier{deny: map[string]bool{"file:///docs/secret": true, "db://rows?id=1": true}}
+	for name, gw := range uriGateways(t, authz, upstreamConfig("fs", up.URL)) {
+		cs := connect(t, gw.URL, legacy, nil)
+		for _, uri := range []string{
+			"file:///docs/secret", "db://rows?id=1", "db://rows?id=1&page=", "file:///docs//secret",
+			"file://localhost/docs/secret", "file://u@/docs/secret", "file://:1/docs/secret", "file://elsewhere/docs/secret",
+			"db://rows?id=1&", "db://rows?id=1&id=2", "db://rows?page=&id=1", "db://rows?page=3&id=%31",
+		} {
+			res, err := cs.ReadResource(ctxTimeout(t), &mcp.ReadResourceParams{URI: uri})
+			if err == nil {
+				t.Errorf("%s: %s read a hidden resource through a template: %+v", name, uri, res.Contents)
+			}
+		}
+		// What the template serves beside them.
+		for uri, want := range map[string]string{"file://localhost/docs/readme": "the readme", "db://rows?id=2&page=1": "row 2"} {
+			res, err := cs.ReadResource(ctxTimeout(t), &mcp.ReadResourceParams{URI: uri})
+			if err != nil || len(res.Contents) != 1 || res.Contents[0].Text != want {
+				t.Errorf("%s: %s through the template: %v %+v, want %q", name, uri, err, res, want)
 			}
 		}
 	}

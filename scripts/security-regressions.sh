@@ -74,6 +74,7 @@ suite=(
 	"./gateway TestResourceURIAnotherServersTemplate"
 	"./gateway TestResourceURIInvalidUTF8"
 	"./gateway TestResourceKey"
+	"./gateway TestResourceURIThroughBroadTemplate"
 	"./gateway TestHostileQuarantinedResourceReadThroughApprovedTemplate"
 )
 
