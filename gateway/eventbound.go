@@ -26,9 +26,12 @@ import (
 // event that cannot be told is dropped, and logged. Either way the rest of
 // the over-large event is skipped, never held.
 type eventBound struct {
-	body   io.ReadCloser
-	limit  int
-	callID json.RawMessage // the POSTed request's id; nil on a GET stream
+	body  io.ReadCloser
+	limit int
+	// callID reads the POSTed request's id (nil when it has none); nil
+	// on a GET stream. Read only for an event over the bound: the
+	// request's body is not parsed again for every stream.
+	callID func() json.RawMessage
 	server string
 	log    *slog.Logger
 
@@ -44,7 +47,7 @@ type eventBound struct {
 // keptEventCap is the largest event buffer kept between events.
 const keptEventCap = 64 << 10
 
-func newEventBound(body io.ReadCloser, limit int, callID json.RawMessage, server string, log *slog.Logger) *eventBound {
+func newEventBound(body io.ReadCloser, limit int, callID func() json.RawMessage, server string, log *slog.Logger) *eventBound {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -123,8 +126,12 @@ func (b *eventBound) scan(data []byte) {
 // overflow replaces the current event, over the bound, by an error for
 // the call it belongs to, if one can be told.
 func (b *eventBound) overflow() {
-	id := b.callID
-	if id == nil {
+	var id json.RawMessage
+	if b.callID != nil {
+		id = b.callID()
+	}
+	ofCall := id != nil
+	if !ofCall {
 		id = responseID(eventData(b.event))
 	}
 	b.event = b.event[:0:0]
@@ -138,7 +145,7 @@ func (b *eventBound) overflow() {
 	b.log.Warn("upstream call failed", "err", errAnswerTooLarge, "id", string(id))
 	data, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "error": map[string]any{"code": -32603, "message": msg}})
 	b.out = append(append(append(b.out, "event: message\ndata: "...), data...), "\n\n"...)
-	if b.callID != nil {
+	if ofCall {
 		b.ended = true
 		_ = b.body.Close() // the rest of the stream is not read
 	}

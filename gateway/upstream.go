@@ -563,9 +563,9 @@ func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err == nil {
 		err = boundMessages(t.headers.cfg.Name, t.maxMessage, r, resp)
 		if b, ok := resp.Body.(*boundedBody); ok && err == nil && t.sdk {
-			var id json.RawMessage
+			var id func() json.RawMessage
 			if r.Method == http.MethodPost {
-				id = requestID(r)
+				id = func() json.RawMessage { return requestID(r) }
 			}
 			resp.Body = newEventBound(b.ReadCloser, b.limit, id, t.headers.cfg.Name, t.headers.log)
 		}

@@ -180,11 +180,10 @@ func (e *Engine) evaluateWith(ctx context.Context, c *compiled, in *Input, pq *r
 	if err := ctx.Err(); err != nil {
 		return input, nil, ctxError(err)
 	}
-	release, err := e.acquire(ctx, queueWait)
-	if err != nil {
+	if err := e.acquire(ctx, queueWait); err != nil {
 		return input, nil, err
 	}
-	defer release()
+	defer e.release()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	// One flag per call, tripped by the context without a goroutine.
@@ -209,10 +208,10 @@ func (e *Engine) evaluateWith(ctx context.Context, c *compiled, in *Input, pq *r
 // gives it back. Evaluation is CPU-bound: past a few per CPU, more at once
 // only make each slower, until their timeouts deny them all. A slot is
 // held at most a timeout, so a wait without bound ends.
-func (e *Engine) acquire(ctx context.Context, wait time.Duration) (release func(), err error) {
+func (e *Engine) acquire(ctx context.Context, wait time.Duration) error {
 	select {
 	case e.slots <- struct{}{}:
-		return e.release, nil
+		return nil
 	default:
 	}
 	var expired <-chan time.Time
@@ -223,11 +222,11 @@ func (e *Engine) acquire(ctx context.Context, wait time.Duration) (release func(
 	}
 	select {
 	case e.slots <- struct{}{}:
-		return e.release, nil
+		return nil
 	case <-ctx.Done():
-		return nil, ctxError(ctx.Err())
+		return ctxError(ctx.Err())
 	case <-expired:
-		return nil, ErrBusy
+		return ErrBusy
 	}
 }
 

@@ -20,27 +20,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/perf/load"
 	"github.com/mcpgate/mcpgate/internal/perf/sidebyside"
 )
 
-func main() {
-	if hidden, err := sidebyside.Hidden(os.Args[1:]); hidden {
-		fmt.Fprintf(os.Stderr, "sidebyside %s: %v\n", os.Args[1], err)
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { sidebyside.Main("sidebyside", run) }
 
 // flags are the command line beyond sidebyside.Options.
 type flags struct {

@@ -25,25 +25,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/perf/load"
 	"github.com/mcpgate/mcpgate/internal/perf/sidebyside"
 )
 
-func main() {
-	if hidden, err := sidebyside.Hidden(os.Args[1:]); hidden {
-		fmt.Fprintf(os.Stderr, "soak %s: %v\n", os.Args[1], err)
-		os.Exit(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { sidebyside.Main("soak", run) }
 
 type flags struct {
 	opts      sidebyside.SoakOptions

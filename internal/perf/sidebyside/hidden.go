@@ -2,7 +2,14 @@
 
 package sidebyside
 
-import "os"
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
 
 // The hidden subcommands by which Run starts this program again as the
 // upstream and the proxy (see cmd/sidebyside).
@@ -24,4 +31,19 @@ func Hidden(args []string) (bool, error) {
 		return true, ServeProxy(args[1], os.Stdout)
 	}
 	return false, nil
+}
+
+// Main is the main function of a command that starts this program again
+// for its upstreams and proxy (cmd/sidebyside, cmd/soak): it runs a hidden
+// subcommand if the arguments name one, else run with a context that
+// SIGINT and SIGTERM end, and exits with run's code.
+func Main(prog string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) int) {
+	if hidden, err := Hidden(os.Args[1:]); hidden {
+		fmt.Fprintf(os.Stderr, "%s %s: %v\n", prog, os.Args[1], err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

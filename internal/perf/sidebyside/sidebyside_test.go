@@ -327,21 +327,28 @@ func TestSoakChecks(t *testing.T) {
 // dropped, over its series, and says when the SDK does not count them.
 func TestParseSpanCounts(t *testing.T) {
 	t.Parallel()
-	body := `otel_sdk_processor_span_processed_total{otel_component_name="batching_span_processor/0",otel_component_type="batching_span_processor",otel_scope_name="x"} 2500
+	body := `# TYPE otel_sdk_processor_span_processed_total counter
+otel_sdk_processor_span_processed_total{otel_component_name="batching_span_processor/0",otel_component_type="batching_span_processor",otel_scope_name="x"} 2500
 otel_sdk_processor_span_processed_total{error_type="queue_full",otel_component_name="batching_span_processor/0",otel_component_type="batching_span_processor"} 700
 otel_sdk_processor_span_processed_total_other 5
 `
-	q, d, err := parseSpanCounts(body)
-	if err != nil || q != 2500 || d != 700 {
-		t.Errorf("parseSpanCounts = %d, %d, %v; want 2500, 700", q, d, err)
+	families, err := parseExposition(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, _, err := parseSpanCounts("go_goroutines 3\n"); err == nil || !strings.Contains(err.Error(), "OTEL_GO_X_OBSERVABILITY") {
+	q, d, err := spanCountsOf(families)
+	if err != nil || q != 2500 || d != 700 {
+		t.Errorf("spanCountsOf = %d, %d, %v; want 2500, 700", q, d, err)
+	}
+	families, _ = parseExposition(strings.NewReader("go_goroutines 3\n"))
+	if _, _, err := spanCountsOf(families); err == nil || !strings.Contains(err.Error(), "OTEL_GO_X_OBSERVABILITY") {
 		t.Errorf("no span counts: err = %v", err)
 	}
 }
 
 // TestParseMetrics reads the gauges of a sample from Prometheus text,
-// labels and exponents included, and names one that is missing.
+// labels, exponents and untyped series included, names one that is
+// missing, and refuses what is not the text format.
 func TestParseMetrics(t *testing.T) {
 	t.Parallel()
 	text := `# HELP go_goroutines Number of goroutines that currently exist.
@@ -350,20 +357,27 @@ go_goroutines 1234
 go_gc_heap_live_bytes 1.2345678e+07
 go_memstats_heap_inuse_bytes 2.5e+07
 process_resident_memory_bytes 9.8e+07
+# TYPE mcpgate_sessions_active gauge
 mcpgate_sessions_active{otel_scope_name="mcpgate"} 1000
 mcpgate_sessions_restored_total{outcome="ok"} 3
 `
-	s, err := parseMetrics(strings.NewReader(text), "u")
+	parse := func(text string) (Sample, error) {
+		families, err := parseExposition(strings.NewReader(text))
+		if err != nil {
+			return Sample{}, err
+		}
+		return sampleOf(families)
+	}
+	s, err := parse(text)
 	want := Sample{Sessions: 1000, Goroutines: 1234, HeapLive: 12345678, HeapInuse: 25e6, RSS: 98e6}
 	if err != nil || s != want {
-		t.Errorf("parseMetrics = %+v, %v; want %+v", s, err, want)
+		t.Errorf("sampleOf = %+v, %v; want %+v", s, err, want)
 	}
-	_, err = parseMetrics(strings.NewReader(strings.ReplaceAll(text, "go_goroutines 1234\n", "")), "u")
-	if err == nil || !strings.Contains(err.Error(), "has no go_goroutines") {
+	_, err = parse(strings.ReplaceAll(text, "go_goroutines 1234\n", ""))
+	if err == nil || !strings.Contains(err.Error(), "have no go_goroutines") {
 		t.Errorf("missing gauge: err = %v", err)
 	}
-	_, err = parseMetrics(strings.NewReader(text+"go_goroutines lots\n"), "u")
-	if err == nil || !strings.Contains(err.Error(), `go_goroutines "lots"`) {
-		t.Errorf("garbage value: err = %v", err)
+	if _, err = parse(text + "go_memstats_heap_inuse_bytes lots\n"); err == nil {
+		t.Error("a value that is not a number was read")
 	}
 }

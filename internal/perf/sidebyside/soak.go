@@ -12,13 +12,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/internal/perf/load"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // SoakOptions configures a soak (issue #17): many sessions of several
@@ -189,7 +190,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	}
 	metrics := "http://" + gw.addr + "/metrics"
 	rep := &SoakReport{Options: o}
-	if rep.Before, err = scrape(ctx, metrics); err != nil {
+	if rep.Before, err = sample(ctx, metrics); err != nil {
 		return nil, err
 	}
 	rep.Before.At = -1
@@ -221,7 +222,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	// back to their number before the load.
 	deadline := time.Now().Add(o.Settle)
 	for {
-		s, err := scrape(ctx, metrics)
+		s, err := sample(ctx, metrics)
 		if err != nil {
 			return nil, err
 		}
@@ -357,7 +358,7 @@ func (s *sampler) start(t0 time.Time) {
 				return
 			case <-tick.C:
 			}
-			smp, err := scrape(s.ctx, s.url)
+			smp, err := sample(s.ctx, s.url)
 			if err != nil {
 				if s.err == nil {
 					s.err = err
@@ -381,102 +382,104 @@ func (s *sampler) stop() {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-// scrape reads the gateway's goroutines, heap in use and resident memory
-// from its Prometheus metrics.
-func scrape(ctx context.Context, url string) (Sample, error) {
-	body, err := get(ctx, url)
-	if err != nil {
-		return Sample{}, err
-	}
-	return parseMetrics(strings.NewReader(body), url)
-}
-
-func get(ctx context.Context, url string) (string, error) {
+// scrape reads the gateway's Prometheus metrics.
+func scrape(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("soak: scrape %s: %w", url, err)
+		return nil, fmt.Errorf("soak: scrape %s: %w", url, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = errors.New(resp.Status)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("soak: scrape %s: %s", url, resp.Status)
 	}
+	families, err := parseExposition(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return "", fmt.Errorf("soak: scrape %s: %w", url, err)
+		return nil, fmt.Errorf("soak: scrape %s: %w", url, err)
 	}
-	return string(b), nil
+	return families, nil
+}
+
+func parseExposition(r io.Reader) (map[string]*dto.MetricFamily, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(r)
+}
+
+// sample reads the gateway's sessions, goroutines, heap and resident
+// memory from its metrics.
+func sample(ctx context.Context, url string) (Sample, error) {
+	families, err := scrape(ctx, url)
+	if err != nil {
+		return Sample{}, err
+	}
+	return sampleOf(families)
+}
+
+// sampleOf reads the five gauges of a sample; a gauge missing is an error.
+func sampleOf(families map[string]*dto.MetricFamily) (Sample, error) {
+	var errs []error
+	gauge := func(name string) float64 {
+		f := families[name]
+		if f == nil || len(f.GetMetric()) == 0 {
+			errs = append(errs, fmt.Errorf("soak: the gateway's metrics have no %s (is the metrics exporter prometheus?)", name))
+			return 0
+		}
+		return value(f.GetMetric()[0])
+	}
+	s := Sample{
+		Sessions:   int(gauge("mcpgate_sessions_active")),
+		Goroutines: int(gauge("go_goroutines")),
+		HeapLive:   int64(gauge("go_gc_heap_live_bytes")),
+		HeapInuse:  int64(gauge("go_memstats_heap_inuse_bytes")),
+		RSS:        int64(gauge("process_resident_memory_bytes")),
+	}
+	return s, errors.Join(errs...)
+}
+
+// value is a metric's value, whatever its type says.
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.GetGauge() != nil:
+		return m.GetGauge().GetValue()
+	case m.GetCounter() != nil:
+		return m.GetCounter().GetValue()
+	}
+	return m.GetUntyped().GetValue()
 }
 
 // spanCounts reads how many spans mcpgate's batch span processor handed
 // to its exporter and dropped (error_type="queue_full").
 func spanCounts(ctx context.Context, url string) (exported, dropped int, err error) {
-	body, err := get(ctx, url)
+	families, err := scrape(ctx, url)
 	if err != nil {
 		return 0, 0, err
 	}
-	return parseSpanCounts(body)
+	return spanCountsOf(families)
 }
 
-func parseSpanCounts(body string) (exported, dropped int, err error) {
+func spanCountsOf(families map[string]*dto.MetricFamily) (exported, dropped int, err error) {
 	const name = "otel_sdk_processor_span_processed_total"
-	found := false
-	for line := range strings.Lines(body) {
-		series, value, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if !ok || (series != name && !strings.HasPrefix(series, name+"{")) {
-			continue
-		}
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("soak: %s %q: not a count", name, value)
-		}
-		found = true
-		if strings.Contains(series, `error_type="queue_full"`) {
-			dropped += int(v)
-		} else {
-			exported += int(v)
-		}
+	f := families[name]
+	if f == nil {
+		return 0, 0, fmt.Errorf("soak: the gateway's metrics have no %s (OTEL_GO_X_OBSERVABILITY=true and the global meter provider set?)", name)
 	}
-	if !found {
-		return 0, 0, fmt.Errorf("soak: /metrics has no %s (OTEL_GO_X_OBSERVABILITY=true and the global meter provider set?)", name)
+	for _, m := range f.GetMetric() {
+		queueFull := false
+		for _, l := range m.GetLabel() {
+			queueFull = queueFull || l.GetName() == "error_type" && l.GetValue() == "queue_full"
+		}
+		if queueFull {
+			dropped += int(value(m))
+		} else {
+			exported += int(value(m))
+		}
 	}
 	return exported, dropped, nil
-}
-
-// parseMetrics reads the five gauges of a sample from the Prometheus text
-// format; a gauge missing is an error.
-func parseMetrics(r io.Reader, url string) (Sample, error) {
-	want := map[string]float64{"go_goroutines": -1, "go_memstats_heap_inuse_bytes": -1, "process_resident_memory_bytes": -1,
-		"mcpgate_sessions_active": -1, "go_gc_heap_live_bytes": -1}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		name, _, _ = strings.Cut(name, "{") // labels: the gauges wanted have none of their own
-		if _, wanted := want[name]; !ok || !wanted {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil || v < 0 {
-			return Sample{}, fmt.Errorf("soak: %s: %s %q: not a gauge value", url, name, value)
-		}
-		want[name] = v
-	}
-	if err := sc.Err(); err != nil {
-		return Sample{}, fmt.Errorf("soak: %s: %w", url, err)
-	}
-	for name, v := range want {
-		if v < 0 {
-			return Sample{}, fmt.Errorf("soak: %s has no %s (is the metrics exporter prometheus?)", url, name)
-		}
-	}
-	return Sample{Sessions: int(want["mcpgate_sessions_active"]), Goroutines: int(want["go_goroutines"]), HeapLive: int64(want["go_gc_heap_live_bytes"]), HeapInuse: int64(want["go_memstats_heap_inuse_bytes"]),
-		RSS: int64(want["process_resident_memory_bytes"])}, nil
 }
 
 // callDecisions counts the decision log's lines of phase call; a line that
