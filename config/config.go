@@ -133,6 +133,9 @@ type Config struct {
 	// replicas. If omitted, there is none, which only a gateway without
 	// session_key_file may run with.
 	Store Store `yaml:"store"`
+
+	// Console is the security team's web console (docs/console.md).
+	Console Console `yaml:"console"`
 }
 
 // Naming controls how upstream names are exposed to clients.
@@ -242,8 +245,10 @@ func (c *Config) normalize() {
 	if c.PublicURL == "" {
 		c.PublicURL = defaultPublicURL(c.Listen)
 	}
-	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	c.PublicURL = trimSlash(c.PublicURL)
 }
+
+func trimSlash(s string) string { return strings.TrimRight(s, "/") }
 
 // defaultPublicURL returns "http://" + listen, or "" when listen is not a
 // valid host:port (validation reports that on listen).

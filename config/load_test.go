@@ -18,7 +18,7 @@ func TestStructuralProblems(t *testing.T) {
 		msg  string
 	}{
 		"unknown top-level key": {"lisen: x\n" + minimal, "lisen",
-			`unknown key (known keys: listen, public_url, max_request_bytes, shutdown_grace, session_idle_timeout, session_key_file, readyz_detail, trusted_proxies, naming, servers, scopes, auth, authorization_server, web_sign_in, identity_assertions, limits, policy, telemetry, approval, store): did you mean "listen"?`},
+			`unknown key (known keys: listen, public_url, max_request_bytes, shutdown_grace, session_idle_timeout, session_key_file, readyz_detail, trusted_proxies, naming, servers, scopes, auth, authorization_server, web_sign_in, identity_assertions, limits, policy, telemetry, approval, store, console): did you mean "listen"?`},
 		"unknown nested key": {"naming:\n  sep: x\n" + minimal, "naming.sep", "unknown key (known keys: separator)"},
 		"unknown key in list item": {minimal + "  - name: b\n    url: https://b\n    tiemout: 5s\n", "servers[1].tiemout",
 			`unknown key (known keys: name, url, transport, allow_insecure_http, timeout, prefix, labels, headers, auth, approval): did you mean "timeout"?`},

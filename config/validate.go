@@ -77,9 +77,9 @@ func (c *Config) Validate() error {
 
 func (c *Config) problems() []Problem {
 	var ps problems
-	validateListen(&ps, c.Listen)
+	validateAddress(&ps, "listen", c.Listen)
 	if c.PublicURL != "" {
-		validatePublicURL(&ps, c.PublicURL)
+		validateURLAt(&ps, "public_url", c.PublicURL)
 	}
 	if c.MaxRequestBytes <= 0 {
 		ps.add("max_request_bytes", "must be greater than 0")
@@ -106,25 +106,28 @@ func (c *Config) problems() []Problem {
 	c.Telemetry.validate(&ps)
 	c.Store.validate(&ps)
 	c.validateApproval(&ps)
+	c.validateConsole(&ps)
 	return ps
 }
 
-func validateListen(ps *problems, listen string) {
+// validateAddress checks a listener's host:port at path.
+func validateAddress(ps *problems, path, listen string) {
 	_, port, err := net.SplitHostPort(listen)
 	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 1 || n > 65535 {
-		ps.add("listen", "%q is not a valid address: use host:port with a port from 1 to 65535, e.g. 127.0.0.1:8080", listen)
+		ps.add(path, "%q is not a valid address: use host:port with a port from 1 to 65535, e.g. 127.0.0.1:8080", listen)
 	}
 }
 
-func validatePublicURL(ps *problems, raw string) {
+// validateURLAt checks a public base URL at path.
+func validateURLAt(ps *problems, path, raw string) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-		ps.add("public_url", "%q is not valid: use an absolute http or https URL, e.g. https://mcp.example.com", raw)
+		ps.add(path, "%q is not valid: use an absolute http or https URL, e.g. https://mcp.example.com", raw)
 	case u.User != nil:
-		ps.add("public_url", "must not contain credentials")
+		ps.add(path, "must not contain credentials")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
-		ps.add("public_url", "must not have a query or fragment")
+		ps.add(path, "must not have a query or fragment")
 	}
 }
 

@@ -55,6 +55,9 @@ type Options struct {
 	// DecisionLog receives every decision. If nil, decisions are not
 	// logged (tests), unless UseBundles configures OPA decision logs.
 	DecisionLog *DecisionLog
+	// Recent, if not nil, keeps the latest decisions of record in memory
+	// (the console's Decisions page); look-aheads (Check) are not kept.
+	Recent *Recent
 	// Library holds Rego v1 modules (file name → source) that LoadDir
 	// compiles together with the directory's files: a policy library that
 	// the directory's data drives, such as mcpgate's built-in one

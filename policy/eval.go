@@ -118,13 +118,25 @@ func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
 	if o.err != nil {
 		e.logFailure(ctx, o.in, *d, o.err)
 	}
-	if l := e.dlog.Load(); l != nil && o.record {
-		r := newRecord(ctx, e.opts.Now(), o.in, o.input, *d, o.err, elapsed, o.policy)
-		r.granted = boundStrings(o.granted)
+	l, recent := e.dlog.Load(), e.opts.Recent
+	if !o.record || (l == nil && recent == nil) {
+		return
+	}
+	input := o.input
+	if l == nil {
+		input = nil // Recent keeps no input
+	}
+	r := newRecord(ctx, e.opts.Now(), o.in, input, *d, o.err, elapsed, o.policy)
+	r.granted = boundStrings(o.granted)
+	r.cached = o.cached
+	if recent != nil {
+		recent.add(recentOf(&r))
+	}
+	if l != nil {
 		if o.path != "" {
 			r.path = o.path
 		}
-		r.residual, r.cached = o.residual, o.cached
+		r.residual = o.residual
 		if o.cached && o.in != nil && o.input == nil {
 			// A copy: the log reads it later, and callers reuse inputs.
 			// Large arguments are bounded now: the queue must not hold

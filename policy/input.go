@@ -35,6 +35,22 @@ const (
 	// Decide. The gateway asks for the intersection of what the policy
 	// grants and the server's upstream scope catalogue.
 	PhaseUpstream = "upstream"
+	// PhaseConsole decides whether a signed-in employee may view a page
+	// of the web console (method console/<page>) or revoke there
+	// (MethodConsoleRevoke). It is decided by Decide.
+	PhaseConsole = "console"
+)
+
+// Methods of the console phase (Input.Method).
+const (
+	MethodConsoleServers   = "console/servers"
+	MethodConsoleExplorer  = "console/explorer"
+	MethodConsoleDecisions = "console/decisions"
+	MethodConsolePolicy    = "console/policy"
+	// MethodConsoleRevoke revokes a grant of the authorization server
+	// (Input.Client names the OAuth client) or an employee's upstream
+	// connection (Input.Server names the upstream).
+	MethodConsoleRevoke = "console/revoke"
 )
 
 // Methods of the authorization-server phases (Input.Method).

@@ -19,6 +19,8 @@
 #   upstream    which scopes does the gateway ask an upstream's own
 #               authorization server for? Decided by upstream_scopes
 #               (upstream.rego), never by decision.
+#   console     may this employee view a page of the web console, or
+#               revoke there (console.rego)?
 package mcpgate.authz
 
 # A decision that is missing or fails to evaluate denies; this default only
@@ -70,7 +72,7 @@ reasons := {"no rule allows this request"} if {
 # that reads it, which costs milliseconds with a thousand groups.
 _cfg := data.mcpgate.config
 
-_phases := {"initialize", "list", "call", "register", "grant", "upstream"}
+_phases := {"initialize", "list", "call", "register", "grant", "upstream", "console"}
 
 # _phase is null when the input has none (never undefined: "not x in s"
 # is undefined, not true, when x is).

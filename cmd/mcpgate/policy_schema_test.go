@@ -126,6 +126,17 @@ func TestGoInputMatchesSchema(t *testing.T) {
 			Catalogue: []policy.Scope{{Name: "notes:read", Server: "notes", Level: "read"}, {Name: "mcp", Description: "d", Server: "*", Level: "all"}},
 			Request:   policy.Request{Time: at},
 		},
+		"console page": {
+			Phase: policy.PhaseConsole, Method: policy.MethodConsoleServers,
+			User:    policy.User{Sub: "carol", Groups: []string{"admin"}, Claims: map[string]any{}},
+			Request: policy.Request{Time: at},
+		},
+		"console revoke": {
+			Phase: policy.PhaseConsole, Method: policy.MethodConsoleRevoke,
+			User:    policy.User{Sub: "carol", Groups: []string{"admin"}},
+			Server:  &policy.Server{Name: "calendar"},
+			Request: policy.Request{Time: at},
+		},
 		"grant": {
 			Phase: policy.PhaseGrant, Method: policy.MethodToken,
 			User:      policy.User{Sub: "a", Iss: "i", Groups: []string{"g"}},
@@ -200,6 +211,9 @@ func TestSchemaRejects(t *testing.T) {
 	upscopes := `"upstream_scopes": [{"name": "s", "level": "read"}]`
 	tests := map[string]string{
 		"unknown phase":                 `{"phase": "consent", ` + base + `}`,
+		"console with token":            `{"phase": "console", ` + base + `}`,
+		"console without user":          `{"phase": "console", "method": "console/servers", ` + when + `}`,
+		"console with a target":         `{"phase": "console", "method": "console/revoke", ` + tool + `, ` + user + `, ` + when + `}`,
 		"unknown field":                 `{"phase": "initialize", "tenant": "x", ` + base + `}`,
 		"list without target":           `{"phase": "list", "server": {"name": "n", "labels": {}}, ` + base + `}`,
 		"two targets":                   `{"phase": "call", ` + tool + `, ` + prompt + `, ` + base + `}`,

@@ -1,0 +1,60 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestRecentRing(t *testing.T) {
+	t.Parallel()
+	r := NewRecent(3)
+	if got, total := r.Snapshot(); len(got) != 0 || total != 0 {
+		t.Fatalf("empty ring = %v, %d", got, total)
+	}
+	for i := range 5 {
+		r.add(RecentDecision{DecisionID: fmt.Sprint(i)})
+		got, total := r.Snapshot()
+		want := min(i+1, 3)
+		if len(got) != want || total != uint64(i+1) {
+			t.Fatalf("after %d adds: %d kept, total %d", i+1, len(got), total)
+		}
+		for j, d := range got {
+			if d.DecisionID != fmt.Sprint(i-j) {
+				t.Fatalf("after %d adds: [%d] = %s, want newest first", i+1, j, d.DecisionID)
+			}
+		}
+	}
+}
+
+func TestRecentKeepsDecisionsOfRecord(t *testing.T) {
+	t.Parallel()
+	recent := NewRecent(10)
+	e := NewEngine(Options{Recent: recent})
+	if err := e.LoadModules(authzModule(`decision := {"allow": input.user.sub == "bob", "reasons": ["because"]}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx := WithTraceID(context.Background(), "0af7651916cd43dd8448eb211c80319c")
+	in := &Input{Phase: PhaseCall, Method: "tools/call", User: User{Sub: "bob"}, Server: &Server{Name: "notes"},
+		Tool: &Tool{Name: "notes_read", Server: "notes"}, Arguments: map[string]any{"secret": "s3cr3t"}}
+	d := e.Decide(ctx, in)
+	e.Check(ctx, &Input{Phase: PhaseCall, Method: "tools/call", User: User{Sub: "mallory"}})
+	in.User.Sub = "mallory"
+	denied := e.Decide(context.Background(), in)
+	got, total := recent.Snapshot()
+	if total != 2 || len(got) != 2 {
+		t.Fatalf("kept %d of %d, want the two decisions of record, not the Check", len(got), total)
+	}
+	if g := got[1]; g.DecisionID != d.ID || !g.Allow || g.UserSub != "bob" || g.Phase != PhaseCall || g.Method != "tools/call" ||
+		g.Target != "notes_read" || g.Server != "notes" || g.TraceID != "0af7651916cd43dd8448eb211c80319c" ||
+		g.Revision != d.Revision || len(g.Reasons) != 1 || g.Time.IsZero() {
+		t.Errorf("allowed decision kept as %+v", g)
+	}
+	if g := got[0]; g.DecisionID != denied.ID || g.Allow || g.UserSub != "mallory" || g.TraceID != "" {
+		t.Errorf("denied decision kept as %+v", g)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", got), "s3cr3t") {
+		t.Error("Recent keeps the arguments")
+	}
+}
