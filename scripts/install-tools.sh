@@ -18,12 +18,16 @@
 #   tools/otelcol-<ver>/      OpenTelemetry Collector (see install_collector)
 #   node22/<ver>/             npm prefix holding the npm "node" package
 #   npm/<name>-<ver>/         npm prefixes for the npm tools below
-# and, outside the cache, Debian's postgresql package (see install_postgres).
+#                             (npm/playwright-core-<ver>/: the browser
+#                             driver, without any browser of its own)
+# and, outside the cache, Debian's postgresql package (see install_postgres)
+# and Debian's chromium package, /usr/bin/chromium (see install_chromium).
 #
 # Usage: bash scripts/install-tools.sh       (prints a summary at the end)
 # Other scripts may `source` it: it then defines the MCPGATE_* variables
-# (MCPGATE_CACHE, MCPGATE_TOOLS_BIN, MCPGATE_NODE22, MCPGATE_NPM_DIR) without
-# exporting them, and installs nothing until install_tools is called.
+# (MCPGATE_CACHE, MCPGATE_TOOLS_BIN, MCPGATE_NODE22, MCPGATE_NPM_DIR,
+# MCPGATE_CHROMIUM) without exporting them, and installs nothing until
+# install_tools is called.
 set -euo pipefail
 
 GO_SDK_VERSION=v1.8.0
@@ -53,6 +57,12 @@ ZITADEL_OIDC_VERSION=v3.52.0
 # the 0.x components: v0.165.0 <-> v1.71.0 (the builder's own default.yaml).
 COLLECTOR_VERSION=v0.165.0
 COLLECTOR_PROVIDERS_VERSION=v1.71.0
+# playwright-core: the browser tests' driver (internal/testtools/browser),
+# launching Debian's chromium by its executablePath. Never `playwright
+# install`: no browser is downloaded, the network is closed but for the
+# registries. playwright-core (unlike the playwright package) has no
+# install script of its own.
+PLAYWRIGHT_CORE_VERSION=1.64.1
 
 MCPGATE_CACHE="${MCPGATE_CACHE:-${HOME:-/root}/.cache/mcpgate}"
 # Absolute, so that the paths printed and symlinked work from any directory.
@@ -60,6 +70,9 @@ MCPGATE_CACHE="${MCPGATE_CACHE:-${HOME:-/root}/.cache/mcpgate}"
 MCPGATE_TOOLS_BIN="$MCPGATE_CACHE/bin"
 MCPGATE_NPM_DIR="$MCPGATE_CACHE/npm"
 MCPGATE_NODE22="$MCPGATE_TOOLS_BIN/node22"
+# Debian's chromium package puts its launcher at /usr/bin/chromium, the
+# browser tests' default; MCPGATE_CHROMIUM names another Chromium instead.
+MCPGATE_CHROMIUM="${MCPGATE_CHROMIUM:-/usr/bin/chromium}"
 
 STAMP=.mcpgate-installed
 
@@ -311,6 +324,43 @@ install_postgres() {
   log "installed postgresql -> $(postgres_bin)"
 }
 
+# chromium_version prints what $MCPGATE_CHROMIUM --version says (for example
+# "Chromium 156.0.8078.129 built on Debian ..."), failing if it does not run.
+chromium_version() {
+  [[ -x "$MCPGATE_CHROMIUM" ]] && "$MCPGATE_CHROMIUM" --version 2>/dev/null
+}
+
+# install_chromium installs Debian's chromium package, the headless browser
+# of the browser tests (internal/testtools/browser), which drive it with
+# playwright-core. The package lists are updated only when the install
+# fails without updating them (none yet, or stale ones naming a release the
+# mirror no longer has). --no-install-recommends: no fonts, drivers or
+# desktop integration beyond the package's dependencies.
+install_chromium() {
+  if chromium_version >/dev/null; then
+    log "cached: chromium -> $MCPGATE_CHROMIUM ($(chromium_version))"
+    return 0
+  fi
+  [[ "$MCPGATE_CHROMIUM" == /usr/bin/chromium ]] ||
+    die "MCPGATE_CHROMIUM=$MCPGATE_CHROMIUM does not run (--version): fix it, or unset it to install Debian's chromium"
+  command -v apt-get >/dev/null ||
+    die "chromium not found at $MCPGATE_CHROMIUM and no apt-get: install Chromium and set MCPGATE_CHROMIUM to its binary"
+  local sudo=""
+  [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+  # env, not a bare assignment: sudo would drop DEBIAN_FRONTEND.
+  local apt=($sudo env DEBIAN_FRONTEND=noninteractive apt-get)
+  log "installing: Debian's chromium (apt-get)"
+  local t0=$SECONDS
+  if ! "${apt[@]}" install -y -qq --no-install-recommends chromium >&2; then
+    log "apt-get install chromium failed: updating the package lists and retrying"
+    "${apt[@]}" update -qq >&2 || die "apt-get update failed"
+    "${apt[@]}" install -y -qq --no-install-recommends chromium >&2 ||
+      die "apt-get install chromium failed"
+  fi
+  chromium_version >/dev/null || die "chromium installed, but $MCPGATE_CHROMIUM --version fails"
+  log "installed chromium in $((SECONDS - t0))s -> $MCPGATE_CHROMIUM ($(chromium_version))"
+}
+
 install_tools() {
   command -v go >/dev/null || die "go not found in PATH"
   command -v npm >/dev/null || die "npm not found in PATH (install Debian's nodejs/npm)"
@@ -328,6 +378,7 @@ install_tools() {
   install_collector
   install_node22
   install_postgres
+  install_chromium
 
   # From here on npm (and any package install script) runs under Node 22:
   # some of these packages declare engines.node >= 22.
@@ -346,6 +397,10 @@ install_tools() {
   npm_install "$MCPGATE_NPM_DIR/sdk-$TS_SDK_VERSION" "@modelcontextprotocol/sdk@$TS_SDK_VERSION"
   npm_install "$MCPGATE_NPM_DIR/client-$TS_CLIENT_VERSION" "@modelcontextprotocol/client@$TS_CLIENT_VERSION"
   npm_install "$MCPGATE_NPM_DIR/oidc-provider-$OIDC_PROVIDER_VERSION" "oidc-provider@$OIDC_PROVIDER_VERSION"
+  # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: belt and braces, should a future
+  # release grow an install script that fetches a browser.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm_install \
+    "$MCPGATE_NPM_DIR/playwright-core-$PLAYWRIGHT_CORE_VERSION" "playwright-core@$PLAYWRIGHT_CORE_VERSION"
 }
 
 print_summary() {
@@ -369,7 +424,8 @@ print_summary() {
     printf '  %-34s %s\n' "$pkg $ver" "$d"
   done
   printf '  %-34s %s\n' "postgresql $("$(postgres_bin)/postgres" --version 2>/dev/null | awk '{print $3}')" "$(postgres_bin)"
-  echo "  env: MCPGATE_TOOLS_BIN=$MCPGATE_TOOLS_BIN MCPGATE_NODE22=$MCPGATE_NODE22 MCPGATE_NPM_DIR=$MCPGATE_NPM_DIR"
+  printf '  %-34s %s\n' "chromium $(chromium_version | awk '{print $2}')" "$MCPGATE_CHROMIUM"
+  echo "  env: MCPGATE_TOOLS_BIN=$MCPGATE_TOOLS_BIN MCPGATE_NODE22=$MCPGATE_NODE22 MCPGATE_NPM_DIR=$MCPGATE_NPM_DIR MCPGATE_CHROMIUM=$MCPGATE_CHROMIUM"
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
