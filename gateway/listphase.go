@@ -35,30 +35,37 @@ func (f *policyFilter) decide(target func(*policy.Input)) bool {
 }
 
 func (f *policyFilter) Tool(e *toolEntry) bool {
-	return f.decide(func(in *policy.Input) {
-		in.Method, in.Server, in.Tool = "tools/list", f.g.serverInput(e.up), toolInput(e)
-	})
+	return f.decide(func(in *policy.Input) { f.g.listTool(in, e) })
 }
 
 func (f *policyFilter) Prompt(e *promptEntry) bool {
-	return f.decide(func(in *policy.Input) {
-		in.Method, in.Server = "prompts/list", f.g.serverInput(e.up)
-		in.Prompt = promptInput(e)
-	})
+	return f.decide(func(in *policy.Input) { f.g.listPrompt(in, e) })
 }
 
 func (f *policyFilter) Resource(e *resourceEntry) bool {
-	return f.decide(func(in *policy.Input) {
-		in.Method, in.Server = "resources/list", f.g.serverInput(e.up)
-		in.Resource = resourceTarget(e)
-	})
+	return f.decide(func(in *policy.Input) { f.g.listResource(in, e) })
 }
 
 func (f *policyFilter) ResourceTemplate(e *templateEntry) bool {
-	return f.decide(func(in *policy.Input) {
-		in.Method, in.Server = "resources/templates/list", f.g.serverInput(e.up)
-		in.Resource = templateTarget(e)
-	})
+	return f.decide(func(in *policy.Input) { f.g.listTemplate(in, e) })
+}
+
+// listTool, listPrompt, listResource and listTemplate set the method and
+// the target of an entry's list-phase input.
+func (g *Gateway) listTool(in *policy.Input, e *toolEntry) {
+	in.Method, in.Server, in.Tool = "tools/list", g.serverInput(e.up), toolInput(e)
+}
+
+func (g *Gateway) listPrompt(in *policy.Input, e *promptEntry) {
+	in.Method, in.Server, in.Prompt = "prompts/list", g.serverInput(e.up), promptInput(e)
+}
+
+func (g *Gateway) listResource(in *policy.Input, e *resourceEntry) {
+	in.Method, in.Server, in.Resource = "resources/list", g.serverInput(e.up), resourceTarget(e)
+}
+
+func (g *Gateway) listTemplate(in *policy.Input, e *templateEntry) {
+	in.Method, in.Server, in.Resource = "resources/templates/list", g.serverInput(e.up), templateTarget(e)
 }
 
 // ListAuthorizer is an Authorizer that decides the list phase of a whole

@@ -123,6 +123,8 @@ func (m *listKeyMemo) setShown(rev string, cat uint64, key string) {
 type keyCache struct {
 	mu   sync.Mutex
 	keys map[string]callerKeys
+	// seen remembers each new identity for the console (SeenIdentities).
+	seen seenIdentities
 }
 
 // maxCachedKeys bounds the cache; it starts over when full.
@@ -140,6 +142,7 @@ func (c *keyCache) of(id *authn.Identity) callerKeys {
 	}
 	k = callerKeys{view: identityKey(id), session: sessionKey(id), user: &policy.UserMemo{}, list: &listKeyMemo{},
 		gate: &sessionGate{}}
+	c.seen.add(id)
 	c.mu.Lock()
 	if c.keys == nil || len(c.keys) >= maxCachedKeys {
 		c.keys = map[string]callerKeys{}

@@ -101,6 +101,9 @@ type Status struct {
 	// activation; a later successful load clears it.
 	LastError     string    `json:"last_error,omitempty"`
 	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+	// LoadedAt is when the policy in use was loaded (the last successful
+	// load or reload).
+	LoadedAt time.Time `json:"loaded_at,omitzero"`
 }
 
 // Engine evaluates the policy for every MCP request. It is safe for
@@ -124,6 +127,8 @@ type Engine struct {
 
 // compiled is one immutable generation of the policy.
 type compiled struct {
+	// loadedAt is when it was swapped in.
+	loadedAt time.Time
 	// generation numbers it among the engine's policies, never reused
 	// (a revision label may be: a bundle's v1, v2, then v1 again).
 	generation uint64
@@ -231,7 +236,7 @@ func (e *Engine) Ready() bool { return e.current.Load() != nil }
 func (e *Engine) Status() Status {
 	var s Status
 	if c := e.current.Load(); c != nil {
-		s.Loaded, s.Revision, s.Source = true, c.revision, c.source
+		s.Loaded, s.Revision, s.Source, s.LoadedAt = true, c.revision, c.source, c.loadedAt
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -246,7 +251,7 @@ func (e *Engine) swap(c *compiled) {
 	e.mu.Lock()
 	e.lastErr, e.lastErrAt = nil, time.Time{}
 	e.generation++
-	c.generation = e.generation
+	c.generation, c.loadedAt = e.generation, e.opts.Now().UTC()
 	e.current.Store(c)
 	e.mu.Unlock()
 	e.log.Info("policy: loaded", slog.String("revision", c.revision), slog.String("source", c.source))

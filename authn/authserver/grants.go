@@ -58,23 +58,15 @@ func (s *Server) serveGrants(w http.ResponseWriter, r *http.Request) {
 		s.startSignIn(ctx, w, r, pendingAuth{Grants: true})
 		return
 	}
-	var clients []string
-	if _, err := s.rec.get(ctx, nsUserClients, hashKey(bs.Subject.Sub), &clients); err != nil {
+	grants, err := s.Grants(ctx, bs.Subject.Sub)
+	if err != nil {
 		s.storeFailure(w, err)
 		return
 	}
-	var views []grantView
-	for _, id := range clients {
-		var c consent
-		ok, err := s.rec.get(ctx, nsConsent, consentKey(bs.Subject.Sub, id), &c)
-		if err != nil {
-			s.storeFailure(w, err)
-			return
-		}
-		if ok {
-			views = append(views, grantView{ClientID: id, ClientName: c.ClientName, RedirectHost: c.RedirectTo,
-				Scopes: s.describe(c.Scopes, nil), GrantedAt: c.GrantedAt})
-		}
+	views := make([]grantView, len(grants))
+	for i, g := range grants {
+		views[i] = grantView{ClientID: g.ClientID, ClientName: g.ClientName, RedirectHost: g.RedirectHost,
+			Scopes: s.describe(g.Scopes, nil), GrantedAt: g.GrantedAt}
 	}
 	s.renderGrants(w, bs, views, r.URL.Query().Get("revoked"))
 }
@@ -98,34 +90,71 @@ func (s *Server) serveGrantsRevoke(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusForbidden, "Not signed in", "Your session expired. Open the grants page again.")
 		return
 	}
-	ctx, unlock, err := s.lockUser(ctx, bs.Subject.Sub)
-	if err != nil {
+	if _, err := s.RevokeGrant(ctx, bs.Subject.Sub, r.PostForm.Get("client_id"), "the employee"); err != nil {
 		s.storeFailure(w, err)
 		return
-	}
-	defer unlock()
-	clientID := r.PostForm.Get("client_id")
-	key := consentKey(bs.Subject.Sub, clientID)
-	var c consent
-	found, err := s.rec.get(ctx, nsConsent, key, &c)
-	if err != nil {
-		s.storeFailure(w, err)
-		return
-	}
-	if found {
-		for _, f := range c.Families {
-			s.revokeFamily(ctx, f)
-		}
-		if err := s.opts.Store.Delete(ctx, nsConsent, key); err != nil {
-			s.storeFailure(w, err)
-			return
-		}
-		var clients []string
-		if _, err := s.rec.get(ctx, nsUserClients, hashKey(bs.Subject.Sub), &clients); err == nil {
-			clients = slices.DeleteFunc(clients, func(id string) bool { return id == clientID })
-			s.rec.put(ctx, nsUserClients, hashKey(bs.Subject.Sub), clients, s.now().Add(s.opts.ConsentTTL))
-		}
-		s.log.Info("authserver: consent revoked by the employee", "client_id", clientID, "sub", bs.Subject.Sub, "families", len(c.Families))
 	}
 	http.Redirect(w, r, s.opts.Issuer+PathGrants+"?revoked=1", http.StatusSeeOther)
+}
+
+// Grant is a consent an employee gave an OAuth client: the scopes it may
+// be issued tokens for.
+type Grant struct {
+	ClientID, ClientName string
+	// RedirectHost is the host the client's redirect URI points at.
+	RedirectHost string
+	Scopes       []string
+	GrantedAt    time.Time
+}
+
+// Grants lists the consents of the employee whose subject (at the IdP) is
+// sub, in the order they were given.
+func (s *Server) Grants(ctx context.Context, sub string) ([]Grant, error) {
+	var clients []string
+	if _, err := s.rec.get(ctx, nsUserClients, hashKey(sub), &clients); err != nil {
+		return nil, err
+	}
+	var out []Grant
+	for _, id := range clients {
+		var c consent
+		ok, err := s.rec.get(ctx, nsConsent, consentKey(sub, id), &c)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, Grant{ClientID: id, ClientName: c.ClientName, RedirectHost: c.RedirectTo, Scopes: c.Scopes, GrantedAt: c.GrantedAt})
+		}
+	}
+	return out, nil
+}
+
+// RevokeGrant revokes the consent the employee sub gave clientID, and
+// every refresh-token family issued under it, and reports whether there
+// was one. by says who revoked it, for the log line ("the employee", or
+// the operator in the console).
+func (s *Server) RevokeGrant(ctx context.Context, sub, clientID, by string) (bool, error) {
+	ctx, unlock, err := s.lockUser(ctx, sub)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	key := consentKey(sub, clientID)
+	var c consent
+	found, err := s.rec.get(ctx, nsConsent, key, &c)
+	if err != nil || !found {
+		return false, err
+	}
+	for _, f := range c.Families {
+		s.revokeFamily(ctx, f)
+	}
+	if err := s.opts.Store.Delete(ctx, nsConsent, key); err != nil {
+		return false, err
+	}
+	var clients []string
+	if _, err := s.rec.get(ctx, nsUserClients, hashKey(sub), &clients); err == nil {
+		clients = slices.DeleteFunc(clients, func(id string) bool { return id == clientID })
+		s.rec.put(ctx, nsUserClients, hashKey(sub), clients, s.now().Add(s.opts.ConsentTTL))
+	}
+	s.log.Info("authserver: consent revoked", "by", by, "client_id", clientID, "sub", sub, "families", len(c.Families))
+	return true, nil
 }

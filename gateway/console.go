@@ -1,0 +1,427 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mcpgate/mcpgate/approval"
+	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/config"
+	"github.com/mcpgate/mcpgate/policy"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// What the security team's console (package console) reads of the
+// gateway: each upstream's catalog with its approval, what an identity's
+// lists show and why, one call decided ahead, and the identities seen.
+// Every answer is computed by the policy engine on the catalog clients
+// are served, with Check: a look ahead, not a decision of record.
+
+// Kinds of catalog items, as the console names them.
+const (
+	KindTool     = "tool"
+	KindPrompt   = "prompt"
+	KindResource = "resource"
+	KindTemplate = "resource template"
+)
+
+// CatalogItem is one tool, prompt, resource or resource template of an
+// upstream.
+type CatalogItem struct {
+	Kind string
+	// Name is what clients call it (the gateway's name of a tool or
+	// prompt; a resource's URI or a template's URI template).
+	Name string
+	// UpstreamName is the upstream's own name of a tool or prompt.
+	UpstreamName string
+	Server       string
+	Description  string
+	// Approval is the item's standing against the lock file ("approved",
+	// "modified", "new", or "removed" for an approved item the server no
+	// longer lists); "" when approval is off for the server.
+	Approval string
+	// Quarantined: not approved, on a server in approval mode enforce:
+	// hidden and refused unless the policy allows it unapproved.
+	Quarantined bool
+	// Diff describes a modified, new or removed item against the lock
+	// (approval.Change.Diff); "" for an approved one.
+	Diff string
+}
+
+// ServerCatalog returns what the upstream server lists now, in kind and
+// name order, each item with its standing against the lock, and the
+// approved items it no longer lists. It fails when the server is not
+// configured or has listed nothing yet, saying why.
+func (g *Gateway) ServerCatalog(server string) ([]CatalogItem, error) {
+	u := g.upstreamNamed(server)
+	if u == nil {
+		return nil, fmt.Errorf("no server %q in the configuration", server)
+	}
+	u.mu.Lock()
+	f, state, lastErr := u.features, u.state, u.lastErr
+	u.mu.Unlock()
+	if f == nil {
+		if lastErr == "" {
+			lastErr = "no answer yet"
+		}
+		return nil, fmt.Errorf("server %q is %s: %s", server, state, lastErr)
+	}
+	var items []CatalogItem
+	var pins []approval.Item
+	add := func(kind, name, upstreamName, description string, p pin) {
+		items = append(items, CatalogItem{Kind: kind, Name: name, UpstreamName: upstreamName, Server: server,
+			Description: description, Approval: string(p.state), Quarantined: p.quarantined})
+		pins = append(pins, p.item)
+	}
+	for _, e := range f.tools {
+		add(KindTool, e.tool.Name, e.upstreamName, e.tool.Description, e.pin)
+	}
+	for _, e := range f.prompts {
+		add(KindPrompt, e.prompt.Name, e.upstreamName, e.prompt.Description, e.pin)
+	}
+	for _, e := range f.resources {
+		add(KindResource, e.resource.URI, e.resource.URI, e.resource.Description, e.pin)
+	}
+	for _, e := range f.templates {
+		add(KindTemplate, e.template.URITemplate, e.template.URITemplate, e.template.Description, e.pin)
+	}
+	if u.approvalMode != config.ApprovalOff && g.lock.Load() != nil {
+		s := g.lock.Load().Server(server)
+		changes := approval.Compare(s, slices.DeleteFunc(slices.Clone(pins), func(it approval.Item) bool { return it.Kind == "" }))
+		byKey := make(map[[2]string]approval.Change, len(changes))
+		for _, c := range changes {
+			byKey[[2]string{string(c.Kind), c.Name}] = c
+		}
+		for i := range items {
+			if c, ok := byKey[[2]string{string(pins[i].Kind), pins[i].Name}]; ok && pins[i].Kind != "" {
+				items[i].Diff = c.Diff("")
+			}
+		}
+		for _, c := range changes {
+			if c.State == approval.Removed {
+				items = append(items, CatalogItem{Kind: kindName(c.Kind), Name: c.Name, UpstreamName: c.Name, Server: server,
+					Approval: string(approval.Removed)})
+			}
+		}
+	}
+	slices.SortStableFunc(items, func(a, b CatalogItem) int {
+		return cmp.Or(cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)), strings.Compare(a.Name, b.Name))
+	})
+	return items, nil
+}
+
+func (g *Gateway) upstreamNamed(name string) *upstream {
+	for _, u := range g.ups {
+		if u.cfg.Name == name {
+			return u
+		}
+	}
+	return nil
+}
+
+func kindName(k approval.Kind) string {
+	switch k {
+	case approval.KindTool:
+		return KindTool
+	case approval.KindPrompt:
+		return KindPrompt
+	case approval.KindResource:
+		return KindResource
+	default:
+		return KindTemplate
+	}
+}
+
+func kindOrder(kind string) int {
+	return slices.Index([]string{KindTool, KindPrompt, KindResource, KindTemplate}, kind)
+}
+
+// Access is one catalog entry as an identity's lists have it.
+type Access struct {
+	CatalogItem
+	// Shown: the entry is in the identity's lists (the policy allows it in
+	// the list phase and, when it awaits approval, allows it unapproved).
+	Shown bool
+	// Decision is the policy's list-phase decision, reasons and required
+	// scopes included.
+	Decision policy.Decision
+}
+
+// Exploration is what an identity's lists show of the catalog, and why.
+type Exploration struct {
+	PolicyRevision  string
+	CatalogRevision uint64
+	// Items holds every entry clients are served (collisions left out),
+	// in kind, server and name order.
+	Items []Access
+}
+
+// Explore decides, for id, every entry of the catalog clients are served
+// as the list phase does (policyFilter), with the policy engine's Check:
+// nothing is logged. The list phase does not look at the client or the
+// arguments, so neither is asked for.
+func (g *Gateway) Explore(ctx context.Context, id *authn.Identity) Exploration {
+	cat := g.catalog()
+	x := Exploration{PolicyRevision: g.policyRevision(), CatalogRevision: cat.revision}
+	decide := func(item CatalogItem, target func(*policy.Input)) {
+		in := g.baseInput(id, policy.PhaseList, "")
+		target(in)
+		d := g.opts.Authorizer.Check(ctx, in)
+		x.Items = append(x.Items, Access{CatalogItem: item, Decision: d,
+			Shown: d.Allow && (d.AllowUnapproved || !g.quarantined(in))})
+	}
+	for _, e := range sortedEntries(cat.tools) {
+		decide(CatalogItem{Kind: KindTool, Name: e.tool.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name,
+			Description: e.tool.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined},
+			func(in *policy.Input) { g.listTool(in, e) })
+	}
+	for _, e := range sortedEntries(cat.prompts) {
+		decide(CatalogItem{Kind: KindPrompt, Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name,
+			Description: e.prompt.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined},
+			func(in *policy.Input) { g.listPrompt(in, e) })
+	}
+	for _, e := range sortedEntries(cat.resources) {
+		decide(CatalogItem{Kind: KindResource, Name: e.resource.URI, UpstreamName: e.resource.URI, Server: e.up.cfg.Name,
+			Description: e.resource.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined},
+			func(in *policy.Input) { g.listResource(in, e) })
+	}
+	for _, e := range sortedEntries(cat.templates) {
+		decide(CatalogItem{Kind: KindTemplate, Name: e.template.URITemplate, UpstreamName: e.template.URITemplate,
+			Server: e.up.cfg.Name, Description: e.template.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined},
+			func(in *policy.Input) { g.listTemplate(in, e) })
+	}
+	slices.SortStableFunc(x.Items, func(a, b Access) int {
+		return cmp.Or(cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)), strings.Compare(a.Server, b.Server), strings.Compare(a.Name, b.Name))
+	})
+	return x
+}
+
+// sortedEntries returns m's entries in key order.
+func sortedEntries[E any](m map[string]E) []E {
+	out := make([]E, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
+	}
+	return out
+}
+
+// WhatIfRequest is one call to decide ahead: tools/call (Name, and
+// Arguments a JSON object), prompts/get (Name, and Arguments a JSON
+// object of strings) or resources/read (Name is the URI).
+type WhatIfRequest struct {
+	Method    string
+	Name      string
+	Arguments json.RawMessage
+	// Client is the MCP client as it names itself (clientInfo), if any.
+	Client *policy.Client
+}
+
+// Outcomes of a WhatIf.
+const (
+	WhatIfAllowed        = "allowed"
+	WhatIfDenied         = "denied"
+	WhatIfAwaitsApproval = "refused: awaits approval"
+	WhatIfNotFound       = "not found"
+)
+
+// WhatIfResult is a call decided ahead.
+type WhatIfResult struct {
+	// Outcome is what the caller would get: WhatIfAllowed, WhatIfDenied,
+	// WhatIfAwaitsApproval, or WhatIfNotFound (no such target in the
+	// catalog, or one the caller's lists do not show: the gateway answers
+	// both alike).
+	Outcome string
+	// Shown says whether the caller's lists show the target.
+	Shown bool
+	// Input is the policy input the call is decided with (nil when the
+	// target does not exist); Decision is the call-phase decision.
+	Input    *policy.Input
+	Decision policy.Decision
+}
+
+// ErrWhatIf wraps a what-if request that cannot be decided (an unknown
+// method, arguments that are not a JSON object).
+var ErrWhatIf = errors.New("what if")
+
+// WhatIf decides one call of id ahead, as the call phase would
+// (view.decide), with the policy engine's Check: nothing is logged, and
+// nothing reaches an upstream.
+func (g *Gateway) WhatIf(ctx context.Context, id *authn.Identity, req WhatIfRequest) (WhatIfResult, error) {
+	var params mcp.Params
+	args := req.Arguments
+	if len(strings.TrimSpace(string(args))) == 0 {
+		args = json.RawMessage("{}")
+	}
+	switch req.Method {
+	case "tools/call":
+		var obj map[string]any
+		if err := json.Unmarshal(args, &obj); err != nil || obj == nil {
+			return WhatIfResult{}, fmt.Errorf("%w: the arguments must be a JSON object", ErrWhatIf)
+		}
+		params = &mcp.CallToolParamsRaw{Name: req.Name, Arguments: args}
+	case "prompts/get":
+		var obj map[string]string
+		if err := json.Unmarshal(args, &obj); err != nil || obj == nil {
+			return WhatIfResult{}, fmt.Errorf("%w: a prompt's arguments must be a JSON object of strings", ErrWhatIf)
+		}
+		params = &mcp.GetPromptParams{Name: req.Name, Arguments: obj}
+	case "resources/read":
+		params = &mcp.ReadResourceParams{URI: req.Name}
+	default:
+		return WhatIfResult{}, fmt.Errorf("%w: method %q: use tools/call, prompts/get or resources/read", ErrWhatIf, req.Method)
+	}
+	in, _, err := g.callInput(id, req.Method, params, g.catalog())
+	switch {
+	case errors.Is(err, errNoTarget):
+		return WhatIfResult{Outcome: WhatIfNotFound}, nil
+	case err != nil:
+		return WhatIfResult{}, fmt.Errorf("%w: %w", ErrWhatIf, err)
+	}
+	in.Client = req.Client
+	d := g.opts.Authorizer.Check(ctx, in)
+	r := WhatIfResult{Input: in, Decision: d, Shown: g.listShows(ctx, id, in)}
+	switch {
+	case d.Allow && g.quarantined(in) && !d.AllowUnapproved:
+		r.Outcome = WhatIfAwaitsApproval
+	case d.Allow && r.Shown:
+		r.Outcome = WhatIfAllowed
+	case r.Shown:
+		r.Outcome = WhatIfDenied
+	default:
+		r.Outcome = WhatIfNotFound
+	}
+	return r, nil
+}
+
+// listShows decides whether id's lists show the target of the call input
+// in (Check, as Explore does).
+func (g *Gateway) listShows(ctx context.Context, id *authn.Identity, call *policy.Input) bool {
+	in := g.baseInput(id, policy.PhaseList, "")
+	in.Server, in.Tool, in.Prompt = call.Server, call.Tool, call.Prompt
+	switch {
+	case call.Tool != nil:
+		in.Method = "tools/list"
+	case call.Prompt != nil:
+		in.Method = "prompts/list"
+	case call.Resource != nil && call.Resource.URITemplate != "":
+		r := *call.Resource
+		r.URI = ""
+		in.Method, in.Resource = "resources/templates/list", &r
+	case call.Resource != nil:
+		in.Method, in.Resource = "resources/list", call.Resource
+	}
+	d := g.opts.Authorizer.Check(ctx, in)
+	return d.Allow && (d.AllowUnapproved || !g.quarantined(in))
+}
+
+// Matrix is the access of groups to servers: Cells[i][j] is what a member
+// of Groups[i] alone (no other group, no scopes) is shown of Servers[j].
+type Matrix struct {
+	Groups  []string
+	Servers []string
+	Cells   [][]MatrixCell
+}
+
+// MatrixCell counts the entries of a server a group is shown.
+type MatrixCell struct {
+	Shown, Total int
+	// Names are the entries shown, in kind and name order.
+	Names []string
+}
+
+// MaxMatrixGroups bounds the groups of one Matrix: each costs a decision
+// per catalog entry.
+const MaxMatrixGroups = 50
+
+// Matrix explores, for each group, an identity of that group alone.
+// Groups beyond MaxMatrixGroups are left out.
+func (g *Gateway) Matrix(ctx context.Context, groups []string) Matrix {
+	if len(groups) > MaxMatrixGroups {
+		groups = groups[:MaxMatrixGroups]
+	}
+	m := Matrix{Groups: groups}
+	for _, u := range g.ups {
+		m.Servers = append(m.Servers, u.cfg.Name)
+	}
+	for _, group := range groups {
+		row := make([]MatrixCell, len(m.Servers))
+		x := g.Explore(ctx, &authn.Identity{Subject: "member of " + group, Groups: []string{group}})
+		for _, a := range x.Items {
+			j := slices.Index(m.Servers, a.Server)
+			if j < 0 {
+				continue
+			}
+			row[j].Total++
+			if a.Shown {
+				row[j].Shown++
+				row[j].Names = append(row[j].Names, a.Name)
+			}
+		}
+		m.Cells = append(m.Cells, row)
+	}
+	return m
+}
+
+// seenIdentities remembers the identities of the latest callers, one per
+// issuer and subject, for the console's user picker.
+type seenIdentities struct {
+	mu  sync.Mutex
+	ids map[[2]string]seenIdentity
+}
+
+type seenIdentity struct {
+	id   authn.Identity
+	seen time.Time
+}
+
+// maxSeenIdentities bounds seenIdentities; the least recently seen goes.
+const maxSeenIdentities = 1000
+
+func (s *seenIdentities) add(id *authn.Identity) {
+	if id == nil {
+		return
+	}
+	k := [2]string{id.Issuer, id.Subject}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = map[[2]string]seenIdentity{}
+	}
+	if _, ok := s.ids[k]; !ok && len(s.ids) >= maxSeenIdentities {
+		var oldest [2]string
+		var at time.Time
+		for k, v := range s.ids {
+			if at.IsZero() || v.seen.Before(at) {
+				oldest, at = k, v.seen
+			}
+		}
+		delete(s.ids, oldest)
+	}
+	s.ids[k] = seenIdentity{id: *id, seen: now}
+}
+
+// SeenIdentities returns the identities of the latest callers (at most
+// 1000, one per issuer and subject, each as its latest token had it), by
+// subject.
+func (g *Gateway) SeenIdentities() []authn.Identity {
+	s := &g.keys.seen
+	s.mu.Lock()
+	out := make([]authn.Identity, 0, len(s.ids))
+	for _, v := range s.ids {
+		out = append(out, v.id)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b authn.Identity) int {
+		return cmp.Or(strings.Compare(a.Subject, b.Subject), strings.Compare(a.Issuer, b.Issuer))
+	})
+	return out
+}
