@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -70,6 +71,10 @@ func TestLoadDirMergesDataAtDirectoryPaths(t *testing.T) {
 		t.Errorf("engineering on hr: %+v, want deny", got)
 	}
 	st := e.Status()
+	if st.LoadedAt.IsZero() {
+		t.Error("Status.LoadedAt is zero after a load")
+	}
+	st.LoadedAt = time.Time{}
 	if want := (Status{Loaded: true, Revision: e.Revision(), Source: "dir:" + dir}); !cmp.Equal(want, st) {
 		t.Errorf("Status = %+v, want %+v", st, want)
 	}
