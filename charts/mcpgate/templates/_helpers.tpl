@@ -370,3 +370,63 @@ object with value_from_file or value_from_env, unless it is wrong).
 {{- end }}
 {{- toJson $out }}
 {{- end }}
+
+{{/*
+mcpgate.consolePort: the port of config.console.listen_address (the
+console's admin listener), or "" when the console is on the main listener.
+*/}}
+{{- define "mcpgate.consolePort" -}}
+{{- $addr := dig "console" "listen_address" "" .Values.config | toString }}
+{{- if $addr }}
+{{- if not (regexMatch "^(\\[[0-9A-Fa-f:.]*\\]|[^:\\[\\]]*):[0-9]{1,5}$" $addr) }}
+{{- fail (printf "config.console.listen_address: %q is not host:port: use e.g. 0.0.0.0:9090" $addr) }}
+{{- end }}
+{{- regexFind "[0-9]+$" $addr }}
+{{- end }}
+{{- end }}
+
+{{/*
+mcpgate.consoleBaseURL: where browsers reach the console (it is at
+<base>/console, its sign-in at <base>/signin): config.console.public_url on
+an admin listener, else the gateway's public URL.
+*/}}
+{{- define "mcpgate.consoleBaseURL" -}}
+{{- if include "mcpgate.consolePort" . }}
+{{- dig "console" "public_url" "" .Values.config | toString | trimSuffix "/" }}
+{{- else }}
+{{- include "mcpgate.publicURL" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+mcpgate.consoleIngressRules: the rules of the console's Ingress, as a JSON
+list of {host, paths}. Hosts: console.ingress.hosts, else the host of
+mcpgate.consoleBaseURL. On the main listener, a host the main Ingress also
+serves with the same class keeps only the paths that Ingress lacks (it
+routes /signin and /signout already with web_sign_in): two Ingresses of one
+class must not claim the same host and path.
+*/}}
+{{- define "mcpgate.consoleIngressRules" -}}
+{{- $ci := .Values.console.ingress }}
+{{- $hosts := $ci.hosts }}
+{{- if not $hosts }}
+{{- with include "mcpgate.consoleBaseURL" . }}{{ $hosts = list (regexReplaceAll ":[0-9]+$" (urlParse .).host "") }}{{ end }}
+{{- end }}
+{{- $mainPaths := list }}
+{{- if and .Values.ingress.enabled (eq .Values.ingress.className $ci.className) }}
+{{- range include "mcpgate.ingressPaths" . | fromJsonArray }}{{ $mainPaths = append $mainPaths .path }}{{ end }}
+{{- end }}
+{{- $admin := include "mcpgate.consolePort" . }}
+{{- $rules := list }}
+{{- range $hosts }}
+{{- $paths := $ci.paths }}
+{{- if and (not $admin) (has . $.Values.ingress.hosts) $mainPaths }}
+{{- $paths = list }}
+{{- range $ci.paths }}{{ if not (has .path $mainPaths) }}{{ $paths = append $paths . }}{{ end }}{{ end }}
+{{- end }}
+{{- if $paths }}
+{{- $rules = append $rules (dict "host" . "paths" $paths) }}
+{{- end }}
+{{- end }}
+{{- toJson $rules }}
+{{- end }}

@@ -21,6 +21,7 @@ Deployment, so every render runs it.
 {{- end }}
 {{- include "mcpgate.validateAuthorizationServer" . }}
 {{- include "mcpgate.validateApproval" . }}
+{{- include "mcpgate.validateConsole" . }}
 {{- $policy := get $cfg "policy" | default dict }}
 {{- range $key := list "dir" "opa_config_file" }}
 {{- if hasKey $policy $key }}
@@ -162,6 +163,63 @@ its message would point at config.approval.lock_file, a path in the pod).
 {{- if has (index . 1) (list "enforce" "warn") }}
 {{- fail (printf "%s is %q but there is no lock file to compare with: give the lock mcpgate approve writes with approval.lock (--set-file approval.lock=mcpgate.lock.yaml) or approval.existingConfigMap.name, or set %s to off" (index . 0) (index . 1) (index . 0)) }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+
+{{/*
+mcpgate.validateConsole: the console (config.console) and its Ingress
+(console.ingress). The gateway checks config.console itself at start; what
+is checked here is what it cannot see from inside the pod (the Ingress, a
+loopback address, the container port) or would only report once deployed.
+*/}}
+{{- define "mcpgate.validateConsole" -}}
+{{- $cfg := .Values.config }}
+{{- $console := get $cfg "console" | default dict }}
+{{- $enabled := get $console "enabled" | default false }}
+{{- $ci := .Values.console.ingress }}
+{{- if and $ci.enabled (not $enabled) }}
+{{- fail "console.ingress.enabled is true but config.console.enabled is not: the Ingress would route /console to a gateway that does not serve it. Set config.console.enabled: true (with config.web_sign_in), or console.ingress.enabled: false" }}
+{{- end }}
+{{- if and $enabled (not (dig "web_sign_in" "enabled" false $cfg)) }}
+{{- fail "config.console.enabled is true but config.web_sign_in.enabled is not: the console's users sign in in a browser. Set config.web_sign_in (enabled, issuer, client_id, client_secret) and register <console URL>/signin/callback as its redirect URI" }}
+{{- end }}
+{{- $addr := get $console "listen_address" | default "" | toString }}
+{{- if $addr }}
+{{- $port := include "mcpgate.consolePort" . | int }}
+{{- $host := regexReplaceAll ":[0-9]+$" $addr "" | trimPrefix "[" | trimSuffix "]" | lower }}
+{{- if or (eq $host "localhost") (hasPrefix "127." $host) (eq $host "::1") }}
+{{- fail (printf "config.console.listen_address: %q is a loopback address: nothing outside the pod (Service, Ingress, port-forward) reaches it. Use 0.0.0.0:%d, and restrict who reaches the port with networkPolicy.ingress.consoleFrom" $addr $port) }}
+{{- end }}
+{{- if eq $port (int .Values.containerPort) }}
+{{- fail (printf "config.console.listen_address: port %d is containerPort, the main listener's: choose another port for the console's admin listener, or remove listen_address to serve the console on the main listener" $port) }}
+{{- end }}
+{{- if not (get $console "public_url") }}
+{{- fail "config.console.listen_address is set but config.console.public_url is not: set it to the URL browsers reach the console's listener at (no path), e.g. https://mcpgate-admin.example.com; the IdP sends them back to <public_url>/signin/callback" }}
+{{- end }}
+{{- end }}
+{{- if $ci.enabled }}
+{{- $base := include "mcpgate.consoleBaseURL" . }}
+{{- $baseHost := "" }}
+{{- with $base }}{{ $baseHost = regexReplaceAll ":[0-9]+$" (urlParse .).host "" }}{{ end }}
+{{- $where := "config.public_url (or the first ingress or HTTPRoute host)" }}
+{{- if $addr }}{{ $where = "config.console.public_url" }}{{ end }}
+{{- if or (not $baseHost) (eq $baseHost "localhost") }}
+{{- fail (printf "console.ingress.enabled is true but the console has no public host: set %s to the URL browsers use, or console.ingress.hosts" $where) }}
+{{- end }}
+{{- if and $ci.hosts (not (has $baseHost $ci.hosts)) }}
+{{- fail (printf "console.ingress.hosts (%s) does not include %s, the host of %s: the sign-in comes back to %s/signin/callback and the console is at %s/console. Add %s to console.ingress.hosts, or, to give the console a host of its own, serve it on an admin listener (config.console.listen_address and config.console.public_url)" (join ", " $ci.hosts) $baseHost $where $base $base $baseHost) }}
+{{- end }}
+{{- if and $addr .Values.ingress.enabled (eq .Values.ingress.className $ci.className) }}
+{{- range $ci.hosts | default (list $baseHost) }}
+{{- if has . $.Values.ingress.hosts }}
+{{- fail (printf "console.ingress: host %s is also in ingress.hosts, with the same ingress class: with config.console.listen_address the console's /signin goes to its admin listener and the main Ingress's to the main listener, and one class cannot route a host's path two ways. Give the console a host of its own (that of config.console.public_url) or another console.ingress.className" .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if not (include "mcpgate.consoleIngressRules" . | fromJsonArray) }}
+{{- fail "console.ingress: every path of console.ingress.paths is routed by the main Ingress already (same host and class): add /console to console.ingress.paths" }}
 {{- end }}
 {{- end }}
 {{- end }}
