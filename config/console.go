@@ -1,6 +1,9 @@
 package config
 
-import "net/url"
+import (
+	"net/url"
+	"strings"
+)
 
 // Defaults and bounds of the console section.
 const (
@@ -39,6 +42,12 @@ type Console struct {
 	// page keeps in memory (per replica), at most 200000. If omitted,
 	// defaults to 2000.
 	RecentDecisions int `yaml:"recent_decisions,omitempty"`
+
+	// TraceURL, if set, links each decision's trace id on the Decisions
+	// page to a trace viewer: {trace_id} is replaced by the id, e.g.
+	// https://jaeger.example.com/trace/{trace_id}. An absolute http(s)
+	// URL.
+	TraceURL string `yaml:"trace_url,omitempty"`
 }
 
 // ConsoleRecentDecisions is console.recent_decisions with its default.
@@ -80,10 +89,17 @@ func (c *Config) validateConsole(ps *problems) {
 	} else if k.PublicURL != "" {
 		ps.add("console.public_url", "is only for console.listen_address: on the main listener the console is at public_url")
 	}
+	if k.TraceURL != "" {
+		if u, err := url.Parse(strings.ReplaceAll(k.TraceURL, "{trace_id}", "x")); err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") {
+			ps.add("console.trace_url", "%q is not valid: use an absolute http or https URL", k.TraceURL)
+		} else if !strings.Contains(k.TraceURL, "{trace_id}") {
+			ps.add("console.trace_url", "must contain {trace_id}, which is replaced by each decision's trace id")
+		}
+	}
 	if k.Enabled && !c.WebSignIn.Enabled {
 		ps.add("console.enabled", "needs web_sign_in: the console's users sign in in a browser (set web_sign_in.enabled and its client)")
 	}
-	if !k.Enabled && (k.ListenAddress != "" || k.RecentDecisions != 0) {
+	if !k.Enabled && (k.ListenAddress != "" || k.RecentDecisions != 0 || k.TraceURL != "") {
 		ps.add("console.enabled", "is false, but other console keys are set: set enabled: true, or remove them")
 	}
 }

@@ -10,7 +10,7 @@ func TestConsoleValid(t *testing.T) {
 	if !cfg.Console.Enabled || cfg.ConsoleBaseURL() != "https://mcp.example.com" || cfg.ConsoleRecentDecisions() != DefaultConsoleRecentDecisions {
 		t.Errorf("console on the main listener: enabled %v, base %q, recent %d", cfg.Console.Enabled, cfg.ConsoleBaseURL(), cfg.ConsoleRecentDecisions())
 	}
-	cfg = mustParse(t, consoleWeb+"console: {enabled: true, listen_address: '0.0.0.0:9443', public_url: 'https://admin.example.com/', recent_decisions: 50}\n"+minimal)
+	cfg = mustParse(t, consoleWeb+"console: {enabled: true, listen_address: '0.0.0.0:9443', public_url: 'https://admin.example.com/', recent_decisions: 50, trace_url: 'https://jaeger.example.com/trace/{trace_id}'}\n"+minimal)
 	if cfg.ConsoleBaseURL() != "https://admin.example.com" || cfg.ConsoleRecentDecisions() != 50 {
 		t.Errorf("console on its listener: base %q, recent %d", cfg.ConsoleBaseURL(), cfg.ConsoleRecentDecisions())
 	}
@@ -28,6 +28,8 @@ func TestConsoleProblems(t *testing.T) {
 		"no public url":    {consoleWeb + "console: {enabled: true, listen_address: '127.0.0.1:9443'}\n", "console.public_url", "is required with console.listen_address"},
 		"bad public url":   {consoleWeb + "console: {enabled: true, listen_address: '127.0.0.1:9443', public_url: 'admin.example.com'}\n", "console.public_url", "is not valid"},
 		"public url path":  {consoleWeb + "console: {enabled: true, listen_address: '127.0.0.1:9443', public_url: 'https://a.example/admin'}\n", "console.public_url", "must not have a path"},
+		"trace url":        {consoleWeb + "console: {enabled: true, trace_url: 'https://jaeger.example.com/trace'}\n", "console.trace_url", "must contain {trace_id}"},
+		"trace url scheme": {consoleWeb + "console: {enabled: true, trace_url: 'javascript:alert(1)//{trace_id}'}\n", "console.trace_url", "is not valid"},
 		"url without addr": {consoleWeb + "console: {enabled: true, public_url: 'https://a.example'}\n", "console.public_url", "only for console.listen_address"},
 	}
 	for name, tt := range tests {

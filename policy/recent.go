@@ -78,3 +78,6 @@ func recentOf(r *record) RecentDecision {
 		Phase: r.phase, Method: r.method, Target: r.target, Server: r.server, Allow: r.allow,
 		Reasons: r.reasons, Granted: r.granted, Revision: r.revision, Cached: r.cached, Error: r.err}
 }
+
+// Recent returns the engine's Options.Recent (nil without one).
+func (e *Engine) Recent() *Recent { return e.opts.Recent }

@@ -30,7 +30,12 @@ func newAuthorizer(ctx context.Context, cfg *config.Config, opaConfig []byte, lo
 	if err != nil {
 		return nil, nil, err
 	}
-	e := policy.NewEngine(policy.Options{Timeout: time.Duration(cfg.Policy.Timeout), Logger: log, DecisionLog: dl, Library: library})
+	var recent *policy.Recent // the console's Decisions page
+	if cfg.Console.Enabled {
+		recent = policy.NewRecent(cfg.ConsoleRecentDecisions())
+	}
+	e := policy.NewEngine(policy.Options{Timeout: time.Duration(cfg.Policy.Timeout), Logger: log, DecisionLog: dl, Library: library,
+		Recent: recent})
 	switch {
 	case cfg.Policy.Dir != "":
 		if err := e.LoadDir(cfg.Policy.Dir); err != nil {
@@ -95,14 +100,16 @@ func closeDecisionLog(dl *policy.DecisionLog, log *slog.Logger) {
 const decisionLogBlockFor = 30 * time.Second
 
 // devAuthorizer runs the shipped library with its demo data, logging
-// decisions to stderr beside the other logs.
+// decisions to stderr beside the other logs and keeping the latest for the
+// console.
 func devAuthorizer(log *slog.Logger, stderr io.Writer) (*policy.Engine, func(), error) {
 	modules, data, err := rego.Library()
 	if err != nil {
 		return nil, nil, err
 	}
 	dl := policy.NewDecisionLog(stderr, config.DefaultDecisionLogBuffer)
-	e := policy.NewEngine(policy.Options{Logger: log, DecisionLog: dl, Timeout: time.Duration(devPolicyTimeout), Library: modules})
+	e := policy.NewEngine(policy.Options{Logger: log, DecisionLog: dl, Timeout: time.Duration(devPolicyTimeout), Library: modules,
+		Recent: policy.NewRecent(config.DefaultConsoleRecentDecisions)})
 	if err := e.LoadModules(modules, data); err != nil {
 		closeDecisionLog(dl, log)
 		return nil, nil, fmt.Errorf("shipped policy library: %w", err)

@@ -266,6 +266,7 @@ func devConfig(listen string, demos []*demo.Server, files devFiles) *config.Conf
 	cfg.Store.Path = files.store
 	cfg.Store.VaultKeyFile = files.vaultKeys
 	cfg.WebSignIn = config.WebSignIn{Enabled: true, CookieKeyFile: files.cookieKeys, TTL: config.Duration(8 * time.Hour)}
+	cfg.Console.Enabled = true // carol (admin) may use it, mallory may not
 	cfg.Policy.Timeout = devPolicyTimeout
 	cfg.ReadyzDetail = true // loopback only
 	for _, d := range demos {

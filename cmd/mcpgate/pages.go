@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,12 @@ type employeePages struct {
 	// gw is set once the gateway is built: the connect flow asks it for
 	// policy's scopes and tells it of completed connections.
 	gw *gateway.Gateway
+	// webOpts made web; the console's own listener signs in with them, at
+	// its own base URL.
+	webOpts websession.Options
+	// issuer is the issuer of the identities connections are stored
+	// under: the MCP tokens' issuer.
+	issuer string
 }
 
 // withEmployeePages mounts web sign-in and the connections pages on opts's
@@ -53,11 +60,11 @@ func withEmployeePages(ctx context.Context, opts *gateway.Options, cfg *config.C
 			secret = provider.ClientSecret.Resolve
 		}
 		var err error
-		p.web, err = websession.New(ctx, websession.Options{Issuer: provider.Issuer, ClientID: provider.ClientID,
+		p.webOpts = websession.Options{Issuer: provider.Issuer, ClientID: provider.ClientID,
 			ClientSecret: secret, Scopes: provider.Scopes, AuthParams: provider.AuthParams, BaseURL: cfg.PublicURL,
 			Keys: prov.WebCookieKeys, TTL: cfg.WebSignIn.TTL.Std(), Claims: claimMapping(provider.Claims), Logger: log,
-			Home: home})
-		if err != nil {
+			Home: home}
+		if p.web, err = websession.New(ctx, p.webOpts); err != nil {
 			return nil, fmt.Errorf("web_sign_in: %w", err)
 		}
 		routes(opts)
@@ -90,6 +97,7 @@ func withEmployeePages(ctx context.Context, opts *gateway.Options, cfg *config.C
 	if as != nil && cfg.AuthorizationServer.Enabled && provider.Issuer == cfg.AuthorizationServer.IdP.Issuer {
 		asIssuer = as.Issuer()
 	}
+	p.issuer = cmp.Or(asIssuer, provider.Issuer)
 	p.connect, err = connections.New(connections.Options{
 		Upstreams: list, Vault: vault, Store: opts.Store, BaseURL: cfg.PublicURL, Logger: log,
 		Identity: func(r *http.Request) (*authn.Identity, bool) {

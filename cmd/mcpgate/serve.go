@@ -125,6 +125,7 @@ func newGateway(ctx context.Context, cfg *config.Config, prov *config.Provisione
 		stop()
 		return nil, nil, nil, err
 	}
+	mount := mountConsole(opts, cfg)
 	if gw, err = gateway.New(cfg, opts); err != nil {
 		stop()
 		return nil, nil, nil, err
@@ -134,8 +135,14 @@ func newGateway(ctx context.Context, cfg *config.Config, prov *config.Provisione
 		return nil, nil, nil, err
 	}
 	pages.gw = gw
+	stopConsole, err := startConsole(ctx, cfg, pages, as, engine, gw, mount, log)
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
 	observeGateway(opts, gw)
-	return gw, as, stop, nil
+	stopTelemetry := stop
+	return gw, as, func() { stopConsole(); stopTelemetry() }, nil
 }
 
 // withIdentityAssertions gives the gateway the keys of identity_assertions

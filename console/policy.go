@@ -1,0 +1,116 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/mcpgate/mcpgate/authn"
+	"github.com/mcpgate/mcpgate/authn/authserver"
+	"github.com/mcpgate/mcpgate/connections"
+	"github.com/mcpgate/mcpgate/gateway"
+	"github.com/mcpgate/mcpgate/policy"
+)
+
+type policyContent struct {
+	Status         policy.Status
+	Lock           *gateway.LockStatus
+	HasGrants      bool
+	HasConnections bool
+	Sub            string
+	Grants         []authserver.Grant
+	Connections    []connections.Connection
+	Error          string
+	CSRF           string
+	Flashed        string
+}
+
+func (p policyContent) flash() string { return p.Flashed }
+
+// policy shows the policy in use and, for the employee named by sub, the
+// authorization server's grants and the upstream connections.
+func (c *Console) policy(w http.ResponseWriter, r *http.Request, _ *authn.Identity) {
+	p := policyContent{Status: c.opts.Authorizer.Status(), Lock: c.opts.Backend.Status().Lock,
+		HasGrants: c.opts.Grants != nil, HasConnections: c.opts.Connections != nil, Sub: r.FormValue("sub"),
+		CSRF: c.opts.Sessions.CSRFToken(r)}
+	switch r.FormValue("revoked") {
+	case "grant":
+		p.Flashed = "The grant was revoked."
+	case "connection":
+		p.Flashed = "The connection was revoked."
+	case "none":
+		p.Flashed = "There was nothing to revoke: it had gone already."
+	}
+	status := http.StatusOK
+	if len(p.Sub) > maxField {
+		p.Sub, p.Error, status = "", fmt.Sprintf("subject: at most %d characters", maxField), http.StatusBadRequest
+	}
+	if p.Sub != "" {
+		var err error
+		if c.opts.Grants != nil {
+			if p.Grants, err = c.opts.Grants.Grants(r.Context(), p.Sub); err != nil {
+				c.log.Error("console: list grants", "sub", p.Sub, "err", err)
+				p.Error, status = "The grants could not be read from the store; try again.", http.StatusServiceUnavailable
+			}
+		}
+		if c.opts.Connections != nil && err == nil {
+			if p.Connections, err = c.opts.Connections.Connections(r.Context(), c.employee(p.Sub)); err != nil {
+				c.log.Error("console: list connections", "sub", p.Sub, "err", err)
+				p.Error, status = "The connections could not be read from the store; try again.", http.StatusServiceUnavailable
+			}
+		}
+	}
+	c.render(w, r, status, "policy", "Policy", p)
+}
+
+// employee is the identity an employee's connections are stored under.
+func (c *Console) employee(sub string) *authn.Identity {
+	return &authn.Identity{Subject: sub, Issuer: c.opts.ConnectionsIssuer}
+}
+
+// revoke revokes a grant (kind grant, target the client id) or a
+// connection (kind connection, target the server) of the employee sub,
+// when the policy allows the operator to (console/revoke), and leaves an
+// audit line either way.
+func (c *Console) revoke(w http.ResponseWriter, r *http.Request, operator *authn.Identity) {
+	sub, kind, target := r.PostFormValue("sub"), r.PostFormValue("kind"), r.PostFormValue("target")
+	in := c.input(r, operator, policy.MethodConsoleRevoke)
+	switch {
+	case sub == "" || target == "" || len(sub) > maxField || len(target) > 4*maxField:
+		c.errorPage(w, r, http.StatusBadRequest, "Malformed request", "The form names no employee or nothing to revoke.", nil)
+		return
+	case kind == "grant" && c.opts.Grants != nil:
+		in.Client = &policy.Client{ID: target}
+	case kind == "connection" && c.opts.Connections != nil:
+		in.Server = &policy.Server{Name: target, Labels: map[string]string{}}
+	default:
+		c.errorPage(w, r, http.StatusBadRequest, "Malformed request", "There is nothing of kind "+kind+" to revoke here.", nil)
+		return
+	}
+	d := c.opts.Authorizer.Decide(r.Context(), in)
+	audit := []any{"operator", operator.Subject, "operator_email", operator.Email, "employee", sub, "kind", kind, "target", target,
+		"decision_id", d.ID}
+	if !d.Allow {
+		c.log.Warn("console: revocation refused by the policy", append(audit, "reasons", d.Reasons)...)
+		c.errorPage(w, r, http.StatusForbidden, "Not allowed", "The policy does not let you revoke.", d.Reasons)
+		return
+	}
+	var found bool
+	var err error
+	if kind == "grant" {
+		found, err = c.opts.Grants.RevokeGrant(r.Context(), sub, target, "operator "+operator.Subject+" in the console")
+	} else {
+		found, err = c.opts.Connections.Revoke(r.Context(), c.employee(sub), target)
+	}
+	if err != nil {
+		c.log.Error("console: revocation failed", append(audit, "err", err)...)
+		c.errorPage(w, r, http.StatusServiceUnavailable, "Not revoked", "The revocation failed: "+err.Error()+". Try again.", nil)
+		return
+	}
+	c.log.Info("console: revoked", append(audit, "found", found)...)
+	outcome := kind
+	if !found {
+		outcome = "none"
+	}
+	http.Redirect(w, r, Path+"/policy?"+url.Values{"sub": {sub}, "revoked": {outcome}}.Encode(), http.StatusSeeOther)
+}
