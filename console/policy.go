@@ -23,7 +23,24 @@ type policyContent struct {
 	Error          string
 	CSRF           string
 	Flashed        string
+	// Overview holds the grants and connections of the users seen, when
+	// no employee is looked up.
+	Overview []employeeAccess
+	// OverviewCut says the overview left users out (maxOverview).
+	OverviewCut bool
 }
+
+// employeeAccess is a line of the overview: an employee's grants and
+// connections.
+type employeeAccess struct {
+	Sub, Label  string
+	Grants      []authserver.Grant
+	Connections []connections.Connection
+}
+
+// maxOverview bounds the users of the overview: each costs a few store
+// reads.
+const maxOverview = 100
 
 func (p policyContent) flash() string { return p.Flashed }
 
@@ -60,7 +77,49 @@ func (c *Console) policy(w http.ResponseWriter, r *http.Request, _ *authn.Identi
 			}
 		}
 	}
+	if p.Sub == "" && status == http.StatusOK && (p.HasGrants || p.HasConnections) {
+		if err := c.overview(r, &p); err != nil {
+			c.log.Error("console: grants and connections overview", "err", err)
+			p.Error, status = "The grants and connections could not be read from the store; try again.", http.StatusServiceUnavailable
+		}
+	}
 	c.render(w, r, status, "policy", "Policy", p)
+}
+
+// overview reads the grants and connections of the users seen (the store
+// keeps them under hashed keys, so it cannot list everyone's): at most
+// maxOverview, those with neither left out.
+func (c *Console) overview(r *http.Request, p *policyContent) error {
+	seen := c.opts.Backend.SeenIdentities()
+	subs := make([]string, 0, len(seen))
+	labels := map[string]string{}
+	for i := range seen {
+		if _, dup := labels[seen[i].Subject]; !dup {
+			subs = append(subs, seen[i].Subject)
+			labels[seen[i].Subject] = identityLabel(&seen[i])
+		}
+	}
+	if len(subs) > maxOverview {
+		subs, p.OverviewCut = subs[:maxOverview], true
+	}
+	for _, sub := range subs {
+		a := employeeAccess{Sub: sub, Label: labels[sub]}
+		var err error
+		if c.opts.Grants != nil {
+			if a.Grants, err = c.opts.Grants.Grants(r.Context(), sub); err != nil {
+				return err
+			}
+		}
+		if c.opts.Connections != nil {
+			if a.Connections, err = c.opts.Connections.Connections(r.Context(), c.employee(sub)); err != nil {
+				return err
+			}
+		}
+		if len(a.Grants)+len(a.Connections) > 0 {
+			p.Overview = append(p.Overview, a)
+		}
+	}
+	return nil
 }
 
 // employee is the identity an employee's connections are stored under.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -15,11 +16,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/internal/testtools/devsignin"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -113,6 +116,13 @@ func TestDevConsole(t *testing.T) {
 	if _, err := bob.CallTool(t.Context(), &mcp.CallToolParams{Name: "notes__write_note", Arguments: map[string]any{"id": "x", "text": "y"}}); err == nil {
 		t.Fatal("bob (hr) wrote a note")
 	}
+	alice, _ := connectDevCalendar(t, r, "alice")
+	// bob grants an OAuth client of his: the authorization server's consent.
+	oauth, err := devsignin.DevOAuthHandler(browser(t), "bob", "bob's client", new(atomic.Int32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	connectOAuth(t, base+"/mcp", oauth)
 	carol := signInToConsole(t, base, "carol")
 
 	t.Run("servers", func(t *testing.T) {
@@ -199,9 +209,13 @@ func TestDevConsole(t *testing.T) {
 	})
 
 	t.Run("policy", func(t *testing.T) {
-		status, _, page := carol.get("/console/policy?sub=alice")
-		if status != http.StatusOK || !strings.Contains(page, "library+dir") && !strings.Contains(page, "modules") || !strings.Contains(page, `id="connections"`) || !strings.Contains(page, `id="grants"`) {
+		status, _, page := carol.get("/console/policy")
+		if status != http.StatusOK || !strings.Contains(page, "modules") || !strings.Contains(page, `<a href="/console/policy?sub=alice">alice@example.com (alice), groups: engineering</a>`) {
 			t.Fatalf("policy: %d\n%s", status, page)
+		}
+		status, _, page = carol.get("/console/policy?sub=alice")
+		if status != http.StatusOK || !strings.Contains(page, `<th scope="row">calendar</th>`) || !strings.Contains(page, `id="grants"`) {
+			t.Fatalf("alice on the policy page: %d\n%s", status, page)
 		}
 		revoke := url.Values{"sub": {"alice"}, "kind": {"connection"}, "target": {"calendar"}}
 		if status, _, _ := carol.post("/console/policy/revoke", revoke); status != http.StatusForbidden {
@@ -209,8 +223,31 @@ func TestDevConsole(t *testing.T) {
 		}
 		revoke.Set("csrf", firstMatch(t, csrfRE, page))
 		status, h, _ := carol.post("/console/policy/revoke", revoke)
-		if status != http.StatusSeeOther || h.Get("Location") != "/console/policy?revoked=none&sub=alice" {
-			t.Errorf("revoke alice's (absent) calendar connection: %d to %q", status, h.Get("Location"))
+		if status != http.StatusSeeOther || h.Get("Location") != "/console/policy?revoked=connection&sub=alice" {
+			t.Fatalf("revoke alice's calendar connection: %d to %q", status, h.Get("Location"))
+		}
+		if _, _, page = carol.get("/console/policy?sub=alice&revoked=connection"); !strings.Contains(page, "The connection was revoked.") || strings.Contains(page, `<th scope="row">calendar</th>`) {
+			t.Errorf("after the revocation:\n%s", page)
+		}
+		_, err := alice.CallTool(t.Context(), &mcp.CallToolParams{Name: "calendar__list_events", Arguments: map[string]any{}})
+		var rpcErr *jsonrpc.Error
+		if !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeURLElicitationRequired {
+			t.Errorf("alice's calendar call after the revocation: %v, want -32042 (connect again)", err)
+		}
+		if status, h, _ = carol.post("/console/policy/revoke", revoke); h.Get("Location") != "/console/policy?revoked=none&sub=alice" {
+			t.Errorf("revoking it again: %d to %q, want nothing to revoke", status, h.Get("Location"))
+		}
+		status, _, page = carol.get("/console/policy?sub=bob")
+		if status != http.StatusOK || !strings.Contains(page, "bob&#39;s client") {
+			t.Fatalf("bob's grants: %d\n%s", status, page)
+		}
+		clientID := firstMatch(t, regexp.MustCompile(`name="kind" value="grant"><input type="hidden" name="target" value="([^"]+)"`), page)
+		grant := url.Values{"csrf": {revoke.Get("csrf")}, "sub": {"bob"}, "kind": {"grant"}, "target": {clientID}}
+		if status, h, _ = carol.post("/console/policy/revoke", grant); h.Get("Location") != "/console/policy?revoked=grant&sub=bob" {
+			t.Fatalf("revoke bob's grant: %d to %q", status, h.Get("Location"))
+		}
+		if _, _, page = carol.get("/console/policy?sub=bob"); strings.Contains(page, "bob&#39;s client") {
+			t.Errorf("bob's grant is still listed after its revocation")
 		}
 		revoke.Set("kind", "everything")
 		if status, _, _ := carol.post("/console/policy/revoke", revoke); status != http.StatusBadRequest {
@@ -243,7 +280,8 @@ func TestDevConsole(t *testing.T) {
 			t.Errorf("anonymous: %d to %q, want sign-in", resp.StatusCode, loc)
 		}
 	})
-	if log := r.err.String(); !strings.Contains(log, `"phase":"console"`) || !strings.Contains(log, "console: revoked") {
+	if log := r.err.String(); !strings.Contains(log, `"phase":"console"`) || !strings.Contains(log, "console: revoked") ||
+		!strings.Contains(log, `msg="authserver: consent revoked" by="operator carol in the console"`) {
 		t.Errorf("the console's decisions and the revocation's audit line are not in the log:\n%s", log)
 	}
 }

@@ -25,7 +25,36 @@ import (
 func TestDevCalendarConnect(t *testing.T) {
 	t.Parallel()
 	r := start(t, newTestEnv(nil), "dev", "--addr", "127.0.0.1:0")
-	code, token, stderr := runCLI(t, nil, "dev", "token", "--addr", r.addr.String(), "alice")
+	cs, browser := connectDevCalendar(t, r, "alice")
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "calendar__list_events", Arguments: map[string]any{}})
+	if err != nil || res.IsError {
+		t.Fatalf("calendar call after connecting: %v %+v", err, res)
+	}
+	out, _ := json.Marshal(res.StructuredContent)
+	if !strings.Contains(string(out), `"owner":"alice"`) {
+		t.Errorf("list_events answered %s, want alice's own events", out)
+	}
+
+	// Her connections page lists the calendar.
+	resp, err := browser.Get(r.baseURL() + "/connections")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page strings.Builder
+	_, _ = io.Copy(&page, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page.String(), "calendar") || !strings.Contains(page.String(), "calendar.read") {
+		t.Errorf("connections page: %d %s", resp.StatusCode, page.String())
+	}
+}
+
+// connectDevCalendar connects user's calendar on the dev gateway r as
+// the employee does: the first call answers -32042 with a connect link,
+// which user follows in a browser (web sign-in, then the calendar's own
+// authorization server). It returns user's MCP session and browser.
+func connectDevCalendar(t *testing.T, r *running, user string) (*mcp.ClientSession, *http.Client) {
+	t.Helper()
+	code, token, stderr := runCLI(t, nil, "dev", "token", "--addr", r.addr.String(), user)
 	if code != exitOK {
 		t.Fatalf("dev token: %s", stderr)
 	}
@@ -51,7 +80,7 @@ func TestDevCalendarConnect(t *testing.T) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	// The link sends a browser without a session to web sign-in, at the
 	// development provider.
-	back, err := devsignin.DevSignIn(t.Context(), browser, link, "alice")
+	back, err := devsignin.DevSignIn(t.Context(), browser, link, user)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +95,7 @@ func TestDevCalendarConnect(t *testing.T) {
 	}
 	// The connect link, now signed in, sends the browser to the calendar's
 	// own authorization server.
-	cb, err := devsignin.DevSignIn(t.Context(), browser, resp.Request.URL.ResolveReference(next).String(), "alice")
+	cb, err := devsignin.DevSignIn(t.Context(), browser, resp.Request.URL.ResolveReference(next).String(), user)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,24 +111,5 @@ func TestDevCalendarConnect(t *testing.T) {
 		t.Fatalf("callback: %d", resp.StatusCode)
 	}
 
-	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "calendar__list_events", Arguments: map[string]any{}})
-	if err != nil || res.IsError {
-		t.Fatalf("calendar call after connecting: %v %+v", err, res)
-	}
-	out, _ := json.Marshal(res.StructuredContent)
-	if !strings.Contains(string(out), `"owner":"alice"`) {
-		t.Errorf("list_events answered %s, want alice's own events", out)
-	}
-
-	// Her connections page lists the calendar.
-	resp, err = browser.Get(r.baseURL() + "/connections")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var page strings.Builder
-	_, _ = io.Copy(&page, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(page.String(), "calendar") || !strings.Contains(page.String(), "calendar.read") {
-		t.Errorf("connections page: %d %s", resp.StatusCode, page.String())
-	}
+	return cs, browser
 }
