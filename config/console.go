@@ -67,8 +67,13 @@ func (c *Config) ConsoleBaseURL() string {
 	return c.PublicURL
 }
 
+// validateConsole checks the console section when it is enabled: one
+// switched off is not checked, as an operator may keep a half-written one.
 func (c *Config) validateConsole(ps *problems) {
 	k := &c.Console
+	if !k.Enabled {
+		return
+	}
 	if k.RecentDecisions < 0 || k.RecentDecisions > MaxConsoleRecentDecisions {
 		ps.add("console.recent_decisions", "%d is out of range: use 1 to %d (0 or omitted: %d)",
 			k.RecentDecisions, MaxConsoleRecentDecisions, DefaultConsoleRecentDecisions)
@@ -96,10 +101,7 @@ func (c *Config) validateConsole(ps *problems) {
 			ps.add("console.trace_url", "must contain {trace_id}, which is replaced by each decision's trace id")
 		}
 	}
-	if k.Enabled && !c.WebSignIn.Enabled {
+	if !c.WebSignIn.Enabled {
 		ps.add("console.enabled", "needs web_sign_in: the console's users sign in in a browser (set web_sign_in.enabled and its client)")
-	}
-	if !k.Enabled && (k.ListenAddress != "" || k.RecentDecisions != 0 || k.TraceURL != "") {
-		ps.add("console.enabled", "is false, but other console keys are set: set enabled: true, or remove them")
 	}
 }

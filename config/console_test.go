@@ -16,11 +16,18 @@ func TestConsoleValid(t *testing.T) {
 	}
 }
 
+func TestConsoleDisabledIgnored(t *testing.T) {
+	t.Parallel()
+	cfg := mustParse(t, "console: {recent_decisions: -5, listen_address: nowhere}\n"+minimal)
+	if cfg.Console.Enabled {
+		t.Fatal("enabled without enabled: true")
+	}
+}
+
 func TestConsoleProblems(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct{ yaml, path, msg string }{
 		"no web sign-in":   {webIssuer + "console: {enabled: true}\n", "console.enabled", "needs web_sign_in"},
-		"keys while off":   {consoleWeb + "console: {recent_decisions: 10}\n", "console.enabled", "other console keys are set"},
 		"too many":         {consoleWeb + "console: {enabled: true, recent_decisions: 300000}\n", "console.recent_decisions", "out of range"},
 		"negative":         {consoleWeb + "console: {enabled: true, recent_decisions: -1}\n", "console.recent_decisions", "out of range"},
 		"bad address":      {consoleWeb + "console: {enabled: true, listen_address: 'admin', public_url: 'https://a.example'}\n", "console.listen_address", "not a valid address"},

@@ -97,7 +97,8 @@ func wantExample(secret string) *Config {
 			IdleTimeout: Duration(2 * time.Minute), BodyReadTimeout: Duration(30 * time.Second), MaxUpstreamMessageBytes: 16 << 20},
 		Policy: Policy{Dir: "rego", Library: PolicyLibraryNone, Timeout: Duration(time.Second), DecisionLog: "stdout", DecisionLogBuffer: 10000,
 			DecisionLogWhenFull: DecisionLogDrop},
-		Store: Store{Kind: StoreFile},
+		Store:   Store{Kind: StoreFile},
+		Console: Console{RecentDecisions: DefaultConsoleRecentDecisions},
 	}
 }
 

@@ -331,6 +331,7 @@ func printBanner(w io.Writer, cfg *config.Config, st gateway.Status, idp *devidp
 	fmt.Fprintf(w, "  sign-in:       %s/.well-known/oauth-authorization-server, federated to %s (demo users: %s)\n", cfg.PublicURL, idp.Issuer(), strings.Join(idp.Users(), ", "))
 	fmt.Fprintf(w, "  your grants:   %s%s\n", cfg.PublicURL, authserver.PathGrants)
 	fmt.Fprintf(w, "  connections:   %s%s (servers that need your own authorization, such as calendar)\n", cfg.PublicURL, connections.PathConnections)
+	fmt.Fprintf(w, "  console:       %s/console (sign in as carol; mallory is refused)\n", cfg.PublicURL)
 	fmt.Fprintf(w, "  token:         mcpgate dev token alice   or   curl -d user=alice %s/dev/token\n", cfg.PublicURL)
 	fmt.Fprintf(w, "  Claude Code:   claude mcp add --transport http mcpgate %s\n", url)
 	fmt.Fprintf(w, "  VS Code:       .vscode/mcp.json  {\"servers\": {\"mcpgate\": {\"type\": \"http\", \"url\": %q}}}\n", url)

@@ -77,6 +77,7 @@ func checkBanner(t *testing.T, banner, endpoint string) {
 		"notes (4 tools) http://127.0.0.1:",
 		"demo users: alice, bob, carol, mallory",
 		"mcpgate dev token alice",
+		"  console:       " + strings.TrimSuffix(endpoint, "/mcp") + "/console (sign in as carol",
 		"hr (2 tools) http://127.0.0.1:",
 		"claude mcp add --transport http mcpgate " + endpoint + "\n",
 		`{"servers": {"mcpgate": {"type": "http", "url": "` + endpoint + `"}}}`,
