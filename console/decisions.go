@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"net/http"
 	"slices"
 	"strconv"
@@ -69,6 +70,10 @@ func (c *Console) decisions(w http.ResponseWriter, r *http.Request, _ *authn.Ide
 	c.render(w, r, http.StatusOK, "decisions", "Decisions", content)
 }
 
+// noServer names the chart of the decisions that name no server
+// (initialize, whole lists, grants, registrations, the console).
+const noServer = "(no server)"
+
 // Chart geometry, in SVG user units.
 const (
 	chartWidth  = 360
@@ -93,16 +98,18 @@ type bar struct {
 }
 
 // charts draws the decisions (newest first), one chart per server (the
-// decisions of no server, such as initialize or console ones, under "—"),
+// decisions of no server, such as initialize or console ones, under
+// noServer),
 // all over the same span.
 func charts(ds []policy.RecentDecision) []chart {
 	if len(ds) == 0 {
 		return nil
 	}
+	// A fixed axis of chartBars steps that ends with the newest decision:
+	// a short span draws narrow bars at its end, not one wide block.
 	from, to := ds[len(ds)-1].Time, ds[0].Time
 	step := stepFor(to.Sub(from))
-	from = from.Truncate(step)
-	n := min(int(to.Sub(from)/step)+1, chartBars)
+	n := chartBars
 	from = to.Truncate(step).Add(-time.Duration(n-1) * step)
 	type counts struct{ allow, deny []int }
 	per := map[string]*counts{}
@@ -112,10 +119,7 @@ func charts(ds []policy.RecentDecision) []chart {
 		if k < 0 {
 			continue // older than the bars shown
 		}
-		server := d.Server
-		if server == "" {
-			server = "—"
-		}
+		server := cmp.Or(d.Server, noServer)
 		cs := per[server]
 		if cs == nil {
 			cs = &counts{make([]int, n), make([]int, n)}

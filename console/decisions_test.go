@@ -20,16 +20,17 @@ func TestCharts(t *testing.T) {
 		{Time: at, Server: "notes", Allow: true},
 	}
 	cs := charts(ds)
-	if len(cs) != 2 || cs[0].Server != "notes" || cs[1].Server != "—" {
-		t.Fatalf("charts = %+v, want notes and — (no server)", cs)
+	if len(cs) != 2 || cs[0].Server != noServer || cs[1].Server != "notes" {
+		t.Fatalf("charts = %+v, want (no server) and notes", cs)
 	}
-	notes := cs[0]
-	if notes.Allowed != 3 || notes.Denied != 1 || notes.Step != 5*time.Second || len(notes.Bars) > chartBars {
+	notes := cs[1]
+	if notes.Allowed != 3 || notes.Denied != 1 || notes.Step != 5*time.Second || len(notes.Bars) != chartBars {
 		t.Fatalf("notes: %d allowed, %d denied, step %s, %d bars", notes.Allowed, notes.Denied, notes.Step, len(notes.Bars))
 	}
-	first, last := notes.Bars[0], notes.Bars[len(notes.Bars)-1]
-	// The highest bar (two decisions) is the chart's full height; the
-	// last bar stacks one allowed on one denied.
+	// The axis ends with the newest decision: 10:00:00 and 10:02:00 are
+	// 24 steps of 5 s apart, the highest bar (two decisions) is the
+	// chart's full height, the last stacks one allowed on one denied.
+	first, last := notes.Bars[chartBars-25], notes.Bars[chartBars-1]
 	if first.AllowH != chartHeight-2 || first.DenyH != 0 || last.AllowH != last.DenyH || last.DenyY != notes.Base-last.DenyH || last.AllowY != last.DenyY-last.AllowH {
 		t.Errorf("bars: first %+v, last %+v", first, last)
 	}
