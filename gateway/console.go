@@ -169,6 +169,7 @@ type Exploration struct {
 // nothing is logged. The list phase does not look at the client or the
 // arguments, so neither is asked for.
 func (g *Gateway) Explore(ctx context.Context, id *authn.Identity) Exploration {
+	id = lookAhead(id)
 	cat := g.catalog()
 	x := Exploration{PolicyRevision: g.policyRevision(), CatalogRevision: cat.revision}
 	decide := func(item CatalogItem, target func(*policy.Input)) {
@@ -202,6 +203,19 @@ func (g *Gateway) Explore(ctx context.Context, id *authn.Identity) Exploration {
 		return cmp.Or(cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)), strings.Compare(a.Server, b.Server), strings.Compare(a.Name, b.Name))
 	})
 	return x
+}
+
+// lookAhead is id as the console's look ahead decides for it: without its
+// PolicyKey, since baseInput's g.keys.of records every new PolicyKey as a
+// caller seen (SeenIdentities) and caches its keys; an identity the
+// console explores has made no request.
+func lookAhead(id *authn.Identity) *authn.Identity {
+	if id == nil || id.PolicyKey == "" {
+		return id
+	}
+	c := *id
+	c.PolicyKey = ""
+	return &c
 }
 
 // sortedEntries returns m's entries in key order.
@@ -255,6 +269,7 @@ var ErrWhatIf = errors.New("what if")
 // (view.decide), with the policy engine's Check: nothing is logged, and
 // nothing reaches an upstream.
 func (g *Gateway) WhatIf(ctx context.Context, id *authn.Identity, req WhatIfRequest) (WhatIfResult, error) {
+	id = lookAhead(id)
 	var params mcp.Params
 	args := req.Arguments
 	if len(strings.TrimSpace(string(args))) == 0 {
