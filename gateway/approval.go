@@ -318,44 +318,32 @@ func (g *Gateway) countUnapprovedUse(ctx context.Context, in *policy.Input, d po
 // It fails when the server has listed nothing yet, with why (its state
 // and last error).
 func (g *Gateway) Listing(server string) ([]approval.Item, error) {
-	for _, u := range g.ups {
-		if u.cfg.Name != server {
-			continue
-		}
-		u.mu.Lock()
-		f, state, lastErr := u.features, u.state, u.lastErr
-		u.mu.Unlock()
-		if f == nil {
-			if lastErr == "" {
-				lastErr = "no answer yet"
-			}
-			return nil, fmt.Errorf("server %q is %s: %s", server, state, lastErr)
-		}
-		var items []approval.Item
-		add := func(kind approval.Kind, raw []byte) error {
-			it, err := approval.NewItem(kind, json.RawMessage(raw))
-			if err != nil {
-				return fmt.Errorf("server %q: %w", server, err)
-			}
-			items = append(items, it)
-			return nil
-		}
-		var err error
-		for _, e := range f.tools {
-			err = errors.Join(err, add(approval.KindTool, e.raw))
-		}
-		for _, e := range f.prompts {
-			err = errors.Join(err, add(approval.KindPrompt, e.raw))
-		}
-		for _, e := range f.resources {
-			err = errors.Join(err, add(approval.KindResource, e.raw))
-		}
-		for _, e := range f.templates {
-			err = errors.Join(err, add(approval.KindTemplate, e.raw))
-		}
-		// What the gateway leaves out (f.skipped) is never served: there
-		// is nothing of it to pin.
-		return items, err
+	_, f, err := g.listed(server)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("no server %q in the configuration", server)
+	var items []approval.Item
+	add := func(kind approval.Kind, raw []byte) error {
+		it, err := approval.NewItem(kind, json.RawMessage(raw))
+		if err != nil {
+			return fmt.Errorf("server %q: %w", server, err)
+		}
+		items = append(items, it)
+		return nil
+	}
+	for _, e := range f.tools {
+		err = errors.Join(err, add(approval.KindTool, e.raw))
+	}
+	for _, e := range f.prompts {
+		err = errors.Join(err, add(approval.KindPrompt, e.raw))
+	}
+	for _, e := range f.resources {
+		err = errors.Join(err, add(approval.KindResource, e.raw))
+	}
+	for _, e := range f.templates {
+		err = errors.Join(err, add(approval.KindTemplate, e.raw))
+	}
+	// What the gateway leaves out (f.skipped) is never served: there
+	// is nothing of it to pin.
+	return items, err
 }

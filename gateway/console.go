@@ -38,7 +38,8 @@ const (
 type CatalogItem struct {
 	Kind string
 	// Name is what clients call it (the gateway's name of a tool or
-	// prompt; a resource's URI or a template's URI template).
+	// prompt; a resource's URI or a template's URI template); for a
+	// removed item, which clients no longer see, the upstream's name.
 	Name string
 	// UpstreamName is the upstream's own name of a tool or prompt.
 	UpstreamName string
@@ -51,8 +52,8 @@ type CatalogItem struct {
 	// Quarantined: not approved, on a server in approval mode enforce:
 	// hidden and refused unless the policy allows it unapproved.
 	Quarantined bool
-	// Diff describes a modified, new or removed item against the lock
-	// (approval.Change.Diff); "" for an approved one.
+	// Diff describes a modified or new item against the lock
+	// (approval.Change.Diff); "" for an approved or removed one.
 	Diff string
 }
 
@@ -61,18 +62,9 @@ type CatalogItem struct {
 // approved items it no longer lists. It fails when the server is not
 // configured or has listed nothing yet, saying why.
 func (g *Gateway) ServerCatalog(server string) ([]CatalogItem, error) {
-	u := g.upstreamNamed(server)
-	if u == nil {
-		return nil, fmt.Errorf("no server %q in the configuration", server)
-	}
-	u.mu.Lock()
-	f, state, lastErr := u.features, u.state, u.lastErr
-	u.mu.Unlock()
-	if f == nil {
-		if lastErr == "" {
-			lastErr = "no answer yet"
-		}
-		return nil, fmt.Errorf("server %q is %s: %s", server, state, lastErr)
+	u, f, err := g.listed(server)
+	if err != nil {
+		return nil, err
 	}
 	var items []CatalogItem
 	var pins []approval.Item
@@ -118,13 +110,23 @@ func (g *Gateway) ServerCatalog(server string) ([]CatalogItem, error) {
 	return items, nil
 }
 
-func (g *Gateway) upstreamNamed(name string) *upstream {
+// listed returns the upstream server and what it lists now; it fails
+// when the server is not configured or has listed nothing yet, saying why
+// (its state and last error).
+func (g *Gateway) listed(server string) (*upstream, *features, error) {
 	for _, u := range g.ups {
-		if u.cfg.Name == name {
-			return u
+		if u.cfg.Name != server {
+			continue
 		}
+		u.mu.Lock()
+		f, state, lastErr := u.features, u.state, u.lastErr
+		u.mu.Unlock()
+		if f == nil {
+			return nil, nil, fmt.Errorf("server %q is %s: %s", server, state, cmp.Or(lastErr, "no answer yet"))
+		}
+		return u, f, nil
 	}
-	return nil
+	return nil, nil, fmt.Errorf("no server %q in the configuration", server)
 }
 
 func kindName(k approval.Kind) string {
@@ -272,8 +274,8 @@ func (g *Gateway) WhatIf(ctx context.Context, id *authn.Identity, req WhatIfRequ
 	id = lookAhead(id)
 	var params mcp.Params
 	args := req.Arguments
-	if len(strings.TrimSpace(string(args))) == 0 {
-		args = json.RawMessage("{}")
+	if a := strings.TrimSpace(string(args)); a == "" || a == "null" {
+		args = json.RawMessage("{}") // no arguments, as the gateway reads null
 	}
 	switch req.Method {
 	case "tools/call":
@@ -397,7 +399,9 @@ type seenIdentity struct {
 	seen time.Time
 }
 
-// maxSeenIdentities bounds seenIdentities; the least recently seen goes.
+// maxSeenIdentities bounds seenIdentities; the one added longest ago goes
+// (an identity is added when its keys are first computed, not at each
+// request: the hot path pays nothing for it).
 const maxSeenIdentities = 1000
 
 func (s *seenIdentities) add(id *authn.Identity) {

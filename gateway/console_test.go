@@ -317,6 +317,8 @@ func TestConsoleWhatIf(t *testing.T) {
 		"allowed": {id: consoleAlice, req: WhatIfRequest{Method: "tools/call", Name: "notes__read_note", Arguments: json.RawMessage(`{"id":"n1"}`)},
 			outcome: WhatIfAllowed},
 		"no arguments": {id: consoleAlice, req: WhatIfRequest{Method: "tools/call", Name: "notes__read_note"}, outcome: WhatIfAllowed},
+		"null arguments": {id: consoleAlice, req: WhatIfRequest{Method: "tools/call", Name: "notes__read_note", Arguments: json.RawMessage(`null`)},
+			outcome: WhatIfAllowed},
 		// The library's argument rule: notes.write_note.id is required, of
 		// at most 64 characters.
 		"argument rule passes": {id: consoleAlice, req: WhatIfRequest{Method: "tools/call", Name: "notes__write_note", Arguments: json.RawMessage(`{"id":"short"}`)},
