@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -56,5 +57,40 @@ func TestRecentKeepsDecisionsOfRecord(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprintf("%+v", got), "s3cr3t") {
 		t.Error("Recent keeps the arguments")
+	}
+}
+
+// BenchmarkDecideFloorRecent is BenchmarkDecideFloor with the console's
+// ring of recent decisions: what keeping a decision costs (compare the
+// two with benchstat).
+func BenchmarkDecideFloorRecent(b *testing.B) {
+	for _, parallel := range []bool{false, true} {
+		for _, ring := range []bool{false, true} {
+			b.Run(fmt.Sprintf("parallel=%v/recent=%v", parallel, ring), func(b *testing.B) {
+				opts := Options{Logger: slog.New(slog.DiscardHandler)}
+				if ring {
+					opts.Recent = NewRecent(2000)
+				}
+				e := NewEngine(opts)
+				if err := e.LoadModules(map[string]string{"p.rego": "package mcpgate.authz\ndecision := {\"allow\": true}"}, nil); err != nil {
+					b.Fatal(err)
+				}
+				ctx := context.Background()
+				b.ReportAllocs()
+				if !parallel {
+					in := benchCall()
+					for b.Loop() {
+						e.Decide(ctx, in)
+					}
+					return
+				}
+				b.RunParallel(func(pb *testing.PB) {
+					in := benchCall()
+					for pb.Next() {
+						e.Decide(ctx, in)
+					}
+				})
+			})
+		}
 	}
 }
