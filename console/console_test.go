@@ -257,3 +257,23 @@ func TestConsolePages(t *testing.T) {
 		}
 	})
 }
+
+// TestExplorerClient: the OAuth client typed in is the token's client_id
+// of the identity explored; a policy that hides a tool from one client
+// shows it to another.
+func TestExplorerClient(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "")
+	if err := h.engine.LoadModules(map[string]string{"p.rego": `package mcpgate.authz
+decision := {"allow": true, "reasons": ["console"]} if input.phase == "console"
+decision := {"allow": input.token.client_id == "trusted", "reasons": [sprintf("client %v", [input.token.client_id])]} if input.phase != "console"`}, nil); err != nil {
+		t.Fatal(err)
+	}
+	carol := h.browser("carol")
+	for client, shown := range map[string]string{"trusted": "true", "other": "false"} {
+		status, _, page := h.get(carol, "/console/explorer?sub=x&client_id="+client)
+		if status != http.StatusOK || !strings.Contains(page, `data-name="notes__evil" data-shown="`+shown+`"`) || !strings.Contains(page, "<li>client "+client+"</li>") {
+			t.Errorf("client %s: %d\n%s", client, status, page)
+		}
+	}
+}

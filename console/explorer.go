@@ -25,8 +25,8 @@ var whatIfMethods = []string{"tools/call", "prompts/get", "resources/read"}
 
 // explorerForm is the explorer's form as submitted.
 type explorerForm struct {
-	Seen, Sub, Groups, Scopes         string
-	Method, Target, Arguments, Client string
+	Seen, Sub, Groups, Scopes, ClientID string
+	Method, Target, Arguments, Client   string
 }
 
 type seenOption struct {
@@ -56,7 +56,8 @@ type explorerContent struct {
 // ahead (POST, from the what-if box).
 func (c *Console) explorer(w http.ResponseWriter, r *http.Request, _ *authn.Identity) {
 	f := explorerForm{Seen: r.FormValue("seen"), Sub: r.FormValue("sub"), Groups: r.FormValue("groups"), Scopes: r.FormValue("scopes"),
-		Method: r.FormValue("method"), Target: r.FormValue("target"), Arguments: r.FormValue("arguments"), Client: r.FormValue("client")}
+		ClientID: r.FormValue("client_id"),
+		Method:   r.FormValue("method"), Target: r.FormValue("target"), Arguments: r.FormValue("arguments"), Client: r.FormValue("client")}
 	x := explorerContent{Form: f, Methods: whatIfMethods, CSRF: c.opts.Sessions.CSRFToken(r)}
 	seen := c.opts.Backend.SeenIdentities()
 	for i := range seen {
@@ -152,6 +153,9 @@ func pickIdentity(f explorerForm, seen []authn.Identity) (*authn.Identity, error
 	if len(f.Sub) > maxField {
 		return nil, fmt.Errorf("%w: subject: at most %d characters", errForm, maxField)
 	}
+	if len(f.ClientID) > maxField {
+		return nil, fmt.Errorf("%w: OAuth client: at most %d characters", errForm, maxField)
+	}
 	groups, err := splitList("groups", f.Groups)
 	if err != nil {
 		return nil, err
@@ -164,7 +168,7 @@ func pickIdentity(f explorerForm, seen []authn.Identity) (*authn.Identity, error
 	if sub == "" {
 		sub = "(a member of " + strings.Join(groups, ", ") + ")"
 	}
-	return &authn.Identity{Subject: sub, Groups: groups, Scopes: scopes}, nil
+	return &authn.Identity{Subject: sub, Groups: groups, Scopes: scopes, ClientID: f.ClientID}, nil
 }
 
 // splitList splits a field of names separated by commas or spaces.

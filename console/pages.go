@@ -4,8 +4,6 @@ import (
 	"html/template"
 	"strings"
 	"time"
-
-	"github.com/mcpgate/mcpgate/gateway"
 )
 
 // pageNames are the templates of templates/, each executed in the layout.
@@ -18,7 +16,6 @@ func (c *Console) parsePages() (map[string]*template.Template, error) {
 		"fmtClock": func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"fmtISO":   func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 		"join":     strings.Join,
-		"level":    level,
 		"traceURL": c.traceURL,
 	}
 	pages := make(map[string]*template.Template, len(pageNames))
@@ -38,17 +35,4 @@ func (c *Console) traceURL(traceID string) string {
 		return ""
 	}
 	return strings.ReplaceAll(c.opts.TraceURL, "{trace_id}", traceID)
-}
-
-// level names what a matrix cell grants: all of the server's entries,
-// some, or none.
-func level(cell gateway.MatrixCell) string {
-	switch {
-	case cell.Total > 0 && cell.Shown == cell.Total:
-		return "all"
-	case cell.Shown > 0:
-		return "some"
-	default:
-		return "none"
-	}
 }

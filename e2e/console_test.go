@@ -258,8 +258,8 @@ func checkConsolePages(t *testing.T, got *consoleResult) {
 	hrColumn := slices.Index(got.MatrixServers, "hr")
 	hrRow := slices.IndexFunc(got.Matrix, func(r consoleRow) bool { return len(r.Cells) > 0 && r.Cells[0] == "hr" })
 	if hrColumn < 0 || hrRow < 0 || len(got.Matrix[hrRow].Cells) <= hrColumn+1 ||
-		!strings.HasPrefix(got.Matrix[hrRow].Cells[hrColumn+1], "all") {
-		t.Errorf("matrix: servers %v, rows %+v; want group hr with all of server hr", got.MatrixServers, got.Matrix)
+		!strings.HasPrefix(got.Matrix[hrRow].Cells[hrColumn+1], "read (2 of 2)") {
+		t.Errorf("matrix: servers %v, rows %+v; want group hr with both (read-only) tools of server hr", got.MatrixServers, got.Matrix)
 	}
 	// Decisions filtered to bob: his calls, the denied ones with reasons.
 	// Columns: time, user, phase, method, server, target, outcome, reasons.

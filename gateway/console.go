@@ -52,6 +52,12 @@ type CatalogItem struct {
 	// Quarantined: not approved, on a server in approval mode enforce:
 	// hidden and refused unless the policy allows it unapproved.
 	Quarantined bool
+	// Level is what using the item takes, by MCP's hints: "read" for a
+	// read-only tool (readOnlyHint), a prompt or a resource; "write" for
+	// a tool that is not destructive (destructiveHint false); "all" for
+	// any other tool (MCP's defaults make an unannotated tool destructive).
+	// The shipped library's tool levels have these names and meanings.
+	Level string
 	// Diff describes a modified or new item against the lock
 	// (approval.Change.Diff); "" for an approved or removed one.
 	Diff string
@@ -68,22 +74,22 @@ func (g *Gateway) ServerCatalog(server string) ([]CatalogItem, error) {
 	}
 	var items []CatalogItem
 	var pins []approval.Item
-	add := func(kind, name, upstreamName, description string, p pin) {
+	add := func(kind, name, upstreamName, description, level string, p pin) {
 		items = append(items, CatalogItem{Kind: kind, Name: name, UpstreamName: upstreamName, Server: server,
-			Description: description, Approval: string(p.state), Quarantined: p.quarantined})
+			Description: description, Approval: string(p.state), Quarantined: p.quarantined, Level: level})
 		pins = append(pins, p.item)
 	}
 	for _, e := range f.tools {
-		add(KindTool, e.tool.Name, e.upstreamName, e.tool.Description, e.pin)
+		add(KindTool, e.tool.Name, e.upstreamName, e.tool.Description, toolLevel(e.tool), e.pin)
 	}
 	for _, e := range f.prompts {
-		add(KindPrompt, e.prompt.Name, e.upstreamName, e.prompt.Description, e.pin)
+		add(KindPrompt, e.prompt.Name, e.upstreamName, e.prompt.Description, LevelRead, e.pin)
 	}
 	for _, e := range f.resources {
-		add(KindResource, e.resource.URI, e.resource.URI, e.resource.Description, e.pin)
+		add(KindResource, e.resource.URI, e.resource.URI, e.resource.Description, LevelRead, e.pin)
 	}
 	for _, e := range f.templates {
-		add(KindTemplate, e.template.URITemplate, e.template.URITemplate, e.template.Description, e.pin)
+		add(KindTemplate, e.template.URITemplate, e.template.URITemplate, e.template.Description, LevelRead, e.pin)
 	}
 	if u.approvalMode != config.ApprovalOff && g.lock.Load() != nil {
 		s := g.lock.Load().Server(server)
@@ -142,6 +148,29 @@ func kindName(k approval.Kind) string {
 	}
 }
 
+// Levels of CatalogItem.Level, lowest first.
+const (
+	LevelNone  = "none"
+	LevelRead  = "read"
+	LevelWrite = "write"
+	LevelAll   = "all"
+)
+
+var levelRank = map[string]int{LevelNone: 0, LevelRead: 1, LevelWrite: 2, LevelAll: 3}
+
+// toolLevel is what using t takes, by its annotations and MCP's defaults.
+func toolLevel(t *mcp.Tool) string {
+	a := t.Annotations
+	switch {
+	case a != nil && a.ReadOnlyHint:
+		return LevelRead
+	case a != nil && a.DestructiveHint != nil && !*a.DestructiveHint:
+		return LevelWrite
+	default:
+		return LevelAll
+	}
+}
+
 func kindOrder(kind string) int {
 	return slices.Index([]string{KindTool, KindPrompt, KindResource, KindTemplate}, kind)
 }
@@ -183,22 +212,22 @@ func (g *Gateway) Explore(ctx context.Context, id *authn.Identity) Exploration {
 	}
 	for _, e := range sortedEntries(cat.tools) {
 		decide(CatalogItem{Kind: KindTool, Name: e.tool.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name,
-			Description: e.tool.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined},
+			Description: e.tool.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined, Level: toolLevel(e.tool)},
 			func(in *policy.Input) { g.listTool(in, e) })
 	}
 	for _, e := range sortedEntries(cat.prompts) {
 		decide(CatalogItem{Kind: KindPrompt, Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name,
-			Description: e.prompt.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined},
+			Description: e.prompt.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined, Level: LevelRead},
 			func(in *policy.Input) { g.listPrompt(in, e) })
 	}
 	for _, e := range sortedEntries(cat.resources) {
 		decide(CatalogItem{Kind: KindResource, Name: e.resource.URI, UpstreamName: e.resource.URI, Server: e.up.cfg.Name,
-			Description: e.resource.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined},
+			Description: e.resource.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined, Level: LevelRead},
 			func(in *policy.Input) { g.listResource(in, e) })
 	}
 	for _, e := range sortedEntries(cat.templates) {
 		decide(CatalogItem{Kind: KindTemplate, Name: e.template.URITemplate, UpstreamName: e.template.URITemplate,
-			Server: e.up.cfg.Name, Description: e.template.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined},
+			Server: e.up.cfg.Name, Description: e.template.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined, Level: LevelRead},
 			func(in *policy.Input) { g.listTemplate(in, e) })
 	}
 	slices.SortStableFunc(x.Items, func(a, b Access) int {
@@ -349,6 +378,10 @@ type Matrix struct {
 
 // MatrixCell counts the entries of a server a group is shown.
 type MatrixCell struct {
+	// Level is the highest Level of the entries shown (LevelNone when
+	// none is): what the group may do on the server, as far as its
+	// catalog tells.
+	Level        string
 	Shown, Total int
 	// Names are the entries shown, in kind and name order.
 	Names []string
@@ -370,6 +403,9 @@ func (g *Gateway) Matrix(ctx context.Context, groups []string) Matrix {
 	}
 	for _, group := range groups {
 		row := make([]MatrixCell, len(m.Servers))
+		for j := range row {
+			row[j].Level = LevelNone
+		}
 		x := g.Explore(ctx, &authn.Identity{Subject: "member of " + group, Groups: []string{group}})
 		for _, a := range x.Items {
 			j := slices.Index(m.Servers, a.Server)
@@ -380,6 +416,9 @@ func (g *Gateway) Matrix(ctx context.Context, groups []string) Matrix {
 			if a.Shown {
 				row[j].Shown++
 				row[j].Names = append(row[j].Names, a.Name)
+				if levelRank[a.Level] > levelRank[row[j].Level] {
+					row[j].Level = a.Level
+				}
 			}
 		}
 		m.Cells = append(m.Cells, row)

@@ -493,14 +493,14 @@ func TestConsoleMatrix(t *testing.T) {
 	}
 	want := [][]MatrixCell{
 		{ // engineering: notes without the destructive tool; nothing of hr
-			{Shown: 5, Total: 6, Names: []string{"notes__read_note", "notes__write_note", "notes__summarize_note", "notes://index", "notes://note/{id}"}},
-			{Shown: 0, Total: 5},
+			{Level: LevelWrite, Shown: 5, Total: 6, Names: []string{"notes__read_note", "notes__write_note", "notes__summarize_note", "notes://index", "notes://note/{id}"}},
+			{Level: LevelNone, Shown: 0, Total: 5},
 		},
-		{ // hr: the read-only tool of notes; all of hr
-			{Shown: 4, Total: 6, Names: []string{"notes__read_note", "notes__summarize_note", "notes://index", "notes://note/{id}"}},
-			{Shown: 5, Total: 5, Names: []string{"hr__fire_employee", "hr__lookup_employee", "hr__review", "hr://directory", "hr://employee/{id}"}},
+		{ // hr: the read-only tool of notes; all of hr, the unannotated (destructive) tool included
+			{Level: LevelRead, Shown: 4, Total: 6, Names: []string{"notes__read_note", "notes__summarize_note", "notes://index", "notes://note/{id}"}},
+			{Level: LevelAll, Shown: 5, Total: 5, Names: []string{"hr__fire_employee", "hr__lookup_employee", "hr__review", "hr://directory", "hr://employee/{id}"}},
 		},
-		{{Total: 6}, {Total: 5}},
+		{{Level: LevelNone, Total: 6}, {Level: LevelNone, Total: 5}},
 	}
 	// Each cell is the exploration of a member of the group alone.
 	for i, group := range m.Groups {
@@ -520,7 +520,7 @@ func TestConsoleMatrix(t *testing.T) {
 	for i := range want {
 		for j := range want[i] {
 			got, w := m.Cells[i][j], want[i][j]
-			if got.Shown != w.Shown || got.Total != w.Total || !slices.Equal(got.Names, w.Names) {
+			if got.Level != w.Level || got.Shown != w.Shown || got.Total != w.Total || !slices.Equal(got.Names, w.Names) {
 				t.Errorf("cell %s × %s: %+v, want %+v", m.Groups[i], m.Servers[j], got, w)
 			}
 		}
@@ -804,5 +804,26 @@ func TestConsoleWhatIfHiddenButAllowed(t *testing.T) {
 	}
 	if msg := callErr(t, cs, "notes__hidden"); !strings.Contains(msg, `unknown tool "notes__hidden"`) {
 		t.Errorf("the hidden tool through the gateway: %q", msg)
+	}
+}
+
+func TestToolLevel(t *testing.T) {
+	t.Parallel()
+	yes, no := true, false
+	for want, a := range map[string]*mcp.ToolAnnotations{
+		LevelRead:  {ReadOnlyHint: true, DestructiveHint: &yes},
+		LevelWrite: {DestructiveHint: &no},
+		LevelAll:   {DestructiveHint: &yes},
+		"":         nil, // MCP's defaults: not read-only, destructive
+	} {
+		if want == "" {
+			want = LevelAll
+		}
+		if got := toolLevel(&mcp.Tool{Annotations: a}); got != want {
+			t.Errorf("toolLevel(%+v) = %s, want %s", a, got, want)
+		}
+	}
+	if got := toolLevel(&mcp.Tool{Annotations: &mcp.ToolAnnotations{}}); got != LevelAll {
+		t.Errorf("empty annotations: %s, want all", got)
 	}
 }
