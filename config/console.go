@@ -11,9 +11,11 @@ const (
 	// Decisions page keeps in memory when console.recent_decisions is
 	// omitted.
 	DefaultConsoleRecentDecisions = 2000
-	// MaxConsoleRecentDecisions bounds console.recent_decisions: each kept
-	// decision costs a few hundred bytes.
-	MaxConsoleRecentDecisions = 200_000
+	// MaxConsoleRecentDecisions bounds console.recent_decisions: a kept
+	// decision costs a few hundred bytes, 4 KiB at most, and the Decisions
+	// page copies, filters and charts them all at each view, holding the
+	// ring's lock for the copy (a millisecond or so at this bound).
+	MaxConsoleRecentDecisions = 20_000
 )
 
 // Console is the security team's web console (docs/console.md): servers
@@ -39,7 +41,7 @@ type Console struct {
 	PublicURL string `yaml:"public_url,omitempty"`
 
 	// RecentDecisions is how many of the latest decisions the Decisions
-	// page keeps in memory (per replica), at most 200000. If omitted,
+	// page keeps in memory (per replica), at most 20000. If omitted,
 	// defaults to 2000.
 	RecentDecisions int `yaml:"recent_decisions,omitempty"`
 

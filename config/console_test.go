@@ -28,7 +28,7 @@ func TestConsoleProblems(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct{ yaml, path, msg string }{
 		"no web sign-in":   {webIssuer + "console: {enabled: true}\n", "console.enabled", "needs web_sign_in"},
-		"too many":         {consoleWeb + "console: {enabled: true, recent_decisions: 300000}\n", "console.recent_decisions", "out of range"},
+		"too many":         {consoleWeb + "console: {enabled: true, recent_decisions: 20001}\n", "console.recent_decisions", "out of range"},
 		"negative":         {consoleWeb + "console: {enabled: true, recent_decisions: -1}\n", "console.recent_decisions", "out of range"},
 		"bad address":      {consoleWeb + "console: {enabled: true, listen_address: 'admin', public_url: 'https://a.example'}\n", "console.listen_address", "not a valid address"},
 		"main address":     {consoleWeb + "listen: '127.0.0.1:8080'\nconsole: {enabled: true, listen_address: '127.0.0.1:8080', public_url: 'https://a.example'}\n", "console.listen_address", "main listener's address"},

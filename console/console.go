@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -95,6 +96,45 @@ type Console struct {
 	log   *slog.Logger
 	pages map[string]*template.Template
 	mux   *http.ServeMux
+	// explorations holds a token per exploration running (explore);
+	// one waits at most explorationWait for a token.
+	explorations    chan struct{}
+	explorationWait time.Duration
+}
+
+// Bounds of the work one page may cost: an exploration (the explorer,
+// the what-if, the matrix) decides every catalog entry, the matrix once
+// per group.
+const (
+	// maxExplorations run at once per console; more wait explorationWait,
+	// then are answered 503.
+	maxExplorations = 2
+	explorationWait = 5 * time.Second
+	// explorationTimeout ends an exploration; the page shows what was
+	// decided by then and says it is incomplete.
+	explorationTimeout = 20 * time.Second
+)
+
+// errBusy answers an exploration that found no slot in time.
+var errBusy = errors.New("the console is busy with other explorations: try again in a moment")
+
+// explore runs fn with an exploration slot and explorationTimeout; it
+// fails with errBusy when no slot frees up in explorationWait.
+func (c *Console) explore(ctx context.Context, fn func(ctx context.Context)) error {
+	wait := time.NewTimer(c.explorationWait)
+	defer wait.Stop()
+	select {
+	case c.explorations <- struct{}{}:
+	case <-wait.C:
+		return errBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.explorations }()
+	ctx, cancel := context.WithTimeout(ctx, explorationTimeout)
+	defer cancel()
+	fn(ctx)
+	return nil
 }
 
 //go:embed templates/*.html
@@ -130,7 +170,8 @@ func New(opts Options) (*Console, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	c := &Console{opts: opts, log: opts.Logger}
+	c := &Console{opts: opts, log: opts.Logger, explorations: make(chan struct{}, maxExplorations),
+		explorationWait: explorationWait}
 	var err error
 	if c.pages, err = c.parsePages(); err != nil {
 		return nil, fmt.Errorf("console: templates: %w", err)
@@ -141,7 +182,37 @@ func New(opts Options) (*Console, error) {
 
 // Handler serves every path under Path: the static files to anyone, the
 // pages to users signed in and allowed by the policy.
-func (c *Console) Handler() http.Handler { return securityHeaders(c.mux) }
+func (c *Console) Handler() http.Handler { return securityHeaders(boundForms(c.mux)) }
+
+// maxFormBytes bounds a posted form: the console's forms are
+// url-encoded, the what-if's arguments at most maxArguments.
+const maxFormBytes = 64 << 10
+
+// boundForms reads every posted form, of at most maxFormBytes, before
+// sign-in and the CSRF check do (a token in the X-CSRF-Token header skips
+// reading it there), and refuses one that is larger, malformed, or not
+// url-encoded (a multipart one would be spooled to disk).
+func boundForms(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if r.ContentLength != 0 && ct != "application/x-www-form-urlencoded" {
+				http.Error(w, "the console takes url-encoded forms only", http.StatusUnsupportedMediaType)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				status := http.StatusBadRequest
+				if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+					status = http.StatusRequestEntityTooLarge
+				}
+				http.Error(w, "the form cannot be read: "+err.Error(), status)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 func (c *Console) routes() {
 	static, _ := fs.Sub(staticFS, "static")

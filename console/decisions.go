@@ -107,7 +107,12 @@ func charts(ds []policy.RecentDecision) []chart {
 	}
 	// A fixed axis of chartBars steps that ends with the newest decision:
 	// a short span draws narrow bars at its end, not one wide block.
-	from, to := ds[len(ds)-1].Time, ds[0].Time
+	// Decisions are kept in the order they were settled, which is not
+	// quite the order of their times: concurrent ones may swap.
+	from, to := ds[0].Time, ds[0].Time
+	for i := range ds {
+		from, to = minTime(from, ds[i].Time), maxTime(to, ds[i].Time)
+	}
 	step := stepFor(to.Sub(from))
 	n := chartBars
 	from = to.Truncate(step).Add(-time.Duration(n-1) * step)
@@ -116,7 +121,7 @@ func charts(ds []policy.RecentDecision) []chart {
 	for i := range ds {
 		d := &ds[i]
 		k := int(d.Time.Sub(from) / step)
-		if k < 0 {
+		if k < 0 || k >= n {
 			continue // older than the bars shown
 		}
 		server := cmp.Or(d.Server, noServer)
@@ -179,4 +184,18 @@ func drawChart(i int, server string, allow, deny []int, from, to time.Time, step
 		c.Bars = append(c.Bars, b)
 	}
 	return c
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

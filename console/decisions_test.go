@@ -37,6 +37,12 @@ func TestCharts(t *testing.T) {
 	if !notes.To.After(ds[0].Time) || notes.From.After(ds[len(ds)-1].Time) {
 		t.Errorf("span %s–%s does not hold the decisions", notes.From, notes.To)
 	}
+	// Concurrent decisions may be kept out of the order of their times:
+	// the axis still ends with the newest, and every one is drawn.
+	swapped := []policy.RecentDecision{{Time: at, Server: "notes", Allow: true}, {Time: at.Add(3 * time.Second), Server: "notes"}}
+	if c := charts(swapped)[0]; c.Allowed != 1 || c.Denied != 1 || !c.To.After(at.Add(3*time.Second)) {
+		t.Errorf("decisions out of time order: %d allowed, %d denied, to %s", c.Allowed, c.Denied, c.To)
+	}
 	if charts(nil) != nil {
 		t.Error("charts of nothing")
 	}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +46,7 @@ type explorerContent struct {
 	Identity       *explored
 	PolicyRevision string
 	Items          []gateway.Access
+	Incomplete     bool
 	Shown          int
 	WhatIf         *gateway.WhatIfResult
 	InputJSON      string
@@ -71,24 +73,29 @@ func (c *Console) explorer(w http.ResponseWriter, r *http.Request, _ *authn.Iden
 	}
 	if id != nil {
 		x.Identity = &explored{Label: identityLabel(id)}
-		ex := c.opts.Backend.Explore(r.Context(), id)
-		x.PolicyRevision, x.Items = ex.PolicyRevision, ex.Items
-		for _, a := range ex.Items {
-			if a.Shown {
-				x.Shown++
+		busy := c.explore(r.Context(), func(ctx context.Context) {
+			ex := c.opts.Backend.Explore(ctx, id)
+			x.PolicyRevision, x.Items, x.Incomplete = ex.PolicyRevision, ex.Items, ex.Incomplete
+			for _, a := range ex.Items {
+				if a.Shown {
+					x.Shown++
+				}
 			}
-		}
-		if r.Method == http.MethodPost && err == nil {
-			if status, err = c.whatIf(r, id, f, &x); err != nil {
-				x.Error = err.Error()
+			if r.Method == http.MethodPost && err == nil {
+				if status, err = c.whatIf(ctx, r, id, f, &x); err != nil {
+					x.Error = err.Error()
+				}
 			}
+		})
+		if busy != nil {
+			x.Identity, x.Error, status = nil, busy.Error(), http.StatusServiceUnavailable
 		}
 	}
 	c.render(w, r, status, "explorer", "Access explorer", x)
 }
 
 // whatIf decides the form's call for id into x.
-func (c *Console) whatIf(r *http.Request, id *authn.Identity, f explorerForm, x *explorerContent) (int, error) {
+func (c *Console) whatIf(ctx context.Context, r *http.Request, id *authn.Identity, f explorerForm, x *explorerContent) (int, error) {
 	if !slices.Contains(whatIfMethods, f.Method) {
 		return http.StatusBadRequest, fmt.Errorf("method %q: use one of %s", f.Method, strings.Join(whatIfMethods, ", "))
 	}
@@ -102,7 +109,7 @@ func (c *Console) whatIf(r *http.Request, id *authn.Identity, f explorerForm, x 
 	if f.Client != "" {
 		req.Client = &policy.Client{Name: f.Client}
 	}
-	res, err := c.opts.Backend.WhatIf(r.Context(), id, req)
+	res, err := c.opts.Backend.WhatIf(ctx, id, req)
 	if err != nil {
 		return http.StatusBadRequest, err
 	}
@@ -210,6 +217,9 @@ func (c *Console) matrix(w http.ResponseWriter, r *http.Request, _ *authn.Identi
 		groups = slices.Compact(groups)
 		content.Groups = strings.Join(groups, ", ")
 	}
-	content.Matrix = c.opts.Backend.Matrix(r.Context(), groups)
-	c.render(w, r, http.StatusOK, "matrix", "Groups × servers", content)
+	status := http.StatusOK
+	if err := c.explore(r.Context(), func(ctx context.Context) { content.Matrix = c.opts.Backend.Matrix(ctx, groups) }); err != nil {
+		content.Error, status = err.Error(), http.StatusServiceUnavailable
+	}
+	c.render(w, r, status, "matrix", "Groups × servers", content)
 }

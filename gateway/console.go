@@ -193,6 +193,9 @@ type Exploration struct {
 	// Items holds every entry clients are served (collisions left out),
 	// in kind, server and name order.
 	Items []Access
+	// Incomplete: the context ended before every entry was decided;
+	// Items holds those that were.
+	Incomplete bool
 }
 
 // Explore decides, for id, every entry of the catalog clients are served
@@ -204,6 +207,9 @@ func (g *Gateway) Explore(ctx context.Context, id *authn.Identity) Exploration {
 	cat := g.catalog()
 	x := Exploration{PolicyRevision: g.policyRevision(), CatalogRevision: cat.revision}
 	decide := func(item CatalogItem, target func(*policy.Input)) {
+		if x.Incomplete = x.Incomplete || ctx.Err() != nil; x.Incomplete {
+			return // a decision would only deny, saying the context ended
+		}
 		in := g.baseInput(id, policy.PhaseList, "")
 		target(in)
 		d := g.opts.Authorizer.Check(ctx, in)
@@ -374,6 +380,9 @@ type Matrix struct {
 	Groups  []string
 	Servers []string
 	Cells   [][]MatrixCell
+	// Incomplete: the context ended first; Cells has the rows of the
+	// groups decided in full, Groups is cut to them.
+	Incomplete bool
 }
 
 // MatrixCell counts the entries of a server a group is shown.
@@ -407,6 +416,10 @@ func (g *Gateway) Matrix(ctx context.Context, groups []string) Matrix {
 			row[j].Level = LevelNone
 		}
 		x := g.Explore(ctx, &authn.Identity{Subject: "member of " + group, Groups: []string{group}})
+		if x.Incomplete {
+			m.Groups, m.Incomplete = m.Groups[:len(m.Cells)], true
+			break
+		}
 		for _, a := range x.Items {
 			j := slices.Index(m.Servers, a.Server)
 			if j < 0 {

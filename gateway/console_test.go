@@ -827,3 +827,25 @@ func TestToolLevel(t *testing.T) {
 		t.Errorf("empty annotations: %s, want all", got)
 	}
 }
+
+// TestConsoleExploreStopsWithItsContext: an exploration whose context has
+// ended decides nothing more and says it is incomplete; so does a matrix.
+func TestConsoleExploreStopsWithItsContext(t *testing.T) {
+	t.Parallel()
+	f := newConsoleFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	before := recorded(f.recent)
+	if x := f.gw.Explore(ctx, consoleAlice); !x.Incomplete || len(x.Items) != 0 {
+		t.Errorf("explore with an ended context: incomplete %v, %d items", x.Incomplete, len(x.Items))
+	}
+	if m := f.gw.Matrix(ctx, []string{"engineering", "hr"}); !m.Incomplete || len(m.Groups) != 0 || len(m.Cells) != 0 {
+		t.Errorf("matrix with an ended context: %+v", m)
+	}
+	if x := f.gw.Explore(ctxTimeout(t), consoleAlice); x.Incomplete || len(x.Items) == 0 {
+		t.Errorf("explore: incomplete %v, %d items", x.Incomplete, len(x.Items))
+	}
+	if n := recorded(f.recent) - before; n != 0 {
+		t.Errorf("%d decisions recorded", n)
+	}
+}

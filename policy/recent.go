@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Recent keeps the latest decisions in memory, for the console's
@@ -72,11 +74,49 @@ func (r *Recent) Snapshot() (newestFirst []RecentDecision, total uint64) {
 	return out, total
 }
 
+// Bounds of what Recent keeps of a decision: a kept decision costs at
+// most about 4 KiB, whatever its reasons (a client registering names its
+// own redirect hosts, which reasons may quote).
+const (
+	recentMaxReasons = 4
+	recentMaxString  = 256
+)
+
 // recentOf is what Recent keeps of a decision's record.
 func recentOf(r *record) RecentDecision {
-	return RecentDecision{Time: r.time, DecisionID: r.decisionID, TraceID: r.traceID, UserSub: r.userSub,
-		Phase: r.phase, Method: r.method, Target: r.target, Server: r.server, Allow: r.allow,
-		Reasons: r.reasons, Granted: r.granted, Revision: r.revision, Cached: r.cached, Error: r.err}
+	return RecentDecision{Time: r.time, DecisionID: r.decisionID, TraceID: cut(r.traceID), UserSub: cut(r.userSub),
+		Phase: cut(r.phase), Method: cut(r.method), Target: cut(r.target), Server: cut(r.server), Allow: r.allow,
+		Reasons: cutAll(r.reasons), Granted: cutAll(r.granted), Revision: cut(r.revision), Cached: r.cached, Error: cut(r.err)}
+}
+
+// cut bounds s to recentMaxString bytes, at a rune boundary, marking the
+// cut with "…".
+func cut(s string) string {
+	if len(s) <= recentMaxString {
+		return s
+	}
+	i := recentMaxString
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// cutAll keeps the first recentMaxReasons of ss, each cut, and says how
+// many it left out.
+func cutAll(ss []string) []string {
+	if len(ss) <= recentMaxReasons && !slices.ContainsFunc(ss, func(s string) bool { return len(s) > recentMaxString }) {
+		return ss // within bounds: shared, as the record's are never changed
+	}
+	out := make([]string, 0, min(len(ss), recentMaxReasons+1))
+	for i, s := range ss {
+		if i == recentMaxReasons {
+			out = append(out, fmt.Sprintf("… and %d more (in the decision log)", len(ss)-i))
+			break
+		}
+		out = append(out, cut(s))
+	}
+	return out
 }
 
 // Recent returns the engine's Options.Recent (nil without one).

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestRecentRing(t *testing.T) {
@@ -92,5 +93,26 @@ func BenchmarkDecideFloorRecent(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+func TestRecentBoundsWhatItKeeps(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 300) // two bytes a rune
+	var reasons []string
+	for range 40 {
+		reasons = append(reasons, long)
+	}
+	d := recentOf(&record{target: long, userSub: long, reasons: reasons, granted: []string{"a"}})
+	if len(d.Reasons) != recentMaxReasons+1 || d.Reasons[recentMaxReasons] != "… and 36 more (in the decision log)" {
+		t.Errorf("kept %d reasons, the last %q", len(d.Reasons), d.Reasons[len(d.Reasons)-1])
+	}
+	for _, s := range append([]string{d.Target, d.UserSub}, d.Reasons[:recentMaxReasons]...) {
+		if len(s) > recentMaxString+len("…") || !utf8.ValidString(s) || !strings.HasSuffix(s, "…") {
+			t.Errorf("kept %d bytes (valid UTF-8: %v)", len(s), utf8.ValidString(s))
+		}
+	}
+	if d := recentOf(&record{reasons: []string{"short"}}); len(d.Reasons) != 1 || d.Reasons[0] != "short" {
+		t.Errorf("short reasons kept as %q", d.Reasons)
 	}
 }
