@@ -21,12 +21,12 @@ type cookieNames struct {
 // insists on Secure, Path=/ and no Domain, so no other host can set or
 // shadow the cookie. Browsers refuse the prefix on plain http (local
 // development on loopback), where the names go without it.
-func newCookieNames(secure bool) cookieNames {
+func newCookieNames(secure bool, name string) cookieNames {
 	prefix := ""
 	if secure {
 		prefix = "__Host-"
 	}
-	return cookieNames{session: prefix + "mcpgate-session", signIn: prefix + "mcpgate-signin"}
+	return cookieNames{session: prefix + name + "-session", signIn: prefix + name + "-signin"}
 }
 
 // additionalData binds a sealed cookie to its name and this gateway: a

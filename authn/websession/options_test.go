@@ -35,6 +35,7 @@ func TestNewRefuses(t *testing.T) {
 		"negative TTL":       {func(o *Options) { o.TTL = -time.Hour }, "ttl"},
 		"reserved parameter": {func(o *Options) { o.AuthParams = map[string]string{"Redirect_URI": "https://evil.example"} }, "Redirect_URI is set by the flow"},
 		"foreign home":       {func(o *Options) { o.Home = "//evil.example" }, "home"},
+		"cookie name":        {func(o *Options) { o.CookieName = "__Host-x; Path=/" }, "cookie name"},
 	}
 	for name, tc := range cases {
 		o := validOptions()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ const (
 	// sign-in is refused meanwhile.
 	discoveryRetry = 10 * time.Second
 )
+
+// cookieNameRE is what Options.CookieName may be.
+var cookieNameRE = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 
 // DefaultScopes are asked of the IdP when Options.Scopes is empty.
 var DefaultScopes = []string{"openid", "email", "profile"}
@@ -90,6 +94,12 @@ type Options struct {
 	// Home is the local path sent to after sign-in without next. If
 	// empty, "/".
 	Home string
+	// CookieName names the cookies: <CookieName>-session and
+	// <CookieName>-signin (with the __Host- prefix on https). Browsers do
+	// not scope cookies by port: two Managers on one host (the main
+	// listener's and the console's) need names of their own, or each
+	// signs the other out. If empty, "mcpgate".
+	CookieName string
 	// HTTPClient talks to the IdP. If nil, a client with a 10s timeout.
 	HTTPClient *http.Client
 	// Logger, if nil, is slog.Default().
@@ -140,7 +150,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	m.origin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.errorPage(w, http.StatusForbidden, "Request refused", "This request came from another site.")
 	}))
-	m.cookies = newCookieNames(m.secure)
+	m.cookies = newCookieNames(m.secure, opts.CookieName)
 	m.idp = newIDP(ctx, &m.opts, strings.TrimSuffix(opts.BaseURL, "/")+PathCallback)
 	m.mux = http.NewServeMux()
 	m.mux.HandleFunc("GET "+PathSignIn, m.serveSignIn)
@@ -170,6 +180,9 @@ func defaults(o *Options) error {
 	if o.Home == "" {
 		o.Home = "/"
 	}
+	if o.CookieName == "" {
+		o.CookieName = "mcpgate"
+	}
 	if o.Identity == nil {
 		o.Identity = claimIdentity(o.Claims)
 	}
@@ -191,6 +204,9 @@ func defaults(o *Options) error {
 	}
 	if o.TTL < 0 || o.TTL > MaxTTL {
 		errs = append(errs, fmt.Errorf("ttl: must be between 1s and %s", MaxTTL))
+	}
+	if !cookieNameRE.MatchString(o.CookieName) {
+		errs = append(errs, fmt.Errorf("cookie name %q: use 1 to 32 characters from a-z, 0-9 and '-'", o.CookieName))
 	}
 	if _, ok := localPath(o.Home); !ok {
 		errs = append(errs, fmt.Errorf("home %q: must be a path on the gateway", o.Home))

@@ -80,7 +80,9 @@ func startConsole(ctx context.Context, cfg *config.Config, pages *employeePages,
 // console.listen_address.
 func serveConsoleListener(ctx context.Context, cfg *config.Config, pages *employeePages, opts console.Options, log *slog.Logger) (func(), error) {
 	wo := pages.webOpts
-	wo.BaseURL, wo.Home = cfg.ConsoleBaseURL(), console.Path
+	// Cookies of its own: browsers do not scope them by port, and on one
+	// host each listener's sign-in would end the other's.
+	wo.BaseURL, wo.Home, wo.CookieName = cfg.ConsoleBaseURL(), console.Path, "mcpgate-console"
 	web, err := websession.New(ctx, wo)
 	if err != nil {
 		return nil, fmt.Errorf("console.public_url: %w", err)

@@ -299,7 +299,8 @@ func TestServeConsoleListener(t *testing.T) {
 	adminAddr.Close() // mcpgate binds it itself
 	idpLn := boundListener(t)
 	idp, err := devidp.New(devidp.Options{Issuer: "http://" + idpLn.Addr().String() + "/idp", Audience: "http://" + ln.Addr().String() + "/mcp",
-		Clients: []devidp.StaticClient{{ID: "console", Secret: "console-secret", RedirectURIs: []string{admin + "/signin/callback"}}}})
+		Clients: []devidp.StaticClient{{ID: "console", Secret: "console-secret",
+			RedirectURIs: []string{admin + "/signin/callback", "http://" + ln.Addr().String() + "/signin/callback"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,8 +346,38 @@ console: {enabled: true, listen_address: %q, public_url: %q, recent_decisions: 1
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("the main listener's /console/servers: %d, want 404 (the console has its own listener)", resp.StatusCode)
 	}
+	// One browser signed in on both listeners of one host (cookies are not
+	// scoped by port) keeps both sessions: each listener names its own.
+	both := signInToConsole(t, admin, "carol")
+	back, err := devsignin.DevSignIn(t.Context(), both.c, r.baseURL()+"/signin", "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _ := both.do(mustRequest(t, back.String())); status != http.StatusSeeOther {
+		t.Fatalf("sign-in on the main listener: %d", status)
+	}
+	u, _ := url.Parse(admin)
+	var names []string
+	for _, c := range both.c.Jar.Cookies(u) {
+		names = append(names, c.Name)
+	}
+	if !slices.Contains(names, "mcpgate-session") || !slices.Contains(names, "mcpgate-console-session") {
+		t.Errorf("cookies after signing in on both listeners: %v", names)
+	}
+	if status, _, _ := both.get("/console/servers"); status != http.StatusOK {
+		t.Errorf("the console after signing in on the main listener too: %d, want its session kept", status)
+	}
 	mallory := signInToConsole(t, admin, "mallory")
 	if status, _, page := mallory.get("/console/servers"); status != http.StatusForbidden || !strings.Contains(page, "admin, security") {
 		t.Errorf("mallory: %d\n%s", status, page)
 	}
+}
+
+func mustRequest(t *testing.T, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
