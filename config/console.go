@@ -95,6 +95,8 @@ func (c *Config) validateConsole(ps *problems) {
 		}
 	} else if k.PublicURL != "" {
 		ps.add("console.public_url", "is only for console.listen_address: on the main listener the console is at public_url")
+	} else if u, err := url.Parse(c.PublicURL); err == nil && trimSlash(u.Path) != "" {
+		ps.add("console.enabled", "public_url %q has a path, which the console's pages do not support: serve the console on its own listener (console.listen_address and console.public_url)", c.PublicURL)
 	}
 	if k.TraceURL != "" {
 		if u, err := url.Parse(strings.ReplaceAll(k.TraceURL, "{trace_id}", "x")); err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") {

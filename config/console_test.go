@@ -1,6 +1,9 @@
 package config
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 const consoleWeb = webIssuer + "web_sign_in: {enabled: true, client_id: gw, client_secret: {value_from_env: WEB_SECRET}}\n"
 
@@ -37,6 +40,7 @@ func TestConsoleProblems(t *testing.T) {
 		"public url path":  {consoleWeb + "console: {enabled: true, listen_address: '127.0.0.1:9443', public_url: 'https://a.example/admin'}\n", "console.public_url", "must not have a path"},
 		"trace url":        {consoleWeb + "console: {enabled: true, trace_url: 'https://jaeger.example.com/trace'}\n", "console.trace_url", "must contain {trace_id}"},
 		"trace url scheme": {consoleWeb + "console: {enabled: true, trace_url: 'javascript:alert(1)//{trace_id}'}\n", "console.trace_url", "is not valid"},
+		"main url path":    {strings.Replace(consoleWeb, "public_url: https://mcp.example.com", "public_url: https://mcp.example.com/gw", 1) + "console: {enabled: true}\n", "console.enabled", "has a path"},
 		"url without addr": {consoleWeb + "console: {enabled: true, public_url: 'https://a.example'}\n", "console.public_url", "only for console.listen_address"},
 	}
 	for name, tt := range tests {

@@ -19,6 +19,7 @@ import (
 	"github.com/mcpgate/mcpgate/authn/websession"
 	"github.com/mcpgate/mcpgate/connections"
 	"github.com/mcpgate/mcpgate/gateway"
+	"github.com/mcpgate/mcpgate/internal/authrule"
 	"github.com/mcpgate/mcpgate/policy"
 )
 
@@ -34,6 +35,7 @@ type Backend interface {
 	Explore(ctx context.Context, id *authn.Identity) gateway.Exploration
 	WhatIf(ctx context.Context, id *authn.Identity, req gateway.WhatIfRequest) (gateway.WhatIfResult, error)
 	Matrix(ctx context.Context, groups []string) gateway.Matrix
+	PolicyServer(name string) (*policy.Server, bool)
 }
 
 // Authorizer decides the console phase; *policy.Engine is the
@@ -264,7 +266,10 @@ func (c *Console) authorize(method string, h pageHandler) http.Handler {
 	})
 }
 
-// input is the console-phase input of a request of user.
+// input is the console-phase input of a request of user. Its client
+// address is the one the listener's edge put in the request
+// (gateway.ClientAddressed: trusted_proxies applied, a client's own value
+// removed), as for every other phase; "" without one.
 func (c *Console) input(r *http.Request, user *authn.Identity, method string) *policy.Input {
 	groups := user.Groups
 	if groups == nil {
@@ -272,7 +277,7 @@ func (c *Console) input(r *http.Request, user *authn.Identity, method string) *p
 	}
 	return &policy.Input{Phase: policy.PhaseConsole, Method: method,
 		User:    policy.User{Sub: user.Subject, Iss: user.Issuer, Email: user.Email, Name: user.Name, Groups: groups, Claims: user.Claims},
-		Request: policy.Request{Time: c.opts.Now().UTC(), RemoteAddr: r.RemoteAddr}}
+		Request: policy.Request{Time: c.opts.Now().UTC(), RemoteAddr: r.Header.Get(authrule.ClientAddressHeader)}}
 }
 
 // securityHeaders sets the headers of every answer: nothing but the

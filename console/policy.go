@@ -134,16 +134,26 @@ func (c *Console) employee(sub string) *authn.Identity {
 func (c *Console) revoke(w http.ResponseWriter, r *http.Request, operator *authn.Identity) {
 	sub, kind, target := r.PostFormValue("sub"), r.PostFormValue("kind"), r.PostFormValue("target")
 	in := c.input(r, operator, policy.MethodConsoleRevoke)
+	in.Employee = &policy.Employee{Sub: sub}
+	refuse := func(message string) {
+		c.log.Warn("console: malformed revocation refused", "operator", operator.Subject, "employee", cut(sub), "kind", cut(kind),
+			"target", cut(target), "reason", message)
+		c.errorPage(w, r, http.StatusBadRequest, "Malformed request", message, nil)
+	}
 	switch {
 	case sub == "" || target == "" || len(sub) > maxField || len(target) > 4*maxField:
-		c.errorPage(w, r, http.StatusBadRequest, "Malformed request", "The form names no employee or nothing to revoke.", nil)
+		refuse("The form names no employee or nothing to revoke.")
 		return
 	case kind == "grant" && c.opts.Grants != nil:
 		in.Client = &policy.Client{ID: target}
 	case kind == "connection" && c.opts.Connections != nil:
-		in.Server = &policy.Server{Name: target, Labels: map[string]string{}}
+		var ok bool
+		if in.Server, ok = c.opts.Backend.PolicyServer(target); !ok {
+			refuse("There is no server " + target + " to revoke a connection to.")
+			return
+		}
 	default:
-		c.errorPage(w, r, http.StatusBadRequest, "Malformed request", "There is nothing of kind "+kind+" to revoke here.", nil)
+		refuse("There is nothing of kind " + kind + " to revoke here.")
 		return
 	}
 	d := c.opts.Authorizer.Decide(r.Context(), in)
@@ -172,4 +182,12 @@ func (c *Console) revoke(w http.ResponseWriter, r *http.Request, operator *authn
 		outcome = "none"
 	}
 	http.Redirect(w, r, Path+"/policy?"+url.Values{"sub": {sub}, "revoked": {outcome}}.Encode(), http.StatusSeeOther)
+}
+
+// cut bounds a form value for a log line.
+func cut(s string) string {
+	if len(s) > maxField {
+		return s[:maxField] + "…"
+	}
+	return s
 }

@@ -96,9 +96,13 @@ func (g *Gateway) withClientAddress(r *http.Request) {
 	}
 }
 
-// clientAddressed passes the client's address to a route's handler, as
-// /mcp's handlers get it.
-func (g *Gateway) clientAddressed(next http.Handler) http.Handler {
+// ClientAddressed passes the client's address to next in the header
+// authrule.ClientAddressHeader, as /mcp's handlers get it: the
+// connection's peer, or with trusted_proxies the client they forwarded
+// for; whatever a client sent in that header is removed. The gateway's
+// routes have it; a listener of another's (the console's) wraps its
+// handler with it.
+func (g *Gateway) ClientAddressed(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.withClientAddress(r)
 		next.ServeHTTP(w, r)

@@ -496,3 +496,14 @@ func (g *Gateway) SeenIdentities() []authn.Identity {
 	})
 	return out
 }
+
+// PolicyServer is the server input (name and labels) the policy sees for
+// the configured upstream named name, and whether there is one.
+func (g *Gateway) PolicyServer(name string) (*policy.Server, bool) {
+	for _, u := range g.ups {
+		if u.cfg.Name == name {
+			return g.serverInput(u), true
+		}
+	}
+	return nil, false
+}

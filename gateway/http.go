@@ -25,7 +25,7 @@ func (g *Gateway) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", g.serveReady)
 	for pattern, h := range g.opts.Routes {
-		mux.Handle(pattern, g.clientAddressed(h))
+		mux.Handle(pattern, g.ClientAddressed(h))
 	}
 	return mux
 }

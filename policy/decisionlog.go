@@ -463,7 +463,8 @@ func (r *record) boundInput(in *Input) {
 
 // target names what the request is about, and its upstream server. In
 // the authorization-server phases, the target is the OAuth client: its id,
-// or the name of a client registering dynamically.
+// or the name of a client registering dynamically; in the console phase,
+// the client whose grant is revoked.
 func (in *Input) target() (target, server string) {
 	if in.Server != nil {
 		server = in.Server.Name
@@ -471,7 +472,7 @@ func (in *Input) target() (target, server string) {
 	switch {
 	case in.Registration != nil:
 		return firstNonEmpty(in.Registration.ClientID, in.Registration.ClientName), server
-	case in.Phase == PhaseGrant && in.Client != nil:
+	case (in.Phase == PhaseGrant || in.Phase == PhaseConsole) && in.Client != nil:
 		return in.Client.ID, server
 	case in.Tool != nil:
 		return in.Tool.Name, firstNonEmpty(server, in.Tool.Server)

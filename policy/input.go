@@ -141,8 +141,17 @@ type Input struct {
 	// catalogue of Server: the scopes its authorization server knows, each
 	// with the level of tools it covers (nil when none is configured).
 	UpstreamScopes []UpstreamScope `json:"upstream_scopes,omitempty"`
+	// Employee is, in the console phase's console/revoke only, the
+	// employee whose grant or connection the signed-in operator (User)
+	// revokes.
+	Employee *Employee `json:"employee,omitempty"`
 
 	Request Request `json:"request"`
+}
+
+// Employee names an employee who is not the one signed in.
+type Employee struct {
+	Sub string `json:"sub"`
 }
 
 // User is the signed-in person or workload.

@@ -30,7 +30,7 @@ var (
 	kRedirectURIs, kRedirectHosts        = ast.StringTerm("redirect_uris"), ast.StringTerm("redirect_hosts")
 	kGrantTypes, kTokenAuthMethod        = ast.StringTerm("grant_types"), ast.StringTerm("token_endpoint_auth_method")
 	kScope, kSoftwareID, kSoftwareVer    = ast.StringTerm("scope"), ast.StringTerm("software_id"), ast.StringTerm("software_version")
-	kUpstreamScopes                      = ast.StringTerm("upstream_scopes")
+	kUpstreamScopes, kEmployee           = ast.StringTerm("upstream_scopes"), ast.StringTerm("employee")
 )
 
 // ASTValue returns the input as the OPA value a policy sees, built directly
@@ -71,7 +71,8 @@ func (in *Input) ASTValue() (ast.Value, error) {
 }
 
 // addAuthorization adds the fields of the authorization-server phases, the
-// call phase's catalogue and the upstream phase's upstream scopes.
+// call phase's catalogue, the upstream phase's upstream scopes and the
+// console phase's employee.
 func (in *Input) addAuthorization(b *objectFields) {
 	if len(in.Catalogue) > 0 {
 		terms := make([]*ast.Term, len(in.Catalogue))
@@ -92,6 +93,11 @@ func (in *Input) addAuthorization(b *objectFields) {
 			terms[i] = ast.NewTerm(in.UpstreamScopes[i].astValue())
 		}
 		b.add(kUpstreamScopes, ast.NewArray(terms...))
+	}
+	if in.Employee != nil {
+		e := fields(1)
+		e.str(kSub, in.Employee.Sub)
+		b.add(kEmployee, e.object())
 	}
 }
 

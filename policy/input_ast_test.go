@@ -79,6 +79,9 @@ func TestASTValueMatchesJSON(t *testing.T) {
 		"upstream connect, nothing set":     {Phase: PhaseUpstream, Method: MethodUpstreamConnect, Server: &Server{}, UpstreamScopes: []UpstreamScope{{}}},
 		"empty upstream scopes":             {UpstreamScopes: []UpstreamScope{}},
 		"user with a memo":                  withMemo(fullInput()),
+		"console revoke": {Phase: PhaseConsole, Method: MethodConsoleRevoke, User: User{Sub: "carol", Groups: []string{"admin"}},
+			Server: &Server{Name: "calendar", Labels: map[string]string{}}, Employee: &Employee{Sub: "alice"}},
+		"employee without a subject": {Employee: &Employee{}},
 	}
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {

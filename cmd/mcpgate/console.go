@@ -15,6 +15,7 @@ import (
 	"github.com/mcpgate/mcpgate/console"
 	"github.com/mcpgate/mcpgate/gateway"
 	"github.com/mcpgate/mcpgate/policy"
+	"golang.org/x/net/netutil"
 )
 
 // consoleMount serves the console on the gateway's listener once it is
@@ -73,12 +74,12 @@ func startConsole(ctx context.Context, cfg *config.Config, pages *employeePages,
 		mount.h = c.Handler()
 		return func() {}, nil
 	}
-	return serveConsoleListener(ctx, cfg, pages, opts, log)
+	return serveConsoleListener(ctx, cfg, pages, gw, opts, log)
 }
 
 // serveConsoleListener serves the console and its sign-in on
 // console.listen_address.
-func serveConsoleListener(ctx context.Context, cfg *config.Config, pages *employeePages, opts console.Options, log *slog.Logger) (func(), error) {
+func serveConsoleListener(ctx context.Context, cfg *config.Config, pages *employeePages, gw *gateway.Gateway, opts console.Options, log *slog.Logger) (func(), error) {
 	wo := pages.webOpts
 	// Cookies of its own: browsers do not scope them by port, and on one
 	// host each listener's sign-in would end the other's.
@@ -104,7 +105,15 @@ func serveConsoleListener(ctx context.Context, cfg *config.Config, pages *employ
 	if err != nil {
 		return nil, fmt.Errorf("console.listen_address: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	// The main listener's limits, but for event streams, which the console
+	// has none of: a page is written within a minute (an exploration stops
+	// at 20 s).
+	if n := cfg.Limits.MaxConnections; n > 0 {
+		ln = netutil.LimitListener(ln, n)
+	}
+	srv := &http.Server{Handler: gw.ClientAddressed(mux), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: cfg.Limits.BodyReadTimeout.Std(), WriteTimeout: time.Minute,
+		IdleTimeout: cfg.Limits.IdleTimeout.Std(), MaxHeaderBytes: 64 << 10}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("console listener failed", "addr", ln.Addr().String(), "err", err)

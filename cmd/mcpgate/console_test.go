@@ -249,6 +249,10 @@ func TestDevConsole(t *testing.T) {
 		if _, _, page = carol.get("/console/policy?sub=bob"); strings.Contains(page, "bob&#39;s client") {
 			t.Errorf("bob's grant is still listed after its revocation")
 		}
+		nope := url.Values{"csrf": {revoke.Get("csrf")}, "sub": {"alice"}, "kind": {"connection"}, "target": {"nope"}}
+		if status, _, page := carol.post("/console/policy/revoke", nope); status != http.StatusBadRequest || !strings.Contains(page, "no server nope") {
+			t.Errorf("revoke a connection to an unknown server: %d", status)
+		}
 		revoke.Set("kind", "everything")
 		if status, _, _ := carol.post("/console/policy/revoke", revoke); status != http.StatusBadRequest {
 			t.Errorf("revoke of an unknown kind: %d, want 400", status)
@@ -280,7 +284,15 @@ func TestDevConsole(t *testing.T) {
 			t.Errorf("anonymous: %d to %q, want sign-in", resp.StatusCode, loc)
 		}
 	})
-	if log := r.err.String(); !strings.Contains(log, `"phase":"console"`) || !strings.Contains(log, "console: revoked") ||
+	// The revocation's decision names the operator, the employee and the
+	// server as the policy sees it (labels and all).
+	waitFor(t, "the revocation's decision in the log", func() bool {
+		return strings.Contains(r.err.String(), `"method":"console/revoke","target":"","server":"calendar","allow":true`)
+	})
+	if log := r.err.String(); !strings.Contains(log, `"employee":{"sub":"alice"}`) || !strings.Contains(log, `"server":{"labels":{"env":"demo"},"name":"calendar"}`) {
+		t.Errorf("the revocation's input lacks the employee or the server's labels:\n%s", log)
+	}
+	if log := r.err.String(); !strings.Contains(log, "console: revoked") ||
 		!strings.Contains(log, `msg="authserver: consent revoked" by="operator carol in the console"`) {
 		t.Errorf("the console's decisions and the revocation's audit line are not in the log:\n%s", log)
 	}
@@ -368,8 +380,16 @@ console: {enabled: true, listen_address: %q, public_url: %q, recent_decisions: 1
 		t.Errorf("the console after signing in on the main listener too: %d, want its session kept", status)
 	}
 	mallory := signInToConsole(t, admin, "mallory")
-	if status, _, page := mallory.get("/console/servers"); status != http.StatusForbidden || !strings.Contains(page, "admin, security") {
+	spoofed := mustRequest(t, admin+"/console/servers")
+	spoofed.Header.Set("Mcpgate-Client-Address", "10.9.8.7")
+	if status, _, page := mallory.do(spoofed); status != http.StatusForbidden || !strings.Contains(page, "admin, security") {
 		t.Errorf("mallory: %d\n%s", status, page)
+	}
+	// The console's decisions have the client's address as every phase
+	// has it: the peer's IP, not a value the client sent.
+	waitFor(t, "mallory's console decision in the log", func() bool { return strings.Contains(r.err.String(), `"user_sub":"mallory","phase":"console"`) })
+	if log := r.err.String(); !strings.Contains(log, `"remote_addr":"127.0.0.1"`) || strings.Contains(log, "10.9.8.7") {
+		t.Errorf("the console's decisions do not have the client's address:\n%s", log)
 	}
 }
 

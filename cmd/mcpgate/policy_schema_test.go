@@ -133,9 +133,10 @@ func TestGoInputMatchesSchema(t *testing.T) {
 		},
 		"console revoke": {
 			Phase: policy.PhaseConsole, Method: policy.MethodConsoleRevoke,
-			User:    policy.User{Sub: "carol", Groups: []string{"admin"}},
-			Server:  &policy.Server{Name: "calendar"},
-			Request: policy.Request{Time: at},
+			User:     policy.User{Sub: "carol", Groups: []string{"admin"}},
+			Server:   &policy.Server{Name: "calendar"},
+			Employee: &policy.Employee{Sub: "alice"},
+			Request:  policy.Request{Time: at},
 		},
 		"grant": {
 			Phase: policy.PhaseGrant, Method: policy.MethodToken,
@@ -212,6 +213,7 @@ func TestSchemaRejects(t *testing.T) {
 	tests := map[string]string{
 		"unknown phase":                 `{"phase": "consent", ` + base + `}`,
 		"console with token":            `{"phase": "console", ` + base + `}`,
+		"call naming an employee":       `{"phase": "call", "employee": {"sub": "x"}, ` + tool + `, ` + base + `}`,
 		"console without user":          `{"phase": "console", "method": "console/servers", ` + when + `}`,
 		"console with a target":         `{"phase": "console", "method": "console/revoke", ` + tool + `, ` + user + `, ` + when + `}`,
 		"unknown field":                 `{"phase": "initialize", "tenant": "x", ` + base + `}`,
