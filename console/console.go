@@ -220,7 +220,7 @@ func (c *Console) routes() {
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix(Path+"/static/", http.FileServerFS(static))
 	mux := http.NewServeMux()
-	mux.Handle("GET "+Path+"/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET "+Path+"/static/{file}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		files.ServeHTTP(w, r)
 	}))

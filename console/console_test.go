@@ -244,6 +244,9 @@ func TestConsolePages(t *testing.T) {
 		if status, h2, _ := h.get(carol, "/console"); status != http.StatusSeeOther || h2.Get("Location") != "/console/servers" {
 			t.Errorf("/console: %d to %q", status, h2.Get("Location"))
 		}
+		if status, _, page := h.get(carol, "/console/static/"); status != http.StatusNotFound || strings.Contains(page, `href="console.css"`) {
+			t.Errorf("/console/static/: %d, want 404, not a listing of its files", status)
+		}
 		if status, _, _ := h.get(carol, "/console/nothing"); status != http.StatusNotFound {
 			t.Errorf("an unknown page: %d, want 404", status)
 		}
