@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpgate/mcpgate/approval"
 	"github.com/mcpgate/mcpgate/authn/devidp"
 	"github.com/mcpgate/mcpgate/authn/websession"
 	"github.com/mcpgate/mcpgate/config"
@@ -37,6 +38,13 @@ type consoleHarness struct {
 
 func newHarness(t *testing.T, traceURL string) *consoleHarness {
 	t.Helper()
+	return newHarnessLocked(t, traceURL, nil)
+}
+
+// newHarnessLocked is newHarness with the upstream in approval mode
+// enforce against lock, when not nil.
+func newHarnessLocked(t *testing.T, traceURL string, lock *approval.Lock) *consoleHarness {
+	t.Helper()
 	up := mcp.NewServer(&mcp.Implementation{Name: "up"}, nil)
 	mcp.AddTool(up, &mcp.Tool{Name: "evil", Description: hostile}, func(context.Context, *mcp.CallToolRequest, map[string]any) (*mcp.CallToolResult, any, error) {
 		return &mcp.CallToolResult{}, nil, nil
@@ -51,11 +59,17 @@ func newHarness(t *testing.T, traceURL string) *consoleHarness {
 	if err := engine.LoadModules(modules, data); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse([]byte("servers:\n  - {name: notes, url: '"+upstream+"/mcp', allow_insecure_http: true}\n"), "test.yaml")
+	doc := "servers:\n  - {name: notes, url: '" + upstream + "/mcp', allow_insecure_http: true}\n"
+	opts := &gateway.Options{Authorizer: engine}
+	if lock != nil {
+		doc += "approval: {lock_file: /nonexistent/mcpgate.lock.yaml, mode: enforce}\n"
+		opts.Lock = &approval.Loaded{Lock: lock, Revision: "test"}
+	}
+	cfg, err := config.Parse([]byte(doc), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, &gateway.Options{Authorizer: engine})
+	gw, err := gateway.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,5 +329,39 @@ func TestFormsAreBounded(t *testing.T) {
 	}
 	if got := post("multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"sub\"\r\n\r\nx\r\n--x--\r\n"); got != http.StatusUnsupportedMediaType {
 		t.Errorf("a multipart form: %d, want 415", got)
+	}
+}
+
+// TestServerPageShowsWhatAwaitsApproval: a tool whose description changed
+// since its approval is quarantined, and its server's page says so, with
+// the diff against the approved definition; an approved tool the server
+// no longer lists is there as removed.
+func TestServerPageShowsWhatAwaitsApproval(t *testing.T) {
+	t.Parallel()
+	old, err := approval.NewItem(approval.KindTool, &mcp.Tool{Name: "evil", Description: "Says hello.", InputSchema: map[string]any{"type": "object"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := approval.NewItem(approval.KindTool, &mcp.Tool{Name: "gone", Description: "Was here.", InputSchema: map[string]any{"type": "object"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessLocked(t, "", (&approval.Lock{}).Approve("notes", []approval.Item{old, gone}))
+	status, _, page := h.get(h.browser("carol"), "/console/servers/notes")
+	for _, want := range []string{
+		`<tr class="quarantined">`, `approval-modified">modified</span> <strong class="bad">quarantined</strong>`,
+		"<summary>Change against the approved definition</summary>", "Says hello.", "&lt;script&gt;alert(1)",
+		`<code>gone</code>`, `approval-removed">removed</span>`,
+	} {
+		if status != http.StatusOK || !strings.Contains(page, want) {
+			t.Errorf("the notes page (%d) lacks %s", status, want)
+		}
+	}
+	if t.Failed() {
+		t.Log(page)
+	}
+	_, _, servers := h.get(h.browser("carol"), "/console/servers")
+	if !strings.Contains(servers, `enforce, <strong class="bad">1 quarantined</strong>`) {
+		t.Errorf("the servers page does not count the quarantined tool:\n%s", servers)
 	}
 }
