@@ -81,7 +81,7 @@ func (c *Console) explorer(w http.ResponseWriter, r *http.Request, _ *authn.Iden
 					x.Shown++
 				}
 			}
-			if r.Method == http.MethodPost && err == nil {
+			if r.Method == http.MethodPost && err == nil && !x.Incomplete {
 				if status, err = c.whatIf(ctx, r, id, f, &x); err != nil {
 					x.Error = err.Error()
 				}

@@ -1,9 +1,11 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"unicode/utf8"
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/authn/authserver"
@@ -50,14 +52,7 @@ func (c *Console) policy(w http.ResponseWriter, r *http.Request, _ *authn.Identi
 	p := policyContent{Status: c.opts.Authorizer.Status(), Lock: c.opts.Backend.Status().Lock,
 		HasGrants: c.opts.Grants != nil, HasConnections: c.opts.Connections != nil, Sub: r.FormValue("sub"),
 		CSRF: c.opts.Sessions.CSRFToken(r)}
-	switch r.FormValue("revoked") {
-	case "grant":
-		p.Flashed = "The grant was revoked."
-	case "connection":
-		p.Flashed = "The connection was revoked."
-	case "none":
-		p.Flashed = "There was nothing to revoke: it had gone already."
-	}
+	p.Flashed = takeFlash(w, r)
 	status := http.StatusOK
 	if len(p.Sub) > maxField {
 		p.Sub, p.Error, status = "", fmt.Sprintf("subject: at most %d characters", maxField), http.StatusBadRequest
@@ -78,7 +73,10 @@ func (c *Console) policy(w http.ResponseWriter, r *http.Request, _ *authn.Identi
 		}
 	}
 	if p.Sub == "" && status == http.StatusOK && (p.HasGrants || p.HasConnections) {
-		if err := c.overview(r, &p); err != nil {
+		var err error
+		if busy := c.explore(r.Context(), func(ctx context.Context) { err = c.overview(ctx, &p) }); busy != nil {
+			p.Error, status = busy.Error(), http.StatusServiceUnavailable
+		} else if err != nil {
 			c.log.Error("console: grants and connections overview", "err", err)
 			p.Error, status = "The grants and connections could not be read from the store; try again.", http.StatusServiceUnavailable
 		}
@@ -89,7 +87,7 @@ func (c *Console) policy(w http.ResponseWriter, r *http.Request, _ *authn.Identi
 // overview reads the grants and connections of the users seen (the store
 // keeps them under hashed keys, so it cannot list everyone's): at most
 // maxOverview, those with neither left out.
-func (c *Console) overview(r *http.Request, p *policyContent) error {
+func (c *Console) overview(ctx context.Context, p *policyContent) error {
 	seen := c.opts.Backend.SeenIdentities()
 	subs := make([]string, 0, len(seen))
 	labels := map[string]string{}
@@ -106,12 +104,12 @@ func (c *Console) overview(r *http.Request, p *policyContent) error {
 		a := employeeAccess{Sub: sub, Label: labels[sub]}
 		var err error
 		if c.opts.Grants != nil {
-			if a.Grants, err = c.opts.Grants.Grants(r.Context(), sub); err != nil {
+			if a.Grants, err = c.opts.Grants.Grants(ctx, sub); err != nil {
 				return err
 			}
 		}
 		if c.opts.Connections != nil {
-			if a.Connections, err = c.opts.Connections.Connections(r.Context(), c.employee(sub)); err != nil {
+			if a.Connections, err = c.opts.Connections.Connections(ctx, c.employee(sub)); err != nil {
 				return err
 			}
 		}
@@ -173,7 +171,8 @@ func (c *Console) revoke(w http.ResponseWriter, r *http.Request, operator *authn
 	}
 	if err != nil {
 		c.log.Error("console: revocation failed", append(audit, "err", err)...)
-		c.errorPage(w, r, http.StatusServiceUnavailable, "Not revoked", "The revocation failed: "+err.Error()+". Try again.", nil)
+		c.errorPage(w, r, http.StatusServiceUnavailable, "Not revoked",
+			"The revocation failed (the gateway's log says why, under decision "+d.ID+"). Try again.", nil)
 		return
 	}
 	c.log.Info("console: revoked", append(audit, "found", found)...)
@@ -181,13 +180,44 @@ func (c *Console) revoke(w http.ResponseWriter, r *http.Request, operator *authn
 	if !found {
 		outcome = "none"
 	}
-	http.Redirect(w, r, Path+"/policy?"+url.Values{"sub": {sub}, "revoked": {outcome}}.Encode(), http.StatusSeeOther)
+	setFlash(w, outcome)
+	http.Redirect(w, r, Path+"/policy?"+url.Values{"sub": {sub}}.Encode(), http.StatusSeeOther)
 }
 
-// cut bounds a form value for a log line.
-func cut(s string) string {
-	if len(s) > maxField {
-		return s[:maxField] + "…"
+// flashCookie carries the outcome of a revocation to the page the browser
+// is sent to: a link cannot set it, so no crafted link shows a revocation
+// that did not happen. It holds one of a few fixed messages.
+const flashCookie = "mcpgate-console-flash"
+
+var flashes = map[string]string{
+	"grant":      "The grant was revoked.",
+	"connection": "The connection was revoked.",
+	"none":       "There was nothing to revoke: it had gone already.",
+}
+
+// setFlash flashes the message of key (of flashes) on the next page.
+func setFlash(w http.ResponseWriter, key string) {
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: key, Path: Path, MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+// takeFlash returns the flashed message, if any, and clears it.
+func takeFlash(w http.ResponseWriter, r *http.Request) string {
+	ck, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
 	}
-	return s
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: Path, MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	return flashes[ck.Value]
+}
+
+// cut bounds a form value for a log line, at a rune boundary.
+func cut(s string) string {
+	if len(s) <= maxField {
+		return s
+	}
+	i := maxField
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/mcpgate/mcpgate/telemetry"
 )
 
 // connLimiter holds at most max client connections. At the limit, a new
@@ -137,4 +140,20 @@ func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.l.release(c) })
 	return err
+}
+
+// LimitConnections holds another listener of the gateway's process (the
+// console's) to limits.max_connections as the gateway's own is held: at
+// the limit a new connection closes the one idle longest, or is answered
+// 503; both are counted. Set the http.Server's ConnState to the returned
+// hook: that is how the limit learns which connections are idle.
+func (g *Gateway) LimitConnections(ln net.Listener) (net.Listener, func(net.Conn, http.ConnState)) {
+	l := newConnLimiter(ln, g.cfg.Limits.MaxConnections)
+	l.onEvict = func() {
+		g.opts.Metrics.RecordLimit(context.Background(), telemetry.LimitMaxConnections, telemetry.LimitActionEvicted)
+	}
+	l.onReject = func() {
+		g.opts.Metrics.RecordLimit(context.Background(), telemetry.LimitMaxConnections, telemetry.LimitActionRefused)
+	}
+	return l, l.ConnState
 }

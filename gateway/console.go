@@ -181,9 +181,13 @@ type Access struct {
 	// Shown: the entry is in the identity's lists (the policy allows it in
 	// the list phase and, when it awaits approval, allows it unapproved).
 	Shown bool
-	// Decision is the policy's list-phase decision, reasons and required
-	// scopes included.
+	// Decision is the policy's list-phase decision of the entry alone,
+	// reasons and required scopes included.
 	Decision policy.Decision
+	// Disagrees: Shown is not what Decision says. The lists come from the
+	// policy's list query (data.mcpgate.authz.visible) when it has one,
+	// which must agree with decision; this one does not, for this entry.
+	Disagrees bool
 }
 
 // Exploration is what an identity's lists show of the catalog, and why.
@@ -198,43 +202,54 @@ type Exploration struct {
 	Incomplete bool
 }
 
-// Explore decides, for id, every entry of the catalog clients are served
-// as the list phase does (policyFilter), with the policy engine's Check:
-// nothing is logged. The list phase does not look at the client or the
-// arguments, so neither is asked for.
+// Explore decides, for id, every entry of the catalog clients are served:
+// Shown as the list phase decides it (policyFilter.forCatalog: with a
+// policy's list query when it has one), and each entry's own decision
+// for its reasons and required scopes, all with the authorizer's look
+// aheads (Check, CheckList): nothing is logged. The list phase does not
+// look at the client or the arguments, so neither is asked for.
 func (g *Gateway) Explore(ctx context.Context, id *authn.Identity) Exploration {
 	id = lookAhead(id)
 	cat := g.catalog()
 	x := Exploration{PolicyRevision: g.policyRevision(), CatalogRevision: cat.revision}
-	decide := func(item CatalogItem, target func(*policy.Input)) {
+	lists := (&policyFilter{g: g, id: id, lookAhead: true, ctx: ctx}).forCatalog(cat)
+	if ctx.Err() != nil {
+		x.Incomplete = true
+		return x
+	}
+	decide := func(item CatalogItem, shown bool, target func(*policy.Input)) {
 		if x.Incomplete = x.Incomplete || ctx.Err() != nil; x.Incomplete {
 			return // a decision would only deny, saying the context ended
 		}
 		in := g.baseInput(id, policy.PhaseList, "")
 		target(in)
 		d := g.opts.Authorizer.Check(ctx, in)
-		x.Items = append(x.Items, Access{CatalogItem: item, Decision: d,
-			Shown: d.Allow && (d.AllowUnapproved || !g.quarantined(in))})
+		if ctx.Err() != nil {
+			x.Incomplete = true // cut short: its denial says nothing
+			return
+		}
+		x.Items = append(x.Items, Access{CatalogItem: item, Decision: d, Shown: shown,
+			Disagrees: shown != (d.Allow && (d.AllowUnapproved || !g.quarantined(in)))})
 	}
 	for _, e := range sortedEntries(cat.tools) {
 		decide(CatalogItem{Kind: KindTool, Name: e.tool.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name,
 			Description: e.tool.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined, Level: toolLevel(e.tool)},
-			func(in *policy.Input) { g.listTool(in, e) })
+			lists.Tool(e), func(in *policy.Input) { g.listTool(in, e) })
 	}
 	for _, e := range sortedEntries(cat.prompts) {
 		decide(CatalogItem{Kind: KindPrompt, Name: e.prompt.Name, UpstreamName: e.upstreamName, Server: e.up.cfg.Name,
 			Description: e.prompt.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined, Level: LevelRead},
-			func(in *policy.Input) { g.listPrompt(in, e) })
+			lists.Prompt(e), func(in *policy.Input) { g.listPrompt(in, e) })
 	}
 	for _, e := range sortedEntries(cat.resources) {
 		decide(CatalogItem{Kind: KindResource, Name: e.resource.URI, UpstreamName: e.resource.URI, Server: e.up.cfg.Name,
 			Description: e.resource.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined, Level: LevelRead},
-			func(in *policy.Input) { g.listResource(in, e) })
+			lists.Resource(e), func(in *policy.Input) { g.listResource(in, e) })
 	}
 	for _, e := range sortedEntries(cat.templates) {
 		decide(CatalogItem{Kind: KindTemplate, Name: e.template.URITemplate, UpstreamName: e.template.URITemplate,
 			Server: e.up.cfg.Name, Description: e.template.Description, Approval: e.pin.approvalOf(), Quarantined: e.pin.quarantined, Level: LevelRead},
-			func(in *policy.Input) { g.listTemplate(in, e) })
+			lists.ResourceTemplate(e), func(in *policy.Input) { g.listTemplate(in, e) })
 	}
 	slices.SortStableFunc(x.Items, func(a, b Access) int {
 		return cmp.Or(cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)), strings.Compare(a.Server, b.Server), strings.Compare(a.Name, b.Name))
@@ -330,7 +345,8 @@ func (g *Gateway) WhatIf(ctx context.Context, id *authn.Identity, req WhatIfRequ
 	default:
 		return WhatIfResult{}, fmt.Errorf("%w: method %q: use tools/call, prompts/get or resources/read", ErrWhatIf, req.Method)
 	}
-	in, _, err := g.callInput(id, req.Method, params, g.catalog())
+	cat := g.catalog()
+	in, _, err := g.callInput(id, req.Method, params, cat)
 	switch {
 	case errors.Is(err, errNoTarget):
 		return WhatIfResult{Outcome: WhatIfNotFound}, nil
@@ -339,7 +355,10 @@ func (g *Gateway) WhatIf(ctx context.Context, id *authn.Identity, req WhatIfRequ
 	}
 	in.Client = req.Client
 	d := g.opts.Authorizer.Check(ctx, in)
-	r := WhatIfResult{Input: in, Decision: d, Shown: g.listShows(ctx, id, in)}
+	r := WhatIfResult{Input: in, Decision: d, Shown: g.listShows(ctx, id, cat, in)}
+	if err := ctx.Err(); err != nil {
+		return WhatIfResult{}, fmt.Errorf("%w: not decided: %w", ErrWhatIf, err) // its denials say nothing
+	}
 	switch {
 	case d.Allow && g.quarantined(in) && !d.AllowUnapproved:
 		r.Outcome = WhatIfAwaitsApproval
@@ -353,25 +372,25 @@ func (g *Gateway) WhatIf(ctx context.Context, id *authn.Identity, req WhatIfRequ
 	return r, nil
 }
 
-// listShows decides whether id's lists show the target of the call input
-// in (Check, as Explore does).
-func (g *Gateway) listShows(ctx context.Context, id *authn.Identity, call *policy.Input) bool {
-	in := g.baseInput(id, policy.PhaseList, "")
-	in.Server, in.Tool, in.Prompt = call.Server, call.Tool, call.Prompt
+// listShows decides whether id's lists of cat show the target of the
+// call input in, as the list phase decides (Explore).
+func (g *Gateway) listShows(ctx context.Context, id *authn.Identity, cat *catalog, call *policy.Input) bool {
+	lists := (&policyFilter{g: g, id: id, lookAhead: true, ctx: ctx}).forCatalog(cat)
 	switch {
 	case call.Tool != nil:
-		in.Method = "tools/list"
+		e, ok := cat.tools[call.Tool.Name]
+		return ok && lists.Tool(e)
 	case call.Prompt != nil:
-		in.Method = "prompts/list"
+		e, ok := cat.prompts[call.Prompt.Name]
+		return ok && lists.Prompt(e)
 	case call.Resource != nil && call.Resource.URITemplate != "":
-		r := *call.Resource
-		r.URI = ""
-		in.Method, in.Resource = "resources/templates/list", &r
+		e, ok := cat.templates[call.Resource.URITemplate]
+		return ok && lists.ResourceTemplate(e)
 	case call.Resource != nil:
-		in.Method, in.Resource = "resources/list", call.Resource
+		e, ok := cat.resources[call.Resource.URI]
+		return ok && lists.Resource(e)
 	}
-	d := g.opts.Authorizer.Check(ctx, in)
-	return d.Allow && (d.AllowUnapproved || !g.quarantined(in))
+	return false
 }
 
 // Matrix is the access of groups to servers: Cells[i][j] is what a member

@@ -849,3 +849,101 @@ func TestConsoleExploreStopsWithItsContext(t *testing.T) {
 		t.Errorf("%d decisions recorded", n)
 	}
 }
+
+// disagreeing is a policy whose list query (visible) shows every entry,
+// while its decision hides the tool "hidden": the two must agree
+// (docs/policy.md), and the explorer shows what the lists show and marks
+// where they do not.
+const disagreeing = `package mcpgate.authz
+default decision := {"allow": false, "reasons": ["refused"]}
+decision := {"allow": true, "reasons": ["in"]} if input.phase == "initialize"
+decision := {"allow": true, "reasons": ["listed"]} if { input.phase == "list"; input.tool.upstream_name != "hidden" }
+decision := {"allow": true, "reasons": ["listed"]} if { input.phase == "list"; not input.tool }
+decision := {"allow": true, "reasons": ["callable"]} if input.phase == "call"
+visible contains i if some i, _ in input.catalog
+`
+
+// TestConsoleExploreFollowsTheListQuery: Shown is what the clients' lists
+// show, from the policy's list query, in both eras; the entry whose own
+// decision says otherwise is marked; the what-if says the lists show it.
+func TestConsoleExploreFollowsTheListQuery(t *testing.T) {
+	t.Parallel()
+	up := newConsoleUpstream("notes", map[string]*mcp.ToolAnnotations{"read_note": nil, "hidden": nil}, "p", "notes://index", "notes://note/{id}")
+	recent := policy.NewRecent(100)
+	engine := policy.NewEngine(policy.Options{Timeout: time.Minute, Recent: recent})
+	if err := engine.LoadModules(map[string]string{"p.rego": disagreeing}, nil); err != nil {
+		t.Fatal(err)
+	}
+	people := &sync.Map{}
+	people.Store("alice", consoleAlice)
+	notesUp := startUpstream(t, up.srv)
+	gw := consoleGateway(t, engine, people, nil, func(c *config.Config) { c.Servers = []config.Server{upstreamConfig("notes", notesUp.URL)} })
+	before := recorded(recent)
+	x := gw.Explore(ctxTimeout(t), consoleAlice)
+	if n := recorded(recent) - before; n != 0 {
+		t.Errorf("Explore recorded %d decisions", n)
+	}
+	for _, era := range []string{legacy, modern} {
+		cs := connectWith(t, gw.URL, era, nil, asEmployee("alice"))
+		if got, want := shownOf(x), listedAll(t, cs); !slices.Equal(got, want) {
+			t.Errorf("%s: the explorer shows\n  %v\nbut alice's client lists\n  %v", era, got, want)
+		}
+	}
+	for _, a := range x.Items {
+		if want := a.Name == "notes__hidden"; a.Disagrees != want || !a.Shown {
+			t.Errorf("%s: shown %v, disagrees %v (reasons %v)", a.Name, a.Shown, a.Disagrees, a.Decision.Reasons)
+		}
+	}
+	w, err := gw.WhatIf(ctxTimeout(t), consoleAlice, WhatIfRequest{Method: "tools/call", Name: "notes__hidden"})
+	if err != nil || !w.Shown || w.Outcome != WhatIfAllowed {
+		t.Errorf("what if alice calls notes__hidden: %+v, %v; want allowed and shown, as her client lists and calls it", w, err)
+	}
+}
+
+// cuttingAuthorizer ends the exploration's context while its n-th look
+// ahead is evaluated.
+type cuttingAuthorizer struct {
+	Authorizer
+	mu       sync.Mutex
+	calls, n int
+	stop     func()
+}
+
+func (c *cuttingAuthorizer) Check(ctx context.Context, in *policy.Input) policy.Decision {
+	c.mu.Lock()
+	c.calls++
+	if c.calls == c.n {
+		c.stop()
+	}
+	c.mu.Unlock()
+	return c.Authorizer.Check(ctx, in)
+}
+
+// TestConsoleExploreCutByItsDeadline: the entry whose decision the
+// deadline cut is not kept as a denial, the exploration says it is
+// incomplete, and a what-if whose context ended is an error, not an
+// outcome.
+func TestConsoleExploreCutByItsDeadline(t *testing.T) {
+	t.Parallel()
+	f := newConsoleFixture(t)
+	// The authorizer is no ListChecker: each entry costs two look aheads
+	// (its list decision, then its own), and the cut falls on the second
+	// entry's list decision.
+	full := f.gw.Explore(ctxTimeout(t), consoleHarriet)
+	var ctx context.Context
+	for _, n := range []int{3, 4} { // the second entry's list decision, then its own
+		var cancel func()
+		ctx, cancel = context.WithCancel(context.Background())
+		f.gw.opts.Authorizer = &cuttingAuthorizer{Authorizer: f.engine, n: n, stop: cancel}
+		x := f.gw.Explore(ctx, consoleHarriet)
+		if !x.Incomplete || len(x.Items) != 1 || len(full.Items) < 3 {
+			t.Fatalf("cut at look ahead %d: incomplete %v, %d of %d items kept, want 1", n, x.Incomplete, len(x.Items), len(full.Items))
+		}
+		if a, b := x.Items[0], full.Items[0]; a.Name != b.Name || a.Shown != b.Shown || !slices.Equal(a.Decision.Reasons, b.Decision.Reasons) {
+			t.Errorf("cut at look ahead %d, the entry decided before: %+v, uncut %+v", n, a, b)
+		}
+	}
+	if _, err := f.gw.WhatIf(ctx, consoleAlice, WhatIfRequest{Method: "tools/call", Name: "notes__read_note"}); !errors.Is(err, ErrWhatIf) || !errors.Is(err, context.Canceled) {
+		t.Errorf("what if with an ended context: %v, want an error", err)
+	}
+}

@@ -23,6 +23,24 @@ type policyFilter struct {
 	// its lists must be the list query's under the policy that gave the
 	// list key (DecideListShared).
 	sharedRevision, sharedKey string
+	// lookAhead decides as the list phase does, but with the authorizer's
+	// look aheads (Check, CheckList) under ctx: nothing is logged, counted
+	// or traced (the console's explorer).
+	lookAhead bool
+	ctx       context.Context
+}
+
+// ListChecker is a ListAuthorizer's look ahead (policy.Engine.CheckList):
+// DecideList without the decision log.
+type ListChecker interface {
+	CheckList(ctx context.Context, in *policy.Input, cat *policy.ListCatalog) []bool
+}
+
+// checkedLists is a ListChecker as a ListAuthorizer.
+type checkedLists struct{ ListChecker }
+
+func (c checkedLists) DecideList(ctx context.Context, in *policy.Input, cat *policy.ListCatalog) []bool {
+	return c.CheckList(ctx, in, cat)
 }
 
 // A target that awaits approval (quarantined, approval.go) is shown only
@@ -30,7 +48,12 @@ type policyFilter struct {
 func (f *policyFilter) decide(target func(*policy.Input)) bool {
 	in := f.g.baseInput(f.id, policy.PhaseList, "")
 	target(in)
-	d := f.g.decideObserved(context.Background(), in)
+	var d policy.Decision
+	if f.lookAhead {
+		d = f.g.opts.Authorizer.Check(f.ctx, in)
+	} else {
+		d = f.g.decideObserved(context.Background(), in)
+	}
 	return d.Allow && (d.AllowUnapproved || !f.g.quarantined(in))
 }
 
@@ -94,6 +117,12 @@ func (d *decided) ResourceTemplate(e *templateEntry) bool { return d.templates[e
 // entry.
 func (f *policyFilter) forCatalog(cat *catalog) filter {
 	la, ok := f.g.opts.Authorizer.(ListAuthorizer)
+	if f.lookAhead {
+		var lc ListChecker
+		if lc, ok = f.g.opts.Authorizer.(ListChecker); ok {
+			la = checkedLists{lc}
+		}
+	}
 	if f.sharedRevision != "" {
 		sa, ok := f.g.opts.Authorizer.(SharedListAuthorizer)
 		if !ok {
@@ -184,6 +213,13 @@ func decideKind[E comparable](f *policyFilter, la ListAuthorizer, method string,
 		prepared.entries, prepared.cat = keys, policy.NewListCatalog(list)
 	})
 	keys := prepared.entries.([]E)
+	if f.lookAhead {
+		visible := la.DecideList(f.ctx, f.g.baseInput(f.id, policy.PhaseList, method), prepared.cat)
+		for i, e := range keys {
+			out[e] = visible[i]
+		}
+		return out
+	}
 	ctx, span := f.g.tracer.Start(context.Background(), "mcpgate.policy "+policy.PhaseList)
 	defer span.End()
 	start := time.Now()

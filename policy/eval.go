@@ -115,7 +115,9 @@ func (e *Engine) settle(ctx context.Context, d *Decision, o outcome) {
 		d.Revision = o.policy.revision
 	}
 	elapsed := time.Since(o.start)
-	if o.err != nil {
+	if o.err != nil && (o.record || ctx.Err() == nil) {
+		// A look ahead its caller gave up on (the console's exploration
+		// at its deadline) is no failure worth a warning.
 		e.logFailure(ctx, o.in, *d, o.err)
 	}
 	l, recent := e.dlog.Load(), e.opts.Recent

@@ -75,7 +75,14 @@ var emptyCatalog = NewListCatalog(nil)
 // per entry. Every other failure hides every entry: no policy, an
 // evaluation error, a result that is not a set or array of entry indexes.
 func (e *Engine) DecideList(ctx context.Context, in *Input, cat *ListCatalog) []bool {
-	visible, _ := e.decideList(ctx, e.current.Load(), in, cat)
+	visible, _ := e.decideList(ctx, e.current.Load(), in, cat, true)
+	return visible
+}
+
+// CheckList is DecideList as a look ahead (the console's explorer):
+// nothing is logged, and no list decision is kept for others.
+func (e *Engine) CheckList(ctx context.Context, in *Input, cat *ListCatalog) []bool {
+	visible, _ := e.decideList(ctx, e.current.Load(), in, cat, false)
 	return visible
 }
 
@@ -92,12 +99,13 @@ func (e *Engine) DecideListShared(ctx context.Context, key string, in *Input, ca
 	if c == nil || c.listReads == nil || !strings.HasPrefix(key, c.listKeyPrefix()) {
 		return make([]bool, len(cat.entries)), false
 	}
-	return e.decideList(ctx, c, in, cat)
+	return e.decideList(ctx, c, in, cat, true)
 }
 
 // decideList is DecideList with the policy c; ok says whether the list
-// query decided (or its kept result served).
-func (e *Engine) decideList(ctx context.Context, c *compiled, in *Input, cat *ListCatalog) (visible []bool, ok bool) {
+// query decided (or its kept result served). A list that is not record
+// (CheckList) is neither logged nor kept.
+func (e *Engine) decideList(ctx context.Context, c *compiled, in *Input, cat *ListCatalog, record bool) (visible []bool, ok bool) {
 	if cat == nil {
 		cat = emptyCatalog
 	}
@@ -105,7 +113,7 @@ func (e *Engine) decideList(ctx context.Context, c *compiled, in *Input, cat *Li
 	visible = make([]bool, len(entries))
 	if c == nil || c.list == nil || in == nil {
 		for i := range entries {
-			visible[i] = e.Decide(ctx, entryInput(in, &entries[i])).Allow
+			visible[i] = e.decide(ctx, entryInput(in, &entries[i]), record).Allow
 		}
 		return visible, false
 	}
@@ -122,7 +130,7 @@ func (e *Engine) decideList(ctx context.Context, c *compiled, in *Input, cat *Li
 				d := listDecision(visible)
 				// Logged with the catalog, as an evaluated list is.
 				logged, _ := withCatalog(input, cat.array)
-				e.settle(ctx, &d, outcome{in: &base, input: logged, start: start, policy: c, record: true, path: c.listPath, cached: true})
+				e.settle(ctx, &d, outcome{in: &base, input: logged, start: start, policy: c, record: record, path: c.listPath, cached: true})
 				return visible, true
 			}
 		}
@@ -136,7 +144,7 @@ func (e *Engine) decideList(ctx context.Context, c *compiled, in *Input, cat *Li
 	if err == nil {
 		err = readVisible(rs, visible)
 	}
-	if err == nil && keyed {
+	if err == nil && keyed && record {
 		c.lists.put(key, slices.Clone(visible))
 	}
 	d := listDecision(visible)
@@ -144,13 +152,13 @@ func (e *Engine) decideList(ctx context.Context, c *compiled, in *Input, cat *Li
 		clear(visible)
 		d = Decision{Reasons: []string{reason(err)}}
 	}
-	e.settle(ctx, &d, outcome{in: &base, input: input, err: err, start: start, policy: c, record: true, path: c.listPath})
+	e.settle(ctx, &d, outcome{in: &base, input: input, err: err, start: start, policy: c, record: record, path: c.listPath})
 	if errors.Is(err, ErrTimeout) && ctx.Err() == nil {
 		// A catalog too large to decide within one decision's timeout is
 		// decided entry by entry, each within its own: hiding every entry
 		// would last until the catalog or the policy changed.
 		for i := range entries {
-			visible[i] = e.Decide(ctx, entryInput(in, &entries[i])).Allow
+			visible[i] = e.decide(ctx, entryInput(in, &entries[i]), record).Allow
 		}
 	}
 	return visible, err == nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -114,5 +115,26 @@ func TestRecentBoundsWhatItKeeps(t *testing.T) {
 	}
 	if d := recentOf(&record{reasons: []string{"short"}}); len(d.Reasons) != 1 || d.Reasons[0] != "short" {
 		t.Errorf("short reasons kept as %q", d.Reasons)
+	}
+}
+
+// TestCheckList: the list query's look ahead answers what DecideList
+// answers, and records nothing; DecideList records one line.
+func TestCheckList(t *testing.T) {
+	t.Parallel()
+	recent := NewRecent(10)
+	e := NewEngine(Options{Recent: recent})
+	if err := e.LoadModules(authzModule("visible := {1}\ndecision := {\"allow\": true, \"reasons\": []}"), nil); err != nil {
+		t.Fatal(err)
+	}
+	cat := NewListCatalog([]ListEntry{{Tool: &Tool{Name: "a"}}, {Tool: &Tool{Name: "b"}}})
+	in := &Input{Phase: PhaseList, User: User{Sub: "bob"}}
+	checked := e.CheckList(t.Context(), in, cat)
+	if _, n := recent.Snapshot(); n != 0 || len(checked) != 2 || checked[0] || !checked[1] {
+		t.Fatalf("CheckList = %v, %d recorded; want [false true], none", checked, n)
+	}
+	decided := e.DecideList(t.Context(), in, cat)
+	if _, n := recent.Snapshot(); n != 1 || !slices.Equal(decided, checked) {
+		t.Errorf("DecideList = %v, %d recorded; want %v, one", decided, n, checked)
 	}
 }

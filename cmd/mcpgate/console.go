@@ -15,7 +15,6 @@ import (
 	"github.com/mcpgate/mcpgate/console"
 	"github.com/mcpgate/mcpgate/gateway"
 	"github.com/mcpgate/mcpgate/policy"
-	"golang.org/x/net/netutil"
 )
 
 // consoleMount serves the console on the gateway's listener once it is
@@ -108,12 +107,10 @@ func serveConsoleListener(ctx context.Context, cfg *config.Config, pages *employ
 	// The main listener's limits, but for event streams, which the console
 	// has none of: a page is written within a minute (an exploration stops
 	// at 20 s).
-	if n := cfg.Limits.MaxConnections; n > 0 {
-		ln = netutil.LimitListener(ln, n)
-	}
+	ln, connState := gw.LimitConnections(ln)
 	srv := &http.Server{Handler: gw.ClientAddressed(mux), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: cfg.Limits.BodyReadTimeout.Std(), WriteTimeout: time.Minute,
-		IdleTimeout: cfg.Limits.IdleTimeout.Std(), MaxHeaderBytes: 64 << 10}
+		IdleTimeout: cfg.Limits.IdleTimeout.Std(), MaxHeaderBytes: 64 << 10, ConnState: connState}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("console listener failed", "addr", ln.Addr().String(), "err", err)
