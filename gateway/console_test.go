@@ -772,16 +772,7 @@ _hidden if input.tool.upstream_name == "hidden"
 // whatever the call decision.
 func TestConsoleWhatIfHiddenButAllowed(t *testing.T) {
 	t.Parallel()
-	up := newConsoleUpstream("notes", map[string]*mcp.ToolAnnotations{"read_note": nil, "hidden": nil}, "p", "notes://index", "notes://note/{id}")
-	recent := policy.NewRecent(1000)
-	engine := policy.NewEngine(policy.Options{Timeout: time.Minute, Recent: recent})
-	if err := engine.LoadModules(map[string]string{"p.rego": hiddenPolicy}, nil); err != nil {
-		t.Fatal(err)
-	}
-	people := &sync.Map{}
-	people.Store("alice", consoleAlice)
-	notesUp := startUpstream(t, up.srv)
-	gw := consoleGateway(t, engine, people, nil, func(c *config.Config) { c.Servers = []config.Server{upstreamConfig("notes", notesUp.URL)} })
+	gw, recent, up := hiddenToolGateway(t, hiddenPolicy)
 
 	before := recorded(recent)
 	hidden, err := gw.WhatIf(ctxTimeout(t), consoleAlice, WhatIfRequest{Method: "tools/call", Name: "notes__hidden"})
@@ -868,16 +859,7 @@ visible contains i if some i, _ in input.catalog
 // decision says otherwise is marked; the what-if says the lists show it.
 func TestConsoleExploreFollowsTheListQuery(t *testing.T) {
 	t.Parallel()
-	up := newConsoleUpstream("notes", map[string]*mcp.ToolAnnotations{"read_note": nil, "hidden": nil}, "p", "notes://index", "notes://note/{id}")
-	recent := policy.NewRecent(100)
-	engine := policy.NewEngine(policy.Options{Timeout: time.Minute, Recent: recent})
-	if err := engine.LoadModules(map[string]string{"p.rego": disagreeing}, nil); err != nil {
-		t.Fatal(err)
-	}
-	people := &sync.Map{}
-	people.Store("alice", consoleAlice)
-	notesUp := startUpstream(t, up.srv)
-	gw := consoleGateway(t, engine, people, nil, func(c *config.Config) { c.Servers = []config.Server{upstreamConfig("notes", notesUp.URL)} })
+	gw, recent, _ := hiddenToolGateway(t, disagreeing)
 	before := recorded(recent)
 	x := gw.Explore(ctxTimeout(t), consoleAlice)
 	if n := recorded(recent) - before; n != 0 {
@@ -946,4 +928,20 @@ func TestConsoleExploreCutByItsDeadline(t *testing.T) {
 	if _, err := f.gw.WhatIf(ctx, consoleAlice, WhatIfRequest{Method: "tools/call", Name: "notes__read_note"}); !errors.Is(err, ErrWhatIf) || !errors.Is(err, context.Canceled) {
 		t.Errorf("what if with an ended context: %v, want an error", err)
 	}
+}
+
+// hiddenToolGateway is a gateway for alice in front of a notes server with
+// the tools read_note and hidden, under the policy src.
+func hiddenToolGateway(t *testing.T, src string) (*testGateway, *policy.Recent, *consoleUpstream) {
+	t.Helper()
+	up := newConsoleUpstream("notes", map[string]*mcp.ToolAnnotations{"read_note": nil, "hidden": nil}, "p", "notes://index", "notes://note/{id}")
+	recent := policy.NewRecent(1000)
+	engine := policy.NewEngine(policy.Options{Timeout: time.Minute, Recent: recent})
+	if err := engine.LoadModules(map[string]string{"p.rego": src}, nil); err != nil {
+		t.Fatal(err)
+	}
+	people := &sync.Map{}
+	people.Store("alice", consoleAlice)
+	notesUp := startUpstream(t, up.srv)
+	return consoleGateway(t, engine, people, nil, func(c *config.Config) { c.Servers = []config.Server{upstreamConfig("notes", notesUp.URL)} }), recent, up
 }
