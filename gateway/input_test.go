@@ -150,18 +150,17 @@ var inputPhases = map[string][]string{
 	"registration.client_uri": {"register"}, "registration.redirect_uris": {"register"}, "registration.redirect_hosts": {"register"},
 	"registration.grant_types": {"register"}, "registration.token_endpoint_auth_method": {"register"},
 	"registration.scope": {"register"}, "registration.software_id": {"register"}, "registration.software_version": {"register"},
+	"employee.sub": {"console"},
 }
 
 // gatewayPhases are the phases whose inputs the gateway builds.
 var gatewayPhases = []string{policy.PhaseInitialize, policy.PhaseList, policy.PhaseCall}
 
 // builtElsewhere are the phases whose inputs the gateway does not build:
-// the authorization server's, and the upstream phase, whose inputs nothing
-// builds yet (the upstream credentials that will ask for upstream scopes
-// are still to come; policy.Engine.UpstreamScopes and rego/upstream.rego
-// are ready for them). When the gateway builds one, move it to
-// gatewayPhases.
-var builtElsewhere = []string{policy.PhaseGrant, policy.PhaseRegister, policy.PhaseUpstream}
+// the authorization server's, the upstream phase's (the credential code
+// builds them) and the console's (package console, whose tests check
+// them). When the gateway builds one, move it to gatewayPhases.
+var builtElsewhere = []string{policy.PhaseGrant, policy.PhaseRegister, policy.PhaseUpstream, policy.PhaseConsole}
 
 // richUpstream has one of everything, with every optional field set.
 func richUpstream() *mcp.Server {
