@@ -160,11 +160,19 @@ func (e *employeeSessions) removeLocked(s *employeeSession) {
 	e.lru.Remove(s.elem)
 }
 
-// run closes idle sessions until ctx ends, then closes them all.
-func (e *employeeSessions) run(ctx context.Context) {
+// start opens e for sessions under ctx. Gateway.Start calls it before
+// it returns, not in run's goroutine: a call that came before that
+// goroutine was scheduled was refused as "not running" (seen under CI
+// load).
+func (e *employeeSessions) start(ctx context.Context) {
 	e.mu.Lock()
 	e.ctx = ctx
 	e.mu.Unlock()
+}
+
+// run closes idle sessions until ctx ends, then closes them all. start
+// must have been called with ctx.
+func (e *employeeSessions) run(ctx context.Context) {
 	tick := time.NewTicker(max(e.idle/4, 10*time.Millisecond))
 	defer tick.Stop()
 	for {

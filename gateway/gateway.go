@@ -197,6 +197,7 @@ func (g *Gateway) Start(ctx context.Context) {
 			u.run(ctx)
 		}()
 		if u.employees != nil {
+			u.employees.start(ctx)
 			g.stopped.Add(1)
 			go func() {
 				defer g.stopped.Done()
