@@ -140,9 +140,6 @@ func identityLabel(id *authn.Identity) string {
 	return name + ", " + groups
 }
 
-// errForm is a form field out of bounds.
-var errForm = errors.New("form")
-
 // pickIdentity is the identity the form names: a seen one, or the one
 // typed in; nil when the form names none.
 func pickIdentity(f explorerForm, seen []authn.Identity) (*authn.Identity, error) {
@@ -158,10 +155,10 @@ func pickIdentity(f explorerForm, seen []authn.Identity) (*authn.Identity, error
 		return nil, nil
 	}
 	if len(f.Sub) > maxField {
-		return nil, fmt.Errorf("%w: subject: at most %d characters", errForm, maxField)
+		return nil, fmt.Errorf("subject: at most %d characters", maxField)
 	}
 	if len(f.ClientID) > maxField {
-		return nil, fmt.Errorf("%w: OAuth client: at most %d characters", errForm, maxField)
+		return nil, fmt.Errorf("OAuth client: at most %d characters", maxField)
 	}
 	groups, err := splitList("groups", f.Groups)
 	if err != nil {
@@ -182,11 +179,11 @@ func pickIdentity(f explorerForm, seen []authn.Identity) (*authn.Identity, error
 func splitList(field, s string) ([]string, error) {
 	items := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
 	if len(items) > maxListItems {
-		return nil, fmt.Errorf("%w: %s: at most %d", errForm, field, maxListItems)
+		return nil, fmt.Errorf("%s: at most %d", field, maxListItems)
 	}
 	for _, it := range items {
 		if len(it) > maxField {
-			return nil, fmt.Errorf("%w: %s: each at most %d characters", errForm, field, maxField)
+			return nil, fmt.Errorf("%s: each at most %d characters", field, maxField)
 		}
 	}
 	return items, nil

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"unicode/utf8"
+	"strings"
 
 	"github.com/mcpgate/mcpgate/authn"
 	"github.com/mcpgate/mcpgate/authn/authserver"
@@ -215,9 +215,5 @@ func cut(s string) string {
 	if len(s) <= maxField {
 		return s
 	}
-	i := maxField
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
+	return strings.ToValidUTF8(s[:maxField], "") + "…"
 }

@@ -3,10 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"image/png"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -17,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgate/mcpgate/internal/testtools"
@@ -421,55 +417,21 @@ func listCatalog(t *testing.T, ctx context.Context, cs *mcp.ClientSession) map[s
 
 // connectCalendar connects user's calendar as cmd/mcpgate's
 // TestDevCalendarConnect does: the first call answers -32042 with a
-// connect link; a browser (an http.Client that stops at redirects) signs
-// in to the gateway and to the calendar's authorization server at the
-// development provider, and comes back to the gateway's callback.
+// connect link, which a browser (an http.Client that stops at redirects)
+// follows (devsignin.FollowConnectLink).
 func connectCalendar(t *testing.T, ctx context.Context, base, token, user string) {
 	t.Helper()
 	cs := connectWithToken(t, ctx, base+"/mcp", token)
 	_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "calendar__list_events", Arguments: map[string]any{}})
-	var rpcErr *jsonrpc.Error
-	if !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeURLElicitationRequired {
-		t.Fatalf("first calendar call: %v, want -32042", err)
-	}
-	var data struct {
-		Elicitations []*mcp.ElicitParams `json:"elicitations"`
-	}
-	if err := json.Unmarshal(rpcErr.Data, &data); err != nil || len(data.Elicitations) != 1 {
-		t.Fatalf("error data %s", rpcErr.Data)
+	link, err := devsignin.ConnectLink(err)
+	if err != nil {
+		t.Fatalf("first calendar call: %v", err)
 	}
 	jar, _ := cookiejar.New(nil)
 	web := &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(u string) *http.Response {
-		t.Helper()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		resp, err := web.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp
-	}
-	// Web sign-in at the development provider, back to the connect link.
-	back, err := devsignin.DevSignIn(ctx, web, data.Elicitations[0].URL, user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp := get(back.String())
-	next, err := resp.Location()
-	if err != nil {
-		t.Fatalf("after web sign-in: %d, no redirect back to the connect link", resp.StatusCode)
-	}
-	// The connect link sends the browser to the calendar's authorization
-	// server, which signs in at the same provider.
-	cb, err := devsignin.DevSignIn(ctx, web, resp.Request.URL.ResolveReference(next).String(), user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp := get(cb.String()); resp.StatusCode != http.StatusOK {
-		t.Fatalf("connect callback %s: %d", cb, resp.StatusCode)
+	if _, cb, status, err := devsignin.FollowConnectLink(ctx, web, link, user); err != nil || status != http.StatusOK {
+		t.Fatalf("connect link: callback %v answered %d: %v", cb, status, err)
 	}
 	if res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "calendar__list_events", Arguments: map[string]any{}}); err != nil || res.IsError {
 		t.Fatalf("calendar call after connecting: %v %+v", err, res)

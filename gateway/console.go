@@ -25,7 +25,8 @@ import (
 // Every answer is computed by the policy engine on the catalog clients
 // are served, with Check: a look ahead, not a decision of record.
 
-// Kinds of catalog items, as the console names them.
+// Kinds of catalog items, as the console names them: the lock file's
+// kinds, singular (approval.Kind.Singular).
 const (
 	KindTool     = "tool"
 	KindPrompt   = "prompt"
@@ -91,22 +92,22 @@ func (g *Gateway) ServerCatalog(server string) ([]CatalogItem, error) {
 	for _, e := range f.templates {
 		add(KindTemplate, e.template.URITemplate, e.template.URITemplate, e.template.Description, LevelRead, e.pin)
 	}
-	if u.approvalMode != config.ApprovalOff && g.lock.Load() != nil {
-		s := g.lock.Load().Server(server)
-		changes := approval.Compare(s, slices.DeleteFunc(slices.Clone(pins), func(it approval.Item) bool { return it.Kind == "" }))
-		byKey := make(map[[2]string]approval.Change, len(changes))
-		for _, c := range changes {
-			byKey[[2]string{string(c.Kind), c.Name}] = c
-		}
-		for i := range items {
-			if c, ok := byKey[[2]string{string(pins[i].Kind), pins[i].Name}]; ok && pins[i].Kind != "" {
-				items[i].Diff = c.Diff("")
-			}
-		}
-		for _, c := range changes {
+	if lock := g.lock.Load(); u.approvalMode != config.ApprovalOff && lock != nil {
+		// An item whose definition could not be pinned has no kind: it is
+		// never approved, and has no diff to show.
+		pinned := slices.DeleteFunc(slices.Clone(pins), func(it approval.Item) bool { return it.Kind == "" })
+		diffs := map[approval.Key]string{}
+		for _, c := range approval.Compare(lock.Server(server), pinned) {
 			if c.State == approval.Removed {
-				items = append(items, CatalogItem{Kind: kindName(c.Kind), Name: c.Name, UpstreamName: c.Name, Server: server,
+				items = append(items, CatalogItem{Kind: c.Kind.Singular(), Name: c.Name, UpstreamName: c.Name, Server: server,
 					Approval: string(approval.Removed)})
+				continue
+			}
+			diffs[approval.Key{Kind: c.Kind, Name: c.Name}] = c.Diff("")
+		}
+		for i, p := range pins {
+			if p.Kind != "" {
+				items[i].Diff = diffs[approval.Key{Kind: p.Kind, Name: p.Name}]
 			}
 		}
 	}
@@ -133,19 +134,6 @@ func (g *Gateway) listed(server string) (*upstream, *features, error) {
 		return u, f, nil
 	}
 	return nil, nil, fmt.Errorf("no server %q in the configuration", server)
-}
-
-func kindName(k approval.Kind) string {
-	switch k {
-	case approval.KindTool:
-		return KindTool
-	case approval.KindPrompt:
-		return KindPrompt
-	case approval.KindResource:
-		return KindResource
-	default:
-		return KindTemplate
-	}
 }
 
 // Levels of CatalogItem.Level, lowest first.
@@ -192,8 +180,7 @@ type Access struct {
 
 // Exploration is what an identity's lists show of the catalog, and why.
 type Exploration struct {
-	PolicyRevision  string
-	CatalogRevision uint64
+	PolicyRevision string
 	// Items holds every entry clients are served (collisions left out),
 	// in kind, server and name order.
 	Items []Access
@@ -211,7 +198,7 @@ type Exploration struct {
 func (g *Gateway) Explore(ctx context.Context, id *authn.Identity) Exploration {
 	id = lookAhead(id)
 	cat := g.catalog()
-	x := Exploration{PolicyRevision: g.policyRevision(), CatalogRevision: cat.revision}
+	x := Exploration{PolicyRevision: g.policyRevision()}
 	lists := (&policyFilter{g: g, id: id, lookAhead: true, ctx: ctx}).forCatalog(cat)
 	if ctx.Err() != nil {
 		x.Incomplete = true

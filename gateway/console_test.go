@@ -945,3 +945,14 @@ func hiddenToolGateway(t *testing.T, src string) (*testGateway, *policy.Recent, 
 	notesUp := startUpstream(t, up.srv)
 	return consoleGateway(t, engine, people, nil, func(c *config.Config) { c.Servers = []config.Server{upstreamConfig("notes", notesUp.URL)} }), recent, up
 }
+
+// TestConsoleKindsAreTheLocksKinds: a removed item is named by the lock's
+// kind (approval.Kind.Singular), the others by the console's constants.
+func TestConsoleKindsAreTheLocksKinds(t *testing.T) {
+	t.Parallel()
+	for i, k := range approval.Kinds {
+		if want := []string{KindTool, KindPrompt, KindResource, KindTemplate}[i]; k.Singular() != want {
+			t.Errorf("%s.Singular() = %q, the console says %q", k, k.Singular(), want)
+		}
+	}
+}

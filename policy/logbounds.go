@@ -49,16 +49,21 @@ func truncateTo(s string, limit int) (string, bool) {
 // boundStrings bounds a list of strings (reasons): each string and their
 // number.
 func boundStrings(list []string) []string {
+	return boundStringsTo(list, maxLoggedReasons, maxLoggedString)
+}
+
+// boundStringsTo is boundStrings with n strings of limit bytes at most.
+func boundStringsTo(list []string, n, limit int) []string {
 	if len(list) == 0 {
 		return list
 	}
-	out := make([]string, 0, min(len(list), maxLoggedReasons+1))
+	out := make([]string, 0, min(len(list), n+1))
 	for i, s := range list {
-		if i == maxLoggedReasons {
+		if i == n {
 			out = append(out, fmt.Sprintf("…[truncated: %d more]", len(list)-i))
 			break
 		}
-		s, _ = truncateString(s)
+		s, _ = truncateTo(s, limit)
 		out = append(out, s)
 	}
 	return out

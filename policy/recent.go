@@ -1,11 +1,9 @@
 package policy
 
 import (
-	"fmt"
 	"slices"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // Recent keeps the latest decisions in memory, for the console's
@@ -89,34 +87,20 @@ func recentOf(r *record) RecentDecision {
 		Reasons: cutAll(r.reasons), Granted: cutAll(r.granted), Revision: cut(r.revision), Cached: r.cached, Error: cut(r.err)}
 }
 
-// cut bounds s to recentMaxString bytes, at a rune boundary, marking the
-// cut with "…".
+// cut bounds s as the decision log does, to recentMaxString bytes.
 func cut(s string) string {
-	if len(s) <= recentMaxString {
-		return s
-	}
-	i := recentMaxString
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
+	s, _ = truncateTo(s, recentMaxString)
+	return s
 }
 
-// cutAll keeps the first recentMaxReasons of ss, each cut, and says how
-// many it left out.
+// cutAll bounds a list as the decision log does, to recentMaxReasons
+// strings of recentMaxString bytes; one within the bounds is shared (the
+// record's lists are its own, and never changed).
 func cutAll(ss []string) []string {
 	if len(ss) <= recentMaxReasons && !slices.ContainsFunc(ss, func(s string) bool { return len(s) > recentMaxString }) {
-		return ss // within bounds: shared, as the record's are never changed
+		return ss
 	}
-	out := make([]string, 0, min(len(ss), recentMaxReasons+1))
-	for i, s := range ss {
-		if i == recentMaxReasons {
-			out = append(out, fmt.Sprintf("… and %d more (in the decision log)", len(ss)-i))
-			break
-		}
-		out = append(out, cut(s))
-	}
-	return out
+	return boundStringsTo(ss, recentMaxReasons, recentMaxString)
 }
 
 // Recent returns the engine's Options.Recent (nil without one).

@@ -105,11 +105,11 @@ func TestRecentBoundsWhatItKeeps(t *testing.T) {
 		reasons = append(reasons, long)
 	}
 	d := recentOf(&record{target: long, userSub: long, reasons: reasons, granted: []string{"a"}})
-	if len(d.Reasons) != recentMaxReasons+1 || d.Reasons[recentMaxReasons] != "… and 36 more (in the decision log)" {
+	if len(d.Reasons) != recentMaxReasons+1 || d.Reasons[recentMaxReasons] != "…[truncated: 36 more]" {
 		t.Errorf("kept %d reasons, the last %q", len(d.Reasons), d.Reasons[len(d.Reasons)-1])
 	}
 	for _, s := range append([]string{d.Target, d.UserSub}, d.Reasons[:recentMaxReasons]...) {
-		if len(s) > recentMaxString+len("…") || !utf8.ValidString(s) || !strings.HasSuffix(s, "…") {
+		if kept, _, ok := strings.Cut(s, "…[truncated: "); !ok || len(kept) > recentMaxString || !utf8.ValidString(kept) {
 			t.Errorf("kept %d bytes (valid UTF-8: %v)", len(s), utf8.ValidString(s))
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/mcpgate/mcpgate/internal/testtools/devsignin"
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -60,17 +58,10 @@ func connectDevCalendar(t *testing.T, r *running, user string) (*mcp.ClientSessi
 	}
 	cs := connect(t, r.baseURL()+"/mcp", strings.TrimSpace(token))
 	_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "calendar__list_events", Arguments: map[string]any{}})
-	var rpcErr *jsonrpc.Error
-	if !errors.As(err, &rpcErr) || rpcErr.Code != mcp.CodeURLElicitationRequired {
-		t.Fatalf("first calendar call: %v, want -32042", err)
+	link, err := devsignin.ConnectLink(err)
+	if err != nil {
+		t.Fatalf("first calendar call: %v", err)
 	}
-	var data struct {
-		Elicitations []*mcp.ElicitParams `json:"elicitations"`
-	}
-	if err := json.Unmarshal(rpcErr.Data, &data); err != nil || len(data.Elicitations) != 1 {
-		t.Fatalf("error data %s", rpcErr.Data)
-	}
-	link := data.Elicitations[0].URL
 	if !strings.HasPrefix(link, r.baseURL()+"/connect/start?ticket=") {
 		t.Fatalf("connect link %q is not the gateway's connect page", link)
 	}
@@ -79,37 +70,20 @@ func connectDevCalendar(t *testing.T, r *running, user string) (*mcp.ClientSessi
 	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	// The link sends a browser without a session to web sign-in, at the
-	// development provider.
-	back, err := devsignin.DevSignIn(t.Context(), browser, link, user)
+	// development provider, back to the link, and on, signed in, to the
+	// calendar's own authorization server.
+	back, cb, status, err := devsignin.FollowConnectLink(t.Context(), browser, link, user)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v; gateway log:\n%s", err, r.err.String())
 	}
-	resp, err := browser.Get(back.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	next, err := resp.Location()
-	if err != nil || !strings.HasPrefix(next.String(), "/connect/start?ticket=") && !strings.HasPrefix(next.String(), r.baseURL()+"/connect/start") {
-		t.Fatalf("after web sign-in: %d to %v, want back to the connect link; gateway log:\n%s", resp.StatusCode, next, r.err.String())
-	}
-	// The connect link, now signed in, sends the browser to the calendar's
-	// own authorization server.
-	cb, err := devsignin.DevSignIn(t.Context(), browser, resp.Request.URL.ResolveReference(next).String(), user)
-	if err != nil {
-		t.Fatal(err)
+	if !strings.HasPrefix(back.String(), r.baseURL()+"/connect/start?ticket=") {
+		t.Fatalf("after web sign-in: to %v, want back to the connect link", back)
 	}
 	if !strings.HasPrefix(cb.String(), r.baseURL()+"/connect/callback/calendar?") {
 		t.Fatalf("the calendar's authorization server sent the browser to %s, want the gateway's callback", cb)
 	}
-	resp, err = browser.Get(cb.String())
-	if err != nil {
-		t.Fatal(err)
+	if status != http.StatusOK {
+		t.Fatalf("callback: %d", status)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("callback: %d", resp.StatusCode)
-	}
-
 	return cs, browser
 }
