@@ -191,6 +191,13 @@ type consoleFixture struct {
 
 func newConsoleFixture(t *testing.T) *consoleFixture {
 	t.Helper()
+	return newConsoleFixtureWith(t, nil)
+}
+
+// newConsoleFixtureWith is newConsoleFixture with the gateway's authorizer
+// wrap(engine), when wrap is not nil.
+func newConsoleFixtureWith(t *testing.T, wrap func(Authorizer) Authorizer) *consoleFixture {
+	t.Helper()
 	no := false
 	f := &consoleFixture{
 		notes: newConsoleUpstream("notes", map[string]*mcp.ToolAnnotations{
@@ -210,7 +217,11 @@ func newConsoleFixture(t *testing.T) *consoleFixture {
 	f.people.Store("alice", consoleAlice)
 	f.people.Store("harriet", consoleHarriet)
 	notesUp, hrUp := startUpstream(t, f.notes.srv), startUpstream(t, f.hr.srv)
-	f.gw = consoleGateway(t, f.engine, f.people, nil, func(c *config.Config) {
+	var authz Authorizer = f.engine
+	if wrap != nil {
+		authz = wrap(f.engine)
+	}
+	f.gw = consoleGateway(t, authz, f.people, nil, func(c *config.Config) {
 		c.Servers = []config.Server{upstreamConfig("notes", notesUp.URL), upstreamConfig("hr", hrUp.URL)}
 	})
 	return f
@@ -882,8 +893,8 @@ func TestConsoleExploreFollowsTheListQuery(t *testing.T) {
 	}
 }
 
-// cuttingAuthorizer ends the exploration's context while its n-th look
-// ahead is evaluated.
+// cuttingAuthorizer, once armed, ends an exploration's context while its
+// n-th look ahead since is evaluated.
 type cuttingAuthorizer struct {
 	Authorizer
 	mu       sync.Mutex
@@ -891,10 +902,16 @@ type cuttingAuthorizer struct {
 	stop     func()
 }
 
+func (c *cuttingAuthorizer) arm(n int, stop func()) {
+	c.mu.Lock()
+	c.calls, c.n, c.stop = 0, n, stop
+	c.mu.Unlock()
+}
+
 func (c *cuttingAuthorizer) Check(ctx context.Context, in *policy.Input) policy.Decision {
 	c.mu.Lock()
 	c.calls++
-	if c.calls == c.n {
+	if c.stop != nil && c.calls == c.n {
 		c.stop()
 	}
 	c.mu.Unlock()
@@ -907,16 +924,16 @@ func (c *cuttingAuthorizer) Check(ctx context.Context, in *policy.Input) policy.
 // outcome.
 func TestConsoleExploreCutByItsDeadline(t *testing.T) {
 	t.Parallel()
-	f := newConsoleFixture(t)
 	// The authorizer is no ListChecker: each entry costs two look aheads
-	// (its list decision, then its own), and the cut falls on the second
-	// entry's list decision.
+	// (its list decision, then its own).
+	cutter := &cuttingAuthorizer{}
+	f := newConsoleFixtureWith(t, func(a Authorizer) Authorizer { cutter.Authorizer = a; return cutter })
 	full := f.gw.Explore(ctxTimeout(t), consoleHarriet)
 	var ctx context.Context
 	for _, n := range []int{3, 4} { // the second entry's list decision, then its own
 		var cancel func()
 		ctx, cancel = context.WithCancel(context.Background())
-		f.gw.opts.Authorizer = &cuttingAuthorizer{Authorizer: f.engine, n: n, stop: cancel}
+		cutter.arm(n, cancel)
 		x := f.gw.Explore(ctx, consoleHarriet)
 		if !x.Incomplete || len(x.Items) != 1 || len(full.Items) < 3 {
 			t.Fatalf("cut at look ahead %d: incomplete %v, %d of %d items kept, want 1", n, x.Incomplete, len(x.Items), len(full.Items))
